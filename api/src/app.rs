@@ -1,0 +1,158 @@
+//! Building and running the server: open the database, migrate, load keys, bind the
+//! listener (port 0 in tests) and serve until a signal, finishing in-flight requests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use persistence::Database;
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::dispatcher::Dispatcher;
+use crate::http_errors::{self, KnownRoutes};
+use crate::metrics::{self, Metrics};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::telemetry::{self, KabinetRootSpan};
+use crate::{demo, routes};
+
+/// Why the server could not start; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database {url}: {detail}")]
+    Database { url: String, detail: String },
+    #[error("signing key: {0}")]
+    Keys(String),
+    #[error("cannot listen on {addr}: {detail}")]
+    Listen { addr: String, detail: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The served spec: the fixed parts plus every registered operation.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
+    api
+}
+
+/// Opens the database named by `config` and applies pending migrations.
+pub fn open_database(config: &Config) -> Result<Database, StartError> {
+    let url = config.database_url.redacted();
+    let fail = |detail: String| StartError::Database { url: url.clone(), detail };
+    if let persistence::DatabaseUrl::Sqlite(path) = &config.database_url {
+        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+        }
+    }
+    let db = Database::open(&config.database_url, config.db_pool_size).map_err(|e| fail(e.to_string()))?;
+    let applied = db.migrate().map_err(|e| fail(e.to_string()))?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "migrations applied");
+    }
+    Ok(db)
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+    dispatcher: Option<Dispatcher>,
+}
+
+impl Application {
+    pub fn build(config: Config) -> Result<Application, StartError> {
+        let db = open_database(&config)?;
+        if config.demo {
+            demo::seed(&db).map_err(StartError::Other)?;
+        }
+        let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
+        let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
+        let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|e| StartError::Listen { addr: config.listen.to_string(), detail: e.to_string() })?;
+        let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+        let dispatcher = Dispatcher::new(
+            db.clone(),
+            config.dev_mailbox.clone(),
+            config.outbox_max_attempts,
+            Duration::from_millis(config.outbox_poll_ms),
+        );
+        let state = web::Data::new(AppState {
+            db,
+            config: Arc::new(config),
+            tokens: Arc::new(tokens),
+            metrics: Arc::new(metrics),
+        });
+        let server = serve(state.clone(), listener)?;
+        Ok(Application { server, port, state, dispatcher: Some(dispatcher) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (signal or handle), then stops the dispatcher.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let dispatcher = self.dispatcher.take().map(|d| actix_web::rt::spawn(d.run(stopped)));
+        let result = self.server.await;
+        let _ = stop.send(true);
+        if let Some(task) = dispatcher {
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartError> {
+    let config = state.config.clone();
+    let (workers, shutdown_secs) = (config.workers, config.shutdown_timeout_secs);
+    let spec = spec();
+    let known = web::Data::new(KnownRoutes::from_spec(&spec));
+    let server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .configure(routes::configure)
+            .split_for_parts();
+        app.app_data(state.clone())
+            .app_data(known.clone())
+            .app_data(http_errors::json_config(config.body_limit_bytes))
+            .app_data(web::PayloadConfig::new(config.body_limit_bytes))
+            .app_data(http_errors::path_config())
+            .app_data(http_errors::query_config())
+            .service(web::redirect("/swagger-ui", "/swagger-ui/"))
+            .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
+            .default_service(web::to(http_errors::no_route))
+            .wrap(ErrorHandlers::new().default_handler(http_errors::normalize))
+            .wrap(from_fn(http_errors::timeout))
+            .wrap(from_fn(metrics::track))
+            .wrap(TracingLogger::<KabinetRootSpan>::new())
+            .wrap(from_fn(telemetry::request_id))
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown_secs)
+    .client_request_timeout(Duration::from_secs(10))
+    .listen(listener)
+    .map_err(|e| StartError::Listen { addr: "listener".into(), detail: e.to_string() })?
+    .run();
+    Ok(server)
+}

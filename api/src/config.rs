@@ -1,0 +1,243 @@
+//! Configuration: environment variables over an optional TOML file (`KABINET_CONFIG`),
+//! validated at start so a bad value stops the server with one line naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use persistence::DatabaseUrl;
+
+/// A configuration problem: which key, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Every setting, with its default. Policy numbers from SPEC.md marked (config) live here too.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub dev_mailbox: Option<PathBuf>,
+    pub environment: Environment,
+    pub workers: usize,
+    pub db_pool_size: u32,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    pub outbox_poll_ms: u64,
+    pub outbox_max_attempts: i32,
+    pub access_token_ttl_secs: i64,
+}
+
+/// The keys, as written in the TOML file; the environment variable is `KABINET_` + the key
+/// in capitals, except `database_url`, which is the conventional `DATABASE_URL`.
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "data_dir",
+    "demo",
+    "log",
+    "log_format",
+    "dev_mailbox",
+    "env",
+    "workers",
+    "db_pool_size",
+    "request_timeout_secs",
+    "body_limit_bytes",
+    "shutdown_timeout_secs",
+    "outbox_poll_ms",
+    "outbox_max_attempts",
+    "access_token_ttl_secs",
+];
+
+pub fn env_name(key: &str) -> String {
+    if key == "database_url" {
+        "DATABASE_URL".into()
+    } else {
+        format!("KABINET_{}", key.to_uppercase())
+    }
+}
+
+/// Raw values by key, before parsing; later sources override earlier ones.
+#[derive(Default, Debug, Clone)]
+pub struct Source {
+    values: BTreeMap<String, (String, String)>, // key -> (where it came from, value)
+}
+
+impl Source {
+    /// Reads the TOML file named by `KABINET_CONFIG` (if any), then the environment.
+    pub fn from_environment() -> Result<Source, ConfigError> {
+        let mut source = Source::default();
+        if let Ok(path) = std::env::var("KABINET_CONFIG") {
+            source.merge_toml_file(&path)?;
+        }
+        for key in KEYS {
+            let name = env_name(key);
+            if let Ok(value) = std::env::var(&name) {
+                source.values.insert((*key).to_string(), (name, value));
+            }
+        }
+        Ok(source)
+    }
+
+    pub fn merge_toml_file(&mut self, path: &str) -> Result<(), ConfigError> {
+        let fail = |problem: String| ConfigError { key: "KABINET_CONFIG".into(), problem };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {path}: {e}")))?;
+        let table: toml::Table = text.parse().map_err(|e| fail(format!("{path} is not valid TOML: {e}")))?;
+        for (key, value) in table {
+            if !KEYS.contains(&key.as_str()) {
+                return Err(fail(format!("{path}: unknown key `{key}`")));
+            }
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => return Err(fail(format!("{path}: `{key}` must be a string, number or boolean, got {other}"))),
+            };
+            self.values.insert(key.clone(), (format!("{key} in {path}"), text));
+        }
+        Ok(())
+    }
+
+    /// Sets a value directly (tests, CLI flags).
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Source {
+        self.values.insert(key.to_string(), (key.to_string(), value.into()));
+        self
+    }
+
+    fn raw(&self, key: &str) -> Option<(&str, &str)> {
+        self.values.get(key).map(|(origin, value)| (origin.as_str(), value.as_str()))
+    }
+
+    fn parse<T: FromStr>(&self, key: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some((origin, value)) => value.trim().parse().map_err(|_| ConfigError {
+                key: origin.to_string(),
+                problem: format!("expected {expected}, got {value:?}"),
+            }),
+        }
+    }
+
+    fn positive<T: FromStr + PartialOrd + Default + Copy>(&self, key: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+        let value = self.parse(key, default, expected)?;
+        if value <= T::default() {
+            return Err(self.error(key, format!("expected {expected} greater than zero")));
+        }
+        Ok(value)
+    }
+
+    fn error(&self, key: &str, problem: String) -> ConfigError {
+        let origin = self.raw(key).map(|(o, _)| o.to_string()).unwrap_or_else(|| env_name(key));
+        ConfigError { key: origin, problem }
+    }
+}
+
+impl Config {
+    pub fn from_source(source: &Source) -> Result<Config, ConfigError> {
+        let data_dir = PathBuf::from(source.raw("data_dir").map(|(_, v)| v).unwrap_or("./data"));
+        let database_url = match source.raw("database_url") {
+            None => DatabaseUrl::Sqlite(data_dir.join("kabinet.db").to_string_lossy().into_owned()),
+            Some((_, value)) => DatabaseUrl::parse(value).map_err(|p| source.error("database_url", p))?,
+        };
+        let environment = match source.raw("env").map(|(_, v)| v) {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => return Err(source.error("env", format!("expected development or production, got {other:?}"))),
+        };
+        let log_format = match source.raw("log_format").map(|(_, v)| v) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(source.error("log_format", format!("expected text or json, got {other:?}"))),
+        };
+        let demo = match source.raw("demo").map(|(_, v)| v) {
+            None | Some("0") | Some("false") | Some("") => false,
+            Some("1") | Some("true") => true,
+            Some(other) => return Err(source.error("demo", format!("expected 1 or 0, got {other:?}"))),
+        };
+        let dev_mailbox = source.raw("dev_mailbox").map(|(_, v)| PathBuf::from(v));
+        if dev_mailbox.is_some() && environment == Environment::Production {
+            return Err(source.error("dev_mailbox", "refused when KABINET_ENV=production: it writes one-time codes in clear".into()));
+        }
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Config {
+            database_url,
+            listen: source.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)), "host:port such as 127.0.0.1:8080")?,
+            data_dir,
+            demo,
+            log: source.raw("log").map(|(_, v)| v.to_string()).unwrap_or_else(|| "info".into()),
+            log_format,
+            dev_mailbox,
+            environment,
+            workers: source.positive("workers", cores, "a whole number of worker threads")?,
+            db_pool_size: source.positive("db_pool_size", 10, "a whole number of connections")?,
+            request_timeout_secs: source.positive("request_timeout_secs", 30, "a whole number of seconds")?,
+            body_limit_bytes: source.positive("body_limit_bytes", 1024 * 1024, "a whole number of bytes")?,
+            shutdown_timeout_secs: source.positive("shutdown_timeout_secs", 30, "a whole number of seconds")?,
+            outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
+            outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
+            access_token_ttl_secs: source.positive("access_token_ttl_secs", 900, "a whole number of seconds")?,
+        })
+    }
+
+    pub fn load() -> Result<Config, ConfigError> {
+        Config::from_source(&Source::from_environment()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_sqlite_in_the_data_dir() {
+        let config = Config::from_source(&Source::default());
+        let url = config.map(|c| c.database_url);
+        assert_eq!(url, Ok(DatabaseUrl::Sqlite("./data/kabinet.db".into())).map_err(|e: ConfigError| e));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let error = Config::from_source(&Source::default().set("listen", "nowhere")).err();
+        assert_eq!(error.map(|e| e.key), Some("listen".to_string()));
+        let error = Config::from_source(&Source::default().set("db_pool_size", "0")).err();
+        assert!(error.map(|e| e.problem.contains("greater than zero")).unwrap_or(false));
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_refused_in_production() {
+        let source = Source::default().set("env", "production").set("dev_mailbox", "/tmp/m.jsonl");
+        let error = Config::from_source(&source).err();
+        assert_eq!(error.map(|e| e.key), Some("dev_mailbox".to_string()));
+    }
+
+    #[test]
+    fn unknown_toml_keys_are_refused() {
+        let path = std::env::temp_dir().join(format!("kabinet-config-{}.toml", std::process::id()));
+        let written = std::fs::write(&path, "listen = \"127.0.0.1:9\"\nlsten = 1\n");
+        assert!(written.is_ok());
+        let error = Source::default().merge_toml_file(&path.to_string_lossy()).err();
+        let _ = std::fs::remove_file(&path);
+        assert!(error.map(|e| e.problem.contains("unknown key `lsten`")).unwrap_or(false));
+    }
+}

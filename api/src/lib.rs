@@ -1,0 +1,19 @@
+//! Kabinet's HTTP layer: the actix-web application, its extractors and handlers, the
+//! problem+json mapping, the OpenAPI document and the background workers.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod dispatcher;
+pub mod error;
+pub mod http_errors;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{spec, Application, StartError};
+pub use config::{Config, Source};

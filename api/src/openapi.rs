@@ -1,0 +1,108 @@
+//! The OpenAPI document's fixed parts: info, security schemes, tags and the reusable
+//! problem responses. Operations are collected from the handlers as routes are registered,
+//! so a route cannot exist without its spec entry.
+
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use crate::error::{FieldProblem, Problem};
+
+macro_rules! problem_response {
+    ($name:ident, $description:literal, $status:literal, $code:literal, $detail:literal) => {
+        #[derive(ToResponse)]
+        #[response(
+            description = $description,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": concat!("urn:kabinet:problem:", $code),
+                "title": $description,
+                "status": $status,
+                "detail": $detail,
+                "code": $code
+            })
+        )]
+        #[allow(dead_code)] // exists only as an OpenAPI component
+        pub struct $name(Problem);
+    };
+}
+
+problem_response!(BadRequest, "Bad Request", 400, "malformed_json", "The body is not valid JSON.");
+problem_response!(Unauthorized, "Unauthorized", 401, "invalid_token", "The access token is missing, malformed, expired or revoked.");
+problem_response!(Forbidden, "Forbidden", 403, "role_required", "Your role does not allow this action.");
+problem_response!(NotFound, "Not Found", 404, "not_found", "No such resource, or it is not visible to you.");
+problem_response!(Conflict, "Conflict", 409, "invalid_transition", "The resource is not in a state that allows this.");
+problem_response!(PayloadTooLarge, "Payload Too Large", 413, "payload_too_large", "The body exceeds the allowed size.");
+problem_response!(UnsupportedMediaType, "Unsupported Media Type", 415, "unsupported_media_type", "Send application/json.");
+problem_response!(TooManyRequests, "Too Many Requests", 429, "account_locked", "Too many failed attempts; try again later.");
+problem_response!(ServiceUnavailable, "Service Unavailable", 503, "database_unavailable", "The database is not reachable; try again shortly.");
+
+/// 422: the request was well-formed JSON but some fields are invalid.
+#[derive(ToResponse)]
+#[response(
+    description = "Unprocessable Content",
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "urn:kabinet:problem:validation_failed",
+        "title": "Unprocessable Content",
+        "status": 422,
+        "detail": "Some fields are invalid.",
+        "code": "validation_failed",
+        "errors": [{"field": "login", "code": "required", "message": "login is required"}]
+    })
+)]
+#[allow(dead_code)]
+pub struct Unprocessable(Problem);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kabinet API",
+        description = "Public-services personal cabinet built around joint handling of matters: \
+citizens, their representatives, co-applicants, notaries and agency officers work on the same \
+applications, each with exactly the rights given to them, and every step is recorded.\n\n\
+Errors are RFC 9457 `application/problem+json` with a machine `code`.",
+        version = env!("CARGO_PKG_VERSION"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&SecuritySchemes),
+    components(
+        schemas(Problem, FieldProblem),
+        responses(
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable
+        )
+    ),
+    tags(
+        (name = "service", description = "Liveness, readiness, metrics and signing keys"),
+        (name = "auth", description = "Logging in and tokens"),
+        (name = "audit", description = "The hash-chained audit log")
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()))],
+                "Regional portals: client credentials issued by an admin",
+            )),
+        );
+    }
+}

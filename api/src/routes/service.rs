@@ -1,0 +1,78 @@
+//! Operational endpoints: liveness, readiness, Prometheus metrics and the public keys.
+
+use actix_web::{get, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Jwks;
+use crate::error::ApiError;
+use crate::state::{blocking, State};
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Health {
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ready", "database": "sqlite", "pending_migrations": 0}))]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// `postgres` or `sqlite`.
+    pub database: &'static str,
+    pub pending_migrations: usize,
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(tag = "service", operation_id = "health", responses((status = 200, body = Health)))]
+#[get("/health")]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and every migration is applied.
+#[utoipa::path(
+    tag = "service",
+    operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, response = crate::openapi::ServiceUnavailable),
+    )
+)]
+#[get("/ready")]
+pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let pending = blocking(move || Ok(db.pending_migrations()?)).await?;
+    let readiness = Readiness {
+        status: if pending == 0 { "ready" } else { "not_ready" },
+        database: state.db.backend().as_str(),
+        pending_migrations: pending,
+    };
+    if pending == 0 {
+        Ok(HttpResponse::Ok().json(readiness))
+    } else {
+        Err(ApiError::unavailable("migrations_pending", format!("{pending} migrations are not applied yet.")))
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    tag = "service",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String,
+        example = "kabinet_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 3\n"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(state.db.usage()))
+}
+
+/// The public keys that verify Kabinet's access tokens (JWKS, RFC 7517).
+#[utoipa::path(tag = "service", operation_id = "jwks", responses((status = 200, body = Jwks)))]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(Jwks { keys: vec![state.tokens.jwk().clone()] })
+}

@@ -1,0 +1,49 @@
+//! What every handler can reach: the database, configuration, token keys and metrics.
+//! Blocking work (diesel, argon2) runs on the blocking pool, inside the request's span.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use persistence::{Database, DbConnection};
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub db: Database,
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenKeys>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Runs blocking `work` off the actix workers, keeping the tracing span.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(work)).await?
+}
+
+impl AppState {
+    /// One transaction on the blocking pool.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        blocking(move || db.write(work)).await
+    }
+
+    /// Reads on one connection on the blocking pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        blocking(move || db.read(work)).await
+    }
+}

@@ -1,0 +1,11 @@
+//! Kabinet's domain: identifiers, value objects and the rules of the product.
+//! Pure code — no I/O, no HTTP, no SQL — so every rule is testable on its own.
+
+pub mod access;
+pub mod audit;
+pub mod ids;
+pub mod login;
+pub mod notice;
+pub mod time;
+pub mod field_error;
+pub mod person;

@@ -1,0 +1,17 @@
+//! Kabinet's storage: the diesel schema, repositories and migrations for PostgreSQL and
+//! SQLite through one code path. Functions take `&mut DbConnection` so they run inside the
+//! caller's transaction.
+
+pub mod accounts;
+pub mod audit;
+pub mod connection;
+pub mod database;
+pub mod error;
+pub mod notifications;
+pub mod outbox;
+mod rows;
+pub mod schema;
+
+pub use connection::{DatabaseUrl, DbConnection};
+pub use database::{transaction, Backend, Database, PoolUsage};
+pub use error::StoreError;

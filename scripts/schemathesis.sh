@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Contract fuzzing: starts a throw-away Kabinet server on loopback (fresh SQLite data
+# directory, demo data) and runs schemathesis 4.x against every operation in the OpenAPI
+# document it serves. Builds nothing: `make schemathesis` builds the binary and the venv.
+#
+# Bounded: at most SCHEMATHESIS_MAX_EXAMPLES generated cases per operation in the fuzzing
+# phase, and a hard wall-clock limit (SCHEMATHESIS_TIMEOUT seconds) around the whole run.
+# Only 127.0.0.1 is ever contacted, and redirects are not followed.
+#
+# Environment (all optional):
+#   KABINET_BIN                 server binary         (default: ${CARGO_TARGET_DIR:-target}/debug/kabinet)
+#   SCHEMATHESIS                schemathesis CLI      (default: .venv/bin/schemathesis)
+#   SCHEMATHESIS_PORT           loopback port         (default: a free one)
+#   SCHEMATHESIS_MAX_EXAMPLES   cases per operation   (default: 25)
+#   SCHEMATHESIS_TIMEOUT        wall-clock seconds    (default: 600)
+#   SCHEMATHESIS_WORKERS        concurrent workers    (default: 2)
+#   SCHEMATHESIS_SEED           random seed           (default: random; printed, to reproduce)
+#   SCHEMATHESIS_AUTH           admin | none          (default: admin, best effort, see below)
+#   SCHEMATHESIS_TOKEN          a bearer token to send instead of logging in
+#   SCHEMATHESIS_REPORT_DIR     JUnit report and server log (default: target/schemathesis)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+kabinet_bin=${KABINET_BIN:-${CARGO_TARGET_DIR:-target}/debug/kabinet}
+schemathesis_bin=${SCHEMATHESIS:-.venv/bin/schemathesis}
+max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-25}
+wall_clock=${SCHEMATHESIS_TIMEOUT:-600}
+workers=${SCHEMATHESIS_WORKERS:-2}
+seed=${SCHEMATHESIS_SEED:-$(( (RANDOM << 15) | RANDOM ))}
+auth_mode=${SCHEMATHESIS_AUTH:-admin}
+report_dir=${SCHEMATHESIS_REPORT_DIR:-target/schemathesis}
+committed_spec=openapi/openapi.json
+
+say() { printf 'schemathesis.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[[ -x $kabinet_bin ]] || die "$kabinet_bin not found or not executable; run 'cargo build --bin kabinet' (or 'make schemathesis')"
+[[ -x $schemathesis_bin ]] || die "$schemathesis_bin not found; run 'make venv'"
+command -v curl >/dev/null || die "curl is required"
+command -v python3 >/dev/null || die "python3 is required"
+case $auth_mode in admin | none) ;; *) die "SCHEMATHESIS_AUTH must be admin or none, got '$auth_mode'" ;; esac
+
+if [[ -n ${SCHEMATHESIS_PORT:-} ]]; then
+    port=$SCHEMATHESIS_PORT
+else
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+base="http://127.0.0.1:$port"
+
+mkdir -p "$report_dir"
+report_dir=$(cd "$report_dir" && pwd)
+server_log="$report_dir/server.log"
+: >"$server_log.setup"
+work=$(mktemp -d "${TMPDIR:-/tmp}/kabinet-schemathesis.XXXXXX")
+server_pid=""
+
+cleanup() {
+    local status=$?
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do # graceful shutdown gets 5 s, then it is killed
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A clean, self-contained server: nothing from the caller's configuration leaks in.
+unset DATABASE_URL KABINET_CONFIG
+export KABINET_LISTEN="127.0.0.1:$port"
+export KABINET_DATA_DIR="$work/data"
+export KABINET_DEMO=1
+export KABINET_ENV=development
+export KABINET_DEV_MAILBOX="$work/mailbox.jsonl"
+export KABINET_LOG=${KABINET_LOG:-info}
+export KABINET_LOG_FORMAT=text
+export KABINET_WORKERS=2
+export KABINET_SHUTDOWN_TIMEOUT_SECS=5
+export KABINET_ACCESS_TOKEN_TTL_SECS=7200 # outlives the run
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+mkdir -p "$KABINET_DATA_DIR"
+
+# Best effort: an admin account so that operations behind the bearer token are exercised
+# beyond their 401 answer. If any step fails the run continues unauthenticated.
+admin_login="schemathesis-admin"
+admin_password="St-$(python3 -c 'import secrets; print(secrets.token_hex(12))')-9x"
+token=${SCHEMATHESIS_TOKEN:-}
+if [[ -z $token && $auth_mode == admin ]]; then
+    if ! "$kabinet_bin" migrate >>"$server_log.setup" 2>&1 \
+        || ! "$kabinet_bin" create-admin --login "$admin_login" --password "$admin_password" >>"$server_log.setup" 2>&1; then
+        say "warning: could not create an admin account (see $server_log.setup); running unauthenticated"
+        auth_mode=none
+    fi
+fi
+
+say "starting $kabinet_bin serve on $base (data in $KABINET_DATA_DIR, log in $server_log)"
+"$kabinet_bin" serve >"$server_log" 2>&1 &
+server_pid=$!
+
+deadline=$(( $(date +%s) + 60 ))
+until curl -fsS --max-time 2 -o /dev/null "$base/health" 2>/dev/null; do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        tail -n 40 "$server_log" >&2 || true
+        die "the server exited before answering /health"
+    fi
+    if (( $(date +%s) >= deadline )); then
+        tail -n 40 "$server_log" >&2 || true
+        die "no answer from $base/health within 60 s"
+    fi
+    sleep 0.5
+done
+say "server is up"
+
+# The contract: what the server serves is exactly the committed document.
+curl -fsS --max-time 10 -o "$work/served.json" "$base/api-docs/openapi.json" \
+    || die "cannot fetch $base/api-docs/openapi.json"
+operations=$(python3 - "$work/served.json" "$committed_spec" <<'PY'
+import json, sys
+served = json.load(open(sys.argv[1], encoding="utf-8"))
+try:
+    committed = json.load(open(sys.argv[2], encoding="utf-8"))
+except (OSError, ValueError) as e:
+    sys.exit(f"cannot read {sys.argv[2]}: {e}")
+if served != committed:
+    sys.exit(f"/api-docs/openapi.json differs from {sys.argv[2]}: run 'make openapi' and commit it")
+methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+print(sum(1 for item in served.get("paths", {}).values() for m in item if m in methods))
+PY
+) || die "served OpenAPI document check failed"
+say "served document equals $committed_spec ($operations operations)"
+
+if [[ -z $token && $auth_mode == admin ]]; then
+    token=$(curl -sS --max-time 30 -H 'Content-Type: application/json' \
+        --data "{\"login\":\"$admin_login\",\"password\":\"$admin_password\"}" \
+        "$base/api/v1/auth/login" 2>/dev/null \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("access_token") or "")' 2>/dev/null) || token=""
+    [[ -n $token ]] || say "warning: could not log in as $admin_login; running unauthenticated"
+fi
+
+args=(
+    run "$base/api-docs/openapi.json"
+    # Send every request to the loopback server, whatever `servers` says (its base path kept).
+    --origin "$base"
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+    --max-examples "$max_examples"
+    --seed "$seed"
+    --workers "$workers"
+    --request-timeout 20
+    # Never follow a redirect (GET /oauth/authorize redirects to a client's redirect_uri).
+    --max-redirects 0
+    --generation-database none
+    --report junit --report-dir "$report_dir"
+    # Server-Sent Events streams stay open by design: a request would only end by timing out.
+    --exclude-path-regex '/events$'
+)
+if [[ -n $token ]]; then
+    args+=(
+        -H "Authorization: Bearer $token"
+        # Logging out revokes the session behind the token and would turn the rest of the
+        # run into 401s; without a token it is fuzzed like everything else.
+        --exclude-path '/api/v1/auth/logout'
+    )
+    auth_state="bearer token"
+else
+    auth_state="none"
+fi
+
+say "seed $seed (reproduce: SCHEMATHESIS_SEED=$seed make schemathesis)"
+started=$(date +%s)
+status=0
+timeout --signal=INT --kill-after=30 "$wall_clock" "$schemathesis_bin" "${args[@]}" || status=$?
+elapsed=$(( $(date +%s) - started ))
+
+if (( status == 124 || status == 137 )); then
+    result="TIMED OUT after ${wall_clock}s (raise SCHEMATHESIS_TIMEOUT or lower SCHEMATHESIS_MAX_EXAMPLES)"
+elif (( status == 0 )); then
+    result="passed"
+else
+    result="FAILED (exit $status)"
+    say "server log tail ($server_log):"
+    tail -n 20 "$server_log" >&2 || true
+fi
+echo "schemathesis: $result; $operations operations, max $max_examples examples each, seed $seed, auth: $auth_state, ${elapsed}s; report in $report_dir"
+[[ $status -eq 0 ]] || exit 1
