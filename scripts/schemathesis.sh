@@ -13,10 +13,11 @@
 #   SCHEMATHESIS_PORT           loopback port         (default: a free one)
 #   SCHEMATHESIS_MAX_EXAMPLES   cases per operation   (default: 25)
 #   SCHEMATHESIS_TIMEOUT        wall-clock seconds    (default: 600)
-#   SCHEMATHESIS_WORKERS        concurrent workers    (default: 2)
+#   SCHEMATHESIS_WORKERS        concurrent workers    (default: 1, see below)
 #   SCHEMATHESIS_SEED           random seed           (default: random; printed, to reproduce)
 #   SCHEMATHESIS_AUTH           admin | none          (default: admin, best effort, see below)
 #   SCHEMATHESIS_TOKEN          a bearer token to send instead of logging in
+#   SCHEMATHESIS_CHECKS         comma-separated checks (default: see `checks` below)
 #   SCHEMATHESIS_REPORT_DIR     JUnit report and server log (default: target/schemathesis)
 set -euo pipefail
 
@@ -26,7 +27,10 @@ kabinet_bin=${KABINET_BIN:-${CARGO_TARGET_DIR:-target}/debug/kabinet}
 schemathesis_bin=${SCHEMATHESIS:-.venv/bin/schemathesis}
 max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-25}
 wall_clock=${SCHEMATHESIS_TIMEOUT:-600}
-workers=${SCHEMATHESIS_WORKERS:-2}
+# One worker: with two, schemathesis' threads hit CPython 3.11 < 3.11.8 bug gh-106905
+# ("SystemError: AST constructor recursion depth mismatch" inside hypothesis), reported as
+# a run error. Reproduced here on 3.11.7; not on 3.12.1.
+workers=${SCHEMATHESIS_WORKERS:-1}
 seed=${SCHEMATHESIS_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 auth_mode=${SCHEMATHESIS_AUTH:-admin}
 report_dir=${SCHEMATHESIS_REPORT_DIR:-target/schemathesis}
@@ -37,6 +41,7 @@ die() { say "error: $*"; exit 1; }
 
 [[ -x $kabinet_bin ]] || die "$kabinet_bin not found or not executable; run 'cargo build --bin kabinet' (or 'make schemathesis')"
 [[ -x $schemathesis_bin ]] || die "$schemathesis_bin not found; run 'make venv'"
+schemathesis_bin=$(cd "$(dirname "$schemathesis_bin")" && pwd)/$(basename "$schemathesis_bin")
 command -v curl >/dev/null || die "curl is required"
 command -v python3 >/dev/null || die "python3 is required"
 case $auth_mode in admin | none) ;; *) die "SCHEMATHESIS_AUTH must be admin or none, got '$auth_mode'" ;; esac
@@ -145,11 +150,36 @@ if [[ -z $token && $auth_mode == admin ]]; then
     [[ -n $token ]] || say "warning: could not log in as $admin_login; running unauthenticated"
 fi
 
+# Checks: no 5xx for any input; every status code, content type, documented response header
+# and body as the document says; and a declared security requirement is enforced (401).
+# Not run, because they would flag behaviour the contract asks for:
+#   missing_required_header   expects 400/401/403/406/415/422 when a required header is
+#                             missing; the contract answers a missing If-Match with 428.
+#   positive_data_acceptance  expects schema-valid bodies to be accepted; business rules no
+#                             schema can express (password policy, date ranges, state
+#                             machines) answer 422 by design.
+#   negative_data_rejection   flags a 2xx to input outside the schema; worth enabling once the
+#                             API settles (SCHEMATHESIS_CHECKS=...,negative_data_rejection).
+#   unsupported_method, allow_header_conformance
+#                             expect 405 with Allow for undeclared methods; actix routes
+#                             per-method handlers, so an undeclared method on a known path may
+#                             reach the default service (404 problem+json). 5xx is still caught.
+#   use_after_free, ensure_resource_availability, object_level_authorization
+#                             need resource links or a second identity, which this run lacks.
+checks=${SCHEMATHESIS_CHECKS:-not_a_server_error}
+if [[ -z ${SCHEMATHESIS_CHECKS:-} ]]; then
+    checks+=,status_code_conformance
+    checks+=,content_type_conformance
+    checks+=,response_headers_conformance
+    checks+=,response_schema_conformance
+    checks+=,ignored_auth
+fi
+
 args=(
     run "$base/api-docs/openapi.json"
     # Send every request to the loopback server, whatever `servers` says (its base path kept).
     --origin "$base"
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+    --checks "$checks"
     --max-examples "$max_examples"
     --seed "$seed"
     --workers "$workers"
@@ -176,7 +206,9 @@ fi
 say "seed $seed (reproduce: SCHEMATHESIS_SEED=$seed make schemathesis)"
 started=$(date +%s)
 status=0
-timeout --signal=INT --kill-after=30 "$wall_clock" "$schemathesis_bin" "${args[@]}" || status=$?
+# Run from the report directory: schemathesis keeps its `.schemathesis/` cache (for
+# `st replay ID`) and hypothesis its `.hypothesis/` in the working directory.
+(cd "$report_dir" && exec timeout --signal=INT --kill-after=30 "$wall_clock" "$schemathesis_bin" "${args[@]}") || status=$?
 elapsed=$(( $(date +%s) - started ))
 
 if (( status == 124 || status == 137 )); then

@@ -149,6 +149,16 @@ pub enum ChainBreak {
     Gap { expected: i64, found: i64 },
 }
 
+impl ChainBreak {
+    /// The first sequence number that does not check out.
+    pub fn seq(&self) -> i64 {
+        match self {
+            ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq } => *seq,
+            ChainBreak::Gap { expected, .. } => *expected,
+        }
+    }
+}
+
 /// Checks records in sequence order, continuing from `(last_seq, last_hash)`; returns the new
 /// tail so verification can run in pages.
 pub fn verify_page(

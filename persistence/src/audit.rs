@@ -118,12 +118,13 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
         match verify_page(tail.clone(), &records) {
             Ok(next) => tail = next,
             Err(chain_break) => {
-                return Ok(Verification { records_checked: tail.0, head_seq, first_break: Some(chain_break) })
+                let records_checked = chain_break.seq() - 1;
+                return Ok(Verification { records_checked, head_seq, first_break: Some(chain_break) });
             }
         }
     }
     let first_break = if tail.0 != head_seq {
-        Some(ChainBreak::Gap { expected: head_seq, found: tail.0 })
+        Some(ChainBreak::Gap { expected: tail.0 + 1, found: head_seq })
     } else if tail.1 != head_hash {
         Some(ChainBreak::Unlinked { seq: head_seq })
     } else {

@@ -1,1 +1,10 @@
+//! Kabinet's black-box HTTP tests: one binary, a fresh application and database per test,
+//! every database test on SQLite and (with KABINET_TEST_POSTGRES) on PostgreSQL.
 
+mod support;
+
+mod audit;
+mod errors;
+mod openapi;
+mod outbox;
+mod service;

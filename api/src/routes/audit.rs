@@ -41,12 +41,12 @@ pub struct AuditVerification {
 pub async fn verify(state: State, actor: Actor) -> Result<Json<AuditVerification>, ApiError> {
     authorize(&actor.subject(), Action::AuditVerify, &Resource::System, now())?;
     let result = state.read(|conn| Ok(persistence::audit::verify(conn)?)).await?;
-    let (first_broken_seq, problem) = match result.first_break {
-        None => (None, None),
-        Some(ChainBreak::Altered { seq }) => (Some(seq), Some("altered")),
-        Some(ChainBreak::Unlinked { seq }) => (Some(seq), Some("unlinked")),
-        Some(ChainBreak::Gap { expected, .. }) => (Some(expected), Some("gap")),
-    };
+    let first_broken_seq = result.first_break.as_ref().map(ChainBreak::seq);
+    let problem = result.first_break.as_ref().map(|b| match b {
+        ChainBreak::Altered { .. } => "altered",
+        ChainBreak::Unlinked { .. } => "unlinked",
+        ChainBreak::Gap { .. } => "gap",
+    });
     Ok(Json(AuditVerification {
         intact: first_broken_seq.is_none(),
         records_checked: result.records_checked,

@@ -1,0 +1,104 @@
+# Kabinet — developer and CI entry points. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Every step runs in order; cargo parallelises inside each step.
+.NOTPARALLEL:
+
+CARGO      ?= cargo
+PYTHON     ?= python3
+VENV       := .venv
+VENV_STAMP := $(VENV)/.requirements-ci.stamp
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+KABINET    := $(TARGET_DIR)/debug/kabinet
+SPEC       := openapi/openapi.json
+
+# The steps of `make ci`, in order; each is also a target of its own.
+CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
+
+.PHONY: help run test ci fmt-check clippy pg-check test-ci openapi openapi-check \
+        schemathesis venv clean
+
+help:
+	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
+	@echo "make test           unit and HTTP tests (SQLite; also PostgreSQL if KABINET_TEST_POSTGRES is set)"
+	@echo "make ci             $(CI_STEPS)"
+	@echo "make openapi        regenerate $(SPEC) from the code"
+	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
+	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
+	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
+	@echo "make clean          remove build output, $(VENV) and reports (keeps ./data)"
+
+run:
+	$(CARGO) build --bin kabinet
+	@listen="$${KABINET_LISTEN:-127.0.0.1:8080}"; \
+	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/"
+	KABINET_DEMO=1 $(KABINET) serve
+
+test:
+	$(CARGO) test --workspace
+
+ci:
+	@for step in $(CI_STEPS); do \
+	   echo "==> ci: $$step"; start=$$(date +%s); \
+	   if ! $(MAKE) --no-print-directory $$step; then \
+	     echo "==> ci: $$step FAILED after $$(( $$(date +%s) - start )) s" >&2; exit 1; \
+	   fi; \
+	   echo "==> ci: $$step ok in $$(( $$(date +%s) - start )) s"; \
+	 done
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# CI runs the tests on SQLite and PostgreSQL; `make test` leaves the choice to the caller.
+test-ci pg-check: export KABINET_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432
+
+pg-check:
+	@command -v pg_isready >/dev/null || { echo "pg_isready not found: install postgresql-client" >&2; exit 1; }
+	@pg_isready -q -d "$$KABINET_TEST_POSTGRES" || { \
+	   echo "PostgreSQL is not reachable at $$KABINET_TEST_POSTGRES (pg_isready failed)." >&2; \
+	   echo "Start it (e.g. pg_ctlcluster 15 main start) or point KABINET_TEST_POSTGRES elsewhere." >&2; \
+	   exit 1; }
+	@psql "$$KABINET_TEST_POSTGRES" -XAtqc 'select 1' >/dev/null || { \
+	   echo "PostgreSQL at $$KABINET_TEST_POSTGRES refused the login (see the psql error above)." >&2; exit 1; }
+	@echo "PostgreSQL reachable at $$KABINET_TEST_POSTGRES"
+
+test-ci: pg-check
+	$(CARGO) test --workspace
+
+# Written through a temporary file so that a failed run leaves the committed copy intact.
+openapi:
+	@mkdir -p $(dir $(SPEC)); tmp=$$(mktemp $(SPEC).XXXXXX); trap 'rm -f "$$tmp"' EXIT; \
+	 $(CARGO) run -q --bin kabinet -- openapi > "$$tmp"; \
+	 test -s "$$tmp" || { echo "kabinet openapi printed nothing" >&2; exit 1; }; \
+	 chmod 644 "$$tmp"; mv "$$tmp" $(SPEC); \
+	 echo "wrote $(SPEC)"
+
+openapi-check: venv
+	$(VENV)/bin/openapi-spec-validator $(SPEC)
+	@tmp=$$(mktemp); trap 'rm -f "$$tmp" "$$tmp.diff"' EXIT; \
+	 $(CARGO) run -q --bin kabinet -- openapi > "$$tmp"; \
+	 if ! diff -u $(SPEC) "$$tmp" > "$$tmp.diff"; then \
+	   head -n 80 "$$tmp.diff"; \
+	   echo "$(SPEC) differs from 'kabinet openapi': run 'make openapi' and commit the result." >&2; \
+	   exit 1; \
+	 fi; \
+	 echo "$(SPEC) matches the code"
+
+schemathesis: venv
+	$(CARGO) build --bin kabinet
+	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-ci.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-ci.txt
+	touch $@
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
