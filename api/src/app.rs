@@ -42,17 +42,28 @@ pub enum StartError {
 
 /// The served spec: the fixed parts plus every registered operation.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
     api
 }
 
 /// Opens the database named by `config` and applies pending migrations.
 pub fn open_database(config: &Config) -> Result<Database, StartError> {
     let url = config.database_url.redacted();
-    let fail = |detail: String| StartError::Database { url: url.clone(), detail };
+    let fail = |detail: String| StartError::Database {
+        url: url.clone(),
+        detail,
+    };
     if let persistence::DatabaseUrl::Sqlite(path) = &config.database_url {
-        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
         }
     }
     let db = Database::open(&config.database_url, config.db_pool_size).map_err(|e| fail(e.to_string()))?;
@@ -79,9 +90,14 @@ impl Application {
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
-        let listener = TcpListener::bind(config.listen)
-            .map_err(|e| StartError::Listen { addr: config.listen.to_string(), detail: e.to_string() })?;
-        let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+        let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
+            addr: config.listen.to_string(),
+            detail: e.to_string(),
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Other(e.to_string()))?
+            .port();
         let dispatcher = Dispatcher::new(
             db.clone(),
             config.dev_mailbox.clone(),
@@ -95,7 +111,12 @@ impl Application {
             metrics: Arc::new(metrics),
         });
         let server = serve(state.clone(), listener)?;
-        Ok(Application { server, port, state, dispatcher: Some(dispatcher) })
+        Ok(Application {
+            server,
+            port,
+            state,
+            dispatcher: Some(dispatcher),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -113,7 +134,10 @@ impl Application {
     /// Serves until the server is stopped (signal or handle), then stops the dispatcher.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let dispatcher = self.dispatcher.take().map(|d| actix_web::rt::spawn(d.run(stopped)));
+        let dispatcher = self
+            .dispatcher
+            .take()
+            .map(|d| actix_web::rt::spawn(d.run(stopped)));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(task) = dispatcher {
@@ -152,7 +176,10 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
     .shutdown_timeout(shutdown_secs)
     .client_request_timeout(Duration::from_secs(10))
     .listen(listener)
-    .map_err(|e| StartError::Listen { addr: "listener".into(), detail: e.to_string() })?
+    .map_err(|e| StartError::Listen {
+        addr: "listener".into(),
+        detail: e.to_string(),
+    })?
     .run();
     Ok(server)
 }

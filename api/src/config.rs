@@ -101,9 +101,14 @@ impl Source {
     }
 
     pub fn merge_toml_file(&mut self, path: &str) -> Result<(), ConfigError> {
-        let fail = |problem: String| ConfigError { key: "KABINET_CONFIG".into(), problem };
+        let fail = |problem: String| ConfigError {
+            key: "KABINET_CONFIG".into(),
+            problem,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {path}: {e}")))?;
-        let table: toml::Table = text.parse().map_err(|e| fail(format!("{path} is not valid TOML: {e}")))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| fail(format!("{path} is not valid TOML: {e}")))?;
         for (key, value) in table {
             if !KEYS.contains(&key.as_str()) {
                 return Err(fail(format!("{path}: unknown key `{key}`")));
@@ -112,21 +117,29 @@ impl Source {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                other => return Err(fail(format!("{path}: `{key}` must be a string, number or boolean, got {other}"))),
+                other => {
+                    return Err(fail(format!(
+                        "{path}: `{key}` must be a string, number or boolean, got {other}"
+                    )))
+                }
             };
-            self.values.insert(key.clone(), (format!("{key} in {path}"), text));
+            self.values
+                .insert(key.clone(), (format!("{key} in {path}"), text));
         }
         Ok(())
     }
 
     /// Sets a value directly (tests, CLI flags).
     pub fn set(mut self, key: &str, value: impl Into<String>) -> Source {
-        self.values.insert(key.to_string(), (key.to_string(), value.into()));
+        self.values
+            .insert(key.to_string(), (key.to_string(), value.into()));
         self
     }
 
     fn raw(&self, key: &str) -> Option<(&str, &str)> {
-        self.values.get(key).map(|(origin, value)| (origin.as_str(), value.as_str()))
+        self.values
+            .get(key)
+            .map(|(origin, value)| (origin.as_str(), value.as_str()))
     }
 
     fn parse<T: FromStr>(&self, key: &str, default: T, expected: &str) -> Result<T, ConfigError> {
@@ -139,7 +152,12 @@ impl Source {
         }
     }
 
-    fn positive<T: FromStr + PartialOrd + Default + Copy>(&self, key: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+    fn positive<T: FromStr + PartialOrd + Default + Copy>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
         let value = self.parse(key, default, expected)?;
         if value <= T::default() {
             return Err(self.error(key, format!("expected {expected} greater than zero")));
@@ -148,7 +166,10 @@ impl Source {
     }
 
     fn error(&self, key: &str, problem: String) -> ConfigError {
-        let origin = self.raw(key).map(|(o, _)| o.to_string()).unwrap_or_else(|| env_name(key));
+        let origin = self
+            .raw(key)
+            .map(|(o, _)| o.to_string())
+            .unwrap_or_else(|| env_name(key));
         ConfigError { key: origin, problem }
     }
 }
@@ -163,12 +184,19 @@ impl Config {
         let environment = match source.raw("env").map(|(_, v)| v) {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
-            Some(other) => return Err(source.error("env", format!("expected development or production, got {other:?}"))),
+            Some(other) => {
+                return Err(source.error(
+                    "env",
+                    format!("expected development or production, got {other:?}"),
+                ))
+            }
         };
         let log_format = match source.raw("log_format").map(|(_, v)| v) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(source.error("log_format", format!("expected text or json, got {other:?}"))),
+            Some(other) => {
+                return Err(source.error("log_format", format!("expected text or json, got {other:?}")))
+            }
         };
         let demo = match source.raw("demo").map(|(_, v)| v) {
             None | Some("0") | Some("false") | Some("") => false,
@@ -177,15 +205,25 @@ impl Config {
         };
         let dev_mailbox = source.raw("dev_mailbox").map(|(_, v)| PathBuf::from(v));
         if dev_mailbox.is_some() && environment == Environment::Production {
-            return Err(source.error("dev_mailbox", "refused when KABINET_ENV=production: it writes one-time codes in clear".into()));
+            return Err(source.error(
+                "dev_mailbox",
+                "refused when KABINET_ENV=production: it writes one-time codes in clear".into(),
+            ));
         }
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(Config {
             database_url,
-            listen: source.parse("listen", SocketAddr::from(([127, 0, 0, 1], 8080)), "host:port such as 127.0.0.1:8080")?,
+            listen: source.parse(
+                "listen",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+                "host:port such as 127.0.0.1:8080",
+            )?,
             data_dir,
             demo,
-            log: source.raw("log").map(|(_, v)| v.to_string()).unwrap_or_else(|| "info".into()),
+            log: source
+                .raw("log")
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| "info".into()),
             log_format,
             dev_mailbox,
             environment,
@@ -193,10 +231,18 @@ impl Config {
             db_pool_size: source.positive("db_pool_size", 10, "a whole number of connections")?,
             request_timeout_secs: source.positive("request_timeout_secs", 30, "a whole number of seconds")?,
             body_limit_bytes: source.positive("body_limit_bytes", 1024 * 1024, "a whole number of bytes")?,
-            shutdown_timeout_secs: source.positive("shutdown_timeout_secs", 30, "a whole number of seconds")?,
+            shutdown_timeout_secs: source.positive(
+                "shutdown_timeout_secs",
+                30,
+                "a whole number of seconds",
+            )?,
             outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
             outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
-            access_token_ttl_secs: source.positive("access_token_ttl_secs", 900, "a whole number of seconds")?,
+            access_token_ttl_secs: source.positive(
+                "access_token_ttl_secs",
+                900,
+                "a whole number of seconds",
+            )?,
         })
     }
 
@@ -213,7 +259,10 @@ mod tests {
     fn defaults_use_sqlite_in_the_data_dir() {
         let config = Config::from_source(&Source::default());
         let url = config.map(|c| c.database_url);
-        assert_eq!(url, Ok(DatabaseUrl::Sqlite("./data/kabinet.db".into())).map_err(|e: ConfigError| e));
+        assert_eq!(
+            url,
+            Ok(DatabaseUrl::Sqlite("./data/kabinet.db".into())).map_err(|e: ConfigError| e)
+        );
     }
 
     #[test]
@@ -221,12 +270,16 @@ mod tests {
         let error = Config::from_source(&Source::default().set("listen", "nowhere")).err();
         assert_eq!(error.map(|e| e.key), Some("listen".to_string()));
         let error = Config::from_source(&Source::default().set("db_pool_size", "0")).err();
-        assert!(error.map(|e| e.problem.contains("greater than zero")).unwrap_or(false));
+        assert!(error
+            .map(|e| e.problem.contains("greater than zero"))
+            .unwrap_or(false));
     }
 
     #[test]
     fn the_dev_mailbox_is_refused_in_production() {
-        let source = Source::default().set("env", "production").set("dev_mailbox", "/tmp/m.jsonl");
+        let source = Source::default()
+            .set("env", "production")
+            .set("dev_mailbox", "/tmp/m.jsonl");
         let error = Config::from_source(&source).err();
         assert_eq!(error.map(|e| e.key), Some("dev_mailbox".to_string()));
     }
@@ -238,6 +291,8 @@ mod tests {
         assert!(written.is_ok());
         let error = Source::default().merge_toml_file(&path.to_string_lossy()).err();
         let _ = std::fs::remove_file(&path);
-        assert!(error.map(|e| e.problem.contains("unknown key `lsten`")).unwrap_or(false));
+        assert!(error
+            .map(|e| e.problem.contains("unknown key `lsten`"))
+            .unwrap_or(false));
     }
 }

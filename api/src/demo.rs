@@ -23,7 +23,10 @@ pub fn seed(db: &Database) -> Result<Vec<String>, String> {
         password_hash: passwords::hash(password)?,
         email: None,
     };
-    if db.write(|tx| accounts::create_staff(tx, &staff, now())).map_err(|e| e.to_string())? {
+    if db
+        .write(|tx| accounts::create_staff(tx, &staff, now()))
+        .map_err(|e| e.to_string())?
+    {
         created.push(format!("admin: login {login}, password {password}"));
     }
     Ok(created)

@@ -31,7 +31,14 @@ pub fn mask_address(address: &str) -> String {
     match address.split_once('@') {
         Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
         None => {
-            let tail: String = address.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = address
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             format!("***{tail}")
         }
     }
@@ -45,7 +52,12 @@ pub fn backoff(attempts: i32) -> TimeDelta {
 
 impl Dispatcher {
     pub fn new(db: Database, mailbox: Option<PathBuf>, max_attempts: i32, poll: Duration) -> Self {
-        Dispatcher { db, mailbox: mailbox.map(Mutex::new), max_attempts, poll }
+        Dispatcher {
+            db,
+            mailbox: mailbox.map(Mutex::new),
+            max_attempts,
+            poll,
+        }
     }
 
     /// Delivers one message: the log channel (never the body, which may hold a code) and,
@@ -78,7 +90,9 @@ impl Dispatcher {
 
     /// Claims and delivers one batch; returns how many were delivered.
     pub fn tick(&self) -> Result<usize, StoreError> {
-        let claimed = self.db.write(|tx| outbox::claim_due(tx, now(), BATCH, TimeDelta::seconds(LEASE_SECS)))?;
+        let claimed = self
+            .db
+            .write(|tx| outbox::claim_due(tx, now(), BATCH, TimeDelta::seconds(LEASE_SECS)))?;
         let mut delivered = 0;
         for item in claimed {
             match self.deliver(&item.message) {
@@ -90,7 +104,8 @@ impl Dispatcher {
                     let attempts = item.attempts + 1;
                     let retry_at = (attempts < self.max_attempts).then(|| now() + backoff(attempts));
                     tracing::warn!(id = %item.id, attempts, %error, "delivery failed");
-                    self.db.write(|tx| outbox::mark_failed(tx, item.id, &error, retry_at))?;
+                    self.db
+                        .write(|tx| outbox::mark_failed(tx, item.id, &error, retry_at))?;
                 }
             }
         }

@@ -51,8 +51,12 @@ pub struct Problem {
     pub context: Option<serde_json::Value>,
 }
 
+/// Boxed so that `Result<T, ApiError>` stays one pointer wide on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -63,36 +67,47 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.code, self.0.detail)
     }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), context: None, headers: Vec::new() }
+        Self(Box::new(Details {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            context: None,
+            headers: Vec::new(),
+        }))
     }
 
     pub fn with_context(mut self, context: serde_json::Value) -> Self {
-        self.context = Some(context);
+        self.0.context = Some(context);
         self
     }
 
     pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        self.0.headers.push((name, value.into()));
         self
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// 404 for anything missing *or not visible to the caller*: existence is never leaked.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource, or it is not visible to you.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such resource, or it is not visible to you.",
+        )
     }
 
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
@@ -113,13 +128,21 @@ impl ApiError {
 
     /// 422 with the list of invalid fields.
     pub fn validation(errors: Vec<FieldProblem>) -> Self {
-        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are invalid.");
-        error.errors = errors;
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Some fields are invalid.",
+        );
+        error.0.errors = errors;
         error
     }
 
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
-        Self::validation(vec![FieldProblem { field: field.into(), code: code.into(), message: message.into() }])
+        Self::validation(vec![FieldProblem {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
@@ -131,32 +154,37 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let location = std::panic::Location::caller();
         tracing::error!(error = %cause, at = %location, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred; it has been logged.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred; it has been logged.",
+        )
     }
 
     pub fn problem(&self) -> Problem {
+        let details = &self.0;
         Problem {
-            problem_type: format!("urn:kabinet:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            code: self.code.to_string(),
+            problem_type: format!("urn:kabinet:problem:{}", details.code),
+            title: details.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: details.status.as_u16(),
+            detail: details.detail.clone(),
+            code: details.code.to_string(),
             instance: None,
-            errors: self.errors.clone(),
-            context: self.context.clone(),
+            errors: details.errors.clone(),
+            context: details.context.clone(),
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
-        for (name, value) in &self.headers {
+        for (name, value) in &self.0.headers {
             if let Ok(value) = HeaderValue::from_str(value) {
                 response.insert_header((name.clone(), value));
             }
@@ -171,7 +199,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Pool(detail) => {
                 tracing::warn!(%detail, "database unavailable");
-                ApiError::unavailable("database_unavailable", "The database is not reachable; try again shortly.")
+                ApiError::unavailable(
+                    "database_unavailable",
+                    "The database is not reachable; try again shortly.",
+                )
             }
             other => ApiError::internal(other),
         }
@@ -182,6 +213,17 @@ impl From<actix_web::error::BlockingError> for ApiError {
     #[track_caller]
     fn from(error: actix_web::error::BlockingError) -> Self {
         ApiError::internal(error)
+    }
+}
+
+impl From<domain::access::Denial> for ApiError {
+    /// A denial the caller may not even learn about is a 404; otherwise 403 with its code.
+    fn from(denial: domain::access::Denial) -> Self {
+        if denial.reveals_resource() {
+            ApiError::forbidden(denial.code(), "You are not allowed to do this.")
+        } else {
+            ApiError::not_found()
+        }
     }
 }
 
@@ -202,16 +244,5 @@ mod tests {
     fn pool_exhaustion_is_503_not_500() {
         let error = ApiError::from(StoreError::Pool("timed out".into()));
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
-    }
-}
-
-impl From<domain::access::Denial> for ApiError {
-    /// A denial the caller may not even learn about is a 404; otherwise 403 with its code.
-    fn from(denial: domain::access::Denial) -> Self {
-        if denial.reveals_resource() {
-            ApiError::forbidden(denial.code(), "You are not allowed to do this.")
-        } else {
-            ApiError::not_found()
-        }
     }
 }

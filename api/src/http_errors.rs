@@ -25,11 +25,13 @@ fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             "unsupported_media_type",
             "Send the body as application/json.",
         ),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The body exceeds the limit of {limit} bytes."),
-        ),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The body exceeds the limit of {limit} bytes."),
+            )
+        }
         // Well-formed JSON of the wrong shape is a validation problem (422); anything that
         // is not JSON at all is malformed (400).
         JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::validation(vec![FieldProblem {
@@ -96,9 +98,10 @@ impl KnownRoutes {
         let segments: Vec<&str> = path.split('/').collect();
         self.routes.iter().find_map(|(template, methods)| {
             let matches = template.len() == segments.len()
-                && template.iter().zip(&segments).all(|(t, s)| {
-                    (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
-                });
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
             matches.then(|| methods.clone())
         })
     }
@@ -141,7 +144,10 @@ pub fn normalize<B: MessageBody + 'static>(
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This method is not allowed here."),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The body is too large."),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "This media type is not accepted."),
-        s if s.is_server_error() => ("internal_error", "An unexpected error occurred; it has been logged."),
+        s if s.is_server_error() => (
+            "internal_error",
+            "An unexpected error occurred; it has been logged.",
+        ),
         _ => ("request_refused", "The request was refused."),
     };
     let (request, original) = response.into_parts();

@@ -10,7 +10,11 @@ use kabinet_api::{app, demo, telemetry, Application, Config};
 use persistence::accounts::{self, NewStaff};
 
 #[derive(Parser)]
-#[command(name = "kabinet", version, about = "Kabinet: public-services personal cabinet API")]
+#[command(
+    name = "kabinet",
+    version,
+    about = "Kabinet: public-services personal cabinet API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -76,10 +80,14 @@ fn run(command: Command) -> Result<(), String> {
             println!("demo data present");
             Ok(())
         }
-        Command::CreateAdmin { login, password } => create_staff(&config, &login, &password, Role::Admin, None),
-        Command::CreateOfficer { agency, login, password } => {
-            create_staff(&config, &login, &password, Role::Officer, Some(agency))
+        Command::CreateAdmin { login, password } => {
+            create_staff(&config, &login, &password, Role::Admin, None)
         }
+        Command::CreateOfficer {
+            agency,
+            login,
+            password,
+        } => create_staff(&config, &login, &password, Role::Officer, Some(agency)),
     }
 }
 
@@ -93,7 +101,13 @@ fn serve(config: Config) -> Result<(), String> {
     })
 }
 
-fn create_staff(config: &Config, login: &str, password: &str, role: Role, agency: Option<String>) -> Result<(), String> {
+fn create_staff(
+    config: &Config,
+    login: &str,
+    password: &str,
+    role: Role,
+    agency: Option<String>,
+) -> Result<(), String> {
     if login.trim().is_empty() {
         return Err("--login must not be empty".into());
     }
@@ -107,7 +121,9 @@ fn create_staff(config: &Config, login: &str, password: &str, role: Role, agency
         password_hash: passwords::hash(password)?,
         email: None,
     };
-    let created = db.write(|tx| accounts::create_staff(tx, &staff, now())).map_err(|e| e.to_string())?;
+    let created = db
+        .write(|tx| accounts::create_staff(tx, &staff, now()))
+        .map_err(|e| e.to_string())?;
     if !created {
         return Err(format!("the login {login:?} is taken already"));
     }

@@ -7,8 +7,10 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 use persistence::PoolUsage;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -21,23 +23,41 @@ impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("kabinet".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route pattern and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route pattern and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "Time to produce the response head")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to produce the response head",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route"],
         )?;
-        let pool = IntGaugeVec::new(Opts::new("db_pool_connections", "Database pool connections by state"), &["state"])?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
-        Ok(Metrics { registry, requests, latency, pool })
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            pool,
+        })
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[method, route, &status.to_string()]).inc();
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
         self.latency.with_label_values(&[method, route]).observe(seconds);
     }
 
@@ -45,7 +65,9 @@ impl Metrics {
     pub fn render(&self, pool: PoolUsage) -> String {
         self.pool.with_label_values(&["open"]).set(i64::from(pool.size));
         self.pool.with_label_values(&["idle"]).set(i64::from(pool.idle));
-        self.pool.with_label_values(&["in_use"]).set(i64::from(pool.size.saturating_sub(pool.idle)));
+        self.pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(pool.size.saturating_sub(pool.idle)));
         self.pool.with_label_values(&["max"]).set(i64::from(pool.max));
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
@@ -63,16 +85,24 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
-    let metrics = req.app_data::<actix_web::web::Data<crate::state::AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|s| s.metrics.clone());
     let outcome = next.call(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let (route, status) = match &outcome {
         Ok(response) => (
-            response.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
+            response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into()),
             response.status().as_u16(),
         ),
         // An inner layer refused (the request timeout): the route is unknown by now.
-        Err(error) => ("unmatched".into(), error.as_response_error().status_code().as_u16()),
+        Err(error) => (
+            "unmatched".into(),
+            error.as_response_error().status_code().as_u16(),
+        ),
     };
     if let Some(metrics) = metrics {
         metrics.observe(&method, &route, status, elapsed);

@@ -13,30 +13,84 @@ macro_rules! problem_response {
     ($name:ident, $description:literal, $status:literal, $code:literal, $detail:literal) => {
         #[derive(ToResponse)]
         #[response(
-            description = $description,
-            content_type = "application/problem+json",
-            example = json!({
-                "type": concat!("urn:kabinet:problem:", $code),
-                "title": $description,
-                "status": $status,
-                "detail": $detail,
-                "code": $code
-            })
-        )]
+                                                    description = $description,
+                                                    content_type = "application/problem+json",
+                                                    example = json!({
+                                                        "type": concat!("urn:kabinet:problem:", $code),
+                                                        "title": $description,
+                                                        "status": $status,
+                                                        "detail": $detail,
+                                                        "code": $code
+                                                    })
+                                                )]
         #[allow(dead_code)] // exists only as an OpenAPI component
         pub struct $name(Problem);
     };
 }
 
-problem_response!(BadRequest, "Bad Request", 400, "malformed_json", "The body is not valid JSON.");
-problem_response!(Unauthorized, "Unauthorized", 401, "invalid_token", "The access token is missing, malformed, expired or revoked.");
-problem_response!(Forbidden, "Forbidden", 403, "role_required", "Your role does not allow this action.");
-problem_response!(NotFound, "Not Found", 404, "not_found", "No such resource, or it is not visible to you.");
-problem_response!(Conflict, "Conflict", 409, "invalid_transition", "The resource is not in a state that allows this.");
-problem_response!(PayloadTooLarge, "Payload Too Large", 413, "payload_too_large", "The body exceeds the allowed size.");
-problem_response!(UnsupportedMediaType, "Unsupported Media Type", 415, "unsupported_media_type", "Send application/json.");
-problem_response!(TooManyRequests, "Too Many Requests", 429, "account_locked", "Too many failed attempts; try again later.");
-problem_response!(ServiceUnavailable, "Service Unavailable", 503, "database_unavailable", "The database is not reachable; try again shortly.");
+problem_response!(
+    BadRequest,
+    "Bad Request",
+    400,
+    "malformed_json",
+    "The body is not valid JSON."
+);
+problem_response!(
+    Unauthorized,
+    "Unauthorized",
+    401,
+    "invalid_token",
+    "The access token is missing, malformed, expired or revoked."
+);
+problem_response!(
+    Forbidden,
+    "Forbidden",
+    403,
+    "role_required",
+    "Your role does not allow this action."
+);
+problem_response!(
+    NotFound,
+    "Not Found",
+    404,
+    "not_found",
+    "No such resource, or it is not visible to you."
+);
+problem_response!(
+    Conflict,
+    "Conflict",
+    409,
+    "invalid_transition",
+    "The resource is not in a state that allows this."
+);
+problem_response!(
+    PayloadTooLarge,
+    "Payload Too Large",
+    413,
+    "payload_too_large",
+    "The body exceeds the allowed size."
+);
+problem_response!(
+    UnsupportedMediaType,
+    "Unsupported Media Type",
+    415,
+    "unsupported_media_type",
+    "Send application/json."
+);
+problem_response!(
+    TooManyRequests,
+    "Too Many Requests",
+    429,
+    "account_locked",
+    "Too many failed attempts; try again later."
+);
+problem_response!(
+    ServiceUnavailable,
+    "Service Unavailable",
+    503,
+    "database_unavailable",
+    "The database is not reachable; try again shortly."
+);
 
 /// 422: the request was well-formed JSON but some fields are invalid.
 #[derive(ToResponse)]
@@ -100,7 +154,10 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()))],
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    "/oauth/token",
+                    Scopes::new(),
+                ))],
                 "Regional portals: client credentials issued by an admin",
             )),
         );

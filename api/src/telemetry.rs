@@ -20,7 +20,9 @@ pub struct RequestId(pub String);
 /// Installs the global subscriber; a second call (tests start many apps) is a no-op.
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -57,7 +59,11 @@ pub struct KabinetRootSpan;
 
 impl RootSpanBuilder for KabinetRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
         tracing::info_span!(
             "http",
             method = %request.method(),

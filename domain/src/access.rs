@@ -94,7 +94,12 @@ impl Denial {
     }
 }
 
-pub fn authorize(subject: &Subject, action: Action, resource: &Resource, _now: Instant) -> Result<(), Denial> {
+pub fn authorize(
+    subject: &Subject,
+    action: Action,
+    resource: &Resource,
+    _now: Instant,
+) -> Result<(), Denial> {
     match (action, resource) {
         (Action::AuditVerify, Resource::System) => {
             if subject.has_role(Role::Admin) {
@@ -112,14 +117,26 @@ mod tests {
     use chrono::Utc;
 
     fn subject(roles: &[Role]) -> Subject {
-        Subject { account: AccountId::new(), roles: roles.to_vec() }
+        Subject {
+            account: AccountId::new(),
+            roles: roles.to_vec(),
+        }
     }
 
     #[test]
     fn only_admins_verify_the_audit_log() {
         for role in Role::ALL {
-            let decision = authorize(&subject(&[role]), Action::AuditVerify, &Resource::System, Utc::now());
-            let expected = if role == Role::Admin { Ok(()) } else { Err(Denial::RoleRequired) };
+            let decision = authorize(
+                &subject(&[role]),
+                Action::AuditVerify,
+                &Resource::System,
+                Utc::now(),
+            );
+            let expected = if role == Role::Admin {
+                Ok(())
+            } else {
+                Err(Denial::RoleRequired)
+            };
             assert_eq!(decision, expected, "{role:?}");
         }
     }

@@ -126,7 +126,11 @@ impl AuditRecord {
         field(Some(&self.prev_hash));
         field(Some(&self.seq.to_string()));
         field(Some(&self.id.to_string()));
-        field(Some(&self.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
+        field(Some(
+            &self
+                .occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ));
         field(self.actor.map(|a| a.to_string()).as_deref());
         field(self.on_behalf_of.map(|p| p.to_string()).as_deref());
         field(Some(&self.action));
@@ -161,14 +165,14 @@ impl ChainBreak {
 
 /// Checks records in sequence order, continuing from `(last_seq, last_hash)`; returns the new
 /// tail so verification can run in pages.
-pub fn verify_page(
-    tail: (i64, String),
-    records: &[AuditRecord],
-) -> Result<(i64, String), ChainBreak> {
+pub fn verify_page(tail: (i64, String), records: &[AuditRecord]) -> Result<(i64, String), ChainBreak> {
     let (mut last_seq, mut last_hash) = tail;
     for record in records {
         if record.seq != last_seq + 1 {
-            return Err(ChainBreak::Gap { expected: last_seq + 1, found: record.seq });
+            return Err(ChainBreak::Gap {
+                expected: last_seq + 1,
+                found: record.seq,
+            });
         }
         if record.prev_hash != last_hash {
             return Err(ChainBreak::Unlinked { seq: record.seq });
@@ -212,7 +216,10 @@ mod tests {
     fn an_edited_field_is_detected() {
         let mut records = chain(5);
         records[2].action = "test.other".into();
-        assert_eq!(verify_page((0, GENESIS_HASH.into()), &records), Err(ChainBreak::Altered { seq: 3 }));
+        assert_eq!(
+            verify_page((0, GENESIS_HASH.into()), &records),
+            Err(ChainBreak::Altered { seq: 3 })
+        );
     }
 
     #[test]
@@ -221,7 +228,10 @@ mod tests {
         records.remove(1);
         assert_eq!(
             verify_page((0, GENESIS_HASH.into()), &records),
-            Err(ChainBreak::Gap { expected: 2, found: 3 })
+            Err(ChainBreak::Gap {
+                expected: 2,
+                found: 3
+            })
         );
     }
 
@@ -230,7 +240,10 @@ mod tests {
         let mut records = chain(5);
         records[2].details = "{}".into();
         records[2].hash = records[2].computed_hash();
-        assert_eq!(verify_page((0, GENESIS_HASH.into()), &records), Err(ChainBreak::Unlinked { seq: 4 }));
+        assert_eq!(
+            verify_page((0, GENESIS_HASH.into()), &records),
+            Err(ChainBreak::Unlinked { seq: 4 })
+        );
     }
 
     #[test]

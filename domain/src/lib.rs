@@ -3,9 +3,9 @@
 
 pub mod access;
 pub mod audit;
+pub mod field_error;
 pub mod ids;
 pub mod login;
 pub mod notice;
-pub mod time;
-pub mod field_error;
 pub mod person;
+pub mod time;

@@ -190,10 +190,7 @@ impl Inn {
             return Err(FieldError::required(INN_FIELD));
         }
         if !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FieldError::invalid_format(
-                INN_FIELD,
-                "only digits are allowed",
-            ));
+            return Err(FieldError::invalid_format(INN_FIELD, "only digits are allowed"));
         }
         let d = trimmed.as_bytes();
         let valid = match d.len() {
@@ -230,11 +227,7 @@ impl Inn {
 string_value_object!(Inn);
 
 fn inn_control(digits: &[u8], weights: &[u32]) -> u32 {
-    let sum: u32 = digits
-        .iter()
-        .zip(weights)
-        .map(|(&c, &w)| digit(c) * w)
-        .sum();
+    let sum: u32 = digits.iter().zip(weights).map(|(&c, &w)| digit(c) * w).sum();
     sum % 11 % 10
 }
 
@@ -479,12 +472,7 @@ impl PassportRf {
             PASSPORT_SERIES_FIELD,
             "must contain exactly 4 digits",
         )?;
-        let number = exact_digits(
-            number,
-            6,
-            PASSPORT_NUMBER_FIELD,
-            "must contain exactly 6 digits",
-        )?;
+        let number = exact_digits(number, 6, PASSPORT_NUMBER_FIELD, "must contain exactly 6 digits")?;
         if issued_on > today {
             return Err(FieldError::in_future(PASSPORT_ISSUED_ON_FIELD));
         }
@@ -536,12 +524,7 @@ impl fmt::Debug for PassportRf {
     }
 }
 
-fn exact_digits(
-    input: &str,
-    len: usize,
-    field: &'static str,
-    message: &str,
-) -> Result<String, FieldError> {
+fn exact_digits(input: &str, len: usize, field: &'static str, message: &str) -> Result<String, FieldError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(FieldError::required(field));
@@ -701,37 +684,19 @@ mod tests {
             ("snils", "invalid_checksum")
         );
         // Still exactly 11 digits.
-        assert_eq!(
-            code(Snils::parse("001-001-998 0")),
-            ("snils", "invalid_format")
-        );
+        assert_eq!(code(Snils::parse("001-001-998 0")), ("snils", "invalid_format"));
     }
 
     #[test]
     fn snils_format_errors() {
         assert_eq!(code(Snils::parse("")), ("snils", "required"));
         assert_eq!(code(Snils::parse("   ")), ("snils", "required"));
-        assert_eq!(
-            code(Snils::parse("112-233-445 9")),
-            ("snils", "invalid_format")
-        );
-        assert_eq!(
-            code(Snils::parse("112-233-445 955")),
-            ("snils", "invalid_format")
-        );
-        assert_eq!(
-            code(Snils::parse("112.233.445 95")),
-            ("snils", "invalid_format")
-        );
-        assert_eq!(
-            code(Snils::parse("112-233-445 9a")),
-            ("snils", "invalid_format")
-        );
+        assert_eq!(code(Snils::parse("112-233-445 9")), ("snils", "invalid_format"));
+        assert_eq!(code(Snils::parse("112-233-445 955")), ("snils", "invalid_format"));
+        assert_eq!(code(Snils::parse("112.233.445 95")), ("snils", "invalid_format"));
+        assert_eq!(code(Snils::parse("112-233-445 9a")), ("snils", "invalid_format"));
         // Non-ASCII digits (fullwidth) are not digits here.
-        assert_eq!(
-            code(Snils::parse("１12-233-445 95")),
-            ("snils", "invalid_format")
-        );
+        assert_eq!(code(Snils::parse("１12-233-445 95")), ("snils", "invalid_format"));
     }
 
     #[test]
@@ -774,18 +739,9 @@ mod tests {
         assert_eq!(code(Inn::parse("8707083893")), ("inn", "invalid_checksum"));
         // 12-digit: either check digit changed, and first digit changed
         // (n11 sum 148 -> 155, 155 % 11 = 1 != 5).
-        assert_eq!(
-            code(Inn::parse("500100732258")),
-            ("inn", "invalid_checksum")
-        );
-        assert_eq!(
-            code(Inn::parse("500100732249")),
-            ("inn", "invalid_checksum")
-        );
-        assert_eq!(
-            code(Inn::parse("600100732259")),
-            ("inn", "invalid_checksum")
-        );
+        assert_eq!(code(Inn::parse("500100732258")), ("inn", "invalid_checksum"));
+        assert_eq!(code(Inn::parse("500100732249")), ("inn", "invalid_checksum"));
+        assert_eq!(code(Inn::parse("600100732259")), ("inn", "invalid_checksum"));
     }
 
     #[test]
@@ -824,27 +780,15 @@ mod tests {
     #[test]
     fn phone_errors() {
         assert_eq!(code(Phone::parse("")), ("phone", "required"));
-        assert_eq!(
-            code(Phone::parse("89161234567")),
-            ("phone", "invalid_format")
-        );
-        assert_eq!(
-            code(Phone::parse("+09161234567")),
-            ("phone", "invalid_format")
-        );
+        assert_eq!(code(Phone::parse("89161234567")), ("phone", "invalid_format"));
+        assert_eq!(code(Phone::parse("+09161234567")), ("phone", "invalid_format"));
         assert_eq!(code(Phone::parse("+1234567")), ("phone", "invalid_format"));
-        assert_eq!(
-            code(Phone::parse("+1234567890123456")),
-            ("phone", "too_long")
-        );
+        assert_eq!(code(Phone::parse("+1234567890123456")), ("phone", "too_long"));
         assert_eq!(
             code(Phone::parse("+7 916 123.45.67")),
             ("phone", "invalid_format")
         );
-        assert_eq!(
-            code(Phone::parse("++79161234567")),
-            ("phone", "invalid_format")
-        );
+        assert_eq!(code(Phone::parse("++79161234567")), ("phone", "invalid_format"));
         assert_eq!(code(Phone::parse("+")), ("phone", "invalid_format"));
     }
 
@@ -917,10 +861,7 @@ mod tests {
         let ok = format!("a@{domain}");
         assert_eq!(ok.len(), 254);
         assert!(Email::parse(&ok).is_ok());
-        assert_eq!(
-            code(Email::parse(&format!("aa@{domain}"))),
-            ("email", "too_long")
-        );
+        assert_eq!(code(Email::parse(&format!("aa@{domain}"))), ("email", "too_long"));
         assert_eq!(
             code(Email::parse(&format!("a@{}.com", "b".repeat(64)))),
             ("email", "invalid_format")
@@ -990,9 +931,7 @@ mod tests {
             code(new("4508", "123456", date(2024, 6, 2), "770-001")),
             ("passport.issued_on", "in_future")
         );
-        for bad in [
-            "77-0001", "770-01", "770_001", "7700011", "770-0a1", "-770001",
-        ] {
+        for bad in ["77-0001", "770-01", "770_001", "7700011", "770-0a1", "-770001"] {
             assert_eq!(
                 code(new("4508", "123456", issued, bad)),
                 ("passport.division_code", "invalid_format"),
@@ -1007,14 +946,7 @@ mod tests {
 
     #[test]
     fn passport_debug_is_masked() {
-        let p = PassportRf::new(
-            "4508",
-            "123456",
-            date(2010, 5, 20),
-            "770-001",
-            date(2024, 6, 1),
-        )
-        .unwrap();
+        let p = PassportRf::new("4508", "123456", date(2010, 5, 20), "770-001", date(2024, 6, 1)).unwrap();
         let dbg = format!("{p:?}");
         assert_eq!(dbg, "PassportRf(**** ***456)");
         for secret in ["4508", "123", "770", "2010"] {

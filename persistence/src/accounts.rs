@@ -60,7 +60,10 @@ fn decode_roles(text: &str) -> Result<Vec<Role>, StoreError> {
 
 /// Creates a staff account; `Ok(false)` when its login is taken already.
 pub fn create_staff(conn: &mut DbConnection, staff: &NewStaff, now: Instant) -> Result<bool, StoreError> {
-    let taken: i64 = account_logins::table.find(&staff.login_key).count().get_result(conn)?;
+    let taken: i64 = account_logins::table
+        .find(&staff.login_key)
+        .count()
+        .get_result(conn)?;
     if taken > 0 {
         return Ok(false);
     }
@@ -80,13 +83,19 @@ pub fn create_staff(conn: &mut DbConnection, staff: &NewStaff, now: Instant) -> 
         })
         .execute(conn)?;
     diesel::insert_into(account_logins::table)
-        .values((account_logins::login_key.eq(&staff.login_key), account_logins::account_id.eq(staff.id.to_string())))
+        .values((
+            account_logins::login_key.eq(&staff.login_key),
+            account_logins::account_id.eq(staff.id.to_string()),
+        ))
         .execute(conn)?;
     Ok(true)
 }
 
 /// The credentials behind the first of `login_keys` that exists.
-pub fn find_credentials(conn: &mut DbConnection, login_keys: &[String]) -> Result<Option<Credentials>, StoreError> {
+pub fn find_credentials(
+    conn: &mut DbConnection,
+    login_keys: &[String],
+) -> Result<Option<Credentials>, StoreError> {
     let row: Option<(String, String, String)> = account_logins::table
         .inner_join(accounts::table)
         .filter(account_logins::login_key.eq_any(login_keys))
@@ -94,7 +103,11 @@ pub fn find_credentials(conn: &mut DbConnection, login_keys: &[String]) -> Resul
         .first(conn)
         .optional()?;
     row.map(|(id, roles, password_hash)| {
-        Ok(Credentials { id: parse_id("accounts", &id)?, roles: decode_roles(&roles)?, password_hash })
+        Ok(Credentials {
+            id: parse_id("accounts", &id)?,
+            roles: decode_roles(&roles)?,
+            password_hash,
+        })
     })
     .transpose()
 }

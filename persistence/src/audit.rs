@@ -76,11 +76,23 @@ pub fn record(conn: &mut DbConnection, entry: AuditEntry, now: Instant) -> Resul
     diesel::update(audit_head::table.find(1))
         .set(audit_head::seq.eq(audit_head::seq + 1))
         .execute(conn)?;
-    let (seq, prev_hash): (i64, String) =
-        audit_head::table.find(1).select((audit_head::seq, audit_head::hash)).first(conn)?;
-    let sealed = AuditRecord::seal(entry, seq, AuditRecordId::new(), to_storage_precision(now), prev_hash);
-    diesel::insert_into(audit_log::table).values(AuditRow::from(&sealed)).execute(conn)?;
-    diesel::update(audit_head::table.find(1)).set(audit_head::hash.eq(&sealed.hash)).execute(conn)?;
+    let (seq, prev_hash): (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let sealed = AuditRecord::seal(
+        entry,
+        seq,
+        AuditRecordId::new(),
+        to_storage_precision(now),
+        prev_hash,
+    );
+    diesel::insert_into(audit_log::table)
+        .values(AuditRow::from(&sealed))
+        .execute(conn)?;
+    diesel::update(audit_head::table.find(1))
+        .set(audit_head::hash.eq(&sealed.hash))
+        .execute(conn)?;
     Ok(sealed)
 }
 
@@ -101,8 +113,10 @@ impl Verification {
 /// Recomputes every record's hash and link, page by page, and checks that the chain ends
 /// where the head says (a truncated tail is tampering too).
 pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
-    let (head_seq, head_hash): (i64, String) =
-        audit_head::table.find(1).select((audit_head::seq, audit_head::hash)).first(conn)?;
+    let (head_seq, head_hash): (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
     let mut tail = (0_i64, GENESIS_HASH.to_string());
     loop {
         let rows: Vec<AuditRow> = audit_log::table
@@ -114,21 +128,35 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
         if rows.is_empty() {
             break;
         }
-        let records = rows.into_iter().map(AuditRecord::try_from).collect::<Result<Vec<_>, _>>()?;
+        let records = rows
+            .into_iter()
+            .map(AuditRecord::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         match verify_page(tail.clone(), &records) {
             Ok(next) => tail = next,
             Err(chain_break) => {
                 let records_checked = chain_break.seq() - 1;
-                return Ok(Verification { records_checked, head_seq, first_break: Some(chain_break) });
+                return Ok(Verification {
+                    records_checked,
+                    head_seq,
+                    first_break: Some(chain_break),
+                });
             }
         }
     }
     let first_break = if tail.0 != head_seq {
-        Some(ChainBreak::Gap { expected: tail.0 + 1, found: head_seq })
+        Some(ChainBreak::Gap {
+            expected: tail.0 + 1,
+            found: head_seq,
+        })
     } else if tail.1 != head_hash {
         Some(ChainBreak::Unlinked { seq: head_seq })
     } else {
         None
     };
-    Ok(Verification { records_checked: tail.0, head_seq, first_break })
+    Ok(Verification {
+        records_checked: tail.0,
+        head_seq,
+        first_break,
+    })
 }

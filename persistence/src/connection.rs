@@ -74,14 +74,17 @@ impl ManageConnection for Manager {
                 .map(DbConnection::Postgresql)
                 .map_err(diesel::r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
                 // Per-connection settings: WAL lets readers run beside the writer; the busy
                 // timeout makes writers queue instead of failing at once.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
                 )
-                .map_err(|e| diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(e.to_string())))?;
+                .map_err(|e| {
+                    diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(e.to_string()))
+                })?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -102,15 +105,21 @@ mod tests {
 
     #[test]
     fn the_scheme_picks_the_backend() {
-        assert!(DatabaseUrl::parse("postgres://u@h/db").map(|u| u.is_postgres()).unwrap_or(false));
-        assert_eq!(DatabaseUrl::parse("sqlite://./data/k.db"), Ok(DatabaseUrl::Sqlite("./data/k.db".into())));
+        assert!(DatabaseUrl::parse("postgres://u@h/db")
+            .map(|u| u.is_postgres())
+            .unwrap_or(false));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./data/k.db"),
+            Ok(DatabaseUrl::Sqlite("./data/k.db".into()))
+        );
         assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
         assert!(DatabaseUrl::parse("mysql://x").is_err());
     }
 
     #[test]
     fn redaction_hides_credentials() {
-        let url = DatabaseUrl::parse("postgres://user:secret@db:5432/kabinet").unwrap_or(DatabaseUrl::Sqlite(String::new()));
+        let url = DatabaseUrl::parse("postgres://user:secret@db:5432/kabinet")
+            .unwrap_or(DatabaseUrl::Sqlite(String::new()));
         assert_eq!(url.redacted(), "postgres://…@db:5432/kabinet");
     }
 }

@@ -49,7 +49,11 @@ impl Database {
     /// Opens the pool and checks one connection, so a wrong URL fails at start with the
     /// database's own error rather than 30 s of silent retries.
     pub fn open(url: &DatabaseUrl, max_connections: u32) -> Result<Database, StoreError> {
-        let backend = if url.is_postgres() { Backend::Postgres } else { Backend::Sqlite };
+        let backend = if url.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
@@ -73,17 +77,27 @@ impl Database {
 
     pub fn usage(&self) -> PoolUsage {
         let state = self.pool.state();
-        PoolUsage { size: state.connections, idle: state.idle_connections, max: self.pool.max_size() }
+        PoolUsage {
+            size: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// Runs `work` on one connection without a transaction (reads).
-    pub fn read<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.connection()?;
         work(&mut conn)
     }
 
     /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back otherwise.
-    pub fn write<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.connection()?;
         transaction(&mut conn, work)
     }

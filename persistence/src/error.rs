@@ -18,7 +18,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn corrupt(table: &'static str, detail: impl ToString) -> Self {
-        StoreError::Corrupt { table, detail: detail.to_string() }
+        StoreError::Corrupt {
+            table,
+            detail: detail.to_string(),
+        }
     }
 
     /// True when the failure is a unique-constraint violation (a duplicate key).

@@ -45,7 +45,10 @@ pub fn notify(conn: &mut DbConnection, notice: &Notice, now: Instant) -> Result<
         .find(notice.recipient.to_string())
         .select((accounts::email, accounts::phone))
         .first(conn)?;
-    let channels = [(Channel::Email, email), (Channel::Sms, phone.filter(|_| notice.important))];
+    let channels = [
+        (Channel::Email, email),
+        (Channel::Sms, phone.filter(|_| notice.important)),
+    ];
     for (channel, address) in channels {
         if let Some(to) = address {
             let message = Message {

@@ -33,6 +33,18 @@ struct NewOutboxRow {
     next_attempt_at: chrono::NaiveDateTime,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct DueRow {
+    id: String,
+    channel: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    code: Option<String>,
+    attempts: i32,
+}
+
 /// A message claimed for delivery.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claimed {
@@ -77,24 +89,25 @@ pub fn claim_due(
     lease: Duration,
 ) -> Result<Vec<Claimed>, StoreError> {
     let now_db = to_db_time(now);
-    let candidates: Vec<(String, String, String, String, String, Option<String>, i32)> = outbox::table
+    let candidates: Vec<DueRow> = outbox::table
         .filter(outbox::status.eq(PENDING))
         .filter(outbox::next_attempt_at.le(now_db))
         .filter(outbox::locked_until.is_null().or(outbox::locked_until.lt(now_db)))
         .order(outbox::next_attempt_at.asc())
         .limit(limit)
-        .select((
-            outbox::id,
-            outbox::channel,
-            outbox::recipient,
-            outbox::subject,
-            outbox::body,
-            outbox::code,
-            outbox::attempts,
-        ))
+        .select(DueRow::as_select())
         .load(conn)?;
     let mut claimed = Vec::with_capacity(candidates.len());
-    for (id, channel, to, subject, body, code, attempts) in candidates {
+    for DueRow {
+        id,
+        channel,
+        recipient: to,
+        subject,
+        body,
+        code,
+        attempts,
+    } in candidates
+    {
         let taken = diesel::update(
             outbox::table
                 .find(&id)
@@ -103,10 +116,17 @@ pub fn claim_due(
         .set(outbox::locked_until.eq(to_db_time(now + lease)))
         .execute(conn)?;
         if taken == 1 {
-            let channel = Channel::parse(&channel).ok_or_else(|| StoreError::corrupt("outbox", format!("channel {channel:?}")))?;
+            let channel = Channel::parse(&channel)
+                .ok_or_else(|| StoreError::corrupt("outbox", format!("channel {channel:?}")))?;
             claimed.push(Claimed {
                 id: parse_id("outbox", &id)?,
-                message: Message { channel, to, subject, body, code },
+                message: Message {
+                    channel,
+                    to,
+                    subject,
+                    body,
+                    code,
+                },
                 attempts,
             });
         }
@@ -147,12 +167,17 @@ pub fn mark_failed(
         Some(at) => diesel::update(target)
             .set((changes, outbox::next_attempt_at.eq(to_db_time(at))))
             .execute(conn)?,
-        None => diesel::update(target).set((changes, outbox::status.eq(DEAD))).execute(conn)?,
+        None => diesel::update(target)
+            .set((changes, outbox::status.eq(DEAD)))
+            .execute(conn)?,
     };
     Ok(())
 }
 
 /// Counts messages by status (for tests and metrics).
 pub fn count_by_status(conn: &mut DbConnection, status: &str) -> Result<i64, StoreError> {
-    Ok(outbox::table.filter(outbox::status.eq(status)).count().get_result(conn)?)
+    Ok(outbox::table
+        .filter(outbox::status.eq(status))
+        .count()
+        .get_result(conn)?)
 }

@@ -21,7 +21,8 @@ pub fn parse_id<T: FromStr>(table: &'static str, text: &str) -> Result<T, StoreE
 where
     T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e: T::Err| StoreError::corrupt(table, format!("bad id {text:?}: {e}")))
+    text.parse()
+        .map_err(|e: T::Err| StoreError::corrupt(table, format!("bad id {text:?}: {e}")))
 }
 
 pub fn parse_optional_id<T: FromStr>(table: &'static str, text: Option<&str>) -> Result<Option<T>, StoreError>

@@ -10,7 +10,9 @@ use crate::support::{problem, Backend, TestApp};
 
 fn append(app: &TestApp, n: usize) {
     for i in 0..n {
-        let entry = AuditEntry::new("test.event", "thing").target(i).details(json!({"i": i}));
+        let entry = AuditEntry::new("test.event", "thing")
+            .target(i)
+            .details(json!({"i": i}));
         app.state
             .db
             .write(|tx| persistence::audit::record(tx, entry, api::clock::now()))
@@ -22,14 +24,21 @@ async fn tampering_is_detected_by_verify(backend: Backend) {
     let app = TestApp::spawn(backend.clone()).await;
     let admin = app.staff_token("auditor", Role::Admin).await; // its login is audit record 1
     append(&app, 5);
-    let verdict: Value = app.get_as("/api/v1/audit/verify", &admin).await.json().await.unwrap_or_default();
+    let verdict: Value = app
+        .get_as("/api/v1/audit/verify", &admin)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(verdict["intact"], true, "{verdict}");
     assert_eq!(verdict["head_seq"], 6);
     assert_eq!(verdict["records_checked"], 6);
 
     // The database refuses ordinary edits of the log…
     let refused = app.state.db.read(|conn| {
-        diesel::sql_query("UPDATE audit_log SET action = 'test.forged' WHERE seq = 3").execute(conn).map_err(persistence::StoreError::from)
+        diesel::sql_query("UPDATE audit_log SET action = 'test.forged' WHERE seq = 3")
+            .execute(conn)
+            .map_err(persistence::StoreError::from)
     });
     assert!(refused.is_err(), "audit_log accepted an UPDATE");
 
@@ -46,7 +55,12 @@ async fn tampering_is_detected_by_verify(backend: Backend) {
             Ok(())
         })
         .unwrap_or_else(|e| panic!("tamper: {e}"));
-    let verdict: Value = app.get_as("/api/v1/audit/verify", &admin).await.json().await.unwrap_or_default();
+    let verdict: Value = app
+        .get_as("/api/v1/audit/verify", &admin)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(verdict["intact"], false, "{verdict}");
     assert_eq!(verdict["first_broken_seq"], 4);
     assert_eq!(verdict["problem"], "altered");
@@ -92,7 +106,11 @@ async fn concurrent_appends_never_fork_the_chain(backend: Backend) {
     for writer in writers {
         writer.join().unwrap_or_else(|_| panic!("writer panicked"));
     }
-    let verification = app.state.db.read(persistence::audit::verify).unwrap_or_else(|e| panic!("{e}"));
+    let verification = app
+        .state
+        .db
+        .read(persistence::audit::verify)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(verification.is_intact(), "{verification:?}");
     assert_eq!(verification.head_seq, 60);
 }
@@ -109,9 +127,19 @@ db_test!(only_admins_verify);
 async fn logins_are_audited_with_their_outcome(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.staff_token("someone", Role::Admin).await;
-    let failed = app.post_json("/api/v1/auth/login", &json!({"login": "someone", "password": "wrong"})).await;
+    let failed = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"login": "someone", "password": "wrong"}),
+        )
+        .await;
     assert_eq!(problem(failed, 401).await["code"], "invalid_credentials");
-    let unknown = app.post_json("/api/v1/auth/login", &json!({"login": "nobody", "password": "wrong"})).await;
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"login": "nobody", "password": "wrong"}),
+        )
+        .await;
     assert_eq!(problem(unknown, 401).await["code"], "invalid_credentials");
     let actions: Vec<String> = app
         .state
@@ -119,9 +147,16 @@ async fn logins_are_audited_with_their_outcome(backend: Backend) {
         .read(|conn| {
             use diesel::prelude::*;
             use persistence::schema::audit_log::dsl::*;
-            audit_log.order(seq.asc()).select(action).load::<String>(conn).map_err(persistence::StoreError::from)
+            audit_log
+                .order(seq.asc())
+                .select(action)
+                .load::<String>(conn)
+                .map_err(persistence::StoreError::from)
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(actions, vec!["auth.login", "auth.login_failed", "auth.login_failed"]);
+    assert_eq!(
+        actions,
+        vec!["auth.login", "auth.login_failed", "auth.login_failed"]
+    );
 }
 db_test!(logins_are_audited_with_their_outcome);

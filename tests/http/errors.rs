@@ -11,13 +11,24 @@ async fn unknown_routes_and_wrong_methods(backend: Backend) {
     let body = problem(app.get("/api/v1/no-such-thing").await, 404).await;
     assert_eq!(body["code"], "not_found");
 
-    let wrong_method = app.client.delete(app.url("/health")).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(wrong_method.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    let wrong_method = app
+        .client
+        .delete(app.url("/health"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        wrong_method.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
     let body = problem(wrong_method, 405).await;
     assert_eq!(body["code"], "method_not_allowed");
 
     let get_on_post = app.get("/api/v1/auth/login").await;
-    assert_eq!(get_on_post.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    assert_eq!(
+        get_on_post.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
     problem(get_on_post, 405).await;
 }
 db_test!(unknown_routes_and_wrong_methods);
@@ -25,25 +36,42 @@ db_test!(unknown_routes_and_wrong_methods);
 async fn bad_bodies(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.set("body_limit_bytes", "256")).await;
     let send = |body: String, content_type: &'static str| {
-        app.client.post(app.url("/api/v1/auth/login")).header("content-type", content_type).body(body).send()
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
 
-    let malformed = send("{not json".into(), "application/json").await.unwrap_or_else(|e| panic!("{e}"));
+    let malformed = send("{not json".into(), "application/json")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(problem(malformed, 400).await["code"], "malformed_json");
 
-    let wrong_shape = send(json!({"login": 5}).to_string(), "application/json").await.unwrap_or_else(|e| panic!("{e}"));
+    let wrong_shape = send(json!({"login": 5}).to_string(), "application/json")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let body = problem(wrong_shape, 422).await;
     assert_eq!(body["code"], "validation_failed");
     assert_eq!(body["errors"][0]["field"], "body");
 
-    let wrong_type = send(json!({"login": "a", "password": "b"}).to_string(), "text/plain").await.unwrap_or_else(|e| panic!("{e}"));
+    let wrong_type = send(json!({"login": "a", "password": "b"}).to_string(), "text/plain")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(problem(wrong_type, 415).await["code"], "unsupported_media_type");
 
     let huge = json!({"login": "x".repeat(1_000), "password": "y"}).to_string();
-    let too_large = send(huge, "application/json").await.unwrap_or_else(|e| panic!("{e}"));
+    let too_large = send(huge, "application/json")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(problem(too_large, 413).await["code"], "payload_too_large");
 
-    let missing = send(json!({"login": "", "password": "p"}).to_string(), "application/json").await.unwrap_or_else(|e| panic!("{e}"));
+    let missing = send(
+        json!({"login": "", "password": "p"}).to_string(),
+        "application/json",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let body = problem(missing, 422).await;
     assert_eq!(body["errors"][0]["field"], "login");
     assert_eq!(body["errors"][0]["code"], "required");
@@ -53,7 +81,13 @@ db_test!(bad_bodies);
 async fn tokens_that_are_not_ours_are_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let missing = app.get("/api/v1/audit/verify").await;
-    assert_eq!(missing.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+    assert_eq!(
+        missing
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
     assert_eq!(problem(missing, 401).await["code"], "missing_token");
 
     let garbage = app.get_as("/api/v1/audit/verify", "not.a.token").await;
@@ -69,12 +103,16 @@ async fn tokens_that_are_not_ours_are_401(backend: Backend) {
                "iat": 0, "exp": 4_000_000_000_i64, "amr": ["pwd"]})
         .to_string(),
     );
-    let unsigned = app.get_as("/api/v1/audit/verify", &format!("{header}.{claims}.")).await;
+    let unsigned = app
+        .get_as("/api/v1/audit/verify", &format!("{header}.{claims}."))
+        .await;
     assert_eq!(problem(unsigned, 401).await["code"], "invalid_token");
 
     // A token signed by another deployment's key.
     let other = TestApp::spawn(crate::support::Backend::Sqlite).await;
-    let foreign = other.staff_token("foreign-admin", domain::access::Role::Admin).await;
+    let foreign = other
+        .staff_token("foreign-admin", domain::access::Role::Admin)
+        .await;
     let refused = app.get_as("/api/v1/audit/verify", &foreign).await;
     assert_eq!(problem(refused, 401).await["code"], "invalid_token");
 }

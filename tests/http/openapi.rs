@@ -7,11 +7,23 @@ use crate::support::{Backend, TestApp};
 
 async fn committed_spec_equals_served_spec(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let served: Value = app.get("/api-docs/openapi.json").await.json().await.unwrap_or_default();
+    let served: Value = app
+        .get("/api-docs/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default();
-    assert!(committed.is_object(), "openapi/openapi.json is missing or not JSON: run `make openapi`");
-    assert_eq!(served, committed, "openapi/openapi.json is stale: run `make openapi` and commit it");
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default();
+    assert!(
+        committed.is_object(),
+        "openapi/openapi.json is missing or not JSON: run `make openapi`"
+    );
+    assert_eq!(
+        served, committed,
+        "openapi/openapi.json is stale: run `make openapi` and commit it"
+    );
 }
 db_test!(committed_spec_equals_served_spec);
 
@@ -26,20 +38,41 @@ fn every_operation_is_documented() {
             let name = format!("{method} {path}");
             let id = operation["operationId"].as_str().unwrap_or_default().to_string();
             assert!(!id.is_empty(), "{name} has no operationId");
-            assert!(operation_ids.insert(id.clone()), "{name}: duplicate operationId {id}");
-            assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{name} has no tag");
-            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name} has no summary");
+            assert!(
+                operation_ids.insert(id.clone()),
+                "{name}: duplicate operationId {id}"
+            );
+            assert!(
+                operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{name} has no tag"
+            );
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name} has no summary"
+            );
             let responses = operation["responses"].as_object().cloned().unwrap_or_default();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{name} documents no success");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{name} documents no success"
+            );
             let secured = operation.get("security").is_some();
             if secured {
-                assert!(responses.contains_key("401"), "{name} is secured but documents no 401");
+                assert!(
+                    responses.contains_key("401"),
+                    "{name} is secured but documents no 401"
+                );
             }
             if path.starts_with("/api/v1") {
-                assert!(responses.keys().any(|s| s.starts_with('4')), "{name} documents no error response");
+                assert!(
+                    responses.keys().any(|s| s.starts_with('4')),
+                    "{name} documents no error response"
+                );
             }
         }
     }
-    let schemes = spec["components"]["securitySchemes"].as_object().cloned().unwrap_or_default();
+    let schemes = spec["components"]["securitySchemes"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     assert!(schemes.contains_key("bearer") && schemes.contains_key("oauth2"));
 }

@@ -67,8 +67,14 @@ async fn a_failed_change_leaves_no_notification_and_no_message(backend: Backend)
         Err(Boom) // the use case fails after writing everything
     });
     assert!(failed.is_err());
-    assert_eq!(db.read(|c| Ok::<_, StoreError>(count(c))).unwrap_or_default(), (0, 0, 0));
-    let audit_head = db.read(persistence::audit::verify).map(|v| v.head_seq).unwrap_or(-1);
+    assert_eq!(
+        db.read(|c| Ok::<_, StoreError>(count(c))).unwrap_or_default(),
+        (0, 0, 0)
+    );
+    let audit_head = db
+        .read(persistence::audit::verify)
+        .map(|v| v.head_seq)
+        .unwrap_or(-1);
     assert_eq!(audit_head, 0, "the audit record was rolled back too");
 
     let done: Result<(), StoreError> = db.write(|tx| {
@@ -77,7 +83,10 @@ async fn a_failed_change_leaves_no_notification_and_no_message(backend: Backend)
         Ok(())
     });
     assert!(done.is_ok());
-    assert_eq!(db.read(|c| Ok::<_, StoreError>(count(c))).unwrap_or_default(), (1, 1, 1));
+    assert_eq!(
+        db.read(|c| Ok::<_, StoreError>(count(c))).unwrap_or_default(),
+        (1, 1, 1)
+    );
 }
 db_test!(a_failed_change_leaves_no_notification_and_no_message);
 
@@ -107,14 +116,23 @@ async fn the_dispatcher_delivers_to_the_dev_mailbox_and_scrubs(backend: Backend)
     let mut row = (String::new(), String::from("?"));
     for _ in 0..100 {
         row = db
-            .read(|c| outbox::table.select((outbox::status, outbox::body)).first::<(String, String)>(c).map_err(StoreError::from))
+            .read(|c| {
+                outbox::table
+                    .select((outbox::status, outbox::body))
+                    .first::<(String, String)>(c)
+                    .map_err(StoreError::from)
+            })
             .unwrap_or_else(|e| panic!("{e}"));
         if row.0 == "sent" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(row, ("sent".to_string(), String::new()), "delivered messages lose their body");
+    assert_eq!(
+        row,
+        ("sent".to_string(), String::new()),
+        "delivered messages lose their body"
+    );
 }
 db_test!(the_dispatcher_delivers_to_the_dev_mailbox_and_scrubs);
 
@@ -132,12 +150,18 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
     let broken = app.data_dir.0.join("not-a-file");
     std::fs::create_dir_all(&broken).unwrap_or_else(|e| panic!("{e}"));
 
-    let patient = api::dispatcher::Dispatcher::new(db.clone(), Some(broken.clone()), 3, Duration::from_secs(1));
+    let patient =
+        api::dispatcher::Dispatcher::new(db.clone(), Some(broken.clone()), 3, Duration::from_secs(1));
     assert_eq!(patient.tick().unwrap_or(99), 0);
     let (status, attempts, next, error): (String, i32, chrono::NaiveDateTime, Option<String>) = db
         .read(|c| {
             outbox::table
-                .select((outbox::status, outbox::attempts, outbox::next_attempt_at, outbox::last_error))
+                .select((
+                    outbox::status,
+                    outbox::attempts,
+                    outbox::next_attempt_at,
+                    outbox::last_error,
+                ))
                 .first(c)
                 .map_err(StoreError::from)
         })
@@ -147,7 +171,14 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
     assert!(error.is_some_and(|e| e.contains("mailbox")));
     // Not due yet: a second tick leaves it alone.
     assert_eq!(patient.tick().unwrap_or(99), 0);
-    let attempts: i32 = db.read(|c| outbox::table.select(outbox::attempts).first(c).map_err(StoreError::from)).unwrap_or(-1);
+    let attempts: i32 = db
+        .read(|c| {
+            outbox::table
+                .select(outbox::attempts)
+                .first(c)
+                .map_err(StoreError::from)
+        })
+        .unwrap_or(-1);
     assert_eq!(attempts, 1);
 
     // Make it due again; with one attempt left the next failure is final.
@@ -160,7 +191,14 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
     .unwrap_or_else(|e| panic!("{e}"));
     let impatient = api::dispatcher::Dispatcher::new(db.clone(), Some(broken), 2, Duration::from_secs(1));
     assert_eq!(impatient.tick().unwrap_or(99), 0);
-    let status: String = db.read(|c| outbox::table.select(outbox::status).first(c).map_err(StoreError::from)).unwrap_or_default();
+    let status: String = db
+        .read(|c| {
+            outbox::table
+                .select(outbox::status)
+                .first(c)
+                .map_err(StoreError::from)
+        })
+        .unwrap_or_default();
     assert_eq!(status, "dead");
 }
 db_test!(failed_deliveries_back_off_and_finally_die);

@@ -21,15 +21,40 @@ db_test!(health_and_readiness);
 async fn request_ids_are_generated_or_echoed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let generated = app.get("/health").await;
-    let id = generated.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id:?}");
 
-    let echoed = app.client.get(app.url("/health")).header("X-Request-Id", "trace-abc-123").send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("trace-abc-123"));
+    let echoed = app
+        .client
+        .get(app.url("/health"))
+        .header("X-Request-Id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        Some("trace-abc-123")
+    );
 
     // An id that could forge log lines is replaced, not echoed.
-    let hostile = app.client.get(app.url("/nowhere")).header("X-Request-Id", "a b").send().await.unwrap_or_else(|e| panic!("{e}"));
-    let replaced = hostile.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let hostile = app
+        .client
+        .get(app.url("/nowhere"))
+        .header("X-Request-Id", "a b")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let replaced = hostile
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     assert_ne!(replaced, "a b");
     assert!(uuid::Uuid::parse_str(&replaced).is_ok());
 }
@@ -44,8 +69,13 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap_or_default();
-    assert!(text.contains(r#"kabinet_http_requests_total{method="GET",route="/health",status="200"} 3"#), "{text}");
-    assert!(text.contains(r#"kabinet_http_requests_total{method="GET",route="/api/v1/audit/verify",status="401"} 1"#));
+    assert!(
+        text.contains(r#"kabinet_http_requests_total{method="GET",route="/health",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"kabinet_http_requests_total{method="GET",route="/api/v1/audit/verify",status="401"} 1"#
+    ));
     assert!(text.contains(r#"kabinet_http_request_duration_seconds_bucket{method="GET",route="/health""#));
     assert!(text.contains(r#"kabinet_db_pool_connections{state="max"} 4"#));
 }
@@ -53,7 +83,12 @@ db_test!(metrics_count_requests_by_route_and_status);
 
 async fn jwks_publishes_the_signing_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap_or_default();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
@@ -62,7 +97,12 @@ async fn jwks_publishes_the_signing_key(backend: Backend) {
 
     // A second node on the same data has the same key; a fresh data dir would not.
     let second = app.second_node().await;
-    let again: Value = second.get("/.well-known/jwks.json").await.json().await.unwrap_or_default();
+    let again: Value = second
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(again["keys"][0]["kid"], key["kid"]);
 }
 db_test!(jwks_publishes_the_signing_key);
@@ -75,6 +115,10 @@ async fn swagger_ui_is_served_offline(backend: Backend) {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap_or_default().contains("swagger-ui"));
     let initializer = app.get("/swagger-ui/swagger-initializer.js").await;
-    assert!(initializer.text().await.unwrap_or_default().contains("/api-docs/openapi.json"));
+    assert!(initializer
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("/api-docs/openapi.json"));
 }
 db_test!(swagger_ui_is_served_offline);

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, Once, OnceLock};
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use api::state::AppState;
 use api::{Application, Config, Source};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -23,7 +23,9 @@ impl Backend {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url.trim_end_matches('/').to_string())),
             _ => {
                 static SAID: Once = Once::new();
-                SAID.call_once(|| eprintln!("KABINET_TEST_POSTGRES is unset: database tests run on SQLite only"));
+                SAID.call_once(|| {
+                    eprintln!("KABINET_TEST_POSTGRES is unset: database tests run on SQLite only")
+                });
                 None
             }
         }
@@ -89,7 +91,8 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", self.server)) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut admin);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .execute(&mut admin);
         }
     }
 }
@@ -104,8 +107,11 @@ fn template(server: &str) -> String {
         return name.clone();
     }
     let name = format!("kabinet_tpl_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).unwrap_or_else(|e| panic!("create template: {e}"));
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .unwrap_or_else(|e| panic!("create template: {e}"));
     let url = persistence::DatabaseUrl::parse(&format!("{server}/{name}")).unwrap_or_else(|e| panic!("{e}"));
     {
         let db = persistence::Database::open(&url, 1).unwrap_or_else(|e| panic!("open template: {e}"));
@@ -123,7 +129,8 @@ fn drop_template_at_exit(server: &str, name: &str) {
         if let Some(list) = TEMPLATES.get() {
             for (server, name) in list.lock().map(|l| l.clone()).unwrap_or_default() {
                 if let Ok(mut admin) = PgConnection::establish(&format!("{server}/postgres")) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin);
                 }
             }
         }
@@ -146,11 +153,15 @@ fn drop_template_at_exit(server: &str, name: &str) {
 pub fn fresh_postgres(server: &str) -> PgDatabase {
     let template = template(server);
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
     diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
         .execute(&mut admin)
         .unwrap_or_else(|e| panic!("create test database: {e}"));
-    PgDatabase { server: server.to_string(), name }
+    PgDatabase {
+        server: server.to_string(),
+        name,
+    }
 }
 
 /// One running application and what a test needs to talk to it.
@@ -166,7 +177,6 @@ pub struct TestApp {
     _pg: Option<std::sync::Arc<PgDatabase>>,
 }
 
-
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         TestApp::spawn_with(backend, |s| s).await
@@ -176,7 +186,10 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(Source) -> Source) -> TestApp {
         let data_dir = TempDir::new();
         let (pg, database_url) = match &backend {
-            Backend::Sqlite => (None, format!("sqlite://{}", data_dir.0.join("kabinet.db").display())),
+            Backend::Sqlite => (
+                None,
+                format!("sqlite://{}", data_dir.0.join("kabinet.db").display()),
+            ),
             Backend::Postgres(server) => {
                 let db = fresh_postgres(server);
                 let url = db.url();
@@ -194,7 +207,13 @@ impl TestApp {
         let target = data_dir.0.join("keys");
         std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{e}"));
         std::fs::copy(keys.join("ed25519.pem"), target.join("ed25519.pem")).unwrap_or_else(|e| panic!("{e}"));
-        TestApp::start(self.backend.clone(), data_dir, self.database_url.clone(), self._pg.clone(), |s| s)
+        TestApp::start(
+            self.backend.clone(),
+            data_dir,
+            self.database_url.clone(),
+            self._pg.clone(),
+            |s| s,
+        )
     }
 
     fn start(
@@ -224,7 +243,10 @@ impl TestApp {
         TestApp {
             backend,
             address,
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}")),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
             state,
             data_dir,
             mailbox,
@@ -239,15 +261,29 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     /// Creates a staff account directly in the database and logs it in; returns the token.
@@ -268,7 +304,12 @@ impl TestApp {
             .write(|tx| persistence::accounts::create_staff(tx, &staff, api::clock::now()))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(created, "login {login} taken");
-        let response = self.post_json("/api/v1/auth/login", &serde_json::json!({"login": login, "password": password})).await;
+        let response = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"login": login, "password": password}),
+            )
+            .await;
         assert_eq!(response.status(), 200, "login of {login}");
         let body: Value = response.json().await.unwrap_or_default();
         body["access_token"].as_str().unwrap_or_default().to_string()
@@ -294,7 +335,12 @@ impl Drop for TestApp {
 /// Reads a problem+json answer, checking its media type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.unwrap_or_default();
     assert_eq!(body["status"], status);

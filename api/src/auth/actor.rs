@@ -20,7 +20,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn subject(&self) -> Subject {
-        Subject { account: self.claims.sub, roles: self.claims.roles.clone() }
+        Subject {
+            account: self.claims.sub,
+            roles: self.claims.roles.clone(),
+        }
     }
 }
 
@@ -39,11 +42,16 @@ impl FromRequest for Actor {
             return ready(Err(ApiError::internal("application state missing")));
         };
         let Some(token) = bearer(req) else {
-            return ready(Err(ApiError::unauthorized("missing_token", "Send Authorization: Bearer <access token>.")));
+            return ready(Err(ApiError::unauthorized(
+                "missing_token",
+                "Send Authorization: Bearer <access token>.",
+            )));
         };
         let now = crate::clock::now().timestamp();
         let result = state.tokens.verify(token, now).map_err(|e| match e {
-            TokenError::Expired => ApiError::unauthorized("token_expired", "The access token has expired; refresh it."),
+            TokenError::Expired => {
+                ApiError::unauthorized("token_expired", "The access token has expired; refresh it.")
+            }
             TokenError::Invalid | TokenError::UnknownKey => {
                 ApiError::unauthorized("invalid_token", "The access token is not valid.")
             }

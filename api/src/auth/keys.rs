@@ -33,8 +33,10 @@ pub struct Jwks {
 pub fn load_or_generate(dir: &Path) -> Result<SigningKey, String> {
     let path = dir.join("keys").join("ed25519.pem");
     if path.exists() {
-        let pem = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        return SigningKey::from_pkcs8_pem(&pem).map_err(|e| format!("{} is not an Ed25519 PKCS#8 key: {e}", path.display()));
+        let pem =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| format!("{} is not an Ed25519 PKCS#8 key: {e}", path.display()));
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = key
@@ -51,7 +53,11 @@ pub fn load_or_generate(dir: &Path) -> Result<SigningKey, String> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(bytes)
 }
 
@@ -65,5 +71,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn public_jwk(key: &SigningKey) -> Jwk {
     let public = key.verifying_key().to_bytes();
     let kid = hex::encode(&Sha256::digest(public)[..8]);
-    Jwk { kty: "OKP", crv: "Ed25519", alg: "EdDSA", key_use: "sig", kid, x: URL_SAFE_NO_PAD.encode(public) }
+    Jwk {
+        kty: "OKP",
+        crv: "Ed25519",
+        alg: "EdDSA",
+        key_use: "sig",
+        kid,
+        x: URL_SAFE_NO_PAD.encode(public),
+    }
 }

@@ -11,7 +11,10 @@ fn hasher() -> Argon2<'static> {
 }
 
 pub fn hash(password: &str) -> Result<String, String> {
-    hasher().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
+    hasher()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Constant-shape check: a malformed stored hash counts as a mismatch, not an error path

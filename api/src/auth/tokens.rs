@@ -52,7 +52,9 @@ pub struct TokenKeys {
 impl TokenKeys {
     pub fn new(key: &SigningKey) -> Result<TokenKeys, String> {
         let jwk = public_jwk(key);
-        let der = key.to_pkcs8_der().map_err(|e| format!("cannot encode the signing key: {e}"))?;
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| format!("cannot encode the signing key: {e}"))?;
         let encoding = EncodingKey::from_ed_der(der.as_bytes());
         let decoding = DecodingKey::from_ed_components(&jwk.x).map_err(|e| format!("bad public key: {e}"))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -63,7 +65,13 @@ impl TokenKeys {
         // verifications judge time the same way.
         validation.validate_exp = false;
         validation.validate_aud = false;
-        Ok(TokenKeys { encoding, decoding, jwk, validation, verified: Mutex::new(HashMap::new()) })
+        Ok(TokenKeys {
+            encoding,
+            decoding,
+            jwk,
+            validation,
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn jwk(&self) -> &Jwk {
@@ -80,18 +88,22 @@ impl TokenKeys {
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
         let fingerprint: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(claims) = self.cached(&fingerprint) {
-            return if claims.exp > now { Ok(claims) } else { Err(TokenError::Expired) };
+            return if claims.exp > now {
+                Ok(claims)
+            } else {
+                Err(TokenError::Expired)
+            };
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.kid.as_deref() != Some(self.jwk.kid.as_str()) {
             return Err(TokenError::UnknownKey);
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })?;
+            },
+        )?;
         if data.claims.exp <= now {
             return Err(TokenError::Expired);
         }
@@ -164,7 +176,8 @@ mod tests {
         let theirs = keys();
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(ours.jwk.kid.clone());
-        let forged = jsonwebtoken::encode(&header, &claims(2_000_000_000), &theirs.encoding).unwrap_or_default();
+        let forged =
+            jsonwebtoken::encode(&header, &claims(2_000_000_000), &theirs.encoding).unwrap_or_default();
         assert_eq!(ours.verify(&forged, 1_000), Err(TokenError::Invalid));
         let token = theirs.issue(&claims(2_000_000_000)).unwrap_or_default();
         assert_eq!(ours.verify(&token, 1_000), Err(TokenError::UnknownKey));
@@ -174,8 +187,14 @@ mod tests {
     fn unsigned_tokens_are_refused() {
         let keys = keys();
         let body = URL_SAFE.encode(serde_json::to_vec(&claims(2_000_000_000)).unwrap_or_default());
-        let header = URL_SAFE.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#, keys.jwk.kid));
-        assert_eq!(keys.verify(&format!("{header}.{body}."), 1_000), Err(TokenError::Invalid));
+        let header = URL_SAFE.encode(format!(
+            r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+            keys.jwk.kid
+        ));
+        assert_eq!(
+            keys.verify(&format!("{header}.{body}."), 1_000),
+            Err(TokenError::Invalid)
+        );
     }
 
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE;

@@ -44,27 +44,45 @@ pub struct TokenResponse {
     )
 )]
 #[post("/auth/login")]
-pub async fn login(state: State, body: Json<LoginRequest>, req: HttpRequest) -> Result<Json<TokenResponse>, ApiError> {
+pub async fn login(
+    state: State,
+    body: Json<LoginRequest>,
+    req: HttpRequest,
+) -> Result<Json<TokenResponse>, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
     if login.trim().is_empty() {
         return Err(ApiError::field("login", "required", "login is required"));
     }
     let ip = req.connection_info().realip_remote_addr().map(str::to_string);
     let keys = domain::login::candidate_keys(&login);
-    let found = state.read(move |conn| Ok(persistence::accounts::find_credentials(conn, &keys)?)).await?;
+    let found = state
+        .read(move |conn| Ok(persistence::accounts::find_credentials(conn, &keys)?))
+        .await?;
     // Verify against a decoy when the login is unknown, so both cases take the same time.
-    let stored = found.as_ref().map(|c| c.password_hash.clone()).unwrap_or_else(|| passwords::decoy().to_string());
+    let stored = found
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| passwords::decoy().to_string());
     let password_ok = blocking(move || Ok(passwords::verify(&password, &stored))).await?;
     let at = now();
     let account = found.filter(|_| password_ok);
     let entry = match &account {
-        Some(credentials) => AuditEntry::new("auth.login", "account").by(Some(credentials.id)).target(credentials.id),
-        None => AuditEntry::new("auth.login_failed", "account").details(json!({ "reason": "bad_credentials" })),
+        Some(credentials) => AuditEntry::new("auth.login", "account")
+            .by(Some(credentials.id))
+            .target(credentials.id),
+        None => {
+            AuditEntry::new("auth.login_failed", "account").details(json!({ "reason": "bad_credentials" }))
+        }
     };
     let entry = entry.from_ip(ip);
-    state.write(move |tx| Ok(persistence::audit::record(tx, entry, at)?)).await?;
+    state
+        .write(move |tx| Ok(persistence::audit::record(tx, entry, at)?))
+        .await?;
     let Some(credentials) = account else {
-        return Err(ApiError::unauthorized("invalid_credentials", "The login or password is wrong."));
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "The login or password is wrong.",
+        ));
     };
     let ttl = state.config.access_token_ttl_secs;
     let claims = AccessClaims {
@@ -77,5 +95,9 @@ pub async fn login(state: State, body: Json<LoginRequest>, req: HttpRequest) -> 
         amr: vec!["pwd".into()],
     };
     let access_token = state.tokens.issue(&claims).map_err(ApiError::internal)?;
-    Ok(Json(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl }))
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+    }))
 }

@@ -4,8 +4,8 @@ pub mod audit;
 pub mod auth;
 pub mod service;
 
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(service::health)

@@ -52,7 +52,10 @@ pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
     if pending == 0 {
         Ok(HttpResponse::Ok().json(readiness))
     } else {
-        Err(ApiError::unavailable("migrations_pending", format!("{pending} migrations are not applied yet.")))
+        Err(ApiError::unavailable(
+            "migrations_pending",
+            format!("{pending} migrations are not applied yet."),
+        ))
     }
 }
 
@@ -74,5 +77,7 @@ pub async fn metrics(state: State) -> HttpResponse {
 #[utoipa::path(tag = "service", operation_id = "jwks", responses((status = 200, body = Jwks)))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> HttpResponse {
-    HttpResponse::Ok().json(Jwks { keys: vec![state.tokens.jwk().clone()] })
+    HttpResponse::Ok().json(Jwks {
+        keys: vec![state.tokens.jwk().clone()],
+    })
 }
