@@ -77,10 +77,12 @@ impl ManageConnection for Manager {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
                 // Per-connection settings: WAL lets readers run beside the writer; the busy
-                // timeout makes writers queue instead of failing at once.
+                // timeout makes writers queue instead of failing at once. It comes first
+                // because switching to WAL itself needs a lock that other new connections
+                // of the pool may hold.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(|e| {
                     diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(e.to_string()))

@@ -16,7 +16,9 @@ use crate::state::{blocking, State};
 #[schema(example = json!({"login": "admin", "password": "Demo-Admin-2026!"}))]
 pub struct LoginRequest {
     /// E-mail, phone, SNILS or staff user name.
+    #[schema(min_length = 1)]
     pub login: String,
+    #[schema(min_length = 1)]
     pub password: String,
 }
 
