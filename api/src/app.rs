@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::crypto::PiiCipher;
 use crate::dispatcher::Dispatcher;
 use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
@@ -89,6 +90,11 @@ impl Application {
         }
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
+        let pii = match (&config.pii_keys, &config.pii_index_key) {
+            (Some(keys), Some(index)) => PiiCipher::from_config(keys, index),
+            _ => PiiCipher::load_or_generate(&config.data_dir),
+        }
+        .map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
         let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
             addr: config.listen.to_string(),
@@ -109,6 +115,7 @@ impl Application {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics),
+            pii: Arc::new(pii),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {

@@ -47,6 +47,18 @@ pub struct Config {
     pub outbox_poll_ms: u64,
     pub outbox_max_attempts: i32,
     pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+    pub mfa_token_ttl_secs: i64,
+    /// One live session per account: a new login ends the others.
+    pub single_session: bool,
+    pub password_min_length: usize,
+    pub lockout_max_failures: i32,
+    pub lockout_minutes: i64,
+    pub code_ttl_minutes: i64,
+    pub code_max_attempts: i32,
+    /// `kid:base64key[,…]`, newest first; unset in development: generated in `data_dir`.
+    pub pii_keys: Option<String>,
+    pub pii_index_key: Option<String>,
 }
 
 /// The keys, as written in the TOML file; the environment variable is `KABINET_` + the key
@@ -68,7 +80,21 @@ pub const KEYS: &[&str] = &[
     "outbox_poll_ms",
     "outbox_max_attempts",
     "access_token_ttl_secs",
+    "refresh_token_ttl_days",
+    "mfa_token_ttl_secs",
+    "single_session",
+    "password_min_length",
+    "lockout_max_failures",
+    "lockout_minutes",
+    "code_ttl_minutes",
+    "code_max_attempts",
+    "pii_keys",
+    "pii_index_key",
 ];
+
+const SECONDS: &str = "a whole number of seconds";
+const MINUTES: &str = "a whole number of minutes";
+const ATTEMPTS: &str = "a whole number of attempts";
 
 pub fn env_name(key: &str) -> String {
     if key == "database_url" {
@@ -165,6 +191,15 @@ impl Source {
         Ok(value)
     }
 
+    fn flag(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(key).map(|(_, v)| v.trim()) {
+            None | Some("") => Ok(default),
+            Some("0") | Some("false") => Ok(false),
+            Some("1") | Some("true") => Ok(true),
+            Some(other) => Err(self.error(key, format!("expected 1 or 0, got {other:?}"))),
+        }
+    }
+
     fn error(&self, key: &str, problem: String) -> ConfigError {
         let origin = self
             .raw(key)
@@ -198,11 +233,19 @@ impl Config {
                 return Err(source.error("log_format", format!("expected text or json, got {other:?}")))
             }
         };
-        let demo = match source.raw("demo").map(|(_, v)| v) {
-            None | Some("0") | Some("false") | Some("") => false,
-            Some("1") | Some("true") => true,
-            Some(other) => return Err(source.error("demo", format!("expected 1 or 0, got {other:?}"))),
-        };
+        let demo = source.flag("demo", false)?;
+        let single_session = source.flag("single_session", true)?;
+        let pii_keys = source.raw("pii_keys").map(|(_, v)| v.to_string());
+        let pii_index_key = source.raw("pii_index_key").map(|(_, v)| v.to_string());
+        if pii_keys.is_some() != pii_index_key.is_some() {
+            return Err(source.error(
+                "pii_keys",
+                "set both KABINET_PII_KEYS and KABINET_PII_INDEX_KEY, or neither".into(),
+            ));
+        }
+        if pii_keys.is_none() && environment == Environment::Production {
+            return Err(source.error("pii_keys", "required when KABINET_ENV=production".into()));
+        }
         let dev_mailbox = source.raw("dev_mailbox").map(|(_, v)| PathBuf::from(v));
         if dev_mailbox.is_some() && environment == Environment::Production {
             return Err(source.error(
@@ -238,12 +281,36 @@ impl Config {
             )?,
             outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
             outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
-            access_token_ttl_secs: source.positive(
-                "access_token_ttl_secs",
-                900,
-                "a whole number of seconds",
+            access_token_ttl_secs: source.positive("access_token_ttl_secs", 900, SECONDS)?,
+            refresh_token_ttl_days: source.positive(
+                "refresh_token_ttl_days",
+                30,
+                "a whole number of days",
             )?,
+            mfa_token_ttl_secs: source.positive("mfa_token_ttl_secs", 300, SECONDS)?,
+            single_session,
+            password_min_length: source.positive("password_min_length", 8, "a whole number of characters")?,
+            lockout_max_failures: source.positive("lockout_max_failures", 3, ATTEMPTS)?,
+            lockout_minutes: source.positive("lockout_minutes", 15, MINUTES)?,
+            code_ttl_minutes: source.positive("code_ttl_minutes", 10, MINUTES)?,
+            code_max_attempts: source.positive("code_max_attempts", 5, ATTEMPTS)?,
+            pii_keys,
+            pii_index_key,
         })
+    }
+
+    pub fn lockout(&self) -> domain::account::LockoutPolicy {
+        domain::account::LockoutPolicy {
+            max_failures: self.lockout_max_failures,
+            lock_for: chrono::TimeDelta::minutes(self.lockout_minutes),
+        }
+    }
+
+    pub fn password_policy(&self) -> domain::account::PasswordPolicy {
+        domain::account::PasswordPolicy {
+            min_length: self.password_min_length,
+            require_classes: true,
+        }
     }
 
     pub fn load() -> Result<Config, ConfigError> {
@@ -279,9 +346,19 @@ mod tests {
     fn the_dev_mailbox_is_refused_in_production() {
         let source = Source::default()
             .set("env", "production")
+            .set("pii_keys", "k1:AAAA")
+            .set("pii_index_key", "AAAA")
             .set("dev_mailbox", "/tmp/m.jsonl");
         let error = Config::from_source(&source).err();
         assert_eq!(error.map(|e| e.key), Some("dev_mailbox".to_string()));
+    }
+
+    #[test]
+    fn production_needs_configured_personal_data_keys() {
+        let error = Config::from_source(&Source::default().set("env", "production")).err();
+        assert_eq!(error.map(|e| e.key), Some("KABINET_PII_KEYS".to_string()));
+        let half = Source::default().set("pii_keys", "k1:AAAA");
+        assert!(Config::from_source(&half).is_err());
     }
 
     #[test]

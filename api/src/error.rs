@@ -216,6 +216,24 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// A domain field error as a 422 with that one field.
+pub fn from_field_error(error: domain::field_error::FieldError) -> ApiError {
+    from_field_errors(vec![error])
+}
+
+pub fn from_field_errors(errors: Vec<domain::field_error::FieldError>) -> ApiError {
+    ApiError::validation(
+        errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field.to_string(),
+                code: e.code.to_string(),
+                message: e.message,
+            })
+            .collect(),
+    )
+}
+
 impl From<domain::access::Denial> for ApiError {
     /// A denial the caller may not even learn about is a 404; otherwise 403 with its code.
     fn from(denial: domain::access::Denial) -> Self {

@@ -4,7 +4,9 @@
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod concurrency;
 pub mod config;
+pub mod crypto;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;

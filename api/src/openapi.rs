@@ -64,6 +64,20 @@ problem_response!(
     "The resource is not in a state that allows this."
 );
 problem_response!(
+    PreconditionFailed,
+    "Precondition Failed",
+    412,
+    "stale_version",
+    "Someone changed this resource since you read it; reload and retry."
+);
+problem_response!(
+    PreconditionRequired,
+    "Precondition Required",
+    428,
+    "if_match_required",
+    "Send If-Match with the ETag you read."
+);
+problem_response!(
     PayloadTooLarge,
     "Payload Too Large",
     413,
@@ -124,13 +138,15 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
     components(
         schemas(Problem, FieldProblem),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
+            PreconditionRequired, PayloadTooLarge,
             UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable
         )
     ),
     tags(
         (name = "service", description = "Liveness, readiness, metrics and signing keys"),
-        (name = "auth", description = "Logging in and tokens"),
+        (name = "accounts", description = "Registration, the profile, second factors and contacts"),
+        (name = "auth", description = "Logging in, tokens, sessions and password reset"),
         (name = "audit", description = "The hash-chained audit log")
     )
 )]

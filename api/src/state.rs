@@ -8,6 +8,7 @@ use persistence::{Database, DbConnection};
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::crypto::PiiCipher;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -16,6 +17,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<Metrics>,
+    pub pii: Arc<PiiCipher>,
 }
 
 pub type State = web::Data<AppState>;

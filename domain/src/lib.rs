@@ -2,6 +2,7 @@
 //! Pure code — no I/O, no HTTP, no SQL — so every rule is testable on its own.
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod field_error;
 pub mod ids;

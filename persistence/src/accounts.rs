@@ -1,25 +1,42 @@
 //! Accounts and their logins. A login (e-mail, phone, SNILS blind index, staff user name)
-//! is a row of its own, so one login can never belong to two accounts.
+//! is a row of its own, so one login can never belong to two accounts. Personal data
+//! arrives here already encrypted: this layer never sees it in clear.
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use domain::access::Role;
+use domain::account::AccountLevel;
 use domain::ids::AccountId;
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::rows::{parse_id, to_db_time};
+use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::{account_logins, accounts};
 
-/// What a login attempt needs to know about an account.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Credentials {
+/// Everything a new account row holds; the sensitive fields are ciphertexts.
+#[derive(Clone, Debug, Default)]
+pub struct NewAccount {
     pub id: AccountId,
+    pub display_name: String,
     pub roles: Vec<Role>,
+    pub agency_code: Option<String>,
+    pub level: Option<AccountLevel>,
     pub password_hash: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub snils_enc: Option<String>,
+    pub inn_enc: Option<String>,
+    pub passport_enc: Option<String>,
+    /// Every login key the account answers to.
+    pub login_keys: Vec<String>,
 }
 
-/// A staff account created by the operator (admin, officer).
+/// A staff account created by the operator (admin, officer): confirmed by definition.
 #[derive(Clone, Debug)]
 pub struct NewStaff {
     pub id: AccountId,
@@ -45,69 +62,385 @@ struct NewAccountRow {
     password_hash: String,
     email: Option<String>,
     phone: Option<String>,
+    surname: Option<String>,
+    given_name: Option<String>,
+    patronymic: Option<String>,
+    birth_date: Option<NaiveDate>,
+    snils_enc: Option<String>,
+    inn_enc: Option<String>,
+    passport_enc: Option<String>,
+}
+
+/// An account as stored (sensitive fields still encrypted).
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub version: i64,
+    pub display_name: String,
+    pub roles: String,
+    pub agency_code: Option<String>,
+    pub level: String,
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub snils_enc: Option<String>,
+    pub inn_enc: Option<String>,
+    pub passport_enc: Option<String>,
+    pub failed_logins: i32,
+    pub locked_until: Option<chrono::NaiveDateTime>,
+    pub totp_secret_enc: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    pub ip_allow_list: Option<String>,
+}
+
+/// An account read back, with its typed parts decoded.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: AccountId,
+    pub roles: Vec<Role>,
+    pub level: AccountLevel,
+    pub locked_until: Option<Instant>,
+    pub created_at: Instant,
+    pub row: AccountRow,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+
+    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
+        Ok(Account {
+            id: parse_id("accounts", &row.id)?,
+            roles: decode_roles(&row.roles)?,
+            level: AccountLevel::parse(&row.level)
+                .ok_or_else(|| StoreError::corrupt("accounts", format!("level {:?}", row.level)))?,
+            locked_until: row.locked_until.map(from_db_time),
+            created_at: from_db_time(row.created_at),
+            row,
+        })
+    }
 }
 
 pub fn encode_roles(roles: &[Role]) -> String {
     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
 }
 
-fn decode_roles(text: &str) -> Result<Vec<Role>, StoreError> {
+pub(crate) fn decode_roles(text: &str) -> Result<Vec<Role>, StoreError> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| Role::parse(s).ok_or_else(|| StoreError::corrupt("accounts", format!("role {s:?}"))))
         .collect()
 }
 
-/// Creates a staff account; `Ok(false)` when its login is taken already.
-pub fn create_staff(conn: &mut DbConnection, staff: &NewStaff, now: Instant) -> Result<bool, StoreError> {
+/// Whether any of `keys` belongs to an account already.
+pub fn any_login_taken(conn: &mut DbConnection, keys: &[String]) -> Result<bool, StoreError> {
     let taken: i64 = account_logins::table
-        .find(&staff.login_key)
+        .filter(account_logins::login_key.eq_any(keys))
         .count()
         .get_result(conn)?;
-    if taken > 0 {
+    Ok(taken > 0)
+}
+
+/// Creates an account with its logins; `Ok(false)` when one of its logins is taken.
+pub fn create(conn: &mut DbConnection, account: &NewAccount, now: Instant) -> Result<bool, StoreError> {
+    if any_login_taken(conn, &account.login_keys)? {
         return Ok(false);
     }
+    let level = account.level.unwrap_or(AccountLevel::Simplified);
     diesel::insert_into(accounts::table)
         .values(NewAccountRow {
-            id: staff.id.to_string(),
+            id: account.id.to_string(),
             created_at: to_db_time(now),
             updated_at: to_db_time(now),
             version: 1,
-            display_name: staff.display_name.clone(),
-            roles: encode_roles(&staff.roles),
-            agency_code: staff.agency_code.clone(),
-            level: "confirmed".into(),
-            password_hash: staff.password_hash.clone(),
-            email: staff.email.clone(),
-            phone: None,
+            display_name: account.display_name.clone(),
+            roles: encode_roles(&account.roles),
+            agency_code: account.agency_code.clone(),
+            level: level.as_str().to_string(),
+            password_hash: account.password_hash.clone(),
+            email: account.email.clone(),
+            phone: account.phone.clone(),
+            surname: account.surname.clone(),
+            given_name: account.given_name.clone(),
+            patronymic: account.patronymic.clone(),
+            birth_date: account.birth_date,
+            snils_enc: account.snils_enc.clone(),
+            inn_enc: account.inn_enc.clone(),
+            passport_enc: account.passport_enc.clone(),
         })
         .execute(conn)?;
-    diesel::insert_into(account_logins::table)
-        .values((
-            account_logins::login_key.eq(&staff.login_key),
-            account_logins::account_id.eq(staff.id.to_string()),
-        ))
-        .execute(conn)?;
+    for key in &account.login_keys {
+        diesel::insert_into(account_logins::table)
+            .values((
+                account_logins::login_key.eq(key),
+                account_logins::account_id.eq(account.id.to_string()),
+            ))
+            .execute(conn)?;
+    }
     Ok(true)
 }
 
-/// The credentials behind the first of `login_keys` that exists.
-pub fn find_credentials(
-    conn: &mut DbConnection,
-    login_keys: &[String],
-) -> Result<Option<Credentials>, StoreError> {
-    let row: Option<(String, String, String)> = account_logins::table
+/// Creates a staff account; `Ok(false)` when its login is taken already.
+pub fn create_staff(conn: &mut DbConnection, staff: &NewStaff, now: Instant) -> Result<bool, StoreError> {
+    create(
+        conn,
+        &NewAccount {
+            id: staff.id,
+            display_name: staff.display_name.clone(),
+            roles: staff.roles.clone(),
+            agency_code: staff.agency_code.clone(),
+            level: Some(AccountLevel::Confirmed),
+            password_hash: staff.password_hash.clone(),
+            email: staff.email.clone(),
+            login_keys: vec![staff.login_key.clone()],
+            ..NewAccount::default()
+        },
+        now,
+    )
+}
+
+pub fn find(conn: &mut DbConnection, id: AccountId) -> Result<Option<Account>, StoreError> {
+    accounts::table
+        .find(id.to_string())
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Account::try_from)
+        .transpose()
+}
+
+/// The account behind the first of `login_keys` that exists.
+pub fn find_by_login(conn: &mut DbConnection, login_keys: &[String]) -> Result<Option<Account>, StoreError> {
+    account_logins::table
         .inner_join(accounts::table)
         .filter(account_logins::login_key.eq_any(login_keys))
-        .select((accounts::id, accounts::roles, accounts::password_hash))
+        .select(AccountRow::as_select())
         .first(conn)
-        .optional()?;
-    row.map(|(id, roles, password_hash)| {
-        Ok(Credentials {
-            id: parse_id("accounts", &id)?,
-            roles: decode_roles(&roles)?,
-            password_hash,
-        })
-    })
-    .transpose()
+        .optional()?
+        .map(Account::try_from)
+        .transpose()
+}
+
+/// Records a failed login: the new counter and, when it reached the limit, the lock.
+pub fn record_failure(
+    conn: &mut DbConnection,
+    id: AccountId,
+    failures: i32,
+    locked_until: Option<Instant>,
+) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set((
+            accounts::failed_logins.eq(failures),
+            accounts::locked_until.eq(locked_until.map(to_db_time)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn clear_failures(conn: &mut DbConnection, id: AccountId) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set((
+            accounts::failed_logins.eq(0),
+            accounts::locked_until.eq(None::<chrono::NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn touch(conn: &mut DbConnection, id: AccountId, now: Instant) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set((
+            accounts::version.eq(accounts::version + 1),
+            accounts::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_level(
+    conn: &mut DbConnection,
+    id: AccountId,
+    level: AccountLevel,
+    now: Instant,
+) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set(accounts::level.eq(level.as_str()))
+        .execute(conn)?;
+    touch(conn, id, now)
+}
+
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: AccountId,
+    hash: &str,
+    now: Instant,
+) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::failed_logins.eq(0),
+            accounts::locked_until.eq(None::<chrono::NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    touch(conn, id, now)
+}
+
+/// Stores a TOTP secret (encrypted) and whether it is in force yet.
+pub fn set_totp(
+    conn: &mut DbConnection,
+    id: AccountId,
+    secret_enc: Option<&str>,
+    enabled: bool,
+    now: Instant,
+) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set((
+            accounts::totp_secret_enc.eq(secret_enc),
+            accounts::totp_enabled.eq(enabled),
+            accounts::totp_last_step.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    touch(conn, id, now)
+}
+
+/// Remembers the last accepted TOTP step so the same code cannot be replayed; `false`
+/// when `step` is not newer than the last one (a replay, even from another node).
+pub fn advance_totp_step(conn: &mut DbConnection, id: AccountId, step: i64) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        accounts::table.find(id.to_string()).filter(
+            accounts::totp_last_step
+                .is_null()
+                .or(accounts::totp_last_step.lt(step)),
+        ),
+    )
+    .set(accounts::totp_last_step.eq(step))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Which contact a change replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactKind {
+    Email,
+    Phone,
+}
+
+/// Replaces a contact and its login key; `Ok(false)` when the new login is taken.
+pub fn replace_contact(
+    conn: &mut DbConnection,
+    id: AccountId,
+    kind: ContactKind,
+    value: &str,
+    old_key: Option<&str>,
+    new_key: &str,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    if any_login_taken(conn, &[new_key.to_string()])? {
+        return Ok(false);
+    }
+    if let Some(old) = old_key {
+        diesel::delete(account_logins::table.find(old)).execute(conn)?;
+    }
+    diesel::insert_into(account_logins::table)
+        .values((
+            account_logins::login_key.eq(new_key),
+            account_logins::account_id.eq(id.to_string()),
+        ))
+        .execute(conn)?;
+    let target = accounts::table.find(id.to_string());
+    match kind {
+        ContactKind::Email => diesel::update(target)
+            .set(accounts::email.eq(value))
+            .execute(conn)?,
+        ContactKind::Phone => diesel::update(target)
+            .set(accounts::phone.eq(value))
+            .execute(conn)?,
+    };
+    touch(conn, id, now)?;
+    Ok(true)
+}
+
+/// Adds one failed login and returns the new count. The update takes the row lock, so
+/// failures arriving at once on several nodes are counted one after another.
+pub fn count_failure(conn: &mut DbConnection, id: AccountId) -> Result<i32, StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set(accounts::failed_logins.eq(accounts::failed_logins + 1))
+        .execute(conn)?;
+    Ok(accounts::table
+        .find(id.to_string())
+        .select(accounts::failed_logins)
+        .first(conn)?)
+}
+
+/// Claims the next version of the account for a write based on `expected`; `false` when
+/// someone else wrote first (the caller answers 412).
+pub fn bump_version(
+    conn: &mut DbConnection,
+    id: AccountId,
+    expected: i64,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        accounts::table
+            .find(id.to_string())
+            .filter(accounts::version.eq(expected)),
+    )
+    .set((
+        accounts::version.eq(expected + 1),
+        accounts::updated_at.eq(to_db_time(now)),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Sets the encrypted documents (either may be left as is with `None`) and the level.
+pub fn set_documents(
+    conn: &mut DbConnection,
+    id: AccountId,
+    passport_enc: Option<&str>,
+    inn_enc: Option<&str>,
+    level: AccountLevel,
+) -> Result<(), StoreError> {
+    let key = id.to_string();
+    if let Some(passport) = passport_enc {
+        diesel::update(accounts::table.find(&key))
+            .set(accounts::passport_enc.eq(passport))
+            .execute(conn)?;
+    }
+    if let Some(inn) = inn_enc {
+        diesel::update(accounts::table.find(&key))
+            .set(accounts::inn_enc.eq(inn))
+            .execute(conn)?;
+    }
+    diesel::update(accounts::table.find(&key))
+        .set(accounts::level.eq(level.as_str()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets the allow-list without touching the version (the caller bumped it already).
+pub fn store_ip_allow_list(
+    conn: &mut DbConnection,
+    id: AccountId,
+    list: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set(accounts::ip_allow_list.eq(list))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Puts a confirmed TOTP secret in force, keeping the step its first code used.
+pub fn enable_totp(conn: &mut DbConnection, id: AccountId, now: Instant) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id.to_string()))
+        .set(accounts::totp_enabled.eq(true))
+        .execute(conn)?;
+    touch(conn, id, now)
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod codes;
 pub mod connection;
 pub mod database;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod notifications;
 pub mod outbox;
 mod rows;
 pub mod schema;
+pub mod sessions;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use database::{transaction, Backend, Database, PoolUsage};

@@ -14,6 +14,19 @@ diesel::table! {
         password_hash -> Text,
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
+        surname -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        patronymic -> Nullable<Text>,
+        birth_date -> Nullable<Date>,
+        snils_enc -> Nullable<Text>,
+        inn_enc -> Nullable<Text>,
+        passport_enc -> Nullable<Text>,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        totp_secret_enc -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
+        ip_allow_list -> Nullable<Text>,
     }
 }
 
@@ -83,7 +96,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        amr -> Text,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> Text,
+        created_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        account_id -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    one_time_codes (id) {
+        id -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        code_hash -> Text,
+        target -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        attempts -> Integer,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    known_ips (account_id, ip) {
+        account_id -> Text,
+        ip -> Text,
+        first_seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(account_logins -> accounts (account_id));
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(notifications -> accounts (recipient_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -92,4 +161,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     notifications,
     outbox,
+    sessions,
+    refresh_tokens,
+    recovery_codes,
+    one_time_codes,
+    known_ips,
 );

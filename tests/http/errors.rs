@@ -97,7 +97,7 @@ async fn tokens_that_are_not_ours_are_401(backend: Backend) {
     let kid = app.state.tokens.jwk().kid.clone();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let header = b64.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
+    let header = b64.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
     let claims = b64.encode(
         json!({"iss": "kabinet", "sub": uuid::Uuid::now_v7(), "sid": uuid::Uuid::now_v7(), "roles": ["admin"],
                "iat": 0, "exp": 4_000_000_000_i64, "amr": ["pwd"]})

@@ -42,11 +42,16 @@ pub fn load_or_generate(dir: &Path) -> Result<SigningKey, String> {
     let pem = key
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map_err(|e| format!("cannot encode a new key: {e}"))?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    write_private(&path, pem.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_private_file(&path, pem.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(key)
+}
+
+/// Writes a new secret file readable by its owner only (mode 0600), creating its folder.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_private(path, bytes)
 }
 
 #[cfg(unix)]

@@ -1,11 +1,16 @@
 //! Authentication: signing keys, access tokens and the `Actor` extractor that turns a
 //! bearer token into the subject the authorization core reasons about.
 
-mod actor;
+pub mod actor;
 mod keys;
+pub mod logins;
+pub mod network;
 pub mod passwords;
+pub mod second_factor;
+pub mod session;
 mod tokens;
+pub mod totp;
 
 pub use actor::Actor;
-pub use keys::{load_or_generate as load_or_generate_key, Jwk, Jwks};
-pub use tokens::{AccessClaims, TokenError, TokenKeys, ISSUER};
+pub use keys::{load_or_generate as load_or_generate_key, write_private_file, Jwk, Jwks};
+pub use tokens::{AccessClaims, MfaClaims, TokenError, TokenKeys, ISSUER};

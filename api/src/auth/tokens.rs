@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256};
 use super::keys::{public_jwk, Jwk};
 
 pub const ISSUER: &str = "kabinet";
+/// RFC 9068 access-token type; MFA tokens carry their own type and never pass for one.
+const ACCESS_TYP: &str = "at+jwt";
+const MFA_TYP: &str = "mfa+jwt";
 const CACHE_CAPACITY: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,15 @@ pub struct AccessClaims {
     pub exp: i64,
     /// How the user authenticated (RFC 8176): `pwd`, `otp`…
     pub amr: Vec<String>,
+}
+
+/// The claims of a pending two-factor login.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MfaClaims {
+    pub iss: String,
+    pub sub: AccountId,
+    pub iat: i64,
+    pub exp: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,13 +90,33 @@ impl TokenKeys {
         &self.jwk
     }
 
-    pub fn issue(&self, claims: &AccessClaims) -> Result<String, String> {
+    fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.jwk.kid.clone());
+        header.typ = Some(typ.to_string());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
     }
 
-    /// Verifies `token` at unix time `now`, answering from the cache when it can.
+    /// Checks key id, token type (so an MFA token never passes as an access token) and
+    /// signature; expiry is the caller's to check against its clock.
+    fn open<T: serde::de::DeserializeOwned>(&self, typ: &str, token: &str) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.kid.as_deref() != Some(self.jwk.kid.as_str()) {
+            return Err(TokenError::UnknownKey);
+        }
+        if header.typ.as_deref() != Some(typ) {
+            return Err(TokenError::Invalid);
+        }
+        jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenError::Invalid)
+    }
+
+    pub fn issue(&self, claims: &AccessClaims) -> Result<String, String> {
+        self.sign(ACCESS_TYP, claims)
+    }
+
+    /// Verifies an access token at unix time `now`, answering from the cache when it can.
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
         let fingerprint: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(claims) = self.cached(&fingerprint) {
@@ -94,21 +126,25 @@ impl TokenKeys {
                 Err(TokenError::Expired)
             };
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.kid.as_deref() != Some(self.jwk.kid.as_str()) {
-            return Err(TokenError::UnknownKey);
-        }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(
-            |e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            },
-        )?;
-        if data.claims.exp <= now {
+        let claims: AccessClaims = self.open(ACCESS_TYP, token)?;
+        if claims.exp <= now {
             return Err(TokenError::Expired);
         }
-        self.remember(fingerprint, &data.claims, now);
-        Ok(data.claims)
+        self.remember(fingerprint, &claims, now);
+        Ok(claims)
+    }
+
+    /// A short-lived token proving the password step of a login with a second factor.
+    pub fn issue_mfa(&self, claims: &MfaClaims) -> Result<String, String> {
+        self.sign(MFA_TYP, claims)
+    }
+
+    pub fn verify_mfa(&self, token: &str, now: i64) -> Result<MfaClaims, TokenError> {
+        let claims: MfaClaims = self.open(MFA_TYP, token)?;
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     fn cached(&self, fingerprint: &[u8; 32]) -> Option<AccessClaims> {
@@ -176,6 +212,7 @@ mod tests {
         let theirs = keys();
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(ours.jwk.kid.clone());
+        header.typ = Some(ACCESS_TYP.into());
         let forged =
             jsonwebtoken::encode(&header, &claims(2_000_000_000), &theirs.encoding).unwrap_or_default();
         assert_eq!(ours.verify(&forged, 1_000), Err(TokenError::Invalid));
@@ -184,11 +221,27 @@ mod tests {
     }
 
     #[test]
+    fn an_mfa_token_is_not_an_access_token() {
+        let keys = keys();
+        let mfa = MfaClaims {
+            iss: ISSUER.into(),
+            sub: AccountId::new(),
+            iat: 0,
+            exp: 2_000_000_000,
+        };
+        let token = keys.issue_mfa(&mfa).unwrap_or_default();
+        assert_eq!(keys.verify_mfa(&token, 1_000), Ok(mfa));
+        assert_eq!(keys.verify(&token, 1_000), Err(TokenError::Invalid));
+        let access = keys.issue(&claims(2_000_000_000)).unwrap_or_default();
+        assert_eq!(keys.verify_mfa(&access, 1_000), Err(TokenError::Invalid));
+    }
+
+    #[test]
     fn unsigned_tokens_are_refused() {
         let keys = keys();
         let body = URL_SAFE.encode(serde_json::to_vec(&claims(2_000_000_000)).unwrap_or_default());
         let header = URL_SAFE.encode(format!(
-            r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+            r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
             keys.jwk.kid
         ));
         assert_eq!(

@@ -1,7 +1,10 @@
 //! Every route, registered in one place together with its OpenAPI entry.
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod me;
+pub mod profile;
 pub mod service;
 
 use utoipa_actix_web::scope;
@@ -12,5 +15,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(service::ready)
         .service(service::metrics)
         .service(service::jwks)
-        .service(scope("/api/v1").service(auth::login).service(audit::verify));
+        .service(
+            scope("/api/v1")
+                .service(accounts::register)
+                .service(accounts::confirm_identity)
+                .service(me::get_me)
+                .service(me::patch_me)
+                .service(me::start_totp)
+                .service(me::confirm_totp)
+                .service(me::disable_totp)
+                .service(me::start_contact_change)
+                .service(me::confirm_contact_change)
+                .service(auth::login)
+                .service(auth::login_mfa)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(auth::list_sessions)
+                .service(auth::end_one_session)
+                .service(auth::password_reset)
+                .service(auth::password_reset_confirm)
+                .service(audit::verify),
+        );
 }

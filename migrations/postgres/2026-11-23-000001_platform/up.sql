@@ -13,7 +13,22 @@ CREATE TABLE accounts (
     level TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     email TEXT NULL,
-    phone TEXT NULL
+    phone TEXT NULL,
+    surname TEXT NULL,
+    given_name TEXT NULL,
+    patronymic TEXT NULL,
+    birth_date DATE NULL,
+    -- Personal data encrypted at rest (AEAD, "kid:nonce+ciphertext"); never stored in clear.
+    snils_enc TEXT NULL,
+    inn_enc TEXT NULL,
+    passport_enc TEXT NULL,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until TIMESTAMP NULL,
+    totp_secret_enc TEXT NULL,
+    totp_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    totp_last_step BIGINT NULL,
+    -- Comma-separated IPs or CIDR networks; NULL allows every address.
+    ip_allow_list TEXT NULL
 );
 
 -- Every way to log in (e-mail, phone, SNILS blind index, staff user name) is one row, so a

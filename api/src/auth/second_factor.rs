@@ -1,0 +1,106 @@
+//! Proving something beyond the password: a TOTP code (each accepted once), a recovery code
+//! (each usable once), or a one-time code sent through the outbox (limited tries, expiring).
+
+use domain::ids::AccountId;
+use domain::time::Instant;
+use persistence::accounts::Account;
+use persistence::{codes, DbConnection, StoreError};
+use rand::Rng;
+
+use super::totp;
+use crate::crypto::PiiCipher;
+
+pub enum Proof {
+    Totp(String),
+    Recovery(String),
+}
+
+/// The stored TOTP secret in clear (it is kept encrypted, bound to its account).
+pub fn totp_secret(pii: &PiiCipher, account: &Account) -> Option<String> {
+    let sealed = account.row.totp_secret_enc.as_deref()?;
+    pii.decrypt(&totp_field(account.id), sealed).ok()
+}
+
+pub fn totp_field(account: AccountId) -> String {
+    format!("totp/{account}")
+}
+
+pub fn recovery_hash(pii: &PiiCipher, account: AccountId, code: &str) -> String {
+    pii.keyed_hash(
+        "recovery",
+        &format!("{account}:{}", totp::normalize_recovery_code(code)),
+    )
+}
+
+/// Checks a TOTP code against the account's secret and consumes its time step, so the same
+/// code is refused the second time (on any node: the step is kept in the database).
+pub fn check_totp(
+    tx: &mut DbConnection,
+    pii: &PiiCipher,
+    account: &Account,
+    code: &str,
+) -> Result<bool, StoreError> {
+    let Some(secret) = totp_secret(pii, account) else {
+        return Ok(false);
+    };
+    let now = u64::try_from(crate::clock::now().timestamp()).unwrap_or(0);
+    match totp::matching_step(&secret, code, now) {
+        Some(step) => persistence::accounts::advance_totp_step(tx, account.id, step),
+        None => Ok(false),
+    }
+}
+
+/// Checks a second factor of an account with 2FA enabled.
+pub fn check(
+    tx: &mut DbConnection,
+    pii: &PiiCipher,
+    account: &Account,
+    proof: &Proof,
+) -> Result<bool, StoreError> {
+    if !account.row.totp_enabled {
+        return Ok(false);
+    }
+    match proof {
+        Proof::Totp(code) => check_totp(tx, pii, account, code),
+        Proof::Recovery(code) => codes::use_recovery_code(
+            tx,
+            account.id,
+            &recovery_hash(pii, account.id, code),
+            crate::clock::now(),
+        ),
+    }
+}
+
+/// A six-digit one-time code.
+pub fn new_numeric_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
+}
+
+/// Redeems the newest pending code of `purpose` (and `id`, if given): counts the try, and
+/// on a match marks the code used and returns its target. Expired codes and codes whose
+/// tries are used up never match.
+#[allow(clippy::too_many_arguments)]
+pub fn redeem(
+    tx: &mut DbConnection,
+    pii: &PiiCipher,
+    account: AccountId,
+    purpose: &str,
+    id: Option<&str>,
+    code: &str,
+    max_attempts: i32,
+    now: Instant,
+) -> Result<Option<Option<String>>, StoreError> {
+    let Some(pending) = codes::pending(tx, account, purpose, id)? else {
+        return Ok(None);
+    };
+    if pending.expires_at <= now || pending.attempts >= max_attempts {
+        return Ok(None);
+    }
+    codes::count_attempt(tx, &pending.id)?;
+    let presented = pii.keyed_hash(purpose, &format!("{}:{}", pending.id, code.trim()));
+    if presented != pending.code_hash {
+        return Ok(None);
+    }
+    codes::mark_used(tx, &pending.id, now)?;
+    Ok(Some(pending.target))
+}

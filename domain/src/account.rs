@@ -1,0 +1,385 @@
+//! A citizen's account as the rules see it: levels (as in Gosuslugi), what registration
+//! requires, the password policy and the lockout after failed logins.
+
+use chrono::{NaiveDate, TimeDelta};
+use serde::{Deserialize, Serialize};
+
+use crate::field_error::FieldError;
+use crate::person::{age_on, Email, Inn, PassportRf, Phone, Snils};
+use crate::time::Instant;
+
+/// How far the account holder's identity is established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountLevel {
+    /// Just registered.
+    Simplified,
+    /// Passport and SNILS given.
+    Standard,
+    /// Identity confirmed by an officer or a trusted identity provider.
+    Confirmed,
+}
+
+impl AccountLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountLevel::Simplified => "simplified",
+            AccountLevel::Standard => "standard",
+            AccountLevel::Confirmed => "confirmed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountLevel> {
+        [
+            AccountLevel::Simplified,
+            AccountLevel::Standard,
+            AccountLevel::Confirmed,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+    }
+
+    /// The level the personal data supports on its own, before any confirmation.
+    pub fn from_documents(snils: bool, passport: bool) -> AccountLevel {
+        if snils && passport {
+            AccountLevel::Standard
+        } else {
+            AccountLevel::Simplified
+        }
+    }
+}
+
+pub const MIN_AGE: u32 = 14;
+const MAX_NAME: usize = 100;
+
+/// Raw registration data as a client sends it.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrationInput {
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: Option<String>,
+    pub birth_date: NaiveDate,
+    pub snils: String,
+    pub inn: Option<String>,
+    pub phone: String,
+    pub email: String,
+    pub passport: Option<PassportInput>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PassportInput {
+    pub series: String,
+    pub number: String,
+    pub issued_on: NaiveDate,
+    pub division_code: String,
+}
+
+/// Registration data that passed every rule: holding one proves validity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registration {
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: Option<String>,
+    pub birth_date: NaiveDate,
+    pub snils: Snils,
+    pub inn: Option<Inn>,
+    pub phone: Phone,
+    pub email: Email,
+    pub passport: Option<PassportRf>,
+}
+
+impl Registration {
+    pub fn level(&self) -> AccountLevel {
+        AccountLevel::from_documents(true, self.passport.is_some())
+    }
+
+    /// Validates every field and reports all problems at once, not just the first.
+    pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut check = |result: Result<(), FieldError>| {
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        };
+        check(name("surname", &input.surname));
+        check(name("given_name", &input.given_name));
+        if let Some(p) = input.patronymic.as_deref().filter(|p| !p.trim().is_empty()) {
+            check(name("patronymic", p));
+        }
+        if input.birth_date > today {
+            check(Err(FieldError::in_future("birth_date")));
+        } else if age_on(input.birth_date, today) < MIN_AGE {
+            check(Err(FieldError::new(
+                "birth_date",
+                "too_young",
+                format!("Account holders must be at least {MIN_AGE}."),
+            )));
+        }
+        let snils = Snils::parse(&input.snils);
+        let inn = input
+            .inn
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(Inn::parse)
+            .transpose();
+        let phone = Phone::parse(&input.phone);
+        let email = Email::parse(&input.email);
+        let passport = input
+            .passport
+            .map(|p| PassportRf::new(&p.series, &p.number, p.issued_on, &p.division_code, today))
+            .transpose();
+        if let Ok(Some(inn)) = &inn {
+            if !inn.is_personal() {
+                errors.push(FieldError::new(
+                    "inn",
+                    "not_personal",
+                    "A citizen's INN has 12 digits.",
+                ));
+            }
+        }
+        let first = |r: &Result<_, FieldError>| r.as_ref().err().cloned();
+        errors.extend(
+            [
+                first(&snils.clone().map(|_| ())),
+                first(&inn.clone().map(|_| ())),
+                first(&phone.clone().map(|_| ())),
+            ]
+            .into_iter()
+            .chain([
+                first(&email.clone().map(|_| ())),
+                first(&passport.clone().map(|_| ())),
+            ])
+            .flatten(),
+        );
+        match (snils, inn, phone, email, passport) {
+            (Ok(snils), Ok(inn), Ok(phone), Ok(email), Ok(passport)) if errors.is_empty() => {
+                Ok(Registration {
+                    surname: input.surname.trim().to_string(),
+                    given_name: input.given_name.trim().to_string(),
+                    patronymic: input
+                        .patronymic
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty()),
+                    birth_date: input.birth_date,
+                    snils,
+                    inn,
+                    phone,
+                    email,
+                    passport,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn name(field: &'static str, value: &str) -> Result<(), FieldError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldError::required(field));
+    }
+    if value.chars().count() > MAX_NAME {
+        return Err(FieldError::too_long(
+            field,
+            format!("At most {MAX_NAME} characters."),
+        ));
+    }
+    let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.');
+    if !value.chars().all(allowed) {
+        return Err(FieldError::invalid_format(
+            field,
+            "Only letters, spaces, hyphens and apostrophes.",
+        ));
+    }
+    Ok(())
+}
+
+/// The password rules of SPEC §8 (config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub require_classes: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            min_length: 8,
+            require_classes: true,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Checks `password`; `personal` are the holder's own words (names, e-mail) that a
+    /// guesser would try first.
+    pub fn check(&self, password: &str, personal: &[&str]) -> Result<(), FieldError> {
+        const FIELD: &str = "password";
+        if password.chars().count() < self.min_length {
+            return Err(FieldError::new(
+                FIELD,
+                "too_short",
+                format!("At least {} characters.", self.min_length),
+            ));
+        }
+        if password.len() > 256 {
+            return Err(FieldError::too_long(FIELD, "At most 256 bytes."));
+        }
+        if self.require_classes {
+            let upper = password.chars().any(char::is_uppercase);
+            let lower = password.chars().any(char::is_lowercase);
+            let digit = password.chars().any(|c| c.is_ascii_digit());
+            let special = password.chars().any(|c| !c.is_alphanumeric());
+            if !(upper && lower && digit && special) {
+                return Err(FieldError::new(
+                    FIELD,
+                    "too_simple",
+                    "Use upper- and lower-case letters, a digit and a special character.",
+                ));
+            }
+        }
+        // zxcvbn knows the common-password lists and the patterns people use to pad them
+        // ("Password1!", "Qwerty123$"); a score below 3 is guessable in an online attack.
+        let weak = zxcvbn::zxcvbn(password, personal).score() < zxcvbn::Score::Three;
+        if weak {
+            return Err(FieldError::new(
+                FIELD,
+                "too_common",
+                "This password is too common or easy to guess.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Failed-login lockout (SPEC §8: 3 failures lock for 15 minutes, config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: i32,
+    pub lock_for: TimeDelta,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 3,
+            lock_for: TimeDelta::minutes(15),
+        }
+    }
+}
+
+/// The counter and lock after one more failure: the lock starts with the failure that
+/// reaches the limit, and the counter starts again after it.
+pub fn after_failure(policy: LockoutPolicy, failures: i32, now: Instant) -> (i32, Option<Instant>) {
+    let failures = failures + 1;
+    if failures >= policy.max_failures {
+        (0, Some(now + policy.lock_for))
+    } else {
+        (failures, None)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn input() -> RegistrationInput {
+        RegistrationInput {
+            surname: "Иванова".into(),
+            given_name: "Мария".into(),
+            patronymic: Some("Петровна".into()),
+            birth_date: NaiveDate::from_ymd_opt(1990, 5, 17).unwrap(),
+            snils: "112-233-445 95".into(),
+            inn: Some("500100732259".into()),
+            phone: "+7 916 123-45-67".into(),
+            email: "maria@example.ru".into(),
+            passport: None,
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    #[test]
+    fn a_complete_registration_is_simplified_until_the_passport_is_given() {
+        let registration = Registration::validate(input(), today()).unwrap();
+        assert_eq!(registration.level(), AccountLevel::Simplified);
+        let mut with_passport = input();
+        with_passport.passport = Some(PassportInput {
+            series: "4508".into(),
+            number: "123456".into(),
+            issued_on: NaiveDate::from_ymd_opt(2010, 6, 1).unwrap(),
+            division_code: "770-001".into(),
+        });
+        assert_eq!(
+            Registration::validate(with_passport, today()).unwrap().level(),
+            AccountLevel::Standard
+        );
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported() {
+        let mut bad = input();
+        bad.surname = " ".into();
+        bad.snils = "112-233-445 96".into();
+        bad.phone = "89161234567".into();
+        bad.email = "not-an-email".into();
+        bad.inn = Some("7707083893".into());
+        let errors = Registration::validate(bad, today()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| (e.field, e.code)).collect();
+        assert!(fields.contains(&("surname", "required")));
+        assert!(fields.contains(&("snils", "invalid_checksum")));
+        assert!(fields.contains(&("phone", "invalid_format")));
+        assert!(fields.contains(&("email", "invalid_format")));
+        assert!(fields.contains(&("inn", "not_personal")));
+    }
+
+    #[test]
+    fn birth_date_must_be_past_and_at_least_fourteen_years_ago() {
+        let mut young = input();
+        young.birth_date = NaiveDate::from_ymd_opt(2012, 11, 24).unwrap();
+        let errors = Registration::validate(young, today()).unwrap_err();
+        assert_eq!(errors[0].code, "too_young");
+        let mut fourteen_today = input();
+        fourteen_today.birth_date = NaiveDate::from_ymd_opt(2012, 11, 23).unwrap();
+        assert!(Registration::validate(fourteen_today, today()).is_ok());
+        let mut unborn = input();
+        unborn.birth_date = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        assert_eq!(
+            Registration::validate(unborn, today()).unwrap_err()[0].code,
+            "in_future"
+        );
+    }
+
+    #[test]
+    fn password_policy() {
+        let policy = PasswordPolicy::default();
+        let code = |p: &str| {
+            policy
+                .check(p, &["maria@example.ru", "Иванова"])
+                .err()
+                .map(|e| e.code)
+        };
+        assert_eq!(code("Ab1!"), Some("too_short"));
+        assert_eq!(code("alllowercase1!"), Some("too_simple"));
+        assert_eq!(code("NoDigitsHere!"), Some("too_simple"));
+        assert_eq!(code("Password1!"), Some("too_common"));
+        assert_eq!(code("Qwerty123!"), Some("too_common"));
+        assert_eq!(code("Tundra-Violet-42"), None);
+    }
+
+    #[test]
+    fn the_third_failure_locks_for_fifteen_minutes() {
+        let policy = LockoutPolicy::default();
+        let now = Utc::now();
+        assert_eq!(after_failure(policy, 0, now), (1, None));
+        assert_eq!(after_failure(policy, 1, now), (2, None));
+        assert_eq!(
+            after_failure(policy, 2, now),
+            (0, Some(now + TimeDelta::minutes(15)))
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! Secrets with a short life: TOTP recovery codes, one-time codes for password resets and
+//! contact changes, and the addresses an account has logged in from. Codes are stored as
+//! keyed hashes only.
+
+use diesel::prelude::*;
+use domain::ids::AccountId;
+use domain::time::Instant;
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::rows::{from_db_time, to_db_time};
+use crate::schema::{known_ips, one_time_codes, recovery_codes};
+
+/// Replaces the account's recovery codes with `hashes`.
+pub fn replace_recovery_codes(
+    conn: &mut DbConnection,
+    account: AccountId,
+    hashes: &[String],
+) -> Result<(), StoreError> {
+    diesel::delete(recovery_codes::table.filter(recovery_codes::account_id.eq(account.to_string())))
+        .execute(conn)?;
+    for hash in hashes {
+        diesel::insert_into(recovery_codes::table)
+            .values((
+                recovery_codes::code_hash.eq(hash),
+                recovery_codes::account_id.eq(account.to_string()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Uses up a recovery code; `false` when it is unknown or used already.
+pub fn use_recovery_code(
+    conn: &mut DbConnection,
+    account: AccountId,
+    hash: &str,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let used = diesel::update(
+        recovery_codes::table
+            .find(hash)
+            .filter(recovery_codes::account_id.eq(account.to_string()))
+            .filter(recovery_codes::used_at.is_null()),
+    )
+    .set(recovery_codes::used_at.eq(Some(to_db_time(now))))
+    .execute(conn)?;
+    Ok(used == 1)
+}
+
+pub fn remaining_recovery_codes(conn: &mut DbConnection, account: AccountId) -> Result<i64, StoreError> {
+    Ok(recovery_codes::table
+        .filter(recovery_codes::account_id.eq(account.to_string()))
+        .filter(recovery_codes::used_at.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
+/// A one-time code awaiting its use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingCode {
+    pub id: String,
+    pub account: AccountId,
+    pub code_hash: String,
+    pub target: Option<String>,
+    pub expires_at: Instant,
+    pub attempts: i32,
+}
+
+pub struct NewCode<'a> {
+    pub id: &'a str,
+    pub account: AccountId,
+    pub purpose: &'a str,
+    pub code_hash: &'a str,
+    pub target: Option<&'a str>,
+    pub expires_at: Instant,
+}
+
+/// Issues a code, retiring earlier unused codes of the same purpose (only the newest works).
+pub fn issue(conn: &mut DbConnection, code: &NewCode<'_>, now: Instant) -> Result<(), StoreError> {
+    diesel::update(
+        one_time_codes::table
+            .filter(one_time_codes::account_id.eq(code.account.to_string()))
+            .filter(one_time_codes::purpose.eq(code.purpose))
+            .filter(one_time_codes::used_at.is_null()),
+    )
+    .set(one_time_codes::used_at.eq(Some(to_db_time(now))))
+    .execute(conn)?;
+    diesel::insert_into(one_time_codes::table)
+        .values((
+            one_time_codes::id.eq(code.id),
+            one_time_codes::account_id.eq(code.account.to_string()),
+            one_time_codes::purpose.eq(code.purpose),
+            one_time_codes::code_hash.eq(code.code_hash),
+            one_time_codes::target.eq(code.target),
+            one_time_codes::created_at.eq(to_db_time(now)),
+            one_time_codes::expires_at.eq(to_db_time(code.expires_at)),
+            one_time_codes::attempts.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The newest unused code of `purpose` for `account` (`id`, when given, must match).
+pub fn pending(
+    conn: &mut DbConnection,
+    account: AccountId,
+    purpose: &str,
+    id: Option<&str>,
+) -> Result<Option<PendingCode>, StoreError> {
+    let mut query = one_time_codes::table
+        .filter(one_time_codes::account_id.eq(account.to_string()))
+        .filter(one_time_codes::purpose.eq(purpose))
+        .filter(one_time_codes::used_at.is_null())
+        .into_boxed();
+    if let Some(id) = id {
+        query = query.filter(one_time_codes::id.eq(id.to_string()));
+    }
+    let row: Option<(String, String, Option<String>, chrono::NaiveDateTime, i32)> = query
+        .order(one_time_codes::created_at.desc())
+        .select((
+            one_time_codes::id,
+            one_time_codes::code_hash,
+            one_time_codes::target,
+            one_time_codes::expires_at,
+            one_time_codes::attempts,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(
+        row.map(|(id, code_hash, target, expires_at, attempts)| PendingCode {
+            id,
+            account,
+            code_hash,
+            target,
+            expires_at: from_db_time(expires_at),
+            attempts,
+        }),
+    )
+}
+
+pub fn count_attempt(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(one_time_codes::table.find(id))
+        .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_used(conn: &mut DbConnection, id: &str, now: Instant) -> Result<(), StoreError> {
+    diesel::update(one_time_codes::table.find(id))
+        .set(one_time_codes::used_at.eq(Some(to_db_time(now))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that `account` logged in from `ip`; `true` when the address is new for it.
+/// The insert is dialect-specific (ON CONFLICT DO NOTHING), so it branches here only.
+pub fn remember_ip(
+    conn: &mut DbConnection,
+    account: AccountId,
+    ip: &str,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let row = (
+        known_ips::account_id.eq(account.to_string()),
+        known_ips::ip.eq(ip),
+        known_ips::first_seen_at.eq(to_db_time(now)),
+    );
+    let inserted = match conn {
+        DbConnection::Postgresql(c) => diesel::insert_into(known_ips::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(known_ips::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
+}
+
+pub fn known_ip_count(conn: &mut DbConnection, account: AccountId) -> Result<i64, StoreError> {
+    Ok(known_ips::table
+        .filter(known_ips::account_id.eq(account.to_string()))
+        .count()
+        .get_result(conn)?)
+}
