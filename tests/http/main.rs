@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod errors;
+mod identity;
 mod openapi;
 mod outbox;
 mod service;

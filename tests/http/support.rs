@@ -164,6 +164,51 @@ pub fn fresh_postgres(server: &str) -> PgDatabase {
     }
 }
 
+/// Every log line of the test run, kept so tests can prove what never reaches the logs.
+static LOGS: OnceLock<std::sync::Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = std::io::stderr().write_all(buf);
+        }
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Debug-level logs of our own code and the framework, captured in memory.
+fn install_log_capture() {
+    let buffer = LOGS
+        .get_or_init(|| std::sync::Arc::new(Mutex::new(Vec::new())))
+        .clone();
+    let filter = tracing_subscriber::EnvFilter::new(
+        "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info",
+    );
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(move || Capture(buffer.clone()))
+        .try_init();
+}
+
+/// Everything logged so far in this test run.
+pub fn captured_logs() -> String {
+    LOGS.get()
+        .and_then(|l| l.lock().ok().map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .unwrap_or_default()
+}
+
 /// One running application and what a test needs to talk to it.
 pub struct TestApp {
     pub backend: Backend,
@@ -232,9 +277,9 @@ impl TestApp {
             .set("workers", "1")
             .set("db_pool_size", "4")
             .set("outbox_poll_ms", "50")
-            .set("log", std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()));
+            .set("log", "debug");
         let config = Config::from_source(&adjust(source)).unwrap_or_else(|e| panic!("{e}"));
-        api::telemetry::init(&config);
+        install_log_capture();
         let app = Application::build(config).unwrap_or_else(|e| panic!("start on {}: {e}", backend.name()));
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
@@ -277,13 +322,15 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
-    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    /// Posts `body`; the returned future owns the request, so `body` may be a temporary.
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> impl std::future::Future<Output = reqwest::Response> + 'static {
+        let pending = self.client.post(self.url(path)).json(body).send();
+        let path = path.to_string();
+        async move { pending.await.unwrap_or_else(|e| panic!("POST {path}: {e}")) }
     }
 
     /// Creates a staff account directly in the database and logs it in; returns the token.
@@ -345,4 +392,180 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap_or_default();
     assert_eq!(body["status"], status);
     body
+}
+
+/// A random SNILS with correct check digits (above the unchecked historical range).
+pub fn snils() -> String {
+    loop {
+        let body: Vec<u32> = uuid::Uuid::new_v4()
+            .as_bytes()
+            .iter()
+            .take(9)
+            .map(|b| u32::from(*b) % 10)
+            .collect();
+        let number: u64 = body.iter().fold(0, |n, d| n * 10 + u64::from(*d));
+        if number <= 1_001_998 {
+            continue;
+        }
+        let sum: u32 = body.iter().enumerate().map(|(i, d)| d * (9 - i as u32)).sum();
+        let check = match sum {
+            s if s < 100 => s,
+            100 | 101 => 0,
+            s => (s % 101) % 100,
+        };
+        let digits: String = body.iter().map(|d| d.to_string()).collect();
+        return format!("{digits}{check:02}");
+    }
+}
+
+/// A random 12-digit (personal) INN with correct check digits.
+pub fn inn12() -> String {
+    let mut digits: Vec<u32> = uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(10)
+        .map(|b| u32::from(*b) % 10)
+        .collect();
+    let weights11 = [7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
+    let n11 = digits.iter().zip(weights11).map(|(d, w)| d * w).sum::<u32>() % 11 % 10;
+    digits.push(n11);
+    let weights12 = [3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
+    let n12 = digits.iter().zip(weights12).map(|(d, w)| d * w).sum::<u32>() % 11 % 10;
+    digits.push(n12);
+    digits.iter().map(|d| d.to_string()).collect()
+}
+
+/// A random Russian mobile number in E.164.
+pub fn phone() -> String {
+    let digits: String = uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(7)
+        .map(|b| (b % 10).to_string())
+        .collect();
+    format!("+7916{digits}")
+}
+
+pub const PASSWORD: &str = "Tundra-Violet-42";
+
+/// A citizen's registration body with fresh unique details.
+pub fn citizen(with_passport: bool) -> Value {
+    let mut body = serde_json::json!({
+        "surname": "Иванова",
+        "given_name": "Мария",
+        "patronymic": "Петровна",
+        "birth_date": "1990-05-17",
+        "snils": snils(),
+        "inn": inn12(),
+        "phone": phone(),
+        "email": format!("maria.{}@example.ru", uuid::Uuid::new_v4().simple()),
+        "password": PASSWORD,
+    });
+    if with_passport {
+        body["passport"] = serde_json::json!({
+            "series": "4508", "number": format!("{:06}", uuid::Uuid::new_v4().as_u128() % 1_000_000),
+            "issued_on": "2010-06-01", "division_code": "770-001"
+        });
+    }
+    body
+}
+
+impl TestApp {
+    /// Registers `body` and answers the profile.
+    pub async fn register(&self, body: &Value) -> Value {
+        let response = self.post_json("/api/v1/accounts", body).await;
+        let status = response.status();
+        let profile: Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "registration: {profile}");
+        profile
+    }
+
+    /// Logs in and answers the whole response body (tokens or an MFA challenge).
+    pub async fn login(&self, login: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"login": login, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login_ok(&self, login: &str, password: &str) -> Value {
+        let response = self.login(login, password).await;
+        assert_eq!(response.status(), 200, "login of {login}");
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(body["status"], "authenticated", "{body}");
+        body
+    }
+
+    /// Registers a citizen and logs in; answers (registration body, access token).
+    pub async fn citizen_token(&self, with_passport: bool) -> (Value, String) {
+        let body = citizen(with_passport);
+        self.register(&body).await;
+        let tokens = self
+            .login_ok(body["email"].as_str().unwrap_or_default(), PASSWORD)
+            .await;
+        (
+            body,
+            tokens["access_token"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    /// A client whose requests come from another loopback address.
+    pub fn client_from(ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().ok())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The codes the development mailbox received at `to`, oldest first.
+    pub fn codes_sent_to(&self, to: &str) -> Vec<String> {
+        self.mailbox_lines()
+            .into_iter()
+            .filter(|l| l["to"] == to)
+            .filter_map(|l| l["code"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Waits (bounded) until the mailbox has a code for `to`.
+    pub async fn wait_for_code(&self, to: &str) -> String {
+        for _ in 0..100 {
+            if let Some(code) = self.codes_sent_to(to).pop() {
+                return code;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no code was sent to {to}");
+    }
+
+    pub async fn count_notifications(&self, kind: &str) -> i64 {
+        use diesel::prelude::*;
+        use persistence::schema::notifications;
+        let kind = kind.to_string();
+        self.state
+            .db
+            .read(move |c| {
+                notifications::table
+                    .filter(notifications::kind.eq(kind))
+                    .count()
+                    .get_result::<i64>(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or(-1)
+    }
+
+    pub fn audit_actions(&self) -> Vec<String> {
+        use diesel::prelude::*;
+        use persistence::schema::audit_log;
+        self.state
+            .db
+            .read(|c| {
+                audit_log::table
+                    .order(audit_log::seq.asc())
+                    .select(audit_log::action)
+                    .load::<String>(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or_default()
+    }
 }

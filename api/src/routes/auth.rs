@@ -392,20 +392,14 @@ pub async fn refresh(
             };
             // A rotated token came back: someone holds a copy. End the whole session.
             let (session, account) = current;
-            sessions::revoke(tx, session, "refresh_reuse", at)?;
-            let entry = AuditEntry::new("auth.refresh_reuse", "session")
-                .by(Some(account))
-                .target(session)
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            let body =
-                "Повторно использован токен обновления; сеанс завершён. Если это были не вы, смените пароль."
-                    .to_string();
-            persistence::notifications::notify(
-                tx,
-                &security_notice(account, "token_reuse", "Сеанс завершён", body),
-                at,
-            )?;
+            if sessions::revoke(tx, session, "refresh_reuse", at)? {
+                let entry =
+                    AuditEntry::new("auth.refresh_reuse", "session").by(Some(account)).target(session).from_ip(ip);
+                persistence::audit::record(tx, entry, at)?;
+                let body = "Повторно использован токен обновления; сеанс завершён. Если это были не вы, смените пароль.";
+                let notice = security_notice(account, "token_reuse", "Сеанс завершён", body.to_string());
+                persistence::notifications::notify(tx, &notice, at)?;
+            }
             Ok(Refreshed::Refused("refresh_token_reused"))
         })
         .await?;
