@@ -43,11 +43,12 @@ pub enum StartError {
 
 /// The served spec: the fixed parts plus every registered operation.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    crate::openapi::add_common_responses(&mut api);
     api
 }
 

@@ -152,6 +152,44 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
 )]
 pub struct ApiDoc;
 
+/// Adds the answers every operation of a kind can give, so no handler has to list them
+/// and none can forget: bodies can be malformed (400), too large (413), of the wrong media
+/// type (415) or invalid (422); secured operations can be refused a token (401); any
+/// operation can meet an unavailable database (503).
+pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr};
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let mut common = vec![("503", "ServiceUnavailable")];
+            if operation.request_body.is_some() {
+                common.extend([
+                    ("400", "BadRequest"),
+                    ("413", "PayloadTooLarge"),
+                    ("415", "UnsupportedMediaType"),
+                    ("422", "Unprocessable"),
+                ]);
+            }
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                common.push(("401", "Unauthorized"));
+            }
+            for (status, name) in common {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+            }
+        }
+    }
+}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {

@@ -7,7 +7,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
@@ -75,10 +75,14 @@ impl RootSpanBuilder for KabinetRootSpan {
         )
     }
 
+    /// Records the status only. The default would log every error response with its
+    /// detail, and a client error's detail may quote the client's input (personal data);
+    /// server errors are logged where they happen, with their cause.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        if let Ok(response) = outcome {
-            span.record("status", response.status().as_u16());
-        }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let status = match outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => error.as_response_error().status_code().as_u16(),
+        };
+        span.record("status", status);
     }
 }
