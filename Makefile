@@ -17,7 +17,7 @@ SPEC       := openapi/openapi.json
 CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check test-ci openapi openapi-check \
-        schemathesis venv clean
+        schemathesis venv bench clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -26,6 +26,7 @@ help:
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
+	@echo "make bench          Criterion benchmarks (release build; figures in target/criterion)"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
 	@echo "make clean          remove build output, $(VENV) and reports (keeps ./data)"
 
@@ -91,6 +92,11 @@ openapi-check: venv
 schemathesis: venv
 	$(CARGO) build --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
+
+# Optimised build: the figures mean nothing in debug. Set KABINET_BENCH_DATABASE_URL to a
+# postgres:// database to measure PostgreSQL instead of SQLite.
+bench:
+	$(CARGO) bench -p kabinet-tests --bench auth
 
 venv: $(VENV_STAMP)
 

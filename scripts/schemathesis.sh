@@ -93,16 +93,17 @@ export KABINET_ACCESS_TOKEN_TTL_SECS=7200 # outlives the run
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 mkdir -p "$KABINET_DATA_DIR"
 
-# Best effort: an admin account so that operations behind the bearer token are exercised
-# beyond their 401 answer. If any step fails the run continues unauthenticated.
+# An admin account so that operations behind the bearer token are exercised beyond their
+# 401 answer. Failing to create it fails the run: a silent fall-back to unauthenticated
+# fuzzing would pass while testing far less.
 admin_login="schemathesis-admin@example.org" # logins may have to be an e-mail, phone or SNILS
 admin_password="St-$(python3 -c 'import secrets; print(secrets.token_hex(12))')-9x"
 token=${SCHEMATHESIS_TOKEN:-}
 if [[ -z $token && $auth_mode == admin ]]; then
     if ! "$kabinet_bin" migrate >>"$server_log.setup" 2>&1 \
         || ! "$kabinet_bin" create-admin --login "$admin_login" --password "$admin_password" >>"$server_log.setup" 2>&1; then
-        say "warning: could not create an admin account (see $server_log.setup); running unauthenticated"
-        auth_mode=none
+        cat "$server_log.setup" >&2 || true
+        die "could not create the admin account for authenticated fuzzing" 
     fi
 fi
 
@@ -147,7 +148,7 @@ if [[ -z $token && $auth_mode == admin ]]; then
         --data "{\"login\":\"$admin_login\",\"password\":\"$admin_password\"}" \
         "$base/api/v1/auth/login" 2>/dev/null \
         | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("access_token") or (d.get("tokens") or {}).get("access_token") or "")' 2>/dev/null) || token=""
-    [[ -n $token ]] || say "warning: could not log in as $admin_login; running unauthenticated"
+    [[ -n $token ]] || die "could not log in as $admin_login for authenticated fuzzing"
 fi
 
 # Checks: no 5xx for any input; every status code, content type, documented response header

@@ -111,6 +111,11 @@ fn create_staff(
     if login.trim().is_empty() {
         return Err("--login must not be empty".into());
     }
+    // Staff accounts guard everyone's data: the same password rules as for citizens.
+    config
+        .password_policy()
+        .check(password, &[login])
+        .map_err(|e| format!("--password: {}", e.message))?;
     let db = app::open_database(config).map_err(|e| e.to_string())?;
     let staff = NewStaff {
         id: AccountId::new(),

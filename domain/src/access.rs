@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::AccountLevel;
+use crate::application::Status;
 use crate::ids::AccountId;
 use crate::time::Instant;
 
@@ -50,16 +51,110 @@ pub enum Action {
     AccountsConfirmIdentity,
     #[serde(rename = "audit.verify")]
     AuditVerify,
+    #[serde(rename = "catalog.manage")]
+    CatalogManage,
+    #[serde(rename = "applications.read")]
+    ApplicationsRead,
+    #[serde(rename = "applications.create")]
+    ApplicationsCreate,
+    #[serde(rename = "applications.edit")]
+    ApplicationsEdit,
+    #[serde(rename = "applications.submit")]
+    ApplicationsSubmit,
+    #[serde(rename = "applications.cancel")]
+    ApplicationsCancel,
+    #[serde(rename = "applications.restore")]
+    ApplicationsRestore,
+    #[serde(rename = "applications.appeal")]
+    ApplicationsAppeal,
+    #[serde(rename = "applications.respond")]
+    ApplicationsRespond,
+    #[serde(rename = "applications.take")]
+    ApplicationsTake,
+    #[serde(rename = "applications.request_info")]
+    ApplicationsRequestInfo,
+    #[serde(rename = "applications.decide")]
+    ApplicationsDecide,
+    #[serde(rename = "applications.complete")]
+    ApplicationsComplete,
+    #[serde(rename = "applications.forward")]
+    ApplicationsForward,
+    #[serde(rename = "agency.queue")]
+    AgencyQueueRead,
+    #[serde(rename = "documents.read")]
+    DocumentsRead,
+    #[serde(rename = "documents.upload")]
+    DocumentsUpload,
+    #[serde(rename = "payments.read")]
+    PaymentsRead,
+    #[serde(rename = "payments.pay")]
+    PaymentsPay,
+    #[serde(rename = "notifications.read")]
+    NotificationsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 25] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
         Action::AccountsConfirmIdentity,
         Action::AuditVerify,
+        Action::CatalogManage,
+        Action::ApplicationsRead,
+        Action::ApplicationsCreate,
+        Action::ApplicationsEdit,
+        Action::ApplicationsSubmit,
+        Action::ApplicationsCancel,
+        Action::ApplicationsRestore,
+        Action::ApplicationsAppeal,
+        Action::ApplicationsRespond,
+        Action::ApplicationsTake,
+        Action::ApplicationsRequestInfo,
+        Action::ApplicationsDecide,
+        Action::ApplicationsComplete,
+        Action::ApplicationsForward,
+        Action::AgencyQueueRead,
+        Action::DocumentsRead,
+        Action::DocumentsUpload,
+        Action::PaymentsRead,
+        Action::PaymentsPay,
+        Action::NotificationsRead,
     ];
+
+    /// What the applicant side does with its own applications.
+    pub const APPLICANT: [Action; 8] = [
+        Action::ApplicationsRead,
+        Action::ApplicationsCreate,
+        Action::ApplicationsEdit,
+        Action::ApplicationsSubmit,
+        Action::ApplicationsCancel,
+        Action::ApplicationsRestore,
+        Action::ApplicationsAppeal,
+        Action::ApplicationsRespond,
+    ];
+
+    /// What an officer does with applications in the agency's queue.
+    pub const OFFICER: [Action; 5] = [
+        Action::ApplicationsTake,
+        Action::ApplicationsRequestInfo,
+        Action::ApplicationsDecide,
+        Action::ApplicationsComplete,
+        Action::ApplicationsForward,
+    ];
+
+    /// Changes as opposed to reads (a `limited` delegation never allows these).
+    pub fn is_write(self) -> bool {
+        !matches!(
+            self,
+            Action::ProfileRead
+                | Action::ApplicationsRead
+                | Action::AgencyQueueRead
+                | Action::DocumentsRead
+                | Action::PaymentsRead
+                | Action::NotificationsRead
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +163,26 @@ impl Action {
             Action::CredentialsManage => "credentials.manage",
             Action::AccountsConfirmIdentity => "accounts.confirm_identity",
             Action::AuditVerify => "audit.verify",
+            Action::CatalogManage => "catalog.manage",
+            Action::ApplicationsRead => "applications.read",
+            Action::ApplicationsCreate => "applications.create",
+            Action::ApplicationsEdit => "applications.edit",
+            Action::ApplicationsSubmit => "applications.submit",
+            Action::ApplicationsCancel => "applications.cancel",
+            Action::ApplicationsRestore => "applications.restore",
+            Action::ApplicationsAppeal => "applications.appeal",
+            Action::ApplicationsRespond => "applications.respond",
+            Action::ApplicationsTake => "applications.take",
+            Action::ApplicationsRequestInfo => "applications.request_info",
+            Action::ApplicationsDecide => "applications.decide",
+            Action::ApplicationsComplete => "applications.complete",
+            Action::ApplicationsForward => "applications.forward",
+            Action::AgencyQueueRead => "agency.queue",
+            Action::DocumentsRead => "documents.read",
+            Action::DocumentsUpload => "documents.upload",
+            Action::PaymentsRead => "payments.read",
+            Action::PaymentsPay => "payments.pay",
+            Action::NotificationsRead => "notifications.read",
         }
     }
 }
@@ -81,6 +196,8 @@ pub struct Subject {
     pub level: AccountLevel,
     /// Authenticated with a second factor in this session.
     pub mfa: bool,
+    /// The officer's agency.
+    pub agency: Option<String>,
 }
 
 impl Subject {
@@ -94,8 +211,22 @@ impl Subject {
 pub enum Resource {
     /// The service as a whole (audit log, catalog administration).
     System,
-    /// One account (its profile, credentials, identity).
+    /// One account (its profile, credentials, identity, and what it owns).
     Account(AccountId),
+    /// An application (or one about to be created).
+    Application(ApplicationFacts),
+    /// An agency's queue.
+    Agency(String),
+}
+
+/// What authorization needs to know about an application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationFacts {
+    pub owner: AccountId,
+    pub service_code: String,
+    /// The agency handling it now.
+    pub agency_code: String,
+    pub status: Status,
 }
 
 /// Why an action is refused; the code is part of the HTTP contract.
@@ -107,6 +238,10 @@ pub enum Denial {
     NotOwner,
     /// The account's identity is not established enough.
     LevelTooLow,
+    /// An officer acting outside their agency (who must not learn what other agencies hold).
+    WrongAgency,
+    /// The caller sees the application but is not its applicant.
+    NotApplicant,
 }
 
 impl Denial {
@@ -115,14 +250,16 @@ impl Denial {
             Denial::RoleRequired => "role_required",
             Denial::NotOwner => "not_owner",
             Denial::LevelTooLow => "level_too_low",
+            Denial::WrongAgency => "wrong_agency",
+            Denial::NotApplicant => "not_applicant",
         }
     }
 
     /// Whether the caller may know the resource exists; if not, the answer is 404.
     pub fn reveals_resource(self) -> bool {
         match self {
-            Denial::RoleRequired | Denial::LevelTooLow => true,
-            Denial::NotOwner => false,
+            Denial::RoleRequired | Denial::LevelTooLow | Denial::NotApplicant => true,
+            Denial::NotOwner | Denial::WrongAgency => false,
         }
     }
 }
@@ -149,13 +286,70 @@ pub fn authorize(
             subject.has_role(Role::Officer) || subject.has_role(Role::Admin),
             Denial::RoleRequired,
         ),
-        (Action::AuditVerify, Resource::System) => {
+        (Action::AuditVerify | Action::CatalogManage, Resource::System) => {
             require(subject.has_role(Role::Admin), Denial::RoleRequired)
+        }
+        (
+            Action::DocumentsRead
+            | Action::DocumentsUpload
+            | Action::PaymentsRead
+            | Action::PaymentsPay
+            | Action::NotificationsRead,
+            Resource::Account(owner),
+        ) => require(*owner == subject.account, Denial::NotOwner),
+        (action, Resource::Application(app)) if Action::APPLICANT.contains(&action) => {
+            applicant(subject, action, app)
+        }
+        (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => officer(subject, app),
+        (Action::AgencyQueueRead, Resource::Agency(code)) => {
+            require(subject.has_role(Role::Officer), Denial::RoleRequired)?;
+            require(
+                subject.agency.as_deref() == Some(code.as_str()),
+                Denial::WrongAgency,
+            )
         }
         // An action asked about a resource it does not apply to is a programming error;
         // refuse it in a way that reveals nothing.
         _ => Err(Denial::NotOwner),
     }
+}
+
+/// Whether the subject is an officer of the agency now handling `app`, and may see it.
+fn handles(subject: &Subject, app: &ApplicationFacts) -> bool {
+    subject.has_role(Role::Officer)
+        && subject.agency.as_deref() == Some(app.agency_code.as_str())
+        && app.status.is_visible_to_agency()
+}
+
+fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
+    if app.owner == subject.account {
+        if action == Action::ApplicationsSubmit {
+            return require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow);
+        }
+        return Ok(());
+    }
+    if handles(subject, app) {
+        return require(action == Action::ApplicationsRead, Denial::NotApplicant);
+    }
+    Err(if subject.has_role(Role::Officer) {
+        Denial::WrongAgency
+    } else {
+        Denial::NotOwner
+    })
+}
+
+fn officer(subject: &Subject, app: &ApplicationFacts) -> Result<(), Denial> {
+    if handles(subject, app) {
+        return Ok(());
+    }
+    if app.owner == subject.account {
+        return Err(Denial::RoleRequired);
+    }
+    Err(if subject.has_role(Role::Officer) {
+        Denial::WrongAgency
+    } else {
+        Denial::NotOwner
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +363,7 @@ mod tests {
             roles: roles.to_vec(),
             level: AccountLevel::Confirmed,
             mfa: false,
+            agency: None,
         }
     }
 
@@ -192,8 +387,18 @@ mod tests {
                         }
                         (Action::AccountsConfirmIdentity, "own" | "other") if staff => Ok(()),
                         (Action::AccountsConfirmIdentity, "own" | "other") => Err(Denial::RoleRequired),
-                        (Action::AuditVerify, "system") if role == Role::Admin => Ok(()),
-                        (Action::AuditVerify, "system") => Err(Denial::RoleRequired),
+                        (Action::AuditVerify | Action::CatalogManage, "system") if role == Role::Admin => {
+                            Ok(())
+                        }
+                        (Action::AuditVerify | Action::CatalogManage, "system") => Err(Denial::RoleRequired),
+                        (
+                            Action::DocumentsRead
+                            | Action::DocumentsUpload
+                            | Action::PaymentsRead
+                            | Action::PaymentsPay
+                            | Action::NotificationsRead,
+                            "own",
+                        ) => Ok(()),
                         _ => Err(Denial::NotOwner),
                     };
                     assert_eq!(
@@ -204,6 +409,119 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Application actions over every relation of caller to application, for a draft and a
+    /// submitted application.
+    #[test]
+    fn the_application_table() {
+        let owner = AccountId::new();
+        let app = |status| ApplicationFacts {
+            owner,
+            service_code: "passport".into(),
+            agency_code: "mvd".into(),
+            status,
+        };
+        let person = |account, roles: &[Role], level, agency: Option<&str>| Subject {
+            account,
+            roles: roles.to_vec(),
+            level,
+            mfa: false,
+            agency: agency.map(str::to_string),
+        };
+        let callers = [
+            (
+                "owner",
+                person(owner, &[Role::Citizen], AccountLevel::Confirmed, None),
+            ),
+            (
+                "simplified owner",
+                person(owner, &[Role::Citizen], AccountLevel::Simplified, None),
+            ),
+            (
+                "other citizen",
+                person(AccountId::new(), &[Role::Citizen], AccountLevel::Confirmed, None),
+            ),
+            (
+                "officer",
+                person(
+                    AccountId::new(),
+                    &[Role::Officer],
+                    AccountLevel::Confirmed,
+                    Some("mvd"),
+                ),
+            ),
+            (
+                "other officer",
+                person(
+                    AccountId::new(),
+                    &[Role::Officer],
+                    AccountLevel::Confirmed,
+                    Some("fns"),
+                ),
+            ),
+            (
+                "admin",
+                person(AccountId::new(), &[Role::Admin], AccountLevel::Confirmed, None),
+            ),
+        ];
+        for status in [Status::Draft, Status::Submitted] {
+            for (name, subject) in &callers {
+                for action in Action::APPLICANT.into_iter().chain(Action::OFFICER) {
+                    let applicant_side = Action::APPLICANT.contains(&action);
+                    let sees = status != Status::Draft;
+                    let expected = match (*name, applicant_side) {
+                        ("owner", true) => Ok(()),
+                        ("simplified owner", true) if action == Action::ApplicationsSubmit => {
+                            Err(Denial::LevelTooLow)
+                        }
+                        ("simplified owner", true) => Ok(()),
+                        ("owner" | "simplified owner", false) => Err(Denial::RoleRequired),
+                        ("officer", true) if sees && action == Action::ApplicationsRead => Ok(()),
+                        ("officer", true) if sees => Err(Denial::NotApplicant),
+                        ("officer", false) if sees => Ok(()),
+                        ("officer" | "other officer", _) => Err(Denial::WrongAgency),
+                        _ => Err(Denial::NotOwner),
+                    };
+                    let decision =
+                        authorize(subject, action, &Resource::Application(app(status)), Utc::now());
+                    assert_eq!(decision, expected, "{name} {action:?} {status:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_agencys_officers_read_its_queue() {
+        let officer = Subject {
+            account: AccountId::new(),
+            roles: vec![Role::Officer],
+            level: AccountLevel::Confirmed,
+            mfa: false,
+            agency: Some("mvd".into()),
+        };
+        let queue = |code: &str| {
+            authorize(
+                &officer,
+                Action::AgencyQueueRead,
+                &Resource::Agency(code.into()),
+                Utc::now(),
+            )
+        };
+        assert_eq!(queue("mvd"), Ok(()));
+        assert_eq!(queue("fns"), Err(Denial::WrongAgency));
+        let citizen = Subject {
+            roles: vec![Role::Citizen],
+            agency: None,
+            ..officer.clone()
+        };
+        let refused = authorize(
+            &citizen,
+            Action::AgencyQueueRead,
+            &Resource::Agency("mvd".into()),
+            Utc::now(),
+        );
+        assert_eq!(refused, Err(Denial::RoleRequired));
     }
 
     #[test]

@@ -56,6 +56,14 @@ id_type!(
     AccountId
 );
 id_type!(
+    /// An application (заявление) for a service.
+    ApplicationId
+);
+id_type!(
+    /// A saved application template.
+    TemplateId
+);
+id_type!(
     /// One record of the hash-chained audit log.
     AuditRecordId
 );

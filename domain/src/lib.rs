@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod account;
+pub mod application;
 pub mod audit;
+pub mod catalog;
 pub mod field_error;
 pub mod ids;
 pub mod login;

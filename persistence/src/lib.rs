@@ -3,16 +3,20 @@
 //! caller's transaction.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
+pub mod catalog;
 pub mod codes;
 pub mod connection;
 pub mod database;
 pub mod error;
+pub mod idempotency;
 pub mod notifications;
 pub mod outbox;
 mod rows;
 pub mod schema;
 pub mod sessions;
+pub mod templates;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use database::{transaction, Backend, Database, PoolUsage};

@@ -167,3 +167,126 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_codes,
     known_ips,
 );
+
+diesel::table! {
+    agencies (code) {
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        region -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    services (code) {
+        code -> Text,
+        name_ru -> Text,
+        name_en -> Text,
+        description -> Text,
+        level -> Text,
+        region -> Nullable<Text>,
+        agency_code -> Text,
+        form_schema -> Text,
+        required_documents -> Text,
+        allowed_file_types -> Text,
+        max_file_bytes -> BigInt,
+        processing_days -> Integer,
+        editable_after_submit -> Bool,
+        cancellable_in_review -> Bool,
+        co_applicants_allowed -> Bool,
+        appeal_window_days -> Integer,
+        restore_window_days -> Integer,
+        fee_kopecks -> BigInt,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        number -> Nullable<Text>,
+        owner_id -> Text,
+        service_code -> Text,
+        agency_code -> Text,
+        status -> Text,
+        previous_status -> Nullable<Text>,
+        in_queue -> Bool,
+        form_data -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        info_request -> Nullable<Text>,
+        info_due_at -> Nullable<Timestamp>,
+        appeal_used -> Bool,
+        rejection_reason -> Nullable<Text>,
+        result_note -> Nullable<Text>,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    application_history (id) {
+        id -> Text,
+        application_id -> Text,
+        seq -> Integer,
+        occurred_at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        on_behalf_of -> Nullable<Text>,
+        event -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        agency_code -> Text,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (account_id, idempotency_key) {
+        account_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    templates (id) {
+        id -> Text,
+        owner_id -> Text,
+        name -> Text,
+        service_code -> Text,
+        form_data -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(services -> agencies (agency_code));
+diesel::joinable!(applications -> services (service_code));
+diesel::joinable!(application_history -> applications (application_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    agencies,
+    services,
+    applications,
+    application_history,
+    counters,
+    idempotency_keys,
+    templates,
+    accounts,
+);

@@ -41,6 +41,7 @@ pub struct SessionState {
     pub account: AccountId,
     pub roles: Vec<domain::access::Role>,
     pub level: domain::account::AccountLevel,
+    pub agency: Option<String>,
     pub revoked: bool,
     pub expires_at: Instant,
     pub ip_allow_list: Option<String>,
@@ -87,6 +88,7 @@ pub fn state(conn: &mut DbConnection, id: SessionId) -> Result<Option<SessionSta
         Option<String>,
         String,
         String,
+        Option<String>,
     );
     let row: Option<Row> = sessions::table
         .inner_join(accounts::table)
@@ -98,20 +100,24 @@ pub fn state(conn: &mut DbConnection, id: SessionId) -> Result<Option<SessionSta
             accounts::ip_allow_list,
             accounts::roles,
             accounts::level,
+            accounts::agency_code,
         ))
         .first(conn)
         .optional()?;
-    row.map(|(account, revoked_at, expires_at, ip_allow_list, roles, level)| {
-        Ok(SessionState {
-            account: parse_id("sessions", &account)?,
-            roles: crate::accounts::decode_roles(&roles)?,
-            level: domain::account::AccountLevel::parse(&level)
-                .ok_or_else(|| StoreError::corrupt("accounts", format!("level {level:?}")))?,
-            revoked: revoked_at.is_some(),
-            expires_at: from_db_time(expires_at),
-            ip_allow_list,
-        })
-    })
+    row.map(
+        |(account, revoked_at, expires_at, ip_allow_list, roles, level, agency)| {
+            Ok(SessionState {
+                account: parse_id("sessions", &account)?,
+                roles: crate::accounts::decode_roles(&roles)?,
+                level: domain::account::AccountLevel::parse(&level)
+                    .ok_or_else(|| StoreError::corrupt("accounts", format!("level {level:?}")))?,
+                revoked: revoked_at.is_some(),
+                expires_at: from_db_time(expires_at),
+                ip_allow_list,
+                agency,
+            })
+        },
+    )
     .transpose()
 }
 

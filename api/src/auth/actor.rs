@@ -95,6 +95,7 @@ impl FromRequest for Actor {
                 roles: live.roles,
                 level: live.level,
                 mfa: claims.amr.iter().any(|m| m == "mfa"),
+                agency: live.agency,
             };
             Ok(Actor {
                 account: claims.sub,

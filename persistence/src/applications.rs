@@ -1,0 +1,400 @@
+//! Applications and their history. Writes are optimistic: an update names the version it
+//! was based on, and loses (answers `false`) when someone else wrote first.
+
+use diesel::prelude::*;
+use domain::application::{Application, Status, Step};
+use domain::ids::{AccountId, ApplicationId};
+use domain::time::Instant;
+
+use crate::catalog::escape_like;
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
+use crate::schema::{application_history, applications, counters};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = applications, treat_none_as_null = true)]
+struct ApplicationRow {
+    id: String,
+    number: Option<String>,
+    owner_id: String,
+    service_code: String,
+    agency_code: String,
+    status: String,
+    previous_status: Option<String>,
+    in_queue: bool,
+    form_data: String,
+    version: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+    submitted_at: Option<chrono::NaiveDateTime>,
+    decided_at: Option<chrono::NaiveDateTime>,
+    cancelled_at: Option<chrono::NaiveDateTime>,
+    info_request: Option<String>,
+    info_due_at: Option<chrono::NaiveDateTime>,
+    appeal_used: bool,
+    rejection_reason: Option<String>,
+    result_note: Option<String>,
+    search_text: String,
+}
+
+/// Statuses in which an application is in its agency's queue.
+pub fn in_queue(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Submitted | Status::Resubmitted | Status::InReview | Status::NeedsInfo | Status::Appealed
+    )
+}
+
+/// The text `?q=` searches: the number, the service's name and every form value.
+fn search_text(app: &Application, service_name: &str) -> String {
+    fn collect(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::String(s) => {
+                out.push(' ');
+                out.push_str(s);
+            }
+            serde_json::Value::Number(n) => {
+                out.push(' ');
+                out.push_str(&n.to_string());
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut text = format!("{} {}", app.number.as_deref().unwrap_or_default(), service_name);
+    collect(&app.form_data, &mut text);
+    text.to_lowercase()
+}
+
+impl ApplicationRow {
+    fn of(app: &Application, service_name: &str) -> ApplicationRow {
+        let time = |t: Option<Instant>| t.map(to_db_time);
+        ApplicationRow {
+            id: app.id.to_string(),
+            number: app.number.clone(),
+            owner_id: app.owner.to_string(),
+            service_code: app.service_code.clone(),
+            agency_code: app.agency_code.clone(),
+            status: app.status.as_str().into(),
+            previous_status: app.previous_status.map(|s| s.as_str().into()),
+            in_queue: in_queue(app.status),
+            form_data: app.form_data.to_string(),
+            version: app.version,
+            created_at: to_db_time(app.created_at),
+            updated_at: to_db_time(app.updated_at),
+            submitted_at: time(app.submitted_at),
+            decided_at: time(app.decided_at),
+            cancelled_at: time(app.cancelled_at),
+            info_request: app.info_request.clone(),
+            info_due_at: time(app.info_due_at),
+            appeal_used: app.appeal_used,
+            rejection_reason: app.rejection_reason.clone(),
+            result_note: app.result_note.clone(),
+            search_text: search_text(app, service_name),
+        }
+    }
+}
+
+fn status(text: &str) -> Result<Status, StoreError> {
+    Status::parse(text).ok_or_else(|| StoreError::corrupt("applications", format!("status {text:?}")))
+}
+
+impl TryFrom<ApplicationRow> for Application {
+    type Error = StoreError;
+
+    fn try_from(r: ApplicationRow) -> Result<Self, StoreError> {
+        let time = |t: Option<chrono::NaiveDateTime>| t.map(from_db_time);
+        Ok(Application {
+            id: parse_id("applications", &r.id)?,
+            number: r.number,
+            owner: parse_id("applications", &r.owner_id)?,
+            service_code: r.service_code,
+            agency_code: r.agency_code,
+            status: status(&r.status)?,
+            previous_status: r.previous_status.as_deref().map(status).transpose()?,
+            form_data: serde_json::from_str(&r.form_data)
+                .map_err(|e| StoreError::corrupt("applications", e))?,
+            version: r.version,
+            created_at: from_db_time(r.created_at),
+            updated_at: from_db_time(r.updated_at),
+            submitted_at: time(r.submitted_at),
+            decided_at: time(r.decided_at),
+            cancelled_at: time(r.cancelled_at),
+            info_request: r.info_request,
+            info_due_at: time(r.info_due_at),
+            appeal_used: r.appeal_used,
+            rejection_reason: r.rejection_reason,
+            result_note: r.result_note,
+        })
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, app: &Application, service_name: &str) -> Result<(), StoreError> {
+    diesel::insert_into(applications::table)
+        .values(ApplicationRow::of(app, service_name))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores `app` if the stored row is still at `expected` version.
+pub fn update(
+    conn: &mut DbConnection,
+    app: &Application,
+    expected: i64,
+    service_name: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        applications::table
+            .find(app.id.to_string())
+            .filter(applications::version.eq(expected)),
+    )
+    .set(ApplicationRow::of(app, service_name))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+    applications::table
+        .find(id.to_string())
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Application::try_from)
+        .transpose()
+}
+
+/// The next human-readable number, e.g. `KB-2026-00000042`. The counter row's lock
+/// serialises submissions for the instant of the increment only.
+pub fn next_number(conn: &mut DbConnection, now: Instant) -> Result<String, StoreError> {
+    diesel::update(counters::table.find("application_number"))
+        .set(counters::value.eq(counters::value + 1))
+        .execute(conn)?;
+    let value: i64 = counters::table
+        .find("application_number")
+        .select(counters::value)
+        .first(conn)?;
+    Ok(format!("KB-{}-{value:08}", now.format("%Y")))
+}
+
+/// One entry of an application's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    pub seq: i32,
+    pub occurred_at: Instant,
+    pub actor: Option<AccountId>,
+    pub on_behalf_of: Option<uuid::Uuid>,
+    pub event: String,
+    pub from: Option<Status>,
+    pub to: Status,
+    /// The agency handling the application after the event (forwarding changes it).
+    pub agency_code: String,
+    pub comment: Option<String>,
+}
+
+/// Appends the history entry of `step`, or of the creation when `step` is `None`.
+pub fn record(
+    conn: &mut DbConnection,
+    app: &Application,
+    step: Option<&Step>,
+    actor: Option<AccountId>,
+    on_behalf_of: Option<uuid::Uuid>,
+    now: Instant,
+) -> Result<(), StoreError> {
+    let last: Option<i32> = application_history::table
+        .filter(application_history::application_id.eq(app.id.to_string()))
+        .select(diesel::dsl::max(application_history::seq))
+        .first(conn)?;
+    let (event, from, comment) = match step {
+        Some(step) => (
+            step.event.as_str(),
+            Some(step.from.as_str()),
+            step.comment.clone(),
+        ),
+        None => ("create", None, None),
+    };
+    diesel::insert_into(application_history::table)
+        .values((
+            application_history::id.eq(uuid::Uuid::now_v7().to_string()),
+            application_history::application_id.eq(app.id.to_string()),
+            application_history::seq.eq(last.unwrap_or(0) + 1),
+            application_history::occurred_at.eq(to_db_time(now)),
+            application_history::actor_id.eq(actor.map(|a| a.to_string())),
+            application_history::on_behalf_of.eq(on_behalf_of.map(|p| p.to_string())),
+            application_history::event.eq(event),
+            application_history::from_status.eq(from),
+            application_history::to_status.eq(app.status.as_str()),
+            application_history::agency_code.eq(&app.agency_code),
+            application_history::comment.eq(comment),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn history(conn: &mut DbConnection, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+    type Row = (
+        i32,
+        chrono::NaiveDateTime,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = application_history::table
+        .filter(application_history::application_id.eq(id.to_string()))
+        .order(application_history::seq.asc())
+        .select((
+            application_history::seq,
+            application_history::occurred_at,
+            application_history::actor_id,
+            application_history::on_behalf_of,
+            application_history::event,
+            application_history::from_status,
+            application_history::to_status,
+            application_history::agency_code,
+            application_history::comment,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(
+            |(seq, at, actor, principal, event, from, to, agency_code, comment)| {
+                Ok(HistoryEntry {
+                    seq,
+                    occurred_at: from_db_time(at),
+                    actor: parse_optional_id("application_history", actor.as_deref())?,
+                    on_behalf_of: parse_optional_id("application_history", principal.as_deref())?,
+                    event,
+                    from: from.as_deref().map(status).transpose()?,
+                    to: status(&to)?,
+                    agency_code,
+                    comment,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Filters and keyset position for "my applications".
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub service: Option<String>,
+    pub from: Option<Instant>,
+    pub to: Option<Instant>,
+    pub q: Option<String>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+    /// The last row of the previous page: (created_at, id).
+    pub after: Option<(Instant, String)>,
+    pub limit: i64,
+}
+
+/// The owner's applications, newest (or oldest) first; served by the
+/// `(owner_id, created_at, id)` index in both directions.
+pub fn list_for_owner(
+    conn: &mut DbConnection,
+    owner: AccountId,
+    f: &ListFilter,
+) -> Result<Vec<Application>, StoreError> {
+    let mut query = applications::table
+        .filter(applications::owner_id.eq(owner.to_string()))
+        .select(ApplicationRow::as_select())
+        .into_boxed();
+    if let Some(status) = f.status {
+        query = query.filter(applications::status.eq(status.as_str()));
+    }
+    if let Some(service) = &f.service {
+        query = query.filter(applications::service_code.eq(service.clone()));
+    }
+    if let Some(from) = f.from {
+        query = query.filter(applications::created_at.ge(to_db_time(from)));
+    }
+    if let Some(to) = f.to {
+        query = query.filter(applications::created_at.lt(to_db_time(to)));
+    }
+    if let Some(q) = &f.q {
+        query = query.filter(
+            applications::search_text
+                .like(format!("%{}%", escape_like(&q.to_lowercase())))
+                .escape('\\'),
+        );
+    }
+    if let Some((at, id)) = &f.after {
+        let at = to_db_time(*at);
+        query = if f.ascending {
+            query.filter(
+                applications::created_at.gt(at).or(applications::created_at
+                    .eq(at)
+                    .and(applications::id.gt(id.clone()))),
+            )
+        } else {
+            query.filter(
+                applications::created_at.lt(at).or(applications::created_at
+                    .eq(at)
+                    .and(applications::id.lt(id.clone()))),
+            )
+        };
+    }
+    query = if f.ascending {
+        query.order((applications::created_at.asc(), applications::id.asc()))
+    } else {
+        query.order((applications::created_at.desc(), applications::id.desc()))
+    };
+    query
+        .limit(f.limit)
+        .load(conn)?
+        .into_iter()
+        .map(Application::try_from)
+        .collect()
+}
+
+/// The agency's open applications, oldest submission first, after `(submitted_at, id)`;
+/// served by the `(agency_code, in_queue, submitted_at, id)` index.
+pub fn queue(
+    conn: &mut DbConnection,
+    agency: &str,
+    after: Option<&(Instant, String)>,
+    limit: i64,
+) -> Result<Vec<Application>, StoreError> {
+    let mut query = applications::table
+        .filter(applications::agency_code.eq(agency.to_string()))
+        .filter(applications::in_queue.eq(true))
+        .select(ApplicationRow::as_select())
+        .into_boxed();
+    if let Some((at, id)) = after {
+        let at = to_db_time(*at);
+        query = query.filter(
+            applications::submitted_at.gt(at).or(applications::submitted_at
+                .eq(at)
+                .and(applications::id.gt(id.clone()))),
+        );
+    }
+    query
+        .order((applications::submitted_at.asc(), applications::id.asc()))
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Application::try_from)
+        .collect()
+}
+
+/// Information requests whose due date passed (for the expiry job).
+pub fn overdue_info_requests(
+    conn: &mut DbConnection,
+    now: Instant,
+    limit: i64,
+) -> Result<Vec<Application>, StoreError> {
+    applications::table
+        .filter(applications::status.eq(Status::NeedsInfo.as_str()))
+        .filter(applications::info_due_at.lt(to_db_time(now)))
+        .select(ApplicationRow::as_select())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Application::try_from)
+        .collect()
+}
