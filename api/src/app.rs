@@ -86,16 +86,13 @@ pub struct Application {
 impl Application {
     pub fn build(config: Config) -> Result<Application, StartError> {
         let db = open_database(&config)?;
-        if config.demo {
-            demo::seed(&db).map_err(StartError::Other)?;
-        }
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
-        let pii = match (&config.pii_keys, &config.pii_index_key) {
-            (Some(keys), Some(index)) => PiiCipher::from_config(keys, index),
-            _ => PiiCipher::load_or_generate(&config.data_dir),
+        let pii =
+            PiiCipher::from_settings(&config).map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
+        if config.demo {
+            demo::seed(&db, &pii).map_err(StartError::Other)?;
         }
-        .map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
         let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
             addr: config.listen.to_string(),
@@ -117,6 +114,7 @@ impl Application {
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics),
             pii: Arc::new(pii),
+            forms: Arc::new(crate::forms::FormValidators::default()),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {

@@ -46,6 +46,7 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
     pub outbox_poll_ms: u64,
     pub outbox_max_attempts: i32,
+    pub jobs_interval_secs: u64,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub mfa_token_ttl_secs: i64,
@@ -79,6 +80,7 @@ pub const KEYS: &[&str] = &[
     "shutdown_timeout_secs",
     "outbox_poll_ms",
     "outbox_max_attempts",
+    "jobs_interval_secs",
     "access_token_ttl_secs",
     "refresh_token_ttl_days",
     "mfa_token_ttl_secs",
@@ -281,6 +283,7 @@ impl Config {
             )?,
             outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
             outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
+            jobs_interval_secs: source.positive("jobs_interval_secs", 60, SECONDS)?,
             access_token_ttl_secs: source.positive("access_token_ttl_secs", 900, SECONDS)?,
             refresh_token_ttl_days: source.positive(
                 "refresh_token_ttl_days",

@@ -88,6 +88,14 @@ impl PiiCipher {
         })
     }
 
+    /// The keys the configuration names, or development keys in the data directory.
+    pub fn from_settings(config: &crate::config::Config) -> Result<PiiCipher, String> {
+        match (&config.pii_keys, &config.pii_index_key) {
+            (Some(keys), Some(index)) => PiiCipher::from_config(keys, index),
+            _ => PiiCipher::load_or_generate(&config.data_dir),
+        }
+    }
+
     /// Development keys kept in `dir/keys/pii.json`, created (mode 0600) on first use.
     pub fn load_or_generate(dir: &Path) -> Result<PiiCipher, String> {
         let path = dir.join("keys").join("pii.json");

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[schema(example = json!({"field": "snils", "code": "invalid_checksum", "message": "SNILS check digits do not match"}))]
 pub struct FieldProblem {
     /// JSON path of the field, dotted for nested objects.

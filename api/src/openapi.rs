@@ -147,6 +147,10 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         (name = "service", description = "Liveness, readiness, metrics and signing keys"),
         (name = "accounts", description = "Registration, the profile, second factors and contacts"),
         (name = "auth", description = "Logging in, tokens, sessions and password reset"),
+        (name = "catalog", description = "The service catalog"),
+        (name = "applications", description = "Applications (заявления) from the applicant's side"),
+        (name = "officer", description = "The agency queue and decisions"),
+        (name = "templates", description = "Saved application templates"),
         (name = "audit", description = "The hash-chained audit log")
     )
 )]

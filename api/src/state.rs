@@ -9,6 +9,7 @@ use persistence::{Database, DbConnection};
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
+use crate::forms::FormValidators;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -18,6 +19,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<Metrics>,
     pub pii: Arc<PiiCipher>,
+    pub forms: Arc<FormValidators>,
 }
 
 pub type State = web::Data<AppState>;

@@ -11,4 +11,5 @@ pub mod ids;
 pub mod login;
 pub mod notice;
 pub mod person;
+pub mod template;
 pub mod time;

@@ -1,11 +1,16 @@
 //! Every route, registered in one place together with its OpenAPI entry.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod me;
+pub mod officer;
+pub mod paging;
 pub mod profile;
 pub mod service;
+pub mod templates;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -34,6 +39,34 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::end_one_session)
                 .service(auth::password_reset)
                 .service(auth::password_reset_confirm)
+                .service(catalog::list_services)
+                .service(catalog::get_service)
+                .service(catalog::create_service)
+                .service(catalog::replace_service)
+                // The literal export path is registered before `/applications/{id}`.
+                .service(applications::export)
+                .service(applications::create)
+                .service(applications::list)
+                .service(applications::get_one)
+                .service(applications::patch_one)
+                .service(applications::submit)
+                .service(applications::cancel)
+                .service(applications::restore)
+                .service(applications::appeal)
+                .service(applications::respond_to)
+                .service(applications::history)
+                .service(officer::queue)
+                .service(officer::take)
+                .service(officer::request_info)
+                .service(officer::approve)
+                .service(officer::reject)
+                .service(officer::complete)
+                .service(officer::forward)
+                .service(templates::create)
+                .service(templates::list)
+                .service(templates::get_one)
+                .service(templates::replace)
+                .service(templates::delete)
                 .service(audit::verify),
         );
 }

@@ -1,0 +1,208 @@
+//! Running one application use case: load, ask the authorization core, check the version,
+//! apply the pure state machine, then store the row, its history, the audit record and the
+//! applicant's notification — all in one transaction.
+
+use domain::access::{authorize, Action, ApplicationFacts, Resource, Subject};
+use domain::application::{Application, Event, EventKind, Party, Refusal, Status, Step};
+use domain::audit::AuditEntry;
+use domain::catalog::Service;
+use domain::ids::{AccountId, ApplicationId};
+use domain::notice::Notice;
+use persistence::{applications, catalog, DbConnection};
+use serde_json::json;
+
+use crate::clock::now;
+use crate::concurrency::stale;
+use crate::error::{ApiError, FieldProblem};
+use crate::forms::FormValidators;
+
+/// Who acts: the caller, and the principal when acting on someone's behalf.
+#[derive(Clone, Debug)]
+pub struct Acting {
+    pub subject: Subject,
+    pub account: AccountId,
+    pub on_behalf_of: Option<uuid::Uuid>,
+    pub ip: Option<String>,
+}
+
+impl From<&crate::auth::Actor> for Acting {
+    fn from(actor: &crate::auth::Actor) -> Self {
+        Acting { subject: actor.subject.clone(), account: actor.account, on_behalf_of: None, ip: actor.ip.clone() }
+    }
+}
+
+pub fn facts(app: &Application) -> ApplicationFacts {
+    ApplicationFacts {
+        owner: app.owner,
+        service_code: app.service_code.clone(),
+        agency_code: app.agency_code.clone(),
+        status: app.status,
+    }
+}
+
+/// Loads an application the caller may take `action` on; 404 when it may not even see it.
+pub fn load(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    action: Action,
+) -> Result<(Application, Service), ApiError> {
+    let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    authorize(&acting.subject, action, &Resource::Application(facts(&app)), now())?;
+    let service = catalog::find(tx, &app.service_code)?
+        .ok_or_else(|| ApiError::internal(format!("application {id} names a missing service")))?;
+    Ok((app, service))
+}
+
+/// A refused event: bad input is 422, the wrong state is 409 with the allowed next steps.
+pub fn refused(refusal: Refusal, status: Status) -> ApiError {
+    let allowed: Vec<&str> = refusal.allowed.iter().map(|e| e.as_str()).collect();
+    match refusal.code {
+        "comment_required" | "due_date_in_past" | "same_agency" => ApiError::field("body", refusal.code, refusal.message),
+        code => ApiError::conflict(code, refusal.message)
+            .with_context(json!({ "status": status.as_str(), "allowed": allowed })),
+    }
+}
+
+/// The notice the applicant gets for a transition.
+pub fn status_notice(app: &Application, step: &Step) -> Notice {
+    let name = app.number.clone().unwrap_or_else(|| "черновик".into());
+    let body = match &step.comment {
+        Some(comment) => format!("Статус заявления {name}: {}. {comment}", app.status.label()),
+        None => format!("Статус заявления {name}: {}.", app.status.label()),
+    };
+    Notice {
+        recipient: app.owner,
+        kind: format!("application.{}", step.event.as_str()),
+        title: format!("Заявление {name}: {}", app.status.label()),
+        body,
+        data: json!({ "application_id": app.id, "status": app.status.as_str() }),
+        important: matches!(step.to, Status::NeedsInfo | Status::Rejected | Status::Approved),
+    }
+}
+
+/// Extra checks some events need beyond the state machine (schema at submission, the
+/// required documents, a real target agency).
+pub fn precheck(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    app: &Application,
+    service: &Service,
+    event: &Event,
+) -> Result<(), ApiError> {
+    match event {
+        Event::Submit => {
+            let errors = forms.problems(service, &app.form_data);
+            if !errors.is_empty() {
+                return Err(ApiError::validation(errors));
+            }
+            required_documents(tx, app, service)
+        }
+        Event::Edit { form_data } => {
+            let errors = forms.problems(service, form_data);
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(ApiError::validation(errors))
+            }
+        }
+        Event::Forward { to_agency, .. } => {
+            if catalog::agency_exists(tx, to_agency)? {
+                Ok(())
+            } else {
+                Err(ApiError::field("agency_code", "unknown_agency", "No such agency."))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The one place where submission checks the service's required documents. Attachments
+/// arrive with the documents feature; until then no application carries any, so the check
+/// has nothing to compare yet and passes.
+fn required_documents(_tx: &mut DbConnection, _app: &Application, _service: &Service) -> Result<(), ApiError> {
+    Ok(())
+}
+
+/// Fires `event` on application `id` as `party`, based on `version`.
+#[allow(clippy::too_many_arguments)]
+pub fn fire(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    acting: &Acting,
+    id: ApplicationId,
+    version: i64,
+    action: Action,
+    party: Party,
+    event: Event,
+) -> Result<(Application, Service), ApiError> {
+    let (app, service) = load(tx, acting, id, action)?;
+    if app.version != version {
+        return Err(stale(app.version));
+    }
+    precheck(tx, forms, &app, &service, &event)?;
+    let at = now();
+    let mut step = app.apply(event, party, &service.policy, at).map_err(|r| refused(r, app.status))?;
+    if step.event == EventKind::Submit && step.application.number.is_none() {
+        step.application.number = Some(applications::next_number(tx, at)?);
+    }
+    store_step(tx, &step, &service, Some(acting), version, at)?;
+    Ok((step.application, service))
+}
+
+/// Writes a step: the row (if still at `version`), history, audit and the notice.
+pub fn store_step(
+    tx: &mut DbConnection,
+    step: &Step,
+    service: &Service,
+    acting: Option<&Acting>,
+    version: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let app = &step.application;
+    if !applications::update(tx, app, version, &service.name_ru)? {
+        return Err(stale(version + 1));
+    }
+    let (actor, principal, ip) = match acting {
+        Some(a) => (Some(a.account), a.on_behalf_of, a.ip.clone()),
+        None => (None, None, None),
+    };
+    applications::record(tx, app, Some(step), actor, principal, at)?;
+    let entry = AuditEntry::new(format!("application.{}", step.event.as_str()), "application")
+        .by(actor)
+        .on_behalf_of(principal)
+        .target(app.id)
+        .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
+        .from_ip(ip);
+    persistence::audit::record(tx, entry, at)?;
+    persistence::notifications::notify(tx, &status_notice(app, step), at)?;
+    Ok(())
+}
+
+/// Saves a draft's form in place (not a transition): returns the schema warnings.
+pub fn save_draft(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    acting: &Acting,
+    id: ApplicationId,
+    version: i64,
+    form_data: serde_json::Value,
+) -> Result<(Application, Vec<FieldProblem>), ApiError> {
+    let (app, service) = load(tx, acting, id, Action::ApplicationsEdit)?;
+    if app.version != version {
+        return Err(stale(app.version));
+    }
+    let at = now();
+    let saved = app.save_draft(form_data, at).map_err(|r| refused(r, app.status))?;
+    if !applications::update(tx, &saved, version, &service.name_ru)? {
+        return Err(stale(version + 1));
+    }
+    let entry = AuditEntry::new("application.save_draft", "application")
+        .by(Some(acting.account))
+        .on_behalf_of(acting.on_behalf_of)
+        .target(saved.id)
+        .from_ip(acting.ip.clone());
+    persistence::audit::record(tx, entry, at)?;
+    let warnings = forms.problems(&service, &saved.form_data);
+    Ok((saved, warnings))
+}

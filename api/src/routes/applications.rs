@@ -1,0 +1,657 @@
+//! Applications from the applicant's side: drafts, submission, edits, cancel and restore,
+//! appeals and answers to information requests; the history; lists and their CSV export.
+
+use actix_web::web::{Json, Path, Query};
+use actix_web::{get, patch, post, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::access::{authorize, Action, ApplicationFacts, Resource};
+use domain::application::{allowed_events, Application, Event, Party, Status};
+use domain::audit::AuditEntry;
+use domain::ids::{ApplicationId, TemplateId};
+use persistence::applications::{self, ListFilter};
+use persistence::{catalog, idempotency};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::paging::{self, Cursor, Page};
+use crate::auth::Actor;
+use crate::clock::now;
+use crate::concurrency::{etag, IfMatch};
+use crate::error::{ApiError, FieldProblem};
+use crate::lifecycle::{self, Acting};
+use crate::state::State;
+
+/// An application as its applicant (or the handling officer) sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "number": "KB-2026-00000042",
+    "service_code": "passport-replacement", "agency_code": "mvd",
+    "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "needs_info",
+    "status_label": "Требуется уточнение", "form_data": {"reason": "age_45"}, "version": 5,
+    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
+    "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null,
+    "info_request": "Приложите фото 35×45", "info_due_at": "2026-11-29T23:59:59Z",
+    "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"]
+}))]
+pub struct ApplicationView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ApplicationId,
+    /// Assigned at the first submission.
+    pub number: Option<String>,
+    pub service_code: String,
+    pub agency_code: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub owner_id: domain::ids::AccountId,
+    /// `draft`, `submitted`, `resubmitted`, `in_review`, `needs_info`, `approved`,
+    /// `rejected`, `appealed`, `completed`, `cancelled` or `expired`.
+    pub status: String,
+    pub status_label: String,
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub info_request: Option<String>,
+    pub info_due_at: Option<DateTime<Utc>>,
+    pub rejection_reason: Option<String>,
+    pub result_note: Option<String>,
+    /// Where the form does not (yet) satisfy the service's schema; submission needs none.
+    pub warnings: Vec<FieldProblem>,
+    /// What the applicant can do next (`submit`, `edit`, `cancel`, `appeal`…).
+    pub next_steps: Vec<String>,
+}
+
+impl ApplicationView {
+    pub fn of(app: &Application, warnings: Vec<FieldProblem>) -> ApplicationView {
+        ApplicationView {
+            id: app.id,
+            number: app.number.clone(),
+            service_code: app.service_code.clone(),
+            agency_code: app.agency_code.clone(),
+            owner_id: app.owner,
+            status: app.status.as_str().into(),
+            status_label: app.status.label().into(),
+            form_data: app.form_data.clone(),
+            version: app.version,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+            submitted_at: app.submitted_at,
+            decided_at: app.decided_at,
+            info_request: app.info_request.clone(),
+            info_due_at: app.info_due_at,
+            rejection_reason: app.rejection_reason.clone(),
+            result_note: app.result_note.clone(),
+            warnings,
+            next_steps: allowed_events(app.status, Party::Applicant).iter().map(|e| e.as_str().to_string()).collect(),
+        }
+    }
+}
+
+pub fn respond(app: &Application, warnings: Vec<FieldProblem>) -> HttpResponse {
+    HttpResponse::Ok().insert_header(("ETag", etag(app.version))).json(ApplicationView::of(app, warnings))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"service_code": "passport-replacement", "form_data": {"reason": "age_45"}}))]
+pub struct NewApplication {
+    /// The service; may be left out when `template_id` names one.
+    pub service_code: Option<String>,
+    /// Start from a saved template (its placeholders filled from your profile).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub template_id: Option<TemplateId>,
+    #[schema(value_type = Option<Object>)]
+    pub form_data: Option<Value>,
+}
+
+/// Start a draft application. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "createApplication",
+    security(("bearer" = [])),
+    request_body = NewApplication,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body return the first answer")),
+    responses(
+        (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String))),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[post("/applications")]
+pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let key = req
+        .headers()
+        .get("Idempotency-Key")
+        .map(|v| v.to_str().map(str::to_string).map_err(|_| ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be ASCII.")))
+        .transpose()?;
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
+        return Err(ApiError::bad_request("bad_idempotency_key", "Idempotency-Key is 1 to 128 characters."));
+    }
+    let body = body.into_inner();
+    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&body).unwrap_or_default()));
+    let acting = Acting::from(&actor);
+    let (forms, pii) = (state.forms.clone(), state.pii.clone());
+    let outcome = state
+        .write(move |tx| {
+            if let Some(key) = &key {
+                if let Some(first) = idempotency::find(tx, acting.account, key)? {
+                    return Ok(Created::Replay(first, request_hash));
+                }
+            }
+            let at = now();
+            let template = body.template_id.map(|id| persistence::templates::find(tx, id)).transpose()?.flatten();
+            let template = match (body.template_id, template) {
+                (Some(_), Some(t)) if t.owner == acting.account => Some(t),
+                (Some(_), _) => return Err(ApiError::field("template_id", "unknown_template", "No such template of yours.")),
+                (None, _) => None,
+            };
+            let code = body
+                .service_code
+                .clone()
+                .or_else(|| template.as_ref().map(|t| t.service_code.clone()))
+                .ok_or_else(|| ApiError::field("service_code", "required", "Name the service."))?;
+            let service = catalog::find(tx, &code)?
+                .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
+            let form = match (body.form_data.clone(), &template) {
+                (Some(form), _) => form,
+                (None, Some(t)) => {
+                    let profile = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+                    super::templates::fill(&t.form_data, &super::profile::ProfileView::of(&profile, &pii)?)
+                }
+                (None, None) => json!({}),
+            };
+            let owner = acting.on_behalf_of.map(domain::ids::AccountId::from_uuid).unwrap_or(acting.account);
+            let draft = Application::new_draft(ApplicationId::new(), owner, service.code.clone(), service.agency_code.clone(), form, at);
+            let facts = ApplicationFacts {
+                owner,
+                service_code: service.code.clone(),
+                agency_code: service.agency_code.clone(),
+                status: Status::Draft,
+            };
+            authorize(&acting.subject, Action::ApplicationsCreate, &Resource::Application(facts), at)?;
+            applications::insert(tx, &draft, &service.name_ru)?;
+            applications::record(tx, &draft, None, Some(acting.account), acting.on_behalf_of, at)?;
+            let entry = AuditEntry::new("application.create", "application")
+                .by(Some(acting.account))
+                .on_behalf_of(acting.on_behalf_of)
+                .target(draft.id)
+                .details(json!({ "service": service.code }))
+                .from_ip(acting.ip.clone());
+            persistence::audit::record(tx, entry, at)?;
+            let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
+            if let Some(key) = &key {
+                let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+                idempotency::record(tx, acting.account, key, &idempotency::Recorded { request_hash, status: 201, body }, at)?;
+            }
+            Ok(Created::New(Box::new(view)))
+        })
+        .await?;
+    match outcome {
+        Created::New(view) => Ok(HttpResponse::Created()
+            .insert_header(("ETag", etag(view.version)))
+            .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
+            .json(*view)),
+        Created::Replay(first, hash) if first.request_hash == hash => {
+            let view: ApplicationView = serde_json::from_str(&first.body).map_err(ApiError::internal)?;
+            Ok(HttpResponse::build(actix_web::http::StatusCode::from_u16(first.status).unwrap_or(actix_web::http::StatusCode::CREATED))
+                .insert_header(("ETag", etag(view.version)))
+                .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
+                .insert_header(("Idempotent-Replayed", "true"))
+                .json(view))
+        }
+        Created::Replay(..) => Err(ApiError::field(
+            "Idempotency-Key",
+            "idempotency_key_reused",
+            "This key was used with another body; use a new key for a new request.",
+        )),
+    }
+}
+
+enum Created {
+    New(Box<ApplicationView>),
+    Replay(idempotency::Recorded, String),
+}
+
+/// One application.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "getApplication",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, description = "The application", body = ApplicationView, headers(("ETag" = String))),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/applications/{id}")]
+pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
+    let (acting, id, forms) = (Acting::from(&actor), id.into_inner(), state.forms.clone());
+    let (app, warnings) = state
+        .read(move |c| {
+            let (app, service) = lifecycle::load(c, &acting, id, Action::ApplicationsRead)?;
+            let warnings = if app.status == Status::Draft { forms.problems(&service, &app.form_data) } else { vec![] };
+            Ok((app, warnings))
+        })
+        .await?;
+    Ok(respond(&app, warnings))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"form_data": {"reason": "name_change", "new_surname": "Петрова"}}))]
+pub struct FormBody {
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+}
+
+/// Change the form: a draft is saved in place (schema problems come back as warnings);
+/// after submission, where the service allows, the change resubmits the application.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "patchApplication",
+    security(("bearer" = [])),
+    request_body = FormBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Saved", body = ApplicationView, headers(("ETag" = String))),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[patch("/applications/{id}")]
+pub async fn patch_one(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<FormBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, id, forms, form) = (Acting::from(&actor), id.into_inner(), state.forms.clone(), body.into_inner().form_data);
+    let (app, warnings) = state
+        .write(move |tx| {
+            let current = persistence::applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+            if current.status == Status::Draft {
+                return lifecycle::save_draft(tx, &forms, &acting, id, version.0, form);
+            }
+            let edit = Event::Edit { form_data: form };
+            let (app, _) = lifecycle::fire(tx, &forms, &acting, id, version.0, Action::ApplicationsEdit, Party::Applicant, edit)?;
+            Ok((app, vec![]))
+        })
+        .await?;
+    Ok(respond(&app, warnings))
+}
+
+/// Fires an applicant event.
+async fn applicant_event(
+    state: State,
+    actor: Actor,
+    id: ApplicationId,
+    version: IfMatch,
+    action: Action,
+    event: Event,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let (app, _) = state
+        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, Party::Applicant, event))
+        .await?;
+    Ok(respond(&app, vec![]))
+}
+
+/// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "submitApplication",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Submitted; the number is assigned", body = ApplicationView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/submit")]
+pub async fn submit(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
+    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsSubmit, Event::Submit).await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"reason": "Подам позже"}))]
+pub struct ReasonBody {
+    pub reason: Option<String>,
+}
+
+/// Cancel (a draft, a submitted application, or one in review where the service allows).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "cancelApplication",
+    security(("bearer" = [])),
+    request_body(content = Option<ReasonBody>),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Cancelled", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/cancel")]
+pub async fn cancel(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Option<Json<ReasonBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.and_then(|b| b.into_inner().reason);
+    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsCancel, Event::Cancel { reason }).await
+}
+
+/// Restore a cancelled application to where it was (within the restore window).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "restoreApplication",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Restored", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/restore")]
+pub async fn restore(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
+    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsRestore, Event::Restore).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"reason": "Все документы были приложены"}))]
+pub struct RequiredReason {
+    pub reason: String,
+}
+
+/// Appeal a rejection (within the appeal window; once).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "appealApplication",
+    security(("bearer" = [])),
+    request_body = RequiredReason,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Appealed", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/appeal")]
+pub async fn appeal(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<RequiredReason>,
+) -> Result<HttpResponse, ApiError> {
+    let event = Event::Appeal { reason: body.into_inner().reason };
+    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsAppeal, event).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"answer": "Фото приложено"}))]
+pub struct AnswerBody {
+    pub answer: String,
+}
+
+/// Answer the agency's information request.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "respondToApplication",
+    security(("bearer" = [])),
+    request_body = AnswerBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Answered; back in review", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/respond")]
+pub async fn respond_to(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<AnswerBody>,
+) -> Result<HttpResponse, ApiError> {
+    let event = Event::Respond { answer: body.into_inner().answer };
+    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsRespond, event).await
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"seq": 2, "occurred_at": "2026-11-20T09:30:00Z", "actor_id": "0193a8f0-0000-7000-8000-000000000001", "on_behalf_of": null, "event": "submit", "from_status": "draft", "to_status": "submitted", "agency_code": "mvd", "comment": null}))]
+pub struct HistoryView {
+    pub seq: i32,
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub actor_id: Option<domain::ids::AccountId>,
+    /// The principal, when the actor acted on someone's behalf.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub on_behalf_of: Option<uuid::Uuid>,
+    pub event: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    /// The agency handling it after the event: forwarding shows the route.
+    pub agency_code: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryList {
+    pub items: Vec<HistoryView>,
+}
+
+/// Every transition, with who, for whom, when and why.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "applicationHistory",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, description = "Oldest first", body = HistoryList),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/applications/{id}/history")]
+pub async fn history(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<Json<HistoryList>, ApiError> {
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let entries = state
+        .read(move |c| {
+            lifecycle::load(c, &acting, id, Action::ApplicationsRead)?;
+            Ok(applications::history(c, id)?)
+        })
+        .await?;
+    let items = entries
+        .into_iter()
+        .map(|h| HistoryView {
+            seq: h.seq,
+            occurred_at: h.occurred_at,
+            actor_id: h.actor,
+            on_behalf_of: h.on_behalf_of,
+            event: h.event,
+            from_status: h.from.map(|s| s.as_str().into()),
+            to_status: h.to.as_str().into(),
+            agency_code: h.agency_code,
+            comment: h.comment,
+        })
+        .collect();
+    Ok(Json(HistoryList { items }))
+}
+
+#[derive(Deserialize, IntoParams, Clone)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub service: Option<String>,
+    /// Created on or after this date (`YYYY-MM-DD`) or instant (RFC 3339).
+    pub from: Option<String>,
+    /// Created before this date or instant.
+    pub to: Option<String>,
+    /// Free text over the number, the service's name and the form.
+    pub q: Option<String>,
+    /// `-created_at` (newest first, the default) or `created_at`.
+    pub sort: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ApiError::field(field, "invalid_value", "A date (YYYY-MM-DD) or an RFC 3339 instant."))
+}
+
+impl ListQuery {
+    fn filter(&self, limit: i64) -> Result<ListFilter, ApiError> {
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| Status::parse(s).ok_or_else(|| ApiError::field("status", "invalid_value", "Not a status.")))
+            .transpose()?;
+        let ascending = match self.sort.as_deref() {
+            None | Some("-created_at") => false,
+            Some("created_at") => true,
+            Some(_) => return Err(ApiError::field("sort", "invalid_value", "created_at or -created_at")),
+        };
+        let after = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
+            Some(Cursor { at: Some(at), id }) => Some((at, id)),
+            Some(_) => return Err(ApiError::field("cursor", "invalid_value", "Not a cursor of this list.")),
+            None => None,
+        };
+        Ok(ListFilter {
+            status,
+            service: self.service.clone(),
+            from: self.from.as_deref().map(|t| instant("from", t)).transpose()?,
+            to: self.to.as_deref().map(|t| instant("to", t)).transpose()?,
+            q: self.q.clone().filter(|q| !q.trim().is_empty()),
+            ascending,
+            after,
+            limit,
+        })
+    }
+}
+
+/// Your applications, filtered, sorted and paginated by cursor.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "listApplications",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = Page<ApplicationView>),
+        (status = 422, response = crate::openapi::Unprocessable),
+    )
+)]
+#[get("/applications")]
+pub async fn list(state: State, actor: Actor, query: Query<ListQuery>) -> Result<Json<Page<ApplicationView>>, ApiError> {
+    let limit = paging::limit(query.limit)?;
+    let filter = query.filter(limit + 1)?;
+    let owner = actor.account;
+    authorize(&actor.subject, Action::ApplicationsRead, &Resource::Account(owner), now()).or_else(|_| Ok::<_, ApiError>(()))?;
+    let mut found = state.read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?)).await?;
+    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more
+        .then(|| found.last().map(|a| Cursor { at: Some(a.created_at), id: a.id.to_string() }.encode()))
+        .flatten();
+    Ok(Json(Page { items: found.iter().map(|a| ApplicationView::of(a, vec![])).collect(), next_cursor }))
+}
+
+const EXPORT_LIMIT: i64 = 10_000;
+
+/// One CSV field: quoted when needed (RFC 4180), and defused when a spreadsheet would take
+/// it for a formula.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+fn rfc3339(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}
+
+/// The same rows as the list (same filters), as CSV: UTF-8 with a BOM so spreadsheets read
+/// the Cyrillic right. At most 10 000 rows.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "exportApplications",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "CSV", content_type = "text/csv", body = String,
+            example = "\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n"),
+        (status = 422, response = crate::openapi::Unprocessable),
+    )
+)]
+#[get("/applications/export.csv")]
+pub async fn export(state: State, actor: Actor, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let mut filter = query.filter(EXPORT_LIMIT)?;
+    filter.after = None;
+    let owner = actor.account;
+    let rows = state.read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?)).await?;
+    let mut csv = String::from("\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n");
+    for a in rows {
+        let fields = [
+            a.number.clone().unwrap_or_default(),
+            a.id.to_string(),
+            a.service_code.clone(),
+            a.status.as_str().to_string(),
+            a.status.label().to_string(),
+            a.agency_code.clone(),
+            rfc3339(Some(a.created_at)),
+            rfc3339(a.submitted_at),
+            rfc3339(Some(a.updated_at)),
+        ];
+        csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"applications.csv\""))
+        .body(csv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
+    }
+}

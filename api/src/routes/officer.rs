@@ -1,0 +1,297 @@
+//! The officer's side: the agency's queue and the decisions on its applications.
+
+use std::collections::HashMap;
+
+use actix_web::web::{Json, Path, Query};
+use actix_web::{get, post, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::access::{authorize, Action, Resource};
+use domain::application::{Event, Party};
+use domain::ids::ApplicationId;
+use persistence::{applications, catalog};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::applications::{respond, ApplicationView};
+use super::paging::{self, Cursor, Page};
+use crate::auth::Actor;
+use crate::clock::now;
+use crate::concurrency::IfMatch;
+use crate::error::ApiError;
+use crate::lifecycle::{self, Acting};
+use crate::state::State;
+
+#[derive(Serialize, ToSchema)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    pub application: ApplicationView,
+    /// Past the service's normative processing time.
+    pub overdue: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Your agency's open applications, oldest submission first, overdue ones flagged.
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "agencyQueue",
+    security(("bearer" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "A page of the queue", body = Page<QueueItem>),
+        (status = 403, response = crate::openapi::Forbidden),
+    )
+)]
+#[get("/agency/queue")]
+pub async fn queue(state: State, actor: Actor, query: Query<QueueQuery>) -> Result<Json<Page<QueueItem>>, ApiError> {
+    let agency = actor.subject.agency.clone().unwrap_or_default();
+    authorize(&actor.subject, Action::AgencyQueueRead, &Resource::Agency(agency.clone()), now())?;
+    let limit = paging::limit(query.limit)?;
+    let after = match query.cursor.as_deref().map(Cursor::decode).transpose()? {
+        Some(Cursor { at: Some(at), id }) => Some((at, id)),
+        Some(_) => return Err(ApiError::field("cursor", "invalid_value", "Not a cursor of this list.")),
+        None => None,
+    };
+    let (apps, policies) = state
+        .read(move |c| {
+            let apps = applications::queue(c, &agency, after.as_ref(), limit + 1)?;
+            let mut policies = HashMap::new();
+            for app in &apps {
+                if !policies.contains_key(&app.service_code) {
+                    if let Some(service) = catalog::find(c, &app.service_code)? {
+                        policies.insert(app.service_code.clone(), service.policy);
+                    }
+                }
+            }
+            Ok((apps, policies))
+        })
+        .await?;
+    let at = now();
+    let mut items: Vec<QueueItem> = apps
+        .iter()
+        .map(|a| QueueItem {
+            overdue: policies.get(&a.service_code).is_some_and(|p| a.is_overdue(p, at)),
+            application: ApplicationView::of(a, vec![]),
+        })
+        .collect();
+    let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more
+        .then(|| {
+            items.last().and_then(|i| {
+                i.application.submitted_at.map(|at| Cursor { at: Some(at), id: i.application.id.to_string() }.encode())
+            })
+        })
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+async fn officer_event(
+    state: State,
+    actor: Actor,
+    id: ApplicationId,
+    version: IfMatch,
+    action: Action,
+    event: Event,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let (app, _) = state
+        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, Party::Officer, event))
+        .await?;
+    Ok(respond(&app, vec![]))
+}
+
+/// Take an application into work.
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "takeApplication",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "In review", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/take")]
+pub async fn take(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsTake, Event::Take).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"question": "Приложите фотографию 35×45 мм", "due_at": "2026-12-01T21:00:00Z"}))]
+pub struct InfoRequest {
+    pub question: String,
+    /// When the answer is due; past it the application expires.
+    pub due_at: DateTime<Utc>,
+}
+
+/// Ask the applicant for information, with a due date.
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "requestInformation",
+    security(("bearer" = [])),
+    request_body = InfoRequest,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Waiting for the applicant", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/request-info")]
+pub async fn request_info(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<InfoRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let InfoRequest { question, due_at } = body.into_inner();
+    let event = Event::RequestInfo { question, due_at };
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsRequestInfo, event).await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"comment": "Документы в порядке"}))]
+pub struct CommentBody {
+    pub comment: Option<String>,
+}
+
+/// Approve (after review, or on appeal).
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "approveApplication",
+    security(("bearer" = [])),
+    request_body(content = Option<CommentBody>),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Approved", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/approve")]
+pub async fn approve(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Option<Json<CommentBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let comment = body.and_then(|b| b.into_inner().comment);
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsDecide, Event::Approve { comment }).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"reason": "Не приложена квитанция об оплате госпошлины"}))]
+pub struct RejectBody {
+    pub reason: String,
+}
+
+/// Reject, with a reason (after review, or on appeal: then final).
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "rejectApplication",
+    security(("bearer" = [])),
+    request_body = RejectBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Rejected", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/reject")]
+pub async fn reject(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<RejectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let event = Event::Reject { reason: body.into_inner().reason };
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsDecide, event).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"result": "Паспорт готов к выдаче в отделении МВД на ул. Ленина, 5"}))]
+pub struct CompleteBody {
+    pub result: String,
+}
+
+/// Complete an approved application with its result.
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "completeApplication",
+    security(("bearer" = [])),
+    request_body = CompleteBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Completed", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/complete")]
+pub async fn complete(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<CompleteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let event = Event::Complete { result: body.into_inner().result };
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsComplete, event).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"agency_code": "fns", "comment": "По подведомственности"}))]
+pub struct ForwardBody {
+    pub agency_code: String,
+    pub comment: Option<String>,
+}
+
+/// Forward to another agency; the history keeps the route.
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "forwardApplication",
+    security(("bearer" = [])),
+    request_body = ForwardBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Forwarded (back to submitted, in the other agency's queue)", body = ApplicationView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/forward")]
+pub async fn forward(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<ForwardBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ForwardBody { agency_code, comment } = body.into_inner();
+    let event = Event::Forward { to_agency: agency_code, comment };
+    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsForward, event).await
+}
