@@ -88,8 +88,8 @@ impl Application {
         let db = open_database(&config)?;
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
-        let pii =
-            PiiCipher::from_settings(&config).map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
+        let pii = PiiCipher::from_settings(&config)
+            .map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
         if config.demo {
             demo::seed(&db, &pii).map_err(StartError::Other)?;
         }

@@ -26,7 +26,10 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
 
 fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
     // No remote references are ever fetched: the crate is built without resolvers.
-    jsonschema::options().should_validate_formats(true).build(schema).map_err(|e| e.to_string())
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| e.to_string())
 }
 
 /// `/a/b/0` → `form_data.a.b.0`: the same dotted form the other field errors use.
@@ -121,13 +124,18 @@ mod tests {
         });
         let forms = FormValidators::default();
         let svc = service(schema);
-        assert!(forms.problems(&svc, &json!({"kpp": "123456789", "born": "2001-02-03"})).is_empty());
+        assert!(forms
+            .problems(&svc, &json!({"kpp": "123456789", "born": "2001-02-03"}))
+            .is_empty());
         let problems = forms.problems(&svc, &json!({"kpp": "12", "born": "yesterday"}));
         let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"form_data.kpp"), "{problems:?}");
         assert!(fields.contains(&"form_data.born"), "{problems:?}");
         let missing = &forms.problems(&svc, &json!({}))[0];
-        assert_eq!((missing.field.as_str(), missing.code.as_str()), ("form_data.kpp", "required"));
+        assert_eq!(
+            (missing.field.as_str(), missing.code.as_str()),
+            ("form_data.kpp", "required")
+        );
     }
 
     #[test]

@@ -21,8 +21,12 @@ pub fn expire_information_requests(db: &Database) -> Result<usize, ApiError> {
     for app in due {
         let done = db.write(|tx| {
             // Re-read inside the transaction: the applicant may have answered meanwhile.
-            let Some(current) = applications::find(tx, app.id)? else { return Ok(false) };
-            let Some(service) = catalog::find(tx, &current.service_code)? else { return Ok(false) };
+            let Some(current) = applications::find(tx, app.id)? else {
+                return Ok(false);
+            };
+            let Some(service) = catalog::find(tx, &current.service_code)? else {
+                return Ok(false);
+            };
             let at = now();
             match current.apply(Event::Expire, Party::System, &service.policy, at) {
                 Ok(step) => {

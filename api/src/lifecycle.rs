@@ -27,7 +27,12 @@ pub struct Acting {
 
 impl From<&crate::auth::Actor> for Acting {
     fn from(actor: &crate::auth::Actor) -> Self {
-        Acting { subject: actor.subject.clone(), account: actor.account, on_behalf_of: None, ip: actor.ip.clone() }
+        Acting {
+            subject: actor.subject.clone(),
+            account: actor.account,
+            on_behalf_of: None,
+            ip: actor.ip.clone(),
+        }
     }
 }
 
@@ -48,7 +53,12 @@ pub fn load(
     action: Action,
 ) -> Result<(Application, Service), ApiError> {
     let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
-    authorize(&acting.subject, action, &Resource::Application(facts(&app)), now())?;
+    authorize(
+        &acting.subject,
+        action,
+        &Resource::Application(facts(&app)),
+        now(),
+    )?;
     let service = catalog::find(tx, &app.service_code)?
         .ok_or_else(|| ApiError::internal(format!("application {id} names a missing service")))?;
     Ok((app, service))
@@ -58,7 +68,9 @@ pub fn load(
 pub fn refused(refusal: Refusal, status: Status) -> ApiError {
     let allowed: Vec<&str> = refusal.allowed.iter().map(|e| e.as_str()).collect();
     match refusal.code {
-        "comment_required" | "due_date_in_past" | "same_agency" => ApiError::field("body", refusal.code, refusal.message),
+        "comment_required" | "due_date_in_past" | "same_agency" => {
+            ApiError::field("body", refusal.code, refusal.message)
+        }
         code => ApiError::conflict(code, refusal.message)
             .with_context(json!({ "status": status.as_str(), "allowed": allowed })),
     }
@@ -110,7 +122,11 @@ pub fn precheck(
             if catalog::agency_exists(tx, to_agency)? {
                 Ok(())
             } else {
-                Err(ApiError::field("agency_code", "unknown_agency", "No such agency."))
+                Err(ApiError::field(
+                    "agency_code",
+                    "unknown_agency",
+                    "No such agency.",
+                ))
             }
         }
         _ => Ok(()),
@@ -120,7 +136,11 @@ pub fn precheck(
 /// The one place where submission checks the service's required documents. Attachments
 /// arrive with the documents feature; until then no application carries any, so the check
 /// has nothing to compare yet and passes.
-fn required_documents(_tx: &mut DbConnection, _app: &Application, _service: &Service) -> Result<(), ApiError> {
+fn required_documents(
+    _tx: &mut DbConnection,
+    _app: &Application,
+    _service: &Service,
+) -> Result<(), ApiError> {
     Ok(())
 }
 
@@ -142,7 +162,9 @@ pub fn fire(
     }
     precheck(tx, forms, &app, &service, &event)?;
     let at = now();
-    let mut step = app.apply(event, party, &service.policy, at).map_err(|r| refused(r, app.status))?;
+    let mut step = app
+        .apply(event, party, &service.policy, at)
+        .map_err(|r| refused(r, app.status))?;
     if step.event == EventKind::Submit && step.application.number.is_none() {
         step.application.number = Some(applications::next_number(tx, at)?);
     }
@@ -193,7 +215,9 @@ pub fn save_draft(
         return Err(stale(app.version));
     }
     let at = now();
-    let saved = app.save_draft(form_data, at).map_err(|r| refused(r, app.status))?;
+    let saved = app
+        .save_draft(form_data, at)
+        .map_err(|r| refused(r, app.status))?;
     if !applications::update(tx, &saved, version, &service.name_ru)? {
         return Err(stale(version + 1));
     }

@@ -9,8 +9,8 @@ use persistence::{Database, DbConnection};
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
-use crate::forms::FormValidators;
 use crate::error::ApiError;
+use crate::forms::FormValidators;
 use crate::metrics::Metrics;
 
 pub struct AppState {

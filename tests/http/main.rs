@@ -3,6 +3,7 @@
 
 mod support;
 
+mod applications;
 mod audit;
 mod errors;
 mod identity;

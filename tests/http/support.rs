@@ -569,3 +569,159 @@ impl TestApp {
             .unwrap_or_default()
     }
 }
+
+impl TestApp {
+    /// An officer of `agency` (created directly) and its access token.
+    pub async fn officer_token(&self, login: &str, agency: &str) -> String {
+        let password = "Staff-Passw0rd!";
+        let staff = persistence::accounts::NewStaff {
+            id: domain::ids::AccountId::new(),
+            login_key: domain::login::name_key(login),
+            display_name: login.into(),
+            roles: vec![domain::access::Role::Officer],
+            agency_code: Some(agency.into()),
+            password_hash: api::auth::passwords::hash(password).unwrap_or_else(|e| panic!("{e}")),
+            email: None,
+        };
+        self.state
+            .db
+            .write(|tx| persistence::accounts::create_staff(tx, &staff, api::clock::now()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tokens = self.login_ok(login, password).await;
+        tokens["access_token"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A registered citizen raised to `confirmed` (as an officer would); (body, id, token).
+    pub async fn confirmed_citizen(&self) -> (Value, String, String) {
+        let body = citizen(true);
+        let profile = self.register(&body).await;
+        let id: domain::ids::AccountId = profile["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_default();
+        self.state
+            .db
+            .write(|tx| {
+                persistence::accounts::set_level(
+                    tx,
+                    id,
+                    domain::account::AccountLevel::Confirmed,
+                    api::clock::now(),
+                )
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tokens = self
+            .login_ok(body["email"].as_str().unwrap_or_default(), PASSWORD)
+            .await;
+        (
+            body,
+            id.to_string(),
+            tokens["access_token"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    /// Agencies `mvd` and `fns` and a service `test-passport` handled by `mvd`, whose form
+    /// needs `reason` (one of three) and `full_name`.
+    pub fn seed_catalog(
+        &self,
+        editable_after_submit: bool,
+        cancellable_in_review: bool,
+        processing_days: i64,
+    ) {
+        use domain::catalog::{Agency, Service, ServiceLevel, ServicePolicy};
+        let now = api::clock::now();
+        self.state
+            .db
+            .write(|tx| -> Result<(), persistence::StoreError> {
+                for (code, name) in [("mvd", "МВД России"), ("fns", "ФНС России")] {
+                    let agency = Agency {
+                        code: code.into(),
+                        name: name.into(),
+                        level: ServiceLevel::Federal,
+                        region: None,
+                    };
+                    persistence::catalog::ensure_agency(tx, &agency)?;
+                }
+                let service = Service {
+                    code: "test-passport".into(),
+                    name_ru: "Замена паспорта".into(),
+                    name_en: "Passport replacement".into(),
+                    description: String::new(),
+                    level: ServiceLevel::Federal,
+                    region: None,
+                    agency_code: "mvd".into(),
+                    form_schema: serde_json::json!({
+                        "type": "object",
+                        "properties": {
+                            "reason": {"type": "string", "enum": ["age_20", "age_45", "name_change"]},
+                            "full_name": {"type": "string", "minLength": 3}
+                        },
+                        "required": ["reason", "full_name"]
+                    }),
+                    required_documents: vec![],
+                    allowed_file_types: vec!["pdf".into()],
+                    max_file_bytes: 5 * 1024 * 1024,
+                    policy: ServicePolicy {
+                        editable_after_submit,
+                        cancellable_in_review,
+                        processing_days,
+                        ..ServicePolicy::default()
+                    },
+                    version: 1,
+                };
+                persistence::catalog::insert(tx, &service, now)?;
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Sends a request with a bearer token, an optional If-Match and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        if_match: Option<i64>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", format!("\"{version}\""));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Runs a statement against the test database (to move time, or to tamper).
+    pub fn execute(&self, sql: &str) {
+        use diesel::RunQueryDsl;
+        let sql = sql.to_string();
+        self.state
+            .db
+            .read(move |c| {
+                diesel::sql_query(sql)
+                    .execute(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Reads a JSON body after checking the status.
+pub async fn json(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+/// A timestamp literal both backends accept, `days` before now.
+pub fn days_ago(days: i64) -> String {
+    (api::clock::now() - chrono::TimeDelta::days(days))
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}

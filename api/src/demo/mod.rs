@@ -25,8 +25,12 @@ pub const DEMO_ADMIN: (&str, &str) = ("admin", "Demo-Admin-2026!");
 pub const OFFICER_PASSWORD: &str = "Demo-Officer-2026!";
 pub const CITIZEN_PASSWORD: &str = "Demo-Citizen-2026!";
 /// Officers by login and agency.
-pub const OFFICERS: [(&str, &str); 4] =
-    [("officer.mvd", "mvd"), ("officer.sfr", "sfr"), ("officer.fns", "fns"), ("officer.khimki", "adm-khimki")];
+pub const OFFICERS: [(&str, &str); 4] = [
+    ("officer.mvd", "mvd"),
+    ("officer.sfr", "sfr"),
+    ("officer.fns", "fns"),
+    ("officer.khimki", "adm-khimki"),
+];
 
 #[derive(Deserialize)]
 struct CatalogFile {
@@ -93,16 +97,23 @@ pub fn seed(db: &Database, pii: &PiiCipher) -> Result<Vec<String>, String> {
         let agency = Agency {
             code: agency.code.clone(),
             name: agency.name.clone(),
-            level: ServiceLevel::parse(&agency.level).ok_or_else(|| format!("demo agency level {}", agency.level))?,
+            level: ServiceLevel::parse(&agency.level)
+                .ok_or_else(|| format!("demo agency level {}", agency.level))?,
             region: agency.region.clone(),
         };
-        if db.write(|tx| catalog::ensure_agency(tx, &agency)).map_err(|e| e.to_string())? {
+        if db
+            .write(|tx| catalog::ensure_agency(tx, &agency))
+            .map_err(|e| e.to_string())?
+        {
             created.push(format!("agency {}", agency.code));
         }
     }
     for body in file.services {
         let service = body.into_service().map_err(|e| format!("demo service: {e}"))?;
-        if db.write(|tx| catalog::insert(tx, &service, now())).map_err(|e| e.to_string())? {
+        if db
+            .write(|tx| catalog::insert(tx, &service, now()))
+            .map_err(|e| e.to_string())?
+        {
             created.push(format!("service {}", service.code));
         }
     }
@@ -112,18 +123,29 @@ pub fn seed(db: &Database, pii: &PiiCipher) -> Result<Vec<String>, String> {
     }
     for (login, agency) in OFFICERS {
         if staff(db, login, OFFICER_PASSWORD, Role::Officer, Some(agency))? {
-            created.push(format!("officer of {agency}: login {login}, password {OFFICER_PASSWORD}"));
+            created.push(format!(
+                "officer of {agency}: login {login}, password {OFFICER_PASSWORD}"
+            ));
         }
     }
     for citizen in &CITIZENS {
         if self::citizen(db, pii, citizen)? {
-            created.push(format!("citizen: login {}, password {CITIZEN_PASSWORD}", citizen.email));
+            created.push(format!(
+                "citizen: login {}, password {CITIZEN_PASSWORD}",
+                citizen.email
+            ));
         }
     }
     Ok(created)
 }
 
-fn staff(db: &Database, login: &str, password: &str, role: Role, agency: Option<&str>) -> Result<bool, String> {
+fn staff(
+    db: &Database,
+    login: &str,
+    password: &str,
+    role: Role,
+    agency: Option<&str>,
+) -> Result<bool, String> {
     let staff = NewStaff {
         id: AccountId::new(),
         login_key: domain::login::name_key(login),
@@ -133,7 +155,8 @@ fn staff(db: &Database, login: &str, password: &str, role: Role, agency: Option<
         password_hash: passwords::hash(password)?,
         email: None,
     };
-    db.write(|tx| accounts::create_staff(tx, &staff, now())).map_err(|e| e.to_string())
+    db.write(|tx| accounts::create_staff(tx, &staff, now()))
+        .map_err(|e| e.to_string())
 }
 
 fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, String> {
@@ -144,7 +167,10 @@ fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, Stri
         domain::login::phone_key(&phone),
         domain::login::snils_key(&logins::snils_index(pii, &snils)),
     ];
-    if db.read(|conn| accounts::any_login_taken(conn, &keys)).map_err(|e| e.to_string())? {
+    if db
+        .read(|conn| accounts::any_login_taken(conn, &keys))
+        .map_err(|e| e.to_string())?
+    {
         return Ok(false);
     }
     let id = AccountId::new();
@@ -154,7 +180,11 @@ fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, Stri
         display_name: format!("{} {}", c.given_name, c.surname),
         roles: vec![Role::Citizen],
         agency_code: None,
-        level: Some(if c.confirmed { AccountLevel::Confirmed } else { AccountLevel::Simplified }),
+        level: Some(if c.confirmed {
+            AccountLevel::Confirmed
+        } else {
+            AccountLevel::Simplified
+        }),
         password_hash: passwords::hash(CITIZEN_PASSWORD)?,
         email: Some(c.email.into()),
         phone: Some(phone.as_str().into()),
@@ -164,10 +194,13 @@ fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, Stri
         birth_date: NaiveDate::from_ymd_opt(c.birth.0, c.birth.1, c.birth.2),
         snils_enc: Some(pii.encrypt(&field(id, "snils"), snils.as_str())),
         inn_enc: None,
-        passport_enc: c.confirmed.then(|| pii.encrypt(&field(id, "passport"), &passport.to_string())),
+        passport_enc: c
+            .confirmed
+            .then(|| pii.encrypt(&field(id, "passport"), &passport.to_string())),
         login_keys: keys,
     };
-    db.write(|tx| accounts::create(tx, &account, now())).map_err(|e| e.to_string())
+    db.write(|tx| accounts::create(tx, &account, now()))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -177,13 +210,20 @@ mod tests {
     #[test]
     fn the_demo_catalog_is_valid_and_broad() {
         let file: CatalogFile = serde_json::from_str(CATALOG).unwrap_or_else(|e| panic!("{e}"));
-        let services: Vec<_> = file.services.into_iter().map(|s| s.into_service()).collect::<Result<_, _>>().unwrap_or_default();
+        let services: Vec<_> = file
+            .services
+            .into_iter()
+            .map(|s| s.into_service())
+            .collect::<Result<_, _>>()
+            .unwrap_or_default();
         assert!(services.len() >= 12);
         for level in ServiceLevel::ALL {
             assert!(services.iter().any(|s| s.level == level), "{level:?}");
         }
         let agencies: Vec<_> = file.agencies.iter().map(|a| a.code.as_str()).collect();
-        assert!(services.iter().all(|s| agencies.contains(&s.agency_code.as_str())));
+        assert!(services
+            .iter()
+            .all(|s| agencies.contains(&s.agency_code.as_str())));
         assert!(OFFICERS.iter().all(|(_, agency)| agencies.contains(agency)));
         for c in &CITIZENS {
             assert!(Snils::parse(c.snils).is_ok(), "{}", c.snils);

@@ -86,13 +86,18 @@ impl ApplicationView {
             rejection_reason: app.rejection_reason.clone(),
             result_note: app.result_note.clone(),
             warnings,
-            next_steps: allowed_events(app.status, Party::Applicant).iter().map(|e| e.as_str().to_string()).collect(),
+            next_steps: allowed_events(app.status, Party::Applicant)
+                .iter()
+                .map(|e| e.as_str().to_string())
+                .collect(),
         }
     }
 }
 
 pub fn respond(app: &Application, warnings: Vec<FieldProblem>) -> HttpResponse {
-    HttpResponse::Ok().insert_header(("ETag", etag(app.version))).json(ApplicationView::of(app, warnings))
+    HttpResponse::Ok()
+        .insert_header(("ETag", etag(app.version)))
+        .json(ApplicationView::of(app, warnings))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -120,14 +125,26 @@ pub struct NewApplication {
     )
 )]
 #[post("/applications")]
-pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: State,
+    actor: Actor,
+    body: Json<NewApplication>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let key = req
         .headers()
         .get("Idempotency-Key")
-        .map(|v| v.to_str().map(str::to_string).map_err(|_| ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be ASCII.")))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be ASCII."))
+        })
         .transpose()?;
     if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
-        return Err(ApiError::bad_request("bad_idempotency_key", "Idempotency-Key is 1 to 128 characters."));
+        return Err(ApiError::bad_request(
+            "bad_idempotency_key",
+            "Idempotency-Key is 1 to 128 characters.",
+        ));
     }
     let body = body.into_inner();
     let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&body).unwrap_or_default()));
@@ -141,10 +158,20 @@ pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req:
                 }
             }
             let at = now();
-            let template = body.template_id.map(|id| persistence::templates::find(tx, id)).transpose()?.flatten();
+            let template = body
+                .template_id
+                .map(|id| persistence::templates::find(tx, id))
+                .transpose()?
+                .flatten();
             let template = match (body.template_id, template) {
                 (Some(_), Some(t)) if t.owner == acting.account => Some(t),
-                (Some(_), _) => return Err(ApiError::field("template_id", "unknown_template", "No such template of yours.")),
+                (Some(_), _) => {
+                    return Err(ApiError::field(
+                        "template_id",
+                        "unknown_template",
+                        "No such template of yours.",
+                    ))
+                }
                 (None, _) => None,
             };
             let code = body
@@ -157,20 +184,36 @@ pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req:
             let form = match (body.form_data.clone(), &template) {
                 (Some(form), _) => form,
                 (None, Some(t)) => {
-                    let profile = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+                    let profile =
+                        persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
                     super::templates::fill(&t.form_data, &super::profile::ProfileView::of(&profile, &pii)?)
                 }
                 (None, None) => json!({}),
             };
-            let owner = acting.on_behalf_of.map(domain::ids::AccountId::from_uuid).unwrap_or(acting.account);
-            let draft = Application::new_draft(ApplicationId::new(), owner, service.code.clone(), service.agency_code.clone(), form, at);
+            let owner = acting
+                .on_behalf_of
+                .map(domain::ids::AccountId::from_uuid)
+                .unwrap_or(acting.account);
+            let draft = Application::new_draft(
+                ApplicationId::new(),
+                owner,
+                service.code.clone(),
+                service.agency_code.clone(),
+                form,
+                at,
+            );
             let facts = ApplicationFacts {
                 owner,
                 service_code: service.code.clone(),
                 agency_code: service.agency_code.clone(),
                 status: Status::Draft,
             };
-            authorize(&acting.subject, Action::ApplicationsCreate, &Resource::Application(facts), at)?;
+            authorize(
+                &acting.subject,
+                Action::ApplicationsCreate,
+                &Resource::Application(facts),
+                at,
+            )?;
             applications::insert(tx, &draft, &service.name_ru)?;
             applications::record(tx, &draft, None, Some(acting.account), acting.on_behalf_of, at)?;
             let entry = AuditEntry::new("application.create", "application")
@@ -183,7 +226,17 @@ pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req:
             let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
             if let Some(key) = &key {
                 let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
-                idempotency::record(tx, acting.account, key, &idempotency::Recorded { request_hash, status: 201, body }, at)?;
+                idempotency::record(
+                    tx,
+                    acting.account,
+                    key,
+                    &idempotency::Recorded {
+                        request_hash,
+                        status: 201,
+                        body,
+                    },
+                    at,
+                )?;
             }
             Ok(Created::New(Box::new(view)))
         })
@@ -195,11 +248,14 @@ pub async fn create(state: State, actor: Actor, body: Json<NewApplication>, req:
             .json(*view)),
         Created::Replay(first, hash) if first.request_hash == hash => {
             let view: ApplicationView = serde_json::from_str(&first.body).map_err(ApiError::internal)?;
-            Ok(HttpResponse::build(actix_web::http::StatusCode::from_u16(first.status).unwrap_or(actix_web::http::StatusCode::CREATED))
-                .insert_header(("ETag", etag(view.version)))
-                .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
-                .insert_header(("Idempotent-Replayed", "true"))
-                .json(view))
+            Ok(HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(first.status)
+                    .unwrap_or(actix_web::http::StatusCode::CREATED),
+            )
+            .insert_header(("ETag", etag(view.version)))
+            .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(view))
         }
         Created::Replay(..) => Err(ApiError::field(
             "Idempotency-Key",
@@ -231,7 +287,11 @@ pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Res
     let (app, warnings) = state
         .read(move |c| {
             let (app, service) = lifecycle::load(c, &acting, id, Action::ApplicationsRead)?;
-            let warnings = if app.status == Status::Draft { forms.problems(&service, &app.form_data) } else { vec![] };
+            let warnings = if app.status == Status::Draft {
+                forms.problems(&service, &app.form_data)
+            } else {
+                vec![]
+            };
             Ok((app, warnings))
         })
         .await?;
@@ -269,7 +329,12 @@ pub async fn patch_one(
     version: IfMatch,
     body: Json<FormBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, id, forms, form) = (Acting::from(&actor), id.into_inner(), state.forms.clone(), body.into_inner().form_data);
+    let (acting, id, forms, form) = (
+        Acting::from(&actor),
+        id.into_inner(),
+        state.forms.clone(),
+        body.into_inner().form_data,
+    );
     let (app, warnings) = state
         .write(move |tx| {
             let current = persistence::applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
@@ -277,7 +342,16 @@ pub async fn patch_one(
                 return lifecycle::save_draft(tx, &forms, &acting, id, version.0, form);
             }
             let edit = Event::Edit { form_data: form };
-            let (app, _) = lifecycle::fire(tx, &forms, &acting, id, version.0, Action::ApplicationsEdit, Party::Applicant, edit)?;
+            let (app, _) = lifecycle::fire(
+                tx,
+                &forms,
+                &acting,
+                id,
+                version.0,
+                Action::ApplicationsEdit,
+                Party::Applicant,
+                edit,
+            )?;
             Ok((app, vec![]))
         })
         .await?;
@@ -295,7 +369,18 @@ async fn applicant_event(
 ) -> Result<HttpResponse, ApiError> {
     let (acting, forms) = (Acting::from(&actor), state.forms.clone());
     let (app, _) = state
-        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, Party::Applicant, event))
+        .write(move |tx| {
+            lifecycle::fire(
+                tx,
+                &forms,
+                &acting,
+                id,
+                version.0,
+                action,
+                Party::Applicant,
+                event,
+            )
+        })
         .await?;
     Ok(respond(&app, vec![]))
 }
@@ -317,8 +402,21 @@ async fn applicant_event(
     )
 )]
 #[post("/applications/{id}/submit")]
-pub async fn submit(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
-    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsSubmit, Event::Submit).await
+pub async fn submit(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    applicant_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsSubmit,
+        Event::Submit,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -351,7 +449,15 @@ pub async fn cancel(
     body: Option<Json<ReasonBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.and_then(|b| b.into_inner().reason);
-    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsCancel, Event::Cancel { reason }).await
+    applicant_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsCancel,
+        Event::Cancel { reason },
+    )
+    .await
 }
 
 /// Restore a cancelled application to where it was (within the restore window).
@@ -369,8 +475,21 @@ pub async fn cancel(
     )
 )]
 #[post("/applications/{id}/restore")]
-pub async fn restore(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
-    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsRestore, Event::Restore).await
+pub async fn restore(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    applicant_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsRestore,
+        Event::Restore,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -402,8 +521,18 @@ pub async fn appeal(
     version: IfMatch,
     body: Json<RequiredReason>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = Event::Appeal { reason: body.into_inner().reason };
-    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsAppeal, event).await
+    let event = Event::Appeal {
+        reason: body.into_inner().reason,
+    };
+    applicant_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsAppeal,
+        event,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -435,8 +564,18 @@ pub async fn respond_to(
     version: IfMatch,
     body: Json<AnswerBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = Event::Respond { answer: body.into_inner().answer };
-    applicant_event(state, actor, id.into_inner(), version, Action::ApplicationsRespond, event).await
+    let event = Event::Respond {
+        answer: body.into_inner().answer,
+    };
+    applicant_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsRespond,
+        event,
+    )
+    .await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -474,7 +613,11 @@ pub struct HistoryList {
     )
 )]
 #[get("/applications/{id}/history")]
-pub async fn history(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<Json<HistoryList>, ApiError> {
+pub async fn history(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+) -> Result<Json<HistoryList>, ApiError> {
     let (acting, id) = (Acting::from(&actor), id.into_inner());
     let entries = state
         .read(move |c| {
@@ -525,7 +668,13 @@ fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| ApiError::field(field, "invalid_value", "A date (YYYY-MM-DD) or an RFC 3339 instant."))
+        .ok_or_else(|| {
+            ApiError::field(
+                field,
+                "invalid_value",
+                "A date (YYYY-MM-DD) or an RFC 3339 instant.",
+            )
+        })
 }
 
 impl ListQuery {
@@ -533,16 +682,30 @@ impl ListQuery {
         let status = self
             .status
             .as_deref()
-            .map(|s| Status::parse(s).ok_or_else(|| ApiError::field("status", "invalid_value", "Not a status.")))
+            .map(|s| {
+                Status::parse(s).ok_or_else(|| ApiError::field("status", "invalid_value", "Not a status."))
+            })
             .transpose()?;
         let ascending = match self.sort.as_deref() {
             None | Some("-created_at") => false,
             Some("created_at") => true,
-            Some(_) => return Err(ApiError::field("sort", "invalid_value", "created_at or -created_at")),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "sort",
+                    "invalid_value",
+                    "created_at or -created_at",
+                ))
+            }
         };
         let after = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
             Some(Cursor { at: Some(at), id }) => Some((at, id)),
-            Some(_) => return Err(ApiError::field("cursor", "invalid_value", "Not a cursor of this list.")),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "cursor",
+                    "invalid_value",
+                    "Not a cursor of this list.",
+                ))
+            }
             None => None,
         };
         Ok(ListFilter {
@@ -570,18 +733,41 @@ impl ListQuery {
     )
 )]
 #[get("/applications")]
-pub async fn list(state: State, actor: Actor, query: Query<ListQuery>) -> Result<Json<Page<ApplicationView>>, ApiError> {
+pub async fn list(
+    state: State,
+    actor: Actor,
+    query: Query<ListQuery>,
+) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = paging::limit(query.limit)?;
     let filter = query.filter(limit + 1)?;
     let owner = actor.account;
-    authorize(&actor.subject, Action::ApplicationsRead, &Resource::Account(owner), now()).or_else(|_| Ok::<_, ApiError>(()))?;
-    let mut found = state.read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?)).await?;
+    authorize(
+        &actor.subject,
+        Action::ApplicationsRead,
+        &Resource::Account(owner),
+        now(),
+    )
+    .or_else(|_| Ok::<_, ApiError>(()))?;
+    let mut found = state
+        .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
+        .await?;
     let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     found.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = more
-        .then(|| found.last().map(|a| Cursor { at: Some(a.created_at), id: a.id.to_string() }.encode()))
+        .then(|| {
+            found.last().map(|a| {
+                Cursor {
+                    at: Some(a.created_at),
+                    id: a.id.to_string(),
+                }
+                .encode()
+            })
+        })
         .flatten();
-    Ok(Json(Page { items: found.iter().map(|a| ApplicationView::of(a, vec![])).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: found.iter().map(|a| ApplicationView::of(a, vec![])).collect(),
+        next_cursor,
+    }))
 }
 
 const EXPORT_LIMIT: i64 = 10_000;
@@ -589,7 +775,11 @@ const EXPORT_LIMIT: i64 = 10_000;
 /// One CSV field: quoted when needed (RFC 4180), and defused when a spreadsheet would take
 /// it for a formula.
 fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -598,7 +788,8 @@ fn csv_field(text: &str) -> String {
 }
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 /// The same rows as the list (same filters), as CSV: UTF-8 with a BOM so spreadsheets read
@@ -619,7 +810,9 @@ pub async fn export(state: State, actor: Actor, query: Query<ListQuery>) -> Resu
     let mut filter = query.filter(EXPORT_LIMIT)?;
     filter.after = None;
     let owner = actor.account;
-    let rows = state.read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?)).await?;
+    let rows = state
+        .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
+        .await?;
     let mut csv = String::from("\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n");
     for a in rows {
         let fields = [

@@ -96,7 +96,11 @@ impl ServiceBody {
         let level = ServiceLevel::parse(&self.level)
             .ok_or_else(|| ApiError::field("level", "invalid_value", "federal, regional or municipal"))?;
         if level != ServiceLevel::Federal && self.region.as_deref().is_none_or(str::is_empty) {
-            return Err(ApiError::field("region", "required", "Regional and municipal services name their region."));
+            return Err(ApiError::field(
+                "region",
+                "required",
+                "Regional and municipal services name their region.",
+            ));
         }
         for (field, text) in [("name_ru", &self.name_ru), ("name_en", &self.name_en)] {
             if text.trim().is_empty() {
@@ -105,11 +109,23 @@ impl ServiceBody {
         }
         crate::forms::check_schema(&self.form_schema)
             .map_err(|e| ApiError::field("form_schema", "invalid_schema", e))?;
-        if let Some(bad) = self.allowed_file_types.iter().find(|t| !FILE_TYPES.contains(&t.as_str())) {
-            return Err(ApiError::field("allowed_file_types", "invalid_value", format!("{bad:?} is not one of {FILE_TYPES:?}")));
+        if let Some(bad) = self
+            .allowed_file_types
+            .iter()
+            .find(|t| !FILE_TYPES.contains(&t.as_str()))
+        {
+            return Err(ApiError::field(
+                "allowed_file_types",
+                "invalid_value",
+                format!("{bad:?} is not one of {FILE_TYPES:?}"),
+            ));
         }
         if !(1..=50 * 1024 * 1024).contains(&self.max_file_bytes) {
-            return Err(ApiError::field("max_file_bytes", "out_of_range", "Between 1 byte and 50 MiB."));
+            return Err(ApiError::field(
+                "max_file_bytes",
+                "out_of_range",
+                "Between 1 byte and 50 MiB.",
+            ));
         }
         let policy = ServicePolicy {
             editable_after_submit: self.editable_after_submit,
@@ -164,21 +180,51 @@ pub struct ServiceQuery {
     )
 )]
 #[get("/services")]
-pub async fn list_services(state: State, query: Query<ServiceQuery>) -> Result<Json<Page<ServiceBody>>, ApiError> {
+pub async fn list_services(
+    state: State,
+    query: Query<ServiceQuery>,
+) -> Result<Json<Page<ServiceBody>>, ApiError> {
     let query = query.into_inner();
     let level = query
         .level
         .as_deref()
-        .map(|l| ServiceLevel::parse(l).ok_or_else(|| ApiError::field("level", "invalid_value", "federal, regional or municipal")))
+        .map(|l| {
+            ServiceLevel::parse(l)
+                .ok_or_else(|| ApiError::field("level", "invalid_value", "federal, regional or municipal"))
+        })
         .transpose()?;
     let limit = paging::limit(query.limit)?;
-    let after = query.cursor.as_deref().map(Cursor::decode).transpose()?.map(|c| c.id);
-    let filter = ServiceFilter { level, region: query.region, q: query.q, after, limit: limit + 1 };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()?
+        .map(|c| c.id);
+    let filter = ServiceFilter {
+        level,
+        region: query.region,
+        q: query.q,
+        after,
+        limit: limit + 1,
+    };
     let mut found = state.read(move |c| Ok(catalog::list(c, &filter)?)).await?;
     let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     found.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more.then(|| found.last().map(|s| Cursor { at: None, id: s.code.clone() }.encode())).flatten();
-    Ok(Json(Page { items: found.iter().map(ServiceBody::from).collect(), next_cursor }))
+    let next_cursor = more
+        .then(|| {
+            found.last().map(|s| {
+                Cursor {
+                    at: None,
+                    id: s.code.clone(),
+                }
+                .encode()
+            })
+        })
+        .flatten();
+    Ok(Json(Page {
+        items: found.iter().map(ServiceBody::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// One service, with its form schema.
@@ -194,8 +240,13 @@ pub async fn list_services(state: State, query: Query<ServiceQuery>) -> Result<J
 #[get("/services/{code}")]
 pub async fn get_service(state: State, code: Path<String>) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let service = state.read(move |c| Ok(catalog::find(c, &code)?)).await?.ok_or_else(ApiError::not_found)?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(service.version))).json(ServiceBody::from(&service)))
+    let service = state
+        .read(move |c| Ok(catalog::find(c, &code)?))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(service.version)))
+        .json(ServiceBody::from(&service)))
 }
 
 /// Add a service (admins).
@@ -211,25 +262,41 @@ pub async fn get_service(state: State, code: Path<String>) -> Result<HttpRespons
     )
 )]
 #[post("/services")]
-pub async fn create_service(state: State, actor: Actor, body: Json<ServiceBody>) -> Result<HttpResponse, ApiError> {
+pub async fn create_service(
+    state: State,
+    actor: Actor,
+    body: Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
     authorize(&actor.subject, Action::CatalogManage, &Resource::System, now())?;
     let service = body.into_inner().into_service()?;
     let (admin, ip) = (actor.account, actor.ip.clone());
     let created = state
         .write(move |tx| {
             if !catalog::agency_exists(tx, &service.agency_code)? {
-                return Err(ApiError::field("agency_code", "unknown_agency", "No such agency."));
+                return Err(ApiError::field(
+                    "agency_code",
+                    "unknown_agency",
+                    "No such agency.",
+                ));
             }
             let at = now();
             if !catalog::insert(tx, &service, at)? {
-                return Err(ApiError::conflict("service_exists", "A service with this code exists already."));
+                return Err(ApiError::conflict(
+                    "service_exists",
+                    "A service with this code exists already.",
+                ));
             }
-            let entry = AuditEntry::new("catalog.create", "service").by(Some(admin)).target(&service.code).from_ip(ip);
+            let entry = AuditEntry::new("catalog.create", "service")
+                .by(Some(admin))
+                .target(&service.code)
+                .from_ip(ip);
             persistence::audit::record(tx, entry, at)?;
             catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("ETag", etag(created.version))).json(ServiceBody::from(&created)))
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", etag(created.version)))
+        .json(ServiceBody::from(&created)))
 }
 
 /// Replace a service (admins; requires `If-Match`).
@@ -267,7 +334,11 @@ pub async fn replace_service(
         .write(move |tx| {
             let current = catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)?;
             if !catalog::agency_exists(tx, &service.agency_code)? {
-                return Err(ApiError::field("agency_code", "unknown_agency", "No such agency."));
+                return Err(ApiError::field(
+                    "agency_code",
+                    "unknown_agency",
+                    "No such agency.",
+                ));
             }
             let at = now();
             if !catalog::replace(tx, &service, version.0, at)? {
@@ -282,5 +353,7 @@ pub async fn replace_service(
             catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)
         })
         .await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(replaced.version))).json(ServiceBody::from(&replaced)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(replaced.version)))
+        .json(ServiceBody::from(&replaced)))
 }

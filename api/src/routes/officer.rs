@@ -49,13 +49,28 @@ pub struct QueueQuery {
     )
 )]
 #[get("/agency/queue")]
-pub async fn queue(state: State, actor: Actor, query: Query<QueueQuery>) -> Result<Json<Page<QueueItem>>, ApiError> {
+pub async fn queue(
+    state: State,
+    actor: Actor,
+    query: Query<QueueQuery>,
+) -> Result<Json<Page<QueueItem>>, ApiError> {
     let agency = actor.subject.agency.clone().unwrap_or_default();
-    authorize(&actor.subject, Action::AgencyQueueRead, &Resource::Agency(agency.clone()), now())?;
+    authorize(
+        &actor.subject,
+        Action::AgencyQueueRead,
+        &Resource::Agency(agency.clone()),
+        now(),
+    )?;
     let limit = paging::limit(query.limit)?;
     let after = match query.cursor.as_deref().map(Cursor::decode).transpose()? {
         Some(Cursor { at: Some(at), id }) => Some((at, id)),
-        Some(_) => return Err(ApiError::field("cursor", "invalid_value", "Not a cursor of this list.")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "cursor",
+                "invalid_value",
+                "Not a cursor of this list.",
+            ))
+        }
         None => None,
     };
     let (apps, policies) = state
@@ -85,7 +100,13 @@ pub async fn queue(state: State, actor: Actor, query: Query<QueueQuery>) -> Resu
     let next_cursor = more
         .then(|| {
             items.last().and_then(|i| {
-                i.application.submitted_at.map(|at| Cursor { at: Some(at), id: i.application.id.to_string() }.encode())
+                i.application.submitted_at.map(|at| {
+                    Cursor {
+                        at: Some(at),
+                        id: i.application.id.to_string(),
+                    }
+                    .encode()
+                })
             })
         })
         .flatten();
@@ -122,8 +143,21 @@ async fn officer_event(
     )
 )]
 #[post("/applications/{id}/take")]
-pub async fn take(state: State, actor: Actor, id: Path<ApplicationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsTake, Event::Take).await
+pub async fn take(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsTake,
+        Event::Take,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -159,7 +193,15 @@ pub async fn request_info(
 ) -> Result<HttpResponse, ApiError> {
     let InfoRequest { question, due_at } = body.into_inner();
     let event = Event::RequestInfo { question, due_at };
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsRequestInfo, event).await
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsRequestInfo,
+        event,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -192,7 +234,15 @@ pub async fn approve(
     body: Option<Json<CommentBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.and_then(|b| b.into_inner().comment);
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsDecide, Event::Approve { comment }).await
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsDecide,
+        Event::Approve { comment },
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -224,8 +274,18 @@ pub async fn reject(
     version: IfMatch,
     body: Json<RejectBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = Event::Reject { reason: body.into_inner().reason };
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsDecide, event).await
+    let event = Event::Reject {
+        reason: body.into_inner().reason,
+    };
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsDecide,
+        event,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -257,8 +317,18 @@ pub async fn complete(
     version: IfMatch,
     body: Json<CompleteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = Event::Complete { result: body.into_inner().result };
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsComplete, event).await
+    let event = Event::Complete {
+        result: body.into_inner().result,
+    };
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsComplete,
+        event,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -292,6 +362,17 @@ pub async fn forward(
     body: Json<ForwardBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ForwardBody { agency_code, comment } = body.into_inner();
-    let event = Event::Forward { to_agency: agency_code, comment };
-    officer_event(state, actor, id.into_inner(), version, Action::ApplicationsForward, event).await
+    let event = Event::Forward {
+        to_agency: agency_code,
+        comment,
+    };
+    officer_event(
+        state,
+        actor,
+        id.into_inner(),
+        version,
+        Action::ApplicationsForward,
+        event,
+    )
+    .await
 }

@@ -27,7 +27,10 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let at = self.at.map(|t| t.timestamp_micros().to_string()).unwrap_or_default();
+        let at = self
+            .at
+            .map(|t| t.timestamp_micros().to_string())
+            .unwrap_or_default();
         URL_SAFE_NO_PAD.encode(format!("{at}|{}", self.id))
     }
 
@@ -39,10 +42,14 @@ impl Cursor {
         let at = match at {
             "" => None,
             micros => Some(
-                chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?,
+                chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?)
+                    .ok_or_else(bad)?,
             ),
         };
-        Ok(Cursor { at, id: id.to_string() })
+        Ok(Cursor {
+            at,
+            id: id.to_string(),
+        })
     }
 }
 
@@ -62,9 +69,15 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let cursor = Cursor { at: chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456), id: "abc".into() };
+        let cursor = Cursor {
+            at: chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456),
+            id: "abc".into(),
+        };
         assert_eq!(Cursor::decode(&cursor.encode()).ok(), Some(cursor));
-        let plain = Cursor { at: None, id: "passport".into() };
+        let plain = Cursor {
+            at: None,
+            id: "passport".into(),
+        };
         assert_eq!(Cursor::decode(&plain.encode()).ok(), Some(plain));
         assert!(Cursor::decode("!!!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x|y")).is_err());

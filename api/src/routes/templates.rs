@@ -92,8 +92,16 @@ fn check(body: &TemplateBody) -> Result<(), ApiError> {
 
 /// Your templates are yours alone: anyone else's is not found.
 async fn own(state: &State, actor: &Actor, id: TemplateId) -> Result<Template, ApiError> {
-    let found = state.read(move |c| Ok(templates::find(c, id)?)).await?.ok_or_else(ApiError::not_found)?;
-    authorize(&actor.subject, Action::ProfileEdit, &Resource::Account(found.owner), now())?;
+    let found = state
+        .read(move |c| Ok(templates::find(c, id)?))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    authorize(
+        &actor.subject,
+        Action::ProfileEdit,
+        &Resource::Account(found.owner),
+        now(),
+    )?;
     Ok(found)
 }
 
@@ -109,7 +117,12 @@ async fn own(state: &State, actor: &Actor, id: TemplateId) -> Result<Template, A
 )]
 #[post("/templates")]
 pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Result<HttpResponse, ApiError> {
-    authorize(&actor.subject, Action::ProfileEdit, &Resource::Account(actor.account), now())?;
+    authorize(
+        &actor.subject,
+        Action::ProfileEdit,
+        &Resource::Account(actor.account),
+        now(),
+    )?;
     let body = body.into_inner();
     check(&body)?;
     let at = now();
@@ -127,12 +140,18 @@ pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Res
     state
         .write(move |tx| {
             if persistence::catalog::find(tx, &saved.service_code)?.is_none() {
-                return Err(ApiError::field("service_code", "unknown_service", "No such service."));
+                return Err(ApiError::field(
+                    "service_code",
+                    "unknown_service",
+                    "No such service.",
+                ));
             }
             Ok(templates::insert(tx, &saved)?)
         })
         .await?;
-    Ok(HttpResponse::Created().insert_header(("ETag", etag(1))).json(view(&template)))
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", etag(1)))
+        .json(view(&template)))
 }
 
 /// Your templates, newest first.
@@ -144,10 +163,17 @@ pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Res
 )]
 #[get("/templates")]
 pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiError> {
-    authorize(&actor.subject, Action::ProfileRead, &Resource::Account(actor.account), now())?;
+    authorize(
+        &actor.subject,
+        Action::ProfileRead,
+        &Resource::Account(actor.account),
+        now(),
+    )?;
     let owner = actor.account;
     let found = state.read(move |c| Ok(templates::list(c, owner)?)).await?;
-    Ok(Json(TemplateList { items: found.iter().map(view).collect() }))
+    Ok(Json(TemplateList {
+        items: found.iter().map(view).collect(),
+    }))
 }
 
 /// One template.
@@ -164,7 +190,9 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
 #[get("/templates/{id}")]
 pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
     let found = own(&state, &actor, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(found.version))).json(view(&found)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(found.version)))
+        .json(view(&found)))
 }
 
 /// Replace a template (requires `If-Match`).
@@ -196,7 +224,11 @@ pub async fn replace(
     let body = body.into_inner();
     check(&body)?;
     if body.service_code != current.service_code {
-        return Err(ApiError::field("service_code", "immutable", "A template keeps its service."));
+        return Err(ApiError::field(
+            "service_code",
+            "immutable",
+            "A template keeps its service.",
+        ));
     }
     let updated = Template {
         name: body.name.trim().into(),
@@ -206,11 +238,15 @@ pub async fn replace(
         ..current
     };
     let stored = updated.clone();
-    let replaced = state.write(move |tx| Ok(templates::replace(tx, &stored, version.0)?)).await?;
+    let replaced = state
+        .write(move |tx| Ok(templates::replace(tx, &stored, version.0)?))
+        .await?;
     if !replaced {
         return Err(stale(version.0 + 1));
     }
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(updated.version))).json(view(&updated)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(updated.version)))
+        .json(view(&updated)))
 }
 
 /// Delete a template.
@@ -227,6 +263,8 @@ pub async fn replace(
 #[delete("/templates/{id}")]
 pub async fn delete(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
     let found = own(&state, &actor, id.into_inner()).await?;
-    state.write(move |tx| Ok(templates::delete(tx, found.id)?)).await?;
+    state
+        .write(move |tx| Ok(templates::delete(tx, found.id)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

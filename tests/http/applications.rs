@@ -1,0 +1,1074 @@
+//! The application lifecycle over HTTP, on both backends: the full walk from draft to
+//! completion with an appeal, the windows, concurrency and idempotency, who sees what,
+//! lists, export, the queue, forwarding, expiry and templates.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::db_test;
+use crate::support::{days_ago, json, problem, Backend, TestApp};
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn version(v: &Value) -> i64 {
+    v["version"].as_i64().unwrap_or_default()
+}
+
+/// A submitted application of a fresh confirmed citizen: (token, application).
+async fn submitted(app: &TestApp) -> (String, Value) {
+    let (_, _, token) = app.confirmed_citizen().await;
+    let draft = json(
+        app.send(Method::POST, "/api/v1/applications", &token, None, Some(json!({
+            "service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}
+        })))
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/applications/{}/submit", s(&draft["id"]));
+    let done = json(
+        app.send(Method::POST, &path, &token, Some(version(&draft)), None)
+            .await,
+        200,
+    )
+    .await;
+    (token, done)
+}
+
+async fn the_whole_story_from_draft_to_completion(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, owner_id, token) = app.confirmed_citizen().await;
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &token,
+            None,
+            Some(json!({
+                "service_code": "test-passport", "form_data": {"reason": "age_45"}
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["warnings"][0]["field"], "form_data.full_name", "{draft}");
+    let id = s(&draft["id"]);
+    let at = |action: &str| format!("/api/v1/applications/{id}/{action}");
+    let path = format!("/api/v1/applications/{id}");
+
+    // The schema blocks submission of an incomplete form.
+    let blocked = app
+        .send(Method::POST, &at("submit"), &token, Some(version(&draft)), None)
+        .await;
+    assert_eq!(
+        problem(blocked, 422).await["errors"][0]["field"],
+        "form_data.full_name"
+    );
+    let saved = json(
+        app.send(
+            Method::PATCH,
+            &path,
+            &token,
+            Some(1),
+            Some(json!({"form_data": {"reason": "age_45", "full_name": "Иванова Мария"}})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(saved["warnings"], json!([]));
+    let submitted = json(
+        app.send(Method::POST, &at("submit"), &token, Some(version(&saved)), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(submitted["status"], "submitted");
+    assert!(s(&submitted["number"]).starts_with("KB-"), "{submitted}");
+
+    let steps: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        (
+            "edit",
+            "applicant",
+            Some(json!({"form_data": {"reason": "name_change", "full_name": "Петрова Мария"}})),
+            "resubmitted",
+        ),
+        ("take", "officer", None, "in_review"),
+        (
+            "request-info",
+            "officer",
+            Some(
+                json!({"question": "Приложите свидетельство о браке", "due_at": (api::clock::now() + chrono::TimeDelta::days(7)).to_rfc3339()}),
+            ),
+            "needs_info",
+        ),
+        (
+            "respond",
+            "applicant",
+            Some(json!({"answer": "Приложено"})),
+            "in_review",
+        ),
+        (
+            "reject",
+            "officer",
+            Some(json!({"reason": "Неполный пакет"})),
+            "rejected",
+        ),
+        (
+            "appeal",
+            "applicant",
+            Some(json!({"reason": "Пакет полный"})),
+            "appealed",
+        ),
+        (
+            "approve",
+            "officer",
+            Some(json!({"comment": "Ошибка исправлена"})),
+            "approved",
+        ),
+        (
+            "complete",
+            "officer",
+            Some(json!({"result": "Паспорт готов к выдаче"})),
+            "completed",
+        ),
+    ];
+    let mut current = submitted;
+    for (action, who, body, expected) in steps {
+        let token = if who == "officer" { &officer } else { &token };
+        let (method, target) = if action == "edit" {
+            (Method::PATCH, path.clone())
+        } else {
+            (Method::POST, at(action))
+        };
+        let response = app
+            .send(method, &target, token, Some(version(&current)), body)
+            .await;
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        current = json(response, 200).await;
+        assert_eq!(current["status"], expected, "after {action}");
+        assert_eq!(etag, format!("\"{}\"", version(&current)));
+    }
+    assert_eq!(current["result_note"], "Паспорт готов к выдаче");
+
+    let history = json(
+        app.send(Method::GET, &at("history"), &token, None, None).await,
+        200,
+    )
+    .await;
+    let events: Vec<String> = history["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|h| s(&h["event"]))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "create",
+            "submit",
+            "edit",
+            "take",
+            "request_info",
+            "respond",
+            "reject",
+            "appeal",
+            "approve",
+            "complete"
+        ]
+    );
+    let items = history["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items[1]["actor_id"], json!(owner_id));
+    assert_ne!(items[3]["actor_id"], json!(owner_id), "the officer took it");
+    assert_eq!(items[4]["comment"], "Приложите свидетельство о браке");
+    // Completed is terminal.
+    let again = app
+        .send(
+            Method::POST,
+            &at("approve"),
+            &officer,
+            Some(version(&current)),
+            None,
+        )
+        .await;
+    let refused = problem(again, 409).await;
+    assert_eq!(refused["code"], "invalid_transition");
+    assert_eq!(refused["context"]["allowed"], json!([]));
+    assert!(app.audit_actions().contains(&"application.complete".to_string()));
+    assert!(app.count_notifications("application.reject").await >= 1);
+}
+db_test!(the_whole_story_from_draft_to_completion);
+
+async fn appeals_and_restores_only_within_their_windows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let app = &app;
+    let reject = |token: String, v: Value| async move {
+        let id = s(&v["id"]);
+        let taken = json(
+            app.send(
+                Method::POST,
+                &format!("/api/v1/applications/{id}/take"),
+                &token,
+                Some(version(&v)),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        json(
+            app.send(
+                Method::POST,
+                &format!("/api/v1/applications/{id}/reject"),
+                &token,
+                Some(version(&taken)),
+                Some(json!({"reason": "Нет"})),
+            )
+            .await,
+            200,
+        )
+        .await
+    };
+    let (token, first) = submitted(app).await;
+    let rejected = reject(officer.clone(), first).await;
+    let id = s(&rejected["id"]);
+    app.execute(&format!(
+        "UPDATE applications SET decided_at = '{}' WHERE id = '{id}'",
+        days_ago(31)
+    ));
+    let late = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/appeal"),
+            &token,
+            Some(version(&rejected)),
+            Some(json!({"reason": "Поздно"})),
+        )
+        .await;
+    assert_eq!(problem(late, 409).await["code"], "appeal_window_closed");
+
+    // Cancel and restore within the window: back to where it was.
+    let (token, second) = submitted(app).await;
+    let id = s(&second["id"]);
+    let cancelled = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/cancel"),
+            &token,
+            Some(version(&second)),
+            Some(json!({"reason": "Передумал"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let restored = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/restore"),
+            &token,
+            Some(version(&cancelled)),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(restored["status"], "submitted");
+    let cancelled = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/cancel"),
+            &token,
+            Some(version(&restored)),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    app.execute(&format!(
+        "UPDATE applications SET cancelled_at = '{}' WHERE id = '{id}'",
+        days_ago(31)
+    ));
+    let late = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/restore"),
+            &token,
+            Some(version(&cancelled)),
+            None,
+        )
+        .await;
+    assert_eq!(problem(late, 409).await["code"], "restore_window_closed");
+
+    // In review, this service does not allow cancelling.
+    let (token, third) = submitted(app).await;
+    let id = s(&third["id"]);
+    let taken = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/take"),
+            &officer,
+            Some(version(&third)),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let refused = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/cancel"),
+            &token,
+            Some(version(&taken)),
+            None,
+        )
+        .await;
+    assert_eq!(problem(refused, 409).await["code"], "not_cancellable");
+}
+db_test!(appeals_and_restores_only_within_their_windows);
+
+async fn stale_writes_and_repeated_creations(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let body = json!({"service_code": "test-passport", "form_data": {"reason": "age_20"}});
+    let create = |key: &'static str, body: Value| {
+        app.client
+            .post(app.url("/api/v1/applications"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = json(
+        create("key-1", body.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        201,
+    )
+    .await;
+    let repeat = create("key-1", body.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        repeat
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let repeat = json(repeat, 201).await;
+    assert_eq!(repeat["id"], first["id"]);
+    let other = create("key-1", json!({"service_code": "test-passport"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        problem(other, 422).await["errors"][0]["code"],
+        "idempotency_key_reused"
+    );
+    let listed = json(
+        app.send(Method::GET, "/api/v1/applications", &token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "one application for one key"
+    );
+
+    let path = format!("/api/v1/applications/{}", s(&first["id"]));
+    let form = |name: &str| Some(json!({"form_data": {"reason": "age_20", "full_name": name}}));
+    let missing = app.send(Method::PATCH, &path, &token, None, form("Первый")).await;
+    assert_eq!(problem(missing, 428).await["code"], "if_match_required");
+    json(
+        app.send(Method::PATCH, &path, &token, Some(1), form("Первый"))
+            .await,
+        200,
+    )
+    .await;
+    let stale = app
+        .send(Method::PATCH, &path, &token, Some(1), form("Второй"))
+        .await;
+    assert_eq!(
+        stale.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"2\"")
+    );
+    let body = problem(stale, 412).await;
+    assert_eq!(body["context"]["current_version"], 2);
+    let kept = json(app.send(Method::GET, &path, &token, None, None).await, 200).await;
+    assert_eq!(kept["form_data"]["full_name"], "Первый");
+}
+db_test!(stale_writes_and_repeated_creations);
+
+async fn strangers_and_other_agencies_see_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (owner_token, application) = submitted(&app).await;
+    let id = s(&application["id"]);
+    let path = format!("/api/v1/applications/{id}");
+    let (_, stranger) = app.citizen_token(false).await;
+    let other_officer = app.officer_token("officer-fns", "fns").await;
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    for token in [&stranger, &other_officer] {
+        assert_eq!(
+            problem(app.send(Method::GET, &path, token, None, None).await, 404).await["code"],
+            "not_found"
+        );
+        let history = app
+            .send(Method::GET, &format!("{path}/history"), token, None, None)
+            .await;
+        problem(history, 404).await;
+        let take = app
+            .send(
+                Method::POST,
+                &format!("{path}/take"),
+                token,
+                Some(version(&application)),
+                None,
+            )
+            .await;
+        problem(take, 404).await;
+    }
+    json(app.send(Method::GET, &path, &officer, None, None).await, 200).await;
+    let not_theirs = app
+        .send(
+            Method::POST,
+            &format!("{path}/cancel"),
+            &officer,
+            Some(version(&application)),
+            None,
+        )
+        .await;
+    assert_eq!(problem(not_theirs, 403).await["code"], "not_applicant");
+    let not_an_officer = app
+        .send(
+            Method::POST,
+            &format!("{path}/take"),
+            &owner_token,
+            Some(version(&application)),
+            None,
+        )
+        .await;
+    assert_eq!(problem(not_an_officer, 403).await["code"], "role_required");
+
+    // A draft is nobody's business but the applicant's, officers included.
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner_token,
+            None,
+            Some(json!({"service_code": "test-passport"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    problem(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{}", s(&draft["id"])),
+            &officer,
+            None,
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    // A simplified account may keep drafts but not submit.
+    let (_, simplified) = app.citizen_token(false).await;
+    let draft = json(
+        app.send(Method::POST, "/api/v1/applications", &simplified, None, Some(json!({
+            "service_code": "test-passport", "form_data": {"reason": "age_20", "full_name": "Сидоров Павел"}
+        })))
+        .await,
+        201,
+    )
+    .await;
+    let refused = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{}/submit", s(&draft["id"])),
+            &simplified,
+            Some(1),
+            None,
+        )
+        .await;
+    assert_eq!(problem(refused, 403).await["code"], "level_too_low");
+}
+db_test!(strangers_and_other_agencies_see_nothing);
+
+async fn lists_filter_sort_paginate_and_export(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    for i in 0..5 {
+        let name = if i == 3 {
+            "Особое, \"имя\"".to_string()
+        } else {
+            format!("Заявитель {i}")
+        };
+        json(
+            app.send(
+                Method::POST,
+                "/api/v1/applications",
+                &token,
+                None,
+                Some(json!({
+                    "service_code": "test-passport", "form_data": {"reason": "age_20", "full_name": name}
+                })),
+            )
+            .await,
+            201,
+        )
+        .await;
+    }
+    let page1 = json(
+        app.send(Method::GET, "/api/v1/applications?limit=2", &token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let page2 = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications?limit=2&cursor={}", s(&page1["next_cursor"])),
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let page3 = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications?limit=2&cursor={}", s(&page2["next_cursor"])),
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let ids: Vec<String> = [&page1, &page2, &page3]
+        .iter()
+        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
+        .map(|a| s(&a["id"]))
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert!(page3["next_cursor"].is_null());
+    let mut newest_first = ids.clone();
+    newest_first.sort();
+    newest_first.reverse();
+    assert_eq!(ids, newest_first, "newest first (ids are time-ordered)");
+    let oldest = json(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?sort=created_at&limit=1",
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(oldest["items"][0]["id"], json!(ids[4]));
+
+    let found = json(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?q=%D0%BE%D1%81%D0%BE%D0%B1%D0%BE%D0%B5",
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        found["items"].as_array().map(Vec::len),
+        Some(1),
+        "free text finds «особое»"
+    );
+    let none = json(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?status=submitted",
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(none["items"], json!([]));
+    let future = json(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?from=2999-01-01",
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(future["items"], json!([]));
+    let bad = app
+        .send(
+            Method::GET,
+            "/api/v1/applications?status=nonsense",
+            &token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(problem(bad, 422).await["errors"][0]["field"], "status");
+    problem(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?cursor=%21%21",
+            &token,
+            None,
+            None,
+        )
+        .await,
+        422,
+    )
+    .await;
+
+    let csv = app
+        .send(Method::GET, "/api/v1/applications/export.csv", &token, None, None)
+        .await;
+    assert_eq!(
+        csv.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let text = csv.text().await.unwrap_or_default();
+    assert!(
+        text.starts_with("\u{feff}number,id,service_code,status"),
+        "BOM and header"
+    );
+    assert_eq!(text.lines().count(), 6);
+    assert!(text.contains("Черновик"));
+}
+db_test!(lists_filter_sort_paginate_and_export);
+
+async fn the_queue_flags_overdue_and_forwarding_moves_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 1);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let fns = app.officer_token("officer-fns", "fns").await;
+    let (_, old) = submitted(&app).await;
+    let (_, new) = submitted(&app).await;
+    app.execute(&format!(
+        "UPDATE applications SET submitted_at = '{}' WHERE id = '{}'",
+        days_ago(3),
+        s(&old["id"])
+    ));
+    let queue = json(
+        app.send(Method::GET, "/api/v1/agency/queue", &officer, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let items = queue["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        (items[0]["id"].clone(), items[0]["overdue"].clone()),
+        (old["id"].clone(), json!(true)),
+        "oldest first"
+    );
+    assert_eq!(
+        (items[1]["id"].clone(), items[1]["overdue"].clone()),
+        (new["id"].clone(), json!(false))
+    );
+    let page = json(
+        app.send(Method::GET, "/api/v1/agency/queue?limit=1", &officer, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let rest = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/agency/queue?limit=1&cursor={}", s(&page["next_cursor"])),
+            &officer,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(rest["items"][0]["id"], new["id"]);
+
+    let id = s(&new["id"]);
+    let forwarded = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/forward"),
+            &officer,
+            Some(version(&new)),
+            Some(json!({"agency_code": "fns", "comment": "По подведомственности"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (forwarded["agency_code"].clone(), forwarded["status"].clone()),
+        (json!("fns"), json!("submitted"))
+    );
+    let theirs = json(
+        app.send(Method::GET, "/api/v1/agency/queue", &fns, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["items"][0]["id"], new["id"]);
+    problem(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{id}"),
+            &officer,
+            None,
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    let history = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{id}/history"),
+            &fns,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let last = history["items"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(last["comment"], "mvd → fns: По подведомственности");
+    let unknown = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/forward"),
+            &fns,
+            Some(version(&forwarded)),
+            Some(json!({"agency_code": "nowhere"})),
+        )
+        .await;
+    assert_eq!(problem(unknown, 422).await["errors"][0]["code"], "unknown_agency");
+    let citizen_queue = app
+        .send(
+            Method::GET,
+            "/api/v1/agency/queue",
+            &app.citizen_token(false).await.1,
+            None,
+            None,
+        )
+        .await;
+    problem(citizen_queue, 403).await;
+}
+db_test!(the_queue_flags_overdue_and_forwarding_moves_it);
+
+async fn unanswered_information_requests_expire(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let (token, application) = submitted(&app).await;
+    let id = s(&application["id"]);
+    let taken = json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/take"),
+            &officer,
+            Some(version(&application)),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let due = (api::clock::now() + chrono::TimeDelta::days(1)).to_rfc3339();
+    json(
+        app.send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/request-info"),
+            &officer,
+            Some(version(&taken)),
+            Some(json!({"question": "Фото?", "due_at": due})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        api::jobs::expire_information_requests(&app.state.db).ok(),
+        Some(0),
+        "not due yet"
+    );
+    app.execute(&format!(
+        "UPDATE applications SET info_due_at = '{}' WHERE id = '{id}'",
+        days_ago(1)
+    ));
+    assert_eq!(
+        api::jobs::expire_information_requests(&app.state.db).ok(),
+        Some(1)
+    );
+    let expired = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{id}"),
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (expired["status"].clone(), expired["status_label"].clone()),
+        (json!("expired"), json!("Требует продления"))
+    );
+    let history = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{id}/history"),
+            &token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let last = history["items"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        (last["event"].clone(), last["actor_id"].clone()),
+        (json!("expire"), Value::Null)
+    );
+    assert_eq!(app.count_notifications("application.expire").await, 1);
+}
+db_test!(unanswered_information_requests_expire);
+
+async fn templates_fill_placeholders_from_the_profile(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (body, _, token) = app.confirmed_citizen().await;
+    let template = json(
+        app.send(Method::POST, "/api/v1/templates", &token, None, Some(json!({
+            "name": "Паспорт в 45", "service_code": "test-passport",
+            "form_data": {"reason": "age_45", "full_name": "{{surname}} {{given_name}}", "note": "СНИЛС {{snils}}"}
+        })))
+        .await,
+        201,
+    )
+    .await;
+    let created = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &token,
+            None,
+            Some(json!({"template_id": template["id"]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["service_code"], "test-passport");
+    assert_eq!(created["form_data"]["full_name"], "Иванова Мария");
+    assert_eq!(
+        created["form_data"]["note"],
+        json!(format!("СНИЛС {}", s(&body["snils"])))
+    );
+
+    let (_, stranger) = app.citizen_token(false).await;
+    let path = format!("/api/v1/templates/{}", s(&template["id"]));
+    problem(app.send(Method::GET, &path, &stranger, None, None).await, 404).await;
+    let foreign = app
+        .send(
+            Method::POST,
+            "/api/v1/applications",
+            &stranger,
+            None,
+            Some(json!({"template_id": template["id"]})),
+        )
+        .await;
+    assert_eq!(
+        problem(foreign, 422).await["errors"][0]["code"],
+        "unknown_template"
+    );
+    let renamed = json(
+        app.send(
+            Method::PUT,
+            &path,
+            &token,
+            Some(1),
+            Some(json!({"name": "Паспорт", "service_code": "test-passport", "form_data": {}})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(renamed["version"], 2);
+    problem(
+        app.send(
+            Method::PUT,
+            &path,
+            &token,
+            Some(1),
+            Some(json!({"name": "x", "service_code": "test-passport", "form_data": {}})),
+        )
+        .await,
+        412,
+    )
+    .await;
+    assert_eq!(
+        app.send(Method::DELETE, &path, &token, None, None).await.status(),
+        204
+    );
+    problem(app.send(Method::GET, &path, &token, None, None).await, 404).await;
+}
+db_test!(templates_fill_placeholders_from_the_profile);
+
+async fn the_catalog_is_public_and_admins_manage_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let listed = json(
+        app.get("/api/v1/services?level=federal&q=%D0%BF%D0%B0%D1%81%D0%BF%D0%BE%D1%80%D1%82")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["code"], "test-passport");
+    problem(app.get("/api/v1/services?level=galactic").await, 422).await;
+    let one = app.get("/api/v1/services/test-passport").await;
+    assert_eq!(
+        one.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"1\"")
+    );
+    let mut service = json(one, 200).await;
+    problem(app.get("/api/v1/services/nope").await, 404).await;
+
+    let admin = app
+        .staff_token("catalog-admin", domain::access::Role::Admin)
+        .await;
+    let (_, citizen) = app.citizen_token(false).await;
+    service["code"] = json!("test-licence");
+    problem(
+        app.send(
+            Method::POST,
+            "/api/v1/services",
+            &citizen,
+            None,
+            Some(service.clone()),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let mut broken = service.clone();
+    broken["form_schema"] = json!({"type": "no-such-type"});
+    let refused = app
+        .send(Method::POST, "/api/v1/services", &admin, None, Some(broken))
+        .await;
+    assert_eq!(problem(refused, 422).await["errors"][0]["code"], "invalid_schema");
+    let created = json(
+        app.send(
+            Method::POST,
+            "/api/v1/services",
+            &admin,
+            None,
+            Some(service.clone()),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["version"], 1);
+    problem(
+        app.send(
+            Method::POST,
+            "/api/v1/services",
+            &admin,
+            None,
+            Some(service.clone()),
+        )
+        .await,
+        409,
+    )
+    .await;
+    service["fee_kopecks"] = json!(330000);
+    let replaced = json(
+        app.send(
+            Method::PUT,
+            "/api/v1/services/test-licence",
+            &admin,
+            Some(1),
+            Some(service.clone()),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (replaced["fee_kopecks"].clone(), replaced["version"].clone()),
+        (json!(330000), json!(2))
+    );
+    problem(
+        app.send(
+            Method::PUT,
+            "/api/v1/services/test-licence",
+            &admin,
+            Some(1),
+            Some(service),
+        )
+        .await,
+        412,
+    )
+    .await;
+}
+db_test!(the_catalog_is_public_and_admins_manage_it);
