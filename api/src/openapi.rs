@@ -158,19 +158,19 @@ pub struct ApiDoc;
 
 /// Adds the answers every operation of a kind can give, so no handler has to list them
 /// and none can forget: bodies can be malformed (400), too large (413), of the wrong media
-/// type (415) or invalid (422); secured operations can be refused a token (401); any
-/// operation can meet an unavailable database (503).
+/// type (415) or invalid (422); so can query parameters (422); secured operations can be
+/// refused a token (401) or an action (403); a path can name nothing the caller may see
+/// (404); a write with `If-Match` can be stale (412) or lack it (428); and any operation
+/// can meet an unavailable database (503).
 pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Ref, RefOr};
     for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
         for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.clone().unwrap_or_default();
+            let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+            let if_match = parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match"));
             let mut common = vec![("503", "ServiceUnavailable")];
             if operation.request_body.is_some() {
                 common.extend([
@@ -180,8 +180,17 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                     ("422", "Unprocessable"),
                 ]);
             }
+            if has(ParameterIn::Query) {
+                common.push(("422", "Unprocessable"));
+            }
+            if has(ParameterIn::Path) {
+                common.push(("404", "NotFound"));
+            }
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                common.push(("401", "Unauthorized"));
+                common.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
+            }
+            if if_match {
+                common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
             }
             for (status, name) in common {
                 operation
