@@ -278,6 +278,22 @@ pub fn history(conn: &mut DbConnection, id: ApplicationId) -> Result<Vec<History
         .collect()
 }
 
+/// A keyset condition as a row-value comparison, `(column, id) > (at, id)`: both backends
+/// turn it into an index range, where the equivalent `a > x OR (a = x AND b > y)` makes
+/// PostgreSQL walk and filter every row before the cursor.
+fn after_key(
+    column: &'static str,
+    op: &'static str,
+    at: Instant,
+    id: &str,
+) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool, impl diesel::query_builder::QueryFragment<crate::connection::MultiBackend> + Send> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({column}, id) {op} ("))
+        .bind::<diesel::sql_types::Timestamp, _>(to_db_time(at))
+        .sql(", ")
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .sql(")")
+}
+
 /// Filters and keyset position for "my applications".
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
@@ -324,20 +340,8 @@ pub fn list_for_owner(
         );
     }
     if let Some((at, id)) = &f.after {
-        let at = to_db_time(*at);
-        query = if f.ascending {
-            query.filter(
-                applications::created_at.gt(at).or(applications::created_at
-                    .eq(at)
-                    .and(applications::id.gt(id.clone()))),
-            )
-        } else {
-            query.filter(
-                applications::created_at.lt(at).or(applications::created_at
-                    .eq(at)
-                    .and(applications::id.lt(id.clone()))),
-            )
-        };
+        let op = if f.ascending { ">" } else { "<" };
+        query = query.filter(after_key("created_at", op, *at, id));
     }
     query = if f.ascending {
         query.order((applications::created_at.asc(), applications::id.asc()))
@@ -366,12 +370,7 @@ pub fn queue(
         .select(ApplicationRow::as_select())
         .into_boxed();
     if let Some((at, id)) = after {
-        let at = to_db_time(*at);
-        query = query.filter(
-            applications::submitted_at.gt(at).or(applications::submitted_at
-                .eq(at)
-                .and(applications::id.gt(id.clone()))),
-        );
+        query = query.filter(after_key("submitted_at", ">", *at, id));
     }
     query
         .order((applications::submitted_at.asc(), applications::id.asc()))
