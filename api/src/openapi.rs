@@ -166,7 +166,13 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Ref, RefOr};
     for item in openapi.paths.paths.values_mut() {
-        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
         for operation in operations.into_iter().flatten() {
             let parameters = operation.parameters.clone().unwrap_or_default();
             let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);

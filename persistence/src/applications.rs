@@ -286,7 +286,10 @@ fn after_key(
     op: &'static str,
     at: Instant,
     id: &str,
-) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool, impl diesel::query_builder::QueryFragment<crate::connection::MultiBackend> + Send> {
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    impl diesel::query_builder::QueryFragment<crate::connection::MultiBackend> + Send,
+> {
     diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({column}, id) {op} ("))
         .bind::<diesel::sql_types::Timestamp, _>(to_db_time(at))
         .sql(", ")

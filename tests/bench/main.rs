@@ -46,9 +46,13 @@ enum Command {
 
 fn main() -> Result<(), String> {
     match Cli::parse().command {
-        Command::Seed { database_url, citizens, applications, drafts, out } => {
-            seed(&database_url, citizens, applications, drafts, &out)
-        }
+        Command::Seed {
+            database_url,
+            citizens,
+            applications,
+            drafts,
+            out,
+        } => seed(&database_url, citizens, applications, drafts, &out),
         Command::Ceiling { database_url, listen } => ceiling(&database_url, &listen),
     }
 }
@@ -72,7 +76,9 @@ async fn row(db: web::Data<Database>, id: web::Path<String>) -> HttpResponse {
     })
     .await;
     match found {
-        Ok(Ok(Some((id, status, version)))) => HttpResponse::Ok().json(serde_json::json!({"id": id, "status": status, "version": version})),
+        Ok(Ok(Some((id, status, version)))) => {
+            HttpResponse::Ok().json(serde_json::json!({"id": id, "status": status, "version": version}))
+        }
         Ok(Ok(None)) => HttpResponse::NotFound().finish(),
         _ => HttpResponse::InternalServerError().finish(),
     }
@@ -118,7 +124,10 @@ fn example_forms() -> Result<std::collections::HashMap<String, serde_json::Value
 fn services(db: &Database) -> Result<Vec<(String, String)>, String> {
     db.read(|c| {
         persistence::schema::services::table
-            .select((persistence::schema::services::code, persistence::schema::services::agency_code))
+            .select((
+                persistence::schema::services::code,
+                persistence::schema::services::agency_code,
+            ))
             .order(persistence::schema::services::code)
             .load::<(String, String)>(c)
             .map_err(persistence::StoreError::from)
@@ -147,7 +156,13 @@ fn pick_status(n: u64) -> &'static str {
     "draft"
 }
 
-fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path::Path) -> Result<(), String> {
+fn seed(
+    url: &str,
+    citizens: usize,
+    total: usize,
+    drafts: usize,
+    out: &std::path::Path,
+) -> Result<(), String> {
     let db = open(url)?;
     let catalog = services(&db)?;
     let forms = example_forms()?;
@@ -157,7 +172,11 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     let password_hash = api::auth::passwords::hash("Bench-Passw0rd!")?;
     let now = chrono::Utc::now();
-    let exec = |c: &mut DbConnection, sql: &str| diesel::sql_query(sql).execute(c).map_err(persistence::StoreError::from);
+    let exec = |c: &mut DbConnection, sql: &str| {
+        diesel::sql_query(sql)
+            .execute(c)
+            .map_err(persistence::StoreError::from)
+    };
 
     // Citizens: index 0 is the heavy one (the deep-page and submit scenarios).
     let accounts: Vec<String> = (0..citizens).map(|_| uuid::Uuid::now_v7().to_string()).collect();
@@ -167,10 +186,19 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
         let mut logins = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let n = batch * 500 + i;
-            let email = if n == 0 { "bench.heavy@example.ru".to_string() } else { format!("bench.{n}@example.ru") };
+            let email = if n == 0 {
+                "bench.heavy@example.ru".to_string()
+            } else {
+                format!("bench.{n}@example.ru")
+            };
             rows.push(format!(
                 "({}, {}, {}, 1, {}, 'citizen', NULL, 'confirmed', {}, {}, NULL, 0, FALSE)",
-                q(id), ts(now), ts(now), q(&format!("Bench {n}")), q(&password_hash), q(&email)
+                q(id),
+                ts(now),
+                ts(now),
+                q(&format!("Bench {n}")),
+                q(&password_hash),
+                q(&email)
             ));
             logins.push(format!("({}, {})", q(&domain::login::email_key(&email)), q(id)));
         }
@@ -210,7 +238,11 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
     };
     for n in 0..all {
         let extra_draft = n >= total;
-        let owner = if extra_draft || n % 20 == 0 { &accounts[0] } else { &accounts[n % accounts.len()] };
+        let owner = if extra_draft || n % 20 == 0 {
+            &accounts[0]
+        } else {
+            &accounts[n % accounts.len()]
+        };
         let r = next();
         let (code, agency) = &catalog[usize::try_from(r % catalog.len() as u64).unwrap_or(0)];
         let status = if extra_draft { "draft" } else { pick_status(r >> 8) };
@@ -229,8 +261,13 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
             "needs_info" => 4,
             _ => 5,
         };
-        let decided = matches!(status, "approved" | "rejected" | "completed").then(|| created + chrono::TimeDelta::days(3));
-        let form = forms.get(code).cloned().unwrap_or_else(|| serde_json::json!({})).to_string();
+        let decided = matches!(status, "approved" | "rejected" | "completed")
+            .then(|| created + chrono::TimeDelta::days(3));
+        let form = forms
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}))
+            .to_string();
         batch_apps.push(format!(
             "({}, {}, {}, {}, {}, {}, NULL, {}, {}, {}, {}, {}, {}, {}, NULL, NULL, NULL, FALSE, NULL, NULL, {})",
             q(&id),
@@ -252,10 +289,20 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
         if let Some(at) = submitted {
             events.push(("submit", q("draft"), "submitted", at));
             if version >= 3 {
-                events.push(("take", q("submitted"), "in_review", at + chrono::TimeDelta::hours(2)));
+                events.push((
+                    "take",
+                    q("submitted"),
+                    "in_review",
+                    at + chrono::TimeDelta::hours(2),
+                ));
             }
             if status != "in_review" && status != "submitted" {
-                events.push(("decide", q("in_review"), status, decided.unwrap_or(at + chrono::TimeDelta::days(1))));
+                events.push((
+                    "decide",
+                    q("in_review"),
+                    status,
+                    decided.unwrap_or(at + chrono::TimeDelta::days(1)),
+                ));
             }
         }
         for (seq, (event, from, to, at)) in events.into_iter().enumerate() {
@@ -285,8 +332,13 @@ fn seed(url: &str, citizens: usize, total: usize, drafts: usize, out: &std::path
         }
     }
     flush(&mut batch_apps, &mut batch_history)?;
-    db.write(|c| exec(c, &format!("UPDATE counters SET value = {number} WHERE name = 'application_number'")))
-        .map_err(|e| e.to_string())?;
+    db.write(|c| {
+        exec(
+            c,
+            &format!("UPDATE counters SET value = {number} WHERE name = 'application_number'"),
+        )
+    })
+    .map_err(|e| e.to_string())?;
     eprintln!("\rseeded {all} applications for {citizens} citizens");
     let write = |name: &str, lines: &[String]| -> Result<(), String> {
         let mut file = std::fs::File::create(out.join(name)).map_err(|e| e.to_string())?;

@@ -71,11 +71,7 @@ pub fn passport_input(body: PassportBody) -> PassportInput {
     responses(
         (status = 201, description = "Registered", body = ProfileView,
             headers(("ETag" = String, description = "The version, for If-Match"))),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/accounts")]
@@ -203,9 +199,6 @@ pub async fn register(
     params(("id" = String, Path, format = Uuid, description = "Account id")),
     responses(
         (status = 200, description = "Confirmed", body = LevelView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]

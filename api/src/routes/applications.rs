@@ -278,7 +278,6 @@ enum Created {
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "The application", body = ApplicationView, headers(("ETag" = String))),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[get("/applications/{id}")]
@@ -315,10 +314,7 @@ pub struct FormBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Saved", body = ApplicationView, headers(("ETag" = String))),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[patch("/applications/{id}")]
@@ -393,12 +389,8 @@ async fn applicant_event(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Submitted; the number is assigned", body = ApplicationView),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
         (status = 422, response = crate::openapi::Unprocessable),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/submit")]
@@ -434,10 +426,7 @@ pub struct ReasonBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Cancelled", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/cancel")]
@@ -468,10 +457,7 @@ pub async fn cancel(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Restored", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/restore")]
@@ -507,10 +493,7 @@ pub struct RequiredReason {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Appealed", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/appeal")]
@@ -550,10 +533,7 @@ pub struct AnswerBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Answered; back in review", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/respond")]
@@ -609,7 +589,6 @@ pub struct HistoryList {
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "Oldest first", body = HistoryList),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[get("/applications/{id}/history")]
@@ -729,7 +708,6 @@ impl ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "A page", body = Page<ApplicationView>),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[get("/applications")]
@@ -802,7 +780,6 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
     responses(
         (status = 200, description = "CSV", content_type = "text/csv", body = String,
             example = "\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n"),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[get("/applications/export.csv")]

@@ -33,8 +33,6 @@ pub struct AuditVerification {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verification result", body = AuditVerification),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 #[get("/audit/verify")]

@@ -188,12 +188,8 @@ async fn audit_refusal(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in, or a second factor is required", body = LoginResponse),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::Unprocessable),
         (status = 429, response = crate::openapi::TooManyRequests),
     )
 )]
@@ -281,9 +277,7 @@ pub async fn login(
     request_body = MfaLoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 422, response = crate::openapi::Unprocessable),
         (status = 429, response = crate::openapi::TooManyRequests),
     )
 )]
@@ -356,9 +350,7 @@ pub async fn login_mfa(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/auth/refresh")]
@@ -433,7 +425,6 @@ enum Refreshed {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, response = crate::openapi::Unauthorized),
     )
 )]
 #[post("/auth/logout")]
@@ -472,7 +463,6 @@ async fn end_session(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Sessions, newest first", body = SessionList),
-        (status = 401, response = crate::openapi::Unauthorized),
     )
 )]
 #[get("/auth/sessions")]
@@ -510,8 +500,6 @@ pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionLis
     params(("id" = String, Path, format = Uuid, description = "Session id")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[delete("/auth/sessions/{id}")]
@@ -548,8 +536,6 @@ const ACCEPTED: Accepted = Accepted {
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted (whether or not the account exists)", body = Accepted),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/auth/password-reset")]
@@ -620,8 +606,6 @@ pub fn send_code(
     request_body = PasswordResetConfirm,
     responses(
         (status = 200, description = "The password has been changed", body = Accepted),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/auth/password-reset/confirm")]

@@ -176,7 +176,6 @@ pub struct ServiceQuery {
     params(ServiceQuery),
     responses(
         (status = 200, description = "Services by code", body = Page<ServiceBody>),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[get("/services")]
@@ -234,7 +233,6 @@ pub async fn list_services(
     params(("code" = String, Path, description = "Service code")),
     responses(
         (status = 200, description = "The service", body = ServiceBody, headers(("ETag" = String))),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[get("/services/{code}")]
@@ -257,7 +255,6 @@ pub async fn get_service(state: State, code: Path<String>) -> Result<HttpRespons
     request_body = ServiceBody,
     responses(
         (status = 201, description = "Created", body = ServiceBody, headers(("ETag" = String))),
-        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -311,10 +308,6 @@ pub async fn create_service(
     ),
     responses(
         (status = 200, description = "Replaced", body = ServiceBody, headers(("ETag" = String))),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[put("/services/{code}")]

@@ -47,7 +47,6 @@ fn profile_response(account: &Account, state: &State) -> Result<HttpResponse, Ap
     responses(
         (status = 200, description = "Your profile", body = ProfileView,
             headers(("ETag" = String, description = "The version, for If-Match"))),
-        (status = 401, response = crate::openapi::Unauthorized),
     )
 )]
 #[get("/me")]
@@ -81,11 +80,6 @@ pub struct ProfilePatch {
     params(("If-Match" = String, Header, description = "The ETag of the profile you read")),
     responses(
         (status = 200, description = "The updated profile", body = ProfileView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 422, response = crate::openapi::Unprocessable),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[patch("/me")]
@@ -230,7 +224,6 @@ pub struct RecoveryCodes {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Enrolment started; confirm it with a first code", body = TotpEnrolment),
-        (status = 401, response = crate::openapi::Unauthorized),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -272,9 +265,7 @@ pub async fn start_totp(state: State, actor: Actor) -> Result<HttpResponse, ApiE
     request_body = CodeBody,
     responses(
         (status = 200, description = "TOTP is on", body = RecoveryCodes),
-        (status = 401, response = crate::openapi::Unauthorized),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/me/mfa/totp/confirm")]
@@ -354,9 +345,7 @@ pub async fn confirm_totp(
     request_body = CodeBody,
     responses(
         (status = 204, description = "TOTP is off"),
-        (status = 401, response = crate::openapi::Unauthorized),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[delete("/me/mfa/totp")]
@@ -440,9 +429,6 @@ const CONTACT: &str = "contact_change";
     request_body = ContactChangeRequest,
     responses(
         (status = 202, description = "A code was sent to the new contact", body = ContactChange),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/me/contact-changes")]
@@ -563,10 +549,7 @@ pub async fn start_contact_change(
     params(("id" = String, Path, description = "The contact change id")),
     responses(
         (status = 200, description = "The contact is changed", body = ProfileView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/me/contact-changes/{id}/confirm")]

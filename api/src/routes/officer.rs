@@ -45,7 +45,6 @@ pub struct QueueQuery {
     params(QueueQuery),
     responses(
         (status = 200, description = "A page of the queue", body = Page<QueueItem>),
-        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 #[get("/agency/queue")]
@@ -136,10 +135,7 @@ async fn officer_event(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/take")]
@@ -177,10 +173,7 @@ pub struct InfoRequest {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Waiting for the applicant", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/request-info")]
@@ -219,10 +212,7 @@ pub struct CommentBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/approve")]
@@ -260,10 +250,7 @@ pub struct RejectBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Rejected", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/reject")]
@@ -303,10 +290,7 @@ pub struct CompleteBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Completed", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/complete")]
@@ -347,10 +331,7 @@ pub struct ForwardBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Forwarded (back to submitted, in the other agency's queue)", body = ApplicationView),
-        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[post("/applications/{id}/forward")]

@@ -37,7 +37,6 @@ pub async fn health() -> HttpResponse {
     operation_id = "ready",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
-        (status = 503, response = crate::openapi::ServiceUnavailable),
     )
 )]
 #[get("/ready")]

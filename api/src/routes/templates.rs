@@ -184,7 +184,6 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "The template", body = TemplateView, headers(("ETag" = String))),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[get("/templates/{id}")]
@@ -204,9 +203,6 @@ pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Replaced", body = TemplateView, headers(("ETag" = String))),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 428, response = crate::openapi::PreconditionRequired),
     )
 )]
 #[put("/templates/{id}")]
@@ -257,7 +253,6 @@ pub async fn replace(
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, response = crate::openapi::NotFound),
     )
 )]
 #[delete("/templates/{id}")]
