@@ -2,6 +2,7 @@
 //! bearer token into the subject the authorization core reasons about.
 
 pub mod actor;
+pub mod alerts;
 mod keys;
 pub mod logins;
 pub mod network;

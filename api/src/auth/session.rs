@@ -7,7 +7,6 @@ use base64::Engine;
 use chrono::TimeDelta;
 use domain::audit::AuditEntry;
 use domain::ids::{AccountId, SessionId};
-use domain::notice::Notice;
 use persistence::accounts::Account;
 use persistence::sessions::NewSession;
 use persistence::{codes, sessions, DbConnection, StoreError};
@@ -17,6 +16,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::alerts::{self, Alert};
 use super::tokens::{AccessClaims, ISSUER};
 use crate::clock::now;
 use crate::error::ApiError;
@@ -82,18 +82,6 @@ pub fn access_token(
     })
 }
 
-/// A notice about the account's own security, always important (sent by SMS as well).
-pub fn security_notice(account: AccountId, kind: &str, title: &str, body: String) -> Notice {
-    Notice {
-        recipient: account,
-        kind: format!("security.{kind}"),
-        title: title.into(),
-        body,
-        data: json!({}),
-        important: true,
-    }
-}
-
 /// Opens a session for `account` after it passed every factor in `amr`.
 pub async fn open(
     state: &actix_web::web::Data<AppState>,
@@ -151,13 +139,18 @@ fn alert_on_new_address(tx: &mut DbConnection, account: AccountId, ip: &str) -> 
     if codes::remember_ip(tx, account, ip, at)? && !first_ever {
         let body =
             format!("Выполнен вход в ваш кабинет с нового адреса {ip}. Если это были не вы, смените пароль.");
-        let notice = security_notice(account, "new_ip", "Вход с нового адреса", body);
-        persistence::notifications::notify(tx, &notice, at)?;
-        persistence::audit::record(
+        let audit = AuditEntry::new("security.new_ip", "account")
+            .by(Some(account))
+            .target(account);
+        alerts::raise(
             tx,
-            AuditEntry::new("security.new_ip", "account")
-                .by(Some(account))
-                .target(account),
+            Alert {
+                account,
+                kind: "new_ip",
+                title: "Вход с нового адреса",
+                body,
+                audit,
+            },
             at,
         )?;
     }

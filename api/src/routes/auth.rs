@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::auth::alerts::{self, Alert};
 use crate::auth::network::{client_ip, ip_allowed};
-use crate::auth::session::{self, security_notice, TokenPair};
+use crate::auth::session::{self, TokenPair};
 use crate::auth::{actor::user_agent, logins, passwords, second_factor, Actor, MfaClaims, ISSUER};
 use crate::clock::now;
 use crate::error::ApiError;
@@ -150,9 +151,9 @@ async fn fail_attempt(
                     "После нескольких неудачных попыток вход заблокирован до {} UTC. Если это были не вы, смените пароль.",
                     until.format("%H:%M")
                 );
-                persistence::notifications::notify(tx, &security_notice(account, "lockout", "Вход заблокирован", body), at)?;
-                let entry = AuditEntry::new("auth.locked", "account").target(account).from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
+                let audit = AuditEntry::new("auth.locked", "account").target(account).from_ip(ip);
+                let alert = Alert { account, kind: "lockout", title: "Вход заблокирован", body, audit };
+                alerts::raise(tx, alert, at)?;
             }
             Ok(lock.map(|until| (until, at)))
         })
@@ -387,10 +388,9 @@ pub async fn refresh(
             if sessions::revoke(tx, session, "refresh_reuse", at)? {
                 let entry =
                     AuditEntry::new("auth.refresh_reuse", "session").by(Some(account)).target(session).from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
                 let body = "Повторно использован токен обновления; сеанс завершён. Если это были не вы, смените пароль.";
-                let notice = security_notice(account, "token_reuse", "Сеанс завершён", body.to_string());
-                persistence::notifications::notify(tx, &notice, at)?;
+                let alert = Alert { account, kind: "token_reuse", title: "Сеанс завершён", body: body.into(), audit: entry };
+                alerts::raise(tx, alert, at)?;
             }
             Ok(Refreshed::Refused("refresh_token_reused"))
         })
@@ -671,9 +671,8 @@ pub async fn password_reset_confirm(
             persistence::accounts::set_password(tx, id, &hash, at)?;
             sessions::revoke_all(tx, id, None, "password_reset", at)?;
             let body = "Пароль от вашего кабинета изменён, все сеансы завершены. Если это были не вы, обратитесь в поддержку.".to_string();
-            persistence::notifications::notify(tx, &security_notice(id, "password_changed", "Пароль изменён", body), at)?;
-            let entry = AuditEntry::new("auth.password_reset", "account").by(Some(id)).target(id).from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
+            let audit = AuditEntry::new("auth.password_reset", "account").by(Some(id)).target(id).from_ip(ip);
+            alerts::raise(tx, Alert { account: id, kind: "password_changed", title: "Пароль изменён", body, audit }, at)?;
             Ok(())
         })
         .await?;

@@ -16,9 +16,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::profile::{field, PassportBody, ProfileView};
+use crate::auth::alerts::{self, Alert};
 use crate::auth::network::{ip_allowed, parse_entry};
 use crate::auth::second_factor::{self, totp_field, Proof};
-use crate::auth::session::security_notice;
 use crate::auth::{passwords, totp, Actor};
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
@@ -309,17 +309,20 @@ pub async fn confirm_totp(
             accounts::enable_totp(tx, id, at)?;
             persistence::codes::replace_recovery_codes(tx, id, &hashes)?;
             let body = "Для входа теперь нужен код из приложения-аутентификатора.".to_string();
-            persistence::notifications::notify(
+            let audit = AuditEntry::new("mfa.totp_enabled", "account")
+                .by(Some(id))
+                .target(id)
+                .from_ip(ip);
+            let title = "Двухфакторная защита включена";
+            alerts::raise(
                 tx,
-                &security_notice(id, "mfa_enabled", "Двухфакторная защита включена", body),
-                at,
-            )?;
-            persistence::audit::record(
-                tx,
-                AuditEntry::new("mfa.totp_enabled", "account")
-                    .by(Some(id))
-                    .target(id)
-                    .from_ip(ip),
+                Alert {
+                    account: id,
+                    kind: "mfa_enabled",
+                    title,
+                    body,
+                    audit,
+                },
                 at,
             )?;
             Ok(true)
@@ -374,17 +377,20 @@ pub async fn disable_totp(
             accounts::set_totp(tx, id, None, false, at)?;
             persistence::codes::replace_recovery_codes(tx, id, &[])?;
             let body = "Двухфакторная защита отключена. Если это были не вы, смените пароль.".to_string();
-            persistence::notifications::notify(
+            let audit = AuditEntry::new("mfa.totp_disabled", "account")
+                .by(Some(id))
+                .target(id)
+                .from_ip(ip);
+            let title = "Двухфакторная защита отключена";
+            alerts::raise(
                 tx,
-                &security_notice(id, "mfa_disabled", "Двухфакторная защита отключена", body),
-                at,
-            )?;
-            persistence::audit::record(
-                tx,
-                AuditEntry::new("mfa.totp_disabled", "account")
-                    .by(Some(id))
-                    .target(id)
-                    .from_ip(ip),
+                Alert {
+                    account: id,
+                    kind: "mfa_disabled",
+                    title,
+                    body,
+                    audit,
+                },
                 at,
             )?;
             Ok(true)
@@ -614,11 +620,6 @@ pub async fn confirm_contact_change(
             // account must hear about it where they still read.
             let body =
                 format!("Контакт для входа изменён ({kind}). Если это были не вы, обратитесь в поддержку.");
-            persistence::notifications::notify(
-                tx,
-                &security_notice(account, "contact_changed", "Контакт изменён", body.clone()),
-                at,
-            )?;
             if let Some(old) = old_address {
                 let channel = if kind == "email" {
                     Channel::Email
@@ -629,17 +630,27 @@ pub async fn confirm_contact_change(
                     channel,
                     to: old,
                     subject: "Контакт изменён".into(),
-                    body,
+                    body: body.clone(),
                     code: None,
                 };
                 persistence::outbox::enqueue(tx, &message, None, at)?;
             }
-            let entry = AuditEntry::new("account.contact_changed", "account")
+            let audit = AuditEntry::new("account.contact_changed", "account")
                 .by(Some(account))
                 .target(account)
                 .details(json!({ "kind": kind }))
                 .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
+            alerts::raise(
+                tx,
+                Alert {
+                    account,
+                    kind: "contact_changed",
+                    title: "Контакт изменён",
+                    body,
+                    audit,
+                },
+                at,
+            )?;
             Ok(Ok(accounts::find(tx, account)?.ok_or_else(ApiError::not_found)?))
         })
         .await?;
