@@ -1,0 +1,102 @@
+-- Shared by the wrk scenario scripts of scripts/bench.sh (loaded with dofile).
+--
+-- Environment (set by bench.sh for each run):
+--   BENCH_TOKEN    bearer token; empty for the ceiling
+--   BENCH_THREADS  the -t given to wrk, so that each thread takes its own share of ids
+--   BENCH_OUT      file that done() writes the run's figures to, as one JSON object
+--
+-- Every script keeps one table `statuses` per thread when it defines response(); done()
+-- adds them up. Without response() wrk only counts answers >= 400 (summary.errors.status).
+
+threads = {}
+local counter = 0
+
+function setup(thread)
+   thread:set("tid", counter)
+   counter = counter + 1
+   table.insert(threads, thread)
+end
+
+function bench_headers(extra)
+   local headers = {}
+   local token = os.getenv("BENCH_TOKEN") or ""
+   if token ~= "" then
+      headers["Authorization"] = "Bearer " .. token
+   end
+   for k, v in pairs(extra or {}) do
+      headers[k] = v
+   end
+   return headers
+end
+
+-- This thread's share of the lines of `path`: every n-th line starting at its own index.
+function bench_ids(path)
+   local n = tonumber(os.getenv("BENCH_THREADS") or "1")
+   local ids, i = {}, 0
+   local file = assert(io.open(path, "r"), "cannot read " .. path)
+   for line in file:lines() do
+      if line ~= "" then
+         if i % n == tid then
+            table.insert(ids, line)
+         end
+         i = i + 1
+      end
+   end
+   file:close()
+   assert(#ids > 0, "no ids for thread " .. tid .. " in " .. path)
+   return ids
+end
+
+local function json_value(v)
+   if type(v) == "table" then
+      local parts = {}
+      for k, x in pairs(v) do
+         table.insert(parts, string.format("%q: %s", tostring(k), json_value(x)))
+      end
+      return "{" .. table.concat(parts, ", ") .. "}"
+   elseif type(v) == "string" then
+      return string.format("%q", v)
+   elseif type(v) == "boolean" then
+      return tostring(v)
+   elseif v == nil then
+      return "null"
+   else
+      return string.format("%.10g", v)
+   end
+end
+
+function done(summary, latency, requests)
+   local statuses, exhausted = {}, 0
+   for _, t in ipairs(threads) do
+      local s = t:get("statuses")
+      if s then
+         for code, count in pairs(s) do
+            statuses[tostring(code)] = (statuses[tostring(code)] or 0) + count
+         end
+      end
+      exhausted = exhausted + (t:get("reused") or 0)
+   end
+   local seconds = summary.duration / 1e6
+   local e = summary.errors
+   local result = {
+      requests = summary.requests,
+      seconds = seconds,
+      rps = summary.requests / seconds,
+      bytes = summary.bytes,
+      p50_ms = latency:percentile(50) / 1000,
+      p90_ms = latency:percentile(90) / 1000,
+      p99_ms = latency:percentile(99) / 1000,
+      max_ms = latency.max / 1000,
+      mean_ms = latency.mean / 1000,
+      errors = { connect = e.connect, read = e.read, write = e.write,
+                 status = e.status, timeout = e.timeout },
+      statuses = statuses,
+      ids_reused = exhausted,
+   }
+   local out = os.getenv("BENCH_OUT")
+   if out and out ~= "" then
+      local file = assert(io.open(out, "w"))
+      file:write(json_value(result), "\n")
+      file:close()
+   end
+end
