@@ -17,7 +17,7 @@ SPEC       := openapi/openapi.json
 CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check test-ci openapi openapi-check \
-        schemathesis venv bench clean
+        schemathesis venv bench bench-auth clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -26,7 +26,8 @@ help:
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
-	@echo "make bench          Criterion benchmarks (release build; figures in target/criterion)"
+	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
+	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
 	@echo "make clean          remove build output, $(VENV) and reports (keeps ./data)"
 
@@ -93,9 +94,28 @@ schemathesis: venv
 	$(CARGO) build --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
 
+# HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh: seeded volume, wrk and hey over
+# loopback, the bare actix-web + diesel ceiling; writes docs/benchmarks.md), then the
+# Criterion auth benchmark (bench-auth). Installs the load generators it lacks (Debian).
+BENCH_TOOLS := wrk:wrk hey:hey curl:curl psql:postgresql-client pg_isready:postgresql-client
+
+bench:
+	@missing=""; for pair in $(BENCH_TOOLS); do \
+	   command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+	 done; \
+	 if [ -n "$$missing" ]; then \
+	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	   echo "==> bench: installing$$missing"; \
+	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	 fi
+	$(CARGO) build --release -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
+	BENCH_COMMAND="make bench" KABINET_BIN=$(TARGET_DIR)/release/kabinet \
+	  KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench bash scripts/bench.sh
+	$(MAKE) --no-print-directory bench-auth
+
 # Optimised build: the figures mean nothing in debug. Set KABINET_BENCH_DATABASE_URL to a
 # postgres:// database to measure PostgreSQL instead of SQLite.
-bench:
+bench-auth:
 	$(CARGO) bench -p kabinet-tests --bench auth
 
 venv: $(VENV_STAMP)

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::AccountLevel;
 use crate::application::Status;
+use crate::delegation::{Grant, Lapse, NotCovered};
 use crate::ids::AccountId;
 use crate::time::Instant;
 
@@ -91,10 +92,23 @@ pub enum Action {
     PaymentsPay,
     #[serde(rename = "notifications.read")]
     NotificationsRead,
+    /// The principal's side of a delegation: create, cancel, revoke, change the term.
+    #[serde(rename = "delegations.manage")]
+    DelegationsManage,
+    /// The representative's side: accept, decline, renounce.
+    #[serde(rename = "delegations.respond")]
+    DelegationsRespond,
+    #[serde(rename = "delegations.read")]
+    DelegationsRead,
+    /// Approving or rejecting what a representative could not do alone.
+    #[serde(rename = "confirmations.decide")]
+    ConfirmationsDecide,
+    #[serde(rename = "confirmations.read")]
+    ConfirmationsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 30] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
@@ -120,6 +134,11 @@ impl Action {
         Action::PaymentsRead,
         Action::PaymentsPay,
         Action::NotificationsRead,
+        Action::DelegationsManage,
+        Action::DelegationsRespond,
+        Action::DelegationsRead,
+        Action::ConfirmationsDecide,
+        Action::ConfirmationsRead,
     ];
 
     /// What the applicant side does with its own applications.
@@ -153,6 +172,8 @@ impl Action {
                 | Action::DocumentsRead
                 | Action::PaymentsRead
                 | Action::NotificationsRead
+                | Action::DelegationsRead
+                | Action::ConfirmationsRead
         )
     }
 
@@ -183,13 +204,18 @@ impl Action {
             Action::PaymentsRead => "payments.read",
             Action::PaymentsPay => "payments.pay",
             Action::NotificationsRead => "notifications.read",
+            Action::DelegationsManage => "delegations.manage",
+            Action::DelegationsRespond => "delegations.respond",
+            Action::DelegationsRead => "delegations.read",
+            Action::ConfirmationsDecide => "confirmations.decide",
+            Action::ConfirmationsRead => "confirmations.read",
         }
     }
 }
 
 /// Who is acting, as established by authentication (and the database, for level and
 /// roles, so a confirmation or a role change counts from the very next request).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Subject {
     pub account: AccountId,
     pub roles: Vec<Role>,
@@ -198,6 +224,16 @@ pub struct Subject {
     pub mfa: bool,
     /// The officer's agency.
     pub agency: Option<String>,
+    /// Set when the caller acts for someone else (`X-On-Behalf-Of`).
+    pub on_behalf: Option<OnBehalf>,
+}
+
+/// Acting for a principal: who, and every delegation between the two, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnBehalf {
+    pub principal: AccountId,
+    pub principal_level: AccountLevel,
+    pub grants: Vec<Grant>,
 }
 
 impl Subject {
@@ -217,6 +253,16 @@ pub enum Resource {
     Application(ApplicationFacts),
     /// An agency's queue.
     Agency(String),
+    /// A delegation, between its principal and representative.
+    Delegation {
+        principal: AccountId,
+        representative: AccountId,
+    },
+    /// A confirmation request a principal decides.
+    Confirmation {
+        principal: AccountId,
+        representative: AccountId,
+    },
 }
 
 /// What authorization needs to know about an application.
@@ -242,6 +288,16 @@ pub enum Denial {
     WrongAgency,
     /// The caller sees the application but is not its applicant.
     NotApplicant,
+    /// `X-On-Behalf-Of` names someone who never delegated to the caller.
+    NotDelegated,
+    DelegationExpired,
+    DelegationRevoked,
+    /// Not accepted yet, or not yet in its validity window.
+    DelegationPending,
+    ActionNotCovered,
+    ServiceNotCovered,
+    /// Allowed only as a request the principal approves (payments on behalf).
+    NeedsPrincipalConfirmation,
 }
 
 impl Denial {
@@ -252,6 +308,13 @@ impl Denial {
             Denial::LevelTooLow => "level_too_low",
             Denial::WrongAgency => "wrong_agency",
             Denial::NotApplicant => "not_applicant",
+            Denial::NotDelegated => "not_delegated",
+            Denial::DelegationExpired => "delegation_expired",
+            Denial::DelegationRevoked => "delegation_revoked",
+            Denial::DelegationPending => "delegation_pending",
+            Denial::ActionNotCovered => "action_not_covered",
+            Denial::ServiceNotCovered => "service_not_covered",
+            Denial::NeedsPrincipalConfirmation => "needs_principal_confirmation",
         }
     }
 
@@ -260,6 +323,15 @@ impl Denial {
         match self {
             Denial::RoleRequired | Denial::LevelTooLow | Denial::NotApplicant => true,
             Denial::NotOwner | Denial::WrongAgency => false,
+            // The caller named the principal; saying the delegation does not cover the
+            // action reveals nothing about the principal's resources.
+            Denial::NotDelegated
+            | Denial::DelegationExpired
+            | Denial::DelegationRevoked
+            | Denial::DelegationPending
+            | Denial::ActionNotCovered
+            | Denial::ServiceNotCovered
+            | Denial::NeedsPrincipalConfirmation => true,
         }
     }
 }
@@ -272,12 +344,74 @@ fn require(condition: bool, denial: Denial) -> Result<(), Denial> {
     }
 }
 
-pub fn authorize(
+pub fn authorize(subject: &Subject, action: Action, resource: &Resource, now: Instant) -> Result<(), Denial> {
+    match &subject.on_behalf {
+        Some(on_behalf) => delegated(subject, on_behalf, action, resource, now),
+        None => direct(subject, action, resource, now),
+    }
+}
+
+/// A request made for a principal: a delegation in force must cover it, and then the
+/// principal must be allowed it. Checked against the stored delegations and the clock on
+/// every request, so a revoked or expired one stops working at once.
+fn delegated(
     subject: &Subject,
+    on_behalf: &OnBehalf,
     action: Action,
     resource: &Resource,
-    _now: Instant,
+    now: Instant,
 ) -> Result<(), Denial> {
+    let grants: Vec<&Grant> = on_behalf
+        .grants
+        .iter()
+        .filter(|g| g.principal == on_behalf.principal)
+        .collect();
+    let Some(newest) = grants.first() else {
+        return Err(Denial::NotDelegated);
+    };
+    let in_force: Vec<&&Grant> = grants.iter().filter(|g| g.in_force(now).is_ok()).collect();
+    if in_force.is_empty() {
+        return Err(match newest.in_force(now) {
+            Err(Lapse::Revoked) => Denial::DelegationRevoked,
+            Err(Lapse::Expired) => Denial::DelegationExpired,
+            Err(Lapse::Pending) | Ok(()) => Denial::DelegationPending,
+        });
+    }
+    let service = match resource {
+        Resource::Application(app) => Some(app.service_code.as_str()),
+        _ => None,
+    };
+    let mut refusal = Denial::ActionNotCovered;
+    let covered = in_force.iter().any(|g| match g.powers.covers(action, service) {
+        Ok(()) => true,
+        Err(NotCovered::Service) => {
+            refusal = Denial::ServiceNotCovered;
+            false
+        }
+        Err(NotCovered::Action) => false,
+    });
+    if !covered {
+        return Err(refusal);
+    }
+    if action == Action::PaymentsPay {
+        return Err(Denial::NeedsPrincipalConfirmation);
+    }
+    if action.is_write() && subject.level != AccountLevel::Confirmed {
+        return Err(Denial::LevelTooLow);
+    }
+    let principal = Subject {
+        account: on_behalf.principal,
+        roles: vec![Role::Citizen],
+        level: on_behalf.principal_level,
+        mfa: false,
+        agency: None,
+        on_behalf: None,
+    };
+    direct(&principal, action, resource, now)
+}
+
+/// The rules for a caller acting as themselves.
+fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant) -> Result<(), Denial> {
     match (action, resource) {
         (Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
@@ -301,6 +435,30 @@ pub fn authorize(
             applicant(subject, action, app)
         }
         (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => officer(subject, app),
+        (Action::ApplicationsRead, Resource::Account(owner)) => {
+            require(*owner == subject.account, Denial::NotOwner)
+        }
+        (Action::DelegationsManage | Action::ConfirmationsDecide, Resource::Delegation { principal, .. })
+        | (Action::ConfirmationsDecide, Resource::Confirmation { principal, .. }) => {
+            require(*principal == subject.account, Denial::NotOwner)
+        }
+        (Action::DelegationsRespond, Resource::Delegation { representative, .. }) => {
+            require(*representative == subject.account, Denial::NotOwner)
+        }
+        (
+            Action::DelegationsRead | Action::ConfirmationsRead,
+            Resource::Delegation {
+                principal,
+                representative,
+            }
+            | Resource::Confirmation {
+                principal,
+                representative,
+            },
+        ) => require(
+            *principal == subject.account || *representative == subject.account,
+            Denial::NotOwner,
+        ),
         (Action::AgencyQueueRead, Resource::Agency(code)) => {
             require(subject.has_role(Role::Officer), Denial::RoleRequired)?;
             require(
@@ -364,6 +522,7 @@ mod tests {
             level: AccountLevel::Confirmed,
             mfa: false,
             agency: None,
+            on_behalf: None,
         }
     }
 
@@ -392,7 +551,8 @@ mod tests {
                         }
                         (Action::AuditVerify | Action::CatalogManage, "system") => Err(Denial::RoleRequired),
                         (
-                            Action::DocumentsRead
+                            Action::ApplicationsRead
+                            | Action::DocumentsRead
                             | Action::DocumentsUpload
                             | Action::PaymentsRead
                             | Action::PaymentsPay
@@ -428,6 +588,7 @@ mod tests {
             level,
             mfa: false,
             agency: agency.map(str::to_string),
+            on_behalf: None,
         };
         let callers = [
             (
@@ -499,6 +660,7 @@ mod tests {
             level: AccountLevel::Confirmed,
             mfa: false,
             agency: Some("mvd".into()),
+            on_behalf: None,
         };
         let queue = |code: &str| {
             authorize(
@@ -522,6 +684,149 @@ mod tests {
             Utc::now(),
         );
         assert_eq!(refused, Err(Denial::RoleRequired));
+    }
+
+    /// Delegated requests: every kind × state × action over the principal's applications.
+    #[test]
+    fn the_delegation_table() {
+        use crate::delegation::{Grant, Kind, Powers, Status as D};
+        use chrono::TimeDelta;
+        let now = Utc::now();
+        let principal = AccountId::new();
+        let app = |service: &str| {
+            Resource::Application(ApplicationFacts {
+                owner: principal,
+                service_code: service.into(),
+                agency_code: "mvd".into(),
+                status: Status::Draft,
+            })
+        };
+        let powers = |kind| match kind {
+            Kind::Specific => Powers {
+                kind,
+                actions: vec![
+                    Action::ApplicationsRead,
+                    Action::ApplicationsCreate,
+                    Action::ApplicationsSubmit,
+                ],
+                services: Some(vec!["passport".into()]),
+            },
+            _ => Powers {
+                kind,
+                actions: vec![],
+                services: None,
+            },
+        };
+        let states = [
+            (
+                "active",
+                D::Active,
+                now - TimeDelta::days(1),
+                now + TimeDelta::days(1),
+            ),
+            (
+                "pending",
+                D::Pending,
+                now - TimeDelta::days(1),
+                now + TimeDelta::days(1),
+            ),
+            (
+                "revoked",
+                D::Revoked,
+                now - TimeDelta::days(1),
+                now + TimeDelta::days(1),
+            ),
+            (
+                "lapsed",
+                D::Active,
+                now - TimeDelta::days(3),
+                now - TimeDelta::days(1),
+            ),
+            (
+                "future",
+                D::Active,
+                now + TimeDelta::days(1),
+                now + TimeDelta::days(3),
+            ),
+        ];
+        for kind in Kind::ALL {
+            for (state, status, from, until) in states {
+                let grant = Grant {
+                    principal,
+                    status,
+                    valid_from: from,
+                    valid_until: until,
+                    powers: powers(kind),
+                };
+                let subject = Subject {
+                    account: AccountId::new(),
+                    roles: vec![Role::Citizen],
+                    level: AccountLevel::Confirmed,
+                    mfa: false,
+                    agency: None,
+                    on_behalf: Some(OnBehalf {
+                        principal,
+                        principal_level: AccountLevel::Confirmed,
+                        grants: vec![grant],
+                    }),
+                };
+                for action in Action::APPLICANT
+                    .into_iter()
+                    .chain([Action::PaymentsPay, Action::CredentialsManage])
+                {
+                    for service in ["passport", "tax"] {
+                        let resource = if action == Action::PaymentsPay || action == Action::CredentialsManage
+                        {
+                            Resource::Account(principal)
+                        } else {
+                            app(service)
+                        };
+                        let expected = match (state, kind) {
+                            ("pending" | "future", _) => Err(Denial::DelegationPending),
+                            ("revoked", _) => Err(Denial::DelegationRevoked),
+                            ("lapsed", _) => Err(Denial::DelegationExpired),
+                            (_, _) if action == Action::CredentialsManage => Err(Denial::ActionNotCovered),
+                            (_, Kind::Full) if action == Action::PaymentsPay => {
+                                Err(Denial::NeedsPrincipalConfirmation)
+                            }
+                            (_, Kind::Full) => Ok(()),
+                            (_, Kind::Limited) if action.is_write() => Err(Denial::ActionNotCovered),
+                            (_, Kind::Limited) => Ok(()),
+                            (_, Kind::Specific)
+                                if ![
+                                    Action::ApplicationsRead,
+                                    Action::ApplicationsCreate,
+                                    Action::ApplicationsSubmit,
+                                ]
+                                .contains(&action) =>
+                            {
+                                Err(Denial::ActionNotCovered)
+                            }
+                            (_, Kind::Specific) if service == "tax" => Err(Denial::ServiceNotCovered),
+                            (_, Kind::Specific) => Ok(()),
+                        };
+                        let decision = authorize(&subject, action, &resource, now);
+                        assert_eq!(decision, expected, "{kind:?} {state} {action:?} {service}");
+                    }
+                }
+            }
+        }
+        let stranger = Subject {
+            account: AccountId::new(),
+            roles: vec![Role::Citizen],
+            level: AccountLevel::Confirmed,
+            mfa: false,
+            agency: None,
+            on_behalf: Some(OnBehalf {
+                principal,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+            }),
+        };
+        assert_eq!(
+            authorize(&stranger, Action::ApplicationsRead, &app("passport"), now),
+            Err(Denial::NotDelegated)
+        );
     }
 
     #[test]

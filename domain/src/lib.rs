@@ -6,6 +6,7 @@ pub mod account;
 pub mod application;
 pub mod audit;
 pub mod catalog;
+pub mod delegation;
 pub mod field_error;
 pub mod ids;
 pub mod login;

@@ -96,6 +96,7 @@ impl FromRequest for Actor {
                 level: live.level,
                 mfa: claims.amr.iter().any(|m| m == "mfa"),
                 agency: live.agency,
+                on_behalf: None,
             };
             Ok(Actor {
                 account: claims.sub,

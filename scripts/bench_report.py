@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Writes docs/benchmarks.md from the results of scripts/bench.sh (`make bench`).
+
+    bench_report.py RESULTS.jsonl [-o docs/benchmarks.md]
+    bench_report.py --parse-hey HEY-OUTPUT [--target-rps N]   (used by bench.sh)
+
+RESULTS.jsonl holds one JSON object per line, told apart by "kind": meta, seed, check, run
+(wrk at peak, hey at half peak), scans (PostgreSQL seq/index scans counted during a
+scenario), plan (EXPLAIN output) and end. The machine is described from this machine
+(/proc), where the benchmark has just run. Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+
+# Operations in report order: (key, label, read?).
+OPERATIONS = [
+    ("get", "get one application", True),
+    ("list_first", "list my applications, first page", True),
+    ("list_deep", "list my applications, deep cursor page", True),
+    ("queue", "officer's queue page", True),
+    ("create", "create a draft", False),
+    ("submit", "submit a draft", False),
+]
+CEILING_LABEL = "ceiling: bare actix-web + diesel, one row by primary key"
+# Throughput targets as a share of the ceiling.
+RATIO_TARGETS = {"get": 0.50, "list_first": 0.30}
+P99_HALF_TARGET_MS = 25.0
+BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def parse_hey(path, target_rps=None):
+    """hey's summary: requests/s, latency percentiles (ms), status codes, errors."""
+    text = open(path, encoding="utf-8", errors="replace").read()
+    out = {"statuses": {}, "errors": 0}
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    out["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Total:\s+([0-9.]+) secs", text)
+    out["seconds"] = float(m.group(1)) if m else None
+    for pct, secs in re.findall(r"^\s*(\d+)%+ in ([0-9.]+) secs", text, re.M):
+        out[f"p{pct}_ms"] = float(secs) * 1000
+    section = None
+    for line in text.splitlines():
+        if line.startswith("Status code distribution"):
+            section = "status"
+        elif line.startswith("Error distribution"):
+            section = "error"
+        elif line and not line[0].isspace():
+            section = None
+        m = re.match(r"\s*\[(\d+)\]\s+(\d+)", line)
+        if m and section == "status":
+            out["statuses"][m.group(1)] = int(m.group(2))
+        elif m and section == "error":
+            out["errors"] += int(m.group(1))
+    out["requests"] = sum(out["statuses"].values())
+    if target_rps is not None:
+        out["target_rps"] = target_rps
+    return out
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        for line in open("/proc/meminfo", encoding="utf-8"):
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "model": model,
+        "ram": ram,
+        "kernel": f"{platform.system()} {platform.release()}",
+    }
+
+
+def ms(value):
+    return "—" if value is None else f"{value:.2f} ms"
+
+
+def rps(value):
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def statuses_text(figures):
+    statuses = figures.get("statuses") or {}
+    if statuses:
+        return ", ".join(f"{code}×{count:,}" for code, count in sorted(statuses.items()))
+    failed = (figures.get("errors") or {}).get("status", 0)
+    ok = figures.get("requests", 0) - failed
+    return f"2xx×{ok:,}" + (f", ≥400×{failed:,}" if failed else "")
+
+
+def successes(figures):
+    """Answers in 2xx; wrk without response() only counts answers >= 400 (as errors)."""
+    statuses = figures.get("statuses") or {}
+    if statuses:
+        return sum(n for code, n in statuses.items() if str(code).startswith("2"))
+    return figures.get("requests", 0) - (figures.get("errors") or {}).get("status", 0)
+
+
+def transport_errors(figures):
+    e = figures.get("errors")
+    if isinstance(e, dict):
+        return sum(v for k, v in e.items() if k != "status")
+    return e or 0
+
+
+class Results:
+    def __init__(self, path):
+        self.records = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+        self.meta = self.one("meta") or {}
+        self.end = self.one("end") or {}
+        self.backends = []
+        for r in self.records:
+            if r.get("backend") and r["backend"] not in self.backends:
+                self.backends.append(r["backend"])
+
+    def one(self, kind, **match):
+        for r in self.records:
+            if r["kind"] == kind and all(r.get(k) == v for k, v in match.items()):
+                return r
+        return None
+
+    def all(self, kind, **match):
+        return [r for r in self.records if r["kind"] == kind and all(r.get(k) == v for k, v in match.items())]
+
+    def run(self, backend, op, mode):
+        r = self.one("run", backend=backend, op=op, mode=mode)
+        return r["figures"] if r else None
+
+    def ceiling(self, backend):
+        """Mean peak throughput of the ceiling runs (before and after the reads)."""
+        peaks = [f["rps"] for f in (self.run(backend, "ceiling", "peak"), self.run(backend, "ceiling_again", "peak")) if f]
+        return sum(peaks) / len(peaks) if peaks else None
+
+
+def backend_section(res, backend, lines, verdicts):
+    name = BACKEND_NAMES.get(backend, backend)
+    ceiling = res.ceiling(backend)
+    lines.append(f"### {name}")
+    lines.append("")
+    seed = res.one("seed", backend=backend)
+    if seed:
+        c = seed.get("counts", {})
+        lines.append(
+            f"Seeded in {seed['seconds']} s: {c.get('accounts', 0):,} accounts, {c.get('applications', 0):,} applications, "
+            f"{c.get('application_history', 0):,} history rows."
+        )
+        lines.append("")
+    lines.append(
+        "| operation | req/s | p50 | p99 | ratio to ceiling | p99 at half peak (req/s achieved) | target met? | answers at peak |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---|---|")
+    for op, label in (("ceiling", CEILING_LABEL), ("ceiling_again", "ceiling again, after the reads (drift check)")):
+        f = res.run(backend, op, "peak")
+        if not f:
+            continue
+        half = res.run(backend, op, "half")
+        half_text = f"{ms(half['p99_ms'])} ({rps(half['rps'])})" if half else "—"
+        lines.append(
+            f"| {label} | {rps(f['rps'])} | {ms(f['p50_ms'])} | {ms(f['p99_ms'])} | "
+            f"{f['rps'] / ceiling:.2f} | {half_text} | (reference) | {statuses_text(f)} |"
+        )
+    for op, label, read in OPERATIONS:
+        f = res.run(backend, op, "peak")
+        if not f:
+            lines.append(f"| {label} | not measured | | | | | | |")
+            continue
+        ratio = f["rps"] / ceiling if ceiling else None
+        half = res.run(backend, op, "half")
+        checks = []
+        if op in RATIO_TARGETS and ratio is not None:
+            ok = ratio >= RATIO_TARGETS[op]
+            checks.append(f"ratio ≥ {RATIO_TARGETS[op]:.2f}: {'yes' if ok else '**no**'}")
+            verdicts.append((name, f"{label}: throughput ≥ {RATIO_TARGETS[op]:.0%} of the ceiling", f"{ratio:.0%}", ok))
+        if read and half:
+            ok = half.get("p99_ms", 1e9) < P99_HALF_TARGET_MS and successes(half) == half.get("requests")
+            checks.append(f"p99 at half peak < {P99_HALF_TARGET_MS:.0f} ms: {'yes' if ok else '**no**'}")
+            verdicts.append((name, f"{label}: p99 < {P99_HALF_TARGET_MS:.0f} ms at half peak", ms(half.get("p99_ms")), ok))
+        ok_share = successes(f) / f["requests"] if f["requests"] else 0
+        label_text = label
+        if ok_share < 1:
+            if op == "submit" and successes(f) == 0:
+                label_text += " — **validation-rejected path** (no 2xx answer)"
+            else:
+                label_text += f" — {ok_share:.1%} 2xx"
+            checks.append(f"2xx only: {rps(successes(f) / f['seconds'])} req/s")
+        if transport_errors(f):
+            checks.append(f"{transport_errors(f)} socket errors/timeouts")
+        if f.get("ids_reused"):
+            checks.append(f"ran out of drafts: {f['ids_reused']} sent twice")
+        half_text = f"{ms(half.get('p99_ms'))} ({rps(half['rps'])})" if half else "— (write)"
+        lines.append(
+            f"| {label_text} | {rps(f['rps'])} | {ms(f['p50_ms'])} | {ms(f['p99_ms'])} | "
+            f"{'—' if ratio is None else f'{ratio:.2f}'} | {half_text} | {'; '.join(checks) or '(no target)'} | {statuses_text(f)} |"
+        )
+    lines.append("")
+    submit = res.one("check", backend=backend, op="submit")
+    if submit:
+        status = submit["status"]
+        if status.startswith("2"):
+            lines.append(f"Submit: a seeded draft submitted with curl before the run answered **{status}**; the run counts 2xx as success.")
+        else:
+            body = submit.get("body", "").replace("\n", " ")
+            lines.append(
+                f"Submit: a seeded draft submitted with curl before the run answered **{status}** "
+                f"(`{body[:300]}`): the submit figures above measure the **validation-rejected path**, "
+                "not a successful submission."
+            )
+        lines.append("")
+    loads = [r.get("loadavg_before") for r in res.all("run", backend=backend)]
+    loads = [float(x) for x in loads if x]
+    if loads:
+        lines.append(f"1-minute load average before the runs: {min(loads):.2f} to {max(loads):.2f}.")
+        lines.append("")
+
+
+def plans_section(res, lines, verdicts):
+    for backend in res.backends:
+        plans = res.all("plan", backend=backend)
+        if not plans:
+            continue
+        name = BACKEND_NAMES.get(backend, backend)
+        scans = [p["name"] for p in plans if p.get("seq_scan")]
+        if backend == "postgres":
+            lines.append("### PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`")
+            lines.append("")
+            lines.append("After `ANALYZE`, on the database the run used (its rows include the drafts the write scenarios added).")
+        else:
+            lines.append("### SQLite: `EXPLAIN QUERY PLAN`")
+            lines.append("")
+            lines.append("The same queries on the SQLite file the run used (no `ANALYZE`: the application does not run it).")
+        lines.append("")
+        if backend == "postgres":
+            summary = "**Seq Scan: none** in these plans." if not scans else f"**Seq Scan in: {', '.join(scans)}.**"
+        else:
+            summary = (
+                "**Full scans (`SCAN`): none**: every query is a `SEARCH` through an index."
+                if not scans else f"**Full scans (`SCAN`) in: {', '.join(scans)}.**"
+            )
+        lines.append(summary)
+        verdicts.append((name, "no table scan in the list, queue and get-one plans", "none" if not scans else ", ".join(scans), not scans))
+        lines.append("")
+        for p in plans:
+            lines.append(f"#### {p['name']}")
+            lines.append("")
+            lines.append("```sql")
+            lines.append(p["sql"])
+            lines.append("```")
+            lines.append("")
+            lines.append("```")
+            lines.append(p["plan"])
+            lines.append("```")
+            lines.append("")
+    scan_records = res.all("scans", backend="postgres")
+    if scan_records:
+        lines.append("### PostgreSQL: scans counted while each scenario ran")
+        lines.append("")
+        lines.append(
+            "`pg_stat_user_tables` before and after each scenario (peak and half-peak runs together): every query "
+            "the server ran, including authentication and the background jobs, not only the four above. Tables "
+            "with no scan in a scenario are left out."
+        )
+        lines.append("")
+        lines.append("| scenario | table (live rows) | seq scans | index scans |")
+        lines.append("|---|---|---:|---:|")
+        big_seq = []
+        for r in scan_records:
+            for table, t in sorted(r["tables"].items()):
+                lines.append(f"| {r['op']} | {table} ({t['rows']:,}) | {t['seq_scan']:,} | {t['idx_scan']:,} |")
+                if t["seq_scan"] and t["rows"] >= 1000:
+                    big_seq.append(f"{table} in {r['op']}")
+        lines.append("")
+        if big_seq:
+            lines.append(f"**Sequential scans of tables of 1,000 rows or more: {', '.join(big_seq)}.**")
+        else:
+            lines.append(
+                "No sequential scan of any table of 1,000 rows or more; sequential scans listed above, if any, "
+                "are of tables with a handful of rows, where PostgreSQL prefers reading the one page to an index."
+            )
+        lines.append("")
+        verdicts.append(("PostgreSQL", "no sequential scan of a large table in any scenario (counters)", "none" if not big_seq else ", ".join(big_seq), not big_seq))
+
+
+def report(res):
+    meta, end = res.meta, res.end
+    m = machine()
+    started = datetime.datetime.fromtimestamp(meta.get("started", 0), datetime.timezone.utc)
+    lines = ["# Benchmarks", ""]
+    lines.append(
+        "Generated by `make bench` (`scripts/bench.sh`, then `scripts/bench_report.py`); do not edit by hand. "
+        "Raw wrk and hey outputs of the last run are in `target/bench/raw/`."
+    )
+    lines.append("")
+    lines.append("## Run")
+    lines.append("")
+    lines.append("| | |")
+    lines.append("|---|---|")
+    lines.append(f"| date | {started:%Y-%m-%d %H:%M} UTC |")
+    commit = meta.get("commit", "unknown") + (" (with uncommitted changes)" if meta.get("dirty") else "")
+    lines.append(f"| commit | `{commit}` |")
+    lines.append(f"| command | `{meta.get('command', '?')}` |")
+    lines.append(f"| machine | {m['cores']} cores, {m['model']}, {m['ram']} RAM, {m['kernel']} |")
+    lines.append(
+        f"| software | PostgreSQL {meta.get('postgres_version', '?')}, SQLite {meta.get('sqlite_version', '?')} "
+        f"(Python's; the server's diesel links its own), {meta.get('wrk_version', 'wrk')}, hey {meta.get('hey_version', '?')} |"
+    )
+    lines.append(
+        f"| volume | {meta.get('citizens', 0):,} citizens, {meta.get('applications', 0):,} applications with their history, "
+        f"plus {meta.get('drafts', 0):,} drafts of the heavy citizen (who owns every 20th application) |"
+    )
+    lines.append(
+        f"| load | 1-minute load average {meta.get('loadavg_start', '?').split()[0]} at the start, "
+        f"{end.get('loadavg_end', '?').split()[0]} at the end |"
+    )
+    if end.get("seconds"):
+        lines.append(f"| duration | {end['seconds'] // 60} min {end['seconds'] % 60} s for the HTTP benchmark (both backends, seeding included) |")
+    lines.append("")
+
+    verdicts = []
+    body = []
+    body.append("## Results")
+    body.append("")
+    body.append(
+        f"Peak: wrk, {meta.get('threads')} threads, {meta.get('connections')} connections, {meta.get('duration')} s. "
+        f"Half peak: hey, {meta.get('half_connections')} workers rate-limited to half the peak throughput together, "
+        f"{meta.get('duration')} s. Latencies are per request, in milliseconds. The ratio is the operation's peak "
+        "throughput over the mean peak throughput of the two ceiling runs on the same backend."
+    )
+    body.append("")
+    for backend in res.backends:
+        backend_section(res, backend, body, verdicts)
+    plans = ["## Query plans", ""]
+    plans_section(res, plans, verdicts)
+
+    lines.append("## Targets")
+    lines.append("")
+    lines.append("| backend | target | measured | met? |")
+    lines.append("|---|---|---|---|")
+    for backend, target, measured, ok in verdicts:
+        lines.append(f"| {backend} | {target} | {measured} | {'yes' if ok else '**no**'} |")
+    lines.append("")
+    lines += body + plans
+
+    lines.append("## How measured")
+    lines.append("")
+    lines += [
+        f"- For each backend: a fresh database (SQLite: a file in a temporary directory; PostgreSQL: "
+        "`kabinet_bench`, dropped and created again), `kabinet migrate`, `kabinet seed-demo`, `kabinet-bench seed`; "
+        "on PostgreSQL `VACUUM ANALYZE` after the bulk load (what autovacuum would do on a live server).",
+        "- The release `kabinet serve` (2 workers, pool of 10 connections, log level warn) and the ceiling "
+        "(`kabinet-bench ceiling`: `GET /row/{id}`, one primary-key select through the same `Database` pool "
+        "and diesel, 2 workers) run side by side on loopback. **The load generator runs on the same 2 cores as the "
+        "server and the database**, so every figure is lower than on separate machines; the ceiling pays the same "
+        "cost, which is why the ratios are the figures to compare.",
+        "- Logged in once per account for the whole run (heavy citizen `bench.heavy@example.ru`, officer "
+        "`officer.mvd`): a new login ends the account's previous session. Access tokens last 2 hours for the run.",
+        "- Before measuring: one curl request per scenario checks its status; then 3-second wrk warm-ups of the "
+        "ceiling, get, list and queue.",
+        "- Get one and the ceiling: each wrk request takes the next id of the heavy citizen's submitted applications "
+        "(`applications.txt`); hey at half peak repeats one id. List: the heavy citizen's first page "
+        f"(`limit=20`) and the page reached by following `next_cursor` {meta.get('deep_pages', 50)} times from it. "
+        "Queue: `officer.mvd`'s first page (`limit=20`).",
+        "- Create: `POST /applications` with a passport-replacement draft. Submit: `POST /applications/{id}/submit` "
+        "with `If-Match: \"1\"`, every seeded draft at most once (split between wrk's threads); only 2xx answers "
+        "count as success. Writes run after the reads, so the reads see the seeded data only.",
+        f"- Peak: `wrk -t{meta.get('threads')} -c{meta.get('connections')} -d{meta.get('duration')}s --latency` with "
+        "the Lua scripts in `scripts/bench/`. Half peak (reads): `hey -c "
+        f"{meta.get('half_connections')} -q <rate/{meta.get('half_connections')}> -z {meta.get('duration')}s`; "
+        "hey's rate is per worker, so the achieved total is shown next to each p99.",
+        "- The ceiling is measured before the reads and again after them; the two runs show how much the machine "
+        "drifted (other work on the machine, e.g. compiles, lowers some runs: see the load averages).",
+        "- PostgreSQL plans: `EXPLAIN (ANALYZE, BUFFERS)` after the run, after `ANALYZE`; deep page cursor taken "
+        "from the row at position 1,000 of the heavy citizen's order. The scan counters come from "
+        "`pg_stat_user_tables`.",
+    ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="?", help="results.jsonl written by scripts/bench.sh")
+    parser.add_argument("-o", "--output", default="docs/benchmarks.md")
+    parser.add_argument("--parse-hey", metavar="FILE", help="print hey's summary in FILE as JSON")
+    parser.add_argument("--target-rps", type=float)
+    args = parser.parse_args()
+    if args.parse_hey:
+        print(json.dumps(parse_hey(args.parse_hey, args.target_rps)))
+        return 0
+    if not args.results:
+        parser.error("RESULTS.jsonl is required")
+    text = report(Results(args.results))
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    tmp = args.output + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
