@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Action;
 use crate::field_error::FieldError;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, DelegationId};
 use crate::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -310,6 +310,67 @@ pub fn next_status(from: Status, event: Event, side: Side) -> Option<Status> {
         .iter()
         .find(|(f, e, s, _)| *f == from && *e == event && *s == side)
         .map(|(_, _, _, to)| *to)
+}
+
+/// A delegation as stored: the record of a machine-readable power of attorney (МЧД):
+/// number, issue date, validity, principal and representative, powers and the
+/// re-delegation flag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delegation {
+    pub id: DelegationId,
+    pub number: String,
+    pub principal: AccountId,
+    pub representative: AccountId,
+    /// The delegation this one was passed on from.
+    pub parent: Option<DelegationId>,
+    pub powers: Powers,
+    pub valid_from: Instant,
+    pub valid_until: Instant,
+    pub status: Status,
+    pub redelegation_allowed: bool,
+    pub version: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+    pub accepted_at: Option<Instant>,
+    pub ended_at: Option<Instant>,
+}
+
+impl Delegation {
+    pub fn grant(&self) -> Grant {
+        Grant {
+            principal: self.principal,
+            status: self.status,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            powers: self.powers.clone(),
+        }
+    }
+
+    /// The delegation after `event` by `side`, or `None` when the lifecycle refuses it.
+    pub fn apply(&self, event: Event, side: Side, now: Instant) -> Option<Delegation> {
+        let to = next_status(self.status, event, side)?;
+        let mut next = self.clone();
+        next.status = to;
+        next.version += 1;
+        next.updated_at = now;
+        if to == Status::Active {
+            next.accepted_at = Some(now);
+        }
+        if to.is_final() {
+            next.ended_at = Some(now);
+        }
+        Some(next)
+    }
+
+    /// The status as of `now`: an active delegation past its end has expired, whatever
+    /// the stored row says yet.
+    pub fn effective_status(&self, now: Instant) -> Status {
+        if self.status == Status::Active && now >= self.valid_until {
+            Status::Expired
+        } else {
+            self.status
+        }
+    }
 }
 
 #[cfg(test)]

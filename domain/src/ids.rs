@@ -60,6 +60,18 @@ id_type!(
     ApplicationId
 );
 id_type!(
+    /// A delegation of powers (доверенность).
+    DelegationId
+);
+id_type!(
+    /// A request for a principal to approve what a representative could not do alone.
+    ConfirmationId
+);
+id_type!(
+    /// A proposed change of a delegation's term, awaiting both parties.
+    TermChangeId
+);
+id_type!(
     /// A saved application template.
     TemplateId
 );

@@ -400,3 +400,19 @@ pub fn overdue_info_requests(
         .map(Application::try_from)
         .collect()
 }
+
+/// How many applications `actor` started for `principal` since `since` (the daily limit).
+pub fn created_on_behalf_since(
+    conn: &mut DbConnection,
+    actor: AccountId,
+    principal: uuid::Uuid,
+    since: Instant,
+) -> Result<i64, StoreError> {
+    Ok(application_history::table
+        .filter(application_history::actor_id.eq(actor.to_string()))
+        .filter(application_history::on_behalf_of.eq(principal.to_string()))
+        .filter(application_history::event.eq("create"))
+        .filter(application_history::occurred_at.ge(to_db_time(since)))
+        .count()
+        .get_result(conn)?)
+}

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod codes;
 pub mod connection;
 pub mod database;
+pub mod delegations;
 pub mod error;
 pub mod idempotency;
 pub mod notifications;

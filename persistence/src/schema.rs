@@ -290,3 +290,74 @@ diesel::allow_tables_to_appear_in_same_query!(
     templates,
     accounts,
 );
+
+diesel::table! {
+    delegations (id) {
+        id -> Text,
+        number -> Text,
+        principal_id -> Text,
+        representative_id -> Text,
+        parent_id -> Nullable<Text>,
+        kind -> Text,
+        actions -> Text,
+        services -> Nullable<Text>,
+        valid_from -> Timestamp,
+        valid_until -> Timestamp,
+        status -> Text,
+        redelegation_allowed -> Bool,
+        code_hash -> Text,
+        code_attempts -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    delegation_events (id) {
+        id -> Text,
+        delegation_id -> Text,
+        seq -> Integer,
+        occurred_at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        event -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    delegation_term_changes (id) {
+        id -> Text,
+        delegation_id -> Text,
+        valid_from -> Timestamp,
+        valid_until -> Timestamp,
+        requested_by -> Text,
+        principal_confirmed -> Bool,
+        representative_confirmed -> Bool,
+        status -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    confirmations (id) {
+        id -> Text,
+        principal_id -> Text,
+        representative_id -> Text,
+        delegation_id -> Text,
+        action -> Text,
+        payload -> Text,
+        status -> Text,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(delegations, delegation_events, delegation_term_changes, confirmations,);
