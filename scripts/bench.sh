@@ -192,31 +192,105 @@ print(json.dumps({k: v for k, v in out.items() if v["seq_scan"] or v["idx_scan"]
 ' "$scans_before" "$after")"
 }
 
+# CPU accounting around each measured run, to tell how much other work (compiles…) the
+# machine did meanwhile: all busy CPU time (/proc/stat) less that of the server, the ceiling,
+# PostgreSQL's processes and the load generator (this shell's children, from `times`).
+server_pids=""
+cpu_sample() {
+    python3 - $server_pids <<'PY'
+import json, os, sys, time
+def ticks(pid):
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0
+ours = set(sys.argv[1:])
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            if open(f"/proc/{p}/comm").read().strip() == "postgres":
+                ours.add(p)
+        except OSError:
+            pass
+v = list(map(int, open("/proc/stat").readline().split()[1:8]))
+busy = v[0] + v[1] + v[2] + v[5] + v[6]  # user nice system irq softirq
+print(json.dumps({"t": time.monotonic(), "busy": busy, "ours": {p: ticks(p) for p in ours}}))
+PY
+}
+cpu_mark() {
+    times >"$tmp/times.before"
+    cpu_before=$(cpu_sample)
+}
+cpu_usage() { # JSON: cores' worth of CPU used since cpu_mark, by whom
+    local after
+    after=$(cpu_sample)
+    times >"$tmp/times.after"
+    python3 - "$cpu_before" "$after" "$tmp/times.before" "$tmp/times.after" <<'PY'
+import json, os, re, sys
+b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+def children(path):  # second line of `times`: user and system time of waited-for children
+    line = open(path).read().splitlines()[1]
+    return sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", line))
+hz = os.sysconf("SC_CLK_TCK")
+wall = a["t"] - b["t"]
+busy = (a["busy"] - b["busy"]) / hz
+ours = sum(t - b["ours"].get(p, 0) for p, t in a["ours"].items()) / hz
+loadgen = children(sys.argv[4]) - children(sys.argv[3])
+print(json.dumps({"wall": round(wall, 2), "busy_cores": round(busy / wall, 2),
+                  "server_db_cores": round(ours / wall, 2), "loadgen_cores": round(loadgen / wall, 2),
+                  "other_cores": round(max(0.0, busy - ours - loadgen) / wall, 2)}))
+PY
+}
+
+# wait_quiet: wait (at most BENCH_QUIET_WAIT seconds, default 60) until other work uses less
+# than a third of a core, sampled over one second; prints the seconds waited.
+wait_quiet() {
+    python3 - "${BENCH_QUIET_WAIT:-60}" <<'PY'
+import os, sys, time
+hz, limit, start = os.sysconf("SC_CLK_TCK"), float(sys.argv[1]), time.monotonic()
+def busy():
+    v = list(map(int, open("/proc/stat").readline().split()[1:8]))
+    return v[0] + v[1] + v[2] + v[5] + v[6]
+while True:
+    b = busy(); time.sleep(1); used = (busy() - b) / hz
+    if used < 0.33 or time.monotonic() - start >= limit:
+        break
+print(round(time.monotonic() - start - 1, 1))
+PY
+}
+
 # measure OP KIND TARGET SCRIPT [VAR=value …]: wrk at peak, then (reads) hey at half of it.
 # KIND is read (also measured at half peak) or peak (peak only); HEY-URL is the URL hey
 # repeats at half peak (reads only).
 measure() {
     local op=$1 kind=$2 hey_url=$3 script=$4
     shift 4
-    local figures peak half load
+    local figures peak half load quiet cpu
+    scans_mark
+    quiet=$(wait_quiet)
     load=$(loadavg)
     say "$backend: $op at peak (wrk -t$threads -c$connections -d${duration}s)"
-    scans_mark
+    cpu_mark
     figures=$(wrk_run "$backend-$op-peak" "$script" "$@")
+    cpu=$(cpu_usage)
     peak=$(json_field rps <<<"$figures")
-    say "$backend: $op peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, errors {f['errors']['status']}\")" "$figures")"
+    say "$backend: $op peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, status errors {f['errors']['status']}, other CPU {c['other_cores']} cores\")" "$figures" "$cpu")"
     record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" \
-        threads:="$threads" connections:="$connections" figures:="$figures"
+        quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" figures:="$figures"
     if [[ $kind == read ]]; then
         local rate token_header=()
         rate=$(python3 -c "print(float('$peak') / 2)")
         [[ -n ${BENCH_HEY_TOKEN:-} ]] && token_header=(-H "Authorization: Bearer $BENCH_HEY_TOKEN")
+        quiet=$(wait_quiet)
         load=$(loadavg)
         say "$backend: $op at half peak (hey -c$half_connections, ~$(printf '%.0f' "$rate") req/s)"
+        cpu_mark
         half=$(hey_run "$backend-$op-half" "$rate" "$hey_url" -H "Accept: application/json" "${token_header[@]}")
-        say "$backend: $op half peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms\")" "$half")"
+        cpu=$(cpu_usage)
+        say "$backend: $op half peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, other CPU {c['other_cores']} cores\")" "$half" "$cpu")"
         record kind=run backend="$backend" op="$op" mode=half tool=hey loadavg_before="$load" \
-            connections:="$half_connections" figures:="$half"
+            quiet_wait:="$quiet" cpu:="$cpu" connections:="$half_connections" figures:="$half"
     fi
     scans_record "$op"
 }
@@ -345,7 +419,7 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
 
     port=$(free_port)
     ceil_port=$(free_port)
-    "$kabinet_bin" serve >"$server_log" 2>&1 &
+    KABINET_LISTEN=127.0.0.1:$port "$kabinet_bin" serve >"$server_log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
     KABINET_LOG= "$bench_bin" ceiling --database-url "$db_url" --listen "127.0.0.1:$ceil_port" >"$ceiling_log" 2>&1 &
@@ -358,6 +432,7 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     local some_id
     some_id=$(sed -n "$(( ($(wc -l <"$seed_dir/applications.txt") + 1) / 2 ))p" "$seed_dir/applications.txt")
     wait_http "$ceil/row/$some_id" 60 "$ceiling_pid" || die "kabinet-bench ceiling did not come up: $(tail -n 20 "$ceiling_log")"
+    server_pids="$server_pid $ceiling_pid"
     say "$backend: server on $base (pid $server_pid), ceiling on $ceil (pid $ceiling_pid)"
 
     # One login per account for the whole run: a new login ends the account's previous session.
@@ -433,7 +508,9 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
         BENCH_TOKEN="$heavy_token" BENCH_IDS="$seed_dir/drafts-wrk.txt"
 
     stop_servers
-    grep -ciE '\b(error|panic)' "$server_log" >/dev/null && say "$backend: the server log has errors: $server_log" || true
+    if grep -qE ' ERROR |panicked' "$server_log" "$ceiling_log"; then
+        say "$backend: the server or ceiling log has errors: $server_log, $ceiling_log"
+    fi
 
     say "$backend: query plans"
     case $backend in

@@ -163,9 +163,19 @@ def backend_section(res, backend, lines, verdicts):
         )
         lines.append("")
     lines.append(
-        "| operation | req/s | p50 | p99 | ratio to ceiling | p99 at half peak (req/s achieved) | target met? | answers at peak |"
+        "| operation | req/s | p50 | p99 | ratio to ceiling | p99 at half peak (req/s achieved) | target met? "
+        "| answers at peak | other load, cores (peak / half) |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---|---|")
+    lines.append("|---|---:|---:|---:|---:|---:|---|---|---|")
+
+    def other_load(op):
+        out = []
+        for mode in ("peak", "half"):
+            r = res.one("run", backend=backend, op=op, mode=mode)
+            if r and r.get("cpu"):
+                out.append(f"{r['cpu']['other_cores']:.2f}")
+        return " / ".join(out) or "—"
+
     for op, label in (("ceiling", CEILING_LABEL), ("ceiling_again", "ceiling again, after the reads (drift check)")):
         f = res.run(backend, op, "peak")
         if not f:
@@ -174,12 +184,12 @@ def backend_section(res, backend, lines, verdicts):
         half_text = f"{ms(half['p99_ms'])} ({rps(half['rps'])})" if half else "—"
         lines.append(
             f"| {label} | {rps(f['rps'])} | {ms(f['p50_ms'])} | {ms(f['p99_ms'])} | "
-            f"{f['rps'] / ceiling:.2f} | {half_text} | (reference) | {statuses_text(f)} |"
+            f"{f['rps'] / ceiling:.2f} | {half_text} | (reference) | {statuses_text(f)} | {other_load(op)} |"
         )
     for op, label, read in OPERATIONS:
         f = res.run(backend, op, "peak")
         if not f:
-            lines.append(f"| {label} | not measured | | | | | | |")
+            lines.append(f"| {label} | not measured | | | | | | | |")
             continue
         ratio = f["rps"] / ceiling if ceiling else None
         half = res.run(backend, op, "half")
@@ -207,7 +217,8 @@ def backend_section(res, backend, lines, verdicts):
         half_text = f"{ms(half.get('p99_ms'))} ({rps(half['rps'])})" if half else "— (write)"
         lines.append(
             f"| {label_text} | {rps(f['rps'])} | {ms(f['p50_ms'])} | {ms(f['p99_ms'])} | "
-            f"{'—' if ratio is None else f'{ratio:.2f}'} | {half_text} | {'; '.join(checks) or '(no target)'} | {statuses_text(f)} |"
+            f"{'—' if ratio is None else f'{ratio:.2f}'} | {half_text} | {'; '.join(checks) or '(no target)'} "
+            f"| {statuses_text(f)} | {other_load(op)} |"
         )
     lines.append("")
     submit = res.one("check", backend=backend, op="submit")
@@ -223,10 +234,16 @@ def backend_section(res, backend, lines, verdicts):
                 "not a successful submission."
             )
         lines.append("")
-    loads = [r.get("loadavg_before") for r in res.all("run", backend=backend)]
-    loads = [float(x) for x in loads if x]
+    runs = res.all("run", backend=backend)
+    loads = [float(r["loadavg_before"]) for r in runs if r.get("loadavg_before")]
+    waits = [r.get("quiet_wait", 0) for r in runs]
+    others = [r["cpu"]["other_cores"] for r in runs if r.get("cpu")]
     if loads:
-        lines.append(f"1-minute load average before the runs: {min(loads):.2f} to {max(loads):.2f}.")
+        lines.append(
+            f"1-minute load average before the runs: {min(loads):.2f} to {max(loads):.2f}; CPU used by other "
+            f"processes during the runs: {min(others):.2f} to {max(others):.2f} cores of 2 (mean {sum(others) / len(others):.2f}); "
+            f"waited {sum(waits):.0f} s in all for the machine to quieten before runs."
+        )
         lines.append("")
 
 

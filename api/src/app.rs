@@ -143,12 +143,17 @@ impl Application {
         let dispatcher = self
             .dispatcher
             .take()
-            .map(|d| actix_web::rt::spawn(d.run(stopped)));
+            .map(|d| actix_web::rt::spawn(d.run(stopped.clone())));
+        let config = &self.state.config;
+        let interval = Duration::from_secs(config.jobs_interval_secs);
+        let remind = chrono::TimeDelta::hours(config.delegation_reminder_hours);
+        let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.db.clone(), interval, remind, stopped));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(task) = dispatcher {
             let _ = task.await;
         }
+        let _ = jobs.await;
         result
     }
 }

@@ -47,6 +47,15 @@ pub struct Config {
     pub outbox_poll_ms: u64,
     pub outbox_max_attempts: i32,
     pub jobs_interval_secs: u64,
+    /// Longest delegation, in days (SPEC §2: 30).
+    pub delegation_max_days: i64,
+    /// Tries for a delegation's acceptance code.
+    pub delegation_code_attempts: i32,
+    /// Hours before a delegation ends when both parties are reminded.
+    pub delegation_reminder_hours: i64,
+    /// New applications a representative may start per principal per day without the
+    /// principal's confirmation.
+    pub representative_daily_applications: i64,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub mfa_token_ttl_secs: i64,
@@ -81,6 +90,10 @@ pub const KEYS: &[&str] = &[
     "outbox_poll_ms",
     "outbox_max_attempts",
     "jobs_interval_secs",
+    "delegation_max_days",
+    "delegation_code_attempts",
+    "delegation_reminder_hours",
+    "representative_daily_applications",
     "access_token_ttl_secs",
     "refresh_token_ttl_days",
     "mfa_token_ttl_secs",
@@ -284,6 +297,18 @@ impl Config {
             outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
             outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
             jobs_interval_secs: source.positive("jobs_interval_secs", 60, SECONDS)?,
+            delegation_max_days: source.positive("delegation_max_days", 30, "a whole number of days")?,
+            delegation_code_attempts: source.positive("delegation_code_attempts", 5, ATTEMPTS)?,
+            delegation_reminder_hours: source.positive(
+                "delegation_reminder_hours",
+                24,
+                "a whole number of hours",
+            )?,
+            representative_daily_applications: source.positive(
+                "representative_daily_applications",
+                1,
+                "a whole number of applications",
+            )?,
             access_token_ttl_secs: source.positive("access_token_ttl_secs", 900, SECONDS)?,
             refresh_token_ttl_days: source.positive(
                 "refresh_token_ttl_days",

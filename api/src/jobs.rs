@@ -41,9 +41,107 @@ pub fn expire_information_requests(db: &Database) -> Result<usize, ApiError> {
     Ok(expired)
 }
 
+/// Marks delegations past their end as expired and tells both parties; reminds both a
+/// day (config) before the end. Refusing expired powers never waits for this: the
+/// authorization core checks the window itself.
+pub fn expire_and_remind_delegations(
+    db: &Database,
+    remind_before: chrono::TimeDelta,
+) -> Result<usize, ApiError> {
+    use domain::delegation::{Event as D, Side};
+    use persistence::delegations as store;
+    let at = now();
+    let ended = db.read(|c| Ok::<_, ApiError>(store::ended_but_active(c, at, BATCH)?))?;
+    let mut changed = 0;
+    for d in ended {
+        let done = db.write(|tx| {
+            let Some(current) = store::find(tx, d.id)? else {
+                return Ok::<_, ApiError>(false);
+            };
+            let Some(next) = current.apply(D::Expire, Side::System, at) else {
+                return Ok(false);
+            };
+            if !store::update(tx, &next, current.version)? {
+                return Ok(false);
+            }
+            store::record(
+                tx,
+                &next,
+                None,
+                "expire",
+                Some(current.status),
+                &serde_json::json!({}),
+                at,
+            )?;
+            let entry = domain::audit::AuditEntry::new("delegation.expire", "delegation").target(next.id);
+            persistence::audit::record(tx, entry, at)?;
+            for party in [next.principal, next.representative] {
+                persistence::notifications::notify(
+                    tx,
+                    &delegation_notice(party, &next, "expired", "Срок доверенности истёк"),
+                    at,
+                )?;
+            }
+            Ok(true)
+        })?;
+        changed += usize::from(done);
+    }
+    let ending = db.read(|c| Ok::<_, ApiError>(store::ending_unreminded(c, at + remind_before, BATCH)?))?;
+    for d in ending {
+        db.write(|tx| {
+            if store::mark_reminded(tx, d.id, at)? {
+                for party in [d.principal, d.representative] {
+                    persistence::notifications::notify(
+                        tx,
+                        &delegation_notice(party, &d, "ending", "Срок доверенности истекает"),
+                        at,
+                    )?;
+                }
+            }
+            Ok::<_, ApiError>(())
+        })?;
+    }
+    Ok(changed)
+}
+
+fn delegation_notice(
+    to: domain::ids::AccountId,
+    d: &domain::delegation::Delegation,
+    kind: &str,
+    title: &str,
+) -> domain::notice::Notice {
+    domain::notice::Notice {
+        recipient: to,
+        kind: format!("delegation.{kind}"),
+        title: title.into(),
+        body: format!(
+            "{title}: доверенность {} (до {}).",
+            d.number,
+            d.valid_until.format("%d.%m.%Y %H:%M UTC")
+        ),
+        data: serde_json::json!({ "delegation_id": d.id }),
+        important: true,
+    }
+}
+
 /// Runs the jobs every `interval` until `stop` turns true.
-pub async fn run(db: Database, interval: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    db: Database,
+    interval: Duration,
+    remind_before: chrono::TimeDelta,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
+        let worker = db.clone();
+        let delegations = actix_web::rt::task::spawn_blocking(move || {
+            expire_and_remind_delegations(&worker, remind_before)
+        });
+        match delegations.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(expired = n, "delegations expired"),
+            Ok(Err(error)) => tracing::warn!(%error, "delegation job failed"),
+            Err(error) => tracing::error!(%error, "delegation job panicked"),
+        }
         let worker = db.clone();
         match actix_web::rt::task::spawn_blocking(move || expire_information_requests(&worker)).await {
             Ok(Ok(0)) => {}

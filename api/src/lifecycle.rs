@@ -30,7 +30,7 @@ impl From<&crate::auth::Actor> for Acting {
         Acting {
             subject: actor.subject.clone(),
             account: actor.account,
-            on_behalf_of: None,
+            on_behalf_of: actor.on_behalf_of().map(|p| p.as_uuid()),
             ip: actor.ip.clone(),
         }
     }
@@ -229,4 +229,120 @@ pub fn save_draft(
     persistence::audit::record(tx, entry, at)?;
     let warnings = forms.problems(&service, &saved.form_data);
     Ok((saved, warnings))
+}
+
+/// Starts a draft for the caller (or, acting on behalf, for the principal): authorizes,
+/// stores it with its first history entry and the audit record.
+pub fn start_draft(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    service: &Service,
+    form: serde_json::Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Application, ApiError> {
+    let owner = acting
+        .on_behalf_of
+        .map(AccountId::from_uuid)
+        .unwrap_or(acting.account);
+    let draft = Application::new_draft(
+        ApplicationId::new(),
+        owner,
+        service.code.clone(),
+        service.agency_code.clone(),
+        form,
+        at,
+    );
+    authorize(
+        &acting.subject,
+        Action::ApplicationsCreate,
+        &Resource::Application(facts(&draft)),
+        at,
+    )?;
+    applications::insert(tx, &draft, &service.name_ru)?;
+    applications::record(tx, &draft, None, Some(acting.account), acting.on_behalf_of, at)?;
+    let entry = AuditEntry::new("application.create", "application")
+        .by(Some(acting.account))
+        .on_behalf_of(acting.on_behalf_of)
+        .target(draft.id)
+        .details(json!({ "service": service.code }))
+        .from_ip(acting.ip.clone());
+    persistence::audit::record(tx, entry, at)?;
+    Ok(draft)
+}
+
+/// A representative's new application beyond the daily limit for a principal is not
+/// created: it becomes a confirmation request the principal approves (SPEC §2).
+pub fn hold_over_daily_limit(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    service: &Service,
+    form: &serde_json::Value,
+    limit: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<crate::routes::confirmations::ConfirmationView>, ApiError> {
+    let Some(principal) = acting.on_behalf_of else {
+        return Ok(None);
+    };
+    let principal = AccountId::from_uuid(principal);
+    let facts = ApplicationFacts {
+        owner: principal,
+        service_code: service.code.clone(),
+        agency_code: service.agency_code.clone(),
+        status: Status::Draft,
+    };
+    // Refusals stay refusals: only an allowed creation can be held.
+    authorize(
+        &acting.subject,
+        Action::ApplicationsCreate,
+        &Resource::Application(facts),
+        at,
+    )?;
+    let day_start = at
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(at);
+    let today = applications::created_on_behalf_since(tx, acting.account, principal.as_uuid(), day_start)?;
+    if today < limit {
+        return Ok(None);
+    }
+    let grant = acting
+        .subject
+        .covering_grant(Action::ApplicationsCreate, Some(&service.code), at)
+        .ok_or_else(|| ApiError::internal("an authorized delegated action has no covering delegation"))?;
+    let confirmation = persistence::delegations::Confirmation {
+        id: uuid::Uuid::now_v7().to_string(),
+        principal,
+        representative: acting.account,
+        delegation: grant.delegation,
+        action: Action::ApplicationsCreate.as_str().into(),
+        payload: json!({ "service_code": service.code, "form_data": form }),
+        status: "pending".into(),
+        result: None,
+        created_at: at,
+        decided_at: None,
+    };
+    persistence::delegations::insert_confirmation(tx, &confirmation)?;
+    let entry = AuditEntry::new("confirmation.requested", "confirmation")
+        .by(Some(acting.account))
+        .on_behalf_of(Some(principal.as_uuid()))
+        .target(&confirmation.id)
+        .details(json!({ "action": confirmation.action, "service": service.code }))
+        .from_ip(acting.ip.clone());
+    persistence::audit::record(tx, entry, at)?;
+    let notice = Notice {
+        recipient: principal,
+        kind: "confirmation.requested".into(),
+        title: "Требуется ваше подтверждение".into(),
+        body: format!(
+            "Представитель просит подать от вашего имени ещё одно заявление ({}).",
+            service.name_ru
+        ),
+        data: json!({ "confirmation_id": confirmation.id }),
+        important: true,
+    };
+    persistence::notifications::notify(tx, &notice, at)?;
+    Ok(Some(crate::routes::confirmations::ConfirmationView::of(
+        &confirmation,
+    )))
 }

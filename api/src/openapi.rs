@@ -151,6 +151,7 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         (name = "applications", description = "Applications (заявления) from the applicant's side"),
         (name = "officer", description = "The agency queue and decisions"),
         (name = "templates", description = "Saved application templates"),
+        (name = "delegations", description = "Delegation of powers, acting on behalf (X-On-Behalf-Of) and confirmations"),
         (name = "audit", description = "The hash-chained audit log")
     )
 )]
@@ -193,7 +194,15 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                 common.push(("404", "NotFound"));
             }
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                common.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
+                common.extend([
+                    ("400", "BadRequest"),
+                    ("401", "Unauthorized"),
+                    ("403", "Forbidden"),
+                ]);
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(on_behalf_of());
             }
             if if_match {
                 common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
@@ -207,6 +216,23 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// `X-On-Behalf-Of`: every authenticated operation can be called for a principal.
+fn on_behalf_of() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name("X-On-Behalf-Of")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Act for this principal (account id) under a delegation; checked on every request.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).format(Some(
+            utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Uuid),
+        ))))
+        .build()
 }
 
 struct SecuritySchemes;

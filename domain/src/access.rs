@@ -336,6 +336,32 @@ impl Denial {
     }
 }
 
+impl Subject {
+    /// The in-force delegation covering `action` on something of `service`, when acting on
+    /// behalf (for recording which delegation a held action relies on).
+    pub fn covering_grant(&self, action: Action, service: Option<&str>, now: Instant) -> Option<&Grant> {
+        let on_behalf = self.on_behalf.as_ref()?;
+        on_behalf
+            .grants
+            .iter()
+            .find(|g| g.in_force(now).is_ok() && g.powers.covers(action, service).is_ok())
+    }
+
+    /// The services a delegated caller may see, or `None` for no restriction: the union
+    /// over the delegations in force, unrestricted if any of them is.
+    pub fn visible_services(&self, now: Instant) -> Option<Vec<String>> {
+        let on_behalf = self.on_behalf.as_ref()?;
+        let mut services = Vec::new();
+        for grant in on_behalf.grants.iter().filter(|g| g.in_force(now).is_ok()) {
+            match &grant.powers.services {
+                None => return None,
+                Some(listed) => services.extend(listed.iter().cloned()),
+            }
+        }
+        Some(services)
+    }
+}
+
 fn require(condition: bool, denial: Denial) -> Result<(), Denial> {
     if condition {
         Ok(())
@@ -438,12 +464,17 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
-        (Action::DelegationsManage | Action::ConfirmationsDecide, Resource::Delegation { principal, .. })
-        | (Action::ConfirmationsDecide, Resource::Confirmation { principal, .. }) => {
+        (Action::DelegationsManage, Resource::Delegation { principal, .. }) => {
+            require(*principal == subject.account, Denial::NotOwner)?;
+            // SPEC §2: giving powers needs an identity confirmed by an officer or provider.
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+        }
+        (Action::ConfirmationsDecide, Resource::Confirmation { principal, .. }) => {
             require(*principal == subject.account, Denial::NotOwner)
         }
         (Action::DelegationsRespond, Resource::Delegation { representative, .. }) => {
-            require(*representative == subject.account, Denial::NotOwner)
+            require(*representative == subject.account, Denial::NotOwner)?;
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
         }
         (
             Action::DelegationsRead | Action::ConfirmationsRead,
@@ -752,6 +783,7 @@ mod tests {
         for kind in Kind::ALL {
             for (state, status, from, until) in states {
                 let grant = Grant {
+                    delegation: crate::ids::DelegationId::new(),
                     principal,
                     status,
                     valid_from: from,

@@ -86,7 +86,13 @@ impl Status {
 pub fn never_delegable(action: Action) -> bool {
     matches!(
         action,
-        Action::CredentialsManage | Action::DelegationsManage | Action::AccountsConfirmIdentity
+        Action::CredentialsManage
+            | Action::DelegationsManage
+            | Action::DelegationsRespond
+            | Action::DelegationsRead
+            | Action::ConfirmationsDecide
+            | Action::ConfirmationsRead
+            | Action::AccountsConfirmIdentity
     ) || crate::access::Action::OFFICER.contains(&action)
         || matches!(
             action,
@@ -217,6 +223,7 @@ pub fn check_term(
 /// A delegation as the authorization core needs it on a request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grant {
+    pub delegation: DelegationId,
     pub principal: AccountId,
     pub status: Status,
     pub valid_from: Instant,
@@ -338,6 +345,7 @@ pub struct Delegation {
 impl Delegation {
     pub fn grant(&self) -> Grant {
         Grant {
+            delegation: self.id,
             principal: self.principal,
             status: self.status,
             valid_from: self.valid_from,
@@ -386,6 +394,7 @@ mod tests {
 
     fn grant(kind: Kind, actions: Vec<Action>, services: Option<Vec<String>>, status: Status) -> Grant {
         Grant {
+            delegation: DelegationId::new(),
             principal: AccountId::new(),
             status,
             valid_from: t0(),

@@ -168,14 +168,16 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
 /// The next human-readable number, e.g. `KB-2026-00000042`. The counter row's lock
 /// serialises submissions for the instant of the increment only.
 pub fn next_number(conn: &mut DbConnection, now: Instant) -> Result<String, StoreError> {
-    diesel::update(counters::table.find("application_number"))
+    let value = next_counter(conn, "application_number")?;
+    Ok(format!("KB-{}-{value:08}", now.format("%Y")))
+}
+
+/// Increments the named counter and returns its new value.
+pub fn next_counter(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
+    diesel::update(counters::table.find(name))
         .set(counters::value.eq(counters::value + 1))
         .execute(conn)?;
-    let value: i64 = counters::table
-        .find("application_number")
-        .select(counters::value)
-        .first(conn)?;
-    Ok(format!("KB-{}-{value:08}", now.format("%Y")))
+    Ok(counters::table.find(name).select(counters::value).first(conn)?)
 }
 
 /// One entry of an application's history.
@@ -302,6 +304,8 @@ fn after_key(
 pub struct ListFilter {
     pub status: Option<Status>,
     pub service: Option<String>,
+    /// Only these services (a delegation restricted to them).
+    pub services: Option<Vec<String>>,
     pub from: Option<Instant>,
     pub to: Option<Instant>,
     pub q: Option<String>,
@@ -328,6 +332,9 @@ pub fn list_for_owner(
     }
     if let Some(service) = &f.service {
         query = query.filter(applications::service_code.eq(service.clone()));
+    }
+    if let Some(services) = &f.services {
+        query = query.filter(applications::service_code.eq_any(services.clone()));
     }
     if let Some(from) = f.from {
         query = query.filter(applications::created_at.ge(to_db_time(from)));

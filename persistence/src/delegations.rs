@@ -39,7 +39,10 @@ fn corrupt(detail: impl ToString) -> StoreError {
 }
 
 fn action(name: &str) -> Result<Action, StoreError> {
-    Action::ALL.into_iter().find(|a| a.as_str() == name).ok_or_else(|| corrupt(format!("action {name:?}")))
+    Action::ALL
+        .into_iter()
+        .find(|a| a.as_str() == name)
+        .ok_or_else(|| corrupt(format!("action {name:?}")))
 }
 
 impl TryFrom<Row> for Delegation {
@@ -47,8 +50,12 @@ impl TryFrom<Row> for Delegation {
 
     fn try_from(r: Row) -> Result<Self, StoreError> {
         let actions: Vec<String> = serde_json::from_str(&r.actions).map_err(corrupt)?;
-        let services: Option<Vec<String>> =
-            r.services.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?;
+        let services: Option<Vec<String>> = r
+            .services
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?;
         Ok(Delegation {
             id: parse_id("delegations", &r.id)?,
             number: r.number,
@@ -87,7 +94,11 @@ pub fn insert(conn: &mut DbConnection, d: &Delegation, code_hash: &str) -> Resul
             delegations::parent_id.eq(d.parent.map(|p| p.to_string())),
             delegations::kind.eq(d.powers.kind.as_str()),
             delegations::actions.eq(json_actions(&d.powers)),
-            delegations::services.eq(d.powers.services.as_ref().map(|s| serde_json::Value::from(s.clone()).to_string())),
+            delegations::services.eq(d
+                .powers
+                .services
+                .as_ref()
+                .map(|s| serde_json::Value::from(s.clone()).to_string())),
             delegations::valid_from.eq(to_db_time(d.valid_from)),
             delegations::valid_until.eq(to_db_time(d.valid_until)),
             delegations::status.eq(d.status.as_str()),
@@ -104,17 +115,21 @@ pub fn insert(conn: &mut DbConnection, d: &Delegation, code_hash: &str) -> Resul
 
 /// Stores the changed status, term and timestamps if still at `expected` version.
 pub fn update(conn: &mut DbConnection, d: &Delegation, expected: i64) -> Result<bool, StoreError> {
-    let updated = diesel::update(delegations::table.find(d.id.to_string()).filter(delegations::version.eq(expected)))
-        .set((
-            delegations::status.eq(d.status.as_str()),
-            delegations::valid_from.eq(to_db_time(d.valid_from)),
-            delegations::valid_until.eq(to_db_time(d.valid_until)),
-            delegations::version.eq(d.version),
-            delegations::updated_at.eq(to_db_time(d.updated_at)),
-            delegations::accepted_at.eq(d.accepted_at.map(to_db_time)),
-            delegations::ended_at.eq(d.ended_at.map(to_db_time)),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        delegations::table
+            .find(d.id.to_string())
+            .filter(delegations::version.eq(expected)),
+    )
+    .set((
+        delegations::status.eq(d.status.as_str()),
+        delegations::valid_from.eq(to_db_time(d.valid_from)),
+        delegations::valid_until.eq(to_db_time(d.valid_until)),
+        delegations::version.eq(d.version),
+        delegations::updated_at.eq(to_db_time(d.updated_at)),
+        delegations::accepted_at.eq(d.accepted_at.map(to_db_time)),
+        delegations::ended_at.eq(d.ended_at.map(to_db_time)),
+    ))
+    .execute(conn)?;
     Ok(updated == 1)
 }
 
@@ -146,7 +161,11 @@ pub fn count_code_attempt(conn: &mut DbConnection, id: DelegationId) -> Result<(
 
 /// Every delegation from `principal` to `representative`, newest first: the per-request
 /// check, one indexed lookup.
-pub fn grants(conn: &mut DbConnection, representative: AccountId, principal: AccountId) -> Result<Vec<Grant>, StoreError> {
+pub fn grants(
+    conn: &mut DbConnection,
+    representative: AccountId,
+    principal: AccountId,
+) -> Result<Vec<Grant>, StoreError> {
     let rows: Vec<Row> = delegations::table
         .filter(delegations::representative_id.eq(representative.to_string()))
         .filter(delegations::principal_id.eq(principal.to_string()))
@@ -154,7 +173,9 @@ pub fn grants(conn: &mut DbConnection, representative: AccountId, principal: Acc
         .limit(20)
         .select(Row::as_select())
         .load(conn)?;
-    rows.into_iter().map(|r| Delegation::try_from(r).map(|d| d.grant())).collect()
+    rows.into_iter()
+        .map(|r| Delegation::try_from(r).map(|d| d.grant()))
+        .collect()
 }
 
 /// The delegations directly passed on from `parent`.
@@ -183,7 +204,11 @@ pub struct ListFilter {
 }
 
 /// The delegations `account` gave or received, newest first.
-pub fn list(conn: &mut DbConnection, account: AccountId, f: &ListFilter) -> Result<Vec<Delegation>, StoreError> {
+pub fn list(
+    conn: &mut DbConnection,
+    account: AccountId,
+    f: &ListFilter,
+) -> Result<Vec<Delegation>, StoreError> {
     let mut query = delegations::table.select(Row::as_select()).into_boxed();
     query = match f.side {
         Side::Principal => query.filter(delegations::principal_id.eq(account.to_string())),
@@ -195,7 +220,9 @@ pub fn list(conn: &mut DbConnection, account: AccountId, f: &ListFilter) -> Resu
     if let Some((at, id)) = &f.after {
         let at = to_db_time(*at);
         query = query.filter(
-            delegations::created_at.lt(at).or(delegations::created_at.eq(at).and(delegations::id.lt(id.clone()))),
+            delegations::created_at
+                .lt(at)
+                .or(delegations::created_at.eq(at).and(delegations::id.lt(id.clone()))),
         );
     }
     query
@@ -208,7 +235,11 @@ pub fn list(conn: &mut DbConnection, account: AccountId, f: &ListFilter) -> Resu
 }
 
 /// Active delegations whose end passed (for the expiry job).
-pub fn ended_but_active(conn: &mut DbConnection, now: Instant, limit: i64) -> Result<Vec<Delegation>, StoreError> {
+pub fn ended_but_active(
+    conn: &mut DbConnection,
+    now: Instant,
+    limit: i64,
+) -> Result<Vec<Delegation>, StoreError> {
     delegations::table
         .filter(delegations::status.eq_any([Status::Active.as_str(), Status::Pending.as_str()]))
         .filter(delegations::valid_until.le(to_db_time(now)))
@@ -221,7 +252,11 @@ pub fn ended_but_active(conn: &mut DbConnection, now: Instant, limit: i64) -> Re
 }
 
 /// Active delegations ending before `until` that have had no reminder yet.
-pub fn ending_unreminded(conn: &mut DbConnection, until: Instant, limit: i64) -> Result<Vec<Delegation>, StoreError> {
+pub fn ending_unreminded(
+    conn: &mut DbConnection,
+    until: Instant,
+    limit: i64,
+) -> Result<Vec<Delegation>, StoreError> {
     delegations::table
         .filter(delegations::status.eq(Status::Active.as_str()))
         .filter(delegations::valid_until.le(to_db_time(until)))
@@ -235,9 +270,13 @@ pub fn ending_unreminded(conn: &mut DbConnection, until: Instant, limit: i64) ->
 }
 
 pub fn mark_reminded(conn: &mut DbConnection, id: DelegationId, now: Instant) -> Result<bool, StoreError> {
-    Ok(diesel::update(delegations::table.find(id.to_string()).filter(delegations::reminded_at.is_null()))
-        .set(delegations::reminded_at.eq(Some(to_db_time(now))))
-        .execute(conn)?
+    Ok(diesel::update(
+        delegations::table
+            .find(id.to_string())
+            .filter(delegations::reminded_at.is_null()),
+    )
+    .set(delegations::reminded_at.eq(Some(to_db_time(now))))
+    .execute(conn)?
         == 1)
 }
 
@@ -283,7 +322,15 @@ pub fn record(
 }
 
 pub fn events(conn: &mut DbConnection, id: DelegationId) -> Result<Vec<Event>, StoreError> {
-    type R = (i32, chrono::NaiveDateTime, Option<String>, String, Option<String>, String, String);
+    type R = (
+        i32,
+        chrono::NaiveDateTime,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        String,
+    );
     let rows: Vec<R> = delegation_events::table
         .filter(delegation_events::delegation_id.eq(id.to_string()))
         .order(delegation_events::seq.asc())
@@ -324,14 +371,22 @@ pub struct TermChange {
     pub status: String,
 }
 
-pub fn insert_term_change(conn: &mut DbConnection, c: &TermChange, by: AccountId, now: Instant) -> Result<(), StoreError> {
+pub fn insert_term_change(
+    conn: &mut DbConnection,
+    c: &TermChange,
+    by: AccountId,
+    now: Instant,
+) -> Result<(), StoreError> {
     // A new proposal replaces any pending one.
     diesel::update(
         delegation_term_changes::table
             .filter(delegation_term_changes::delegation_id.eq(c.delegation.to_string()))
             .filter(delegation_term_changes::status.eq("pending")),
     )
-    .set((delegation_term_changes::status.eq("superseded"), delegation_term_changes::decided_at.eq(Some(to_db_time(now)))))
+    .set((
+        delegation_term_changes::status.eq("superseded"),
+        delegation_term_changes::decided_at.eq(Some(to_db_time(now))),
+    ))
     .execute(conn)?;
     diesel::insert_into(delegation_term_changes::table)
         .values((
@@ -349,8 +404,20 @@ pub fn insert_term_change(conn: &mut DbConnection, c: &TermChange, by: AccountId
     Ok(())
 }
 
-pub fn find_term_change(conn: &mut DbConnection, delegation: DelegationId, id: &str) -> Result<Option<TermChange>, StoreError> {
-    type R = (String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, bool, bool, String);
+pub fn find_term_change(
+    conn: &mut DbConnection,
+    delegation: DelegationId,
+    id: &str,
+) -> Result<Option<TermChange>, StoreError> {
+    type R = (
+        String,
+        String,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        bool,
+        bool,
+        String,
+    );
     let row: Option<R> = delegation_term_changes::table
         .filter(delegation_term_changes::id.eq(id))
         .filter(delegation_term_changes::delegation_id.eq(delegation.to_string()))
@@ -430,7 +497,11 @@ fn confirmation(r: ConfirmationRow) -> Result<Confirmation, StoreError> {
         action,
         payload: serde_json::from_str(&payload).map_err(corrupt)?,
         status,
-        result: result.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?,
+        result: result
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?,
         created_at: from_db_time(created),
         decided_at: decided.map(from_db_time),
     })
@@ -470,13 +541,19 @@ pub fn insert_confirmation(conn: &mut DbConnection, c: &Confirmation) -> Result<
 }
 
 pub fn find_confirmation(conn: &mut DbConnection, id: &str) -> Result<Option<Confirmation>, StoreError> {
-    let row: Option<ConfirmationRow> =
-        confirmations::table.find(id).select(confirmation_columns!()).first(conn).optional()?;
+    let row: Option<ConfirmationRow> = confirmations::table
+        .find(id)
+        .select(confirmation_columns!())
+        .first(conn)
+        .optional()?;
     row.map(confirmation).transpose()
 }
 
 /// Confirmations where `account` is the principal or the representative, newest first.
-pub fn list_confirmations(conn: &mut DbConnection, account: AccountId) -> Result<Vec<Confirmation>, StoreError> {
+pub fn list_confirmations(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Vec<Confirmation>, StoreError> {
     let rows: Vec<ConfirmationRow> = confirmations::table
         .filter(
             confirmations::principal_id
@@ -498,12 +575,16 @@ pub fn decide(
     result: Option<&serde_json::Value>,
     now: Instant,
 ) -> Result<bool, StoreError> {
-    let updated = diesel::update(confirmations::table.find(id).filter(confirmations::status.eq("pending")))
-        .set((
-            confirmations::status.eq(status),
-            confirmations::result.eq(result.map(|r| r.to_string())),
-            confirmations::decided_at.eq(Some(to_db_time(now))),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        confirmations::table
+            .find(id)
+            .filter(confirmations::status.eq("pending")),
+    )
+    .set((
+        confirmations::status.eq(status),
+        confirmations::result.eq(result.map(|r| r.to_string())),
+        confirmations::decided_at.eq(Some(to_db_time(now))),
+    ))
+    .execute(conn)?;
     Ok(updated == 1)
 }

@@ -360,4 +360,9 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(delegations, delegation_events, delegation_term_changes, confirmations,);
+diesel::allow_tables_to_appear_in_same_query!(
+    delegations,
+    delegation_events,
+    delegation_term_changes,
+    confirmations,
+);

@@ -17,8 +17,13 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
+-- wrk.headers plus the token and `extra`. Call from init(): wrk has set Host by then, and
+-- HTTP/1.1 servers answer 400 to a request without it.
 function bench_headers(extra)
    local headers = {}
+   for k, v in pairs(wrk.headers) do
+      headers[k] = v
+   end
    local token = os.getenv("BENCH_TOKEN") or ""
    if token ~= "" then
       headers["Authorization"] = "Bearer " .. token

@@ -6,7 +6,8 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use domain::access::Subject;
+use domain::access::{OnBehalf, Subject};
+use domain::account::AccountLevel;
 use domain::ids::{AccountId, SessionId};
 use futures_util::future::LocalBoxFuture;
 
@@ -28,6 +29,40 @@ impl Actor {
     pub fn subject(&self) -> Subject {
         self.subject.clone()
     }
+
+    /// The account this request is about: the principal when acting on behalf.
+    pub fn principal(&self) -> AccountId {
+        self.subject
+            .on_behalf
+            .as_ref()
+            .map(|o| o.principal)
+            .unwrap_or(self.account)
+    }
+
+    /// The principal, only when acting for someone else.
+    pub fn on_behalf_of(&self) -> Option<AccountId> {
+        self.subject.on_behalf.as_ref().map(|o| o.principal)
+    }
+}
+
+pub const ON_BEHALF_OF: &str = "X-On-Behalf-Of";
+
+/// The principal named by `X-On-Behalf-Of`, if any; a value that is no id is refused.
+fn on_behalf_of(req: &HttpRequest) -> Result<Option<AccountId>, ApiError> {
+    let Some(value) = req.headers().get(ON_BEHALF_OF) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_on_behalf_of",
+                "X-On-Behalf-Of must be the principal's account id.",
+            )
+        })
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -54,7 +89,9 @@ impl FromRequest for Actor {
         let token = bearer(req);
         let ip = client_ip(req);
         let user_agent = user_agent(req);
+        let on_behalf = on_behalf_of(req);
         Box::pin(async move {
+            let on_behalf = on_behalf?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token.ok_or_else(|| {
                 ApiError::unauthorized("missing_token", "Send Authorization: Bearer <access token>.")
@@ -72,8 +109,29 @@ impl FromRequest for Actor {
                     }
                 })?;
             let session = claims.sid;
-            let live = state
-                .read(move |conn| Ok(persistence::sessions::state(conn, session)?))
+            let representative = claims.sub;
+            // The session and, when acting for someone, every delegation between the two
+            // and the principal's level: read on every request, so a revoked or expired
+            // delegation is refused on the very next one, on any node.
+            let (live, delegated) = state
+                .read(move |conn| {
+                    let live = persistence::sessions::state(conn, session)?;
+                    let delegated = match on_behalf.filter(|p| *p != representative) {
+                        None => None,
+                        Some(principal) => {
+                            let grants = persistence::delegations::grants(conn, representative, principal)?;
+                            let level = persistence::accounts::find(conn, principal)?
+                                .map(|a| a.level)
+                                .unwrap_or(AccountLevel::Simplified);
+                            Some(OnBehalf {
+                                principal,
+                                principal_level: level,
+                                grants,
+                            })
+                        }
+                    };
+                    Ok((live, delegated))
+                })
                 .await?;
             let live = live.filter(|s| !s.revoked && s.expires_at > now && s.account == claims.sub);
             let Some(live) = live else {
@@ -96,7 +154,7 @@ impl FromRequest for Actor {
                 level: live.level,
                 mfa: claims.amr.iter().any(|m| m == "mfa"),
                 agency: live.agency,
-                on_behalf: None,
+                on_behalf: delegated,
             };
             Ok(Actor {
                 account: claims.sub,

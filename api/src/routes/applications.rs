@@ -4,9 +4,8 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::access::{authorize, Action, ApplicationFacts, Resource};
+use domain::access::{authorize, Action, Resource};
 use domain::application::{allowed_events, Application, Event, Party, Status};
-use domain::audit::AuditEntry;
 use domain::ids::{ApplicationId, TemplateId};
 use persistence::applications::{self, ListFilter};
 use persistence::{catalog, idempotency};
@@ -150,6 +149,7 @@ pub async fn create(
     let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&body).unwrap_or_default()));
     let acting = Acting::from(&actor);
     let (forms, pii) = (state.forms.clone(), state.pii.clone());
+    let daily_limit = state.config.representative_daily_applications;
     let outcome = state
         .write(move |tx| {
             if let Some(key) = &key {
@@ -190,39 +190,12 @@ pub async fn create(
                 }
                 (None, None) => json!({}),
             };
-            let owner = acting
-                .on_behalf_of
-                .map(domain::ids::AccountId::from_uuid)
-                .unwrap_or(acting.account);
-            let draft = Application::new_draft(
-                ApplicationId::new(),
-                owner,
-                service.code.clone(),
-                service.agency_code.clone(),
-                form,
-                at,
-            );
-            let facts = ApplicationFacts {
-                owner,
-                service_code: service.code.clone(),
-                agency_code: service.agency_code.clone(),
-                status: Status::Draft,
-            };
-            authorize(
-                &acting.subject,
-                Action::ApplicationsCreate,
-                &Resource::Application(facts),
-                at,
-            )?;
-            applications::insert(tx, &draft, &service.name_ru)?;
-            applications::record(tx, &draft, None, Some(acting.account), acting.on_behalf_of, at)?;
-            let entry = AuditEntry::new("application.create", "application")
-                .by(Some(acting.account))
-                .on_behalf_of(acting.on_behalf_of)
-                .target(draft.id)
-                .details(json!({ "service": service.code }))
-                .from_ip(acting.ip.clone());
-            persistence::audit::record(tx, entry, at)?;
+            if let Some(held) =
+                lifecycle::hold_over_daily_limit(tx, &acting, &service, &form, daily_limit, at)?
+            {
+                return Ok(Created::Held(Box::new(held)));
+            }
+            let draft = lifecycle::start_draft(tx, &acting, &service, form, at)?;
             let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
             if let Some(key) = &key {
                 let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
@@ -257,6 +230,7 @@ pub async fn create(
             .insert_header(("Idempotent-Replayed", "true"))
             .json(view))
         }
+        Created::Held(held) => Ok(HttpResponse::Accepted().json(*held)),
         Created::Replay(..) => Err(ApiError::field(
             "Idempotency-Key",
             "idempotency_key_reused",
@@ -267,6 +241,8 @@ pub async fn create(
 
 enum Created {
     New(Box<ApplicationView>),
+    /// Over the representative's daily limit: held for the principal's approval.
+    Held(Box<super::confirmations::ConfirmationView>),
     Replay(idempotency::Recorded, String),
 }
 
@@ -690,6 +666,7 @@ impl ListQuery {
         Ok(ListFilter {
             status,
             service: self.service.clone(),
+            services: None,
             from: self.from.as_deref().map(|t| instant("from", t)).transpose()?,
             to: self.to.as_deref().map(|t| instant("to", t)).transpose()?,
             q: self.q.clone().filter(|q| !q.trim().is_empty()),
@@ -718,14 +695,15 @@ pub async fn list(
 ) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = paging::limit(query.limit)?;
     let filter = query.filter(limit + 1)?;
-    let owner = actor.account;
+    let owner = actor.principal();
     authorize(
         &actor.subject,
         Action::ApplicationsRead,
         &Resource::Account(owner),
         now(),
-    )
-    .or_else(|_| Ok::<_, ApiError>(()))?;
+    )?;
+    let mut filter = filter;
+    filter.services = actor.subject.visible_services(now());
     let mut found = state
         .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
         .await?;
@@ -786,7 +764,14 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
 pub async fn export(state: State, actor: Actor, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let mut filter = query.filter(EXPORT_LIMIT)?;
     filter.after = None;
-    let owner = actor.account;
+    let owner = actor.principal();
+    authorize(
+        &actor.subject,
+        Action::ApplicationsRead,
+        &Resource::Account(owner),
+        now(),
+    )?;
+    filter.services = actor.subject.visible_services(now());
     let rows = state
         .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
         .await?;

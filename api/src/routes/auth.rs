@@ -470,7 +470,7 @@ pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionLis
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let account = actor.account;

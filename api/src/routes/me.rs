@@ -54,10 +54,10 @@ pub async fn get_me(state: State, actor: Actor) -> Result<HttpResponse, ApiError
     authorize(
         &actor.subject,
         Action::ProfileRead,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
-    profile_response(&load(&state, actor.account).await?, &state)
+    profile_response(&load(&state, actor.principal()).await?, &state)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -92,12 +92,12 @@ pub async fn patch_me(
     authorize(
         &actor.subject,
         Action::ProfileEdit,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let patch = body.into_inner();
     let at = now();
-    let id = actor.account;
+    let id = actor.principal();
     let passport = patch
         .passport
         .map(|p| {
@@ -232,7 +232,7 @@ pub async fn start_totp(state: State, actor: Actor) -> Result<HttpResponse, ApiE
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let account = load(&state, actor.account).await?;
@@ -277,7 +277,7 @@ pub async fn confirm_totp(
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let account = load(&state, actor.account).await?;
@@ -360,7 +360,7 @@ pub async fn disable_totp(
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let account = load(&state, actor.account).await?;
@@ -446,7 +446,7 @@ pub async fn start_contact_change(
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let ContactChangeRequest {
@@ -568,7 +568,7 @@ pub async fn confirm_contact_change(
     authorize(
         &actor.subject,
         Action::CredentialsManage,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let (pii, account, ip) = (state.pii.clone(), actor.account, actor.ip.clone());

@@ -5,6 +5,8 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod confirmations;
+pub mod delegations;
 pub mod me;
 pub mod officer;
 pub mod paging;
@@ -67,6 +69,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(templates::get_one)
                 .service(templates::replace)
                 .service(templates::delete)
+                .service(delegations::create)
+                .service(delegations::list)
+                .service(delegations::get_one)
+                .service(delegations::accept)
+                .service(delegations::decline)
+                .service(delegations::cancel)
+                .service(delegations::revoke)
+                .service(delegations::renounce)
+                .service(delegations::propose_term)
+                .service(delegations::confirm_term)
+                .service(delegations::history)
+                .service(confirmations::list)
+                .service(confirmations::approve)
+                .service(confirmations::reject)
                 .service(audit::verify),
         );
 }

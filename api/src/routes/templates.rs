@@ -120,7 +120,7 @@ pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Res
     authorize(
         &actor.subject,
         Action::ProfileEdit,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let body = body.into_inner();
@@ -166,7 +166,7 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
     authorize(
         &actor.subject,
         Action::ProfileRead,
-        &Resource::Account(actor.account),
+        &Resource::Account(actor.principal()),
         now(),
     )?;
     let owner = actor.account;

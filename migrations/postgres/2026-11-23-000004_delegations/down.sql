@@ -1,4 +1,5 @@
 DROP INDEX application_history_actor;
+DELETE FROM counters WHERE name = 'delegation_number';
 DROP TABLE confirmations;
 DROP TABLE delegation_term_changes;
 DROP TABLE delegation_events;

@@ -77,5 +77,7 @@ CREATE TABLE confirmations (
 CREATE INDEX confirmations_principal ON confirmations (principal_id, created_at);
 CREATE INDEX confirmations_representative ON confirmations (representative_id, created_at);
 
+INSERT INTO counters (name, value) VALUES ('delegation_number', 0);
+
 -- Counting a representative's new applications per principal per day.
 CREATE INDEX application_history_actor ON application_history (actor_id, on_behalf_of, event, occurred_at);
