@@ -5,6 +5,7 @@ mod support;
 
 mod applications;
 mod audit;
+mod delegations;
 mod errors;
 mod identity;
 mod openapi;
