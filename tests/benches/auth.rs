@@ -14,6 +14,7 @@ const CONCURRENCY: usize = 32;
 
 struct Server {
     base: String,
+    database: String,
     _data: TempDir,
 }
 
@@ -35,7 +36,9 @@ fn start() -> Server {
         .set("listen", "127.0.0.1:0")
         .set("data_dir", dir.to_string_lossy())
         .set("workers", "2")
+        .set("demo", "1")
         .set("log", "warn");
+    let database_url = source_database(&dir);
     let config = api::Config::from_source(&source).unwrap_or_else(|e| panic!("{e}"));
     let (port_tx, port_rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -50,19 +53,124 @@ fn start() -> Server {
         .unwrap_or_else(|e| panic!("server did not start: {e}"));
     Server {
         base: format!("http://127.0.0.1:{port}"),
+        database: database_url,
         _data: TempDir(dir),
     }
 }
 
+fn source_database(dir: &std::path::Path) -> String {
+    std::env::var("KABINET_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.join("kabinet.db").display()))
+}
+
+/// Runs SQL against the server's database (to confirm identities and switch 2FA on, which
+/// have their own flows and tests).
+fn execute(url: &str, sql: &str) {
+    use diesel::RunQueryDsl;
+    let url = persistence::DatabaseUrl::parse(url).unwrap_or_else(|e| panic!("{e}"));
+    let db = persistence::Database::open(&url, 1).unwrap_or_else(|e| panic!("{e}"));
+    let sql = sql.to_string();
+    db.read(move |c| {
+        diesel::sql_query(sql)
+            .execute(c)
+            .map_err(persistence::StoreError::from)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+/// A principal with one application and a representative holding a `limited` delegation
+/// from them: (principal token, representative token, principal id, application url).
+async fn delegation(client: &reqwest::Client, server: &Server) -> (String, String, String, String) {
+    let base = &server.base;
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for (email, phone, snils) in [
+        ("principal@example.ru", "+79160000001", "200-300-400 48"),
+        ("agent@example.ru", "+79160000002", "300-200-100 42"),
+    ] {
+        let body = json!({
+            "surname": "Иванова", "given_name": "Мария", "birth_date": "1990-05-17", "snils": snils,
+            "phone": phone, "email": email, "password": "Tundra-Violet-42"
+        });
+        let profile = post(client, format!("{base}/api/v1/accounts"), None, body).await;
+        ids.push(
+            profile["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("registration: {profile}"))
+                .to_string(),
+        );
+        let login = post(
+            client,
+            format!("{base}/api/v1/auth/login"),
+            None,
+            json!({"login": email, "password": "Tundra-Violet-42"}),
+        )
+        .await;
+        tokens.push(login["access_token"].as_str().unwrap_or_default().to_string());
+    }
+    execute(
+        &server.database,
+        "UPDATE accounts SET level = 'confirmed', totp_enabled = TRUE WHERE email IN ('principal@example.ru', 'agent@example.ru')",
+    );
+    let app = post(
+        client,
+        format!("{base}/api/v1/applications"),
+        Some(&tokens[0]),
+        json!({"service_code": "passport-replacement"}),
+    )
+    .await;
+    let app_url = format!(
+        "{base}/api/v1/applications/{}",
+        app["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no application: {app}"))
+    );
+    let from = chrono::Utc::now();
+    let d = post(
+        client,
+        format!("{base}/api/v1/delegations"),
+        Some(&tokens[0]),
+        json!({"representative_id": ids[1], "kind": "limited", "valid_from": from, "valid_until": from + chrono::TimeDelta::days(10)}),
+    )
+    .await;
+    let accept = client
+        .post(format!(
+            "{base}/api/v1/delegations/{}/accept",
+            d["id"].as_str().unwrap_or_else(|| panic!("delegation: {d}"))
+        ))
+        .bearer_auth(&tokens[1])
+        .header("If-Match", "\"1\"")
+        .json(&json!({"code": d["verification_code"]}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(accept.status().is_success(), "accept: {}", accept.status());
+    (tokens[0].clone(), tokens[1].clone(), ids[0].clone(), app_url)
+}
+
 fn snils() -> String {
     // A fixed valid SNILS: the bench registers one account.
-    "11223344595".into()
+    "40050060084".into()
 }
 
 async fn token(client: &reqwest::Client, base: &str) -> String {
     let body = json!({
         "surname": "Иванова", "given_name": "Мария", "birth_date": "1990-05-17", "snils": snils(),
-        "phone": "+79161234567", "email": "bench@example.ru", "password": "Tundra-Violet-42",
+        "phone": "+79160000003", "email": "bench@example.ru", "password": "Tundra-Violet-42",
         "passport": {"series": "4508", "number": "123456", "issued_on": "2010-06-01", "division_code": "770-001"}
     });
     let _ = client
@@ -87,12 +195,25 @@ async fn token(client: &reqwest::Client, base: &str) -> String {
 
 /// Sends `n` GETs with `CONCURRENCY` in flight; answers the elapsed time.
 async fn drive(client: &reqwest::Client, url: &str, bearer: Option<&str>, n: u64) -> Duration {
+    drive_as(client, url, bearer, None, n).await
+}
+
+async fn drive_as(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    on_behalf: Option<&str>,
+    n: u64,
+) -> Duration {
     let started = Instant::now();
     stream::iter(0..n)
         .map(|_| {
             let mut request = client.get(url);
             if let Some(token) = bearer {
                 request = request.bearer_auth(token);
+            }
+            if let Some(principal) = on_behalf {
+                request = request.header("X-On-Behalf-Of", principal);
             }
             async move {
                 let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
@@ -128,6 +249,21 @@ fn http(c: &mut Criterion) {
     let me = format!("{}/api/v1/me", server.base);
     group.bench_function("GET /api/v1/me", |b| {
         b.iter_custom(|n| runtime.block_on(drive(&client, &me, Some(&token), n)))
+    });
+    group.finish();
+
+    // The same read by its owner and by a representative: the difference is the
+    // delegation check (one indexed lookup of the pair's delegations, then the core).
+    let (owner, agent, principal, app_url) = runtime.block_on(delegation(&client, &server));
+    let mut group = c.benchmark_group("on_behalf");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("GET application (owner)", |b| {
+        b.iter_custom(|n| runtime.block_on(drive(&client, &app_url, Some(&owner), n)))
+    });
+    group.bench_function("GET application (X-On-Behalf-Of)", |b| {
+        b.iter_custom(|n| runtime.block_on(drive_as(&client, &app_url, Some(&agent), Some(&principal), n)))
     });
     group.finish();
 }

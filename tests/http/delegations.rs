@@ -658,3 +658,78 @@ async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
     assert_eq!(problem(refused, 403).await["code"], "two_factor_required");
 }
 db_test!(term_changes_need_both_and_revoking_ends_children);
+
+async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let (from, until) = term(1);
+    let d = json(
+        delegate(
+            &app,
+            &principal,
+            &representative,
+            json!({"kind": "limited", "valid_from": from, "valid_until": until}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json(
+        accept(&app, &representative, &d, &s(&d["verification_code"])).await,
+        200,
+    )
+    .await;
+
+    // Ending within the reminder window: both parties hear once.
+    let remind = chrono::TimeDelta::hours(24);
+    assert_eq!(
+        api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok(),
+        Some(0)
+    );
+    api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok();
+    assert_eq!(
+        app.count_notifications("delegation.ending").await,
+        2,
+        "one reminder each, once"
+    );
+
+    app.execute(&format!(
+        "UPDATE delegations SET valid_until = '{}' WHERE id = '{}'",
+        days_ago(1),
+        s(&d["id"])
+    ));
+    assert_eq!(
+        api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok(),
+        Some(1)
+    );
+    let expired = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/delegations/{}", s(&d["id"])),
+            &principal.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(app.count_notifications("delegation.expired").await, 2);
+    let listed = json(
+        app.send(
+            Method::GET,
+            "/api/v1/delegations?as=representative&status=expired",
+            &representative.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["id"], d["id"]);
+}
+db_test!(the_job_expires_delegations_and_reminds_before_the_end);
