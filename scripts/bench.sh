@@ -20,6 +20,8 @@
 #   BENCH_THREADS / BENCH_CONNECTIONS   wrk at peak (default 2 / 32)
 #   BENCH_HALF_CONNECTIONS              hey at half peak (default 16)
 #   BENCH_DEEP_PAGES      pages followed to reach the deep cursor (default 50)
+#   BENCH_QUIET_WAIT      seconds to wait at most, before each run, for other work on the machine
+#                         to drop under a third of a core (default 45)
 #   BENCH_WORK_DIR        raw outputs and results.jsonl (default target/bench)
 #   BENCH_DOC             the report (default docs/benchmarks.md; empty: no report)
 #   BENCH_COMMAND         the command recorded in the report (default: this script)
@@ -222,11 +224,13 @@ cpu_mark() {
     times >"$tmp/times.before"
     cpu_before=$(cpu_sample)
 }
-cpu_usage() { # JSON: cores' worth of CPU used since cpu_mark, by whom
+# cpu_stop: sets $cpu to JSON: cores' worth of CPU used since cpu_mark, by whom. Both run in
+# this shell (not in $(…)): `times` in a subshell counts that subshell's children only.
+cpu_stop() {
     local after
     after=$(cpu_sample)
     times >"$tmp/times.after"
-    python3 - "$cpu_before" "$after" "$tmp/times.before" "$tmp/times.after" <<'PY'
+    cpu=$(python3 - "$cpu_before" "$after" "$tmp/times.before" "$tmp/times.after" <<'PY'
 import json, os, re, sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 def children(path):  # second line of `times`: user and system time of waited-for children
@@ -241,12 +245,13 @@ print(json.dumps({"wall": round(wall, 2), "busy_cores": round(busy / wall, 2),
                   "server_db_cores": round(ours / wall, 2), "loadgen_cores": round(loadgen / wall, 2),
                   "other_cores": round(max(0.0, busy - ours - loadgen) / wall, 2)}))
 PY
+)
 }
 
-# wait_quiet: wait (at most BENCH_QUIET_WAIT seconds, default 60) until other work uses less
+# wait_quiet: wait (at most BENCH_QUIET_WAIT seconds, default 45) until other work uses less
 # than a third of a core, sampled over one second; prints the seconds waited.
 wait_quiet() {
-    python3 - "${BENCH_QUIET_WAIT:-60}" <<'PY'
+    python3 - "${BENCH_QUIET_WAIT:-45}" <<'PY'
 import os, sys, time
 hz, limit, start = os.sysconf("SC_CLK_TCK"), float(sys.argv[1]), time.monotonic()
 def busy():
@@ -273,7 +278,7 @@ measure() {
     say "$backend: $op at peak (wrk -t$threads -c$connections -d${duration}s)"
     cpu_mark
     figures=$(wrk_run "$backend-$op-peak" "$script" "$@")
-    cpu=$(cpu_usage)
+    cpu_stop
     peak=$(json_field rps <<<"$figures")
     say "$backend: $op peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, status errors {f['errors']['status']}, other CPU {c['other_cores']} cores\")" "$figures" "$cpu")"
     record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" \
@@ -287,7 +292,7 @@ measure() {
         say "$backend: $op at half peak (hey -c$half_connections, ~$(printf '%.0f' "$rate") req/s)"
         cpu_mark
         half=$(hey_run "$backend-$op-half" "$rate" "$hey_url" -H "Accept: application/json" "${token_header[@]}")
-        cpu=$(cpu_usage)
+        cpu_stop
         say "$backend: $op half peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, other CPU {c['other_cores']} cores\")" "$half" "$cpu")"
         record kind=run backend="$backend" op="$op" mode=half tool=hey loadavg_before="$load" \
             quiet_wait:="$quiet" cpu:="$cpu" connections:="$half_connections" figures:="$half"
@@ -495,10 +500,18 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
         BENCH_TOKEN="$heavy_token" BENCH_PATH="$url_deep"
     BENCH_HEY_TOKEN=$officer_token measure queue read "$api/agency/queue?limit=20" get.lua \
         BENCH_TOKEN="$officer_token" BENCH_PATH="/api/v1/agency/queue?limit=20"
+    # Diagnostic: the server's own stack (middleware, no auth, no database).
+    BENCH_HEY_TOKEN='' measure health peak "$base/health" get.lua BENCH_PATH="/health"
     # The ceiling once more, after the reads: how much the machine drifted meanwhile.
     target_url=$ceil
     BENCH_HEY_TOKEN='' measure ceiling_again peak "$ceil" get.lua \
         BENCH_PATH="/row/{id}" BENCH_IDS="$seed_dir/applications.txt"
+
+    say "$backend: query plans"
+    case $backend in
+        sqlite) sqlite_plans ;;
+        postgres) pg_plans ;;
+    esac
 
     # Writes, after the reads (they add rows to the heavy citizen's list and the queue).
     target_url=$base
@@ -512,11 +525,6 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
         say "$backend: the server or ceiling log has errors: $server_log, $ceiling_log"
     fi
 
-    say "$backend: query plans"
-    case $backend in
-        sqlite) sqlite_plans ;;
-        postgres) pg_plans ;;
-    esac
     unset DATABASE_URL
 }
 

@@ -176,7 +176,11 @@ def backend_section(res, backend, lines, verdicts):
                 out.append(f"{r['cpu']['other_cores']:.2f}")
         return " / ".join(out) or "—"
 
-    for op, label in (("ceiling", CEILING_LABEL), ("ceiling_again", "ceiling again, after the reads (drift check)")):
+    for op, label in (
+        ("ceiling", CEILING_LABEL),
+        ("ceiling_again", "ceiling again, after the reads (drift check)"),
+        ("health", "diagnostic: `GET /health` on the server (its middleware; no auth, no database)"),
+    ):
         f = res.run(backend, op, "peak")
         if not f:
             continue
@@ -184,7 +188,8 @@ def backend_section(res, backend, lines, verdicts):
         half_text = f"{ms(half['p99_ms'])} ({rps(half['rps'])})" if half else "—"
         lines.append(
             f"| {label} | {rps(f['rps'])} | {ms(f['p50_ms'])} | {ms(f['p99_ms'])} | "
-            f"{f['rps'] / ceiling:.2f} | {half_text} | (reference) | {statuses_text(f)} | {other_load(op)} |"
+            f"{f['rps'] / ceiling:.2f} | {half_text} | {'(reference)' if op != 'health' else '(no target)'} "
+            f"| {statuses_text(f)} | {other_load(op)} |"
         )
     for op, label, read in OPERATIONS:
         f = res.run(backend, op, "peak")
@@ -257,11 +262,14 @@ def plans_section(res, lines, verdicts):
         if backend == "postgres":
             lines.append("### PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`")
             lines.append("")
-            lines.append("After `ANALYZE`, on the database the run used (its rows include the drafts the write scenarios added).")
+            lines.append("After `ANALYZE`, on the database the run used, between the read and the write scenarios.")
         else:
             lines.append("### SQLite: `EXPLAIN QUERY PLAN`")
             lines.append("")
-            lines.append("The same queries on the SQLite file the run used (no `ANALYZE`: the application does not run it).")
+            lines.append(
+                "The same queries on the SQLite file the run used, between the read and the write scenarios "
+                "(no `ANALYZE`: the application does not run it)."
+            )
         lines.append("")
         if backend == "postgres":
             summary = "**Seq Scan: none** in these plans." if not scans else f"**Seq Scan in: {', '.join(scans)}.**"
@@ -402,7 +410,7 @@ def report(res):
         "hey's rate is per worker, so the achieved total is shown next to each p99.",
         "- The ceiling is measured before the reads and again after them; the two runs show how much the machine "
         "drifted (other work on the machine, e.g. compiles, lowers some runs: see the load averages).",
-        "- PostgreSQL plans: `EXPLAIN (ANALYZE, BUFFERS)` after the run, after `ANALYZE`; deep page cursor taken "
+        "- PostgreSQL plans: `EXPLAIN (ANALYZE, BUFFERS)` after the reads (before the writes), after `ANALYZE`; deep page cursor taken "
         "from the row at position 1,000 of the heavy citizen's order. The scan counters come from "
         "`pg_stat_user_tables`.",
     ]

@@ -283,6 +283,10 @@ pub fn hold_over_daily_limit(
     let Some(principal) = acting.on_behalf_of else {
         return Ok(None);
     };
+    // An organisation's head acts for it by law, not under a delegation's daily limit.
+    if acting.subject.on_behalf.as_ref().is_some_and(|o| o.head) {
+        return Ok(None);
+    }
     let principal = AccountId::from_uuid(principal);
     let facts = ApplicationFacts {
         owner: principal,

@@ -151,6 +151,7 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         (name = "applications", description = "Applications (заявления) from the applicant's side"),
         (name = "officer", description = "The agency queue and decisions"),
         (name = "templates", description = "Saved application templates"),
+        (name = "organisations", description = "Organisations as principals: head and employees"),
         (name = "delegations", description = "Delegation of powers, acting on behalf (X-On-Behalf-Of) and confirmations"),
         (name = "audit", description = "The hash-chained audit log")
     )

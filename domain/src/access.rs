@@ -18,10 +18,18 @@ pub enum Role {
     Officer,
     Notary,
     Admin,
+    /// The account of a legal entity: it never logs in; its head acts for it.
+    Organisation,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Citizen, Role::Officer, Role::Notary, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Citizen,
+        Role::Officer,
+        Role::Notary,
+        Role::Admin,
+        Role::Organisation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +37,7 @@ impl Role {
             Role::Officer => "officer",
             Role::Notary => "notary",
             Role::Admin => "admin",
+            Role::Organisation => "organisation",
         }
     }
 
@@ -105,10 +114,15 @@ pub enum Action {
     ConfirmationsDecide,
     #[serde(rename = "confirmations.read")]
     ConfirmationsRead,
+    /// Registering an organisation one heads, and its employees.
+    #[serde(rename = "organisations.manage")]
+    OrganisationsManage,
+    #[serde(rename = "organisations.read")]
+    OrganisationsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
@@ -139,6 +153,8 @@ impl Action {
         Action::DelegationsRead,
         Action::ConfirmationsDecide,
         Action::ConfirmationsRead,
+        Action::OrganisationsManage,
+        Action::OrganisationsRead,
     ];
 
     /// What the applicant side does with its own applications.
@@ -174,6 +190,7 @@ impl Action {
                 | Action::NotificationsRead
                 | Action::DelegationsRead
                 | Action::ConfirmationsRead
+                | Action::OrganisationsRead
         )
     }
 
@@ -209,6 +226,8 @@ impl Action {
             Action::DelegationsRead => "delegations.read",
             Action::ConfirmationsDecide => "confirmations.decide",
             Action::ConfirmationsRead => "confirmations.read",
+            Action::OrganisationsManage => "organisations.manage",
+            Action::OrganisationsRead => "organisations.read",
         }
     }
 }
@@ -234,6 +253,9 @@ pub struct OnBehalf {
     pub principal: AccountId,
     pub principal_level: AccountLevel,
     pub grants: Vec<Grant>,
+    /// The caller heads the principal organisation: by law they act for it without a
+    /// power of attorney.
+    pub head: bool,
 }
 
 impl Subject {
@@ -253,15 +275,23 @@ pub enum Resource {
     Application(ApplicationFacts),
     /// An agency's queue.
     Agency(String),
-    /// A delegation, between its principal and representative.
+    /// A delegation, between its principal and representative; `head` is the head of the
+    /// principal when the principal is an organisation.
     Delegation {
         principal: AccountId,
         representative: AccountId,
+        head: Option<AccountId>,
     },
-    /// A confirmation request a principal decides.
+    /// An organisation: its head and employees.
+    Organisation {
+        head: AccountId,
+        employees: Vec<AccountId>,
+    },
+    /// A confirmation request a principal (or the principal organisation's head) decides.
     Confirmation {
         principal: AccountId,
         representative: AccountId,
+        head: Option<AccountId>,
     },
 }
 
@@ -350,7 +380,7 @@ impl Subject {
     /// The services a delegated caller may see, or `None` for no restriction: the union
     /// over the delegations in force, unrestricted if any of them is.
     pub fn visible_services(&self, now: Instant) -> Option<Vec<String>> {
-        let on_behalf = self.on_behalf.as_ref()?;
+        let on_behalf = self.on_behalf.as_ref().filter(|o| !o.head)?;
         let mut services = Vec::new();
         for grant in on_behalf.grants.iter().filter(|g| g.in_force(now).is_ok()) {
             match &grant.powers.services {
@@ -387,6 +417,9 @@ fn delegated(
     resource: &Resource,
     now: Instant,
 ) -> Result<(), Denial> {
+    if on_behalf.head {
+        return direct(&as_principal(on_behalf), action, resource, now);
+    }
     let grants: Vec<&Grant> = on_behalf
         .grants
         .iter()
@@ -425,15 +458,19 @@ fn delegated(
     if action.is_write() && subject.level != AccountLevel::Confirmed {
         return Err(Denial::LevelTooLow);
     }
-    let principal = Subject {
+    direct(&as_principal(on_behalf), action, resource, now)
+}
+
+/// The principal as the subject of the rules, once a delegation (or headship) is settled.
+fn as_principal(on_behalf: &OnBehalf) -> Subject {
+    Subject {
         account: on_behalf.principal,
         roles: vec![Role::Citizen],
         level: on_behalf.principal_level,
         mfa: false,
         agency: None,
         on_behalf: None,
-    };
-    direct(&principal, action, resource, now)
+    }
 }
 
 /// The rules for a caller acting as themselves.
@@ -464,13 +501,13 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
-        (Action::DelegationsManage, Resource::Delegation { principal, .. }) => {
-            require(*principal == subject.account, Denial::NotOwner)?;
+        (Action::DelegationsManage, Resource::Delegation { principal, head, .. }) => {
+            require(speaks_for(subject, *principal, *head), Denial::NotOwner)?;
             // SPEC §2: giving powers needs an identity confirmed by an officer or provider.
             require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
         }
-        (Action::ConfirmationsDecide, Resource::Confirmation { principal, .. }) => {
-            require(*principal == subject.account, Denial::NotOwner)
+        (Action::ConfirmationsDecide, Resource::Confirmation { principal, head, .. }) => {
+            require(speaks_for(subject, *principal, *head), Denial::NotOwner)
         }
         (Action::DelegationsRespond, Resource::Delegation { representative, .. }) => {
             require(*representative == subject.account, Denial::NotOwner)?;
@@ -481,13 +518,29 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             Resource::Delegation {
                 principal,
                 representative,
+                head,
             }
             | Resource::Confirmation {
                 principal,
                 representative,
+                head,
             },
         ) => require(
-            *principal == subject.account || *representative == subject.account,
+            speaks_for(subject, *principal, *head) || *representative == subject.account,
+            Denial::NotOwner,
+        ),
+        (Action::OrganisationsManage, Resource::Organisation { head, employees }) => {
+            // Employees see their organisation, so refusing them is no secret; others get 404.
+            let denial = if employees.contains(&subject.account) {
+                Denial::RoleRequired
+            } else {
+                Denial::NotOwner
+            };
+            require(*head == subject.account, denial)?;
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+        }
+        (Action::OrganisationsRead, Resource::Organisation { head, employees }) => require(
+            *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
         (Action::AgencyQueueRead, Resource::Agency(code)) => {
@@ -501,6 +554,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         // refuse it in a way that reveals nothing.
         _ => Err(Denial::NotOwner),
     }
+}
+
+/// The principal itself, or the head of the organisation that is the principal.
+fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) -> bool {
+    principal == subject.account || head == Some(subject.account)
 }
 
 /// Whether the subject is an officer of the agency now handling `app`, and may see it.
@@ -800,6 +858,7 @@ mod tests {
                         principal,
                         principal_level: AccountLevel::Confirmed,
                         grants: vec![grant],
+                        head: false,
                     }),
                 };
                 for action in Action::APPLICANT
@@ -853,6 +912,7 @@ mod tests {
                 principal,
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
+                head: false,
             }),
         };
         assert_eq!(

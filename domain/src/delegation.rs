@@ -92,6 +92,8 @@ pub fn never_delegable(action: Action) -> bool {
             | Action::DelegationsRead
             | Action::ConfirmationsDecide
             | Action::ConfirmationsRead
+            | Action::OrganisationsManage
+            | Action::OrganisationsRead
             | Action::AccountsConfirmIdentity
     ) || crate::access::Action::OFFICER.contains(&action)
         || matches!(

@@ -11,6 +11,7 @@ pub mod field_error;
 pub mod ids;
 pub mod login;
 pub mod notice;
+pub mod organisation;
 pub mod person;
 pub mod template;
 pub mod time;

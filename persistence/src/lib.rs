@@ -13,6 +13,7 @@ pub mod delegations;
 pub mod error;
 pub mod idempotency;
 pub mod notifications;
+pub mod organisations;
 pub mod outbox;
 mod rows;
 pub mod schema;

@@ -366,3 +366,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     delegation_term_changes,
     confirmations,
 );
+
+diesel::table! {
+    organisations (account_id) {
+        account_id -> Text,
+        ogrn -> Text,
+        inn -> Text,
+        kpp -> Nullable<Text>,
+        name -> Text,
+        head_account_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organisation_employees (organisation_id, account_id) {
+        organisation_id -> Text,
+        account_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(organisations, organisation_employees);

@@ -733,3 +733,155 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
     assert_eq!(listed["items"][0]["id"], d["id"]);
 }
 db_test!(the_job_expires_delegations_and_reminds_before_the_end);
+
+async fn an_organisation_delegates_through_its_head(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let head = person(&app).await;
+    let employee = person(&app).await;
+    let outsider = person(&app).await;
+    let bad = app
+        .send(
+            Method::POST,
+            "/api/v1/organisations",
+            &head.token,
+            None,
+            Some(json!({"name": "ООО «Ромашка»", "ogrn": "1027700132196", "inn": "7707083893"})),
+        )
+        .await;
+    assert_eq!(problem(bad, 422).await["errors"][0]["code"], "invalid_checksum");
+    let org = json(
+        app.send(Method::POST, "/api/v1/organisations", &head.token, None, Some(json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))).await,
+        201,
+    )
+    .await;
+    assert_eq!(org["head_id"], json!(head.id));
+    let org_id = s(&org["id"]);
+    let path = format!("/api/v1/organisations/{org_id}");
+    problem(
+        app.send(Method::GET, &path, &outsider.token, None, None).await,
+        404,
+    )
+    .await;
+    let employee_login = {
+        let profile = json(
+            app.send(Method::GET, "/api/v1/me", &employee.token, None, None)
+                .await,
+            200,
+        )
+        .await;
+        s(&profile["email"])
+    };
+    let added = json(
+        app.send(
+            Method::POST,
+            &format!("{path}/employees"),
+            &head.token,
+            None,
+            Some(json!({"login": employee_login})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(added["employees"], json!([employee.id]));
+    json(
+        app.send(Method::GET, &path, &employee.token, None, None).await,
+        200,
+    )
+    .await;
+    problem(
+        app.send(
+            Method::POST,
+            &format!("{path}/employees"),
+            &employee.token,
+            None,
+            Some(json!({"login": employee_login})),
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    // Only the head issues the organisation's delegations.
+    let mut body = specific(10);
+    body["principal_id"] = json!(org_id);
+    body["representative_id"] = json!(employee.id);
+    problem(
+        app.send(
+            Method::POST,
+            "/api/v1/delegations",
+            &outsider.token,
+            None,
+            Some(body.clone()),
+        )
+        .await,
+        404,
+    )
+    .await;
+    let d = json(
+        app.send(Method::POST, "/api/v1/delegations", &head.token, None, Some(body))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(d["principal_id"], json!(org_id));
+    json(
+        accept(&app, &employee, &d, &s(&d["verification_code"])).await,
+        200,
+    )
+    .await;
+
+    // The employee acts for the organisation; the head does so without any delegation.
+    let org_principal = Person {
+        id: org_id.clone(),
+        token: String::new(),
+    };
+    let created = json(
+        on_behalf(
+            &app,
+            &employee,
+            &org_principal,
+            Method::POST,
+            "/api/v1/applications",
+            None,
+            Some(json!({"service_code": "test-passport"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["owner_id"], json!(org_id));
+    let listed = json(
+        on_behalf(
+            &app,
+            &head,
+            &org_principal,
+            Method::GET,
+            "/api/v1/applications",
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["id"], created["id"]);
+    let refused = on_behalf(
+        &app,
+        &outsider,
+        &org_principal,
+        Method::GET,
+        "/api/v1/applications",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(problem(refused, 403).await["code"], "not_delegated");
+    // The organisation's account cannot log in.
+    assert_eq!(
+        problem(app.login(&org_id, "!").await, 401).await["code"],
+        "invalid_credentials"
+    );
+}
+db_test!(an_organisation_delegates_through_its_head);

@@ -120,6 +120,7 @@ impl FromRequest for Actor {
                         None => None,
                         Some(principal) => {
                             let grants = persistence::delegations::grants(conn, representative, principal)?;
+                            let head = persistence::organisations::head(conn, principal)?;
                             let level = persistence::accounts::find(conn, principal)?
                                 .map(|a| a.level)
                                 .unwrap_or(AccountLevel::Simplified);
@@ -127,6 +128,7 @@ impl FromRequest for Actor {
                                 principal,
                                 principal_level: level,
                                 grants,
+                                head: head == Some(representative),
                             })
                         }
                     };

@@ -87,6 +87,7 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<ConfirmationList>, 
     let resource = Resource::Confirmation {
         principal: me,
         representative: me,
+        head: None,
     };
     authorize(&actor.subject, Action::ConfirmationsRead, &resource, now())?;
     let found = state.read(move |c| Ok(store::list_confirmations(c, me)?)).await?;
@@ -151,9 +152,11 @@ pub async fn approve(
         .write(move |tx| {
             let at = now();
             let mut held = store::find_confirmation(tx, &id)?.ok_or_else(ApiError::not_found)?;
+            let head = persistence::organisations::head(tx, held.principal)?;
             let resource = Resource::Confirmation {
                 principal: held.principal,
                 representative: held.representative,
+                head,
             };
             authorize(&subject, Action::ConfirmationsRead, &resource, at)?;
             authorize(&subject, Action::ConfirmationsDecide, &resource, at)?;
@@ -179,6 +182,7 @@ pub async fn approve(
                         principal: held.principal,
                         principal_level: subject.level,
                         grants,
+                        head: false,
                     }),
                 },
                 account: held.representative,
@@ -242,9 +246,11 @@ pub async fn reject(
         .write(move |tx| {
             let at = now();
             let mut held = store::find_confirmation(tx, &id)?.ok_or_else(ApiError::not_found)?;
+            let head = persistence::organisations::head(tx, held.principal)?;
             let resource = Resource::Confirmation {
                 principal: held.principal,
                 representative: held.representative,
+                head,
             };
             authorize(&subject, Action::ConfirmationsRead, &resource, at)?;
             authorize(&subject, Action::ConfirmationsDecide, &resource, at)?;

@@ -48,6 +48,9 @@ pub struct NewDelegation {
     pub valid_until: DateTime<Utc>,
     #[serde(default)]
     pub redelegation_allowed: bool,
+    /// Delegate for an organisation you head (its id); yourself when left out.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub principal_id: Option<AccountId>,
     /// Pass on (part of) a delegation you hold and that allows re-delegation.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub parent_id: Option<DelegationId>,
@@ -120,10 +123,13 @@ fn respond(d: &Delegation) -> HttpResponse {
         .json(DelegationView::of(d, now()))
 }
 
-fn resource(d: &Delegation) -> Resource {
+/// The delegation as the authorization core sees it; `head` heads the principal when the
+/// principal is an organisation.
+fn resource(d: &Delegation, head: Option<AccountId>) -> Resource {
     Resource::Delegation {
         principal: d.principal,
         representative: d.representative,
+        head,
     }
 }
 
@@ -141,7 +147,9 @@ fn notice(to: AccountId, d: &Delegation, kind: &str, title: &str, body: String) 
 /// Both parties must have a second factor on to create, accept or change a delegation.
 fn require_two_factor(tx: &mut DbConnection, parties: [AccountId; 2]) -> Result<(), ApiError> {
     for (party, who) in parties.into_iter().zip(["principal", "representative"]) {
-        let enabled = accounts::find(tx, party)?.is_some_and(|a| a.row.totp_enabled);
+        // An organisation has no second factor of its own: its head's counts.
+        let person = persistence::organisations::head(tx, party)?.unwrap_or(party);
+        let enabled = accounts::find(tx, person)?.is_some_and(|a| a.row.totp_enabled);
         if !enabled {
             return Err(ApiError::forbidden(
                 "two_factor_required",
@@ -222,20 +230,21 @@ pub async fn create(state: State, actor: Actor, body: Json<NewDelegation>) -> Re
             .id;
             let (principal, parent) = match body.parent_id {
                 None => {
-                    authorize(
-                        &subject,
-                        Action::DelegationsManage,
-                        &Resource::Delegation {
-                            principal: creator,
-                            representative,
-                        },
-                        at,
-                    )?;
-                    (creator, None)
+                    // An organisation's delegations are issued by its head.
+                    let principal = body.principal_id.unwrap_or(creator);
+                    let head = persistence::organisations::head(tx, principal)?;
+                    let target = Resource::Delegation {
+                        principal,
+                        representative,
+                        head,
+                    };
+                    authorize(&subject, Action::DelegationsManage, &target, at)?;
+                    (principal, None)
                 }
                 Some(parent_id) => {
                     let parent = store::find(tx, parent_id)?.ok_or_else(ApiError::not_found)?;
-                    authorize(&subject, Action::DelegationsRespond, &resource(&parent), at)?;
+                    let head = persistence::organisations::head(tx, parent.principal)?;
+                    authorize(&subject, Action::DelegationsRespond, &resource(&parent, head), at)?;
                     if !parent.redelegation_allowed {
                         return Err(ApiError::forbidden(
                             "redelegation_not_allowed",
@@ -369,6 +378,7 @@ pub async fn list(
         &Resource::Delegation {
             principal: me,
             representative: me,
+            head: None,
         },
         now(),
     )?;
@@ -436,13 +446,38 @@ async fn load(
     id: DelegationId,
     action: Action,
 ) -> Result<Delegation, ApiError> {
-    let found = state
-        .read(move |c| Ok(store::find(c, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    authorize(&actor.subject, Action::DelegationsRead, &resource(&found), now())?;
-    authorize(&actor.subject, action, &resource(&found), now())?;
+    let (found, head) = state
+        .read(move |c| {
+            let found = store::find(c, id)?.ok_or_else(ApiError::not_found)?;
+            let head = persistence::organisations::head(c, found.principal)?;
+            Ok((found, head))
+        })
+        .await?;
+    authorize(
+        &actor.subject,
+        Action::DelegationsRead,
+        &resource(&found, head),
+        now(),
+    )?;
+    authorize(&actor.subject, action, &resource(&found, head), now())?;
     Ok(found)
+}
+
+/// Authorizes a change either party may propose or confirm; answers whether the caller is
+/// on the principal's side (the principal, or the principal organisation's head).
+async fn authorize_side(state: &State, actor: &Actor, d: &Delegation) -> Result<bool, ApiError> {
+    let principal = d.principal;
+    let head = state
+        .read(move |c| Ok(persistence::organisations::head(c, principal)?))
+        .await?;
+    let principal_side = actor.account == d.principal || head == Some(actor.account);
+    let action = if principal_side {
+        Action::DelegationsManage
+    } else {
+        Action::DelegationsRespond
+    };
+    authorize(&actor.subject, action, &resource(d, head), now())?;
+    Ok(principal_side)
 }
 
 /// One delegation (its parties only).
@@ -504,10 +539,12 @@ fn transition(
         .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }))
         .from_ip(ip.clone());
     persistence::audit::record(tx, entry, at)?;
-    let other = if actor == next.principal {
-        next.representative
-    } else {
+    // The representative hears from the principal's side and vice versa (an
+    // organisation's head acts on the principal's side).
+    let other = if actor == next.representative {
         next.principal
+    } else {
+        next.representative
     };
     let body = format!("Доверенность {}: {}.", next.number, next.status.as_str());
     persistence::notifications::notify(
@@ -758,12 +795,7 @@ pub async fn propose_term(
     body: Json<TermChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let current = load(&state, &actor, id.into_inner(), Action::DelegationsRead).await?;
-    let side = if actor.account == current.principal {
-        Action::DelegationsManage
-    } else {
-        Action::DelegationsRespond
-    };
-    authorize(&actor.subject, side, &resource(&current), now())?;
+    let principal_side = authorize_side(&state, &actor, &current).await?;
     let body = body.into_inner();
     let at = now();
     // A term that started already may keep its start; a new start must not be in the past.
@@ -791,8 +823,8 @@ pub async fn propose_term(
         delegation: current.id,
         valid_from: body.valid_from,
         valid_until: body.valid_until,
-        principal_confirmed: me == current.principal,
-        representative_confirmed: me == current.representative,
+        principal_confirmed: principal_side,
+        representative_confirmed: !principal_side,
         status: "pending".into(),
     };
     let stored = change.clone();
@@ -818,7 +850,7 @@ pub async fn propose_term(
                     .from_ip(ip),
                 at,
             )?;
-            let other = if me == current.principal {
+            let other = if principal_side {
                 current.representative
             } else {
                 current.principal
@@ -863,12 +895,7 @@ pub async fn confirm_term(
 ) -> Result<Json<TermChangeView>, ApiError> {
     let (id, change_id) = path.into_inner();
     let current = load(&state, &actor, id, Action::DelegationsRead).await?;
-    let side = if actor.account == current.principal {
-        Action::DelegationsManage
-    } else {
-        Action::DelegationsRespond
-    };
-    authorize(&actor.subject, side, &resource(&current), now())?;
+    let principal_side = authorize_side(&state, &actor, &current).await?;
     let (me, ip, max_days) = (actor.account, actor.ip.clone(), state.config.delegation_max_days);
     let change = state
         .write(move |tx| {
@@ -881,7 +908,7 @@ pub async fn confirm_term(
                     "This proposal is no longer pending.",
                 ));
             }
-            if me == current.principal {
+            if principal_side {
                 change.principal_confirmed = true;
             } else {
                 change.representative_confirmed = true;

@@ -9,6 +9,7 @@ pub mod confirmations;
 pub mod delegations;
 pub mod me;
 pub mod officer;
+pub mod organisations;
 pub mod paging;
 pub mod profile;
 pub mod service;
@@ -80,6 +81,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(delegations::propose_term)
                 .service(delegations::confirm_term)
                 .service(delegations::history)
+                .service(organisations::create)
+                .service(organisations::get_one)
+                .service(organisations::add_employee)
                 .service(confirmations::list)
                 .service(confirmations::approve)
                 .service(confirmations::reject)

@@ -2,6 +2,28 @@
 -- their event history, term-change requests both parties confirm, and the confirmation
 -- requests a principal approves for what a representative could not do alone.
 
+-- An organisation is an account of its own (role `organisation`, no login), so it can be a
+-- principal and own applications like a person; this table holds what makes it a legal
+-- entity, and its head acts for it without a power of attorney.
+CREATE TABLE organisations (
+    account_id TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    ogrn TEXT NOT NULL UNIQUE,
+    inn TEXT NOT NULL UNIQUE,
+    kpp TEXT NULL,
+    name TEXT NOT NULL,
+    head_account_id TEXT NOT NULL REFERENCES accounts (id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX organisations_head ON organisations (head_account_id);
+
+CREATE TABLE organisation_employees (
+    organisation_id TEXT NOT NULL REFERENCES organisations (account_id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    added_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (organisation_id, account_id)
+);
+CREATE INDEX organisation_employees_account ON organisation_employees (account_id);
+
 CREATE TABLE delegations (
     id TEXT PRIMARY KEY,
     number TEXT NOT NULL UNIQUE,

@@ -4,3 +4,5 @@ DROP TABLE confirmations;
 DROP TABLE delegation_term_changes;
 DROP TABLE delegation_events;
 DROP TABLE delegations;
+DROP TABLE organisation_employees;
+DROP TABLE organisations;
