@@ -191,6 +191,7 @@ fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -
     request_body = NewDelegation,
     responses(
         (status = 201, description = "Pending until the representative accepts; the code is shown once", body = DelegationView),
+        (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
