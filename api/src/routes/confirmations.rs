@@ -125,6 +125,26 @@ fn tell_representative(
     Ok(())
 }
 
+/// A confirmation the subject may decide: only the principal's side; to anyone else,
+/// the representative who raised it included, it is not found.
+fn to_decide(
+    tx: &mut persistence::DbConnection,
+    subject: &domain::access::Subject,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Confirmation, ApiError> {
+    let held = store::find_confirmation(tx, id)?.ok_or_else(ApiError::not_found)?;
+    let head = persistence::organisations::head(tx, held.principal)?;
+    let resource = Resource::Confirmation {
+        principal: held.principal,
+        representative: held.representative,
+        head,
+    };
+    authorize(subject, Action::ConfirmationsRead, &resource, at)?;
+    authorize(subject, Action::ConfirmationsDecide, &resource, at)?;
+    Ok(held)
+}
+
 /// Approve: the held action runs now, exactly once, if the delegation still covers it.
 #[utoipa::path(
     tag = "delegations",
@@ -151,15 +171,7 @@ pub async fn approve(
     state
         .write(move |tx| {
             let at = now();
-            let mut held = store::find_confirmation(tx, &id)?.ok_or_else(ApiError::not_found)?;
-            let head = persistence::organisations::head(tx, held.principal)?;
-            let resource = Resource::Confirmation {
-                principal: held.principal,
-                representative: held.representative,
-                head,
-            };
-            authorize(&subject, Action::ConfirmationsRead, &resource, at)?;
-            authorize(&subject, Action::ConfirmationsDecide, &resource, at)?;
+            let mut held = to_decide(tx, &subject, &id, at)?;
             if held.status != "pending" {
                 return Err(ApiError::conflict(
                     "already_decided",
@@ -245,15 +257,7 @@ pub async fn reject(
     state
         .write(move |tx| {
             let at = now();
-            let mut held = store::find_confirmation(tx, &id)?.ok_or_else(ApiError::not_found)?;
-            let head = persistence::organisations::head(tx, held.principal)?;
-            let resource = Resource::Confirmation {
-                principal: held.principal,
-                representative: held.representative,
-                head,
-            };
-            authorize(&subject, Action::ConfirmationsRead, &resource, at)?;
-            authorize(&subject, Action::ConfirmationsDecide, &resource, at)?;
+            let mut held = to_decide(tx, &subject, &id, at)?;
             if !store::decide(tx, &held.id, "rejected", None, at)? {
                 return Err(ApiError::conflict(
                     "already_decided",
