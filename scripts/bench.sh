@@ -3,11 +3,12 @@
 # with the benchmark's volume (kabinet-bench seed: 10,000 citizens, 200,000 applications with
 # their history, 30,000 drafts of one heavy citizen), a release `kabinet serve` and the bare
 # actix-web + diesel ceiling (`kabinet-bench ceiling`), both on loopback; then every scenario
-# driven by wrk at its peak and, for the reads, by hey at half that rate. PostgreSQL query
+# driven by wrk at its peak and, for the reads, again by wrk paced to half that rate
+# (scripts/bench/common.lua: evenly spaced requests). PostgreSQL query
 # plans, SQLite query plans and PostgreSQL's seq-scan counters go with the figures into one
 # results file, from which scripts/bench_report.py writes docs/benchmarks.md.
 #
-# Builds nothing: `make bench` installs wrk and hey and builds the release binaries first.
+# Builds nothing: `make bench` installs wrk and builds the release binaries first.
 # Only 127.0.0.1 is contacted; every run is bounded in time; servers stop on exit.
 #
 # Environment (all optional):
@@ -17,8 +18,7 @@
 #                         the database kabinet_bench on it is dropped and created again
 #   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 30000)
 #   BENCH_DURATION        seconds per measured run (default 10)
-#   BENCH_THREADS / BENCH_CONNECTIONS   wrk at peak (default 2 / 32)
-#   BENCH_HALF_CONNECTIONS              hey at half peak (default 16)
+#   BENCH_THREADS / BENCH_CONNECTIONS   wrk, at peak and at half peak (default 2 / 32)
 #   BENCH_DEEP_PAGES      pages followed to reach the deep cursor (default 50)
 #   BENCH_QUIET_WAIT      seconds to wait at most, before each run, for other work on the machine
 #                         to drop under a third of a core (default 45)
@@ -42,7 +42,6 @@ drafts=${BENCH_DRAFTS:-30000}
 duration=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-32}
-half_connections=${BENCH_HALF_CONNECTIONS:-16}
 deep_pages=${BENCH_DEEP_PAGES:-50}
 work_root=${BENCH_WORK_DIR:-$target_dir/bench}
 doc=${BENCH_DOC-docs/benchmarks.md}
@@ -58,8 +57,8 @@ started=$(date +%s)
 say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-for tool in curl python3 wrk hey timeout; do
-    command -v "$tool" >/dev/null || die "$tool is required (make bench installs wrk and hey)"
+for tool in curl python3 wrk timeout; do
+    command -v "$tool" >/dev/null || die "$tool is required (make bench installs wrk)"
 done
 [[ -x $kabinet_bin ]] || die "$kabinet_bin not found; run 'make bench' (or cargo build --release -p kabinet-api --bin kabinet)"
 [[ -x $bench_bin ]] || die "$bench_bin not found; run 'make bench' (or cargo build --release -p kabinet-tests --bin kabinet-bench)"
@@ -144,7 +143,8 @@ wait_http() { # URL SECONDS PID
     return 1
 }
 
-# wrk_run NAME SCRIPT [VAR=value …]: one wrk run at full speed; prints its JSON figures.
+# wrk_run NAME SCRIPT [VAR=value …]: one wrk run, at full speed unless BENCH_RATE=… is among
+# the variables; prints its JSON figures.
 wrk_run() {
     local name=$1 script=$2 url
     shift 2
@@ -155,17 +155,6 @@ wrk_run() {
         || die "wrk failed for $name: $(tail -n 5 "$raw/$name.wrk.txt")"
     [[ -s $raw/$name.json ]] || die "wrk wrote no figures for $name: $(tail -n 5 "$raw/$name.wrk.txt")"
     cat "$raw/$name.json"
-}
-
-# hey_run NAME RATE URL [hey options…]: hey at RATE requests/s in total over
-# $half_connections workers; prints its JSON figures.
-hey_run() {
-    local name=$1 rate=$2 url=$3 per_worker
-    shift 3
-    per_worker=$(python3 -c "print(max(1, round($rate / $half_connections)))")
-    timeout $((duration + 30)) hey -z "${duration}s" -c "$half_connections" -q "$per_worker" -t 5 "$@" "$url" \
-        >"$raw/$name.hey.txt" 2>&1 || die "hey failed for $name: $(tail -n 5 "$raw/$name.hey.txt")"
-    python3 "$root/scripts/bench_report.py" --parse-hey "$raw/$name.hey.txt" --target-rps "$((per_worker * half_connections))"
 }
 
 # pg_scans: per table "name seq_scan idx_scan live_rows" (PostgreSQL runs only).
@@ -189,7 +178,8 @@ for line in sys.argv[2].splitlines():
         continue
     name, seq, idx, rows = line.split()
     b = before.get(name, ["0", "0", rows])
-    out[name] = {"seq_scan": int(seq) - int(b[0]), "idx_scan": int(idx) - int(b[1]), "rows": int(rows)}
+    out[name] = {"seq_scan": int(seq) - int(b[0]), "idx_scan": int(idx) - int(b[1]),
+                 "rows_before": int(b[2]), "rows": int(rows)}
 print(json.dumps({k: v for k, v in out.items() if v["seq_scan"] or v["idx_scan"]}))
 ' "$scans_before" "$after")"
 }
@@ -265,12 +255,11 @@ print(round(time.monotonic() - start - 1, 1))
 PY
 }
 
-# measure OP KIND TARGET SCRIPT [VAR=value …]: wrk at peak, then (reads) hey at half of it.
-# KIND is read (also measured at half peak) or peak (peak only); HEY-URL is the URL hey
-# repeats at half peak (reads only).
+# measure OP KIND SCRIPT [VAR=value …]: wrk at peak, then (KIND read) wrk paced to half the
+# peak throughput; KIND peak: the peak run only.
 measure() {
-    local op=$1 kind=$2 hey_url=$3 script=$4
-    shift 4
+    local op=$1 kind=$2 script=$3
+    shift 3
     local figures peak half load quiet cpu
     scans_mark
     quiet=$(wait_quiet)
@@ -280,24 +269,31 @@ measure() {
     figures=$(wrk_run "$backend-$op-peak" "$script" "$@")
     cpu_stop
     peak=$(json_field rps <<<"$figures")
-    say "$backend: $op peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, status errors {f['errors']['status']}, other CPU {c['other_cores']} cores\")" "$figures" "$cpu")"
+    say "$backend: $op peak $(summary "$figures" "$cpu")"
     record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" \
         quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" figures:="$figures"
     if [[ $kind == read ]]; then
-        local rate token_header=()
-        rate=$(python3 -c "print(float('$peak') / 2)")
-        [[ -n ${BENCH_HEY_TOKEN:-} ]] && token_header=(-H "Authorization: Bearer $BENCH_HEY_TOKEN")
+        local rate
+        rate=$(python3 -c "print(round(float('$peak') / 2, 1))")
         quiet=$(wait_quiet)
         load=$(loadavg)
-        say "$backend: $op at half peak (hey -c$half_connections, ~$(printf '%.0f' "$rate") req/s)"
+        say "$backend: $op at half peak (wrk paced to $rate req/s)"
         cpu_mark
-        half=$(hey_run "$backend-$op-half" "$rate" "$hey_url" -H "Accept: application/json" "${token_header[@]}")
+        half=$(wrk_run "$backend-$op-half" "$script" "$@" BENCH_RATE="$rate")
         cpu_stop
-        say "$backend: $op half peak $(python3 -c "import json,sys; f=json.loads(sys.argv[1]); c=json.loads(sys.argv[2]); print(f\"{f['rps']:.0f} req/s, p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, other CPU {c['other_cores']} cores\")" "$half" "$cpu")"
-        record kind=run backend="$backend" op="$op" mode=half tool=hey loadavg_before="$load" \
-            quiet_wait:="$quiet" cpu:="$cpu" connections:="$half_connections" figures:="$half"
+        say "$backend: $op half peak $(summary "$half" "$cpu")"
+        record kind=run backend="$backend" op="$op" mode=half tool=wrk loadavg_before="$load" \
+            quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" \
+            target_rps:="$rate" figures:="$half"
     fi
     scans_record "$op"
+}
+
+summary() { # FIGURES CPU: one line for the progress output
+    python3 -c 'import json, sys
+f, c = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("%.0f req/s, p50 %.2f ms, p99 %.2f ms, answers >= 400: %d, other processes: %.2f cores"
+      % (f["rps"], f["p50_ms"], f["p99_ms"], f["errors"]["status"], c["other_cores"]))' "$1" "$2"
 }
 
 # check NAME EXPECTED CURL-ARGS…: one request with curl; records its status and the head of
@@ -487,24 +483,24 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     wrk_run "$backend-warm-queue" get.lua BENCH_TOKEN="$officer_token" BENCH_PATH="/api/v1/agency/queue?limit=20" >/dev/null
     duration=$warm
 
-    # Reads: ids vary request by request under wrk; hey repeats one URL.
+    # Reads: get and the ceiling take the next id of applications.txt at every request.
     target_url=$ceil
-    BENCH_HEY_TOKEN='' measure ceiling read "$ceil/row/$some_id" get.lua \
+    measure ceiling read get.lua \
         BENCH_PATH="/row/{id}" BENCH_IDS="$seed_dir/applications.txt"
     target_url=$base
-    BENCH_HEY_TOKEN=$heavy_token measure get read "$api/applications/$some_id" get.lua \
+    measure get read get.lua \
         BENCH_TOKEN="$heavy_token" BENCH_PATH="/api/v1/applications/{id}" BENCH_IDS="$seed_dir/applications.txt"
-    BENCH_HEY_TOKEN=$heavy_token measure list_first read "$api/applications?limit=20" get.lua \
+    measure list_first read get.lua \
         BENCH_TOKEN="$heavy_token" BENCH_PATH="/api/v1/applications?limit=20"
-    BENCH_HEY_TOKEN=$heavy_token measure list_deep read "$base$url_deep" get.lua \
+    measure list_deep read get.lua \
         BENCH_TOKEN="$heavy_token" BENCH_PATH="$url_deep"
-    BENCH_HEY_TOKEN=$officer_token measure queue read "$api/agency/queue?limit=20" get.lua \
+    measure queue read get.lua \
         BENCH_TOKEN="$officer_token" BENCH_PATH="/api/v1/agency/queue?limit=20"
     # Diagnostic: the server's own stack (middleware, no auth, no database).
-    BENCH_HEY_TOKEN='' measure health peak "$base/health" get.lua BENCH_PATH="/health"
+    measure health peak get.lua BENCH_PATH="/health"
     # The ceiling once more, after the reads: how much the machine drifted meanwhile.
     target_url=$ceil
-    BENCH_HEY_TOKEN='' measure ceiling_again peak "$ceil" get.lua \
+    measure ceiling_again peak get.lua \
         BENCH_PATH="/row/{id}" BENCH_IDS="$seed_dir/applications.txt"
 
     say "$backend: query plans"
@@ -515,9 +511,9 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
 
     # Writes, after the reads (they add rows to the heavy citizen's list and the queue).
     target_url=$base
-    BENCH_HEY_TOKEN='' measure create peak "$api" create.lua \
+    measure create peak create.lua \
         BENCH_TOKEN="$heavy_token" BENCH_PATH="/api/v1/applications" BENCH_BODY="$create_body"
-    BENCH_HEY_TOKEN='' measure submit peak "$api" submit.lua \
+    measure submit peak submit.lua \
         BENCH_TOKEN="$heavy_token" BENCH_IDS="$seed_dir/drafts-wrk.txt"
 
     stop_servers
@@ -533,10 +529,9 @@ dirty=false
 [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && dirty=true
 record kind=meta command="$command_line" commit="$commit" dirty:="$dirty" started:="$started" \
     citizens:="$citizens" applications:="$applications" drafts:="$drafts" duration:="$duration" \
-    threads:="$threads" connections:="$connections" half_connections:="$half_connections" \
+    threads:="$threads" connections:="$connections" \
     deep_pages:="$deep_pages" loadavg_start="$(cat /proc/loadavg)" \
     wrk_version="$(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)" \
-    hey_version="$(dpkg-query -W -f='${Version}' hey 2>/dev/null || echo unknown)" \
     postgres_version="$(psql "$pg_server/postgres" -XAtq -c 'SHOW server_version' 2>/dev/null || echo unknown)" \
     sqlite_version="$(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
 

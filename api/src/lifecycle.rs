@@ -45,13 +45,14 @@ pub fn facts(app: &Application) -> ApplicationFacts {
     }
 }
 
-/// Loads an application the caller may take `action` on; 404 when it may not even see it.
-pub fn load(
+/// The application alone, when the caller may take `action` on it (reads need no service:
+/// loading and parsing its form schema would be most of a read's cost).
+pub fn visible(
     tx: &mut DbConnection,
     acting: &Acting,
     id: ApplicationId,
     action: Action,
-) -> Result<(Application, Service), ApiError> {
+) -> Result<Application, ApiError> {
     let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
     authorize(
         &acting.subject,
@@ -59,6 +60,17 @@ pub fn load(
         &Resource::Application(facts(&app)),
         now(),
     )?;
+    Ok(app)
+}
+
+/// Loads an application the caller may take `action` on; 404 when it may not even see it.
+pub fn load(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    action: Action,
+) -> Result<(Application, Service), ApiError> {
+    let app = visible(tx, acting, id, action)?;
     let service = catalog::find(tx, &app.service_code)?
         .ok_or_else(|| ApiError::internal(format!("application {id} names a missing service")))?;
     Ok((app, service))

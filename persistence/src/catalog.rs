@@ -214,3 +214,42 @@ pub fn list(conn: &mut DbConnection, filter: &ServiceFilter) -> Result<Vec<Servi
 pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
+
+/// The policies of `codes`, in one query and without reading the form schemas (the queue
+/// needs only the processing times).
+pub fn policies(
+    conn: &mut DbConnection,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, ServicePolicy>, StoreError> {
+    type Row = (String, bool, bool, bool, i32, i32, i64, i32);
+    let rows: Vec<Row> = services::table
+        .filter(services::code.eq_any(codes))
+        .select((
+            services::code,
+            services::editable_after_submit,
+            services::cancellable_in_review,
+            services::co_applicants_allowed,
+            services::appeal_window_days,
+            services::restore_window_days,
+            services::fee_kopecks,
+            services::processing_days,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(code, editable, cancellable, co, appeal, restore, fee, processing)| {
+                let policy = ServicePolicy {
+                    editable_after_submit: editable,
+                    cancellable_in_review: cancellable,
+                    co_applicants_allowed: co,
+                    appeal_window_days: i64::from(appeal),
+                    restore_window_days: i64::from(restore),
+                    fee_kopecks: fee,
+                    processing_days: i64::from(processing),
+                };
+                (code, policy)
+            },
+        )
+        .collect())
+}

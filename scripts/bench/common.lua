@@ -8,6 +8,36 @@
 -- Every script keeps one table `statuses` per thread when it defines response(); done()
 -- adds them up. Without response() wrk only counts answers >= 400 (summary.errors.status).
 
+-- BENCH_RATE (optional): requests per second for the whole run, paced. Each thread sends on
+-- its own evenly spaced schedule (offset from the other threads'), a connection waiting in
+-- delay() for the next free slot; a connection only picks a slot once its previous answer
+-- came back, so if the server falls behind, the rate drops instead of queueing up.
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+if rate and rate > 0 then
+   local ffi = require("ffi")
+   ffi.cdef [[
+      typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+      int clock_gettime(int clock, bench_timespec *out);
+   ]]
+   local ts = ffi.new("bench_timespec")
+   local function now_ms()
+      ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+      return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+   end
+   local interval, next_slot
+   function delay()
+      local now = now_ms()
+      if not next_slot then
+         local n = tonumber(os.getenv("BENCH_THREADS") or "1")
+         interval = 1000 * n / rate
+         next_slot = now + (tid or 0) * interval / n
+      end
+      local slot = math.max(next_slot, now)
+      next_slot = slot + interval
+      return slot - now
+   end
+end
+
 threads = {}
 local counter = 0
 

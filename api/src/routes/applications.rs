@@ -261,11 +261,13 @@ pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Res
     let (acting, id, forms) = (Acting::from(&actor), id.into_inner(), state.forms.clone());
     let (app, warnings) = state
         .read(move |c| {
-            let (app, service) = lifecycle::load(c, &acting, id, Action::ApplicationsRead)?;
-            let warnings = if app.status == Status::Draft {
-                forms.problems(&service, &app.form_data)
-            } else {
-                vec![]
+            let app = lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
+            // Only a draft shows its schema warnings, so only a draft needs its service.
+            let warnings = match app.status {
+                Status::Draft => catalog::find(c, &app.service_code)?
+                    .map(|service| forms.problems(&service, &app.form_data))
+                    .unwrap_or_default(),
+                _ => vec![],
             };
             Ok((app, warnings))
         })
@@ -576,7 +578,7 @@ pub async fn history(
     let (acting, id) = (Acting::from(&actor), id.into_inner());
     let entries = state
         .read(move |c| {
-            lifecycle::load(c, &acting, id, Action::ApplicationsRead)?;
+            lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
             Ok(applications::history(c, id)?)
         })
         .await?;

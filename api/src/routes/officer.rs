@@ -1,7 +1,5 @@
 //! The officer's side: the agency's queue and the decisions on its applications.
 
-use std::collections::HashMap;
-
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, post, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -75,14 +73,10 @@ pub async fn queue(
     let (apps, policies) = state
         .read(move |c| {
             let apps = applications::queue(c, &agency, after.as_ref(), limit + 1)?;
-            let mut policies = HashMap::new();
-            for app in &apps {
-                if !policies.contains_key(&app.service_code) {
-                    if let Some(service) = catalog::find(c, &app.service_code)? {
-                        policies.insert(app.service_code.clone(), service.policy);
-                    }
-                }
-            }
+            let mut codes: Vec<String> = apps.iter().map(|a| a.service_code.clone()).collect();
+            codes.sort();
+            codes.dedup();
+            let policies = catalog::policies(c, &codes)?;
             Ok((apps, policies))
         })
         .await?;
