@@ -38,6 +38,60 @@ struct ApplicationRow {
     search_text: String,
 }
 
+/// A row as lists read it: everything but the form and the search text, which can be
+/// large and which no list shows. Applications read this way carry a null form.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = applications)]
+struct ListedRow {
+    id: String,
+    number: Option<String>,
+    owner_id: String,
+    service_code: String,
+    agency_code: String,
+    status: String,
+    previous_status: Option<String>,
+    version: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+    submitted_at: Option<chrono::NaiveDateTime>,
+    decided_at: Option<chrono::NaiveDateTime>,
+    cancelled_at: Option<chrono::NaiveDateTime>,
+    info_request: Option<String>,
+    info_due_at: Option<chrono::NaiveDateTime>,
+    appeal_used: bool,
+    rejection_reason: Option<String>,
+    result_note: Option<String>,
+}
+
+impl TryFrom<ListedRow> for Application {
+    type Error = StoreError;
+
+    fn try_from(r: ListedRow) -> Result<Self, StoreError> {
+        let time = |t: Option<chrono::NaiveDateTime>| t.map(from_db_time);
+        Ok(Application {
+            id: parse_id("applications", &r.id)?,
+            number: r.number,
+            owner: parse_id("applications", &r.owner_id)?,
+            service_code: r.service_code,
+            agency_code: r.agency_code,
+            status: status(&r.status)?,
+            previous_status: r.previous_status.as_deref().map(status).transpose()?,
+            form_data: serde_json::Value::Null,
+            version: r.version,
+            created_at: from_db_time(r.created_at),
+            updated_at: from_db_time(r.updated_at),
+            submitted_at: time(r.submitted_at),
+            decided_at: time(r.decided_at),
+            cancelled_at: time(r.cancelled_at),
+            info_request: r.info_request,
+            info_due_at: time(r.info_due_at),
+            appeal_used: r.appeal_used,
+            rejection_reason: r.rejection_reason,
+            result_note: r.result_note,
+        })
+    }
+}
+
 /// Statuses in which an application is in its agency's queue.
 pub fn in_queue(status: Status) -> bool {
     matches!(
@@ -316,7 +370,7 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// The owner's applications, newest (or oldest) first; served by the
+/// The owner's applications (without their forms), newest (or oldest) first; served by the
 /// `(owner_id, created_at, id)` index in both directions.
 pub fn list_for_owner(
     conn: &mut DbConnection,
@@ -325,7 +379,7 @@ pub fn list_for_owner(
 ) -> Result<Vec<Application>, StoreError> {
     let mut query = applications::table
         .filter(applications::owner_id.eq(owner.to_string()))
-        .select(ApplicationRow::as_select())
+        .select(ListedRow::as_select())
         .into_boxed();
     if let Some(status) = f.status {
         query = query.filter(applications::status.eq(status.as_str()));
@@ -366,7 +420,7 @@ pub fn list_for_owner(
         .collect()
 }
 
-/// The agency's open applications, oldest submission first, after `(submitted_at, id)`;
+/// The agency's open applications (without their forms), oldest submission first, after `(submitted_at, id)`;
 /// served by the `(agency_code, in_queue, submitted_at, id)` index.
 pub fn queue(
     conn: &mut DbConnection,
@@ -377,7 +431,7 @@ pub fn queue(
     let mut query = applications::table
         .filter(applications::agency_code.eq(agency.to_string()))
         .filter(applications::in_queue.eq(true))
-        .select(ApplicationRow::as_select())
+        .select(ListedRow::as_select())
         .into_boxed();
     if let Some((at, id)) = after {
         query = query.filter(after_key("submitted_at", ">", *at, id));

@@ -10,7 +10,7 @@ use persistence::{applications, catalog};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::applications::{respond, ApplicationView};
+use super::applications::{respond, ApplicationSummary, ApplicationView};
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
 use crate::clock::now;
@@ -22,7 +22,7 @@ use crate::state::State;
 #[derive(Serialize, ToSchema)]
 pub struct QueueItem {
     #[serde(flatten)]
-    pub application: ApplicationView,
+    pub application: ApplicationSummary,
     /// Past the service's normative processing time.
     pub overdue: bool,
 }
@@ -85,7 +85,7 @@ pub async fn queue(
         .iter()
         .map(|a| QueueItem {
             overdue: policies.get(&a.service_code).is_some_and(|p| a.is_overdue(p, at)),
-            application: ApplicationView::of(a, vec![]),
+            application: ApplicationSummary::of(a),
         })
         .collect();
     let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
