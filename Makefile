@@ -94,10 +94,11 @@ schemathesis: venv
 	$(CARGO) build --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
 
-# HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh: seeded volume, wrk and hey over
-# loopback, the bare actix-web + diesel ceiling; writes docs/benchmarks.md), then the
-# Criterion auth benchmark (bench-auth). Installs the load generators it lacks (Debian).
-BENCH_TOOLS := wrk:wrk hey:hey curl:curl psql:postgresql-client pg_isready:postgresql-client
+# HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh: seeded volume, wrk over loopback
+# at peak and paced to half of it, the bare actix-web + diesel ceiling; writes
+# docs/benchmarks.md, about 10 minutes), then the Criterion auth benchmark (bench-auth).
+# Installs what it lacks of these tools from Debian (command:package).
+BENCH_TOOLS := wrk:wrk curl:curl psql:postgresql-client pg_isready:postgresql-client
 
 bench:
 	@missing=""; for pair in $(BENCH_TOOLS); do \
