@@ -57,7 +57,7 @@ started=$(date +%s)
 say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-for tool in curl python3 wrk timeout; do
+for tool in curl python3 wrk timeout flock; do
     command -v "$tool" >/dev/null || die "$tool is required (make bench installs wrk)"
 done
 [[ -x $kabinet_bin ]] || die "$kabinet_bin not found; run 'make bench' (or cargo build --release -p kabinet-api --bin kabinet)"
@@ -76,6 +76,12 @@ for backend in $backends; do
         *) die "unknown backend '$backend' in BENCH_BACKENDS" ;;
     esac
 done
+
+# One benchmark at a time on this machine: two would share the cores, the PostgreSQL
+# database and (by default) the work directory, and spoil each other's figures.
+lock=${TMPDIR:-/tmp}/kabinet-bench.lock
+exec 9>"$lock"
+flock -n 9 || die "another benchmark is running on this machine (it holds $lock); wait for it to finish"
 
 mkdir -p "$work_root"
 work_root=$(cd "$work_root" && pwd)
@@ -114,11 +120,12 @@ record() {
 import json, sys
 out = {}
 for arg in sys.argv[1:]:
-    key, sep, value = arg.partition(":=")
-    if sep:
-        out[key] = json.loads(value)
+    # A body cut at N bytes can end inside a UTF-8 character: keep what decodes.
+    arg = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    key, _, value = arg.partition("=")
+    if key.endswith(":"):
+        out[key[:-1]] = json.loads(value)
     else:
-        key, _, value = arg.partition("=")
         out[key] = value
 print(json.dumps(out, ensure_ascii=False))
 PY

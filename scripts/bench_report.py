@@ -91,7 +91,7 @@ def transport_errors(figures):
 
 class Results:
     def __init__(self, path):
-        self.records = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+        self.records = [json.loads(line) for line in open(path, encoding="utf-8", errors="replace") if line.strip()]
         self.meta = self.one("meta") or {}
         self.end = self.one("end") or {}
         self.backends = []
