@@ -380,6 +380,23 @@ pub async fn patch_one(
     Ok(respond(&app, warnings))
 }
 
+/// Fires an event as `party` (applicant or officer) and answers the application after it.
+pub async fn fire_event(
+    state: State,
+    actor: Actor,
+    id: ApplicationId,
+    version: IfMatch,
+    action: Action,
+    party: Party,
+    event: Event,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let (app, _) = state
+        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, party, event))
+        .await?;
+    Ok(respond(&app, vec![]))
+}
+
 /// Fires an applicant event.
 async fn applicant_event(
     state: State,
@@ -389,22 +406,7 @@ async fn applicant_event(
     action: Action,
     event: Event,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
-    let (app, _) = state
-        .write(move |tx| {
-            lifecycle::fire(
-                tx,
-                &forms,
-                &acting,
-                id,
-                version.0,
-                action,
-                Party::Applicant,
-                event,
-            )
-        })
-        .await?;
-    Ok(respond(&app, vec![]))
+    fire_event(state, actor, id, version, action, Party::Applicant, event).await
 }
 
 /// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).

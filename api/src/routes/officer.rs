@@ -10,13 +10,12 @@ use persistence::{applications, catalog};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::applications::{respond, ApplicationSummary, ApplicationView};
+use super::applications::{fire_event, ApplicationSummary, ApplicationView};
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Acting};
 use crate::state::State;
 
 #[derive(Serialize, ToSchema)]
@@ -114,11 +113,7 @@ async fn officer_event(
     action: Action,
     event: Event,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
-    let (app, _) = state
-        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, Party::Officer, event))
-        .await?;
-    Ok(respond(&app, vec![]))
+    fire_event(state, actor, id, version, action, Party::Officer, event).await
 }
 
 /// Take an application into work.
