@@ -48,14 +48,6 @@ pub fn use_recovery_code(
     Ok(used == 1)
 }
 
-pub fn remaining_recovery_codes(conn: &mut DbConnection, account: AccountId) -> Result<i64, StoreError> {
-    Ok(recovery_codes::table
-        .filter(recovery_codes::account_id.eq(account.to_string()))
-        .filter(recovery_codes::used_at.is_null())
-        .count()
-        .get_result(conn)?)
-}
-
 /// A one-time code awaiting its use.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingCode {

@@ -2,7 +2,7 @@
 //! transaction: a notice is either fully recorded (shown and queued) or not at all.
 
 use diesel::prelude::*;
-use domain::ids::{AccountId, NotificationId};
+use domain::ids::NotificationId;
 use domain::notice::{Channel, Message, Notice};
 use domain::time::Instant;
 
@@ -62,13 +62,4 @@ pub fn notify(conn: &mut DbConnection, notice: &Notice, now: Instant) -> Result<
         }
     }
     Ok(id)
-}
-
-/// How many notifications `recipient` has not read yet.
-pub fn unread_count(conn: &mut DbConnection, recipient: AccountId) -> Result<i64, StoreError> {
-    Ok(notifications::table
-        .filter(notifications::recipient_id.eq(recipient.to_string()))
-        .filter(notifications::read_at.is_null())
-        .count()
-        .get_result(conn)?)
 }

@@ -173,11 +173,3 @@ pub fn mark_failed(
     };
     Ok(())
 }
-
-/// Counts messages by status (for tests and metrics).
-pub fn count_by_status(conn: &mut DbConnection, status: &str) -> Result<i64, StoreError> {
-    Ok(outbox::table
-        .filter(outbox::status.eq(status))
-        .count()
-        .get_result(conn)?)
-}

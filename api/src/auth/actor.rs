@@ -26,10 +26,6 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn subject(&self) -> Subject {
-        self.subject.clone()
-    }
-
     /// The account this request is about: the principal when acting on behalf.
     pub fn principal(&self) -> AccountId {
         self.subject

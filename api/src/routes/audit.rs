@@ -37,7 +37,7 @@ pub struct AuditVerification {
 )]
 #[get("/audit/verify")]
 pub async fn verify(state: State, actor: Actor) -> Result<Json<AuditVerification>, ApiError> {
-    authorize(&actor.subject(), Action::AuditVerify, &Resource::System, now())?;
+    authorize(&actor.subject, Action::AuditVerify, &Resource::System, now())?;
     let result = state.read(|conn| Ok(persistence::audit::verify(conn)?)).await?;
     let first_broken_seq = result.first_break.as_ref().map(ChainBreak::seq);
     let problem = result.first_break.as_ref().map(|b| match b {
