@@ -93,6 +93,8 @@ impl Application {
         if config.demo {
             demo::seed(&db, &pii).map_err(StartError::Other)?;
         }
+        let vault = crate::vault::Vault::open(&config)
+            .map_err(|e| StartError::Other(format!("document storage: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
         let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
             addr: config.listen.to_string(),
@@ -115,6 +117,7 @@ impl Application {
             metrics: Arc::new(metrics),
             pii: Arc::new(pii),
             forms: Arc::new(crate::forms::FormValidators::default()),
+            vault: Arc::new(vault),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {
@@ -144,10 +147,7 @@ impl Application {
             .dispatcher
             .take()
             .map(|d| actix_web::rt::spawn(d.run(stopped.clone())));
-        let config = &self.state.config;
-        let interval = Duration::from_secs(config.jobs_interval_secs);
-        let remind = chrono::TimeDelta::hours(config.delegation_reminder_hours);
-        let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.db.clone(), interval, remind, stopped));
+        let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.clone(), stopped));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(task) = dispatcher {

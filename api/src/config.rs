@@ -69,6 +69,31 @@ pub struct Config {
     /// `kid:base64key[,…]`, newest first; unset in development: generated in `data_dir`.
     pub pii_keys: Option<String>,
     pub pii_index_key: Option<String>,
+    /// Where document bytes are kept.
+    pub storage: Storage,
+    /// Largest upload, in bytes (SPEC §5: 5 MB); a service may set a smaller one.
+    pub max_upload_bytes: u64,
+    /// How long unreferenced bytes (an interrupted upload, a deleted document) stay before
+    /// the sweep removes them: longer than any upload takes.
+    pub orphan_grace_secs: u64,
+    /// Days before a document's retention date when its owner is told.
+    pub retention_notice_days: i64,
+}
+
+/// The blob store behind documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// Files under `data_dir/documents`.
+    Local,
+    /// An S3-compatible bucket; credentials come from the standard `AWS_*` variables.
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        allow_http: bool,
+    },
+    /// In memory, lost on restart: for development and tests only.
+    Memory,
 }
 
 /// The keys, as written in the TOML file; the environment variable is `KABINET_` + the key
@@ -105,6 +130,14 @@ pub const KEYS: &[&str] = &[
     "code_max_attempts",
     "pii_keys",
     "pii_index_key",
+    "storage",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3_region",
+    "s3_allow_http",
+    "max_upload_bytes",
+    "orphan_grace_secs",
+    "retention_notice_days",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -268,6 +301,7 @@ impl Config {
                 "refused when KABINET_ENV=production: it writes one-time codes in clear".into(),
             ));
         }
+        let storage = Self::storage(source, environment)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(Config {
             database_url,
@@ -324,7 +358,43 @@ impl Config {
             code_max_attempts: source.positive("code_max_attempts", 5, ATTEMPTS)?,
             pii_keys,
             pii_index_key,
+            storage,
+            max_upload_bytes: source.positive(
+                "max_upload_bytes",
+                5 * 1024 * 1024,
+                "a whole number of bytes",
+            )?,
+            orphan_grace_secs: source.positive("orphan_grace_secs", 3600, SECONDS)?,
+            retention_notice_days: source.positive("retention_notice_days", 7, "a whole number of days")?,
         })
+    }
+
+    fn storage(source: &Source, environment: Environment) -> Result<Storage, ConfigError> {
+        let text = |key: &str| {
+            source
+                .raw(key)
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        match text("storage").as_deref() {
+            None | Some("local") => Ok(Storage::Local),
+            Some("memory") if environment == Environment::Production => Err(source.error(
+                "storage",
+                "memory storage is refused when KABINET_ENV=production: it loses every document on restart"
+                    .into(),
+            )),
+            Some("memory") => Ok(Storage::Memory),
+            Some("s3") => Ok(Storage::S3 {
+                bucket: text("s3_bucket")
+                    .ok_or_else(|| source.error("s3_bucket", "required when KABINET_STORAGE=s3".into()))?,
+                endpoint: text("s3_endpoint"),
+                region: text("s3_region"),
+                allow_http: source.flag("s3_allow_http", false)?,
+            }),
+            Some(other) => {
+                Err(source.error("storage", format!("expected local, s3 or memory, got {other:?}")))
+            }
+        }
     }
 
     pub fn lockout(&self) -> domain::account::LockoutPolicy {

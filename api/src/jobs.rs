@@ -125,12 +125,10 @@ fn delegation_notice(
 }
 
 /// Runs the jobs every `interval` until `stop` turns true.
-pub async fn run(
-    db: Database,
-    interval: Duration,
-    remind_before: chrono::TimeDelta,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: watch::Receiver<bool>) {
+    let db = state.db.clone();
+    let interval = Duration::from_secs(state.config.jobs_interval_secs);
+    let remind_before = chrono::TimeDelta::hours(state.config.delegation_reminder_hours);
     loop {
         let worker = db.clone();
         let delegations = actix_web::rt::task::spawn_blocking(move || {
@@ -149,9 +147,98 @@ pub async fn run(
             Ok(Err(error)) => tracing::warn!(%error, "expiry job failed"),
             Err(error) => tracing::error!(%error, "expiry job panicked"),
         }
+        match documents(&state).await {
+            Ok((0, 0)) => {}
+            Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),
+            Err(error) => tracing::warn!(%error, "document retention job failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => break,
         }
     }
+}
+
+/// Retention and the orphan sweep: tells owners whose documents are about to reach their
+/// retention date, deletes those past it, then removes bytes nothing points at.
+async fn documents(state: &crate::state::AppState) -> Result<(usize, usize), ApiError> {
+    let (db, notice_days) = (state.db.clone(), state.config.retention_notice_days);
+    let counts = crate::state::blocking(move || {
+        let announced = announce_retention(&db, notice_days)?;
+        Ok((announced, expire_documents(&db)?))
+    })
+    .await?;
+    let grace = chrono::TimeDelta::seconds(i64::try_from(state.config.orphan_grace_secs).unwrap_or(i64::MAX));
+    let swept = state.vault.sweep(&state.db, grace).await?;
+    if swept != crate::vault::Swept::default() {
+        tracing::info!(?swept, "orphan sweep");
+    }
+    Ok(counts)
+}
+
+fn today() -> chrono::NaiveDate {
+    now().date_naive()
+}
+
+/// Tells owners, once, that a document will be deleted on its retention date.
+pub fn announce_retention(db: &Database, notice_days: i64) -> Result<usize, ApiError> {
+    use persistence::documents as store;
+    let horizon = today() + chrono::TimeDelta::days(notice_days);
+    let due = db.read(|c| Ok::<_, ApiError>(store::retention_unannounced(c, horizon, BATCH)?))?;
+    let mut announced = 0;
+    for doc in due {
+        let done = db.write(|tx| {
+            if !store::mark_retention_announced(tx, doc.id, doc.version)? {
+                return Ok::<_, ApiError>(false);
+            }
+            let until = doc.retain_until.map(|d| d.to_string()).unwrap_or_default();
+            let notice = domain::notice::Notice {
+                recipient: doc.owner,
+                kind: "document.retention".into(),
+                title: "Срок хранения документа истекает".into(),
+                body: format!(
+                    "Документ «{}» будет удалён после {until}. Продлите срок хранения, если он ещё нужен.",
+                    doc.name
+                ),
+                data: serde_json::json!({ "document_id": doc.id, "retain_until": until }),
+                important: true,
+            };
+            persistence::notifications::notify(tx, &notice, now())?;
+            Ok(true)
+        })?;
+        announced += usize::from(done);
+    }
+    Ok(announced)
+}
+
+/// Deletes documents whose retention date has passed (their bytes go with the next sweep
+/// unless an application still carries them).
+pub fn expire_documents(db: &Database) -> Result<usize, ApiError> {
+    use persistence::documents as store;
+    let expired = db.read(|c| Ok::<_, ApiError>(store::expired(c, today(), BATCH)?))?;
+    let mut deleted = 0;
+    for doc in expired {
+        let done = db.write(|tx| {
+            let at = now();
+            if !store::delete(tx, doc.id)? {
+                return Ok::<_, ApiError>(false);
+            }
+            let entry = domain::audit::AuditEntry::new("document.expire", "document")
+                .target(doc.id)
+                .details(serde_json::json!({ "owner": doc.owner, "sha256": doc.sha256 }));
+            persistence::audit::record(tx, entry, at)?;
+            let notice = domain::notice::Notice {
+                recipient: doc.owner,
+                kind: "document.expired".into(),
+                title: "Документ удалён".into(),
+                body: format!("Срок хранения документа «{}» истёк, документ удалён.", doc.name),
+                data: serde_json::json!({ "document_id": doc.id }),
+                important: false,
+            };
+            persistence::notifications::notify(tx, &notice, at)?;
+            Ok(true)
+        })?;
+        deleted += usize::from(done);
+    }
+    Ok(deleted)
 }

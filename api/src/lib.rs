@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod vault;
 
 pub use app::{spec, Application, StartError};
 pub use config::{Config, Source};

@@ -145,15 +145,22 @@ pub fn precheck(
     }
 }
 
-/// The one place where submission checks the service's required documents. Attachments
-/// arrive with the documents feature; until then no application carries any, so the check
-/// has nothing to compare yet and passes.
-fn required_documents(
-    _tx: &mut DbConnection,
-    _app: &Application,
-    _service: &Service,
-) -> Result<(), ApiError> {
-    Ok(())
+/// The one place where submission checks the service's required documents: every
+/// required type must be among the application's current attachments.
+fn required_documents(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
+    let attached: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
+        .into_iter()
+        .map(|a| a.doc_type)
+        .collect();
+    let missing = domain::document::missing_documents(&service.required_documents, &attached);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "required_documents_missing",
+        format!("Attach the required documents first: {}.", missing.join(", ")),
+    )
+    .with_context(json!({ "missing_documents": missing })))
 }
 
 /// Fires `event` on application `id` as `party`, based on `version`.
@@ -202,6 +209,11 @@ pub fn store_step(
         None => (None, None, None),
     };
     applications::record(tx, app, Some(step), actor, principal, at)?;
+    // What the applicant sent is what the agency reviews: attachments freeze as the
+    // application leaves the draft (and again when an answer brings new papers).
+    if step.to != Status::Draft {
+        persistence::documents::freeze(tx, app.id, at)?;
+    }
     let entry = AuditEntry::new(format!("application.{}", step.event.as_str()), "application")
         .by(actor)
         .on_behalf_of(principal)

@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, configuration, token keys and metrics.
+//! What every handler can reach: the database, configuration, token keys, metrics and
+//! the document vault.
 //! Blocking work (diesel, argon2) runs on the blocking pool, inside the request's span.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::crypto::PiiCipher;
 use crate::error::ApiError;
 use crate::forms::FormValidators;
 use crate::metrics::Metrics;
+use crate::vault::Vault;
 
 pub struct AppState {
     pub db: Database,
@@ -20,6 +22,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub pii: Arc<PiiCipher>,
     pub forms: Arc<FormValidators>,
+    pub vault: Arc<Vault>,
 }
 
 pub type State = web::Data<AppState>;
@@ -30,6 +33,13 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let span = tracing::Span::current();
     web::block(move || span.in_scope(work)).await?
+}
+
+/// Runs blocking file work off the actix workers.
+pub async fn blocking_io<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    web::block(work).await.map_err(std::io::Error::other)?
 }
 
 impl AppState {

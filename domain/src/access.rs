@@ -497,6 +497,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (action, Resource::Application(app)) if Action::APPLICANT.contains(&action) => {
             applicant(subject, action, app)
         }
+        // An application's attachments: its applicant attaches and reads them; the officers
+        // handling it read them (and nothing else of the applicant's vault).
+        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Application(app)) => {
+            applicant(subject, action, app)
+        }
         (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => officer(subject, app),
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
@@ -576,7 +581,10 @@ fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Resul
         return Ok(());
     }
     if handles(subject, app) {
-        return require(action == Action::ApplicationsRead, Denial::NotApplicant);
+        return require(
+            matches!(action, Action::ApplicationsRead | Action::DocumentsRead),
+            Denial::NotApplicant,
+        );
     }
     Err(if subject.has_role(Role::Officer) {
         Denial::WrongAgency
@@ -717,8 +725,14 @@ mod tests {
         ];
         for status in [Status::Draft, Status::Submitted] {
             for (name, subject) in &callers {
-                for action in Action::APPLICANT.into_iter().chain(Action::OFFICER) {
-                    let applicant_side = Action::APPLICANT.contains(&action);
+                let attachments = [Action::DocumentsRead, Action::DocumentsUpload];
+                for action in Action::APPLICANT
+                    .into_iter()
+                    .chain(Action::OFFICER)
+                    .chain(attachments)
+                {
+                    let applicant_side = !Action::OFFICER.contains(&action);
+                    let reads = matches!(action, Action::ApplicationsRead | Action::DocumentsRead);
                     let sees = status != Status::Draft;
                     let expected = match (*name, applicant_side) {
                         ("owner", true) => Ok(()),
@@ -727,7 +741,7 @@ mod tests {
                         }
                         ("simplified owner", true) => Ok(()),
                         ("owner" | "simplified owner", false) => Err(Denial::RoleRequired),
-                        ("officer", true) if sees && action == Action::ApplicationsRead => Ok(()),
+                        ("officer", true) if sees && reads => Ok(()),
                         ("officer", true) if sees => Err(Denial::NotApplicant),
                         ("officer", false) if sees => Ok(()),
                         ("officer" | "other officer", _) => Err(Denial::WrongAgency),

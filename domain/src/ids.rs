@@ -91,6 +91,14 @@ id_type!(
     /// An authenticated session (refresh-token family).
     SessionId
 );
+id_type!(
+    /// A document in someone's vault.
+    DocumentId
+);
+id_type!(
+    /// A document attached to an application (a snapshot, frozen at submission).
+    AttachmentId
+);
 
 #[cfg(test)]
 mod tests {

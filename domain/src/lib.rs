@@ -7,6 +7,7 @@ pub mod application;
 pub mod audit;
 pub mod catalog;
 pub mod delegation;
+pub mod document;
 pub mod field_error;
 pub mod ids;
 pub mod login;

@@ -9,7 +9,7 @@ use domain::time::Instant;
 use crate::catalog::escape_like;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
+use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{application_history, applications, counters};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -209,6 +209,27 @@ pub fn update(
     Ok(updated == 1)
 }
 
+/// Moves the application to the next version without changing its fields (its
+/// attachments changed); `Ok(false)` when it is no longer at `expected`.
+pub fn bump_version(
+    conn: &mut DbConnection,
+    id: ApplicationId,
+    expected: i64,
+    at: Instant,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        applications::table
+            .find(id.to_string())
+            .filter(applications::version.eq(expected)),
+    )
+    .set((
+        applications::version.eq(expected + 1),
+        applications::updated_at.eq(to_db_time(at)),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
 pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Application>, StoreError> {
     applications::table
         .find(id.to_string())
@@ -258,10 +279,6 @@ pub fn record(
     on_behalf_of: Option<uuid::Uuid>,
     now: Instant,
 ) -> Result<(), StoreError> {
-    let last: Option<i32> = application_history::table
-        .filter(application_history::application_id.eq(app.id.to_string()))
-        .select(diesel::dsl::max(application_history::seq))
-        .first(conn)?;
     let (event, from, comment) = match step {
         Some(step) => (
             step.event.as_str(),
@@ -270,6 +287,42 @@ pub fn record(
         ),
         None => ("create", None, None),
     };
+    let entry = NewHistory {
+        event,
+        from,
+        comment,
+        actor,
+        on_behalf_of,
+    };
+    record_event(conn, app, entry, now)
+}
+
+/// A history entry that is not a transition (attachments added or removed, …).
+pub struct NewHistory<'a> {
+    pub event: &'a str,
+    pub from: Option<&'a str>,
+    pub comment: Option<String>,
+    pub actor: Option<AccountId>,
+    pub on_behalf_of: Option<uuid::Uuid>,
+}
+
+pub fn record_event(
+    conn: &mut DbConnection,
+    app: &Application,
+    entry: NewHistory,
+    now: Instant,
+) -> Result<(), StoreError> {
+    let NewHistory {
+        event,
+        from,
+        comment,
+        actor,
+        on_behalf_of,
+    } = entry;
+    let last: Option<i32> = application_history::table
+        .filter(application_history::application_id.eq(app.id.to_string()))
+        .select(diesel::dsl::max(application_history::seq))
+        .first(conn)?;
     diesel::insert_into(application_history::table)
         .values((
             application_history::id.eq(uuid::Uuid::now_v7().to_string()),
@@ -332,25 +385,6 @@ pub fn history(conn: &mut DbConnection, id: ApplicationId) -> Result<Vec<History
             },
         )
         .collect()
-}
-
-/// A keyset condition as a row-value comparison, `(column, id) > (at, id)`: both backends
-/// turn it into an index range, where the equivalent `a > x OR (a = x AND b > y)` makes
-/// PostgreSQL walk and filter every row before the cursor.
-fn after_key(
-    column: &'static str,
-    op: &'static str,
-    at: Instant,
-    id: &str,
-) -> diesel::expression::SqlLiteral<
-    diesel::sql_types::Bool,
-    impl diesel::query_builder::QueryFragment<crate::connection::MultiBackend> + Send,
-> {
-    diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({column}, id) {op} ("))
-        .bind::<diesel::sql_types::Timestamp, _>(to_db_time(at))
-        .sql(", ")
-        .bind::<diesel::sql_types::Text, _>(id.to_string())
-        .sql(")")
 }
 
 /// Filters and keyset position for "my applications".

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod connection;
 pub mod database;
 pub mod delegations;
+pub mod documents;
 pub mod error;
 pub mod idempotency;
 pub mod notifications;

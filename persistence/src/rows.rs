@@ -31,3 +31,22 @@ where
 {
     text.map(|t| parse_id(table, t)).transpose()
 }
+
+/// A keyset condition as a row-value comparison, `(column, id) > (at, id)`: both backends
+/// turn it into an index range, where the equivalent `a > x OR (a = x AND b > y)` makes
+/// PostgreSQL walk and filter every row before the cursor.
+pub fn after_key(
+    column: &'static str,
+    op: &'static str,
+    at: Instant,
+    id: &str,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    impl diesel::query_builder::QueryFragment<crate::connection::MultiBackend> + Send,
+> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({column}, id) {op} ("))
+        .bind::<diesel::sql_types::Timestamp, _>(to_db_time(at))
+        .sql(", ")
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .sql(")")
+}

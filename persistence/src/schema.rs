@@ -388,3 +388,52 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(organisations, organisation_employees);
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        touched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        owner_id -> Text,
+        uploaded_by -> Text,
+        name -> Text,
+        doc_type -> Text,
+        file_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        access_level -> Text,
+        access_services -> Nullable<Text>,
+        retain_until -> Nullable<Date>,
+        retention_notified -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        application_id -> Text,
+        document_id -> Text,
+        doc_type -> Text,
+        name -> Text,
+        file_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        revision -> BigInt,
+        supersedes -> Nullable<Text>,
+        attached_by -> Text,
+        created_at -> Timestamp,
+        frozen_at -> Nullable<Timestamp>,
+        superseded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(blobs, documents, attachments);

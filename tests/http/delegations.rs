@@ -8,17 +8,17 @@ use serde_json::{json, Value};
 use crate::db_test;
 use crate::support::{days_ago, json, problem, Backend, TestApp};
 
-fn s(v: &Value) -> String {
+pub fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-struct Person {
-    id: String,
-    token: String,
+pub struct Person {
+    pub id: String,
+    pub token: String,
 }
 
 /// A confirmed citizen with a second factor on (set directly: enrolment has its own tests).
-async fn person(app: &TestApp) -> Person {
+pub async fn person(app: &TestApp) -> Person {
     let (_, id, token) = app.confirmed_citizen().await;
     app.execute(&format!(
         "UPDATE accounts SET totp_enabled = TRUE WHERE id = '{id}'"
@@ -26,7 +26,7 @@ async fn person(app: &TestApp) -> Person {
     Person { id, token }
 }
 
-fn term(days: i64) -> (String, String) {
+pub fn term(days: i64) -> (String, String) {
     let from = api::clock::now();
     (
         from.to_rfc3339(),
@@ -34,7 +34,7 @@ fn term(days: i64) -> (String, String) {
     )
 }
 
-async fn delegate(app: &TestApp, from: &Person, to: &Person, body: Value) -> reqwest::Response {
+pub async fn delegate(app: &TestApp, from: &Person, to: &Person, body: Value) -> reqwest::Response {
     let mut body = body;
     body["representative_id"] = json!(to.id);
     app.send(Method::POST, "/api/v1/delegations", &from.token, None, Some(body))
@@ -51,7 +51,7 @@ fn specific(days: i64) -> Value {
     })
 }
 
-async fn accept(app: &TestApp, who: &Person, d: &Value, code: &str) -> reqwest::Response {
+pub async fn accept(app: &TestApp, who: &Person, d: &Value, code: &str) -> reqwest::Response {
     let path = format!("/api/v1/delegations/{}/accept", s(&d["id"]));
     app.send(
         Method::POST,
@@ -64,7 +64,7 @@ async fn accept(app: &TestApp, who: &Person, d: &Value, code: &str) -> reqwest::
 }
 
 /// A request as `who` for `principal`.
-async fn on_behalf(
+pub async fn on_behalf(
     app: &TestApp,
     who: &Person,
     principal: &Person,

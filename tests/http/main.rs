@@ -6,6 +6,7 @@ mod support;
 mod applications;
 mod audit;
 mod delegations;
+mod documents;
 mod errors;
 mod identity;
 mod openapi;

@@ -695,6 +695,63 @@ impl TestApp {
         request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
+    /// Uploads `file` as `name` with the given text fields (`query` is appended to the path).
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        file: Vec<u8>,
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new();
+        for (key, value) in fields {
+            form = form.text(key.to_string(), value.to_string());
+        }
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(file).file_name(name.to_string()),
+        );
+        self.client
+            .post(self.url(&format!("/api/v1/documents{query}")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("upload: {e}"))
+    }
+
+    /// Every file under the document store and its staging area.
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.data_dir.0.join("documents"), &mut found);
+        found
+    }
+
+    /// Rows in `documents` and `blobs`.
+    pub fn document_rows(&self) -> (i64, i64) {
+        use diesel::prelude::*;
+        use persistence::schema::{blobs, documents};
+        self.state
+            .db
+            .read(|c| {
+                let documents = documents::table.count().get_result::<i64>(c)?;
+                let blobs = blobs::table.count().get_result::<i64>(c)?;
+                Ok::<_, persistence::StoreError>((documents, blobs))
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Runs a statement against the test database (to move time, or to tamper).
     pub fn execute(&self, sql: &str) {
         use diesel::RunQueryDsl;

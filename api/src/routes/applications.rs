@@ -3,7 +3,7 @@
 
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use domain::access::{authorize, Action, Resource};
 use domain::application::{allowed_events, Application, Event, Party, Status};
 use domain::ids::{ApplicationId, TemplateId};
@@ -667,23 +667,6 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            ApiError::field(
-                field,
-                "invalid_value",
-                "A date (YYYY-MM-DD) or an RFC 3339 instant.",
-            )
-        })
-}
-
 impl ListQuery {
     fn filter(&self, limit: i64) -> Result<ListFilter, ApiError> {
         let status = self
@@ -719,8 +702,12 @@ impl ListQuery {
             status,
             service: self.service.clone(),
             services: None,
-            from: self.from.as_deref().map(|t| instant("from", t)).transpose()?,
-            to: self.to.as_deref().map(|t| instant("to", t)).transpose()?,
+            from: self
+                .from
+                .as_deref()
+                .map(|t| paging::instant("from", t))
+                .transpose()?,
+            to: self.to.as_deref().map(|t| paging::instant("to", t)).transpose()?,
             q: self.q.clone().filter(|q| !q.trim().is_empty()),
             ascending,
             after,

@@ -2,11 +2,13 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod confirmations;
 pub mod delegations;
+pub mod documents;
 pub mod me;
 pub mod officer;
 pub mod organisations;
@@ -58,6 +60,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(applications::appeal)
                 .service(applications::respond_to)
                 .service(applications::history)
+                .service(attachments::attach)
+                .service(attachments::detach)
+                .service(attachments::list)
+                .service(attachments::content)
                 .service(officer::queue)
                 .service(officer::take)
                 .service(officer::request_info)
@@ -87,6 +93,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(confirmations::list)
                 .service(confirmations::approve)
                 .service(confirmations::reject)
+                .service(documents::upload)
+                .service(documents::list)
+                .service(documents::get_one)
+                .service(documents::update)
+                .service(documents::remove)
+                .service(documents::content)
                 .service(audit::verify),
         );
 }

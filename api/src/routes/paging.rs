@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -61,6 +62,24 @@ pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     } else {
         Err(ApiError::field("limit", "out_of_range", "Between 1 and 100."))
     }
+}
+
+/// A `from`/`to` filter value: a date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant.
+pub fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            ApiError::field(
+                field,
+                "invalid_value",
+                "A date (YYYY-MM-DD) or an RFC 3339 instant.",
+            )
+        })
 }
 
 #[cfg(test)]

@@ -1,0 +1,410 @@
+//! An application's attachments: vault documents given to the agency with the
+//! application. Attaching changes the application (a new version, so `If-Match`
+//! applies); attachments freeze at submission, and a later change of a frozen paper is
+//! its next revision, the frozen one kept.
+
+use actix_web::web::{Json, Path, Query};
+use actix_web::{delete, get, post, HttpRequest, HttpResponse};
+use domain::access::{authorize, Action, Resource};
+use domain::application::Application;
+use domain::audit::AuditEntry;
+use domain::catalog::Service;
+use domain::document::{self as rules, AttachmentWindow, FileType};
+use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
+use persistence::applications::{self, NewHistory};
+use persistence::documents::{self as store, Attachment, Document};
+use persistence::DbConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::documents::audit_download;
+use crate::auth::Actor;
+use crate::clock::now;
+use crate::concurrency::{etag, stale, IfMatch};
+use crate::error::{from_field_error, ApiError};
+use crate::lifecycle::{self, Acting};
+use crate::state::State;
+use crate::vault::download;
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019a4c40-11aa-7bb2-8c3d-5e6f7a8b9c0d", "document_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69",
+    "doc_type": "passport_scan", "name": "паспорт.pdf", "file_type": "pdf", "media_type": "application/pdf",
+    "size_bytes": 482113, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "revision": 1, "frozen": true, "attached_at": "2026-11-23T10:05:00Z",
+    "frozen_at": "2026-11-23T10:10:00Z", "superseded_at": null
+}))]
+pub struct AttachmentView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: AttachmentId,
+    /// The vault document it was taken from (the attachment keeps its own copy).
+    #[schema(value_type = String, format = Uuid)]
+    pub document_id: DocumentId,
+    pub doc_type: String,
+    pub name: String,
+    #[schema(value_type = String, example = "pdf")]
+    pub file_type: FileType,
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    /// 1, then 2, 3… for each later version of a frozen paper of this type.
+    pub revision: i64,
+    /// Submitted with the application: it can no longer change in place.
+    pub frozen: bool,
+    #[schema(value_type = String, format = Uuid)]
+    pub attached_by: AccountId,
+    pub attached_at: chrono::DateTime<chrono::Utc>,
+    pub frozen_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a newer revision replaced it (kept for the record).
+    pub superseded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn view(a: &Attachment) -> AttachmentView {
+    AttachmentView {
+        id: a.id,
+        document_id: a.document,
+        doc_type: a.doc_type.clone(),
+        name: a.name.clone(),
+        file_type: a.file_type,
+        media_type: a.file_type.media_type().into(),
+        size_bytes: a.size_bytes,
+        sha256: a.sha256.clone(),
+        revision: a.revision,
+        frozen: a.frozen_at.is_some(),
+        attached_by: a.attached_by,
+        attached_at: a.created_at,
+        frozen_at: a.frozen_at,
+        superseded_at: a.superseded_at,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentList {
+    pub items: Vec<AttachmentView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"document_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "doc_type": "passport_scan"}))]
+pub struct AttachBody {
+    #[schema(value_type = String, format = Uuid)]
+    pub document_id: DocumentId,
+    /// Which required paper this is; defaults to the document's own type.
+    pub doc_type: Option<String>,
+}
+
+/// Loads the application for a change of its attachments, at `version`, when the
+/// status still lets them change.
+fn changeable(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    version: i64,
+) -> Result<(Application, Service, AttachmentWindow), ApiError> {
+    let (app, service) = lifecycle::load(tx, acting, id, Action::DocumentsUpload)?;
+    if app.version != version {
+        return Err(stale(app.version));
+    }
+    let window = rules::attachment_window(app.status, &service.policy);
+    if window == AttachmentWindow::Closed {
+        return Err(ApiError::conflict(
+            "attachments_closed",
+            format!(
+                "Attachments cannot change while the application is {}.",
+                app.status.as_str()
+            ),
+        )
+        .with_context(json!({ "status": app.status.as_str() })));
+    }
+    Ok((app, service, window))
+}
+
+/// The vault document to attach: the applicant's own, shared with this service, of a
+/// type and size the service accepts.
+fn attachable(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+    service: &Service,
+    id: DocumentId,
+) -> Result<Document, ApiError> {
+    let unknown = || {
+        ApiError::field(
+            "document_id",
+            "unknown_document",
+            "No such document in the applicant's vault.",
+        )
+    };
+    let doc = store::find(tx, id)?
+        .filter(|d| d.owner == app.owner)
+        .ok_or_else(unknown)?;
+    authorize(
+        &acting.subject,
+        Action::DocumentsRead,
+        &Resource::Account(doc.owner),
+        now(),
+    )?;
+    if !doc.sharing.shares_with(&service.code) {
+        return Err(ApiError::conflict(
+            "document_not_shared",
+            "The document is not shared with this service: set its access to `services` (naming this service) or `agencies` first.",
+        )
+        .with_context(json!({ "access": doc.sharing.level.as_str(), "service": service.code })));
+    }
+    if !rules::service_file_types(&service.allowed_file_types).contains(&doc.file_type) {
+        return Err(ApiError::field(
+            "document_id",
+            "file_type_not_accepted",
+            format!("This service does not accept {} files.", doc.file_type.as_str()),
+        ));
+    }
+    if doc.size_bytes > service.max_file_bytes {
+        return Err(ApiError::field(
+            "document_id",
+            "file_too_large",
+            format!(
+                "This service accepts files of at most {} bytes.",
+                service.max_file_bytes
+            ),
+        ));
+    }
+    Ok(doc)
+}
+
+/// Moves the application to its next version and writes history and audit.
+fn record(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+    event: &'static str,
+    attachment: &Attachment,
+) -> Result<i64, ApiError> {
+    let at = now();
+    if !applications::bump_version(tx, app.id, app.version, at)? {
+        return Err(stale(app.version + 1));
+    }
+    let entry = NewHistory {
+        event,
+        from: Some(app.status.as_str()),
+        comment: Some(format!("{}: {}", attachment.doc_type, attachment.name)),
+        actor: Some(acting.account),
+        on_behalf_of: acting.on_behalf_of,
+    };
+    applications::record_event(tx, app, entry, at)?;
+    let audit = AuditEntry::new(format!("application.{event}"), "application")
+        .by(Some(acting.account))
+        .on_behalf_of(acting.on_behalf_of)
+        .target(app.id)
+        .details(json!({
+            "attachment_id": attachment.id, "document_id": attachment.document,
+            "sha256": attachment.sha256, "revision": attachment.revision,
+        }))
+        .from_ip(acting.ip.clone());
+    persistence::audit::record(tx, audit, at)?;
+    Ok(app.version + 1)
+}
+
+/// Attach a vault document (requires the application's `If-Match`).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "attachDocument",
+    security(("bearer" = [])),
+    request_body = AttachBody,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 201, description = "Attached; `ETag` is the application's new version", body = AttachmentView, headers(("ETag" = String))),
+        (status = 409, description = "`attachments_closed`, `document_not_shared` or `already_attached`", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/applications/{id}/attachments")]
+pub async fn attach(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<AttachBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
+    let (attachment, new_version) = state
+        .write(move |tx| {
+            let (app, service, window) = changeable(tx, &acting, id, version.0)?;
+            let doc = attachable(tx, &acting, &app, &service, body.document_id)?;
+            let doc_type = match body.doc_type {
+                Some(t) => {
+                    rules::check_doc_type(&t).map_err(from_field_error)?;
+                    t
+                }
+                None => doc.doc_type.clone(),
+            };
+            let current = store::attachments_of(tx, app.id, false)?;
+            if current
+                .iter()
+                .any(|a| a.document == doc.id && a.doc_type == doc_type)
+            {
+                return Err(ApiError::conflict(
+                    "already_attached",
+                    "This document is already attached as this type.",
+                ));
+            }
+            // After submission a paper of a frozen type is that paper's next revision.
+            let previous = match window {
+                AttachmentWindow::Versioned => current
+                    .iter()
+                    .filter(|a| a.doc_type == doc_type && a.frozen_at.is_some())
+                    .max_by_key(|a| a.revision),
+                _ => None,
+            };
+            let at = now();
+            if let Some(previous) = previous {
+                store::supersede(tx, previous.id, at)?;
+            }
+            let attachment = Attachment {
+                id: AttachmentId::new(),
+                application: app.id,
+                document: doc.id,
+                doc_type,
+                name: doc.name.clone(),
+                file_type: doc.file_type,
+                size_bytes: doc.size_bytes,
+                sha256: doc.sha256.clone(),
+                revision: previous.map_or(1, |p| p.revision + 1),
+                supersedes: previous.map(|p| p.id),
+                attached_by: acting.account,
+                created_at: at,
+                frozen_at: None,
+                superseded_at: None,
+            };
+            store::attach(tx, &attachment)?;
+            let new_version = record(tx, &acting, &app, "attach", &attachment)?;
+            Ok((attachment, new_version))
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", etag(new_version)))
+        .json(view(&attachment)))
+}
+
+/// Remove an attachment not yet frozen (requires the application's `If-Match`).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "detachDocument",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("document_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 204, description = "Removed; `ETag` is the application's new version", headers(("ETag" = String))),
+        (status = 409, description = "`attachment_frozen` (submitted papers stay) or `attachments_closed`", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/applications/{id}/attachments/{document_id}")]
+pub async fn detach(
+    state: State,
+    actor: Actor,
+    path: Path<(ApplicationId, DocumentId)>,
+    version: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let ((id, document), acting) = (path.into_inner(), Acting::from(&actor));
+    let new_version = state
+        .write(move |tx| {
+            let (app, _, _) = changeable(tx, &acting, id, version.0)?;
+            let current = store::attachments_of(tx, app.id, false)?;
+            let attachment = current
+                .iter()
+                .filter(|a| a.document == document)
+                .max_by_key(|a| a.created_at)
+                .ok_or_else(ApiError::not_found)?;
+            if attachment.frozen_at.is_some() || !store::detach(tx, attachment)? {
+                return Err(ApiError::conflict(
+                    "attachment_frozen",
+                    "A submitted attachment stays with the application; attach a new version instead.",
+                ));
+            }
+            record(tx, &acting, &app, "detach", attachment)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("ETag", etag(new_version)))
+        .finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttachmentQuery {
+    /// Include revisions replaced by newer ones.
+    pub all: Option<bool>,
+}
+
+/// An application's attachments (for its applicant and the officers handling it).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "listAttachments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), AttachmentQuery),
+    responses((status = 200, description = "The attachments, in the order they were attached", body = AttachmentList))
+)]
+#[get("/applications/{id}/attachments")]
+pub async fn list(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    query: Query<AttachmentQuery>,
+) -> Result<Json<AttachmentList>, ApiError> {
+    let (id, acting, all) = (id.into_inner(), Acting::from(&actor), query.all.unwrap_or(false));
+    let found = state
+        .read(move |c| {
+            lifecycle::visible(c, &acting, id, Action::DocumentsRead)?;
+            Ok(store::attachments_of(c, id, all)?)
+        })
+        .await?;
+    Ok(Json(AttachmentList {
+        items: found.iter().map(view).collect(),
+    }))
+}
+
+/// Download an attachment (supports `Range`, `If-None-Match`).
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "downloadAttachment",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("attachment_id" = String, Path, format = Uuid),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("ETag" = String), ("Content-Disposition" = String), ("Accept-Ranges" = String))),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("Content-Range" = String))),
+        (status = 304, description = "Your copy is current"),
+        (status = 416, description = "The range lies outside the file", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/applications/{id}/attachments/{attachment_id}/content")]
+pub async fn content(
+    state: State,
+    actor: Actor,
+    req: HttpRequest,
+    path: Path<(ApplicationId, AttachmentId)>,
+) -> Result<HttpResponse, ApiError> {
+    let ((id, attachment_id), acting) = (path.into_inner(), Acting::from(&actor));
+    let (app, attachment) = state
+        .read(move |c| {
+            let app = lifecycle::visible(c, &acting, id, Action::DocumentsRead)?;
+            let attachment = store::find_attachment(c, id, attachment_id)?.ok_or_else(ApiError::not_found)?;
+            Ok((app, attachment))
+        })
+        .await?;
+    audit_download(
+        &state,
+        &actor,
+        app.owner,
+        attachment.id.to_string(),
+        "attachment.download",
+    )
+    .await?;
+    let content = download::Content {
+        sha256: &attachment.sha256,
+        size: u64::try_from(attachment.size_bytes).map_err(ApiError::internal)?,
+        file_type: attachment.file_type,
+        name: &attachment.name,
+    };
+    download::respond(state.vault.store.as_ref(), &req, content).await
+}

@@ -1,0 +1,450 @@
+//! Stored bytes (`blobs`), vault documents and application attachments. A document row
+//! and an attachment row each point at a blob; bytes are removed only by the orphan sweep,
+//! once no row points at them.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use domain::document::{AccessLevel, FileType, Sharing};
+use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
+use domain::time::Instant;
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
+use crate::schema::{attachments, blobs, documents};
+
+/// A document in its owner's vault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub id: DocumentId,
+    pub owner: AccountId,
+    pub uploaded_by: AccountId,
+    pub name: String,
+    pub doc_type: String,
+    pub file_type: FileType,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub sharing: Sharing,
+    pub retain_until: Option<NaiveDate>,
+    pub version: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = documents)]
+struct DocumentRow {
+    id: String,
+    owner_id: String,
+    uploaded_by: String,
+    name: String,
+    doc_type: String,
+    file_type: String,
+    size_bytes: i64,
+    sha256: String,
+    access_level: String,
+    access_services: Option<String>,
+    retain_until: Option<NaiveDate>,
+    version: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+fn file_type(table: &'static str, text: &str) -> Result<FileType, StoreError> {
+    FileType::parse(text).ok_or_else(|| StoreError::corrupt(table, format!("file type {text:?}")))
+}
+
+impl TryFrom<DocumentRow> for Document {
+    type Error = StoreError;
+
+    fn try_from(r: DocumentRow) -> Result<Document, StoreError> {
+        let level = AccessLevel::parse(&r.access_level)
+            .ok_or_else(|| StoreError::corrupt("documents", format!("access level {:?}", r.access_level)))?;
+        let services = match r.access_services {
+            Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::corrupt("documents", e))?,
+            None => vec![],
+        };
+        Ok(Document {
+            id: parse_id("documents", &r.id)?,
+            owner: parse_id("documents", &r.owner_id)?,
+            uploaded_by: parse_id("documents", &r.uploaded_by)?,
+            name: r.name,
+            doc_type: r.doc_type,
+            file_type: file_type("documents", &r.file_type)?,
+            size_bytes: r.size_bytes,
+            sha256: r.sha256,
+            sharing: Sharing { level, services },
+            retain_until: r.retain_until,
+            version: r.version,
+            created_at: from_db_time(r.created_at),
+            updated_at: from_db_time(r.updated_at),
+        })
+    }
+}
+
+fn services_text(sharing: &Sharing) -> Option<String> {
+    (!sharing.services.is_empty()).then(|| serde_json::Value::from(sharing.services.clone()).to_string())
+}
+
+/// Records that `sha256` is stored (or was stored again just now): inserts the blob row or
+/// refreshes its `touched_at`, which keeps the sweep's hands off it.
+pub fn touch_blob(conn: &mut DbConnection, sha256: &str, size: i64, at: Instant) -> Result<(), StoreError> {
+    let touched = diesel::update(blobs::table.find(sha256))
+        .set(blobs::touched_at.eq(to_db_time(at)))
+        .execute(conn)?;
+    if touched == 0 {
+        diesel::insert_into(blobs::table)
+            .values((
+                blobs::sha256.eq(sha256),
+                blobs::size_bytes.eq(size),
+                blobs::touched_at.eq(to_db_time(at)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn blob_exists(conn: &mut DbConnection, sha256: &str) -> Result<bool, StoreError> {
+    let found: Option<String> = blobs::table
+        .find(sha256)
+        .select(blobs::sha256)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Blobs no document or attachment points at, untouched since `before`.
+pub fn unreferenced_blobs(
+    conn: &mut DbConnection,
+    before: Instant,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let referenced_by_documents = documents::table.select(documents::sha256);
+    let referenced_by_attachments = attachments::table.select(attachments::sha256);
+    Ok(blobs::table
+        .filter(blobs::touched_at.lt(to_db_time(before)))
+        .filter(blobs::sha256.ne_all(referenced_by_documents))
+        .filter(blobs::sha256.ne_all(referenced_by_attachments))
+        .select(blobs::sha256)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Deletes the blob row if it is still unreferenced and untouched since `before`;
+/// `Ok(false)` when an upload claimed it meanwhile.
+pub fn forget_blob(conn: &mut DbConnection, sha256: &str, before: Instant) -> Result<bool, StoreError> {
+    let referenced_by_documents = documents::table.select(documents::sha256);
+    let referenced_by_attachments = attachments::table.select(attachments::sha256);
+    let deleted = diesel::delete(
+        blobs::table
+            .filter(blobs::sha256.eq(sha256))
+            .filter(blobs::touched_at.lt(to_db_time(before)))
+            .filter(blobs::sha256.ne_all(referenced_by_documents))
+            .filter(blobs::sha256.ne_all(referenced_by_attachments)),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
+}
+
+pub fn insert(conn: &mut DbConnection, d: &Document) -> Result<(), StoreError> {
+    diesel::insert_into(documents::table)
+        .values((
+            documents::id.eq(d.id.to_string()),
+            documents::owner_id.eq(d.owner.to_string()),
+            documents::uploaded_by.eq(d.uploaded_by.to_string()),
+            documents::name.eq(&d.name),
+            documents::doc_type.eq(&d.doc_type),
+            documents::file_type.eq(d.file_type.as_str()),
+            documents::size_bytes.eq(d.size_bytes),
+            documents::sha256.eq(&d.sha256),
+            documents::access_level.eq(d.sharing.level.as_str()),
+            documents::access_services.eq(services_text(&d.sharing)),
+            documents::retain_until.eq(d.retain_until),
+            documents::retention_notified.eq(false),
+            documents::version.eq(d.version),
+            documents::created_at.eq(to_db_time(d.created_at)),
+            documents::updated_at.eq(to_db_time(d.updated_at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, id: DocumentId) -> Result<Option<Document>, StoreError> {
+    documents::table
+        .find(id.to_string())
+        .select(DocumentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Document::try_from)
+        .transpose()
+}
+
+/// Replaces the editable metadata if still at `expected`; `Ok(false)` when someone wrote first.
+/// A new retention date is announced again before it passes.
+pub fn update(conn: &mut DbConnection, d: &Document, expected: i64) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        documents::table
+            .find(d.id.to_string())
+            .filter(documents::version.eq(expected)),
+    )
+    .set((
+        documents::name.eq(&d.name),
+        documents::doc_type.eq(&d.doc_type),
+        documents::access_level.eq(d.sharing.level.as_str()),
+        documents::access_services.eq(services_text(&d.sharing)),
+        documents::retain_until.eq(d.retain_until),
+        documents::retention_notified.eq(false),
+        documents::version.eq(expected + 1),
+        documents::updated_at.eq(to_db_time(d.updated_at)),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn delete(conn: &mut DbConnection, id: DocumentId) -> Result<bool, StoreError> {
+    Ok(diesel::delete(documents::table.find(id.to_string())).execute(conn)? == 1)
+}
+
+/// Filters and keyset position for the vault list (newest first).
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub file_type: Option<FileType>,
+    pub doc_type: Option<String>,
+    pub from: Option<Instant>,
+    pub to: Option<Instant>,
+    pub after: Option<(Instant, String)>,
+    pub limit: i64,
+}
+
+/// The owner's documents, newest first, served by the `(owner_id, created_at, id)` index.
+pub fn list(conn: &mut DbConnection, owner: AccountId, f: &ListFilter) -> Result<Vec<Document>, StoreError> {
+    let mut query = documents::table
+        .filter(documents::owner_id.eq(owner.to_string()))
+        .select(DocumentRow::as_select())
+        .into_boxed();
+    if let Some(t) = f.file_type {
+        query = query.filter(documents::file_type.eq(t.as_str()));
+    }
+    if let Some(t) = &f.doc_type {
+        query = query.filter(documents::doc_type.eq(t.clone()));
+    }
+    if let Some(from) = f.from {
+        query = query.filter(documents::created_at.ge(to_db_time(from)));
+    }
+    if let Some(to) = f.to {
+        query = query.filter(documents::created_at.lt(to_db_time(to)));
+    }
+    if let Some((at, id)) = &f.after {
+        query = query.filter(after_key("created_at", "<", *at, id));
+    }
+    query
+        .order((documents::created_at.desc(), documents::id.desc()))
+        .limit(f.limit)
+        .load(conn)?
+        .into_iter()
+        .map(Document::try_from)
+        .collect()
+}
+
+/// Documents whose retention date is before `today` (to delete).
+pub fn expired(conn: &mut DbConnection, today: NaiveDate, limit: i64) -> Result<Vec<Document>, StoreError> {
+    documents::table
+        .filter(documents::retain_until.lt(today))
+        .select(DocumentRow::as_select())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Document::try_from)
+        .collect()
+}
+
+/// Documents whose retention ends by `horizon` and whose owner has not been told yet.
+pub fn retention_unannounced(
+    conn: &mut DbConnection,
+    horizon: NaiveDate,
+    limit: i64,
+) -> Result<Vec<Document>, StoreError> {
+    documents::table
+        .filter(documents::retain_until.le(horizon))
+        .filter(documents::retention_notified.eq(false))
+        .select(DocumentRow::as_select())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Document::try_from)
+        .collect()
+}
+
+/// Marks the retention notice sent, if the document is still at `version`.
+pub fn mark_retention_announced(
+    conn: &mut DbConnection,
+    id: DocumentId,
+    version: i64,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        documents::table
+            .find(id.to_string())
+            .filter(documents::version.eq(version)),
+    )
+    .set(documents::retention_notified.eq(true))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// A document as an application carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub application: ApplicationId,
+    pub document: DocumentId,
+    pub doc_type: String,
+    pub name: String,
+    pub file_type: FileType,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub revision: i64,
+    pub supersedes: Option<AttachmentId>,
+    pub attached_by: AccountId,
+    pub created_at: Instant,
+    pub frozen_at: Option<Instant>,
+    pub superseded_at: Option<Instant>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = attachments)]
+struct AttachmentRow {
+    id: String,
+    application_id: String,
+    document_id: String,
+    doc_type: String,
+    name: String,
+    file_type: String,
+    size_bytes: i64,
+    sha256: String,
+    revision: i64,
+    supersedes: Option<String>,
+    attached_by: String,
+    created_at: chrono::NaiveDateTime,
+    frozen_at: Option<chrono::NaiveDateTime>,
+    superseded_at: Option<chrono::NaiveDateTime>,
+}
+
+impl TryFrom<AttachmentRow> for Attachment {
+    type Error = StoreError;
+
+    fn try_from(r: AttachmentRow) -> Result<Attachment, StoreError> {
+        Ok(Attachment {
+            id: parse_id("attachments", &r.id)?,
+            application: parse_id("attachments", &r.application_id)?,
+            document: parse_id("attachments", &r.document_id)?,
+            doc_type: r.doc_type,
+            name: r.name,
+            file_type: file_type("attachments", &r.file_type)?,
+            size_bytes: r.size_bytes,
+            sha256: r.sha256,
+            revision: r.revision,
+            supersedes: parse_optional_id("attachments", r.supersedes.as_deref())?,
+            attached_by: parse_id("attachments", &r.attached_by)?,
+            created_at: from_db_time(r.created_at),
+            frozen_at: r.frozen_at.map(from_db_time),
+            superseded_at: r.superseded_at.map(from_db_time),
+        })
+    }
+}
+
+pub fn attach(conn: &mut DbConnection, a: &Attachment) -> Result<(), StoreError> {
+    diesel::insert_into(attachments::table)
+        .values((
+            attachments::id.eq(a.id.to_string()),
+            attachments::application_id.eq(a.application.to_string()),
+            attachments::document_id.eq(a.document.to_string()),
+            attachments::doc_type.eq(&a.doc_type),
+            attachments::name.eq(&a.name),
+            attachments::file_type.eq(a.file_type.as_str()),
+            attachments::size_bytes.eq(a.size_bytes),
+            attachments::sha256.eq(&a.sha256),
+            attachments::revision.eq(a.revision),
+            attachments::supersedes.eq(a.supersedes.map(|s| s.to_string())),
+            attachments::attached_by.eq(a.attached_by.to_string()),
+            attachments::created_at.eq(to_db_time(a.created_at)),
+            attachments::frozen_at.eq(a.frozen_at.map(to_db_time)),
+            attachments::superseded_at.eq(a.superseded_at.map(to_db_time)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An application's attachments in the order they were attached; superseded revisions
+/// only when `with_superseded`.
+pub fn attachments_of(
+    conn: &mut DbConnection,
+    application: ApplicationId,
+    with_superseded: bool,
+) -> Result<Vec<Attachment>, StoreError> {
+    let mut query = attachments::table
+        .filter(attachments::application_id.eq(application.to_string()))
+        .select(AttachmentRow::as_select())
+        .into_boxed();
+    if !with_superseded {
+        query = query.filter(attachments::superseded_at.is_null());
+    }
+    query
+        .order((attachments::created_at.asc(), attachments::id.asc()))
+        .load(conn)?
+        .into_iter()
+        .map(Attachment::try_from)
+        .collect()
+}
+
+pub fn find_attachment(
+    conn: &mut DbConnection,
+    application: ApplicationId,
+    id: AttachmentId,
+) -> Result<Option<Attachment>, StoreError> {
+    attachments::table
+        .find(id.to_string())
+        .filter(attachments::application_id.eq(application.to_string()))
+        .select(AttachmentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Attachment::try_from)
+        .transpose()
+}
+
+/// Marks `old` superseded by a newer revision.
+pub fn supersede(conn: &mut DbConnection, old: AttachmentId, at: Instant) -> Result<(), StoreError> {
+    diesel::update(attachments::table.find(old.to_string()))
+        .set(attachments::superseded_at.eq(Some(to_db_time(at))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes an attachment that was never frozen, bringing back the revision it superseded.
+pub fn detach(conn: &mut DbConnection, a: &Attachment) -> Result<bool, StoreError> {
+    let removed = diesel::delete(
+        attachments::table
+            .find(a.id.to_string())
+            .filter(attachments::frozen_at.is_null()),
+    )
+    .execute(conn)?;
+    if removed == 1 {
+        if let Some(previous) = a.supersedes {
+            diesel::update(attachments::table.find(previous.to_string()))
+                .set(attachments::superseded_at.eq(None::<chrono::NaiveDateTime>))
+                .execute(conn)?;
+        }
+    }
+    Ok(removed == 1)
+}
+
+/// Freezes every attachment of the application not frozen yet (at submission, and when
+/// an answer with new papers is sent).
+pub fn freeze(conn: &mut DbConnection, application: ApplicationId, at: Instant) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        attachments::table
+            .filter(attachments::application_id.eq(application.to_string()))
+            .filter(attachments::frozen_at.is_null()),
+    )
+    .set(attachments::frozen_at.eq(Some(to_db_time(at))))
+    .execute(conn)?)
+}
