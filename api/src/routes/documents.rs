@@ -255,7 +255,7 @@ async fn receive(state: &State, body: &mut Multipart, max_bytes: u64) -> Result<
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = DocumentView, headers(("ETag" = String), ("Location" = String))),
-        (status = 404, description = "No such application, or not yours", body = crate::error::Problem),
+        (status = 404, description = "No such application, or not yours", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file type not accepted (the detected type is named)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -620,9 +620,9 @@ pub async fn audit_download(
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 200, description = "The file, as the type its bytes showed", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
             headers(("ETag" = String), ("Content-Disposition" = String), ("Accept-Ranges" = String))),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 206, description = "The requested range", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
             headers(("Content-Range" = String))),
         (status = 304, description = "Your copy is current"),
         (status = 416, description = "The range lies outside the file", body = crate::error::Problem, content_type = "application/problem+json"),
