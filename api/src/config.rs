@@ -78,6 +78,10 @@ pub struct Config {
     pub orphan_grace_secs: u64,
     /// Days before a document's retention date when its owner is told.
     pub retention_notice_days: i64,
+    /// Days an invitation to an application stays open (SPEC §4: 7).
+    pub invitation_ttl_days: i64,
+    /// Hours before a request's due date when its assignee is reminded.
+    pub request_reminder_hours: i64,
 }
 
 /// The blob store behind documents.
@@ -138,6 +142,8 @@ pub const KEYS: &[&str] = &[
     "max_upload_bytes",
     "orphan_grace_secs",
     "retention_notice_days",
+    "invitation_ttl_days",
+    "request_reminder_hours",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -366,6 +372,12 @@ impl Config {
             )?,
             orphan_grace_secs: source.positive("orphan_grace_secs", 3600, SECONDS)?,
             retention_notice_days: source.positive("retention_notice_days", 7, "a whole number of days")?,
+            invitation_ttl_days: source.positive("invitation_ttl_days", 7, "a whole number of days")?,
+            request_reminder_hours: source.positive(
+                "request_reminder_hours",
+                24,
+                "a whole number of hours",
+            )?,
         })
     }
 

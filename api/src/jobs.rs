@@ -147,6 +147,13 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             Ok(Err(error)) => tracing::warn!(%error, "expiry job failed"),
             Err(error) => tracing::error!(%error, "expiry job panicked"),
         }
+        let (worker, hours) = (db.clone(), state.config.request_reminder_hours);
+        match actix_web::rt::task::spawn_blocking(move || remind_requests(&worker, hours)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(reminded = n, "participant requests reminded"),
+            Ok(Err(error)) => tracing::warn!(%error, "request reminders failed"),
+            Err(error) => tracing::error!(%error, "request reminders panicked"),
+        }
         match documents(&state).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),
@@ -241,4 +248,32 @@ pub fn expire_documents(db: &Database) -> Result<usize, ApiError> {
         deleted += usize::from(done);
     }
     Ok(deleted)
+}
+
+/// Reminds assignees of open requests due within `hours`, once each.
+pub fn remind_requests(db: &Database, hours: i64) -> Result<usize, ApiError> {
+    use persistence::joint as store;
+    let horizon = now() + chrono::TimeDelta::hours(hours);
+    let due = db.read(|c| Ok::<_, ApiError>(store::requests_to_remind(c, horizon, BATCH)?))?;
+    let mut reminded = 0;
+    for request in due {
+        let done = db.write(|tx| {
+            if !store::mark_reminded(tx, request.id)? {
+                return Ok::<_, ApiError>(false);
+            }
+            let tidings = crate::joint::Tidings {
+                kind: "application.request_reminder",
+                title: "Напоминание о просьбе по заявлению".into(),
+                body: format!(
+                    "Срок просьбы истекает {}.",
+                    request.due_at.format("%d.%m.%Y %H:%M UTC")
+                ),
+                data: serde_json::json!({ "application_id": request.application, "request_id": request.id }),
+            };
+            crate::joint::tell(tx, request.assignee, &tidings, now())?;
+            Ok(true)
+        })?;
+        reminded += usize::from(done);
+    }
+    Ok(reminded)
 }

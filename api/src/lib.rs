@@ -13,6 +13,7 @@ pub mod error;
 pub mod forms;
 pub mod http_errors;
 pub mod jobs;
+pub mod joint;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;

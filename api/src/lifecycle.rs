@@ -7,8 +7,9 @@ use domain::application::{Application, Event, EventKind, Party, Refusal, Status,
 use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId};
+use domain::joint::ParticipantRole;
 use domain::notice::Notice;
-use persistence::{applications, catalog, DbConnection};
+use persistence::{applications, catalog, joint, DbConnection};
 use serde_json::json;
 
 use crate::clock::now;
@@ -25,6 +26,15 @@ pub struct Acting {
     pub ip: Option<String>,
 }
 
+impl Acting {
+    /// Whose behalf the caller acts on: the principal, or the caller.
+    pub fn principal(&self) -> AccountId {
+        self.on_behalf_of
+            .map(AccountId::from_uuid)
+            .unwrap_or(self.account)
+    }
+}
+
 impl From<&crate::auth::Actor> for Acting {
     fn from(actor: &crate::auth::Actor) -> Self {
         Acting {
@@ -36,13 +46,28 @@ impl From<&crate::auth::Actor> for Acting {
     }
 }
 
-pub fn facts(app: &Application) -> ApplicationFacts {
+pub fn facts(app: &Application, participant: Option<ParticipantRole>) -> ApplicationFacts {
     ApplicationFacts {
         owner: app.owner,
         service_code: app.service_code.clone(),
         agency_code: app.agency_code.clone(),
         status: app.status,
+        participant,
     }
+}
+
+/// The caller's (or principal's) role on the application when they joined it; the owner
+/// and officers need no lookup.
+fn participation(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+) -> Result<Option<ParticipantRole>, ApiError> {
+    let principal = acting.principal();
+    if principal == app.owner || acting.subject.agency.is_some() {
+        return Ok(None);
+    }
+    Ok(joint::role_of(tx, app.id, principal)?)
 }
 
 /// The application alone, when the caller may take `action` on it (reads need no service:
@@ -54,10 +79,11 @@ pub fn visible(
     action: Action,
 ) -> Result<Application, ApiError> {
     let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    let participant = participation(tx, acting, &app)?;
     authorize(
         &acting.subject,
         action,
-        &Resource::Application(facts(&app)),
+        &Resource::Application(facts(&app, participant)),
         now(),
     )?;
     Ok(app)
@@ -120,7 +146,8 @@ pub fn precheck(
             if !errors.is_empty() {
                 return Err(ApiError::validation(errors));
             }
-            required_documents(tx, app, service)
+            required_documents(tx, app, service)?;
+            required_signatures(tx, app)
         }
         Event::Edit { form_data } => {
             let errors = forms.problems(service, form_data);
@@ -161,6 +188,66 @@ fn required_documents(tx: &mut DbConnection, app: &Application, service: &Servic
         format!("Attach the required documents first: {}.", missing.join(", ")),
     )
     .with_context(json!({ "missing_documents": missing })))
+}
+
+/// The hash a signature covers: the form and the current attachments' hashes.
+pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, ApiError> {
+    let attachments: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
+        .into_iter()
+        .map(|a| a.sha256)
+        .collect();
+    Ok(domain::joint::content_hash(&app.form_data, &attachments))
+}
+
+/// Who must sign before submission and has not signed the current content.
+pub fn unsigned(
+    tx: &mut DbConnection,
+    app: &Application,
+) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
+    let participants: Vec<(AccountId, ParticipantRole)> = joint::participants_of(tx, app.id)?
+        .into_iter()
+        .map(|p| (p.account, p.role))
+        .collect();
+    let required = domain::joint::required_signers(app.owner, &participants);
+    if required.is_empty() {
+        return Ok(vec![]);
+    }
+    let hash = content_hash(tx, app)?;
+    let signed: Vec<AccountId> = joint::signatures_of(tx, app.id)?
+        .into_iter()
+        .filter(|s| s.content_hash == hash)
+        .map(|s| s.account)
+        .collect();
+    let role_of = |account: AccountId| {
+        participants
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map_or(ParticipantRole::Owner, |(_, role)| *role)
+    };
+    Ok(domain::joint::missing_signatures(&required, &signed)
+        .into_iter()
+        .map(|account| (account, role_of(account)))
+        .collect())
+}
+
+/// With co-applicants, everyone who must sign has signed the current version.
+fn required_signatures(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
+    let missing = unsigned(tx, app)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<serde_json::Value> = missing
+        .iter()
+        .map(|(account, role)| json!({ "account_id": account, "role": role.as_str() }))
+        .collect();
+    Err(ApiError::conflict(
+        "signatures_missing",
+        format!(
+            "{} participant(s) still have to sign the current version.",
+            missing.len()
+        ),
+    )
+    .with_context(json!({ "missing_signers": listed })))
 }
 
 /// Fires `event` on application `id` as `party`, based on `version`.
@@ -221,7 +308,16 @@ pub fn store_step(
         .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
         .from_ip(ip);
     persistence::audit::record(tx, entry, at)?;
-    persistence::notifications::notify(tx, &status_notice(app, step), at)?;
+    let notice = status_notice(app, step);
+    persistence::notifications::notify(tx, &notice, at)?;
+    // Everyone who takes part hears of the new status too.
+    for participant in joint::participants_of(tx, app.id)? {
+        let copy = Notice {
+            recipient: participant.account,
+            ..notice.clone()
+        };
+        persistence::notifications::notify(tx, &copy, at)?;
+    }
     Ok(())
 }
 
@@ -279,7 +375,7 @@ pub fn start_draft(
     authorize(
         &acting.subject,
         Action::ApplicationsCreate,
-        &Resource::Application(facts(&draft)),
+        &Resource::Application(facts(&draft, None)),
         at,
     )?;
     applications::insert(tx, &draft, &service.name_ru)?;
@@ -317,6 +413,7 @@ pub fn hold_over_daily_limit(
         service_code: service.code.clone(),
         agency_code: service.agency_code.clone(),
         status: Status::Draft,
+        participant: None,
     };
     // Refusals stay refusals: only an allowed creation can be held.
     authorize(

@@ -8,6 +8,7 @@ use crate::account::AccountLevel;
 use crate::application::Status;
 use crate::delegation::{Grant, Lapse, NotCovered};
 use crate::ids::AccountId;
+use crate::joint::ParticipantRole;
 use crate::time::Instant;
 
 /// What an account is in the service. An account may hold several roles.
@@ -119,10 +120,23 @@ pub enum Action {
     OrganisationsManage,
     #[serde(rename = "organisations.read")]
     OrganisationsRead,
+    /// A simple electronic signature of the application's current version (personal:
+    /// never delegable).
+    #[serde(rename = "applications.sign")]
+    ApplicationsSign,
+    /// Inviting, removing and re-roling participants of an application.
+    #[serde(rename = "participants.manage")]
+    ParticipantsManage,
+    /// Writing in an application's comment thread.
+    #[serde(rename = "comments.write")]
+    CommentsWrite,
+    /// Asking another participant for a signature or a document.
+    #[serde(rename = "requests.create")]
+    RequestsCreate,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 36] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
@@ -155,6 +169,18 @@ impl Action {
         Action::ConfirmationsRead,
         Action::OrganisationsManage,
         Action::OrganisationsRead,
+        Action::ApplicationsSign,
+        Action::ParticipantsManage,
+        Action::CommentsWrite,
+        Action::RequestsCreate,
+    ];
+
+    /// What participants do together on an application.
+    pub const JOINT: [Action; 4] = [
+        Action::ApplicationsSign,
+        Action::ParticipantsManage,
+        Action::CommentsWrite,
+        Action::RequestsCreate,
     ];
 
     /// What the applicant side does with its own applications.
@@ -228,6 +254,10 @@ impl Action {
             Action::ConfirmationsRead => "confirmations.read",
             Action::OrganisationsManage => "organisations.manage",
             Action::OrganisationsRead => "organisations.read",
+            Action::ApplicationsSign => "applications.sign",
+            Action::ParticipantsManage => "participants.manage",
+            Action::CommentsWrite => "comments.write",
+            Action::RequestsCreate => "requests.create",
         }
     }
 }
@@ -303,6 +333,9 @@ pub struct ApplicationFacts {
     /// The agency handling it now.
     pub agency_code: String,
     pub status: Status,
+    /// The role on it of the account being authorized (or of the principal it acts
+    /// for), when that account joined it as a participant.
+    pub participant: Option<ParticipantRole>,
 }
 
 /// Why an action is refused; the code is part of the HTTP contract.
@@ -328,6 +361,8 @@ pub enum Denial {
     ServiceNotCovered,
     /// Allowed only as a request the principal approves (payments on behalf).
     NeedsPrincipalConfirmation,
+    /// A participant whose role on the application does not include the action.
+    ParticipantRole,
 }
 
 impl Denial {
@@ -345,13 +380,16 @@ impl Denial {
             Denial::ActionNotCovered => "action_not_covered",
             Denial::ServiceNotCovered => "service_not_covered",
             Denial::NeedsPrincipalConfirmation => "needs_principal_confirmation",
+            Denial::ParticipantRole => "participant_role",
         }
     }
 
     /// Whether the caller may know the resource exists; if not, the answer is 404.
     pub fn reveals_resource(self) -> bool {
         match self {
-            Denial::RoleRequired | Denial::LevelTooLow | Denial::NotApplicant => true,
+            Denial::RoleRequired | Denial::LevelTooLow | Denial::NotApplicant | Denial::ParticipantRole => {
+                true
+            }
             Denial::NotOwner | Denial::WrongAgency => false,
             // The caller named the principal; saying the delegation does not cover the
             // action reveals nothing about the principal's resources.
@@ -502,6 +540,9 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::DocumentsRead | Action::DocumentsUpload, Resource::Application(app)) => {
             applicant(subject, action, app)
         }
+        (action, Resource::Application(app)) if Action::JOINT.contains(&action) => {
+            applicant(subject, action, app)
+        }
         (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => officer(subject, app),
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
@@ -574,15 +615,28 @@ fn handles(subject: &Subject, app: &ApplicationFacts) -> bool {
 }
 
 fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
+    // Submitting and signing carry legal weight: they need an identity an officer or a
+    // provider confirmed.
+    let binding = matches!(action, Action::ApplicationsSubmit | Action::ApplicationsSign);
     if app.owner == subject.account {
-        if action == Action::ApplicationsSubmit {
-            return require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow);
-        }
-        return Ok(());
+        return require(
+            !binding || subject.level == AccountLevel::Confirmed,
+            Denial::LevelTooLow,
+        );
+    }
+    if let Some(role) = app.participant {
+        require(role.allows(action), Denial::ParticipantRole)?;
+        return require(
+            !binding || subject.level == AccountLevel::Confirmed,
+            Denial::LevelTooLow,
+        );
     }
     if handles(subject, app) {
         return require(
-            matches!(action, Action::ApplicationsRead | Action::DocumentsRead),
+            matches!(
+                action,
+                Action::ApplicationsRead | Action::DocumentsRead | Action::CommentsWrite
+            ),
             Denial::NotApplicant,
         );
     }
@@ -678,6 +732,7 @@ mod tests {
             service_code: "passport".into(),
             agency_code: "mvd".into(),
             status,
+            participant: None,
         };
         let person = |account, roles: &[Role], level, agency: Option<&str>| Subject {
             account,
@@ -756,6 +811,60 @@ mod tests {
     }
 
     #[test]
+    fn participants_act_within_their_role() {
+        let owner = AccountId::new();
+        let me = AccountId::new();
+        let app = |participant| {
+            Resource::Application(ApplicationFacts {
+                owner,
+                service_code: "family".into(),
+                agency_code: "sfr".into(),
+                status: Status::Draft,
+                participant,
+            })
+        };
+        let confirmed = subject(me, &[Role::Citizen]);
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..confirmed.clone()
+        };
+        let now = Utc::now();
+        let spouse = app(Some(ParticipantRole::CoApplicant));
+        assert_eq!(
+            authorize(&confirmed, Action::ApplicationsSign, &spouse, now),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&simplified, Action::ApplicationsSign, &spouse, now),
+            Err(Denial::LevelTooLow)
+        );
+        assert_eq!(
+            authorize(&confirmed, Action::ApplicationsEdit, &spouse, now),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&confirmed, Action::ApplicationsSubmit, &spouse, now),
+            Err(Denial::ParticipantRole)
+        );
+        let viewer = app(Some(ParticipantRole::Viewer));
+        assert_eq!(
+            authorize(&confirmed, Action::ApplicationsRead, &viewer, now),
+            Ok(())
+        );
+        assert_eq!(authorize(&confirmed, Action::CommentsWrite, &viewer, now), Ok(()));
+        assert_eq!(
+            authorize(&confirmed, Action::DocumentsUpload, &viewer, now),
+            Err(Denial::ParticipantRole)
+        );
+        // Not a participant (any more): the application does not exist for them.
+        assert_eq!(
+            authorize(&confirmed, Action::ApplicationsRead, &app(None), now),
+            Err(Denial::NotOwner)
+        );
+        assert_eq!(Denial::ParticipantRole.code(), "participant_role");
+    }
+
+    #[test]
     fn only_the_agencys_officers_read_its_queue() {
         let officer = Subject {
             account: AccountId::new(),
@@ -802,6 +911,7 @@ mod tests {
                 service_code: service.into(),
                 agency_code: "mvd".into(),
                 status: Status::Draft,
+                participant: None,
             })
         };
         let powers = |kind| match kind {

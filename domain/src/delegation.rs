@@ -95,6 +95,7 @@ pub fn never_delegable(action: Action) -> bool {
             | Action::OrganisationsManage
             | Action::OrganisationsRead
             | Action::AccountsConfirmIdentity
+            | Action::ApplicationsSign
     ) || crate::access::Action::OFFICER.contains(&action)
         || matches!(
             action,

@@ -99,6 +99,22 @@ id_type!(
     /// A document attached to an application (a snapshot, frozen at submission).
     AttachmentId
 );
+id_type!(
+    /// An invitation to join an application.
+    InvitationId
+);
+id_type!(
+    /// A participant's signature of one version of an application.
+    SignatureId
+);
+id_type!(
+    /// A comment in an application's thread.
+    CommentId
+);
+id_type!(
+    /// A request between participants (for a signature or a document).
+    RequestId
+);
 
 #[cfg(test)]
 mod tests {

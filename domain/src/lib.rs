@@ -10,6 +10,7 @@ pub mod delegation;
 pub mod document;
 pub mod field_error;
 pub mod ids;
+pub mod joint;
 pub mod login;
 pub mod notice;
 pub mod organisation;

@@ -13,6 +13,7 @@ pub mod delegations;
 pub mod documents;
 pub mod error;
 pub mod idempotency;
+pub mod joint;
 pub mod notifications;
 pub mod organisations;
 pub mod outbox;

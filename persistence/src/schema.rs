@@ -437,3 +437,92 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(blobs, documents, attachments);
+
+diesel::table! {
+    participants (application_id, account_id) {
+        application_id -> Text,
+        account_id -> Text,
+        role -> Text,
+        added_by -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        application_id -> Text,
+        role -> Text,
+        login_key -> Text,
+        contact_hint -> Text,
+        invited_by -> Text,
+        status -> Text,
+        answered_by -> Nullable<Text>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    signatures (id) {
+        id -> Text,
+        application_id -> Text,
+        account_id -> Text,
+        role -> Text,
+        content_hash -> Text,
+        application_version -> BigInt,
+        method -> Text,
+        signed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    participant_requests (id) {
+        id -> Text,
+        application_id -> Text,
+        kind -> Text,
+        requested_by -> Text,
+        assignee_id -> Text,
+        doc_type -> Nullable<Text>,
+        message -> Nullable<Text>,
+        due_at -> Timestamp,
+        status -> Text,
+        reminded -> Bool,
+        created_at -> Timestamp,
+        fulfilled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Text,
+        application_id -> Text,
+        author_id -> Text,
+        on_behalf_of -> Nullable<Text>,
+        body -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    comment_revisions (comment_id, version) {
+        comment_id -> Text,
+        version -> BigInt,
+        body -> Text,
+        written_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    participants,
+    invitations,
+    signatures,
+    participant_requests,
+    comments,
+    comment_revisions,
+    account_logins
+);

@@ -9,6 +9,7 @@ mod delegations;
 mod documents;
 mod errors;
 mod identity;
+mod joint;
 mod openapi;
 mod outbox;
 mod service;

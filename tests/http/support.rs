@@ -593,7 +593,11 @@ impl TestApp {
 
     /// A registered citizen raised to `confirmed` (as an officer would); (body, id, token).
     pub async fn confirmed_citizen(&self) -> (Value, String, String) {
-        let body = citizen(true);
+        self.confirmed_citizen_from(citizen(true)).await
+    }
+
+    /// Registers `body` (from [`citizen`]), confirms the identity and logs in.
+    pub async fn confirmed_citizen_from(&self, body: Value) -> (Value, String, String) {
         let profile = self.register(&body).await;
         let id: domain::ids::AccountId = profile["id"]
             .as_str()

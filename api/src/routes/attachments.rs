@@ -120,12 +120,11 @@ fn changeable(
     Ok((app, service, window))
 }
 
-/// The vault document to attach: the applicant's own, shared with this service, of a
+/// The vault document to attach: the caller's own, shared with this service, of a
 /// type and size the service accepts.
 fn attachable(
     tx: &mut DbConnection,
     acting: &Acting,
-    app: &Application,
     service: &Service,
     id: DocumentId,
 ) -> Result<Document, ApiError> {
@@ -133,11 +132,12 @@ fn attachable(
         ApiError::field(
             "document_id",
             "unknown_document",
-            "No such document in the applicant's vault.",
+            "No such document in your vault.",
         )
     };
+    // Everyone attaches from their own vault (a contributor brings their own papers).
     let doc = store::find(tx, id)?
-        .filter(|d| d.owner == app.owner)
+        .filter(|d| d.owner == acting.principal())
         .ok_or_else(unknown)?;
     authorize(
         &acting.subject,
@@ -229,7 +229,7 @@ pub async fn attach(
     let (attachment, new_version) = state
         .write(move |tx| {
             let (app, service, window) = changeable(tx, &acting, id, version.0)?;
-            let doc = attachable(tx, &acting, &app, &service, body.document_id)?;
+            let doc = attachable(tx, &acting, &service, body.document_id)?;
             let doc_type = match body.doc_type {
                 Some(t) => {
                     rules::check_doc_type(&t).map_err(from_field_error)?;
@@ -276,6 +276,14 @@ pub async fn attach(
                 superseded_at: None,
             };
             store::attach(tx, &attachment)?;
+            persistence::joint::fulfil_requests(
+                tx,
+                app.id,
+                acting.principal(),
+                domain::joint::RequestKind::Document,
+                Some(&attachment.doc_type),
+                at,
+            )?;
             let new_version = record(tx, &acting, &app, "attach", &attachment)?;
             Ok((attachment, new_version))
         })

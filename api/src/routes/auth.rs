@@ -524,7 +524,7 @@ pub async fn end_one_session(
 }
 
 const RESET: &str = "password_reset";
-const ACCEPTED: Accepted = Accepted {
+pub const ACCEPTED: Accepted = Accepted {
     status: "accepted",
     detail: "If an account with this login exists, a code has been sent to its contacts.",
 };

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod comments;
 pub mod confirmations;
 pub mod delegations;
 pub mod documents;
@@ -13,8 +14,11 @@ pub mod me;
 pub mod officer;
 pub mod organisations;
 pub mod paging;
+pub mod participants;
 pub mod profile;
+pub mod requests;
 pub mod service;
+pub mod signatures;
 pub mod templates;
 
 use utoipa_actix_web::scope;
@@ -64,6 +68,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(attachments::detach)
                 .service(attachments::list)
                 .service(attachments::content)
+                .service(participants::list)
+                .service(participants::invite)
+                .service(participants::change_role)
+                .service(participants::remove)
+                .service(participants::mine)
+                .service(participants::accept)
+                .service(participants::decline)
+                .service(signatures::list)
+                .service(signatures::send)
+                .service(signatures::sign)
+                .service(comments::list)
+                .service(comments::add)
+                .service(comments::edit)
+                .service(comments::get_one)
+                .service(requests::list)
+                .service(requests::create)
                 .service(officer::queue)
                 .service(officer::take)
                 .service(officer::request_info)

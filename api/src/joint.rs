@@ -1,0 +1,96 @@
+//! What the joint actions on an application share: who the other participants are,
+//! telling them, and recording the step (history and audit) in the same transaction.
+
+use domain::application::Application;
+use domain::audit::AuditEntry;
+use domain::ids::AccountId;
+use domain::notice::Notice;
+use persistence::applications::{self, NewHistory};
+use persistence::DbConnection;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::lifecycle::Acting;
+
+/// Everyone on the application: the owner and every participant.
+pub fn members(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
+    let mut members = vec![app.owner];
+    members.extend(
+        persistence::joint::participants_of(tx, app.id)?
+            .into_iter()
+            .map(|p| p.account),
+    );
+    Ok(members)
+}
+
+/// A notice about the application for everyone on it but `except` (who did it).
+pub struct Tidings<'a> {
+    pub kind: &'a str,
+    pub title: String,
+    pub body: String,
+    pub data: Value,
+}
+
+pub fn tell_others(
+    tx: &mut DbConnection,
+    app: &Application,
+    except: AccountId,
+    tidings: &Tidings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    for member in members(tx, app)?.into_iter().filter(|m| *m != except) {
+        tell(tx, member, tidings, at)?;
+    }
+    Ok(())
+}
+
+pub fn tell(
+    tx: &mut DbConnection,
+    recipient: AccountId,
+    tidings: &Tidings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let notice = Notice {
+        recipient,
+        kind: tidings.kind.into(),
+        title: tidings.title.clone(),
+        body: tidings.body.clone(),
+        data: tidings.data.clone(),
+        important: false,
+    };
+    persistence::notifications::notify(tx, &notice, at)?;
+    Ok(())
+}
+
+/// The application's history entry and the audit record of a joint action.
+pub fn record(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+    event: &str,
+    comment: Option<String>,
+    details: Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let entry = NewHistory {
+        event,
+        from: Some(app.status.as_str()),
+        comment,
+        actor: Some(acting.account),
+        on_behalf_of: acting.on_behalf_of,
+    };
+    applications::record_event(tx, app, entry, at)?;
+    let audit = AuditEntry::new(format!("application.{event}"), "application")
+        .by(Some(acting.account))
+        .on_behalf_of(acting.on_behalf_of)
+        .target(app.id)
+        .details(details)
+        .from_ip(acting.ip.clone());
+    persistence::audit::record(tx, audit, at)?;
+    Ok(())
+}
+
+/// The name people see for an application: its number, or "черновик".
+pub fn title(app: &Application) -> String {
+    app.number.clone().unwrap_or_else(|| "черновик".into())
+}

@@ -1,0 +1,730 @@
+//! Joint work over HTTP, on both backends: a family application with a co-applicant, a
+//! contributor and a viewer — invitations (also to someone who registers later), rights
+//! per role, concurrent edits, signatures that go stale with an edit, submission, the
+//! comment thread, requests between participants, and removal.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::db_test;
+use crate::delegations::s;
+use crate::support::{citizen, json, problem, Backend, TestApp};
+
+fn version(v: &Value) -> i64 {
+    v["version"].as_i64().unwrap_or_default()
+}
+
+/// `test-family`, handled by `mvd`, which accepts co-applicants.
+fn family_service(app: &TestApp) {
+    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
+    app.seed_catalog(true, false, 30);
+    let service = Service {
+        code: "test-family".into(),
+        name_ru: "Семейная услуга".into(),
+        name_en: "A family service".into(),
+        description: String::new(),
+        level: ServiceLevel::Federal,
+        region: None,
+        agency_code: "mvd".into(),
+        form_schema: json!({"type": "object", "properties": {"members": {"type": "integer"}}}),
+        required_documents: vec!["income_certificate".into()],
+        allowed_file_types: vec!["pdf".into()],
+        max_file_bytes: 5 * 1024 * 1024,
+        policy: ServicePolicy {
+            co_applicants_allowed: true,
+            ..ServicePolicy::default()
+        },
+        version: 1,
+    };
+    app.state
+        .db
+        .write(|tx| persistence::catalog::insert(tx, &service, api::clock::now()))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+struct Member {
+    id: String,
+    token: String,
+    email: String,
+    phone: String,
+}
+
+async fn member(app: &TestApp, body: Value) -> Member {
+    let (body, id, token) = app.confirmed_citizen_from(body).await;
+    Member {
+        id,
+        token,
+        email: s(&body["email"]),
+        phone: s(&body["phone"]),
+    }
+}
+
+async fn current(app: &TestApp, path: &str, token: &str) -> i64 {
+    version(&json(app.send(Method::GET, path, token, None, None).await, 200).await)
+}
+
+/// Signs the application's current version with a code sent to the signer.
+async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
+    let before = app.codes_sent_to(&who.email).len();
+    let sent = app
+        .send(
+            Method::POST,
+            &format!("{path}/signatures/code"),
+            &who.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(sent.status().as_u16(), 202);
+    let mut code = None;
+    for _ in 0..100 {
+        let codes = app.codes_sent_to(&who.email);
+        if codes.len() > before {
+            code = codes.last().cloned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let code = code.unwrap_or_else(|| panic!("no signing code for {}", who.email));
+    let v = current(app, path, &who.token).await;
+    app.send(
+        Method::POST,
+        &format!("{path}/signatures"),
+        &who.token,
+        Some(v),
+        Some(json!({"code": code})),
+    )
+    .await
+}
+
+async fn invite(app: &TestApp, path: &str, owner: &Member, body: Value) -> Value {
+    json(
+        app.send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &owner.token,
+            None,
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await
+}
+
+/// The invitation to `application` among `who`'s open invitations.
+async fn invitation_for(app: &TestApp, who: &Member, application: &str) -> Value {
+    let open = json(
+        app.send(Method::GET, "/api/v1/invitations", &who.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    open["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["application_id"] == application)
+        .cloned()
+        .unwrap_or_else(|| panic!("no invitation for {application}: {open}"))
+}
+
+async fn a_family_application_from_invitation_to_submission(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    family_service(&app);
+    let owner = member(&app, citizen(true)).await;
+    let relative = member(&app, citizen(true)).await;
+    let viewer_body = citizen(true);
+    let viewer_snils = s(&viewer_body["snils"]);
+    let viewer = member(&app, viewer_body).await;
+    let (_, _, stranger) = app.confirmed_citizen().await;
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner.token,
+            None,
+            Some(json!({"service_code": "test-family", "form_data": {"members": 2}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = s(&draft["id"]);
+    let path = format!("/api/v1/applications/{id}");
+
+    // The spouse has no account yet: the invitation waits for whoever registers with the
+    // address. The relative and the viewer are invited by phone and by SNILS.
+    let spouse_body = citizen(true);
+    let spouse_email = s(&spouse_body["email"]);
+    let invited = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": spouse_email, "role": "co_applicant"}),
+    )
+    .await;
+    assert_eq!(invited["status"], "pending");
+    assert!(s(&invited["contact"]).contains("***"), "{invited}");
+    invite(
+        &app,
+        &path,
+        &owner,
+        json!({"phone": relative.phone, "role": "contributor"}),
+    )
+    .await;
+    invite(
+        &app,
+        &path,
+        &owner,
+        json!({"snils": viewer_snils, "role": "viewer"}),
+    )
+    .await;
+    assert_eq!(app.count_notifications("application.invitation").await, 2);
+    let twice = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &owner.token,
+            None,
+            Some(json!({"phone": relative.phone, "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(problem(twice, 409).await["code"], "already_invited");
+    let by_other = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &stranger,
+            None,
+            Some(json!({"email": "x@example.ru", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(problem(by_other, 404).await["code"], "not_found");
+
+    // Invitations are answered by their addressee only.
+    let spouse = member(&app, spouse_body).await;
+    let for_spouse = invitation_for(&app, &spouse, &id).await;
+    assert_eq!(for_spouse["role"], "co_applicant");
+    let hijack = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/accept", s(&for_spouse["id"])),
+            &stranger,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(problem(hijack, 404).await["code"], "not_found");
+    for who in [&spouse, &relative, &viewer] {
+        let invitation = invitation_for(&app, who, &id).await;
+        let accepted = app
+            .send(
+                Method::POST,
+                &format!("/api/v1/invitations/{}/accept", s(&invitation["id"])),
+                &who.token,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(json(accepted, 200).await["status"], "accepted");
+    }
+    let again = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/accept", s(&for_spouse["id"])),
+            &spouse.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(problem(again, 409).await["code"], "invitation_answered");
+    let people = json(
+        app.send(
+            Method::GET,
+            &format!("{path}/participants"),
+            &viewer.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let roles: Vec<String> = people["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| s(&p["role"]))
+        .collect();
+    assert_eq!(roles, ["owner", "co_applicant", "contributor", "viewer"]);
+
+    // The owner asks the spouse for a signature.
+    let due = (api::clock::now() + chrono::TimeDelta::days(3)).to_rfc3339();
+    let asked = json(
+        app.send(
+            Method::POST,
+            &format!("{path}/requests"),
+            &owner.token,
+            None,
+            Some(json!({"kind": "signature", "assignee_id": spouse.id, "due_at": due})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(asked["status"], "open");
+    let not_signer = app
+        .send(
+            Method::POST,
+            &format!("{path}/requests"),
+            &owner.token,
+            None,
+            Some(json!({"kind": "signature", "assignee_id": relative.id, "due_at": due})),
+        )
+        .await;
+    assert_eq!(problem(not_signer, 422).await["errors"][0]["code"], "not_signer");
+
+    // The contributor attaches a document of their own.
+    let upload = app
+        .upload(
+            &relative.token,
+            &format!("?application_id={id}"),
+            b"%PDF-1.7\nsalary".to_vec(),
+            "справка.pdf",
+            &[("doc_type", "income_certificate")],
+        )
+        .await;
+    let doc = json(upload, 201).await;
+    let v = current(&app, &path, &relative.token).await;
+    let attached = app
+        .send(
+            Method::POST,
+            &format!("{path}/attachments"),
+            &relative.token,
+            Some(v),
+            Some(json!({"document_id": doc["id"]})),
+        )
+        .await;
+    json(attached, 201).await;
+    let viewer_upload = app
+        .send(
+            Method::POST,
+            &format!("{path}/attachments"),
+            &viewer.token,
+            Some(v + 1),
+            Some(json!({"document_id": doc["id"]})),
+        )
+        .await;
+    assert_eq!(problem(viewer_upload, 403).await["code"], "participant_role");
+
+    // The spouse and the owner edit from the same version at once: one wins, the other
+    // gets 412 with the current version — nothing is overwritten silently.
+    let v = current(&app, &path, &owner.token).await;
+    let (by_spouse, by_owner) = futures_util::join!(
+        app.send(
+            Method::PATCH,
+            &path,
+            &spouse.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 3}}))
+        ),
+        app.send(
+            Method::PATCH,
+            &path,
+            &owner.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 4}}))
+        ),
+    );
+    let mut statuses = [by_spouse.status().as_u16(), by_owner.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+    let stale = app
+        .send(
+            Method::PATCH,
+            &path,
+            &owner.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 5}})),
+        )
+        .await;
+    let stale = problem(stale, 412).await;
+    assert_eq!(stale["context"]["current_version"], v + 1);
+    let viewer_edit = app
+        .send(
+            Method::PATCH,
+            &path,
+            &viewer.token,
+            Some(v + 1),
+            Some(json!({"form_data": {"members": 9}})),
+        )
+        .await;
+    assert_eq!(problem(viewer_edit, 403).await["code"], "participant_role");
+
+    // Submission waits for both signatures and names who is missing.
+    let v = current(&app, &path, &owner.token).await;
+    let early = problem(
+        app.send(
+            Method::POST,
+            &format!("{path}/submit"),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(early["code"], "signatures_missing");
+    let mut missing: Vec<String> = early["context"]["missing_signers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| s(&m["role"]))
+        .collect();
+    missing.sort();
+    assert_eq!(missing, ["co_applicant", "owner"]);
+    assert_eq!(sign(&app, &path, &spouse).await.status().as_u16(), 201);
+    let requests = json(
+        app.send(Method::GET, &format!("{path}/requests"), &owner.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(requests["items"][0]["status"], "fulfilled");
+    let contributor_sign = app
+        .send(
+            Method::POST,
+            &format!("{path}/signatures/code"),
+            &relative.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(problem(contributor_sign, 403).await["code"], "participant_role");
+
+    // An edit after the spouse signed makes that signature stale.
+    let v = current(&app, &path, &relative.token).await;
+    let edited = app
+        .send(
+            Method::PATCH,
+            &path,
+            &relative.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 3, "note": 1}})),
+        )
+        .await;
+    assert_eq!(edited.status().as_u16(), 200);
+    let signatures = json(
+        app.send(
+            Method::GET,
+            &format!("{path}/signatures"),
+            &owner.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(signatures["items"][0]["current"], false);
+    assert_eq!(signatures["missing"].as_array().map(Vec::len), Some(2));
+    assert_eq!(sign(&app, &path, &spouse).await.status().as_u16(), 201);
+    assert_eq!(sign(&app, &path, &owner).await.status().as_u16(), 201);
+    let v = current(&app, &path, &owner.token).await;
+    let submitted = json(
+        app.send(
+            Method::POST,
+            &format!("{path}/submit"),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(submitted["status"], "submitted");
+    // Participants hear of the new status as the owner does.
+    assert!(app.count_notifications("application.submit").await >= 4);
+
+    // The thread: the viewer comments; nobody edits another's comment; the author's edit
+    // keeps the earlier text.
+    let note = json(
+        app.send(
+            Method::POST,
+            &format!("{path}/comments"),
+            &owner.token,
+            None,
+            Some(json!({"body": format!("Проверьте, @{}", viewer.id)})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(app.count_notifications("application.mention").await, 1);
+    let seen = json(
+        app.send(
+            Method::POST,
+            &format!("{path}/comments"),
+            &viewer.token,
+            None,
+            Some(json!({"body": "Вижу"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let comment_path = format!("{path}/comments/{}", s(&note["id"]));
+    let meddling = app
+        .send(
+            Method::PATCH,
+            &comment_path,
+            &viewer.token,
+            Some(1),
+            Some(json!({"body": "Чужой текст"})),
+        )
+        .await;
+    assert_eq!(problem(meddling, 403).await["code"], "not_author");
+    let fixed = json(
+        app.send(
+            Method::PATCH,
+            &comment_path,
+            &owner.token,
+            Some(1),
+            Some(json!({"body": "Проверено"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(fixed["history"][0]["body"], format!("Проверьте, @{}", viewer.id));
+    let thread = json(
+        app.send(
+            Method::GET,
+            &format!("{path}/comments"),
+            &spouse.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(thread["items"][0]["body"], "Проверено");
+    assert_eq!(thread["items"][1]["id"], seen["id"]);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let from_agency = app
+        .send(
+            Method::POST,
+            &format!("{path}/comments"),
+            &officer,
+            None,
+            Some(json!({"body": "Принято"})),
+        )
+        .await;
+    assert_eq!(from_agency.status().as_u16(), 201);
+
+    // A removed participant loses access with the very next request.
+    let v = current(&app, &path, &owner.token).await;
+    let removed = app
+        .send(
+            Method::DELETE,
+            &format!("{path}/participants/{}", relative.id),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status().as_u16(), 204);
+    assert_eq!(
+        problem(
+            app.send(Method::GET, &path, &relative.token, None, None).await,
+            404
+        )
+        .await["code"],
+        "not_found"
+    );
+    assert_eq!(
+        problem(
+            app.send(
+                Method::GET,
+                &format!("{path}/comments"),
+                &relative.token,
+                None,
+                None
+            )
+            .await,
+            404
+        )
+        .await["code"],
+        "not_found"
+    );
+
+    let actions = app.audit_actions();
+    for action in [
+        "application.invite",
+        "application.participant_joined",
+        "application.sign",
+        "application.comment",
+        "application.participant_removed",
+    ] {
+        assert!(actions.contains(&action.to_string()), "{action} not audited");
+    }
+    let history = json(
+        app.send(Method::GET, &format!("{path}/history"), &owner.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let events: Vec<String> = history["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| s(&h["event"]))
+        .collect();
+    assert!(
+        events.contains(&"sign".to_string()) && events.contains(&"participant_joined".to_string()),
+        "{events:?}"
+    );
+}
+db_test!(a_family_application_from_invitation_to_submission);
+
+async fn co_applicants_only_where_the_service_allows_and_invitations_expire(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    family_service(&app);
+    let owner = member(&app, citizen(true)).await;
+    let guest = member(&app, citizen(true)).await;
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner.token,
+            None,
+            Some(json!({"service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    let refused = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &owner.token,
+            None,
+            Some(json!({"email": guest.email, "role": "co_applicant"})),
+        )
+        .await;
+    assert_eq!(
+        problem(refused, 422).await["errors"][0]["code"],
+        "co_applicants_not_allowed"
+    );
+    let two = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &owner.token,
+            None,
+            Some(json!({"email": guest.email, "phone": "+79160000000", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(problem(two, 422).await["errors"][0]["code"], "one_contact");
+
+    let invited = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": guest.email, "role": "viewer"}),
+    )
+    .await;
+    // Seven days pass (moved directly: the clock is real).
+    app.execute(&format!(
+        "UPDATE invitations SET expires_at = '{}' WHERE id = '{}'",
+        crate::support::days_ago(1),
+        s(&invited["id"])
+    ));
+    let open = json(
+        app.send(Method::GET, "/api/v1/invitations", &guest.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(open["items"], json!([]));
+    let late = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/accept", s(&invited["id"])),
+            &guest.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(problem(late, 409).await["code"], "invitation_expired");
+    assert_eq!(
+        problem(app.send(Method::GET, &path, &guest.token, None, None).await, 404).await["code"],
+        "not_found"
+    );
+
+    // A declined invitation gives no access either; a new one can then be sent.
+    let second = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": guest.email, "role": "viewer"}),
+    )
+    .await;
+    let declined = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/decline", s(&second["id"])),
+            &guest.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(json(declined, 200).await["status"], "declined");
+    assert_eq!(
+        problem(app.send(Method::GET, &path, &guest.token, None, None).await, 404).await["code"],
+        "not_found"
+    );
+    assert!(app
+        .audit_actions()
+        .contains(&"application.invitation_declined".to_string()));
+
+    // Requests due soon are reminded once.
+    let third = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": guest.email, "role": "contributor"}),
+    )
+    .await;
+    let accepted = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/accept", s(&third["id"])),
+            &guest.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(accepted.status().as_u16(), 200);
+    let due = (api::clock::now() + chrono::TimeDelta::hours(2)).to_rfc3339();
+    let asked = app
+        .send(
+            Method::POST,
+            &format!("{path}/requests"),
+            &owner.token,
+            None,
+            Some(json!({"kind": "document", "assignee_id": guest.id, "doc_type": "photo", "due_at": due})),
+        )
+        .await;
+    assert_eq!(asked.status().as_u16(), 201);
+    assert_eq!(api::jobs::remind_requests(&app.state.db, 24).ok(), Some(1));
+    assert_eq!(api::jobs::remind_requests(&app.state.db, 24).ok(), Some(0));
+    assert_eq!(app.count_notifications("application.request_reminder").await, 1);
+}
+db_test!(co_applicants_only_where_the_service_allows_and_invitations_expire);
