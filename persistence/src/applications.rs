@@ -402,6 +402,8 @@ pub struct ListFilter {
     /// The last row of the previous page: (created_at, id).
     pub after: Option<(Instant, String)>,
     pub limit: i64,
+    /// Applications the account takes part in as a participant instead of its own.
+    pub shared: bool,
 }
 
 /// The owner's applications (without their forms), newest (or oldest) first; served by the
@@ -411,10 +413,18 @@ pub fn list_for_owner(
     owner: AccountId,
     f: &ListFilter,
 ) -> Result<Vec<Application>, StoreError> {
-    let mut query = applications::table
-        .filter(applications::owner_id.eq(owner.to_string()))
-        .select(ListedRow::as_select())
-        .into_boxed();
+    let mut query = applications::table.select(ListedRow::as_select()).into_boxed();
+    query = if f.shared {
+        // Served by the `participants_account` index.
+        let joined = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "applications.id IN (SELECT application_id FROM participants WHERE account_id = ",
+        )
+        .bind::<diesel::sql_types::Text, _>(owner.to_string())
+        .sql(")");
+        query.filter(joined)
+    } else {
+        query.filter(applications::owner_id.eq(owner.to_string()))
+    };
     if let Some(status) = f.status {
         query = query.filter(applications::status.eq(status.as_str()));
     }

@@ -258,6 +258,26 @@ async fn a_family_application_from_invitation_to_submission(backend: Backend) {
         .map(|p| s(&p["role"]))
         .collect();
     assert_eq!(roles, ["owner", "co_applicant", "contributor", "viewer"]);
+    let shared = json(
+        app.send(
+            Method::GET,
+            "/api/v1/applications?as=participant",
+            &spouse.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(shared["items"][0]["id"], json!(id));
+    let own = json(
+        app.send(Method::GET, "/api/v1/applications", &spouse.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(own["items"], json!([]));
 
     // The owner asks the spouse for a signature.
     let due = (api::clock::now() + chrono::TimeDelta::days(3)).to_rfc3339();

@@ -662,6 +662,10 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// `-created_at` (newest first, the default) or `created_at`.
     pub sort: Option<String>,
+    /// `owner` (yours, the default) or `participant` (those you were invited to).
+    #[serde(rename = "as")]
+    #[param(rename = "as")]
+    pub role: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -698,7 +702,13 @@ impl ListQuery {
             }
             None => None,
         };
+        let shared = match self.role.as_deref() {
+            None | Some("owner") => false,
+            Some("participant") => true,
+            Some(_) => return Err(ApiError::field("as", "invalid_value", "owner or participant")),
+        };
         Ok(ListFilter {
+            shared,
             status,
             service: self.service.clone(),
             services: None,
