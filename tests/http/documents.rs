@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::db_test;
 use crate::delegations::{accept, delegate, on_behalf, person, s, term};
-use crate::support::{days_ago, json, problem, Backend, TestApp};
+use crate::support::{days_ago, json, problem, service, Backend, TestApp};
 
 fn pdf(filler: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n".to_vec();
@@ -41,30 +41,12 @@ fn version(v: &Value) -> i64 {
 /// A service of `mvd` that needs a passport scan, accepts PDF and JPG, and lets the
 /// applicant change papers after submission when `editable`.
 fn documents_service(app: &TestApp, editable: bool) {
-    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
     app.seed_catalog(true, false, 30);
-    let service = Service {
-        code: "test-docs".into(),
-        name_ru: "Услуга с документами".into(),
-        name_en: "A service with documents".into(),
-        description: String::new(),
-        level: ServiceLevel::Federal,
-        region: None,
-        agency_code: "mvd".into(),
-        form_schema: json!({"type": "object"}),
-        required_documents: vec!["passport_scan".into()],
-        allowed_file_types: vec!["pdf".into(), "jpg".into()],
-        max_file_bytes: 5 * 1024 * 1024,
-        policy: ServicePolicy {
-            editable_after_submit: editable,
-            ..ServicePolicy::default()
-        },
-        version: 1,
-    };
-    app.state
-        .db
-        .write(|tx| persistence::catalog::insert(tx, &service, api::clock::now()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut docs = service("test-docs", "mvd");
+    docs.required_documents = vec!["passport_scan".into()];
+    docs.allowed_file_types = vec!["pdf".into(), "jpg".into()];
+    docs.policy.editable_after_submit = editable;
+    app.add_service(&docs);
 }
 
 async fn draft(app: &TestApp, token: &str) -> Value {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::db_test;
 use crate::delegations::s;
-use crate::support::{citizen, json, problem, Backend, TestApp};
+use crate::support::{citizen, json, problem, service, Backend, TestApp};
 
 fn version(v: &Value) -> i64 {
     v["version"].as_i64().unwrap_or_default()
@@ -16,30 +16,12 @@ fn version(v: &Value) -> i64 {
 
 /// `test-family`, handled by `mvd`, which accepts co-applicants.
 fn family_service(app: &TestApp) {
-    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
     app.seed_catalog(true, false, 30);
-    let service = Service {
-        code: "test-family".into(),
-        name_ru: "Семейная услуга".into(),
-        name_en: "A family service".into(),
-        description: String::new(),
-        level: ServiceLevel::Federal,
-        region: None,
-        agency_code: "mvd".into(),
-        form_schema: json!({"type": "object", "properties": {"members": {"type": "integer"}}}),
-        required_documents: vec!["income_certificate".into()],
-        allowed_file_types: vec!["pdf".into()],
-        max_file_bytes: 5 * 1024 * 1024,
-        policy: ServicePolicy {
-            co_applicants_allowed: true,
-            ..ServicePolicy::default()
-        },
-        version: 1,
-    };
-    app.state
-        .db
-        .write(|tx| persistence::catalog::insert(tx, &service, api::clock::now()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut family = service("test-family", "mvd");
+    family.form_schema = json!({"type": "object", "properties": {"members": {"type": "integer"}}});
+    family.required_documents = vec!["income_certificate".into()];
+    family.policy.co_applicants_allowed = true;
+    app.add_service(&family);
 }
 
 struct Member {

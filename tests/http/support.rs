@@ -680,6 +680,14 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// Adds a service to the catalog (see [`service`]).
+    pub fn add_service(&self, service: &domain::catalog::Service) {
+        self.state
+            .db
+            .write(|tx| persistence::catalog::insert(tx, service, api::clock::now()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// Sends a request with a bearer token, an optional If-Match and an optional JSON body.
     pub async fn send(
         &self,
@@ -785,4 +793,25 @@ pub fn days_ago(days: i64) -> String {
         .naive_utc()
         .format("%Y-%m-%d %H:%M:%S%.6f")
         .to_string()
+}
+
+/// A federal service of `agency` with an open form that takes PDF up to 5 MiB and needs no
+/// documents; tests change what they need.
+pub fn service(code: &str, agency: &str) -> domain::catalog::Service {
+    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
+    Service {
+        code: code.into(),
+        name_ru: format!("Услуга {code}"),
+        name_en: format!("Service {code}"),
+        description: String::new(),
+        level: ServiceLevel::Federal,
+        region: None,
+        agency_code: agency.into(),
+        form_schema: serde_json::json!({"type": "object"}),
+        required_documents: vec![],
+        allowed_file_types: vec!["pdf".into()],
+        max_file_bytes: 5 * 1024 * 1024,
+        policy: ServicePolicy::default(),
+        version: 1,
+    }
 }

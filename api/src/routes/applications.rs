@@ -691,17 +691,7 @@ impl ListQuery {
                 ))
             }
         };
-        let after = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
-            Some(Cursor { at: Some(at), id }) => Some((at, id)),
-            Some(_) => {
-                return Err(ApiError::field(
-                    "cursor",
-                    "invalid_value",
-                    "Not a cursor of this list.",
-                ))
-            }
-            None => None,
-        };
+        let after = paging::after(self.cursor.as_deref())?;
         let shared = match self.role.as_deref() {
             None | Some("owner") => false,
             Some("participant") => true,

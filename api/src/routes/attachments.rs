@@ -7,25 +7,23 @@ use actix_web::web::{Json, Path, Query};
 use actix_web::{delete, get, post, HttpRequest, HttpResponse};
 use domain::access::{authorize, Action, Resource};
 use domain::application::Application;
-use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::document::{self as rules, AttachmentWindow, FileType};
 use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
-use persistence::applications::{self, NewHistory};
+use persistence::applications;
 use persistence::documents::{self as store, Attachment, Document};
 use persistence::DbConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::documents::audit_download;
+use super::documents::{serve, StoredFile};
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
-use crate::vault::download;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -184,24 +182,12 @@ fn record(
     if !applications::bump_version(tx, app.id, app.version, at)? {
         return Err(stale(app.version + 1));
     }
-    let entry = NewHistory {
-        event,
-        from: Some(app.status.as_str()),
-        comment: Some(format!("{}: {}", attachment.doc_type, attachment.name)),
-        actor: Some(acting.account),
-        on_behalf_of: acting.on_behalf_of,
-    };
-    applications::record_event(tx, app, entry, at)?;
-    let audit = AuditEntry::new(format!("application.{event}"), "application")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
-        .target(app.id)
-        .details(json!({
-            "attachment_id": attachment.id, "document_id": attachment.document,
-            "sha256": attachment.sha256, "revision": attachment.revision,
-        }))
-        .from_ip(acting.ip.clone());
-    persistence::audit::record(tx, audit, at)?;
+    let comment = Some(format!("{}: {}", attachment.doc_type, attachment.name));
+    let details = json!({
+        "attachment_id": attachment.id, "document_id": attachment.document,
+        "sha256": attachment.sha256, "revision": attachment.revision,
+    });
+    crate::joint::record(tx, acting, app, event, comment, details, at)?;
     Ok(app.version + 1)
 }
 
@@ -400,19 +386,20 @@ pub async fn content(
             Ok((app, attachment))
         })
         .await?;
-    audit_download(
-        &state,
-        &actor,
-        app.owner,
-        attachment.id.to_string(),
-        "attachment.download",
-    )
-    .await?;
-    let content = download::Content {
+    let file = StoredFile {
         sha256: &attachment.sha256,
-        size: u64::try_from(attachment.size_bytes).map_err(ApiError::internal)?,
+        size_bytes: attachment.size_bytes,
         file_type: attachment.file_type,
         name: &attachment.name,
     };
-    download::respond(state.vault.store.as_ref(), &req, content).await
+    serve(
+        &state,
+        &actor,
+        &req,
+        app.owner,
+        attachment.id.to_string(),
+        "attachment.download",
+        file,
+    )
+    .await
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::paging::{self, Cursor, Page};
+use super::paging::{self, Page};
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
@@ -113,32 +113,14 @@ pub async fn list(
 ) -> Result<Json<Page<CommentView>>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
     let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        Some(text) => {
-            let cursor = Cursor::decode(text)?;
-            let at = cursor
-                .at
-                .ok_or_else(|| ApiError::field("cursor", "invalid_value", "Not a cursor of this list."))?;
-            Some((at, cursor.id))
-        }
-        None => None,
-    };
+    let after = paging::after(query.cursor.as_deref())?;
     let found = state
         .read(move |c| {
             lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
             Ok(store::comments_of(c, id, after.as_ref(), limit)?)
         })
         .await?;
-    let next_cursor = (found.len() as i64 == limit)
-        .then(|| found.last())
-        .flatten()
-        .map(|c| {
-            Cursor {
-                at: Some(c.created_at),
-                id: c.id.to_string(),
-            }
-            .encode()
-        });
+    let next_cursor = paging::next(&found, limit, |c| (c.created_at, c.id.to_string()));
     Ok(Json(Page {
         items: found.iter().map(|c| view(c, vec![])).collect(),
         next_cursor,

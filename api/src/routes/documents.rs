@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::paging::{self, Cursor, Page};
+use super::paging::{self, Page};
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
@@ -361,16 +361,7 @@ impl ListQuery {
             })?),
             None => None,
         };
-        let after = match self.cursor.as_deref() {
-            Some(text) => {
-                let cursor = Cursor::decode(text)?;
-                let at = cursor.at.ok_or_else(|| {
-                    ApiError::field("cursor", "invalid_value", "Not a cursor of this list.")
-                })?;
-                Some((at, cursor.id))
-            }
-            None => None,
-        };
+        let after = paging::after(self.cursor.as_deref())?;
         Ok(ListFilter {
             file_type,
             doc_type: self.doc_type.clone(),
@@ -410,16 +401,7 @@ pub async fn list(
     let filter = query.filter()?;
     let limit = filter.limit;
     let found = state.read(move |c| Ok(store::list(c, owner, &filter)?)).await?;
-    let next_cursor = (found.len() as i64 == limit)
-        .then(|| found.last())
-        .flatten()
-        .map(|d| {
-            Cursor {
-                at: Some(d.created_at),
-                id: d.id.to_string(),
-            }
-            .encode()
-        });
+    let next_cursor = paging::next(&found, limit, |d| (d.created_at, d.id.to_string()));
     Ok(Json(Page {
         items: found.iter().map(view).collect(),
         next_cursor,
@@ -585,30 +567,47 @@ pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Records a download by someone other than the owner (a representative).
-pub async fn audit_download(
+/// A stored file about to be served.
+pub struct StoredFile<'a> {
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    pub file_type: FileType,
+    pub name: &'a str,
+}
+
+/// Serves a file, first recording (as `kind`) a download by anyone but its `owner` — a
+/// representative, a co-participant, an officer.
+pub async fn serve(
     state: &State,
     actor: &Actor,
+    req: &HttpRequest,
     owner: domain::ids::AccountId,
     target: String,
     kind: &'static str,
-) -> Result<(), ApiError> {
-    if actor.account == owner {
-        return Ok(());
+    file: StoredFile<'_>,
+) -> Result<HttpResponse, ApiError> {
+    if actor.account != owner {
+        let acting = Acting::from(actor);
+        state
+            .write(move |tx| {
+                let entry = AuditEntry::new(kind, "document")
+                    .by(Some(acting.account))
+                    .on_behalf_of(acting.on_behalf_of)
+                    .target(target)
+                    .details(json!({ "owner": owner }))
+                    .from_ip(acting.ip);
+                persistence::audit::record(tx, entry, now())?;
+                Ok(())
+            })
+            .await?;
     }
-    let acting = Acting::from(actor);
-    state
-        .write(move |tx| {
-            let entry = AuditEntry::new(kind, "document")
-                .by(Some(acting.account))
-                .on_behalf_of(acting.on_behalf_of)
-                .target(target)
-                .details(json!({ "owner": owner }))
-                .from_ip(acting.ip);
-            persistence::audit::record(tx, entry, now())?;
-            Ok(())
-        })
-        .await
+    let served = download::Content {
+        sha256: file.sha256,
+        size: u64::try_from(file.size_bytes).map_err(ApiError::internal)?,
+        file_type: file.file_type,
+        name: file.name,
+    };
+    download::respond(state.vault.store.as_ref(), req, served).await
 }
 
 /// Download a document (supports `Range`, `If-None-Match`).
@@ -634,19 +633,20 @@ pub async fn content(
     id: Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
     let found = reach(&state, &actor, id.into_inner(), Action::DocumentsRead).await?;
-    audit_download(
-        &state,
-        &actor,
-        found.owner,
-        found.id.to_string(),
-        "document.download",
-    )
-    .await?;
-    let content = download::Content {
+    let file = StoredFile {
         sha256: &found.sha256,
-        size: u64::try_from(found.size_bytes).map_err(ApiError::internal)?,
+        size_bytes: found.size_bytes,
         file_type: found.file_type,
         name: &found.name,
     };
-    download::respond(state.vault.store.as_ref(), &req, content).await
+    serve(
+        &state,
+        &actor,
+        &req,
+        found.owner,
+        found.id.to_string(),
+        "document.download",
+        file,
+    )
+    .await
 }

@@ -54,6 +54,30 @@ impl Cursor {
     }
 }
 
+/// The keyset position of a list ordered by time: `None` on the first page.
+pub fn after(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, ApiError> {
+    match cursor.map(Cursor::decode).transpose()? {
+        Some(Cursor { at: Some(at), id }) => Ok(Some((at, id))),
+        Some(_) => Err(ApiError::field(
+            "cursor",
+            "invalid_value",
+            "Not a cursor of this list.",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The cursor of the page after `items`, when the page is full.
+pub fn next<T>(items: &[T], limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, String)) -> Option<String> {
+    if items.len() as i64 != limit {
+        return None;
+    }
+    items.last().map(|last| {
+        let (at, id) = key(last);
+        Cursor { at: Some(at), id }.encode()
+    })
+}
+
 /// Validates `limit`.
 pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     let limit = requested.unwrap_or(DEFAULT_LIMIT);
