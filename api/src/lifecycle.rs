@@ -8,6 +8,7 @@ use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId};
 use domain::notice::Notice;
+use persistence::events::NewEvent;
 use persistence::{applications, catalog, DbConnection};
 use serde_json::json;
 
@@ -103,6 +104,11 @@ pub fn status_notice(app: &Application, step: &Step) -> Notice {
         data: json!({ "application_id": app.id, "status": app.status.as_str() }),
         important: matches!(step.to, Status::NeedsInfo | Status::Rejected | Status::Approved),
     }
+}
+
+/// Who hears of an application's events on `/me/events`.
+pub fn audience(_tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
+    Ok(vec![app.owner])
 }
 
 /// Extra checks some events need beyond the state machine (schema at submission, the
@@ -221,6 +227,17 @@ pub fn store_step(
         .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
         .from_ip(ip);
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, app)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: app.id,
+            kind: format!("application.{}", step.event.as_str()),
+            data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
+            audience: hearing,
+        },
+        at,
+    )?;
     persistence::notifications::notify(tx, &status_notice(app, step), at)?;
     Ok(())
 }
@@ -251,6 +268,17 @@ pub fn save_draft(
         .target(saved.id)
         .from_ip(acting.ip.clone());
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, &saved)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: saved.id,
+            kind: "application.save_draft".into(),
+            data: json!({"status": saved.status.as_str(), "version": saved.version, "actor": acting.account}),
+            audience: hearing,
+        },
+        at,
+    )?;
     let warnings = forms.problems(&service, &saved.form_data);
     Ok((saved, warnings))
 }
@@ -291,6 +319,17 @@ pub fn start_draft(
         .details(json!({ "service": service.code }))
         .from_ip(acting.ip.clone());
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, &draft)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: draft.id,
+            kind: "application.create".into(),
+            data: json!({"status": draft.status.as_str(), "version": draft.version, "actor": acting.account}),
+            audience: hearing,
+        },
+        at,
+    )?;
     Ok(draft)
 }
 

@@ -437,3 +437,22 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(blobs, documents, attachments);
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        application_id -> Text,
+        kind -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_audience (account_id, event_id) {
+        account_id -> Text,
+        event_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(events, event_audience);

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod confirmations;
 pub mod delegations;
 pub mod documents;
+pub mod events;
 pub mod me;
 pub mod officer;
 pub mod organisations;
@@ -99,6 +100,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(documents::update)
                 .service(documents::remove)
                 .service(documents::content)
+                .service(events::application_events)
+                .service(events::my_events)
                 .service(audit::verify),
         );
 }
