@@ -1,7 +1,6 @@
 //! The node's event bus: a broadcast channel fed by one loader task that reads events
 //! with ids above the last one it loaded, so every stream sees events in commit order.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +19,8 @@ const FALLBACK: Duration = Duration::from_secs(1);
 pub struct EventBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     wake: Notify,
-    /// The id of the last event broadcast (or the latest when the node started); only
-    /// the loader changes it.
-    last: AtomicI64,
+    /// The latest event when the node started: the loader broadcasts what comes after.
+    start: i64,
 }
 
 impl EventBus {
@@ -34,7 +32,7 @@ impl EventBus {
         EventBus {
             sender,
             wake: Notify::new(),
-            last: AtomicI64::new(last),
+            start: last,
         }
     }
 
@@ -51,8 +49,9 @@ impl EventBus {
 
     /// Loads and broadcasts new events until `stop` turns true.
     pub async fn run(self: Arc<Self>, db: Database, mut stop: watch::Receiver<bool>) {
+        let mut last = self.start;
         loop {
-            if let Err(error) = self.load(&db).await {
+            if let Err(error) = self.load(&db, &mut last).await {
                 tracing::warn!(%error, "loading events failed; retrying");
             }
             tokio::select! {
@@ -67,21 +66,19 @@ impl EventBus {
         }
     }
 
-    /// Broadcasts every committed event after the last one, page by page.
-    async fn load(&self, db: &Database) -> Result<(), String> {
-        let mut last = self.last.load(Ordering::Acquire);
+    /// Broadcasts every committed event after `last`, page by page, advancing it.
+    async fn load(&self, db: &Database, last: &mut i64) -> Result<(), String> {
         loop {
-            let db = db.clone();
-            let page = tokio::task::spawn_blocking(move || db.read(|c| events::after(c, last, PAGE)))
+            let (db, after) = (db.clone(), *last);
+            let page = tokio::task::spawn_blocking(move || db.read(|c| events::after(c, after, PAGE)))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             let full = page.len() as i64 == PAGE;
             for event in page {
-                last = event.id;
+                *last = event.id;
                 // No receivers is not an error: nobody is listening on this node.
                 let _ = self.sender.send(Arc::new(event));
-                self.last.store(last, Ordering::Release);
             }
             if !full {
                 return Ok(());
