@@ -86,19 +86,14 @@ pub async fn respond(state: &AppState, feed: Feed, resume: Option<i64>) -> Resul
         // an event committed just before the request must not show up as live.
         None => state.read(|c| Ok(events::latest(c)?)).await?,
     };
-    let stream = Stream {
+    let stream = Stream::new(
         feed,
-        db: state.db.clone(),
+        state.db.clone(),
         receiver,
-        last_sent: start,
-        replay: resume.is_some(),
-        opened: false,
-        done: false,
-        backlog: VecDeque::new(),
-        keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
-        metrics: state.metrics.clone(),
-        _guard: state.metrics.sse_opened(feed.label()),
-    };
+        start,
+        resume.is_some(),
+        &state.metrics,
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -124,6 +119,29 @@ struct Stream {
 }
 
 impl Stream {
+    fn new(
+        feed: Feed,
+        db: Database,
+        receiver: broadcast::Receiver<Arc<StoredEvent>>,
+        start: i64,
+        replay: bool,
+        metrics: &Arc<Metrics>,
+    ) -> Stream {
+        Stream {
+            feed,
+            db,
+            receiver,
+            last_sent: start,
+            replay,
+            opened: false,
+            done: false,
+            backlog: VecDeque::new(),
+            keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+            metrics: metrics.clone(),
+            _guard: metrics.sse_opened(feed.label()),
+        }
+    }
+
     fn deliver(&mut self, event: &StoredEvent) -> Bytes {
         self.last_sent = event.id;
         self.metrics.event_delivered();
@@ -202,4 +220,74 @@ fn frame(event: &StoredEvent) -> Bytes {
         "id: {}\nevent: {}\ndata: {data}\n\n",
         event.id, event.kind
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use persistence::events::NewEvent;
+    use persistence::{DatabaseUrl, StoreError};
+
+    use super::*;
+
+    fn ids(chunks: &[Bytes]) -> Vec<i64> {
+        chunks
+            .iter()
+            .filter_map(|c| {
+                std::str::from_utf8(c)
+                    .ok()?
+                    .lines()
+                    .next()?
+                    .strip_prefix("id: ")?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// A receiver that lagged behind the bus loses nothing and repeats nothing: the
+    /// stream reads the missed events from the database and drops what the bus still had.
+    #[tokio::test]
+    async fn a_subscriber_that_fell_behind_reads_the_rest_from_the_database() {
+        let dir = std::env::temp_dir().join(format!("kabinet-events-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("k.db").display()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let db = Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+        db.migrate().unwrap_or_else(|e| panic!("{e}"));
+        let application = ApplicationId::new();
+        for _ in 0..10 {
+            let event = NewEvent {
+                application,
+                kind: "application.save_draft".into(),
+                data: json!({}),
+                audience: vec![],
+            };
+            db.write(|tx| events::publish(tx, &event, crate::clock::now()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // A bus of two slots that has broadcast ten events: the receiver lagged by eight.
+        let (sender, receiver) = broadcast::channel(2);
+        let stored = db
+            .read(|c| events::after(c, 0, 100))
+            .unwrap_or_else(|e: StoreError| panic!("{e}"));
+        for event in stored {
+            let _ = sender.send(Arc::new(event));
+        }
+        let metrics = Arc::new(Metrics::new().unwrap_or_else(|e| panic!("{e}")));
+        let feed = Feed::Application {
+            id: application,
+            viewer: AccountId::new(),
+        };
+        let stream = Stream::new(feed, db, receiver, 0, false, &metrics);
+        let reading = futures_util::stream::unfold(stream, next)
+            .take(11)
+            .map(|c| c.unwrap_or_else(|e| match e {}))
+            .collect::<Vec<Bytes>>();
+        let chunks = tokio::time::timeout(Duration::from_secs(10), reading)
+            .await
+            .unwrap_or_else(|_| panic!("the stream stalled"));
+        assert_eq!(ids(&chunks), (1..=10).collect::<Vec<i64>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
