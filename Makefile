@@ -17,7 +17,7 @@ SPEC       := openapi/openapi.json
 CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check test-ci openapi openapi-check \
-        schemathesis venv bench bench-auth bench-documents clean
+        schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
 	@echo "make bench-documents Criterion 5 MB upload/download throughput against the disk floor"
+	@echo "make bench-events   SSE streams one node holds and event fan-out latency (Criterion)"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
 	@echo "make clean          remove build output, $(VENV) and reports (keeps ./data)"
 
@@ -115,6 +116,7 @@ bench:
 	  KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench bash scripts/bench.sh
 	$(MAKE) --no-print-directory bench-auth
 	$(MAKE) --no-print-directory bench-documents
+	$(MAKE) --no-print-directory bench-events
 
 # Optimised build: the figures mean nothing in debug. Set KABINET_BENCH_DATABASE_URL to a
 # postgres:// database to measure PostgreSQL instead of SQLite.
@@ -124,6 +126,11 @@ bench-auth:
 # Upload and download throughput of a 5 MB document against the disk's own floor.
 bench-documents:
 	$(CARGO) bench -p kabinet-tests --bench documents
+
+# Server-Sent Events on one node: 2,000 and 5,000 open streams, and the time from one
+# write until 1,000 subscribers all have its event.
+bench-events:
+	$(CARGO) bench -p kabinet-tests --bench events
 
 venv: $(VENV_STAMP)
 

@@ -19,6 +19,7 @@ use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::dispatcher::Dispatcher;
+use crate::events::{self, EventBus};
 use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
 use crate::openapi::ApiDoc;
@@ -95,6 +96,9 @@ impl Application {
         }
         let vault = crate::vault::Vault::open(&config)
             .map_err(|e| StartError::Other(format!("document storage: {e}")))?;
+        let latest_event = db
+            .read(persistence::events::latest)
+            .map_err(|e| StartError::Other(format!("events: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
         let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
             addr: config.listen.to_string(),
@@ -118,6 +122,7 @@ impl Application {
             pii: Arc::new(pii),
             forms: Arc::new(crate::forms::FormValidators::default()),
             vault: Arc::new(vault),
+            events: Arc::new(EventBus::starting_after(latest_event)),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {
@@ -140,13 +145,22 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (signal or handle), then stops the dispatcher.
+    /// Serves until the server is stopped (signal or handle), then stops the dispatcher,
+    /// the jobs and the event bus.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let dispatcher = self
             .dispatcher
             .take()
             .map(|d| actix_web::rt::spawn(d.run(stopped.clone())));
+        let bus = self.state.events.clone();
+        if let persistence::DatabaseUrl::Postgres(url) = &self.state.config.database_url {
+            // Without the listener, other nodes' events still arrive by the loader's timer.
+            if let Err(error) = events::listen(url.clone(), bus.clone(), stopped.clone()) {
+                tracing::error!(%error, "cannot start the event listener thread");
+            }
+        }
+        let loader = actix_web::rt::spawn(bus.run(self.state.db.clone(), stopped.clone()));
         let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.clone(), stopped));
         let result = self.server.await;
         let _ = stop.send(true);
@@ -154,6 +168,7 @@ impl Application {
             let _ = task.await;
         }
         let _ = jobs.await;
+        let _ = loader.await;
         result
     }
 }
@@ -186,6 +201,10 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
     .workers(workers)
     .shutdown_timeout(shutdown_secs)
     .client_request_timeout(Duration::from_secs(10))
+    // A client that closes its side is gone: without this an event stream would notice
+    // only at its next write (up to the 15 s keep-alive), holding its slot until then.
+    // HTTP clients do not half-close a connection they still expect answers on.
+    .h1_allow_half_closed(false)
     .listen(listener)
     .map_err(|e| StartError::Listen {
         addr: "listener".into(),

@@ -1,13 +1,15 @@
 //! What the joint actions on an application share: who the other participants are,
-//! telling them, and recording the step (history and audit) in the same transaction.
+//! telling them, and recording the step (history, audit and the live event) in the same
+//! transaction.
 
 use domain::application::Application;
 use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
 use persistence::applications::{self, NewHistory};
+use persistence::events::NewEvent;
 use persistence::DbConnection;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::lifecycle::Acting;
@@ -62,7 +64,8 @@ pub fn tell(
     Ok(())
 }
 
-/// The application's history entry and the audit record of a joint action.
+/// The application's history entry, the audit record and the live event of a joint
+/// action; the event goes to everyone on the application at that moment.
 pub fn record(
     tx: &mut DbConnection,
     acting: &Acting,
@@ -84,9 +87,16 @@ pub fn record(
         .by(Some(acting.account))
         .on_behalf_of(acting.on_behalf_of)
         .target(app.id)
-        .details(details)
+        .details(details.clone())
         .from_ip(acting.ip.clone());
     persistence::audit::record(tx, audit, at)?;
+    let event = NewEvent {
+        application: app.id,
+        kind: format!("application.{event}"),
+        data: json!({ "actor": acting.account, "details": details }),
+        audience: members(tx, app)?,
+    };
+    persistence::events::publish(tx, &event, at)?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
+pub mod events;
 pub mod forms;
 pub mod http_errors;
 pub mod jobs;

@@ -9,6 +9,7 @@ use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId};
 use domain::joint::ParticipantRole;
 use domain::notice::Notice;
+use persistence::events::NewEvent;
 use persistence::{applications, catalog, joint, DbConnection};
 use serde_json::json;
 
@@ -129,6 +130,11 @@ pub fn status_notice(app: &Application, step: &Step) -> Notice {
         data: json!({ "application_id": app.id, "status": app.status.as_str() }),
         important: matches!(step.to, Status::NeedsInfo | Status::Rejected | Status::Approved),
     }
+}
+
+/// Who hears an application's events on `/me/events`: the owner and every participant.
+pub fn audience(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
+    crate::joint::members(tx, app)
 }
 
 /// Extra checks some events need beyond the state machine (schema at submission, the
@@ -308,6 +314,17 @@ pub fn store_step(
         .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
         .from_ip(ip);
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, app)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: app.id,
+            kind: format!("application.{}", step.event.as_str()),
+            data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
+            audience: hearing,
+        },
+        at,
+    )?;
     let notice = status_notice(app, step);
     persistence::notifications::notify(tx, &notice, at)?;
     // Everyone who takes part hears of the new status too.
@@ -347,6 +364,17 @@ pub fn save_draft(
         .target(saved.id)
         .from_ip(acting.ip.clone());
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, &saved)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: saved.id,
+            kind: "application.save_draft".into(),
+            data: json!({"status": saved.status.as_str(), "version": saved.version, "actor": acting.account}),
+            audience: hearing,
+        },
+        at,
+    )?;
     let warnings = forms.problems(&service, &saved.form_data);
     Ok((saved, warnings))
 }
@@ -387,6 +415,17 @@ pub fn start_draft(
         .details(json!({ "service": service.code }))
         .from_ip(acting.ip.clone());
     persistence::audit::record(tx, entry, at)?;
+    let hearing = audience(tx, &draft)?;
+    persistence::events::publish(
+        tx,
+        &NewEvent {
+            application: draft.id,
+            kind: "application.create".into(),
+            data: json!({"status": draft.status.as_str(), "version": draft.version, "actor": acting.account}),
+            audience: hearing,
+        },
+        at,
+    )?;
     Ok(draft)
 }
 

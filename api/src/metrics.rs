@@ -1,6 +1,8 @@
 //! Prometheus metrics: request counts and latency by route pattern and status, and the
 //! database pool's usage. Routes are labelled by pattern (`/api/v1/x/{id}`), never by raw
-//! path, so ids never become label values.
+//! path, so ids never become label values. Server-Sent Events streams have their own
+//! gauge; the latency histogram times only the response head, so a stream open for hours
+//! is counted as the milliseconds it took to start.
 
 use std::time::Instant;
 
@@ -9,7 +11,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use persistence::PoolUsage;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +20,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    sse_connections: IntGaugeVec,
+    events_delivered: IntCounter,
 }
 
 impl Metrics {
@@ -43,14 +48,30 @@ impl Metrics {
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
         )?;
+        let sse_connections = IntGaugeVec::new(
+            Opts::new("sse_connections", "Open Server-Sent Events streams by stream"),
+            &["stream"],
+        )?;
+        let events_delivered = IntCounter::new(
+            "events_delivered_total",
+            "Events written to Server-Sent Events streams",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(sse_connections.clone()))?;
+        registry.register(Box::new(events_delivered.clone()))?;
+        // Both streams show from the start, at 0, rather than appearing on first use.
+        for stream in ["application", "me"] {
+            sse_connections.with_label_values(&[stream]).set(0);
+        }
         Ok(Metrics {
             registry,
             requests,
             latency,
             pool,
+            sse_connections,
+            events_delivered,
         })
     }
 
@@ -59,6 +80,17 @@ impl Metrics {
             .with_label_values(&[method, route, &status.to_string()])
             .inc();
         self.latency.with_label_values(&[method, route]).observe(seconds);
+    }
+
+    /// Counts one open stream of `stream` until the returned guard is dropped.
+    pub fn sse_opened(&self, stream: &'static str) -> StreamGuard {
+        let gauge = self.sse_connections.with_label_values(&[stream]);
+        gauge.inc();
+        StreamGuard { gauge }
+    }
+
+    pub fn event_delivered(&self) {
+        self.events_delivered.inc();
     }
 
     /// The text exposition, with the pool gauges read at scrape time.
@@ -74,6 +106,18 @@ impl Metrics {
             tracing::error!(%error, "metrics encoding failed");
         }
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// One open SSE stream; it lives inside the stream's state, so the gauge falls however
+/// the stream ends — by the server or by the client going away.
+pub struct StreamGuard {
+    gauge: IntGauge,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
     }
 }
 

@@ -1,5 +1,5 @@
-//! What every handler can reach: the database, configuration, token keys, metrics and
-//! the document vault.
+//! What every handler can reach: the database, configuration, token keys, metrics, the
+//! document vault and the live-event bus.
 //! Blocking work (diesel, argon2) runs on the blocking pool, inside the request's span.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
+use crate::events::EventBus;
 use crate::forms::FormValidators;
 use crate::metrics::Metrics;
 use crate::vault::Vault;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub pii: Arc<PiiCipher>,
     pub forms: Arc<FormValidators>,
     pub vault: Arc<Vault>,
+    pub events: Arc<EventBus>,
 }
 
 pub type State = web::Data<AppState>;
@@ -43,13 +45,18 @@ pub async fn blocking_io<T: Send + 'static>(
 }
 
 impl AppState {
-    /// One transaction on the blocking pool.
+    /// One transaction on the blocking pool. A committed one may have published events,
+    /// so the bus looks at once rather than at its next timer tick.
     pub async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
-        blocking(move || db.write(work)).await
+        let result = blocking(move || db.write(work)).await;
+        if result.is_ok() {
+            self.events.wake();
+        }
+        result
     }
 
     /// Reads on one connection on the blocking pool.

@@ -12,6 +12,7 @@ pub mod database;
 pub mod delegations;
 pub mod documents;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod joint;
 pub mod notifications;

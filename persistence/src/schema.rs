@@ -526,3 +526,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     comment_revisions,
     account_logins
 );
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        application_id -> Text,
+        kind -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_audience (account_id, event_id) {
+        account_id -> Text,
+        event_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(events, event_audience);

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::db_test;
 use crate::delegations::s;
-use crate::support::{citizen, json, problem, service, Backend, TestApp};
+use crate::support::{citizen, json, problem, service, Backend, Sse, SseEvent, TestApp};
 
 fn version(v: &Value) -> i64 {
     v["version"].as_i64().unwrap_or_default()
@@ -77,6 +77,17 @@ async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
         Some(json!({"code": code})),
     )
     .await
+}
+
+/// Reads events until one of `kind` arrives (others pass by).
+async fn until(stream: &mut Sse, kind: &str) -> SseEvent {
+    for _ in 0..100 {
+        let event = stream.expect_event().await;
+        if event.event == kind {
+            return event;
+        }
+    }
+    panic!("no {kind} event");
 }
 
 async fn invite(app: &TestApp, path: &str, owner: &Member, body: Value) -> Value {
@@ -261,6 +272,10 @@ async fn a_family_application_from_invitation_to_submission(backend: Backend) {
     .await;
     assert_eq!(own["items"], json!([]));
 
+    // Everyone on the application hears of each step as it happens.
+    let mut spouse_hears = app.events("/api/v1/me/events", &spouse.token, None).await;
+    let mut relative_watches = app.events(&format!("{path}/events"), &relative.token, None).await;
+
     // The owner asks the spouse for a signature.
     let due = (api::clock::now() + chrono::TimeDelta::days(3)).to_rfc3339();
     let asked = json(
@@ -388,6 +403,10 @@ async fn a_family_application_from_invitation_to_submission(backend: Backend) {
     missing.sort();
     assert_eq!(missing, ["co_applicant", "owner"]);
     assert_eq!(sign(&app, &path, &spouse).await.status().as_u16(), 201);
+    let attached_event = until(&mut spouse_hears, "application.attach").await;
+    assert_eq!(attached_event.data["application_id"], json!(id));
+    let signed_event = until(&mut spouse_hears, "application.sign").await;
+    assert_eq!(signed_event.data["data"]["actor"], json!(spouse.id));
     let requests = json(
         app.send(Method::GET, &format!("{path}/requests"), &owner.token, None, None)
             .await,
@@ -540,6 +559,14 @@ async fn a_family_application_from_invitation_to_submission(backend: Backend) {
         )
         .await;
     assert_eq!(removed.status().as_u16(), 204);
+    let farewell = until(&mut relative_watches, "application.participant_removed").await;
+    assert_eq!(farewell.data["data"]["details"]["account_id"], json!(relative.id));
+    // The stream ends at once (a silent one would run into the 5 s wait).
+    let started = std::time::Instant::now();
+    let after = relative_watches
+        .next_event(std::time::Duration::from_secs(5))
+        .await;
+    assert!(after.is_none() && started.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(
         problem(
             app.send(Method::GET, &path, &relative.token, None, None).await,

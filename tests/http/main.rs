@@ -8,6 +8,7 @@ mod audit;
 mod delegations;
 mod documents;
 mod errors;
+mod events;
 mod identity;
 mod joint;
 mod openapi;

@@ -815,3 +815,92 @@ pub fn service(code: &str, agency: &str) -> domain::catalog::Service {
         version: 1,
     }
 }
+
+/// One event read from a Server-Sent Events stream.
+#[derive(Clone, Debug)]
+pub struct SseEvent {
+    pub id: i64,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A Server-Sent Events stream being read frame by frame; dropping it disconnects.
+pub struct Sse {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl Sse {
+    /// The next event (comments and `retry:` skipped), or `None` when none arrives within
+    /// `within` or the stream ends.
+    pub async fn next_event(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, None);
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.parse::<i64>().ok();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(v).ok();
+                    }
+                }
+                if let (Some(id), Some(event), Some(data)) = (id, event, data) {
+                    return Some(SseEvent { id, event, data });
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(_)) | None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next event, which must arrive within 5 s.
+    pub async fn expect_event(&mut self) -> SseEvent {
+        self.next_event(std::time::Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no event arrived within 5 s"))
+    }
+}
+
+impl TestApp {
+    /// Opens an SSE stream at `path`, optionally resuming after `last_event_id`.
+    pub async fn open_events(
+        &self,
+        path: &str,
+        token: &str,
+        last_event_id: Option<i64>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// Opens an SSE stream that must be accepted, ready to read.
+    pub async fn events(&self, path: &str, token: &str, last_event_id: Option<i64>) -> Sse {
+        let response = self.open_events(path, token, last_event_id).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(content_type, "text/event-stream");
+        Sse {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+}

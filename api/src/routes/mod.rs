@@ -10,6 +10,7 @@ pub mod comments;
 pub mod confirmations;
 pub mod delegations;
 pub mod documents;
+pub mod events;
 pub mod me;
 pub mod officer;
 pub mod organisations;
@@ -119,6 +120,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(documents::update)
                 .service(documents::remove)
                 .service(documents::content)
+                .service(events::application_events)
+                .service(events::my_events)
                 .service(audit::verify),
         );
 }

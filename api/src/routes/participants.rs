@@ -424,25 +424,20 @@ pub async fn remove(
             if app.version != version.0 {
                 return Err(stale(app.version));
             }
-            if !store::remove_participant(tx, id, account)? {
-                return Err(ApiError::not_found());
-            }
-            let new_version = bump(tx, &app)?;
+            // Recorded while the participant is still on the application, so the event
+            // reaches them too (and ends their open stream); a missing one rolls it back.
             let at = now();
             let event = if leaving {
                 "participant_left"
             } else {
                 "participant_removed"
             };
-            joint::record(
-                tx,
-                &acting,
-                &app,
-                event,
-                None,
-                json!({ "account_id": account }),
-                at,
-            )?;
+            let details = json!({ "account_id": account });
+            joint::record(tx, &acting, &app, event, None, details, at)?;
+            if !store::remove_participant(tx, id, account)? {
+                return Err(ApiError::not_found());
+            }
+            let new_version = bump(tx, &app)?;
             let tidings = Tidings {
                 kind: "application.participant",
                 title: format!("Заявление {}: участник удалён", joint::title(&app)),

@@ -1,0 +1,71 @@
+//! Cross-node wake-ups on PostgreSQL: a dedicated thread LISTENs on the events channel
+//! and wakes this node's loader whenever another node commits an event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use persistence::events::CHANNEL;
+use tokio::sync::watch;
+
+use super::EventBus;
+
+/// How often the connection is polled: a notification waits at most this long.
+const POLL: Duration = Duration::from_millis(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Starts the listener thread for the PostgreSQL database at `url`; it ends when `stop`
+/// turns true. A blocking thread, because diesel's connection is synchronous and a
+/// notification should not wait for a free slot on the blocking pool.
+pub fn listen(url: String, bus: Arc<EventBus>, stop: watch::Receiver<bool>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("kabinet-events-listen".into())
+        .spawn(move || run(&url, &bus, &stop))
+        .map(|_| ())
+}
+
+fn run(url: &str, bus: &EventBus, stop: &watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    while !*stop.borrow() {
+        match connect(url) {
+            Ok(mut conn) => {
+                backoff = Duration::from_millis(100);
+                // Notifications sent while we were not listening are lost: catch up.
+                bus.wake();
+                if let Err(error) = poll(&mut conn, bus, stop) {
+                    tracing::warn!(%error, "event listener lost its connection; reconnecting");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_ms = backoff.as_millis() as u64, "event listener cannot connect");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+fn connect(url: &str) -> Result<PgConnection, String> {
+    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// Drains notifications until `stop` or a connection error. The payload (an id) is not
+/// needed: the loader reads everything after its last id anyway.
+fn poll(conn: &mut PgConnection, bus: &EventBus, stop: &watch::Receiver<bool>) -> Result<(), String> {
+    while !*stop.borrow() {
+        let mut woken = false;
+        for notification in conn.notifications_iter() {
+            notification.map_err(|e| e.to_string())?;
+            woken = true;
+        }
+        if woken {
+            bus.wake();
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Live events: one bus per node that loads committed events from the database in id
+//! order and fans them out to Server-Sent Events streams, resumable with Last-Event-ID.
+
+mod bus;
+mod listener;
+mod stream;
+
+pub use bus::EventBus;
+pub use listener::listen;
+pub use stream::{respond, Feed};

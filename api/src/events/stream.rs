@@ -1,0 +1,295 @@
+//! One Server-Sent Events response: subscribe to the bus first, replay from the database
+//! what the client missed (after its Last-Event-ID), then pass on live events, skipping
+//! any id already sent. A subscriber that falls behind re-reads from the database rather
+//! than holding up the bus.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use domain::ids::{AccountId, ApplicationId};
+use persistence::events::{self, StoredEvent};
+use persistence::{Database, DbConnection, StoreError};
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Interval;
+
+use crate::error::ApiError;
+use crate::metrics::{Metrics, StreamGuard};
+use crate::state::AppState;
+
+/// A comment this often keeps proxies and load balancers from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Events read from the database per replay query.
+const REPLAY_PAGE: i64 = 200;
+/// Sent first: how long an EventSource waits before reconnecting. Sending something at
+/// once also gets the response head through buffering proxies.
+const OPENING: &[u8] = b"retry: 2000\n\n";
+
+/// Which events a stream carries.
+#[derive(Clone, Copy, Debug)]
+pub enum Feed {
+    /// Everything that happens to one application, seen by `viewer`.
+    Application { id: ApplicationId, viewer: AccountId },
+    /// Every event whose audience includes the account.
+    Account(AccountId),
+}
+
+impl Feed {
+    fn label(self) -> &'static str {
+        match self {
+            Feed::Application { .. } => "application",
+            Feed::Account(_) => "me",
+        }
+    }
+
+    fn matches(self, event: &StoredEvent) -> bool {
+        match self {
+            Feed::Application { id, .. } => event.application == id,
+            Feed::Account(account) => event.audience.contains(&account),
+        }
+    }
+
+    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Feed::Application { id, .. } => events::of_application_after(conn, id, after, REPLAY_PAGE),
+            Feed::Account(account) => events::for_account_after(conn, account, after, REPLAY_PAGE),
+        }
+    }
+
+    /// A participant removed from the application loses access: its stream ends right
+    /// after telling it so.
+    fn ends_with(self, event: &StoredEvent) -> bool {
+        match self {
+            Feed::Application { viewer, .. } => {
+                matches!(
+                    event.kind.as_str(),
+                    "application.participant_removed" | "application.participant_left"
+                ) && event.data["details"]["account_id"].as_str() == Some(viewer.to_string().as_str())
+            }
+            Feed::Account(_) => false,
+        }
+    }
+}
+
+/// The streaming response for `feed`, resuming after `resume` when the client sent one;
+/// without it the stream starts live, from now.
+pub async fn respond(state: &AppState, feed: Feed, resume: Option<i64>) -> Result<HttpResponse, ApiError> {
+    // Subscribing before reading the database means nothing committed in between is
+    // lost; what arrives twice (read and broadcast) is dropped by id.
+    let receiver = state.events.subscribe();
+    let start = match resume {
+        Some(after) => after,
+        // "Now" is what the database has committed, not what the bus has broadcast yet:
+        // an event committed just before the request must not show up as live.
+        None => state.read(|c| Ok(events::latest(c)?)).await?,
+    };
+    let stream = Stream::new(
+        feed,
+        state.db.clone(),
+        receiver,
+        start,
+        resume.is_some(),
+        &state.metrics,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // nginx would otherwise buffer the stream.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(futures_util::stream::unfold(stream, next)))
+}
+
+struct Stream {
+    feed: Feed,
+    db: Database,
+    receiver: broadcast::Receiver<Arc<StoredEvent>>,
+    /// The highest id sent (or the starting point): nothing at or below it is sent again.
+    last_sent: i64,
+    /// Whether the database may hold events after `last_sent` that the receiver lacks.
+    replay: bool,
+    opened: bool,
+    done: bool,
+    backlog: VecDeque<StoredEvent>,
+    keep_alive: Interval,
+    metrics: Arc<Metrics>,
+    _guard: StreamGuard,
+}
+
+impl Stream {
+    fn new(
+        feed: Feed,
+        db: Database,
+        receiver: broadcast::Receiver<Arc<StoredEvent>>,
+        start: i64,
+        replay: bool,
+        metrics: &Arc<Metrics>,
+    ) -> Stream {
+        Stream {
+            feed,
+            db,
+            receiver,
+            last_sent: start,
+            replay,
+            opened: false,
+            done: false,
+            backlog: VecDeque::new(),
+            keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+            metrics: metrics.clone(),
+            _guard: metrics.sse_opened(feed.label()),
+        }
+    }
+
+    fn deliver(&mut self, event: &StoredEvent) -> Bytes {
+        self.last_sent = event.id;
+        self.metrics.event_delivered();
+        self.done = self.feed.ends_with(event);
+        frame(event)
+    }
+}
+
+type Chunk = Result<Bytes, Infallible>;
+
+async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
+    if !s.opened {
+        s.opened = true;
+        return Some((Ok(Bytes::from_static(OPENING)), s));
+    }
+    loop {
+        if s.done {
+            return None;
+        }
+        if let Some(event) = s.backlog.pop_front() {
+            if event.id > s.last_sent {
+                let chunk = s.deliver(&event);
+                return Some((Ok(chunk), s));
+            }
+            continue;
+        }
+        if s.replay {
+            let (db, feed, after) = (s.db.clone(), s.feed, s.last_sent);
+            match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
+                Ok(Ok(page)) => {
+                    s.replay = page.len() as i64 == REPLAY_PAGE;
+                    s.backlog.extend(page);
+                    continue;
+                }
+                // The client reconnects with its Last-Event-ID and loses nothing.
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "event replay failed; closing the stream");
+                    return None;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "event replay failed; closing the stream");
+                    return None;
+                }
+            }
+        }
+        tokio::select! {
+            received = s.receiver.recv() => match received {
+                Ok(event) => {
+                    if event.id > s.last_sent && s.feed.matches(&event) {
+                        let chunk = s.deliver(&event);
+                        return Some((Ok(chunk), s));
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "event stream fell behind; reading from the database");
+                    s.replay = true;
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            _ = s.keep_alive.tick() => {
+                return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
+            }
+        }
+    }
+}
+
+/// One event in the SSE wire format; the JSON is on one line, as `data:` requires.
+fn frame(event: &StoredEvent) -> Bytes {
+    let data = json!({
+        "application_id": event.application,
+        "kind": event.kind,
+        "data": event.data,
+        "created_at": event.created_at,
+    });
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.id, event.kind
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use persistence::events::NewEvent;
+    use persistence::{DatabaseUrl, StoreError};
+
+    use super::*;
+
+    fn ids(chunks: &[Bytes]) -> Vec<i64> {
+        chunks
+            .iter()
+            .filter_map(|c| {
+                std::str::from_utf8(c)
+                    .ok()?
+                    .lines()
+                    .next()?
+                    .strip_prefix("id: ")?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// A receiver that lagged behind the bus loses nothing and repeats nothing: the
+    /// stream reads the missed events from the database and drops what the bus still had.
+    #[tokio::test]
+    async fn a_subscriber_that_fell_behind_reads_the_rest_from_the_database() {
+        let dir = std::env::temp_dir().join(format!("kabinet-events-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("k.db").display()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let db = Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+        db.migrate().unwrap_or_else(|e| panic!("{e}"));
+        let application = ApplicationId::new();
+        for _ in 0..10 {
+            let event = NewEvent {
+                application,
+                kind: "application.save_draft".into(),
+                data: json!({}),
+                audience: vec![],
+            };
+            db.write(|tx| events::publish(tx, &event, crate::clock::now()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // A bus of two slots that has broadcast ten events: the receiver lagged by eight.
+        let (sender, receiver) = broadcast::channel(2);
+        let stored = db
+            .read(|c| events::after(c, 0, 100))
+            .unwrap_or_else(|e: StoreError| panic!("{e}"));
+        for event in stored {
+            let _ = sender.send(Arc::new(event));
+        }
+        let metrics = Arc::new(Metrics::new().unwrap_or_else(|e| panic!("{e}")));
+        let feed = Feed::Application {
+            id: application,
+            viewer: AccountId::new(),
+        };
+        let stream = Stream::new(feed, db, receiver, 0, false, &metrics);
+        let reading = futures_util::stream::unfold(stream, next)
+            .take(11)
+            .map(|c| c.unwrap_or_else(|e| match e {}))
+            .collect::<Vec<Bytes>>();
+        let chunks = tokio::time::timeout(Duration::from_secs(10), reading)
+            .await
+            .unwrap_or_else(|_| panic!("the stream stalled"));
+        assert_eq!(ids(&chunks), (1..=10).collect::<Vec<i64>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

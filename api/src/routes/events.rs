@@ -1,0 +1,128 @@
+//! Live events over Server-Sent Events: one application's stream and the caller's own
+//! stream, both resumable with Last-Event-ID.
+
+use actix_web::web::{Path, Query};
+use actix_web::{get, HttpRequest, HttpResponse};
+use domain::access::{authorize, Action, Resource};
+use domain::ids::ApplicationId;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Actor;
+use crate::clock::now;
+use crate::error::ApiError;
+use crate::events::{respond, Feed};
+use crate::lifecycle::{self, Acting};
+use crate::state::State;
+
+const LAST_EVENT_ID: &str = "Last-Event-ID";
+
+const STREAM_EXAMPLE: &str = "retry: 2000\n\nid: 42\nevent: application.submit\ndata: {\"application_id\":\"0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d\",\"kind\":\"application.submit\",\"data\":{\"status\":\"submitted\",\"version\":3,\"actor\":\"0193a8f0-0000-7000-8000-000000000001\"},\"created_at\":\"2026-11-23T10:00:00Z\"}\n\n: keep-alive\n\n";
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Resume {
+    /// Where to resume when the client cannot send the `Last-Event-ID` header (a
+    /// browser's first connection): every event after this id is replayed first.
+    #[param(example = "42")]
+    last_event_id: Option<String>,
+}
+
+/// The event id to resume after: the header (what EventSource sends on reconnecting)
+/// wins over the query; neither means "live from now".
+fn resume_after(req: &HttpRequest, query: &Resume) -> Result<Option<i64>, ApiError> {
+    let invalid = || {
+        ApiError::field(
+            LAST_EVENT_ID,
+            "invalid_value",
+            "Last-Event-ID must be an event id (a non-negative integer).",
+        )
+    };
+    let text = match req.headers().get(LAST_EVENT_ID) {
+        Some(value) => Some(value.to_str().map_err(|_| invalid())?.to_string()),
+        None => query.last_event_id.clone(),
+    };
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id >= 0)
+            .map(Some)
+            .ok_or_else(invalid),
+    }
+}
+
+/// Live events of one application: status changes and edits, as Server-Sent Events.
+///
+/// Send `Last-Event-ID` (or `?last_event_id=`) to receive first every event after that
+/// id, then live ones; without it the stream starts from now. A comment line
+/// (`: keep-alive`) comes every 15 s. A participant removed from the application gets
+/// that event and then the stream ends.
+#[utoipa::path(
+    tag = "events",
+    operation_id = "applicationEvents",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; replay starts after it"),
+        Resume,
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`: each event has `id`, `event` (its kind) and `data` (JSON with `application_id`, `kind`, `data`, `created_at`)",
+            content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/applications/{id}/events")]
+pub async fn application_events(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    query: Query<Resume>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    state
+        .read(move |c| lifecycle::visible(c, &acting, id, Action::ApplicationsRead).map(|_| ()))
+        .await?;
+    let after = resume_after(&req, &query)?;
+    let feed = Feed::Application {
+        id,
+        viewer: actor.principal(),
+    };
+    respond(&state, feed, after).await
+}
+
+/// Live events addressed to the caller (or the principal it acts for), across all
+/// applications, as Server-Sent Events; resumable like an application's stream.
+#[utoipa::path(
+    tag = "events",
+    operation_id = "myEvents",
+    security(("bearer" = [])),
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; replay starts after it"),
+        Resume,
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream` of the events whose audience includes you",
+            content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
+    )
+)]
+#[get("/me/events")]
+pub async fn my_events(
+    state: State,
+    actor: Actor,
+    query: Query<Resume>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let principal = actor.principal();
+    authorize(
+        &actor.subject,
+        Action::ApplicationsRead,
+        &Resource::Account(principal),
+        now(),
+    )?;
+    let after = resume_after(&req, &query)?;
+    respond(&state, Feed::Account(principal), after).await
+}

@@ -1,0 +1,264 @@
+//! Live events over Server-Sent Events, on both backends: who receives what, resumption
+//! with Last-Event-ID, delivery across two API nodes, and the stream gauge.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::db_test;
+use crate::support::{json, problem, Backend, Sse, TestApp};
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn version(v: &Value) -> i64 {
+    v["version"].as_i64().unwrap_or_default()
+}
+
+/// A fresh draft of `token`'s owner.
+async fn draft(app: &TestApp, token: &str) -> Value {
+    json(
+        app.send(Method::POST, "/api/v1/applications", token, None, Some(json!({
+            "service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}
+        })))
+        .await,
+        201,
+    )
+    .await
+}
+
+/// Saves the draft's form once more (an `application.save_draft` event); answers the draft.
+async fn save(app: &TestApp, token: &str, current: &Value) -> Value {
+    let path = format!("/api/v1/applications/{}", s(&current["id"]));
+    json(
+        app.send(
+            Method::PATCH,
+            &path,
+            token,
+            Some(version(current)),
+            Some(json!({"form_data": {"reason": "age_45", "full_name": "Иванова Мария"}})),
+        )
+        .await,
+        200,
+    )
+    .await
+}
+
+fn stream_of(application: &Value) -> String {
+    format!("/api/v1/applications/{}/events", s(&application["id"]))
+}
+
+async fn subscribers_receive_what_they_may_see(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, owner_id, owner) = app.confirmed_citizen().await;
+    let (_, _, stranger) = app.confirmed_citizen().await;
+    let application = draft(&app, &owner).await;
+
+    // Someone who may not see the application does not learn it exists.
+    problem(
+        app.open_events(&stream_of(&application), &stranger, None).await,
+        404,
+    )
+    .await;
+
+    let mut watching = app.events(&stream_of(&application), &owner, None).await;
+    let mut mine = app.events("/api/v1/me/events", &owner, None).await;
+    let mut theirs = app.events("/api/v1/me/events", &stranger, None).await;
+
+    let path = format!("/api/v1/applications/{}/submit", s(&application["id"]));
+    let submitted = json(
+        app.send(Method::POST, &path, &owner, Some(version(&application)), None)
+            .await,
+        200,
+    )
+    .await;
+
+    let event = watching.expect_event().await;
+    assert_eq!(event.event, "application.submit");
+    assert_eq!(event.data["kind"], "application.submit");
+    assert_eq!(event.data["application_id"], application["id"]);
+    assert_eq!(event.data["data"]["status"], "submitted");
+    assert_eq!(event.data["data"]["version"], submitted["version"]);
+    assert_eq!(event.data["data"]["actor"], owner_id.as_str());
+    assert!(event.data["created_at"].is_string(), "{}", event.data);
+    assert!(event.id > 0);
+
+    let own = mine.expect_event().await;
+    assert_eq!((own.id, own.event.as_str()), (event.id, "application.submit"));
+
+    // The stranger's own stream carries the stranger's next event, not the owner's.
+    let their_draft = draft(&app, &stranger).await;
+    let first = theirs.expect_event().await;
+    assert_eq!(first.event, "application.create");
+    assert_eq!(first.data["application_id"], their_draft["id"]);
+    assert!(first.id > event.id);
+    // ...and the application's stream carries nothing of other applications.
+    assert!(watching.next_event(Duration::from_millis(300)).await.is_none());
+}
+db_test!(subscribers_receive_what_they_may_see);
+
+async fn a_reconnecting_client_gets_exactly_what_it_missed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, owner) = app.confirmed_citizen().await;
+    let mut current = draft(&app, &owner).await;
+    let path = stream_of(&current);
+
+    let mut stream = app.events(&path, &owner, None).await;
+    current = save(&app, &owner, &current).await;
+    let seen = stream.expect_event().await;
+    assert_eq!(seen.event, "application.save_draft");
+    assert_eq!(seen.data["data"]["version"], current["version"]);
+    drop(stream);
+
+    let mut missed = vec![];
+    for _ in 0..2 {
+        current = save(&app, &owner, &current).await;
+        missed.push(version(&current));
+    }
+
+    let mut resumed = app.events(&path, &owner, Some(seen.id)).await;
+    let mut replayed = vec![];
+    for _ in 0..2 {
+        let event = resumed.expect_event().await;
+        assert_eq!(event.event, "application.save_draft");
+        replayed.push((
+            event.id,
+            event.data["data"]["version"].as_i64().unwrap_or_default(),
+        ));
+    }
+    assert_eq!(
+        replayed.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        missed,
+        "the two missed events, in order"
+    );
+    assert!(replayed[0].0 > seen.id && replayed[1].0 > replayed[0].0);
+
+    // Then live ones, each once.
+    current = save(&app, &owner, &current).await;
+    let live = resumed.expect_event().await;
+    assert_eq!(live.data["data"]["version"], current["version"]);
+    assert!(live.id > replayed[1].0);
+    assert!(resumed.next_event(Duration::from_millis(300)).await.is_none());
+
+    // A browser's first connection resumes with the query; the header wins over it.
+    let mut mine = app
+        .events(
+            &format!("/api/v1/me/events?last_event_id={}", seen.id),
+            &owner,
+            None,
+        )
+        .await;
+    assert_eq!(mine.expect_event().await.id, replayed[0].0);
+
+    for bad in ["abc", "-1"] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&owner)
+            .header("Last-Event-ID", bad)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = problem(response, 422).await;
+        assert_eq!(body["errors"][0]["field"], "Last-Event-ID", "{body}");
+    }
+    problem(
+        app.open_events(&format!("{path}?last_event_id=x"), &owner, None)
+            .await,
+        422,
+    )
+    .await;
+}
+db_test!(a_reconnecting_client_gets_exactly_what_it_missed);
+
+/// Two API nodes on one database: what a request to node A commits reaches a stream on
+/// node B. On PostgreSQL it comes by LISTEN/NOTIFY, well before B's one-second timer
+/// could have found it; on SQLite (one file shared in-process) the timer finds it.
+async fn events_reach_streams_on_another_node(backend: Backend) {
+    let a = TestApp::spawn(backend.clone()).await;
+    a.seed_catalog(true, false, 30);
+    let b = a.second_node().await;
+    let (_, _, owner) = a.confirmed_citizen().await;
+    let mut current = draft(&a, &owner).await;
+    let path = stream_of(&current);
+
+    let mut on_b = b.events(&path, &owner, None).await;
+    let notified = matches!(backend, Backend::Postgres(_));
+    let mut last = 0;
+    for _ in 0..5 {
+        current = save(&a, &owner, &current).await;
+        let committed = Instant::now();
+        let event = on_b.expect_event().await;
+        let waited = committed.elapsed();
+        assert_eq!(event.data["data"]["version"], current["version"]);
+        assert!(event.id > last);
+        last = event.id;
+        if notified {
+            assert!(
+                waited < Duration::from_millis(500),
+                "node B took {waited:?}: not woken by NOTIFY"
+            );
+        }
+    }
+    drop(on_b);
+
+    let mut missed = vec![];
+    for _ in 0..2 {
+        current = save(&a, &owner, &current).await;
+        missed.push(version(&current));
+    }
+    let mut resumed = b.events(&path, &owner, Some(last)).await;
+    for expected in missed {
+        assert_eq!(resumed.expect_event().await.data["data"]["version"], expected);
+    }
+    assert!(resumed.next_event(Duration::from_millis(300)).await.is_none());
+}
+db_test!(events_reach_streams_on_another_node);
+
+/// The gauge's value for `stream` in the exposition.
+async fn open_streams(app: &TestApp, stream: &str) -> Option<i64> {
+    let text = app.get("/metrics").await.text().await.unwrap_or_default();
+    let prefix = format!("kabinet_sse_connections{{stream=\"{stream}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn wait_for_streams(app: &TestApp, stream: &str, expected: i64) {
+    let mut seen = None;
+    for _ in 0..50 {
+        seen = open_streams(app, stream).await;
+        if seen == Some(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("sse_connections{{stream=\"{stream}\"}} stayed {seen:?}, expected {expected}");
+}
+
+async fn the_gauge_counts_open_streams(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, owner) = app.confirmed_citizen().await;
+    wait_for_streams(&app, "me", 0).await;
+    let stream: Sse = app.events("/api/v1/me/events", &owner, None).await;
+    wait_for_streams(&app, "me", 1).await;
+    assert_eq!(open_streams(&app, "application").await, Some(0));
+    drop(stream);
+    wait_for_streams(&app, "me", 0).await;
+
+    // Delivered events are counted.
+    let mut stream = app.events("/api/v1/me/events", &owner, None).await;
+    draft(&app, &owner).await;
+    stream.expect_event().await;
+    let text = app.get("/metrics").await.text().await.unwrap_or_default();
+    assert!(
+        text.lines().any(|l| l == "kabinet_events_delivered_total 1"),
+        "{text}"
+    );
+}
+db_test!(the_gauge_counts_open_streams);
