@@ -43,7 +43,13 @@ fn documents(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let client = reqwest::Client::new();
+    // The runtime only turns while a request is in flight, so the client never sees the
+    // server close an idle keep-alive connection during the floor benchmarks; an idle
+    // timeout below the server's (5 s) keeps it from reusing such a dead connection.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let token = runtime.block_on(token(&client, &server.base));
     let body = pdf();
     let scratch = std::env::temp_dir().join(format!("kabinet-bench-floor-{}", uuid::Uuid::new_v4()));
