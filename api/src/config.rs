@@ -82,6 +82,9 @@ pub struct Config {
     pub invitation_ttl_days: i64,
     /// Hours before a request's due date when its assignee is reminded.
     pub request_reminder_hours: i64,
+    /// Hours an `Idempotency-Key` and its first answer are kept; a repeat after that
+    /// creates anew.
+    pub idempotency_ttl_hours: i64,
 }
 
 /// The blob store behind documents.
@@ -144,6 +147,7 @@ pub const KEYS: &[&str] = &[
     "retention_notice_days",
     "invitation_ttl_days",
     "request_reminder_hours",
+    "idempotency_ttl_hours",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -378,6 +382,7 @@ impl Config {
                 24,
                 "a whole number of hours",
             )?,
+            idempotency_ttl_hours: source.positive("idempotency_ttl_hours", 24, "a whole number of hours")?,
         })
     }
 

@@ -129,31 +129,31 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
     let db = state.db.clone();
     let interval = Duration::from_secs(state.config.jobs_interval_secs);
     let remind_before = chrono::TimeDelta::hours(state.config.delegation_reminder_hours);
+    let (reminder_hours, key_hours) = (
+        state.config.request_reminder_hours,
+        state.config.idempotency_ttl_hours,
+    );
     loop {
         let worker = db.clone();
-        let delegations = actix_web::rt::task::spawn_blocking(move || {
+        step("delegations expired", move || {
             expire_and_remind_delegations(&worker, remind_before)
-        });
-        match delegations.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(expired = n, "delegations expired"),
-            Ok(Err(error)) => tracing::warn!(%error, "delegation job failed"),
-            Err(error) => tracing::error!(%error, "delegation job panicked"),
-        }
+        })
+        .await;
         let worker = db.clone();
-        match actix_web::rt::task::spawn_blocking(move || expire_information_requests(&worker)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(expired = n, "information requests expired"),
-            Ok(Err(error)) => tracing::warn!(%error, "expiry job failed"),
-            Err(error) => tracing::error!(%error, "expiry job panicked"),
-        }
-        let (worker, hours) = (db.clone(), state.config.request_reminder_hours);
-        match actix_web::rt::task::spawn_blocking(move || remind_requests(&worker, hours)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(reminded = n, "participant requests reminded"),
-            Ok(Err(error)) => tracing::warn!(%error, "request reminders failed"),
-            Err(error) => tracing::error!(%error, "request reminders panicked"),
-        }
+        step("information requests expired", move || {
+            expire_information_requests(&worker)
+        })
+        .await;
+        let worker = db.clone();
+        step("participant requests reminded", move || {
+            remind_requests(&worker, reminder_hours)
+        })
+        .await;
+        let worker = db.clone();
+        step("idempotency keys purged", move || {
+            purge_idempotency_keys(&worker, key_hours)
+        })
+        .await;
         match documents(&state).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),
@@ -164,6 +164,23 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             _ = stop.changed() => break,
         }
     }
+}
+
+/// Runs one job on the blocking pool and logs how many things it changed; a failure is
+/// logged and the loop goes on.
+async fn step(job: &'static str, work: impl FnOnce() -> Result<usize, ApiError> + Send + 'static) {
+    match actix_web::rt::task::spawn_blocking(work).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(changed)) => tracing::info!(changed, "{job}"),
+        Ok(Err(error)) => tracing::warn!(%error, "{job}: job failed"),
+        Err(error) => tracing::error!(%error, "{job}: job panicked"),
+    }
+}
+
+/// Forgets `Idempotency-Key`s older than `hours`; returns how many.
+pub fn purge_idempotency_keys(db: &Database, hours: i64) -> Result<usize, ApiError> {
+    let before = now() - chrono::TimeDelta::hours(hours);
+    db.write(|tx| Ok::<_, ApiError>(persistence::idempotency::purge(tx, before)?))
 }
 
 /// Retention and the orphan sweep: tells owners whose documents are about to reach their

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod forms;
 pub mod http_errors;
+pub mod idempotency;
 pub mod jobs;
 pub mod joint;
 pub mod lifecycle;

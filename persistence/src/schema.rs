@@ -261,6 +261,8 @@ diesel::table! {
         status -> Integer,
         body -> Text,
         created_at -> Timestamp,
+        etag -> Nullable<Text>,
+        location -> Nullable<Text>,
     }
 }
 

@@ -9,6 +9,7 @@ mod delegations;
 mod documents;
 mod errors;
 mod events;
+mod idempotency;
 mod identity;
 mod joint;
 mod openapi;

@@ -8,10 +8,9 @@ use domain::access::{authorize, Action, Resource};
 use domain::application::{allowed_events, Application, Event, Party, Status};
 use domain::ids::{ApplicationId, TemplateId};
 use persistence::applications::{self, ListFilter};
-use persistence::{catalog, idempotency};
+use persistence::catalog;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Cursor, Page};
@@ -19,6 +18,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::{ApiError, FieldProblem};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
 
@@ -165,9 +165,10 @@ pub struct NewApplication {
     operation_id = "createApplication",
     security(("bearer" = [])),
     request_body = NewApplication,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body return the first answer")),
+    params(IdempotencyKey),
     responses(
-        (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String))),
+        (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String))),
+        (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = super::confirmations::ConfirmationView),
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
@@ -178,120 +179,64 @@ pub async fn create(
     body: Json<NewApplication>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let key = req
-        .headers()
-        .get("Idempotency-Key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be ASCII."))
-        })
-        .transpose()?;
-    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 128) {
-        return Err(ApiError::bad_request(
-            "bad_idempotency_key",
-            "Idempotency-Key is 1 to 128 characters.",
-        ));
-    }
     let body = body.into_inner();
-    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&body).unwrap_or_default()));
+    let key = Idempotency::of(&req, &actor, &body)?;
     let acting = Acting::from(&actor);
     let (forms, pii) = (state.forms.clone(), state.pii.clone());
     let daily_limit = state.config.representative_daily_applications;
-    let outcome = state
+    let answer = state
         .write(move |tx| {
-            if let Some(key) = &key {
-                if let Some(first) = idempotency::find(tx, acting.account, key)? {
-                    return Ok(Created::Replay(first, request_hash));
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let at = now();
+                let template = body
+                    .template_id
+                    .map(|id| persistence::templates::find(tx, id))
+                    .transpose()?
+                    .flatten();
+                let template = match (body.template_id, template) {
+                    (Some(_), Some(t)) if t.owner == acting.account => Some(t),
+                    (Some(_), _) => {
+                        return Err(ApiError::field(
+                            "template_id",
+                            "unknown_template",
+                            "No such template of yours.",
+                        ))
+                    }
+                    (None, _) => None,
+                };
+                let code = body
+                    .service_code
+                    .clone()
+                    .or_else(|| template.as_ref().map(|t| t.service_code.clone()))
+                    .ok_or_else(|| ApiError::field("service_code", "required", "Name the service."))?;
+                let service = catalog::find(tx, &code)?
+                    .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
+                let form = match (body.form_data.clone(), &template) {
+                    (Some(form), _) => form,
+                    (None, Some(t)) => {
+                        let profile = persistence::accounts::find(tx, acting.account)?
+                            .ok_or_else(ApiError::not_found)?;
+                        super::templates::fill(
+                            &t.form_data,
+                            &super::profile::ProfileView::of(&profile, &pii)?,
+                        )
+                    }
+                    (None, None) => json!({}),
+                };
+                if let Some(held) =
+                    lifecycle::hold_over_daily_limit(tx, &acting, &service, &form, daily_limit, at)?
+                {
+                    return Answer::accepted(&held);
                 }
-            }
-            let at = now();
-            let template = body
-                .template_id
-                .map(|id| persistence::templates::find(tx, id))
-                .transpose()?
-                .flatten();
-            let template = match (body.template_id, template) {
-                (Some(_), Some(t)) if t.owner == acting.account => Some(t),
-                (Some(_), _) => {
-                    return Err(ApiError::field(
-                        "template_id",
-                        "unknown_template",
-                        "No such template of yours.",
-                    ))
-                }
-                (None, _) => None,
-            };
-            let code = body
-                .service_code
-                .clone()
-                .or_else(|| template.as_ref().map(|t| t.service_code.clone()))
-                .ok_or_else(|| ApiError::field("service_code", "required", "Name the service."))?;
-            let service = catalog::find(tx, &code)?
-                .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
-            let form = match (body.form_data.clone(), &template) {
-                (Some(form), _) => form,
-                (None, Some(t)) => {
-                    let profile =
-                        persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-                    super::templates::fill(&t.form_data, &super::profile::ProfileView::of(&profile, &pii)?)
-                }
-                (None, None) => json!({}),
-            };
-            if let Some(held) =
-                lifecycle::hold_over_daily_limit(tx, &acting, &service, &form, daily_limit, at)?
-            {
-                return Ok(Created::Held(Box::new(held)));
-            }
-            let draft = lifecycle::start_draft(tx, &acting, &service, form, at)?;
-            let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
-            if let Some(key) = &key {
-                let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
-                idempotency::record(
-                    tx,
-                    acting.account,
-                    key,
-                    &idempotency::Recorded {
-                        request_hash,
-                        status: 201,
-                        body,
-                    },
-                    at,
-                )?;
-            }
-            Ok(Created::New(Box::new(view)))
+                let draft = lifecycle::start_draft(tx, &acting, &service, form, at)?;
+                let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
+                Ok(Answer::created(&view)?
+                    .version(view.version)
+                    .location(format!("/api/v1/applications/{}", view.id)))
+            })
         })
         .await?;
-    match outcome {
-        Created::New(view) => Ok(HttpResponse::Created()
-            .insert_header(("ETag", etag(view.version)))
-            .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
-            .json(*view)),
-        Created::Replay(first, hash) if first.request_hash == hash => {
-            let view: ApplicationView = serde_json::from_str(&first.body).map_err(ApiError::internal)?;
-            Ok(HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(first.status)
-                    .unwrap_or(actix_web::http::StatusCode::CREATED),
-            )
-            .insert_header(("ETag", etag(view.version)))
-            .insert_header(("Location", format!("/api/v1/applications/{}", view.id)))
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(view))
-        }
-        Created::Held(held) => Ok(HttpResponse::Accepted().json(*held)),
-        Created::Replay(..) => Err(ApiError::field(
-            "Idempotency-Key",
-            "idempotency_key_reused",
-            "This key was used with another body; use a new key for a new request.",
-        )),
-    }
-}
-
-enum Created {
-    New(Box<ApplicationView>),
-    /// Over the representative's daily limit: held for the principal's approval.
-    Held(Box<super::confirmations::ConfirmationView>),
-    Replay(idempotency::Recorded, String),
+    Ok(answer.respond())
 }
 
 /// One application.

@@ -22,6 +22,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
 
@@ -82,7 +83,7 @@ pub struct AttachmentList {
     pub items: Vec<AttachmentView>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"document_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "doc_type": "passport_scan"}))]
 pub struct AttachBody {
@@ -197,7 +198,7 @@ fn record(
     operation_id = "attachDocument",
     security(("bearer" = [])),
     request_body = AttachBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header), IdempotencyKey),
     responses(
         (status = 201, description = "Attached; `ETag` is the application's new version", body = AttachmentView, headers(("ETag" = String))),
         (status = 409, description = "`attachments_closed`, `document_not_shared` or `already_attached`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -210,73 +211,75 @@ pub async fn attach(
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<AttachBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
-    let (attachment, new_version) = state
+    let answer = state
         .write(move |tx| {
-            let (app, service, window) = changeable(tx, &acting, id, version.0)?;
-            let doc = attachable(tx, &acting, &service, body.document_id)?;
-            let doc_type = match body.doc_type {
-                Some(t) => {
-                    rules::check_doc_type(&t).map_err(from_field_error)?;
-                    t
-                }
-                None => doc.doc_type.clone(),
-            };
-            let current = store::attachments_of(tx, app.id, false)?;
-            if current
-                .iter()
-                .any(|a| a.document == doc.id && a.doc_type == doc_type)
-            {
-                return Err(ApiError::conflict(
-                    "already_attached",
-                    "This document is already attached as this type.",
-                ));
-            }
-            // After submission a paper of a frozen type is that paper's next revision.
-            let previous = match window {
-                AttachmentWindow::Versioned => current
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let (app, service, window) = changeable(tx, &acting, id, version.0)?;
+                let doc = attachable(tx, &acting, &service, body.document_id)?;
+                let doc_type = match body.doc_type {
+                    Some(t) => {
+                        rules::check_doc_type(&t).map_err(from_field_error)?;
+                        t
+                    }
+                    None => doc.doc_type.clone(),
+                };
+                let current = store::attachments_of(tx, app.id, false)?;
+                if current
                     .iter()
-                    .filter(|a| a.doc_type == doc_type && a.frozen_at.is_some())
-                    .max_by_key(|a| a.revision),
-                _ => None,
-            };
-            let at = now();
-            if let Some(previous) = previous {
-                store::supersede(tx, previous.id, at)?;
-            }
-            let attachment = Attachment {
-                id: AttachmentId::new(),
-                application: app.id,
-                document: doc.id,
-                doc_type,
-                name: doc.name.clone(),
-                file_type: doc.file_type,
-                size_bytes: doc.size_bytes,
-                sha256: doc.sha256.clone(),
-                revision: previous.map_or(1, |p| p.revision + 1),
-                supersedes: previous.map(|p| p.id),
-                attached_by: acting.account,
-                created_at: at,
-                frozen_at: None,
-                superseded_at: None,
-            };
-            store::attach(tx, &attachment)?;
-            persistence::joint::fulfil_requests(
-                tx,
-                app.id,
-                acting.principal(),
-                domain::joint::RequestKind::Document,
-                Some(&attachment.doc_type),
-                at,
-            )?;
-            let new_version = record(tx, &acting, &app, "attach", &attachment)?;
-            Ok((attachment, new_version))
+                    .any(|a| a.document == doc.id && a.doc_type == doc_type)
+                {
+                    return Err(ApiError::conflict(
+                        "already_attached",
+                        "This document is already attached as this type.",
+                    ));
+                }
+                // After submission a paper of a frozen type is that paper's next revision.
+                let previous = match window {
+                    AttachmentWindow::Versioned => current
+                        .iter()
+                        .filter(|a| a.doc_type == doc_type && a.frozen_at.is_some())
+                        .max_by_key(|a| a.revision),
+                    _ => None,
+                };
+                let at = now();
+                if let Some(previous) = previous {
+                    store::supersede(tx, previous.id, at)?;
+                }
+                let attachment = Attachment {
+                    id: AttachmentId::new(),
+                    application: app.id,
+                    document: doc.id,
+                    doc_type,
+                    name: doc.name.clone(),
+                    file_type: doc.file_type,
+                    size_bytes: doc.size_bytes,
+                    sha256: doc.sha256.clone(),
+                    revision: previous.map_or(1, |p| p.revision + 1),
+                    supersedes: previous.map(|p| p.id),
+                    attached_by: acting.account,
+                    created_at: at,
+                    frozen_at: None,
+                    superseded_at: None,
+                };
+                store::attach(tx, &attachment)?;
+                persistence::joint::fulfil_requests(
+                    tx,
+                    app.id,
+                    acting.principal(),
+                    domain::joint::RequestKind::Document,
+                    Some(&attachment.doc_type),
+                    at,
+                )?;
+                let new_version = record(tx, &acting, &app, "attach", &attachment)?;
+                Ok(Answer::created(&view(&attachment))?.version(new_version))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(new_version)))
-        .json(view(&attachment)))
+    Ok(answer.respond())
 }
 
 /// Remove an attachment not yet frozen (requires the application's `If-Match`).

@@ -1,7 +1,7 @@
 //! The service catalog: read by anyone (no login needed), managed by admins.
 
 use actix_web::web::{Json, Path, Query};
-use actix_web::{get, post, put, HttpResponse};
+use actix_web::{get, post, put, HttpRequest, HttpResponse};
 use domain::access::{authorize, Action, Resource};
 use domain::audit::AuditEntry;
 use domain::catalog::{check_code, Service, ServiceLevel, ServicePolicy};
@@ -15,6 +15,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 
 /// A service as the catalog shows it (and as admins write it).
@@ -253,6 +254,7 @@ pub async fn get_service(state: State, code: Path<String>) -> Result<HttpRespons
     operation_id = "createService",
     security(("bearer" = [])),
     request_body = ServiceBody,
+    params(IdempotencyKey),
     responses(
         (status = 201, description = "Created", body = ServiceBody, headers(("ETag" = String))),
         (status = 409, response = crate::openapi::Conflict),
@@ -263,37 +265,40 @@ pub async fn create_service(
     state: State,
     actor: Actor,
     body: Json<ServiceBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     authorize(&actor.subject, Action::CatalogManage, &Resource::System, now())?;
     let service = body.into_inner().into_service()?;
     let (admin, ip) = (actor.account, actor.ip.clone());
-    let created = state
+    let answer = state
         .write(move |tx| {
-            if !catalog::agency_exists(tx, &service.agency_code)? {
-                return Err(ApiError::field(
-                    "agency_code",
-                    "unknown_agency",
-                    "No such agency.",
-                ));
-            }
-            let at = now();
-            if !catalog::insert(tx, &service, at)? {
-                return Err(ApiError::conflict(
-                    "service_exists",
-                    "A service with this code exists already.",
-                ));
-            }
-            let entry = AuditEntry::new("catalog.create", "service")
-                .by(Some(admin))
-                .target(&service.code)
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                if !catalog::agency_exists(tx, &service.agency_code)? {
+                    return Err(ApiError::field(
+                        "agency_code",
+                        "unknown_agency",
+                        "No such agency.",
+                    ));
+                }
+                let at = now();
+                if !catalog::insert(tx, &service, at)? {
+                    return Err(ApiError::conflict(
+                        "service_exists",
+                        "A service with this code exists already.",
+                    ));
+                }
+                let entry = AuditEntry::new("catalog.create", "service")
+                    .by(Some(admin))
+                    .target(&service.code)
+                    .from_ip(ip);
+                persistence::audit::record(tx, entry, at)?;
+                let created = catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)?;
+                Ok(Answer::created(&ServiceBody::from(&created))?.version(created.version))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(created.version)))
-        .json(ServiceBody::from(&created)))
+    Ok(answer.respond())
 }
 
 /// Replace a service (admins; requires `If-Match`).

@@ -3,7 +3,7 @@
 //! `@<account id>` mentions tell the people named.
 
 use actix_web::web::{Json, Path, Query};
-use actix_web::{get, patch, post, HttpResponse};
+use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use domain::access::Action;
 use domain::ids::{AccountId, ApplicationId, CommentId};
 use domain::joint as rules;
@@ -17,6 +17,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::ApiError;
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::joint::{self, Tidings};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
@@ -72,7 +73,7 @@ fn view(c: &Comment, history: Vec<(i64, String, chrono::DateTime<chrono::Utc>)>)
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"body": "Нужна ваша подпись, @019a4c3e-0000-7000-8000-000000000001"}))]
 pub struct CommentBody {
@@ -175,7 +176,7 @@ fn announce(
     operation_id = "addComment",
     security(("bearer" = [])),
     request_body = CommentBody,
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses((status = 201, description = "Written", body = CommentView, headers(("ETag" = String))))
 )]
 #[post("/applications/{id}/comments")]
@@ -184,40 +185,42 @@ pub async fn add(
     actor: Actor,
     id: Path<ApplicationId>,
     body: Json<CommentBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
     let body = text(&body)?;
-    let comment = state
+    let answer = state
         .write(move |tx| {
-            let app = lifecycle::visible(tx, &acting, id, Action::CommentsWrite)?;
-            let at = now();
-            let comment = Comment {
-                id: CommentId::new(),
-                application: id,
-                author: acting.account,
-                on_behalf_of: acting.on_behalf_of.map(AccountId::from_uuid),
-                body,
-                version: 1,
-                created_at: at,
-                edited_at: None,
-            };
-            store::insert_comment(tx, &comment)?;
-            joint::record(
-                tx,
-                &acting,
-                &app,
-                "comment",
-                None,
-                json!({ "comment_id": comment.id }),
-                at,
-            )?;
-            announce(tx, &app, &comment, false)?;
-            Ok(comment)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let app = lifecycle::visible(tx, &acting, id, Action::CommentsWrite)?;
+                let at = now();
+                let comment = Comment {
+                    id: CommentId::new(),
+                    application: id,
+                    author: acting.account,
+                    on_behalf_of: acting.on_behalf_of.map(AccountId::from_uuid),
+                    body,
+                    version: 1,
+                    created_at: at,
+                    edited_at: None,
+                };
+                store::insert_comment(tx, &comment)?;
+                joint::record(
+                    tx,
+                    &acting,
+                    &app,
+                    "comment",
+                    None,
+                    json!({ "comment_id": comment.id }),
+                    at,
+                )?;
+                announce(tx, &app, &comment, false)?;
+                Ok(Answer::created(&view(&comment, vec![]))?.version(comment.version))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(comment.version)))
-        .json(view(&comment, vec![])))
+    Ok(answer.respond())
 }
 
 /// Edit your comment (requires `If-Match`); the previous text stays in its history.

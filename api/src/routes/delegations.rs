@@ -2,7 +2,7 @@
 //! principal passes on out of band, either side ends it, and term changes need both.
 
 use actix_web::web::{Json, Path, Query};
-use actix_web::{get, post, HttpResponse};
+use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::access::{authorize, Action, Resource};
 use domain::audit::AuditEntry;
@@ -21,6 +21,7 @@ use crate::auth::{logins, second_factor, Actor};
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 
 #[derive(Deserialize, ToSchema)]
@@ -746,7 +747,7 @@ lifecycle_route!(
     Side::Representative
 );
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"valid_from": "2026-11-24T00:00:00Z", "valid_until": "2026-12-20T00:00:00Z"}))]
 pub struct TermChangeBody {
     pub valid_from: DateTime<Utc>,
@@ -782,7 +783,7 @@ fn term_view(c: &TermChange) -> TermChangeView {
     operation_id = "proposeTermChange",
     security(("bearer" = [])),
     request_body = TermChangeBody,
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Proposed; confirmed by you, awaiting the other party", body = TermChangeView),
         (status = 409, response = crate::openapi::Conflict),
@@ -794,7 +795,9 @@ pub async fn propose_term(
     actor: Actor,
     id: Path<DelegationId>,
     body: Json<TermChangeBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let current = load(&state, &actor, id.into_inner(), Action::DelegationsRead).await?;
     let principal_side = authorize_side(&state, &actor, &current).await?;
     let body = body.into_inner();
@@ -828,53 +831,55 @@ pub async fn propose_term(
         representative_confirmed: !principal_side,
         status: "pending".into(),
     };
-    let stored = change.clone();
+    let stored = change;
     let ip = actor.ip.clone();
-    state
+    let answer = state
         .write(move |tx| {
-            require_two_factor(tx, [current.principal, current.representative])?;
-            store::insert_term_change(tx, &stored, me, at)?;
-            store::record(
-                tx,
-                &current,
-                Some(me),
-                "term_change_proposed",
-                Some(current.status),
-                &json!({ "valid_from": stored.valid_from, "valid_until": stored.valid_until }),
-                at,
-            )?;
-            persistence::audit::record(
-                tx,
-                AuditEntry::new("delegation.term_change_proposed", "delegation")
-                    .by(Some(me))
-                    .target(current.id)
-                    .from_ip(ip),
-                at,
-            )?;
-            let other = if principal_side {
-                current.representative
-            } else {
-                current.principal
-            };
-            let body = format!(
-                "Предложено изменить срок доверенности {}; подтвердите изменение.",
-                current.number
-            );
-            persistence::notifications::notify(
-                tx,
-                &notice(
-                    other,
+            idempotency::once(tx, key.as_ref(), |tx| {
+                require_two_factor(tx, [current.principal, current.representative])?;
+                store::insert_term_change(tx, &stored, me, at)?;
+                store::record(
+                    tx,
                     &current,
-                    "term_change",
-                    "Изменение срока доверенности",
-                    body,
-                ),
-                at,
-            )?;
-            Ok(())
+                    Some(me),
+                    "term_change_proposed",
+                    Some(current.status),
+                    &json!({ "valid_from": stored.valid_from, "valid_until": stored.valid_until }),
+                    at,
+                )?;
+                persistence::audit::record(
+                    tx,
+                    AuditEntry::new("delegation.term_change_proposed", "delegation")
+                        .by(Some(me))
+                        .target(current.id)
+                        .from_ip(ip),
+                    at,
+                )?;
+                let other = if principal_side {
+                    current.representative
+                } else {
+                    current.principal
+                };
+                let body = format!(
+                    "Предложено изменить срок доверенности {}; подтвердите изменение.",
+                    current.number
+                );
+                persistence::notifications::notify(
+                    tx,
+                    &notice(
+                        other,
+                        &current,
+                        "term_change",
+                        "Изменение срока доверенности",
+                        body,
+                    ),
+                    at,
+                )?;
+                Answer::created(&term_view(&stored))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(term_view(&change)))
+    Ok(answer.respond())
 }
 
 /// Confirm a proposed term; with both confirmations the new term takes effect.

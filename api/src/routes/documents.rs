@@ -20,6 +20,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
 use crate::vault::upload as intake;
@@ -249,7 +250,7 @@ async fn receive(state: &State, body: &mut Multipart, max_bytes: u64) -> Result<
     tag = "documents",
     operation_id = "uploadDocument",
     security(("bearer" = [])),
-    params(UploadQuery),
+    params(UploadQuery, IdempotencyKey),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = DocumentView, headers(("ETag" = String), ("Location" = String))),
@@ -282,6 +283,13 @@ pub async fn upload(
         Ok(t) => return Err(unsupported(t.as_str(), &limits.types)),
         Err(what) => return Err(unsupported(what, &limits.types)),
     };
+    // What this upload asks for, for `Idempotency-Key`: the bytes by their hash, and the fields.
+    let asked = json!({
+        "sha256": staged.sha256, "declared_name": staged.declared_name, "name": fields.name,
+        "doc_type": fields.doc_type, "access": fields.access, "services": fields.services,
+        "retain_until": fields.retain_until,
+    });
+    let key = Idempotency::of(&req, &actor, &asked)?;
     let at = now();
     let document = Document {
         id: DocumentId::new(),
@@ -312,30 +320,38 @@ pub async fn upload(
     if state.vault.crashing() {
         return Err(vault::crash(staged));
     }
-    let (row, acting) = (document.clone(), Acting::from(&actor));
+    let (row, acting) = (document, Acting::from(&actor));
     let written = state
         .write(move |tx| {
-            store::touch_blob(tx, &row.sha256, row.size_bytes, at)?;
-            store::insert(tx, &row)?;
-            let entry = AuditEntry::new("document.upload", "document")
-                .by(Some(acting.account))
-                .on_behalf_of(acting.on_behalf_of)
-                .target(row.id)
-                .details(json!({ "sha256": row.sha256, "size_bytes": row.size_bytes, "file_type": row.file_type.as_str() }))
-                .from_ip(acting.ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(())
+            idempotency::once(tx, key.as_ref(), |tx| {
+                store::touch_blob(tx, &row.sha256, row.size_bytes, at)?;
+                store::insert(tx, &row)?;
+                let entry = AuditEntry::new("document.upload", "document")
+                    .by(Some(acting.account))
+                    .on_behalf_of(acting.on_behalf_of)
+                    .target(row.id)
+                    .details(json!({
+                        "sha256": row.sha256, "size_bytes": row.size_bytes,
+                        "file_type": row.file_type.as_str(),
+                    }))
+                    .from_ip(acting.ip);
+                persistence::audit::record(tx, entry, at)?;
+                Ok(Answer::created(&view(&row))?
+                    .version(row.version)
+                    .location(format!("/api/v1/documents/{}", row.id)))
+            })
         })
         .await;
-    if let Err(e) = written {
-        state.vault.discard(&state.db, &staged.sha256).await;
-        return Err(e);
-    }
+    let answer = match written {
+        Ok(answer) => answer,
+        Err(e) => {
+            state.vault.discard(&state.db, &staged.sha256).await;
+            return Err(e);
+        }
+    };
+    // On a replay the bytes are those of the first upload, already confirmed.
     state.vault.confirm(&staged).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(document.version)))
-        .insert_header(("Location", format!("/api/v1/documents/{}", document.id)))
-        .json(view(&document)))
+    Ok(answer.respond())
 }
 
 #[derive(Deserialize, IntoParams)]

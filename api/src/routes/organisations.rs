@@ -3,7 +3,7 @@
 //! it with `X-On-Behalf-Of` without a power of attorney.
 
 use actix_web::web::{Json, Path};
-use actix_web::{get, post, HttpResponse};
+use actix_web::{get, post, HttpRequest, HttpResponse};
 use domain::access::{authorize, Action, Resource, Role};
 use domain::account::AccountLevel;
 use domain::audit::AuditEntry;
@@ -19,9 +19,10 @@ use utoipa::ToSchema;
 use crate::auth::{logins, Actor};
 use crate::clock::now;
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]
 pub struct NewOrganisation {
     pub name: String,
@@ -74,6 +75,7 @@ fn resource(o: &Organisation) -> Resource {
     operation_id = "createOrganisation",
     security(("bearer" = [])),
     request_body = NewOrganisation,
+    params(IdempotencyKey),
     responses(
         (status = 201, description = "Registered; you are its head", body = OrganisationView),
         (status = 409, response = crate::openapi::Conflict),
@@ -84,7 +86,9 @@ pub async fn create(
     state: State,
     actor: Actor,
     body: Json<NewOrganisation>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let body = body.into_inner();
     let head = actor.account;
     authorize(
@@ -117,46 +121,48 @@ pub async fn create(
         return Err(ApiError::field("name", "invalid_value", "1 to 300 characters."));
     }
     let ip = actor.ip.clone();
-    let created = state
+    let answer = state
         .write(move |tx| {
-            if store::exists(tx, ogrn.as_str(), inn.as_str())? {
-                return Err(ApiError::conflict(
-                    "organisation_exists",
-                    "An organisation with this OGRN or INN is registered.",
-                ));
-            }
-            let at = now();
-            let id = AccountId::new();
-            // The organisation's own account: no login, no password; its head acts for it.
-            let account = NewAccount {
-                id,
-                display_name: name.clone(),
-                roles: vec![Role::Organisation],
-                level: Some(AccountLevel::Confirmed),
-                password_hash: "!".into(),
-                ..NewAccount::default()
-            };
-            accounts::create(tx, &account, at)?;
-            let organisation = Organisation {
-                id,
-                ogrn: ogrn.as_str().into(),
-                inn: inn.as_str().into(),
-                kpp,
-                name,
-                head,
-                created_at: at,
-                employees: vec![],
-            };
-            store::insert(tx, &organisation)?;
-            let entry = AuditEntry::new("organisation.create", "organisation")
-                .by(Some(head))
-                .target(id)
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(organisation)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                if store::exists(tx, ogrn.as_str(), inn.as_str())? {
+                    return Err(ApiError::conflict(
+                        "organisation_exists",
+                        "An organisation with this OGRN or INN is registered.",
+                    ));
+                }
+                let at = now();
+                let id = AccountId::new();
+                // The organisation's own account: no login, no password; its head acts for it.
+                let account = NewAccount {
+                    id,
+                    display_name: name.clone(),
+                    roles: vec![Role::Organisation],
+                    level: Some(AccountLevel::Confirmed),
+                    password_hash: "!".into(),
+                    ..NewAccount::default()
+                };
+                accounts::create(tx, &account, at)?;
+                let organisation = Organisation {
+                    id,
+                    ogrn: ogrn.as_str().into(),
+                    inn: inn.as_str().into(),
+                    kpp,
+                    name,
+                    head,
+                    created_at: at,
+                    employees: vec![],
+                };
+                store::insert(tx, &organisation)?;
+                let entry = AuditEntry::new("organisation.create", "organisation")
+                    .by(Some(head))
+                    .target(id)
+                    .from_ip(ip);
+                persistence::audit::record(tx, entry, at)?;
+                Answer::created(&view(&organisation))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(&created)))
+    Ok(answer.respond())
 }
 
 /// One organisation (its head and employees only).

@@ -5,7 +5,7 @@
 //! new version (`If-Match`).
 
 use actix_web::web::{Json, Path};
-use actix_web::{delete, get, patch, post, HttpResponse};
+use actix_web::{delete, get, patch, post, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 use domain::access::Action;
 use domain::application::Application;
@@ -24,6 +24,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::joint::{self, Tidings};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
@@ -96,7 +97,7 @@ pub struct ParticipantList {
 }
 
 /// Who to invite: exactly one of `email`, `phone`, `snils`; and as what.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "spouse@example.ru", "role": "co_applicant"}))]
 pub struct InviteBody {
@@ -239,7 +240,7 @@ pub async fn list(
     operation_id = "inviteParticipant",
     security(("bearer" = [])),
     request_body = InviteBody,
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Invited", body = InvitationView),
         (status = 409, description = "`already_participant` or `already_invited`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -251,80 +252,84 @@ pub async fn invite(
     actor: Actor,
     id: Path<ApplicationId>,
     body: Json<InviteBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
     let (login_key, hint, letter) = contact(&state, &body)?;
     let ttl = TimeDelta::days(state.config.invitation_ttl_days);
-    let invitation = state
+    let answer = state
         .write(move |tx| {
-            let (app, service) = lifecycle::load(tx, &acting, id, Action::ParticipantsManage)?;
-            rules::check_role(body.role, &service.policy).map_err(refused)?;
-            let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&login_key))?;
-            if let Some(invitee) = &invitee {
-                if invitee.id == app.owner || store::role_of(tx, app.id, invitee.id)?.is_some() {
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let (app, service) = lifecycle::load(tx, &acting, id, Action::ParticipantsManage)?;
+                rules::check_role(body.role, &service.policy).map_err(refused)?;
+                let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&login_key))?;
+                if let Some(invitee) = &invitee {
+                    if invitee.id == app.owner || store::role_of(tx, app.id, invitee.id)?.is_some() {
+                        return Err(ApiError::conflict(
+                            "already_participant",
+                            "This person already takes part.",
+                        ));
+                    }
+                }
+                if store::pending_invitations_of(tx, app.id)?
+                    .iter()
+                    .any(|i| i.login_key == login_key && i.expires_at > now())
+                {
                     return Err(ApiError::conflict(
-                        "already_participant",
-                        "This person already takes part.",
+                        "already_invited",
+                        "This contact already has an open invitation.",
                     ));
                 }
-            }
-            if store::pending_invitations_of(tx, app.id)?
-                .iter()
-                .any(|i| i.login_key == login_key && i.expires_at > now())
-            {
-                return Err(ApiError::conflict(
-                    "already_invited",
-                    "This contact already has an open invitation.",
-                ));
-            }
-            let at = now();
-            let invitation = Invitation {
-                id: InvitationId::new(),
-                application: app.id,
-                role: body.role,
-                login_key,
-                contact_hint: hint,
-                invited_by: acting.account,
-                status: InvitationStatus::Pending,
-                answered_by: None,
-                expires_at: at + ttl,
-                created_at: at,
-                answered_at: None,
-                version: 1,
-            };
-            store::insert_invitation(tx, &invitation)?;
-            let tidings = Tidings {
-                kind: "application.invitation",
-                title: format!("Приглашение к заявлению {}", joint::title(&app)),
-                body: format!(
-                    "Вас пригласили участвовать в заявлении «{}» ({}). Ответьте до {}.",
-                    service.name_ru,
-                    role_label(body.role),
-                    invitation.expires_at.format("%d.%m.%Y")
-                ),
-                data: json!({ "invitation_id": invitation.id, "application_id": app.id }),
-            };
-            match (invitee, letter) {
-                (Some(invitee), _) => joint::tell(tx, invitee.id, &tidings, at)?,
-                (None, Some(letter)) => {
-                    persistence::outbox::enqueue(tx, &letter, None, at)?;
+                let at = now();
+                let invitation = Invitation {
+                    id: InvitationId::new(),
+                    application: app.id,
+                    role: body.role,
+                    login_key,
+                    contact_hint: hint,
+                    invited_by: acting.account,
+                    status: InvitationStatus::Pending,
+                    answered_by: None,
+                    expires_at: at + ttl,
+                    created_at: at,
+                    answered_at: None,
+                    version: 1,
+                };
+                store::insert_invitation(tx, &invitation)?;
+                let tidings = Tidings {
+                    kind: "application.invitation",
+                    title: format!("Приглашение к заявлению {}", joint::title(&app)),
+                    body: format!(
+                        "Вас пригласили участвовать в заявлении «{}» ({}). Ответьте до {}.",
+                        service.name_ru,
+                        role_label(body.role),
+                        invitation.expires_at.format("%d.%m.%Y")
+                    ),
+                    data: json!({ "invitation_id": invitation.id, "application_id": app.id }),
+                };
+                match (invitee, letter) {
+                    (Some(invitee), _) => joint::tell(tx, invitee.id, &tidings, at)?,
+                    (None, Some(letter)) => {
+                        persistence::outbox::enqueue(tx, &letter, None, at)?;
+                    }
+                    (None, None) => {}
                 }
-                (None, None) => {}
-            }
-            let details = json!({ "invitation_id": invitation.id, "role": body.role.as_str() });
-            joint::record(
-                tx,
-                &acting,
-                &app,
-                "invite",
-                Some(role_label(body.role).into()),
-                details,
-                at,
-            )?;
-            Ok(invitation)
+                let details = json!({ "invitation_id": invitation.id, "role": body.role.as_str() });
+                joint::record(
+                    tx,
+                    &acting,
+                    &app,
+                    "invite",
+                    Some(role_label(body.role).into()),
+                    details,
+                    at,
+                )?;
+                Answer::created(&invitation_view(&invitation))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(invitation_view(&invitation)))
+    Ok(answer.respond())
 }
 
 fn role_label(role: ParticipantRole) -> &'static str {

@@ -3,7 +3,7 @@
 //! reminded before the due date.
 
 use actix_web::web::{Json, Path};
-use actix_web::{get, post, HttpResponse};
+use actix_web::{get, post, HttpRequest, HttpResponse};
 use domain::access::Action;
 use domain::ids::{AccountId, ApplicationId, RequestId};
 use domain::joint::{ParticipantRole, RequestKind};
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::error::{from_field_error, ApiError};
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::joint::{self, Tidings};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
@@ -65,7 +66,7 @@ pub struct RequestList {
     pub items: Vec<RequestView>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"kind": "signature", "assignee_id": "019a4c3e-0000-7000-8000-000000000002", "due_at": "2026-11-30T00:00:00Z", "message": "Подпиши, пожалуйста"}))]
 pub struct RequestBody {
@@ -111,7 +112,7 @@ pub async fn list(
     operation_id = "createRequest",
     security(("bearer" = [])),
     request_body = RequestBody,
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses((status = 201, description = "Asked", body = RequestView))
 )]
 #[post("/applications/{id}/requests")]
@@ -120,7 +121,9 @@ pub async fn create(
     actor: Actor,
     id: Path<ApplicationId>,
     body: Json<RequestBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
     if body.due_at <= now() {
         return Err(ApiError::field(
@@ -147,50 +150,52 @@ pub async fn create(
         .message
         .map(|m| m.trim().chars().take(1000).collect::<String>())
         .filter(|m| !m.is_empty());
-    let request = state
+    let answer = state
         .write(move |tx| {
-            let app = lifecycle::visible(tx, &acting, id, Action::RequestsCreate)?;
-            let role = if body.assignee_id == app.owner {
-                Some(ParticipantRole::Owner)
-            } else {
-                store::role_of(tx, id, body.assignee_id)?
-            };
-            let Some(role) = role else {
-                return Err(ApiError::field("assignee_id", "not_participant", "Ask someone who takes part in the application."));
-            };
-            if body.kind == RequestKind::Signature && !role.allows(Action::ApplicationsSign) {
-                return Err(ApiError::field("assignee_id", "not_signer", "This participant does not sign the application."));
-            }
-            let at = now();
-            let request = Request {
-                id: RequestId::new(),
-                application: id,
-                kind: body.kind,
-                requested_by: acting.account,
-                assignee: body.assignee_id,
-                doc_type,
-                message,
-                due_at: body.due_at,
-                status: "open".into(),
-                created_at: at,
-                fulfilled_at: None,
-            };
-            store::insert_request(tx, &request)?;
-            let details = json!({ "request_id": request.id, "kind": request.kind.as_str(), "assignee_id": request.assignee });
-            joint::record(tx, &acting, &app, "request", request.message.clone(), details, at)?;
-            let what = match request.kind {
-                RequestKind::Signature => "подписать заявление".to_string(),
-                RequestKind::Document => format!("приложить документ «{}»", request.doc_type.clone().unwrap_or_default()),
-            };
-            let tidings = Tidings {
-                kind: "application.request",
-                title: format!("Заявление {}: просьба", joint::title(&app)),
-                body: format!("Вас просят {what} до {}.", request.due_at.format("%d.%m.%Y")),
-                data: json!({ "application_id": app.id, "request_id": request.id }),
-            };
-            joint::tell(tx, request.assignee, &tidings, at)?;
-            Ok(request)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let app = lifecycle::visible(tx, &acting, id, Action::RequestsCreate)?;
+                let role = if body.assignee_id == app.owner {
+                    Some(ParticipantRole::Owner)
+                } else {
+                    store::role_of(tx, id, body.assignee_id)?
+                };
+                let Some(role) = role else {
+                    return Err(ApiError::field("assignee_id", "not_participant", "Ask someone who takes part in the application."));
+                };
+                if body.kind == RequestKind::Signature && !role.allows(Action::ApplicationsSign) {
+                    return Err(ApiError::field("assignee_id", "not_signer", "This participant does not sign the application."));
+                }
+                let at = now();
+                let request = Request {
+                    id: RequestId::new(),
+                    application: id,
+                    kind: body.kind,
+                    requested_by: acting.account,
+                    assignee: body.assignee_id,
+                    doc_type,
+                    message,
+                    due_at: body.due_at,
+                    status: "open".into(),
+                    created_at: at,
+                    fulfilled_at: None,
+                };
+                store::insert_request(tx, &request)?;
+                let details = json!({ "request_id": request.id, "kind": request.kind.as_str(), "assignee_id": request.assignee });
+                joint::record(tx, &acting, &app, "request", request.message.clone(), details, at)?;
+                let what = match request.kind {
+                    RequestKind::Signature => "подписать заявление".to_string(),
+                    RequestKind::Document => format!("приложить документ «{}»", request.doc_type.clone().unwrap_or_default()),
+                };
+                let tidings = Tidings {
+                    kind: "application.request",
+                    title: format!("Заявление {}: просьба", joint::title(&app)),
+                    body: format!("Вас просят {what} до {}.", request.due_at.format("%d.%m.%Y")),
+                    data: json!({ "application_id": app.id, "request_id": request.id }),
+                };
+                joint::tell(tx, request.assignee, &tidings, at)?;
+                Answer::created(&view(&request))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(&request)))
+    Ok(answer.respond())
 }

@@ -4,7 +4,7 @@
 //! on, otherwise a code sent through the outbox. An edit makes earlier signatures stale.
 
 use actix_web::web::{Json, Path};
-use actix_web::{get, post, HttpResponse};
+use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 use domain::access::Action;
 use domain::application::Status;
@@ -20,6 +20,7 @@ use crate::auth::{second_factor, Actor};
 use crate::clock::now;
 use crate::concurrency::{stale, IfMatch};
 use crate::error::ApiError;
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::joint::{self, Tidings};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
@@ -79,7 +80,7 @@ fn view(s: &Signature, current_hash: &str) -> SignatureView {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "123456"}))]
 pub struct SignBody {
@@ -167,7 +168,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     operation_id = "signApplication",
     security(("bearer" = [])),
     request_body = SignBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header), IdempotencyKey),
     responses(
         (status = 201, description = "Signed", body = SignatureView),
         (status = 409, description = "`already_signed`, or `not_signable` after submission", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -180,69 +181,72 @@ pub async fn sign(
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<SignBody>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
     let attempts = state.config.code_max_attempts;
     let code = body.into_inner().code;
-    let signature = state
+    let answer = state
         .write(move |tx| {
-            let app = lifecycle::visible(tx, &acting, id, Action::ApplicationsSign)?;
-            if app.version != version.0 {
-                return Err(stale(app.version));
-            }
-            if app.status != Status::Draft {
-                return Err(ApiError::conflict("not_signable", "Only a draft is signed before submission."));
-            }
-            let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-            let at = now();
-            let method = if account.row.totp_enabled {
-                second_factor::check_totp(tx, &pii, &account, &code)?.then_some("totp")
-            } else {
-                let target = id.to_string();
-                second_factor::redeem(tx, &pii, account.id, PURPOSE, None, &code, attempts, at)?
-                    .filter(|t| t.as_deref() == Some(target.as_str()))
-                    .map(|_| "code")
-            };
-            let Some(method) = method else {
-                return Err(ApiError::field("code", "invalid_code", "The code is wrong or no longer valid."));
-            };
-            let hash = lifecycle::content_hash(tx, &app)?;
-            let signer = acting.principal();
-            if store::signatures_of(tx, id)?
-                .iter()
-                .any(|s| s.account == signer && s.content_hash == hash)
-            {
-                return Err(ApiError::conflict("already_signed", "You have already signed this version."));
-            }
-            let role = if signer == app.owner {
-                ParticipantRole::Owner
-            } else {
-                store::role_of(tx, id, signer)?.ok_or_else(ApiError::not_found)?
-            };
-            let signature = Signature {
-                id: SignatureId::new(),
-                application: id,
-                account: signer,
-                role,
-                content_hash: hash,
-                application_version: app.version,
-                method: method.into(),
-                signed_at: at,
-            };
-            store::insert_signature(tx, &signature)?;
-            store::fulfil_requests(tx, id, signer, RequestKind::Signature, None, at)?;
-            let details = json!({ "signature_id": signature.id, "content_hash": signature.content_hash, "version": app.version });
-            joint::record(tx, &acting, &app, "sign", None, details, at)?;
-            let tidings = Tidings {
-                kind: "application.signature",
-                title: format!("Заявление {}: подпись", joint::title(&app)),
-                body: "Участник подписал текущую версию заявления.".into(),
-                data: json!({ "application_id": app.id, "account_id": signer, "version": app.version }),
-            };
-            joint::tell_others(tx, &app, signer, &tidings, at)?;
-            Ok(signature)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let app = lifecycle::visible(tx, &acting, id, Action::ApplicationsSign)?;
+                if app.version != version.0 {
+                    return Err(stale(app.version));
+                }
+                if app.status != Status::Draft {
+                    return Err(ApiError::conflict("not_signable", "Only a draft is signed before submission."));
+                }
+                let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+                let at = now();
+                let method = if account.row.totp_enabled {
+                    second_factor::check_totp(tx, &pii, &account, &code)?.then_some("totp")
+                } else {
+                    let target = id.to_string();
+                    second_factor::redeem(tx, &pii, account.id, PURPOSE, None, &code, attempts, at)?
+                        .filter(|t| t.as_deref() == Some(target.as_str()))
+                        .map(|_| "code")
+                };
+                let Some(method) = method else {
+                    return Err(ApiError::field("code", "invalid_code", "The code is wrong or no longer valid."));
+                };
+                let hash = lifecycle::content_hash(tx, &app)?;
+                let signer = acting.principal();
+                if store::signatures_of(tx, id)?
+                    .iter()
+                    .any(|s| s.account == signer && s.content_hash == hash)
+                {
+                    return Err(ApiError::conflict("already_signed", "You have already signed this version."));
+                }
+                let role = if signer == app.owner {
+                    ParticipantRole::Owner
+                } else {
+                    store::role_of(tx, id, signer)?.ok_or_else(ApiError::not_found)?
+                };
+                let signature = Signature {
+                    id: SignatureId::new(),
+                    application: id,
+                    account: signer,
+                    role,
+                    content_hash: hash,
+                    application_version: app.version,
+                    method: method.into(),
+                    signed_at: at,
+                };
+                store::insert_signature(tx, &signature)?;
+                store::fulfil_requests(tx, id, signer, RequestKind::Signature, None, at)?;
+                let details = json!({ "signature_id": signature.id, "content_hash": signature.content_hash, "version": app.version });
+                joint::record(tx, &acting, &app, "sign", None, details, at)?;
+                let tidings = Tidings {
+                    kind: "application.signature",
+                    title: format!("Заявление {}: подпись", joint::title(&app)),
+                    body: "Участник подписал текущую версию заявления.".into(),
+                    data: json!({ "application_id": app.id, "account_id": signer, "version": app.version }),
+                };
+                joint::tell_others(tx, &app, signer, &tidings, at)?;
+                Answer::created(&view(&signature, &signature.content_hash))
+            })
         })
         .await?;
-    let hash = signature.content_hash.clone();
-    Ok(HttpResponse::Created().json(view(&signature, &hash)))
+    Ok(answer.respond())
 }

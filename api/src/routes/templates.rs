@@ -1,7 +1,7 @@
 //! A user's own application templates, with placeholders filled from the profile.
 
 use actix_web::web::{Json, Path};
-use actix_web::{delete, get, post, put, HttpResponse};
+use actix_web::{delete, get, post, put, HttpRequest, HttpResponse};
 use domain::access::{authorize, Action, Resource};
 use domain::ids::TemplateId;
 use persistence::templates::{self, Template};
@@ -14,6 +14,7 @@ use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::{etag, stale, IfMatch};
 use crate::error::ApiError;
+use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 
 /// Fills a template's placeholders (`{{surname}}`, `{{passport.number}}`…) from a profile.
@@ -39,7 +40,7 @@ pub fn fill(form: &Value, profile: &ProfileView) -> Value {
     domain::template::fill(form, &lookup)
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}}))]
 pub struct TemplateBody {
     pub name: String,
@@ -111,12 +112,19 @@ async fn own(state: &State, actor: &Actor, id: TemplateId) -> Result<Template, A
     operation_id = "createTemplate",
     security(("bearer" = [])),
     request_body = TemplateBody,
+    params(IdempotencyKey),
     responses(
         (status = 201, description = "Saved", body = TemplateView, headers(("ETag" = String))),
     )
 )]
 #[post("/templates")]
-pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: State,
+    actor: Actor,
+    body: Json<TemplateBody>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let key = Idempotency::of(&req, &actor, &*body)?;
     authorize(
         &actor.subject,
         Action::ProfileEdit,
@@ -136,22 +144,23 @@ pub async fn create(state: State, actor: Actor, body: Json<TemplateBody>) -> Res
         created_at: at,
         updated_at: at,
     };
-    let saved = template.clone();
-    state
+    let saved = template;
+    let answer = state
         .write(move |tx| {
-            if persistence::catalog::find(tx, &saved.service_code)?.is_none() {
-                return Err(ApiError::field(
-                    "service_code",
-                    "unknown_service",
-                    "No such service.",
-                ));
-            }
-            Ok(templates::insert(tx, &saved)?)
+            idempotency::once(tx, key.as_ref(), |tx| {
+                if persistence::catalog::find(tx, &saved.service_code)?.is_none() {
+                    return Err(ApiError::field(
+                        "service_code",
+                        "unknown_service",
+                        "No such service.",
+                    ));
+                }
+                templates::insert(tx, &saved)?;
+                Ok(Answer::created(&view(&saved))?.version(saved.version))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(1)))
-        .json(view(&template)))
+    Ok(answer.respond())
 }
 
 /// Your templates, newest first.

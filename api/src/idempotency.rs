@@ -1,0 +1,183 @@
+//! `Idempotency-Key` on creating `POST`s (CONTRACT.md): a client that lost the answer to
+//! a create sends it again with the same key and gets the first answer, marked
+//! `Idempotent-Replayed: true`, instead of a second resource; the same key with another
+//! request is refused (422). The key is checked and the answer kept inside the creating
+//! transaction, so a key is recorded exactly when its resource exists.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use domain::ids::AccountId;
+use persistence::idempotency::{self as store, Recorded};
+use persistence::DbConnection;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+
+use crate::auth::Actor;
+use crate::clock::now;
+use crate::concurrency::etag;
+use crate::error::ApiError;
+
+pub const HEADER: &str = "Idempotency-Key";
+const REPLAYED: &str = "Idempotent-Replayed";
+const MAX_LENGTH: usize = 128;
+
+/// The header as an operation parameter, for the operations that honour it.
+#[derive(IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+pub struct IdempotencyKey(
+    /// 1 to 128 characters, unique per request you mean; a repeat with the same key and
+    /// request gets the first answer (`Idempotent-Replayed: true`), with another request 422.
+    #[allow(dead_code)]
+    Option<String>,
+);
+
+/// A creating request's key, whose it is, and the fingerprint of what it asks for.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    account: AccountId,
+    key: String,
+    fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key `actor` sent with `req`, if any; keys are the caller's own. The fingerprint
+    /// covers the method, path, query, principal and `body`: the same key reused on
+    /// another resource, for another principal or with other content is another request.
+    pub fn of(req: &HttpRequest, actor: &Actor, body: &impl Serialize) -> Result<Option<Self>, ApiError> {
+        let Some(value) = req.headers().get(HEADER) else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be ASCII."))?;
+        if key.is_empty() || key.len() > MAX_LENGTH {
+            return Err(ApiError::bad_request(
+                "bad_idempotency_key",
+                "Idempotency-Key is 1 to 128 characters.",
+            ));
+        }
+        let principal = actor.principal().to_string();
+        let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
+        let mut hash = Sha256::new();
+        for part in [
+            req.method().as_str().as_bytes(),
+            req.path().as_bytes(),
+            req.query_string().as_bytes(),
+            principal.as_bytes(),
+            &body,
+        ] {
+            // Length-prefixed, so no two different requests run together into one input.
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        Ok(Some(Self {
+            account: actor.account,
+            key: key.to_string(),
+            fingerprint: hex::encode(hash.finalize()),
+        }))
+    }
+}
+
+/// What a create answers: status, `ETag`, `Location` and body, kept whole for repeats.
+#[derive(Debug)]
+pub struct Answer {
+    status: StatusCode,
+    etag: Option<String>,
+    location: Option<String>,
+    body: String,
+    replayed: bool,
+}
+
+impl Answer {
+    pub fn created(body: &impl Serialize) -> Result<Self, ApiError> {
+        Self::new(StatusCode::CREATED, body)
+    }
+
+    /// Accepted but held (for a confirmation, say): a repeat must not hold it twice.
+    pub fn accepted(body: &impl Serialize) -> Result<Self, ApiError> {
+        Self::new(StatusCode::ACCEPTED, body)
+    }
+
+    fn new(status: StatusCode, body: &impl Serialize) -> Result<Self, ApiError> {
+        Ok(Self {
+            status,
+            etag: None,
+            location: None,
+            body: serde_json::to_string(body).map_err(ApiError::internal)?,
+            replayed: false,
+        })
+    }
+
+    pub fn version(mut self, version: i64) -> Self {
+        self.etag = Some(etag(version));
+        self
+    }
+
+    pub fn location(mut self, location: String) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn respond(self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, "application/json"));
+        if let Some(etag) = self.etag {
+            response.insert_header((header::ETAG, etag));
+        }
+        if let Some(location) = self.location {
+            response.insert_header((header::LOCATION, location));
+        }
+        if self.replayed {
+            response.insert_header((REPLAYED, "true"));
+        }
+        response.body(self.body)
+    }
+}
+
+/// Creates once per key, inside the caller's transaction: without a key `create` simply
+/// runs; with a key seen before, the first answer comes back (or 422 for another request);
+/// with a new key, `create` runs and its answer is kept.
+pub fn once(
+    tx: &mut DbConnection,
+    key: Option<&Idempotency>,
+    create: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError>,
+) -> Result<Answer, ApiError> {
+    let Some(key) = key else {
+        return create(tx);
+    };
+    if let Some(first) = store::find(tx, key.account, &key.key)? {
+        if first.request_hash != key.fingerprint {
+            return Err(ApiError::field(
+                HEADER,
+                "idempotency_key_reused",
+                "This key was used with another request; use a new key for a new request.",
+            ));
+        }
+        return Ok(Answer {
+            status: StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK),
+            etag: first.etag,
+            location: first.location,
+            body: first.body,
+            replayed: true,
+        });
+    }
+    let answer = create(tx)?;
+    let recorded = Recorded {
+        request_hash: key.fingerprint.clone(),
+        status: answer.status.as_u16(),
+        body: answer.body.clone(),
+        etag: answer.etag.clone(),
+        location: answer.location.clone(),
+    };
+    match store::record(tx, key.account, &key.key, &recorded, now()) {
+        Ok(()) => Ok(answer),
+        // The same key raced in from a second connection and committed first; this
+        // transaction rolls back, and the client's next retry gets the first answer.
+        Err(e) if e.is_unique_violation() => Err(ApiError::conflict(
+            "idempotency_key_in_use",
+            "A request with this Idempotency-Key was being handled at the same time; retry it.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
