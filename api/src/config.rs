@@ -85,6 +85,9 @@ pub struct Config {
     /// Hours an `Idempotency-Key` and its first answer are kept; a repeat after that
     /// creates anew.
     pub idempotency_ttl_hours: i64,
+    /// Seconds between the checks that an open event stream's caller may still see it
+    /// (token, session, delegation, participation).
+    pub stream_recheck_secs: u64,
 }
 
 /// The blob store behind documents.
@@ -148,6 +151,7 @@ pub const KEYS: &[&str] = &[
     "invitation_ttl_days",
     "request_reminder_hours",
     "idempotency_ttl_hours",
+    "stream_recheck_secs",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -383,6 +387,7 @@ impl Config {
                 "a whole number of hours",
             )?,
             idempotency_ttl_hours: source.positive("idempotency_ttl_hours", 24, "a whole number of hours")?,
+            stream_recheck_secs: source.positive("stream_recheck_secs", 30, SECONDS)?,
         })
     }
 

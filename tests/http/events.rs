@@ -262,3 +262,33 @@ async fn the_gauge_counts_open_streams(backend: Backend) {
     );
 }
 db_test!(the_gauge_counts_open_streams);
+
+/// An open stream is not a way around the checks every request gets: once its session
+/// ends, both of its caller's streams close at the next recheck, while another caller's
+/// stream lives through the rechecks and keeps delivering.
+async fn a_stream_closes_once_its_caller_may_no_longer_see_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("stream_recheck_secs", "1")).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, leaving) = app.confirmed_citizen().await;
+    let (_, _, staying) = app.confirmed_citizen().await;
+    let mine = draft(&app, &leaving).await;
+    let theirs = draft(&app, &staying).await;
+    let mut application_stream = app.events(&stream_of(&mine), &leaving, None).await;
+    let mut my_stream = app.events("/api/v1/me/events", &leaving, None).await;
+    let mut other_stream = app.events(&stream_of(&theirs), &staying, None).await;
+
+    let logout = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&leaving)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logout.status(), 204);
+    assert!(application_stream.ends_within(Duration::from_secs(5)).await);
+    assert!(my_stream.ends_within(Duration::from_secs(5)).await);
+
+    save(&app, &staying, &theirs).await;
+    assert_eq!(other_stream.expect_event().await.event, "application.save_draft");
+}
+db_test!(a_stream_closes_once_its_caller_may_no_longer_see_it);

@@ -860,6 +860,19 @@ impl Sse {
         }
     }
 
+    /// Whether the server ends the stream within `within` (whatever it sends before).
+    pub async fn ends_within(&mut self, within: std::time::Duration) -> bool {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// The next event, which must arrive within 5 s.
     pub async fn expect_event(&mut self) -> SseEvent {
         self.next_event(std::time::Duration::from_secs(5))

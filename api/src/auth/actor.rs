@@ -9,7 +9,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 use domain::access::{OnBehalf, Subject};
 use domain::account::AccountLevel;
 use domain::ids::{AccountId, SessionId};
+use domain::time::Instant;
 use futures_util::future::LocalBoxFuture;
+use persistence::DbConnection;
 
 use super::network::{client_ip, ip_allowed};
 use super::tokens::TokenError;
@@ -23,6 +25,7 @@ pub struct Actor {
     pub subject: Subject,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    claimed: Claimed,
 }
 
 impl Actor {
@@ -76,6 +79,80 @@ pub fn user_agent(req: &HttpRequest) -> Option<String> {
         .map(|s| s.chars().take(256).collect())
 }
 
+/// What a verified token and the request's headers claim; the database decides the rest.
+#[derive(Clone, Debug)]
+struct Claimed {
+    session: SessionId,
+    account: AccountId,
+    on_behalf: Option<AccountId>,
+    mfa: bool,
+    /// The access token's expiry (Unix seconds).
+    expires_at: i64,
+    ip: Option<String>,
+}
+
+fn token_expired() -> ApiError {
+    ApiError::unauthorized("token_expired", "The access token has expired; refresh it.")
+}
+
+/// The subject a claim speaks for, as the database has it now: the session must be live
+/// and, when acting for someone, every delegation between the two and the principal's
+/// level are read. Checked on every request, so a revoked session or delegation is
+/// refused on the very next one, on any node.
+fn subject(conn: &mut DbConnection, claimed: &Claimed, now: Instant) -> Result<Subject, ApiError> {
+    if claimed.expires_at <= now.timestamp() {
+        return Err(token_expired());
+    }
+    let representative = claimed.account;
+    let live = persistence::sessions::state(conn, claimed.session)?
+        .filter(|s| !s.revoked && s.expires_at > now && s.account == representative)
+        .ok_or_else(|| ApiError::unauthorized("session_revoked", "This session has ended; log in again."))?;
+    if let Some(list) = live.ip_allow_list.as_deref() {
+        if !claimed.ip.as_deref().is_some_and(|ip| ip_allowed(list, ip)) {
+            return Err(ApiError::forbidden(
+                "ip_not_allowed",
+                "Your account does not allow this address.",
+            ));
+        }
+    }
+    let on_behalf = match claimed.on_behalf.filter(|p| *p != representative) {
+        None => None,
+        Some(principal) => {
+            let grants = persistence::delegations::grants(conn, representative, principal)?;
+            let head = persistence::organisations::head(conn, principal)?;
+            let level = persistence::accounts::find(conn, principal)?
+                .map(|a| a.level)
+                .unwrap_or(AccountLevel::Simplified);
+            Some(OnBehalf {
+                principal,
+                principal_level: level,
+                grants,
+                head: head == Some(representative),
+            })
+        }
+    };
+    Ok(Subject {
+        account: representative,
+        roles: live.roles,
+        level: live.level,
+        mfa: claimed.mfa,
+        agency: live.agency,
+        on_behalf,
+    })
+}
+
+impl Actor {
+    /// This actor as the database has it now, or why it may no longer act (the token
+    /// expired, the session ended, a delegation was revoked). Long-lived responses such
+    /// as event streams call it again while they run.
+    pub fn recheck(&self, conn: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
+        Ok(Actor {
+            subject: subject(conn, &self.claimed, now)?,
+            ..self.clone()
+        })
+    }
+}
+
 impl FromRequest for Actor {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Actor, ApiError>>;
@@ -97,69 +174,28 @@ impl FromRequest for Actor {
                 .tokens
                 .verify(&token, now.timestamp())
                 .map_err(|e| match e {
-                    TokenError::Expired => {
-                        ApiError::unauthorized("token_expired", "The access token has expired; refresh it.")
-                    }
+                    TokenError::Expired => token_expired(),
                     TokenError::Invalid | TokenError::UnknownKey => {
                         ApiError::unauthorized("invalid_token", "The access token is not valid.")
                     }
                 })?;
-            let session = claims.sid;
-            let representative = claims.sub;
-            // The session and, when acting for someone, every delegation between the two
-            // and the principal's level: read on every request, so a revoked or expired
-            // delegation is refused on the very next one, on any node.
-            let (live, delegated) = state
-                .read(move |conn| {
-                    let live = persistence::sessions::state(conn, session)?;
-                    let delegated = match on_behalf.filter(|p| *p != representative) {
-                        None => None,
-                        Some(principal) => {
-                            let grants = persistence::delegations::grants(conn, representative, principal)?;
-                            let head = persistence::organisations::head(conn, principal)?;
-                            let level = persistence::accounts::find(conn, principal)?
-                                .map(|a| a.level)
-                                .unwrap_or(AccountLevel::Simplified);
-                            Some(OnBehalf {
-                                principal,
-                                principal_level: level,
-                                grants,
-                                head: head == Some(representative),
-                            })
-                        }
-                    };
-                    Ok((live, delegated))
-                })
-                .await?;
-            let live = live.filter(|s| !s.revoked && s.expires_at > now && s.account == claims.sub);
-            let Some(live) = live else {
-                return Err(ApiError::unauthorized(
-                    "session_revoked",
-                    "This session has ended; log in again.",
-                ));
-            };
-            if let Some(list) = live.ip_allow_list.as_deref() {
-                if !ip.as_deref().is_some_and(|ip| ip_allowed(list, ip)) {
-                    return Err(ApiError::forbidden(
-                        "ip_not_allowed",
-                        "Your account does not allow this address.",
-                    ));
-                }
-            }
-            let subject = Subject {
+            let claimed = Claimed {
+                session: claims.sid,
                 account: claims.sub,
-                roles: live.roles,
-                level: live.level,
+                on_behalf,
                 mfa: claims.amr.iter().any(|m| m == "mfa"),
-                agency: live.agency,
-                on_behalf: delegated,
-            };
-            Ok(Actor {
-                account: claims.sub,
-                session,
-                subject,
+                expires_at: claims.exp,
                 ip,
+            };
+            let checked = claimed.clone();
+            let subject = state.read(move |conn| subject(conn, &checked, now)).await?;
+            Ok(Actor {
+                account: claimed.account,
+                session: claimed.session,
+                subject,
+                ip: claimed.ip.clone(),
                 user_agent,
+                claimed,
             })
         })
     }

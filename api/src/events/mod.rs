@@ -7,4 +7,4 @@ mod stream;
 
 pub use bus::EventBus;
 pub use listener::listen;
-pub use stream::{respond, Feed};
+pub use stream::{respond, Feed, Gate};

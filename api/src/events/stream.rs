@@ -1,7 +1,8 @@
 //! One Server-Sent Events response: subscribe to the bus first, replay from the database
 //! what the client missed (after its Last-Event-ID), then pass on live events, skipping
 //! any id already sent. A subscriber that falls behind re-reads from the database rather
-//! than holding up the bus.
+//! than holding up the bus. The stream asks its gate again every `stream_recheck_secs`
+//! whether the caller may still see it, and ends when not.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 use domain::ids::{AccountId, ApplicationId};
 use persistence::events::{self, StoredEvent};
@@ -29,6 +30,10 @@ const REPLAY_PAGE: i64 = 200;
 /// Sent first: how long an EventSource waits before reconnecting. Sending something at
 /// once also gets the response head through buffering proxies.
 const OPENING: &[u8] = b"retry: 2000\n\n";
+
+/// Whether the caller may (still) see a stream: the same check as a request's, against
+/// the database as it is now. A client error (401, 403, 404) closes the stream.
+pub type Gate = Arc<dyn Fn(&mut DbConnection) -> Result<(), ApiError> + Send + Sync>;
 
 /// Which events a stream carries.
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +83,14 @@ impl Feed {
 
 /// The streaming response for `feed`, resuming after `resume` when the client sent one;
 /// without it the stream starts live, from now.
-pub async fn respond(state: &AppState, feed: Feed, resume: Option<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn respond(
+    state: &AppState,
+    feed: Feed,
+    gate: Gate,
+    resume: Option<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let check = gate.clone();
+    state.read(move |c| check(c)).await?;
     // Subscribing before reading the database means nothing committed in between is
     // lost; what arrives twice (read and broadcast) is dropped by id.
     let receiver = state.events.subscribe();
@@ -95,7 +107,8 @@ pub async fn respond(state: &AppState, feed: Feed, resume: Option<i64>) -> Resul
         start,
         resume.is_some(),
         &state.metrics,
-    );
+    )
+    .guarded(gate, Duration::from_secs(state.config.stream_recheck_secs));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -116,6 +129,8 @@ struct Stream {
     done: bool,
     backlog: VecDeque<StoredEvent>,
     keep_alive: Interval,
+    /// Asked every `recheck` tick; none in unit tests of delivery.
+    gate: Option<(Gate, Interval)>,
     metrics: Arc<Metrics>,
     _guard: StreamGuard,
 }
@@ -139,8 +154,36 @@ impl Stream {
             done: false,
             backlog: VecDeque::new(),
             keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+            gate: None,
             metrics: metrics.clone(),
             _guard: metrics.sse_opened(feed.label()),
+        }
+    }
+
+    fn guarded(mut self, gate: Gate, every: Duration) -> Stream {
+        // The first check comes at a random point of the first period, so streams opened
+        // together (after a deploy, say) do not all query the database at once.
+        let first = every
+            .mul_f64(rand::random::<f64>())
+            .max(Duration::from_millis(100));
+        let recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+        self.gate = Some((gate, recheck));
+        self
+    }
+
+    /// Whether the caller may still see the stream. Only a refusal ends it: a database
+    /// that cannot answer now is no reason to drop every open stream.
+    async fn still_allowed(&self) -> bool {
+        let Some((gate, _)) = &self.gate else {
+            return true;
+        };
+        let (db, gate) = (self.db.clone(), gate.clone());
+        match tokio::task::spawn_blocking(move || db.read(|c| gate(c))).await {
+            Ok(Err(refusal)) if refusal.status_code().is_client_error() => {
+                tracing::debug!(code = refusal.code(), "event stream closed: access ended");
+                false
+            }
+            _ => true,
         }
     }
 
@@ -206,7 +249,22 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
             _ = s.keep_alive.tick() => {
                 return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
             }
+            _ = recheck(&mut s.gate) => {
+                if !s.still_allowed().await {
+                    return None;
+                }
+            }
         }
+    }
+}
+
+/// The next recheck tick; never, for a stream without a gate.
+async fn recheck(gate: &mut Option<(Gate, Interval)>) {
+    match gate {
+        Some((_, interval)) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Live events over Server-Sent Events: one application's stream and the caller's own
 //! stream, both resumable with Last-Event-ID.
 
+use std::sync::Arc;
+
 use actix_web::web::{Path, Query};
 use actix_web::{get, HttpRequest, HttpResponse};
 use domain::access::{authorize, Action, Resource};
@@ -11,7 +13,7 @@ use utoipa::IntoParams;
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::error::ApiError;
-use crate::events::{respond, Feed};
+use crate::events::{respond, Feed, Gate};
 use crate::lifecycle::{self, Acting};
 use crate::state::State;
 
@@ -58,7 +60,9 @@ fn resume_after(req: &HttpRequest, query: &Resume) -> Result<Option<i64>, ApiErr
 /// Send `Last-Event-ID` (or `?last_event_id=`) to receive first every event after that
 /// id, then live ones; without it the stream starts from now. A comment line
 /// (`: keep-alive`) comes every 15 s. A participant removed from the application gets
-/// that event and then the stream ends.
+/// that event and then the stream ends; the stream also ends, within
+/// `stream_recheck_secs`, once the caller may no longer see it (token expired, session
+/// ended, delegation revoked): reconnect with a fresh token.
 #[utoipa::path(
     tag = "events",
     operation_id = "applicationEvents",
@@ -82,16 +86,17 @@ pub async fn application_events(
     query: Query<Resume>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
-    state
-        .read(move |c| lifecycle::visible(c, &acting, id, Action::ApplicationsRead).map(|_| ()))
-        .await?;
+    let id = id.into_inner();
     let after = resume_after(&req, &query)?;
     let feed = Feed::Application {
         id,
         viewer: actor.principal(),
     };
-    respond(&state, feed, after).await
+    let gate: Gate = Arc::new(move |c| {
+        let actor = actor.recheck(c, now())?;
+        lifecycle::visible(c, &Acting::from(&actor), id, Action::ApplicationsRead).map(|_| ())
+    });
+    respond(&state, feed, gate, after).await
 }
 
 /// Live events addressed to the caller (or the principal it acts for), across all
@@ -117,12 +122,11 @@ pub async fn my_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let principal = actor.principal();
-    authorize(
-        &actor.subject,
-        Action::ApplicationsRead,
-        &Resource::Account(principal),
-        now(),
-    )?;
     let after = resume_after(&req, &query)?;
-    respond(&state, Feed::Account(principal), after).await
+    let gate: Gate = Arc::new(move |c| {
+        let actor = actor.recheck(c, now())?;
+        let mine = Resource::Account(principal);
+        Ok(authorize(&actor.subject, Action::ApplicationsRead, &mine, now())?)
+    });
+    respond(&state, Feed::Account(principal), gate, after).await
 }
