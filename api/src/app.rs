@@ -145,6 +145,14 @@ impl Application {
         self.server.handle()
     }
 
+    /// What stops this server gracefully (a signal does the same).
+    pub fn shutdown(&self) -> Shutdown {
+        Shutdown {
+            server: self.server.handle(),
+            events: self.state.events.clone(),
+        }
+    }
+
     /// Serves until the server is stopped (signal or handle), then stops the dispatcher,
     /// the jobs and the event bus.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
@@ -162,7 +170,9 @@ impl Application {
         }
         let loader = actix_web::rt::spawn(bus.run(self.state.db.clone(), stopped.clone()));
         let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.clone(), stopped));
+        let signals = actix_web::rt::spawn(self.shutdown().on_signal());
         let result = self.server.await;
+        signals.abort();
         let _ = stop.send(true);
         if let Some(task) = dispatcher {
             let _ = task.await;
@@ -170,6 +180,49 @@ impl Application {
         let _ = jobs.await;
         let _ = loader.await;
         result
+    }
+}
+
+/// Stops the server gracefully: event streams end first (their clients resume on another
+/// node with Last-Event-ID), then the server stops accepting and finishes the requests in
+/// flight within `shutdown_timeout_secs`. Without the first step every open stream would
+/// hold the node for the whole timeout.
+#[derive(Clone)]
+pub struct Shutdown {
+    server: ServerHandle,
+    events: Arc<EventBus>,
+}
+
+impl Shutdown {
+    pub async fn begin(self) {
+        tracing::info!("stopping: closing event streams, finishing requests in flight");
+        self.events.close();
+        self.server.stop(true).await;
+    }
+
+    /// Waits for SIGINT or SIGTERM (the server's own handling is off, so that streams
+    /// close first), then begins.
+    async fn on_signal(self) {
+        use actix_web::rt::signal;
+        #[cfg(unix)]
+        {
+            let terminate = signal::unix::signal(signal::unix::SignalKind::terminate());
+            match terminate {
+                Ok(mut terminate) => {
+                    tokio::select! {
+                        _ = signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch SIGTERM; stopping on SIGINT only");
+                    let _ = signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = signal::ctrl_c().await;
+        self.begin().await;
     }
 }
 
@@ -199,6 +252,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .wrap(from_fn(telemetry::request_id))
     })
     .workers(workers)
+    .disable_signals()
     .shutdown_timeout(shutdown_secs)
     .client_request_timeout(Duration::from_secs(10))
     // A client that closes its side is gone: without this an event stream would notice

@@ -24,5 +24,5 @@ pub mod state;
 pub mod telemetry;
 pub mod vault;
 
-pub use app::{spec, Application, StartError};
+pub use app::{spec, Application, Shutdown, StartError};
 pub use config::{Config, Source};

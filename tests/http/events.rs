@@ -292,3 +292,21 @@ async fn a_stream_closes_once_its_caller_may_no_longer_see_it(backend: Backend) 
     assert_eq!(other_stream.expect_event().await.event, "application.save_draft");
 }
 db_test!(a_stream_closes_once_its_caller_may_no_longer_see_it);
+
+/// A stopping node closes its event streams first, so graceful shutdown does not wait its
+/// whole timeout (a minute here) for responses that never finish.
+async fn a_stopping_node_closes_its_streams_first(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("shutdown_timeout_secs", "60")).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let application = draft(&app, &token).await;
+    let mut application_stream = app.events(&stream_of(&application), &token, None).await;
+    let mut my_stream = app.events("/api/v1/me/events", &token, None).await;
+
+    let stopping = actix_web::rt::spawn(app.shutdown.clone().begin());
+    assert!(application_stream.ends_within(Duration::from_secs(5)).await);
+    assert!(my_stream.ends_within(Duration::from_secs(5)).await);
+    let stopped = tokio::time::timeout(Duration::from_secs(10), stopping).await;
+    assert!(stopped.is_ok(), "the server still waits for its streams");
+}
+db_test!(a_stopping_node_closes_its_streams_first);

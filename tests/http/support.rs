@@ -219,6 +219,8 @@ pub struct TestApp {
     pub mailbox: PathBuf,
     pub database_url: String,
     handle: actix_web::dev::ServerHandle,
+    /// Stops this app as a signal would.
+    pub shutdown: api::Shutdown,
     _pg: Option<std::sync::Arc<PgDatabase>>,
 }
 
@@ -284,6 +286,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
+        let shutdown = app.shutdown();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             backend,
@@ -297,6 +300,7 @@ impl TestApp {
             mailbox,
             database_url,
             handle,
+            shutdown,
             _pg: pg,
         }
     }

@@ -19,6 +19,9 @@ const FALLBACK: Duration = Duration::from_secs(1);
 pub struct EventBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     wake: Notify,
+    /// Turns true when the node begins to stop: every stream ends, so graceful shutdown
+    /// does not wait its whole timeout for responses that never finish.
+    closing: watch::Sender<bool>,
     /// The latest event when the node started: the loader broadcasts what comes after.
     start: i64,
 }
@@ -32,6 +35,7 @@ impl EventBus {
         EventBus {
             sender,
             wake: Notify::new(),
+            closing: watch::Sender::new(false),
             start: last,
         }
     }
@@ -40,6 +44,16 @@ impl EventBus {
     /// (one permit), so no commit is missed.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Ends every stream on this node; their clients resume elsewhere with Last-Event-ID.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Turns true once the node is closing.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// A receiver of every event broadcast from now on.

@@ -2,7 +2,7 @@
 //! what the client missed (after its Last-Event-ID), then pass on live events, skipping
 //! any id already sent. A subscriber that falls behind re-reads from the database rather
 //! than holding up the bus. The stream asks its gate again every `stream_recheck_secs`
-//! whether the caller may still see it, and ends when not.
+//! whether the caller may still see it, and ends when not, or when the node begins to stop.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -17,6 +17,7 @@ use persistence::events::{self, StoredEvent};
 use persistence::{Database, DbConnection, StoreError};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 use tokio::time::Interval;
 
 use crate::error::ApiError;
@@ -94,6 +95,7 @@ pub async fn respond(
     // Subscribing before reading the database means nothing committed in between is
     // lost; what arrives twice (read and broadcast) is dropped by id.
     let receiver = state.events.subscribe();
+    let closing = state.events.closing();
     let start = match resume {
         Some(after) => after,
         // "Now" is what the database has committed, not what the bus has broadcast yet:
@@ -108,7 +110,8 @@ pub async fn respond(
         resume.is_some(),
         &state.metrics,
     )
-    .guarded(gate, Duration::from_secs(state.config.stream_recheck_secs));
+    .guarded(gate, Duration::from_secs(state.config.stream_recheck_secs))
+    .closing_with(closing);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -131,6 +134,8 @@ struct Stream {
     keep_alive: Interval,
     /// Asked every `recheck` tick; none in unit tests of delivery.
     gate: Option<(Gate, Interval)>,
+    /// True once the node is stopping.
+    closing: Option<watch::Receiver<bool>>,
     metrics: Arc<Metrics>,
     _guard: StreamGuard,
 }
@@ -155,6 +160,7 @@ impl Stream {
             backlog: VecDeque::new(),
             keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
             gate: None,
+            closing: None,
             metrics: metrics.clone(),
             _guard: metrics.sse_opened(feed.label()),
         }
@@ -169,6 +175,15 @@ impl Stream {
         let recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
         self.gate = Some((gate, recheck));
         self
+    }
+
+    fn closing_with(mut self, closing: watch::Receiver<bool>) -> Stream {
+        self.closing = Some(closing);
+        self
+    }
+
+    fn node_closing(&self) -> bool {
+        self.closing.as_ref().is_some_and(|c| *c.borrow())
     }
 
     /// Whether the caller may still see the stream. Only a refusal ends it: a database
@@ -203,7 +218,7 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
         return Some((Ok(Bytes::from_static(OPENING)), s));
     }
     loop {
-        if s.done {
+        if s.done || s.node_closing() {
             return None;
         }
         if let Some(event) = s.backlog.pop_front() {
@@ -249,6 +264,7 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
             _ = s.keep_alive.tick() => {
                 return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
             }
+            _ = closed(&mut s.closing) => return None,
             _ = recheck(&mut s.gate) => {
                 if !s.still_allowed().await {
                     return None;
@@ -263,6 +279,17 @@ async fn recheck(gate: &mut Option<(Gate, Interval)>) {
     match gate {
         Some((_, interval)) => {
             interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once the node is closing; never, for a stream not told of it.
+async fn closed(closing: &mut Option<watch::Receiver<bool>>) {
+    match closing {
+        // An error means the bus is gone: the node is stopping all the same.
+        Some(closing) => {
+            let _ = closing.wait_for(|closing| *closing).await;
         }
         None => std::future::pending().await,
     }
