@@ -204,6 +204,13 @@ impl From<StoreError> for ApiError {
                     "The database is not reachable; try again shortly.",
                 )
             }
+            other if other.is_contention() => {
+                tracing::warn!(error = %other, "write lost a race; the client may retry");
+                ApiError::conflict(
+                    "write_conflict",
+                    "Another change was being written at the same moment; try again.",
+                )
+            }
             other => ApiError::internal(other),
         }
     }
@@ -262,5 +269,28 @@ mod tests {
     fn pool_exhaustion_is_503_not_500() {
         let error = ApiError::from(StoreError::Pool("timed out".into()));
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    fn database_error(kind: diesel::result::DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::Database(diesel::result::Error::DatabaseError(
+            kind,
+            Box::new(message.to_string()),
+        ))
+    }
+
+    #[test]
+    fn a_lost_race_is_409_to_retry_not_500() {
+        use diesel::result::DatabaseErrorKind as Kind;
+        for lost in [
+            database_error(Kind::SerializationFailure, "could not serialize access"),
+            database_error(Kind::Unknown, "deadlock detected"),
+            database_error(Kind::Unknown, "database is locked"),
+        ] {
+            let error = ApiError::from(lost);
+            assert_eq!(error.status(), StatusCode::CONFLICT);
+            assert_eq!(error.code(), "write_conflict");
+        }
+        let broken = ApiError::from(database_error(Kind::Unknown, "relation does not exist"));
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

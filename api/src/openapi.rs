@@ -163,20 +163,24 @@ pub struct ApiDoc;
 /// and none can forget: bodies can be malformed (400), too large (413), of the wrong media
 /// type (415) or invalid (422); so can query parameters (422); secured operations can be
 /// refused a token (401) or an action (403); a path can name nothing the caller may see
-/// (404); a write with `If-Match` can be stale (412) or lack it (428); and any operation
+/// (404); a write with `If-Match` can be stale (412) or lack it (428); any write can lose
+/// a race with another one and be asked to retry (409 `write_conflict`); and any operation
 /// can meet an unavailable database (503).
 pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Ref, RefOr};
     for item in openapi.paths.paths.values_mut() {
         let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.patch, true),
+            (&mut item.delete, true),
         ];
-        for operation in operations.into_iter().flatten() {
+        for (operation, writes) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
             let parameters = operation.parameters.clone().unwrap_or_default();
             let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
             let if_match = parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match"));
@@ -208,6 +212,9 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if if_match {
                 common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
+            }
+            if writes {
+                common.push(("409", "Conflict"));
             }
             for (status, name) in common {
                 operation

@@ -319,6 +319,7 @@ pub fn record_event(
         actor,
         on_behalf_of,
     } = entry;
+    crate::locks::lock(conn, crate::locks::Parent::Application, &app.id.to_string())?;
     let last: Option<i32> = application_history::table
         .filter(application_history::application_id.eq(app.id.to_string()))
         .select(diesel::dsl::max(application_history::seq))

@@ -301,6 +301,7 @@ pub fn record(
     details: &serde_json::Value,
     now: Instant,
 ) -> Result<(), StoreError> {
+    crate::locks::lock(conn, crate::locks::Parent::Delegation, &d.id.to_string())?;
     let last: Option<i32> = delegation_events::table
         .filter(delegation_events::delegation_id.eq(d.id.to_string()))
         .select(diesel::dsl::max(delegation_events::seq))

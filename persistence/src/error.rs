@@ -36,6 +36,23 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// True when the write lost a race with another transaction rather than failing on
+    /// its own: a serialization failure or a deadlock on PostgreSQL, a lock wait that ran
+    /// out on SQLite. Trying the whole request again is the remedy.
+    pub fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Database(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            StoreError::Database(Error::DatabaseError(_, info)) => {
+                let message = info.message();
+                message.starts_with("deadlock detected") || message.starts_with("database is locked")
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         StoreError::Pool(e.to_string())

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod joint;
+pub mod locks;
 pub mod notifications;
 pub mod organisations;
 pub mod outbox;

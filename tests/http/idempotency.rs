@@ -160,3 +160,38 @@ async fn a_repeated_upload_stores_one_document(backend: crate::support::Backend)
     assert_eq!(app.stored_files().len(), 1);
 }
 db_test!(a_repeated_upload_stores_one_document);
+
+/// Repeats racing each other (a client retrying before the first answer came) create one
+/// comment: each gets the first answer, or 409 `idempotency_key_in_use` when it ran
+/// alongside the first, and never a 500.
+async fn racing_repeats_create_once(backend: crate::support::Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("db_pool_size", "8")).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let path = draft(&app, &token).await;
+    let comments = format!("{path}/comments");
+    let said = json!({"body": "Все вместе"});
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| post_keyed(&app, &comments, &token, "racing", &said)))
+            .await;
+    let mut created = std::collections::BTreeSet::new();
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => {
+                created.insert(s(&json(answer, 201).await["id"]));
+            }
+            409 => assert_eq!(problem(answer, 409).await["code"], "idempotency_key_in_use"),
+            other => panic!(
+                "a racing repeat got {other}: {}",
+                crate::support::captured_logs()
+                    .lines()
+                    .filter(|l| l.contains("internal error"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(comment_count(&app, &path, &token).await, 1);
+}
+db_test!(racing_repeats_create_once);

@@ -757,3 +757,55 @@ async fn co_applicants_only_where_the_service_allows_and_invitations_expire(back
     assert_eq!(app.count_notifications("application.request_reminder").await, 1);
 }
 db_test!(co_applicants_only_where_the_service_allows_and_invitations_expire);
+
+/// Participants writing at the same moment all get their comment in, each with its own
+/// place in the history: on PostgreSQL the appends take turns on the application's row
+/// instead of one of them failing on a duplicate history number.
+async fn simultaneous_comments_all_land(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("db_pool_size", "8")).await;
+    family_service(&app);
+    let owner = member(&app, citizen(true)).await;
+    let created = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner.token,
+            None,
+            Some(json!({"service_code": "test-family", "form_data": {"members": 3}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/applications/{}", s(&created["id"]));
+    let thread_path = format!("{path}/comments");
+    let writes = (0..8).map(|n| {
+        app.send(
+            Method::POST,
+            &thread_path,
+            &owner.token,
+            None,
+            Some(json!({ "body": format!("Комментарий {n}") })),
+        )
+    });
+    for answer in futures_util::future::join_all(writes).await {
+        let status = answer.status().as_u16();
+        let errors: Vec<String> = crate::support::captured_logs()
+            .lines()
+            .filter(|l| l.contains("internal error"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(status, 201, "{errors:?}");
+    }
+    let thread = json(app.get_as(&format!("{path}/comments"), &owner.token).await, 200).await;
+    assert_eq!(thread["items"].as_array().map(Vec::len), Some(8));
+    let history = json(app.get_as(&format!("{path}/history"), &owner.token).await, 200).await;
+    let comments = history["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["event"] == "comment")
+        .count();
+    assert_eq!(comments, 8, "{history}");
+}
+db_test!(simultaneous_comments_all_land);
