@@ -211,6 +211,12 @@ impl From<StoreError> for ApiError {
                     "Another change was being written at the same moment; try again.",
                 )
             }
+            // A duplicate the handler did not expect: two identical writes raced and the
+            // first one won. Still not a server failure.
+            other if other.is_unique_violation() => {
+                tracing::warn!(error = %other, "duplicate write");
+                ApiError::conflict("already_exists", "This was just created by another request.")
+            }
             other => ApiError::internal(other),
         }
     }
@@ -290,6 +296,11 @@ mod tests {
             assert_eq!(error.status(), StatusCode::CONFLICT);
             assert_eq!(error.code(), "write_conflict");
         }
+        let twice = ApiError::from(database_error(Kind::UniqueViolation, "duplicate key value"));
+        assert_eq!(
+            (twice.status(), twice.code()),
+            (StatusCode::CONFLICT, "already_exists")
+        );
         let broken = ApiError::from(database_error(Kind::Unknown, "relation does not exist"));
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

@@ -89,18 +89,17 @@ fn services_text(sharing: &Sharing) -> Option<String> {
 /// Records that `sha256` is stored (or was stored again just now): inserts the blob row or
 /// refreshes its `touched_at`, which keeps the sweep's hands off it.
 pub fn touch_blob(conn: &mut DbConnection, sha256: &str, size: i64, at: Instant) -> Result<(), StoreError> {
-    let touched = diesel::update(blobs::table.find(sha256))
-        .set(blobs::touched_at.eq(to_db_time(at)))
-        .execute(conn)?;
-    if touched == 0 {
-        diesel::insert_into(blobs::table)
-            .values((
-                blobs::sha256.eq(sha256),
-                blobs::size_bytes.eq(size),
-                blobs::touched_at.eq(to_db_time(at)),
-            ))
-            .execute(conn)?;
-    }
+    // One statement, so two uploads of the same new bytes at once cannot both insert.
+    // Diesel's upsert builder does not reach the two-backend connection; PostgreSQL and
+    // SQLite (3.24+) both speak this SQL.
+    diesel::sql_query(
+        "INSERT INTO blobs (sha256, size_bytes, touched_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (sha256) DO UPDATE SET touched_at = excluded.touched_at",
+    )
+    .bind::<diesel::sql_types::Text, _>(sha256)
+    .bind::<diesel::sql_types::BigInt, _>(size)
+    .bind::<diesel::sql_types::Timestamp, _>(to_db_time(at))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -782,3 +782,18 @@ async fn object_storage_serves_the_same_contract(backend: Backend) {
         .unwrap_or(true));
 }
 db_test!(object_storage_serves_the_same_contract);
+
+/// Content-addressed bytes: the same file uploaded by two requests at the same moment
+/// (a double click, two devices) makes two documents over one stored blob, never a
+/// duplicate-key failure.
+async fn the_same_bytes_uploaded_at_once_are_stored_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("db_pool_size", "8")).await;
+    let (_, _, token) = app.confirmed_citizen().await;
+    let uploads = (0..4).map(|_| app.upload(&token, "", pdf(64), "same.pdf", &[]));
+    for answer in futures_util::future::join_all(uploads).await {
+        assert_eq!(answer.status().as_u16(), 201);
+    }
+    assert_eq!(app.document_rows(), (4, 1));
+    assert_eq!(app.stored_files().len(), 1);
+}
+db_test!(the_same_bytes_uploaded_at_once_are_stored_once);
