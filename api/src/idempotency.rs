@@ -2,7 +2,10 @@
 //! a create sends it again with the same key and gets the first answer, marked
 //! `Idempotent-Replayed: true`, instead of a second resource; the same key with another
 //! request is refused (422). The key is checked and the answer kept inside the creating
-//! transaction, so a key is recorded exactly when its resource exists.
+//! transaction, so a key is recorded exactly when its resource exists. An answer that
+//! carries a secret shown once (a delegation's verification code) is kept encrypted.
+
+use std::sync::Arc;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -16,6 +19,7 @@ use utoipa::IntoParams;
 use crate::auth::Actor;
 use crate::clock::now;
 use crate::concurrency::etag;
+use crate::crypto::PiiCipher;
 use crate::error::ApiError;
 
 pub const HEADER: &str = "Idempotency-Key";
@@ -33,11 +37,13 @@ pub struct IdempotencyKey(
 );
 
 /// A creating request's key, whose it is, and the fingerprint of what it asks for.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Idempotency {
     account: AccountId,
     key: String,
     fingerprint: String,
+    /// Set when the answer holds a secret: it is stored encrypted with this.
+    seal: Option<Arc<PiiCipher>>,
 }
 
 impl Idempotency {
@@ -75,7 +81,35 @@ impl Idempotency {
             account: actor.account,
             key: key.to_string(),
             fingerprint: hex::encode(hash.finalize()),
+            seal: None,
         }))
+    }
+
+    /// Keeps the answer encrypted: it holds a secret that must not rest in the clear.
+    pub fn sealed(self, cipher: Arc<PiiCipher>) -> Self {
+        Self {
+            seal: Some(cipher),
+            ..self
+        }
+    }
+
+    /// Bound into the ciphertext, so a sealed answer moved to another key fails to open.
+    fn field(&self) -> String {
+        format!("idempotency:{}:{}", self.account, self.key)
+    }
+
+    fn seal(&self, body: &str) -> String {
+        match &self.seal {
+            Some(cipher) => cipher.encrypt(&self.field(), body),
+            None => body.to_string(),
+        }
+    }
+
+    fn open(&self, stored: String) -> Result<String, ApiError> {
+        match &self.seal {
+            Some(cipher) => cipher.decrypt(&self.field(), &stored).map_err(ApiError::internal),
+            None => Ok(stored),
+        }
     }
 }
 
@@ -158,7 +192,7 @@ pub fn once(
             status: StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK),
             etag: first.etag,
             location: first.location,
-            body: first.body,
+            body: key.open(first.body)?,
             replayed: true,
         });
     }
@@ -166,7 +200,7 @@ pub fn once(
     let recorded = Recorded {
         request_hash: key.fingerprint.clone(),
         status: answer.status.as_u16(),
-        body: answer.body.clone(),
+        body: key.seal(&answer.body),
         etag: answer.etag.clone(),
         location: answer.location.clone(),
     };

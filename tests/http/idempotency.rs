@@ -195,3 +195,49 @@ async fn racing_repeats_create_once(backend: crate::support::Backend) {
     assert_eq!(comment_count(&app, &path, &token).await, 1);
 }
 db_test!(racing_repeats_create_once);
+
+/// A delegation's answer shows its verification code once: a repeat gets the same
+/// delegation and code, and the kept answer does not hold the code in the clear.
+async fn a_repeated_delegation_is_one_and_its_code_rests_encrypted(backend: crate::support::Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = crate::delegations::person(&app).await;
+    let representative = crate::delegations::person(&app).await;
+    let (valid_from, valid_until) = crate::delegations::term(10);
+    let body = json!({
+        "kind": "specific", "actions": ["applications.read"], "services": ["test-passport"],
+        "valid_from": valid_from, "valid_until": valid_until,
+        "representative_id": representative.id,
+    });
+    let path = "/api/v1/delegations";
+    let first = json(
+        post_keyed(&app, path, &principal.token, "power-1", &body).await,
+        201,
+    )
+    .await;
+    let code = s(&first["verification_code"]);
+    assert_eq!(code.len(), 6, "{first}");
+    let repeat = post_keyed(&app, path, &principal.token, "power-1", &body).await;
+    assert!(replayed(&repeat));
+    let repeat = json(repeat, 201).await;
+    assert_eq!(
+        (&repeat["id"], &repeat["verification_code"]),
+        (&first["id"], &first["verification_code"])
+    );
+    let listed = json(app.get_as(path, &principal.token).await, 200).await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+
+    use diesel::prelude::*;
+    use persistence::schema::idempotency_keys;
+    let kept: Vec<String> = app
+        .state
+        .db
+        .read(|c| {
+            let bodies = idempotency_keys::table.select(idempotency_keys::body).load(c)?;
+            Ok::<_, persistence::StoreError>(bodies)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kept.len(), 1);
+    assert!(!kept[0].contains(&code) && !kept[0].contains(&s(&first["id"])));
+}
+db_test!(a_repeated_delegation_is_one_and_its_code_rests_encrypted);

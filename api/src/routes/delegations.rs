@@ -24,7 +24,7 @@ use crate::error::{from_field_error, ApiError};
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({
     "representative_login": "112-233-445 95", "kind": "specific",
     "actions": ["applications.read", "applications.create", "applications.submit"],
@@ -190,6 +190,7 @@ fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -
     operation_id = "createDelegation",
     security(("bearer" = [])),
     request_body = NewDelegation,
+    params(IdempotencyKey),
     responses(
         (status = 201, description = "Pending until the representative accepts; the code is shown once", body = DelegationView),
         (status = 404, response = crate::openapi::NotFound),
@@ -197,7 +198,14 @@ fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -
     )
 )]
 #[post("/delegations")]
-pub async fn create(state: State, actor: Actor, body: Json<NewDelegation>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: State,
+    actor: Actor,
+    body: Json<NewDelegation>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    // The answer shows the verification code once: kept for repeats, but encrypted.
+    let key = Idempotency::of(&req, &actor, &*body)?.map(|k| k.sealed(state.pii.clone()));
     let body = body.into_inner();
     let powers = parse_powers(&body.kind, &body.actions, body.services.clone())?;
     let at = now();
@@ -215,136 +223,138 @@ pub async fn create(state: State, actor: Actor, body: Json<NewDelegation>) -> Re
     let code = second_factor::new_numeric_code();
     let pii = state.pii.clone();
     let (subject, creator, ip) = (actor.subject.clone(), actor.account, actor.ip.clone());
-    let view = state
+    let answer = state
         .write(move |tx| {
-            let representative = match (body.representative_id, &login_keys) {
-                (Some(id), _) => accounts::find(tx, id)?,
-                (None, Some(keys)) => accounts::find_by_login(tx, keys)?,
-                (None, None) => {
+            idempotency::once(tx, key.as_ref(), |tx| {
+                let representative = match (body.representative_id, &login_keys) {
+                    (Some(id), _) => accounts::find(tx, id)?,
+                    (None, Some(keys)) => accounts::find_by_login(tx, keys)?,
+                    (None, None) => {
+                        return Err(ApiError::field(
+                            "representative_id",
+                            "required",
+                            "Name the representative.",
+                        ))
+                    }
+                }
+                .ok_or_else(|| ApiError::field("representative_id", "unknown_account", "No such account."))?
+                .id;
+                let (principal, parent) = match body.parent_id {
+                    None => {
+                        // An organisation's delegations are issued by its head.
+                        let principal = body.principal_id.unwrap_or(creator);
+                        let head = persistence::organisations::head(tx, principal)?;
+                        let target = Resource::Delegation {
+                            principal,
+                            representative,
+                            head,
+                        };
+                        authorize(&subject, Action::DelegationsManage, &target, at)?;
+                        (principal, None)
+                    }
+                    Some(parent_id) => {
+                        let parent = store::find(tx, parent_id)?.ok_or_else(ApiError::not_found)?;
+                        let head = persistence::organisations::head(tx, parent.principal)?;
+                        authorize(&subject, Action::DelegationsRespond, &resource(&parent, head), at)?;
+                        if !parent.redelegation_allowed {
+                            return Err(ApiError::forbidden(
+                                "redelegation_not_allowed",
+                                "This delegation may not be passed on.",
+                            ));
+                        }
+                        parent.grant().in_force(at).map_err(|_| {
+                            ApiError::conflict(
+                                "delegation_not_in_force",
+                                "Only a delegation in force can be passed on.",
+                            )
+                        })?;
+                        if !powers.is_subset_of(&parent.powers) {
+                            return Err(ApiError::field(
+                                "actions",
+                                "exceeds_parent",
+                                "Only a subset of your own powers can be passed on.",
+                            ));
+                        }
+                        if body.valid_from < parent.valid_from || body.valid_until > parent.valid_until {
+                            return Err(ApiError::field(
+                                "valid_until",
+                                "exceeds_parent",
+                                "Stay within your own delegation's term.",
+                            ));
+                        }
+                        (parent.principal, Some(parent.id))
+                    }
+                };
+                if representative == principal || representative == creator {
                     return Err(ApiError::field(
                         "representative_id",
-                        "required",
-                        "Name the representative.",
-                    ))
+                        "self_delegation",
+                        "You cannot delegate to yourself.",
+                    ));
                 }
-            }
-            .ok_or_else(|| ApiError::field("representative_id", "unknown_account", "No such account."))?
-            .id;
-            let (principal, parent) = match body.parent_id {
-                None => {
-                    // An organisation's delegations are issued by its head.
-                    let principal = body.principal_id.unwrap_or(creator);
-                    let head = persistence::organisations::head(tx, principal)?;
-                    let target = Resource::Delegation {
-                        principal,
-                        representative,
-                        head,
-                    };
-                    authorize(&subject, Action::DelegationsManage, &target, at)?;
-                    (principal, None)
-                }
-                Some(parent_id) => {
-                    let parent = store::find(tx, parent_id)?.ok_or_else(ApiError::not_found)?;
-                    let head = persistence::organisations::head(tx, parent.principal)?;
-                    authorize(&subject, Action::DelegationsRespond, &resource(&parent, head), at)?;
-                    if !parent.redelegation_allowed {
-                        return Err(ApiError::forbidden(
-                            "redelegation_not_allowed",
-                            "This delegation may not be passed on.",
-                        ));
-                    }
-                    parent.grant().in_force(at).map_err(|_| {
-                        ApiError::conflict(
-                            "delegation_not_in_force",
-                            "Only a delegation in force can be passed on.",
-                        )
-                    })?;
-                    if !powers.is_subset_of(&parent.powers) {
-                        return Err(ApiError::field(
-                            "actions",
-                            "exceeds_parent",
-                            "Only a subset of your own powers can be passed on.",
-                        ));
-                    }
-                    if body.valid_from < parent.valid_from || body.valid_until > parent.valid_until {
-                        return Err(ApiError::field(
-                            "valid_until",
-                            "exceeds_parent",
-                            "Stay within your own delegation's term.",
-                        ));
-                    }
-                    (parent.principal, Some(parent.id))
-                }
-            };
-            if representative == principal || representative == creator {
-                return Err(ApiError::field(
-                    "representative_id",
-                    "self_delegation",
-                    "You cannot delegate to yourself.",
-                ));
-            }
-            require_two_factor(tx, [creator, representative])?;
-            let id = DelegationId::new();
-            let number = format!(
-                "МЧД-{}-{:06}",
-                at.format("%Y"),
-                persistence::applications::next_counter(tx, "delegation_number")?
-            );
-            let delegation = Delegation {
-                id,
-                number,
-                principal,
-                representative,
-                parent,
-                powers,
-                valid_from: body.valid_from,
-                valid_until: body.valid_until,
-                status: Status::Pending,
-                redelegation_allowed: body.redelegation_allowed,
-                version: 1,
-                created_at: at,
-                updated_at: at,
-                accepted_at: None,
-                ended_at: None,
-            };
-            store::insert(
-                tx,
-                &delegation,
-                &pii.keyed_hash("delegation", &format!("{id}:{code}")),
-            )?;
-            store::record(
-                tx,
-                &delegation,
-                Some(creator),
-                "create",
-                None,
-                &json!({ "parent": parent }),
-                at,
-            )?;
-            let entry = AuditEntry::new("delegation.create", "delegation")
-                .by(Some(creator))
-                .on_behalf_of(Some(principal.as_uuid()))
-                .target(id)
-                .details(json!({ "representative": representative, "kind": delegation.powers.kind.as_str() }))
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            let body = format!(
-                "Вам выдана доверенность {}. Примите её с кодом, который вам сообщит доверитель.",
-                delegation.number
-            );
-            persistence::notifications::notify(
-                tx,
-                &notice(representative, &delegation, "created", "Новая доверенность", body),
-                at,
-            )?;
-            let mut view = DelegationView::of(&delegation, at);
-            view.verification_code = Some(code);
-            Ok(view)
+                require_two_factor(tx, [creator, representative])?;
+                let id = DelegationId::new();
+                let number = format!(
+                    "МЧД-{}-{:06}",
+                    at.format("%Y"),
+                    persistence::applications::next_counter(tx, "delegation_number")?
+                );
+                let delegation = Delegation {
+                    id,
+                    number,
+                    principal,
+                    representative,
+                    parent,
+                    powers,
+                    valid_from: body.valid_from,
+                    valid_until: body.valid_until,
+                    status: Status::Pending,
+                    redelegation_allowed: body.redelegation_allowed,
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                    accepted_at: None,
+                    ended_at: None,
+                };
+                store::insert(
+                    tx,
+                    &delegation,
+                    &pii.keyed_hash("delegation", &format!("{id}:{code}")),
+                )?;
+                store::record(
+                    tx,
+                    &delegation,
+                    Some(creator),
+                    "create",
+                    None,
+                    &json!({ "parent": parent }),
+                    at,
+                )?;
+                let entry = AuditEntry::new("delegation.create", "delegation")
+                    .by(Some(creator))
+                    .on_behalf_of(Some(principal.as_uuid()))
+                    .target(id)
+                    .details(
+                        json!({ "representative": representative, "kind": delegation.powers.kind.as_str() }),
+                    )
+                    .from_ip(ip);
+                persistence::audit::record(tx, entry, at)?;
+                let body = format!(
+                    "Вам выдана доверенность {}. Примите её с кодом, который вам сообщит доверитель.",
+                    delegation.number
+                );
+                persistence::notifications::notify(
+                    tx,
+                    &notice(representative, &delegation, "created", "Новая доверенность", body),
+                    at,
+                )?;
+                let mut view = DelegationView::of(&delegation, at);
+                view.verification_code = Some(code);
+                Ok(Answer::created(&view)?.version(view.version))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(view.version)))
-        .json(view))
+    Ok(answer.respond())
 }
 
 #[derive(Deserialize, IntoParams)]

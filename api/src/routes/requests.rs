@@ -160,10 +160,18 @@ pub async fn create(
                     store::role_of(tx, id, body.assignee_id)?
                 };
                 let Some(role) = role else {
-                    return Err(ApiError::field("assignee_id", "not_participant", "Ask someone who takes part in the application."));
+                    return Err(ApiError::field(
+                        "assignee_id",
+                        "not_participant",
+                        "Ask someone who takes part in the application.",
+                    ));
                 };
                 if body.kind == RequestKind::Signature && !role.allows(Action::ApplicationsSign) {
-                    return Err(ApiError::field("assignee_id", "not_signer", "This participant does not sign the application."));
+                    return Err(ApiError::field(
+                        "assignee_id",
+                        "not_signer",
+                        "This participant does not sign the application.",
+                    ));
                 }
                 let at = now();
                 let request = Request {
@@ -180,11 +188,17 @@ pub async fn create(
                     fulfilled_at: None,
                 };
                 store::insert_request(tx, &request)?;
-                let details = json!({ "request_id": request.id, "kind": request.kind.as_str(), "assignee_id": request.assignee });
+                let details = json!({
+                    "request_id": request.id, "kind": request.kind.as_str(),
+                    "assignee_id": request.assignee,
+                });
                 joint::record(tx, &acting, &app, "request", request.message.clone(), details, at)?;
                 let what = match request.kind {
                     RequestKind::Signature => "подписать заявление".to_string(),
-                    RequestKind::Document => format!("приложить документ «{}»", request.doc_type.clone().unwrap_or_default()),
+                    RequestKind::Document => format!(
+                        "приложить документ «{}»",
+                        request.doc_type.as_deref().unwrap_or_default()
+                    ),
                 };
                 let tidings = Tidings {
                     kind: "application.request",

@@ -195,9 +195,13 @@ pub async fn sign(
                     return Err(stale(app.version));
                 }
                 if app.status != Status::Draft {
-                    return Err(ApiError::conflict("not_signable", "Only a draft is signed before submission."));
+                    return Err(ApiError::conflict(
+                        "not_signable",
+                        "Only a draft is signed before submission.",
+                    ));
                 }
-                let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+                let account =
+                    persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
                 let at = now();
                 let method = if account.row.totp_enabled {
                     second_factor::check_totp(tx, &pii, &account, &code)?.then_some("totp")
@@ -208,7 +212,11 @@ pub async fn sign(
                         .map(|_| "code")
                 };
                 let Some(method) = method else {
-                    return Err(ApiError::field("code", "invalid_code", "The code is wrong or no longer valid."));
+                    return Err(ApiError::field(
+                        "code",
+                        "invalid_code",
+                        "The code is wrong or no longer valid.",
+                    ));
                 };
                 let hash = lifecycle::content_hash(tx, &app)?;
                 let signer = acting.principal();
@@ -216,7 +224,10 @@ pub async fn sign(
                     .iter()
                     .any(|s| s.account == signer && s.content_hash == hash)
                 {
-                    return Err(ApiError::conflict("already_signed", "You have already signed this version."));
+                    return Err(ApiError::conflict(
+                        "already_signed",
+                        "You have already signed this version.",
+                    ));
                 }
                 let role = if signer == app.owner {
                     ParticipantRole::Owner
@@ -235,7 +246,10 @@ pub async fn sign(
                 };
                 store::insert_signature(tx, &signature)?;
                 store::fulfil_requests(tx, id, signer, RequestKind::Signature, None, at)?;
-                let details = json!({ "signature_id": signature.id, "content_hash": signature.content_hash, "version": app.version });
+                let details = json!({
+                    "signature_id": signature.id, "content_hash": signature.content_hash,
+                    "version": app.version,
+                });
                 joint::record(tx, &acting, &app, "sign", None, details, at)?;
                 let tidings = Tidings {
                     kind: "application.signature",
