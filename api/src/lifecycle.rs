@@ -138,7 +138,8 @@ pub fn audience(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountI
 }
 
 /// Extra checks some events need beyond the state machine (schema at submission, the
-/// required documents, a real target agency).
+/// required documents and signatures, a joint application's signed content, a real
+/// target agency).
 pub fn precheck(
     tx: &mut DbConnection,
     forms: &FormValidators,
@@ -155,7 +156,11 @@ pub fn precheck(
             required_documents(tx, app, service)?;
             required_signatures(tx, app)
         }
+        // An answer sends the content back to the agency: signed by everyone again if it
+        // changed while the agency asked.
+        Event::Respond { .. } => required_signatures(tx, app),
         Event::Edit { form_data } => {
+            unasked_change(tx, app)?;
             let errors = forms.problems(service, form_data);
             if errors.is_empty() {
                 Ok(())
@@ -203,6 +208,22 @@ pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, 
         .map(|a| a.sha256)
         .collect();
     Ok(domain::joint::content_hash(&app.form_data, &attachments))
+}
+
+/// Refuses a change of a joint application's content that the agency did not ask for
+/// (see `domain::joint::may_change_unasked`).
+pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
+    let joint = joint::participants_of(tx, app.id)?
+        .iter()
+        .any(|p| p.role == ParticipantRole::CoApplicant);
+    if domain::joint::may_change_unasked(app.status, joint) {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "signed_content_locked",
+        "Every co-applicant signed what the agency received: it changes only when the agency asks for information.",
+    )
+    .with_context(json!({ "status": app.status.as_str() })))
 }
 
 /// Who must sign before submission and has not signed the current content.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::access::Action;
+use crate::application::Status;
 use crate::catalog::ServicePolicy;
 use crate::ids::AccountId;
 use crate::time::Instant;
@@ -208,6 +209,21 @@ pub fn required_signers(owner: AccountId, participants: &[(AccountId, Participan
     std::iter::once(owner).chain(co_applicants).collect()
 }
 
+/// Whether participants sign in `status`: while the content may still change before it
+/// goes (back) to the agency — in the draft, and while the agency asks for information.
+pub fn may_sign(status: Status) -> bool {
+    matches!(status, Status::Draft | Status::NeedsInfo)
+}
+
+/// Whether the applicants may change the content (form, attachments) in `status` without
+/// the agency asking. Co-applicants signed what the agency received, so a joint
+/// application changes after submission only while the agency asks for information, and
+/// the answer goes back only once everyone has signed again. An application without
+/// co-applicants follows its service's policy alone.
+pub fn may_change_unasked(status: Status, joint: bool) -> bool {
+    !joint || matches!(status, Status::Draft | Status::NeedsInfo)
+}
+
 /// The required signers without a signature on the current content.
 pub fn missing_signatures(required: &[AccountId], signed_current: &[AccountId]) -> Vec<AccountId> {
     required
@@ -263,6 +279,19 @@ pub fn mentions(body: &str) -> Vec<AccountId> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_joint_application_changes_after_submission_only_when_asked() {
+        for status in [Status::Draft, Status::NeedsInfo] {
+            assert!(may_sign(status) && may_change_unasked(status, true));
+        }
+        for status in [Status::Submitted, Status::Resubmitted, Status::InReview] {
+            assert!(!may_sign(status));
+            assert!(!may_change_unasked(status, true));
+            // Alone, the service's policy decides.
+            assert!(may_change_unasked(status, false));
+        }
+    }
 
     #[test]
     fn roles_grant_what_the_spec_says() {

@@ -809,3 +809,163 @@ async fn simultaneous_comments_all_land(backend: Backend) {
     assert_eq!(comments, 8, "{history}");
 }
 db_test!(simultaneous_comments_all_land);
+
+/// Uploads a paper of `doc_type` for `path`'s application as `who` and attaches it.
+async fn attach_paper(
+    app: &TestApp,
+    path: &str,
+    id: &str,
+    who: &Member,
+    content: &[u8],
+) -> reqwest::Response {
+    let upload = app
+        .upload(
+            &who.token,
+            &format!("?application_id={id}"),
+            content.to_vec(),
+            "справка.pdf",
+            &[("doc_type", "income_certificate")],
+        )
+        .await;
+    let doc = json(upload, 201).await;
+    let v = current(app, path, &who.token).await;
+    app.send(
+        Method::POST,
+        &format!("{path}/attachments"),
+        &who.token,
+        Some(v),
+        Some(json!({"document_id": doc["id"]})),
+    )
+    .await
+}
+
+/// Co-applicants sign what the agency receives: once submitted, a joint application does
+/// not change unasked (even where the service lets single applicants edit), and when the
+/// agency asks for information, the answer goes back only after everyone signed again.
+async fn a_joint_application_changes_after_submission_only_when_asked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let mut family = service("test-family", "mvd");
+    family.form_schema = json!({"type": "object", "properties": {"members": {"type": "integer"}}});
+    family.required_documents = vec!["income_certificate".into()];
+    family.policy.co_applicants_allowed = true;
+    family.policy.editable_after_submit = true;
+    app.add_service(&family);
+    let owner = member(&app, citizen(true)).await;
+    let spouse = member(&app, citizen(true)).await;
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner.token,
+            None,
+            Some(json!({"service_code": "test-family", "form_data": {"members": 2}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = s(&draft["id"]);
+    let path = format!("/api/v1/applications/{id}");
+    invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": spouse.email, "role": "co_applicant"}),
+    )
+    .await;
+    let invitation = invitation_for(&app, &spouse, &id).await;
+    let accept = format!("/api/v1/invitations/{}/accept", s(&invitation["id"]));
+    json(
+        app.send(Method::POST, &accept, &spouse.token, None, None).await,
+        200,
+    )
+    .await;
+    json(
+        attach_paper(&app, &path, &id, &owner, b"%PDF-1.7\nfirst").await,
+        201,
+    )
+    .await;
+    for who in [&owner, &spouse] {
+        json(sign(&app, &path, who).await, 201).await;
+    }
+    let v = current(&app, &path, &owner.token).await;
+    let submitted = app
+        .send(
+            Method::POST,
+            &format!("{path}/submit"),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await;
+    assert_eq!(json(submitted, 200).await["status"], "submitted");
+
+    // Unasked, neither the form nor the papers change, and nobody signs.
+    let v = current(&app, &path, &owner.token).await;
+    let edit = app
+        .send(
+            Method::PATCH,
+            &path,
+            &owner.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 3}})),
+        )
+        .await;
+    assert_eq!(problem(edit, 409).await["code"], "signed_content_locked");
+    let paper = attach_paper(&app, &path, &id, &owner, b"%PDF-1.7\nsecond").await;
+    assert_eq!(problem(paper, 409).await["code"], "signed_content_locked");
+    assert_eq!(
+        problem(sign(&app, &path, &spouse).await, 409).await["code"],
+        "not_signable"
+    );
+
+    // The agency asks; a new paper makes the signatures stale, so the answer waits for both.
+    let v = current(&app, &path, &officer).await;
+    let taken = app
+        .send(Method::POST, &format!("{path}/take"), &officer, Some(v), None)
+        .await;
+    json(taken, 200).await;
+    let due = (api::clock::now() + chrono::TimeDelta::days(7)).to_rfc3339();
+    let v = current(&app, &path, &officer).await;
+    let asked = app
+        .send(
+            Method::POST,
+            &format!("{path}/request-info"),
+            &officer,
+            Some(v),
+            Some(json!({"question": "Приложите справку за этот год", "due_at": due})),
+        )
+        .await;
+    assert_eq!(json(asked, 200).await["status"], "needs_info");
+    json(
+        attach_paper(&app, &path, &id, &owner, b"%PDF-1.7\nthis year").await,
+        201,
+    )
+    .await;
+    let respond_path = format!("{path}/respond");
+    let respond = |v: i64| {
+        app.send(
+            Method::POST,
+            &respond_path,
+            &owner.token,
+            Some(v),
+            Some(json!({"answer": "Приложили справку"})),
+        )
+    };
+    let early = respond(current(&app, &path, &owner.token).await).await;
+    let early = problem(early, 409).await;
+    assert_eq!(early["code"], "signatures_missing");
+    assert_eq!(
+        early["context"]["missing_signers"].as_array().map(Vec::len),
+        Some(2),
+        "{early}"
+    );
+    for who in [&owner, &spouse] {
+        json(sign(&app, &path, who).await, 201).await;
+    }
+    let answered = respond(current(&app, &path, &owner.token).await).await;
+    assert_eq!(json(answered, 200).await["status"], "in_review");
+}
+db_test!(a_joint_application_changes_after_submission_only_when_asked);

@@ -276,7 +276,8 @@ pub struct FormBody {
 }
 
 /// Change the form: a draft is saved in place (schema problems come back as warnings);
-/// after submission, where the service allows, the change resubmits the application.
+/// after submission, where the service allows, the change resubmits the application —
+/// except a joint one, whose co-applicants signed what the agency received.
 #[utoipa::path(
     tag = "applications",
     operation_id = "patchApplication",
@@ -285,7 +286,7 @@ pub struct FormBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Saved", body = ApplicationView, headers(("ETag" = String))),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "`invalid_transition`, or `signed_content_locked` for a submitted joint application", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/applications/{id}")]
@@ -506,7 +507,7 @@ pub struct AnswerBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Answered; back in review", body = ApplicationView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "`invalid_transition`, or `signatures_missing` (with `missing_signers`) when a joint application's content changed since everyone signed", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/respond")]

@@ -116,6 +116,7 @@ fn changeable(
         )
         .with_context(json!({ "status": app.status.as_str() })));
     }
+    lifecycle::unasked_change(tx, &app)?;
     Ok((app, service, window))
 }
 

@@ -7,9 +7,8 @@ use actix_web::web::{Json, Path};
 use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 use domain::access::Action;
-use domain::application::Status;
 use domain::ids::{AccountId, ApplicationId, SignatureId};
-use domain::joint::{ParticipantRole, RequestKind};
+use domain::joint::{self as rules, ParticipantRole, RequestKind};
 use persistence::joint::{self as store, Signature};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -171,7 +170,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header), IdempotencyKey),
     responses(
         (status = 201, description = "Signed", body = SignatureView),
-        (status = 409, description = "`already_signed`, or `not_signable` after submission", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_signed`, or `not_signable` outside the draft and information requests", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/signatures")]
@@ -194,10 +193,10 @@ pub async fn sign(
                 if app.version != version.0 {
                     return Err(stale(app.version));
                 }
-                if app.status != Status::Draft {
+                if !rules::may_sign(app.status) {
                     return Err(ApiError::conflict(
                         "not_signable",
-                        "Only a draft is signed before submission.",
+                        "Signing is open in the draft and while the agency asks for information.",
                     ));
                 }
                 let account =
