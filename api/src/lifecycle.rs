@@ -213,9 +213,7 @@ pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, 
 /// Refuses a change of a joint application's content that the agency did not ask for
 /// (see `domain::joint::may_change_unasked`).
 pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
-    let joint = joint::participants_of(tx, app.id)?
-        .iter()
-        .any(|p| p.role == ParticipantRole::CoApplicant);
+    let joint = !domain::joint::required_signers(app.owner, &roles(tx, app)?).is_empty();
     if domain::joint::may_change_unasked(app.status, joint) {
         return Ok(());
     }
@@ -226,15 +224,20 @@ pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), Ap
     .with_context(json!({ "status": app.status.as_str() })))
 }
 
+/// The participants of `app` with their roles (the owner is not among them).
+fn roles(tx: &mut DbConnection, app: &Application) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
+    Ok(joint::participants_of(tx, app.id)?
+        .into_iter()
+        .map(|p| (p.account, p.role))
+        .collect())
+}
+
 /// Who must sign before submission and has not signed the current content.
 pub fn unsigned(
     tx: &mut DbConnection,
     app: &Application,
 ) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
-    let participants: Vec<(AccountId, ParticipantRole)> = joint::participants_of(tx, app.id)?
-        .into_iter()
-        .map(|p| (p.account, p.role))
-        .collect();
+    let participants = roles(tx, app)?;
     let required = domain::joint::required_signers(app.owner, &participants);
     if required.is_empty() {
         return Ok(vec![]);

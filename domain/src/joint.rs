@@ -221,7 +221,7 @@ pub fn may_sign(status: Status) -> bool {
 /// the answer goes back only once everyone has signed again. An application without
 /// co-applicants follows its service's policy alone.
 pub fn may_change_unasked(status: Status, joint: bool) -> bool {
-    !joint || matches!(status, Status::Draft | Status::NeedsInfo)
+    !joint || may_sign(status)
 }
 
 /// The required signers without a signature on the current content.

@@ -34,9 +34,7 @@ impl StoreError {
             ))
         )
     }
-}
 
-impl StoreError {
     /// True when the write lost a race with another transaction rather than failing on
     /// its own: a serialization failure or a deadlock on PostgreSQL, a lock wait that ran
     /// out on SQLite. Trying the whole request again is the remedy.

@@ -278,12 +278,8 @@ async fn a_stream_closes_once_its_caller_may_no_longer_see_it(backend: Backend) 
     let mut other_stream = app.events(&stream_of(&theirs), &staying, None).await;
 
     let logout = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .bearer_auth(&leaving)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .send(Method::POST, "/api/v1/auth/logout", &leaving, None, None)
+        .await;
     assert_eq!(logout.status(), 204);
     assert!(application_stream.ends_within(Duration::from_secs(5)).await);
     assert!(my_stream.ends_within(Duration::from_secs(5)).await);

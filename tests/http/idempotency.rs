@@ -182,12 +182,8 @@ async fn racing_repeats_create_once(backend: crate::support::Backend) {
             }
             409 => assert_eq!(problem(answer, 409).await["code"], "idempotency_key_in_use"),
             other => panic!(
-                "a racing repeat got {other}: {}",
-                crate::support::captured_logs()
-                    .lines()
-                    .filter(|l| l.contains("internal error"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                "a racing repeat got {other}: {:?}",
+                crate::support::internal_errors()
             ),
         }
     }

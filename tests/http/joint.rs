@@ -14,14 +14,36 @@ fn version(v: &Value) -> i64 {
     v["version"].as_i64().unwrap_or_default()
 }
 
-/// `test-family`, handled by `mvd`, which accepts co-applicants.
-fn family_service(app: &TestApp) {
+/// `test-family`, handled by `mvd`, which accepts co-applicants (and, if so asked, lets
+/// applicants edit after submission).
+fn family_service(app: &TestApp, editable_after_submit: bool) {
     app.seed_catalog(true, false, 30);
     let mut family = service("test-family", "mvd");
     family.form_schema = json!({"type": "object", "properties": {"members": {"type": "integer"}}});
     family.required_documents = vec!["income_certificate".into()];
     family.policy.co_applicants_allowed = true;
+    family.policy.editable_after_submit = editable_after_submit;
     app.add_service(&family);
+}
+
+/// A `test-family` draft of `owner`'s: its id and path.
+async fn family_draft(app: &TestApp, owner: &Member) -> (String, String) {
+    let body = json!({"service_code": "test-family", "form_data": {"members": 2}});
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &owner.token,
+            None,
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = s(&draft["id"]);
+    let path = format!("/api/v1/applications/{id}");
+    (id, path)
 }
 
 struct Member {
@@ -79,6 +101,36 @@ async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
     .await
 }
 
+/// Uploads `content` as an income certificate for application `id` (at `path`) as `who`,
+/// and attaches it.
+async fn attach_paper(
+    app: &TestApp,
+    path: &str,
+    id: &str,
+    who: &Member,
+    content: &[u8],
+) -> reqwest::Response {
+    let upload = app
+        .upload(
+            &who.token,
+            &format!("?application_id={id}"),
+            content.to_vec(),
+            "справка.pdf",
+            &[("doc_type", "income_certificate")],
+        )
+        .await;
+    let doc = json(upload, 201).await;
+    let v = current(app, path, &who.token).await;
+    app.send(
+        Method::POST,
+        &format!("{path}/attachments"),
+        &who.token,
+        Some(v),
+        Some(json!({"document_id": doc["id"]})),
+    )
+    .await
+}
+
 /// Reads events until one of `kind` arrives (others pass by).
 async fn until(stream: &mut Sse, kind: &str) -> SseEvent {
     for _ in 0..100 {
@@ -124,27 +176,14 @@ async fn invitation_for(app: &TestApp, who: &Member, application: &str) -> Value
 
 async fn a_family_application_from_invitation_to_submission(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    family_service(&app);
+    family_service(&app, false);
     let owner = member(&app, citizen(true)).await;
     let relative = member(&app, citizen(true)).await;
     let viewer_body = citizen(true);
     let viewer_snils = s(&viewer_body["snils"]);
     let viewer = member(&app, viewer_body).await;
     let (_, _, stranger) = app.confirmed_citizen().await;
-    let draft = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &owner.token,
-            None,
-            Some(json!({"service_code": "test-family", "form_data": {"members": 2}})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let id = s(&draft["id"]);
-    let path = format!("/api/v1/applications/{id}");
+    let (id, path) = family_draft(&app, &owner).await;
 
     // The spouse has no account yet: the invitation waits for whoever registers with the
     // address. The relative and the viewer are invited by phone and by SNILS.
@@ -303,34 +342,16 @@ async fn a_family_application_from_invitation_to_submission(backend: Backend) {
     assert_eq!(problem(not_signer, 422).await["errors"][0]["code"], "not_signer");
 
     // The contributor attaches a document of their own.
-    let upload = app
-        .upload(
-            &relative.token,
-            &format!("?application_id={id}"),
-            b"%PDF-1.7\nsalary".to_vec(),
-            "справка.pdf",
-            &[("doc_type", "income_certificate")],
-        )
-        .await;
-    let doc = json(upload, 201).await;
-    let v = current(&app, &path, &relative.token).await;
-    let attached = app
-        .send(
-            Method::POST,
-            &format!("{path}/attachments"),
-            &relative.token,
-            Some(v),
-            Some(json!({"document_id": doc["id"]})),
-        )
-        .await;
-    json(attached, 201).await;
+    let attached = attach_paper(&app, &path, &id, &relative, b"%PDF-1.7\nsalary").await;
+    let attached = json(attached, 201).await;
+    let v = current(&app, &path, &viewer.token).await;
     let viewer_upload = app
         .send(
             Method::POST,
             &format!("{path}/attachments"),
             &viewer.token,
-            Some(v + 1),
-            Some(json!({"document_id": doc["id"]})),
+            Some(v),
+            Some(json!({"document_id": attached["document_id"]})),
         )
         .await;
     assert_eq!(problem(viewer_upload, 403).await["code"], "participant_role");
@@ -622,7 +643,7 @@ db_test!(a_family_application_from_invitation_to_submission);
 
 async fn co_applicants_only_where_the_service_allows_and_invitations_expire(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    family_service(&app);
+    family_service(&app, false);
     let owner = member(&app, citizen(true)).await;
     let guest = member(&app, citizen(true)).await;
     let draft = json(
@@ -763,21 +784,9 @@ db_test!(co_applicants_only_where_the_service_allows_and_invitations_expire);
 /// instead of one of them failing on a duplicate history number.
 async fn simultaneous_comments_all_land(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.set("db_pool_size", "8")).await;
-    family_service(&app);
+    family_service(&app, false);
     let owner = member(&app, citizen(true)).await;
-    let created = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &owner.token,
-            None,
-            Some(json!({"service_code": "test-family", "form_data": {"members": 3}})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let path = format!("/api/v1/applications/{}", s(&created["id"]));
+    let (_, path) = family_draft(&app, &owner).await;
     let thread_path = format!("{path}/comments");
     let writes = (0..8).map(|n| {
         app.send(
@@ -790,12 +799,7 @@ async fn simultaneous_comments_all_land(backend: Backend) {
     });
     for answer in futures_util::future::join_all(writes).await {
         let status = answer.status().as_u16();
-        let errors: Vec<String> = crate::support::captured_logs()
-            .lines()
-            .filter(|l| l.contains("internal error"))
-            .map(str::to_string)
-            .collect();
-        assert_eq!(status, 201, "{errors:?}");
+        assert_eq!(status, 201, "{:?}", crate::support::internal_errors());
     }
     let thread = json(app.get_as(&format!("{path}/comments"), &owner.token).await, 200).await;
     assert_eq!(thread["items"].as_array().map(Vec::len), Some(8));
@@ -810,64 +814,16 @@ async fn simultaneous_comments_all_land(backend: Backend) {
 }
 db_test!(simultaneous_comments_all_land);
 
-/// Uploads a paper of `doc_type` for `path`'s application as `who` and attaches it.
-async fn attach_paper(
-    app: &TestApp,
-    path: &str,
-    id: &str,
-    who: &Member,
-    content: &[u8],
-) -> reqwest::Response {
-    let upload = app
-        .upload(
-            &who.token,
-            &format!("?application_id={id}"),
-            content.to_vec(),
-            "справка.pdf",
-            &[("doc_type", "income_certificate")],
-        )
-        .await;
-    let doc = json(upload, 201).await;
-    let v = current(app, path, &who.token).await;
-    app.send(
-        Method::POST,
-        &format!("{path}/attachments"),
-        &who.token,
-        Some(v),
-        Some(json!({"document_id": doc["id"]})),
-    )
-    .await
-}
-
 /// Co-applicants sign what the agency receives: once submitted, a joint application does
 /// not change unasked (even where the service lets single applicants edit), and when the
 /// agency asks for information, the answer goes back only after everyone signed again.
 async fn a_joint_application_changes_after_submission_only_when_asked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.seed_catalog(true, false, 30);
-    let mut family = service("test-family", "mvd");
-    family.form_schema = json!({"type": "object", "properties": {"members": {"type": "integer"}}});
-    family.required_documents = vec!["income_certificate".into()];
-    family.policy.co_applicants_allowed = true;
-    family.policy.editable_after_submit = true;
-    app.add_service(&family);
+    family_service(&app, true);
     let owner = member(&app, citizen(true)).await;
     let spouse = member(&app, citizen(true)).await;
     let officer = app.officer_token("officer-mvd", "mvd").await;
-    let draft = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &owner.token,
-            None,
-            Some(json!({"service_code": "test-family", "form_data": {"members": 2}})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let id = s(&draft["id"]);
-    let path = format!("/api/v1/applications/{id}");
+    let (id, path) = family_draft(&app, &owner).await;
     invite(
         &app,
         &path,

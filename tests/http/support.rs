@@ -209,6 +209,15 @@ pub fn captured_logs() -> String {
         .unwrap_or_default()
 }
 
+/// The internal errors logged so far in this test run (what a 500 left behind).
+pub fn internal_errors() -> Vec<String> {
+    captured_logs()
+        .lines()
+        .filter(|l| l.contains("internal error"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// One running application and what a test needs to talk to it.
 pub struct TestApp {
     pub backend: Backend,

@@ -20,6 +20,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 use tokio::time::Interval;
 
+use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, StreamGuard};
 use crate::state::AppState;
@@ -32,9 +33,10 @@ const REPLAY_PAGE: i64 = 200;
 /// once also gets the response head through buffering proxies.
 const OPENING: &[u8] = b"retry: 2000\n\n";
 
-/// Whether the caller may (still) see a stream: the same check as a request's, against
-/// the database as it is now. A client error (401, 403, 404) closes the stream.
-pub type Gate = Arc<dyn Fn(&mut DbConnection) -> Result<(), ApiError> + Send + Sync>;
+/// Whether `actor` may see a stream's feed. Asked at connect with the request's actor,
+/// then with the actor as the database has it at each recheck (token, session,
+/// delegation); a client error (401, 403, 404) closes the stream.
+pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor) -> Result<(), ApiError> + Send + Sync>;
 
 /// Which events a stream carries.
 #[derive(Clone, Copy, Debug)]
@@ -86,12 +88,14 @@ impl Feed {
 /// without it the stream starts live, from now.
 pub async fn respond(
     state: &AppState,
+    actor: Actor,
     feed: Feed,
     gate: Gate,
     resume: Option<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let check = gate.clone();
-    state.read(move |c| check(c)).await?;
+    // The extractor has just checked the actor: only the feed's own check is left.
+    let (check, caller) = (gate.clone(), actor.clone());
+    state.read(move |c| check(c, &caller)).await?;
     // Subscribing before reading the database means nothing committed in between is
     // lost; what arrives twice (read and broadcast) is dropped by id.
     let receiver = state.events.subscribe();
@@ -110,7 +114,7 @@ pub async fn respond(
         resume.is_some(),
         &state.metrics,
     )
-    .guarded(gate, Duration::from_secs(state.config.stream_recheck_secs))
+    .guarded(actor, gate, Duration::from_secs(state.config.stream_recheck_secs))
     .closing_with(closing);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -132,8 +136,9 @@ struct Stream {
     done: bool,
     backlog: VecDeque<StoredEvent>,
     keep_alive: Interval,
-    /// Asked every `recheck` tick; none in unit tests of delivery.
-    gate: Option<(Gate, Interval)>,
+    /// Whose stream it is and what they must pass at every `recheck` tick; none in unit
+    /// tests of delivery.
+    gate: Option<(Actor, Gate, Interval)>,
     /// True once the node is stopping.
     closing: Option<watch::Receiver<bool>>,
     metrics: Arc<Metrics>,
@@ -166,14 +171,14 @@ impl Stream {
         }
     }
 
-    fn guarded(mut self, gate: Gate, every: Duration) -> Stream {
+    fn guarded(mut self, actor: Actor, gate: Gate, every: Duration) -> Stream {
         // The first check comes at a random point of the first period, so streams opened
         // together (after a deploy, say) do not all query the database at once.
         let first = every
             .mul_f64(rand::random::<f64>())
             .max(Duration::from_millis(100));
         let recheck = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
-        self.gate = Some((gate, recheck));
+        self.gate = Some((actor, gate, recheck));
         self
     }
 
@@ -189,11 +194,17 @@ impl Stream {
     /// Whether the caller may still see the stream. Only a refusal ends it: a database
     /// that cannot answer now is no reason to drop every open stream.
     async fn still_allowed(&self) -> bool {
-        let Some((gate, _)) = &self.gate else {
+        let Some((actor, gate, _)) = &self.gate else {
             return true;
         };
-        let (db, gate) = (self.db.clone(), gate.clone());
-        match tokio::task::spawn_blocking(move || db.read(|c| gate(c))).await {
+        let (db, actor, gate) = (self.db.clone(), actor.clone(), gate.clone());
+        let check = move || {
+            db.read(|c| {
+                let now = actor.recheck(c, crate::clock::now())?;
+                gate(c, &now)
+            })
+        };
+        match tokio::task::spawn_blocking(check).await {
             Ok(Err(refusal)) if refusal.status_code().is_client_error() => {
                 tracing::debug!(code = refusal.code(), "event stream closed: access ended");
                 false
@@ -275,9 +286,9 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
 }
 
 /// The next recheck tick; never, for a stream without a gate.
-async fn recheck(gate: &mut Option<(Gate, Interval)>) {
+async fn recheck(gate: &mut Option<(Actor, Gate, Interval)>) {
     match gate {
-        Some((_, interval)) => {
+        Some((_, _, interval)) => {
             interval.tick().await;
         }
         None => std::future::pending().await,

@@ -274,13 +274,7 @@ pub async fn create_service(
     let answer = state
         .write(move |tx| {
             idempotency::once(tx, key.as_ref(), |tx| {
-                if !catalog::agency_exists(tx, &service.agency_code)? {
-                    return Err(ApiError::field(
-                        "agency_code",
-                        "unknown_agency",
-                        "No such agency.",
-                    ));
-                }
+                known_agency(tx, &service.agency_code)?;
                 let at = now();
                 if !catalog::insert(tx, &service, at)? {
                     return Err(ApiError::conflict(
@@ -299,6 +293,18 @@ pub async fn create_service(
         })
         .await?;
     Ok(answer.respond())
+}
+
+/// A service names an agency the catalog knows.
+fn known_agency(tx: &mut persistence::DbConnection, code: &str) -> Result<(), ApiError> {
+    if catalog::agency_exists(tx, code)? {
+        return Ok(());
+    }
+    Err(ApiError::field(
+        "agency_code",
+        "unknown_agency",
+        "No such agency.",
+    ))
 }
 
 /// Replace a service (admins; requires `If-Match`).
@@ -331,13 +337,7 @@ pub async fn replace_service(
     let replaced = state
         .write(move |tx| {
             let current = catalog::find(tx, &service.code)?.ok_or_else(ApiError::not_found)?;
-            if !catalog::agency_exists(tx, &service.agency_code)? {
-                return Err(ApiError::field(
-                    "agency_code",
-                    "unknown_agency",
-                    "No such agency.",
-                ));
-            }
+            known_agency(tx, &service.agency_code)?;
             let at = now();
             if !catalog::replace(tx, &service, version.0, at)? {
                 return Err(stale(current.version));

@@ -92,11 +92,10 @@ pub async fn application_events(
         id,
         viewer: actor.principal(),
     };
-    let gate: Gate = Arc::new(move |c| {
-        let actor = actor.recheck(c, now())?;
-        lifecycle::visible(c, &Acting::from(&actor), id, Action::ApplicationsRead).map(|_| ())
+    let gate: Gate = Arc::new(move |c, actor| {
+        lifecycle::visible(c, &Acting::from(actor), id, Action::ApplicationsRead).map(|_| ())
     });
-    respond(&state, feed, gate, after).await
+    respond(&state, actor, feed, gate, after).await
 }
 
 /// Live events addressed to the caller (or the principal it acts for), across all
@@ -123,10 +122,9 @@ pub async fn my_events(
 ) -> Result<HttpResponse, ApiError> {
     let principal = actor.principal();
     let after = resume_after(&req, &query)?;
-    let gate: Gate = Arc::new(move |c| {
-        let actor = actor.recheck(c, now())?;
+    let gate: Gate = Arc::new(move |_, actor| {
         let mine = Resource::Account(principal);
         Ok(authorize(&actor.subject, Action::ApplicationsRead, &mine, now())?)
     });
-    respond(&state, Feed::Account(principal), gate, after).await
+    respond(&state, actor, Feed::Account(principal), gate, after).await
 }
