@@ -16,6 +16,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::dispatcher::Dispatcher;
@@ -86,6 +87,11 @@ pub struct Application {
 
 impl Application {
     pub fn build(config: Config) -> Result<Application, StartError> {
+        Application::build_with_clock(config, Arc::new(Clock::system()))
+    }
+
+    /// Builds with the given clock (tests share one between nodes and move it).
+    pub fn build_with_clock(config: Config, clock: Arc<Clock>) -> Result<Application, StartError> {
         let db = open_database(&config)?;
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
@@ -110,6 +116,7 @@ impl Application {
             .port();
         let dispatcher = Dispatcher::new(
             db.clone(),
+            clock.clone(),
             config.dev_mailbox.clone(),
             config.outbox_max_attempts,
             Duration::from_millis(config.outbox_poll_ms),
@@ -123,6 +130,7 @@ impl Application {
             forms: Arc::new(crate::forms::FormValidators::default()),
             vault: Arc::new(vault),
             events: Arc::new(EventBus::starting_after(latest_event)),
+            clock,
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {

@@ -13,14 +13,13 @@ use persistence::{outbox, Database, StoreError};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::clock::now;
-
 const BATCH: i64 = 50;
 const LEASE_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 3_600;
 
 pub struct Dispatcher {
     db: Database,
+    clock: std::sync::Arc<crate::clock::Clock>,
     mailbox: Option<Mutex<PathBuf>>,
     max_attempts: i32,
     poll: Duration,
@@ -51,9 +50,16 @@ pub fn backoff(attempts: i32) -> TimeDelta {
 }
 
 impl Dispatcher {
-    pub fn new(db: Database, mailbox: Option<PathBuf>, max_attempts: i32, poll: Duration) -> Self {
+    pub fn new(
+        db: Database,
+        clock: std::sync::Arc<crate::clock::Clock>,
+        mailbox: Option<PathBuf>,
+        max_attempts: i32,
+        poll: Duration,
+    ) -> Self {
         Dispatcher {
             db,
+            clock,
             mailbox: mailbox.map(Mutex::new),
             max_attempts,
             poll,
@@ -92,17 +98,19 @@ impl Dispatcher {
     pub fn tick(&self) -> Result<usize, StoreError> {
         let claimed = self
             .db
-            .write(|tx| outbox::claim_due(tx, now(), BATCH, TimeDelta::seconds(LEASE_SECS)))?;
+            .write(|tx| outbox::claim_due(tx, self.clock.now(), BATCH, TimeDelta::seconds(LEASE_SECS)))?;
         let mut delivered = 0;
         for item in claimed {
             match self.deliver(&item.message) {
                 Ok(()) => {
-                    self.db.write(|tx| outbox::mark_sent(tx, item.id, now()))?;
+                    self.db
+                        .write(|tx| outbox::mark_sent(tx, item.id, self.clock.now()))?;
                     delivered += 1;
                 }
                 Err(error) => {
                     let attempts = item.attempts + 1;
-                    let retry_at = (attempts < self.max_attempts).then(|| now() + backoff(attempts));
+                    let retry_at =
+                        (attempts < self.max_attempts).then(|| self.clock.now() + backoff(attempts));
                     tracing::warn!(id = %item.id, attempts, %error, "delivery failed");
                     self.db
                         .write(|tx| outbox::mark_failed(tx, item.id, &error, retry_at))?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use domain::ids::AccountId;
+use domain::time::Instant;
 use persistence::idempotency::{self as store, Recorded};
 use persistence::DbConnection;
 use serde::Serialize;
@@ -17,10 +18,10 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use crate::auth::Actor;
-use crate::clock::now;
 use crate::concurrency::etag;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
+use crate::usecases::Outcome;
 
 pub const HEADER: &str = "Idempotency-Key";
 const REPLAYED: &str = "Idempotent-Replayed";
@@ -169,14 +170,15 @@ impl Answer {
     }
 }
 
-/// Creates once per key, inside the caller's transaction: without a key `create` simply
-/// runs; with a key seen before, the first answer comes back (or 422 for another request);
-/// with a new key, `create` runs and its answer is kept.
+/// Creates once per key, inside the use case's transaction: without a key `create` simply
+/// runs; with a key seen before, the first answer comes back with no effects (or 422 for
+/// another request); with a new key, `create` runs and its answer is kept.
 pub fn once(
     tx: &mut DbConnection,
     key: Option<&Idempotency>,
-    create: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError>,
-) -> Result<Answer, ApiError> {
+    now: Instant,
+    create: impl FnOnce(&mut DbConnection) -> Result<Outcome<Answer>, ApiError>,
+) -> Result<Outcome<Answer>, ApiError> {
     let Some(key) = key else {
         return create(tx);
     };
@@ -188,15 +190,16 @@ pub fn once(
                 "This key was used with another request; use a new key for a new request.",
             ));
         }
-        return Ok(Answer {
+        return Ok(Outcome::quiet(Answer {
             status: StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK),
             etag: first.etag,
             location: first.location,
             body: key.open(first.body)?,
             replayed: true,
-        });
+        }));
     }
-    let answer = create(tx)?;
+    let outcome = create(tx)?;
+    let answer = &outcome.value;
     let recorded = Recorded {
         request_hash: key.fingerprint.clone(),
         status: answer.status.as_u16(),
@@ -204,8 +207,8 @@ pub fn once(
         etag: answer.etag.clone(),
         location: answer.location.clone(),
     };
-    match store::record(tx, key.account, &key.key, &recorded, now()) {
-        Ok(()) => Ok(answer),
+    match store::record(tx, key.account, &key.key, &recorded, now) {
+        Ok(()) => Ok(outcome),
         // The same key raced in from a second connection and committed first; this
         // transaction rolls back, and the client's next retry gets the first answer.
         Err(e) if e.is_unique_violation() => Err(ApiError::conflict(
@@ -214,4 +217,15 @@ pub fn once(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`once`] for a handler not yet written as a use case: its effects are written by hand.
+/// Goes when the last caller has moved to `AppState::run`.
+pub fn once_unshaped(
+    tx: &mut DbConnection,
+    key: Option<&Idempotency>,
+    create: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError>,
+) -> Result<Answer, ApiError> {
+    let outcome = once(tx, key, crate::clock::now(), |tx| create(tx).map(Outcome::quiet))?;
+    Ok(outcome.value)
 }

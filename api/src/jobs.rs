@@ -8,15 +8,17 @@ use domain::application::{Event, Party};
 use persistence::{applications, catalog, Database};
 use tokio::sync::watch;
 
-use crate::clock::now;
+use domain::time::Instant;
+
 use crate::error::ApiError;
 use crate::lifecycle;
+use crate::usecases::{effects, Effects};
 
 const BATCH: i64 = 100;
 
 /// Expires information requests whose due date passed; returns how many expired.
-pub fn expire_information_requests(db: &Database) -> Result<usize, ApiError> {
-    let due = db.read(|c| Ok::<_, ApiError>(applications::overdue_info_requests(c, now(), BATCH)?))?;
+pub fn expire_information_requests(db: &Database, at: Instant) -> Result<usize, ApiError> {
+    let due = db.read(|c| Ok::<_, ApiError>(applications::overdue_info_requests(c, at, BATCH)?))?;
     let mut expired = 0;
     for app in due {
         let done = db.write(|tx| {
@@ -27,7 +29,6 @@ pub fn expire_information_requests(db: &Database) -> Result<usize, ApiError> {
             let Some(service) = catalog::find(tx, &current.service_code)? else {
                 return Ok(false);
             };
-            let at = now();
             match current.apply(Event::Expire, Party::System, &service.policy, at) {
                 Ok(step) => {
                     lifecycle::store_step(tx, &step, &service, None, current.version, at)?;
@@ -46,11 +47,11 @@ pub fn expire_information_requests(db: &Database) -> Result<usize, ApiError> {
 /// authorization core checks the window itself.
 pub fn expire_and_remind_delegations(
     db: &Database,
+    at: Instant,
     remind_before: chrono::TimeDelta,
 ) -> Result<usize, ApiError> {
     use domain::delegation::{Event as D, Side};
     use persistence::delegations as store;
-    let at = now();
     let ended = db.read(|c| Ok::<_, ApiError>(store::ended_but_active(c, at, BATCH)?))?;
     let mut changed = 0;
     for d in ended {
@@ -64,24 +65,19 @@ pub fn expire_and_remind_delegations(
             if !store::update(tx, &next, current.version)? {
                 return Ok(false);
             }
-            store::record(
-                tx,
-                &next,
-                None,
-                "expire",
-                Some(current.status),
-                &serde_json::json!({}),
-                at,
-            )?;
-            let entry = domain::audit::AuditEntry::new("delegation.expire", "delegation").target(next.id);
-            persistence::audit::record(tx, entry, at)?;
-            for party in [next.principal, next.representative] {
-                persistence::notifications::notify(
-                    tx,
-                    &delegation_notice(party, &next, "expired", "Срок доверенности истёк"),
-                    at,
-                )?;
-            }
+            let effects = Effects::none()
+                .history(store::NewDelegationEvent::of(
+                    &next,
+                    None,
+                    "expire",
+                    Some(current.status),
+                ))
+                .audit(domain::audit::AuditEntry::new("delegation.expire", "delegation").target(next.id))
+                .notices(
+                    [next.principal, next.representative]
+                        .map(|party| delegation_notice(party, &next, "expired", "Срок доверенности истёк")),
+                );
+            effects::commit(tx, effects, at)?;
             Ok(true)
         })?;
         changed += usize::from(done);
@@ -90,13 +86,9 @@ pub fn expire_and_remind_delegations(
     for d in ending {
         db.write(|tx| {
             if store::mark_reminded(tx, d.id, at)? {
-                for party in [d.principal, d.representative] {
-                    persistence::notifications::notify(
-                        tx,
-                        &delegation_notice(party, &d, "ending", "Срок доверенности истекает"),
-                        at,
-                    )?;
-                }
+                let notices = [d.principal, d.representative]
+                    .map(|party| delegation_notice(party, &d, "ending", "Срок доверенности истекает"));
+                effects::commit(tx, Effects::none().notices(notices), at)?;
             }
             Ok::<_, ApiError>(())
         })?;
@@ -134,27 +126,28 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
         state.config.idempotency_ttl_hours,
     );
     loop {
+        let at = state.clock.now();
         let worker = db.clone();
         step("delegations expired", move || {
-            expire_and_remind_delegations(&worker, remind_before)
+            expire_and_remind_delegations(&worker, at, remind_before)
         })
         .await;
         let worker = db.clone();
         step("information requests expired", move || {
-            expire_information_requests(&worker)
+            expire_information_requests(&worker, at)
         })
         .await;
         let worker = db.clone();
         step("participant requests reminded", move || {
-            remind_requests(&worker, reminder_hours)
+            remind_requests(&worker, at, reminder_hours)
         })
         .await;
         let worker = db.clone();
         step("idempotency keys purged", move || {
-            purge_idempotency_keys(&worker, key_hours)
+            purge_idempotency_keys(&worker, at, key_hours)
         })
         .await;
-        match documents(&state).await {
+        match documents(&state, at).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),
             Err(error) => tracing::warn!(%error, "document retention job failed"),
@@ -178,36 +171,32 @@ async fn step(job: &'static str, work: impl FnOnce() -> Result<usize, ApiError> 
 }
 
 /// Forgets `Idempotency-Key`s older than `hours`; returns how many.
-pub fn purge_idempotency_keys(db: &Database, hours: i64) -> Result<usize, ApiError> {
-    let before = now() - chrono::TimeDelta::hours(hours);
+pub fn purge_idempotency_keys(db: &Database, at: Instant, hours: i64) -> Result<usize, ApiError> {
+    let before = at - chrono::TimeDelta::hours(hours);
     db.write(|tx| Ok::<_, ApiError>(persistence::idempotency::purge(tx, before)?))
 }
 
 /// Retention and the orphan sweep: tells owners whose documents are about to reach their
 /// retention date, deletes those past it, then removes bytes nothing points at.
-async fn documents(state: &crate::state::AppState) -> Result<(usize, usize), ApiError> {
+async fn documents(state: &crate::state::AppState, at: Instant) -> Result<(usize, usize), ApiError> {
     let (db, notice_days) = (state.db.clone(), state.config.retention_notice_days);
     let counts = crate::state::blocking(move || {
-        let announced = announce_retention(&db, notice_days)?;
-        Ok((announced, expire_documents(&db)?))
+        let announced = announce_retention(&db, at, notice_days)?;
+        Ok((announced, expire_documents(&db, at)?))
     })
     .await?;
     let grace = chrono::TimeDelta::seconds(i64::try_from(state.config.orphan_grace_secs).unwrap_or(i64::MAX));
-    let swept = state.vault.sweep(&state.db, grace).await?;
+    let swept = state.vault.sweep(&state.db, at, grace).await?;
     if swept != crate::vault::Swept::default() {
         tracing::info!(?swept, "orphan sweep");
     }
     Ok(counts)
 }
 
-fn today() -> chrono::NaiveDate {
-    now().date_naive()
-}
-
 /// Tells owners, once, that a document will be deleted on its retention date.
-pub fn announce_retention(db: &Database, notice_days: i64) -> Result<usize, ApiError> {
+pub fn announce_retention(db: &Database, at: Instant, notice_days: i64) -> Result<usize, ApiError> {
     use persistence::documents as store;
-    let horizon = today() + chrono::TimeDelta::days(notice_days);
+    let horizon = at.date_naive() + chrono::TimeDelta::days(notice_days);
     let due = db.read(|c| Ok::<_, ApiError>(store::retention_unannounced(c, horizon, BATCH)?))?;
     let mut announced = 0;
     for doc in due {
@@ -227,7 +216,7 @@ pub fn announce_retention(db: &Database, notice_days: i64) -> Result<usize, ApiE
                 data: serde_json::json!({ "document_id": doc.id, "retain_until": until }),
                 important: true,
             };
-            persistence::notifications::notify(tx, &notice, now())?;
+            effects::commit(tx, Effects::none().notice(notice), at)?;
             Ok(true)
         })?;
         announced += usize::from(done);
@@ -237,20 +226,18 @@ pub fn announce_retention(db: &Database, notice_days: i64) -> Result<usize, ApiE
 
 /// Deletes documents whose retention date has passed (their bytes go with the next sweep
 /// unless an application still carries them).
-pub fn expire_documents(db: &Database) -> Result<usize, ApiError> {
+pub fn expire_documents(db: &Database, at: Instant) -> Result<usize, ApiError> {
     use persistence::documents as store;
-    let expired = db.read(|c| Ok::<_, ApiError>(store::expired(c, today(), BATCH)?))?;
+    let expired = db.read(|c| Ok::<_, ApiError>(store::expired(c, at.date_naive(), BATCH)?))?;
     let mut deleted = 0;
     for doc in expired {
         let done = db.write(|tx| {
-            let at = now();
             if !store::delete(tx, doc.id)? {
                 return Ok::<_, ApiError>(false);
             }
             let entry = domain::audit::AuditEntry::new("document.expire", "document")
                 .target(doc.id)
                 .details(serde_json::json!({ "owner": doc.owner, "sha256": doc.sha256 }));
-            persistence::audit::record(tx, entry, at)?;
             let notice = domain::notice::Notice {
                 recipient: doc.owner,
                 kind: "document.expired".into(),
@@ -259,7 +246,7 @@ pub fn expire_documents(db: &Database) -> Result<usize, ApiError> {
                 data: serde_json::json!({ "document_id": doc.id }),
                 important: false,
             };
-            persistence::notifications::notify(tx, &notice, at)?;
+            effects::commit(tx, Effects::none().audit(entry).notice(notice), at)?;
             Ok(true)
         })?;
         deleted += usize::from(done);
@@ -268,9 +255,9 @@ pub fn expire_documents(db: &Database) -> Result<usize, ApiError> {
 }
 
 /// Reminds assignees of open requests due within `hours`, once each.
-pub fn remind_requests(db: &Database, hours: i64) -> Result<usize, ApiError> {
+pub fn remind_requests(db: &Database, at: Instant, hours: i64) -> Result<usize, ApiError> {
     use persistence::joint as store;
-    let horizon = now() + chrono::TimeDelta::hours(hours);
+    let horizon = at + chrono::TimeDelta::hours(hours);
     let due = db.read(|c| Ok::<_, ApiError>(store::requests_to_remind(c, horizon, BATCH)?))?;
     let mut reminded = 0;
     for request in due {
@@ -287,7 +274,7 @@ pub fn remind_requests(db: &Database, hours: i64) -> Result<usize, ApiError> {
                 ),
                 data: serde_json::json!({ "application_id": request.application, "request_id": request.id }),
             };
-            crate::joint::tell(tx, request.assignee, &tidings, now())?;
+            crate::joint::tell(tx, request.assignee, &tidings, at)?;
             Ok(true)
         })?;
         reminded += usize::from(done);

@@ -75,14 +75,10 @@ pub fn record(
     details: Value,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ApiError> {
-    let entry = NewHistory {
-        event,
-        from: Some(app.status.as_str()),
-        comment,
-        actor: Some(acting.account),
-        on_behalf_of: acting.on_behalf_of,
-    };
-    applications::record_event(tx, app, entry, at)?;
+    let entry = NewHistory::of(app, event, Some(app.status))
+        .by(Some(acting.account), acting.on_behalf_of)
+        .comment(comment);
+    applications::append_history(tx, &entry, at)?;
     let audit = AuditEntry::new(format!("application.{event}"), "application")
         .by(Some(acting.account))
         .on_behalf_of(acting.on_behalf_of)

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod usecases;
 pub mod vault;
 
 pub use app::{spec, Application, Shutdown, StartError};

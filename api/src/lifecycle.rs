@@ -9,6 +9,7 @@ use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId};
 use domain::joint::ParticipantRole;
 use domain::notice::Notice;
+use persistence::applications::NewHistory;
 use persistence::events::NewEvent;
 use persistence::{applications, catalog, joint, DbConnection};
 use serde_json::json;
@@ -325,7 +326,7 @@ pub fn store_step(
         Some(a) => (Some(a.account), a.on_behalf_of, a.ip.clone()),
         None => (None, None, None),
     };
-    applications::record(tx, app, Some(step), actor, principal, at)?;
+    applications::append_history(tx, &NewHistory::step(app, step).by(actor, principal), at)?;
     // What the applicant sent is what the agency reviews: attachments freeze as the
     // application leaves the draft (and again when an answer brings new papers).
     if step.to != Status::Draft {
@@ -431,7 +432,11 @@ pub fn start_draft(
         at,
     )?;
     applications::insert(tx, &draft, &service.name_ru)?;
-    applications::record(tx, &draft, None, Some(acting.account), acting.on_behalf_of, at)?;
+    applications::append_history(
+        tx,
+        &NewHistory::created(&draft).by(Some(acting.account), acting.on_behalf_of),
+        at,
+    )?;
     let entry = AuditEntry::new("application.create", "application")
         .by(Some(acting.account))
         .on_behalf_of(acting.on_behalf_of)

@@ -5,15 +5,18 @@
 use std::sync::Arc;
 
 use actix_web::web;
+use domain::time::Instant;
 use persistence::{Database, DbConnection};
 
 use crate::auth::TokenKeys;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::forms::FormValidators;
 use crate::metrics::Metrics;
+use crate::usecases::{effects, Outcome};
 use crate::vault::Vault;
 
 pub struct AppState {
@@ -25,6 +28,8 @@ pub struct AppState {
     pub forms: Arc<FormValidators>,
     pub vault: Arc<Vault>,
     pub events: Arc<EventBus>,
+    /// The one clock: use cases get `now` from it; tests move it.
+    pub clock: Arc<Clock>,
 }
 
 pub type State = web::Data<AppState>;
@@ -57,6 +62,32 @@ impl AppState {
             self.events.wake();
         }
         result
+    }
+
+    /// Runs one use case in one transaction on the blocking pool: it gets `now` from the
+    /// clock, and the effects it returns are written by the one writer before the commit.
+    /// A failed use case (or a failed effect) rolls everything back.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        case: impl FnOnce(&mut DbConnection, Instant) -> Result<Outcome<T>, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let clock = self.clock.clone();
+        self.write(move |tx| {
+            let now = clock.now();
+            let Outcome { value, effects } = case(tx, now)?;
+            effects::commit(tx, effects, now)?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// A read-only use case on one connection, with `now` from the clock.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        case: impl FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let clock = self.clock.clone();
+        self.read(move |conn| case(conn, clock.now())).await
     }
 
     /// Reads on one connection on the blocking pool.

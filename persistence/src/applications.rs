@@ -270,73 +270,82 @@ pub struct HistoryEntry {
     pub comment: Option<String>,
 }
 
-/// Appends the history entry of `step`, or of the creation when `step` is `None`.
-pub fn record(
-    conn: &mut DbConnection,
-    app: &Application,
-    step: Option<&Step>,
-    actor: Option<AccountId>,
-    on_behalf_of: Option<uuid::Uuid>,
-    now: Instant,
-) -> Result<(), StoreError> {
-    let (event, from, comment) = match step {
-        Some(step) => (
-            step.event.as_str(),
-            Some(step.from.as_str()),
-            step.comment.clone(),
-        ),
-        None => ("create", None, None),
-    };
-    let entry = NewHistory {
-        event,
-        from,
-        comment,
-        actor,
-        on_behalf_of,
-    };
-    record_event(conn, app, entry, now)
-}
-
-/// A history entry that is not a transition (attachments added or removed, …).
-pub struct NewHistory<'a> {
-    pub event: &'a str,
-    pub from: Option<&'a str>,
+/// One history row to append: what happened to an application and who did it.
+#[derive(Clone, Debug)]
+pub struct NewHistory {
+    pub application: ApplicationId,
+    pub event: String,
+    pub from: Option<Status>,
+    /// The status after the event (the current one for events that are not transitions).
+    pub to: Status,
+    pub agency_code: String,
     pub comment: Option<String>,
     pub actor: Option<AccountId>,
     pub on_behalf_of: Option<uuid::Uuid>,
 }
 
-pub fn record_event(
-    conn: &mut DbConnection,
-    app: &Application,
-    entry: NewHistory,
-    now: Instant,
-) -> Result<(), StoreError> {
-    let NewHistory {
-        event,
-        from,
-        comment,
-        actor,
-        on_behalf_of,
-    } = entry;
-    crate::locks::lock(conn, crate::locks::Parent::Application, &app.id.to_string())?;
+impl NewHistory {
+    /// The creation of `app`.
+    pub fn created(app: &Application) -> NewHistory {
+        NewHistory::of(app, "create", None)
+    }
+
+    /// The transition `step` produced (`app` is the application after it).
+    pub fn step(app: &Application, step: &Step) -> NewHistory {
+        NewHistory {
+            comment: step.comment.clone(),
+            ..NewHistory::of(app, step.event.as_str(), Some(step.from))
+        }
+    }
+
+    /// An event of `app` that may not be a transition (attachments, joint actions…).
+    pub fn of(app: &Application, event: &str, from: Option<Status>) -> NewHistory {
+        NewHistory {
+            application: app.id,
+            event: event.to_string(),
+            from,
+            to: app.status,
+            agency_code: app.agency_code.clone(),
+            comment: None,
+            actor: None,
+            on_behalf_of: None,
+        }
+    }
+
+    pub fn by(mut self, actor: Option<AccountId>, on_behalf_of: Option<uuid::Uuid>) -> NewHistory {
+        self.actor = actor;
+        self.on_behalf_of = on_behalf_of;
+        self
+    }
+
+    pub fn comment(mut self, comment: Option<String>) -> NewHistory {
+        self.comment = comment;
+        self
+    }
+}
+
+/// Appends `entry` to its application's history, numbered after the last entry (the
+/// application's row is taken so two appends never compute the same number).
+pub fn append_history(conn: &mut DbConnection, entry: &NewHistory, now: Instant) -> Result<(), StoreError> {
+    let application = entry.application.to_string();
+    crate::locks::lock(conn, crate::locks::Parent::Application, &application)?;
     let last: Option<i32> = application_history::table
-        .filter(application_history::application_id.eq(app.id.to_string()))
+        .filter(application_history::application_id.eq(&application))
         .select(diesel::dsl::max(application_history::seq))
         .first(conn)?;
     diesel::insert_into(application_history::table)
         .values((
             application_history::id.eq(uuid::Uuid::now_v7().to_string()),
-            application_history::application_id.eq(app.id.to_string()),
+            application_history::application_id.eq(&application),
             application_history::seq.eq(last.unwrap_or(0) + 1),
             application_history::occurred_at.eq(to_db_time(now)),
-            application_history::actor_id.eq(actor.map(|a| a.to_string())),
-            application_history::on_behalf_of.eq(on_behalf_of.map(|p| p.to_string())),
-            application_history::event.eq(event),
-            application_history::from_status.eq(from),
-            application_history::to_status.eq(app.status.as_str()),
-            application_history::agency_code.eq(&app.agency_code),
-            application_history::comment.eq(comment),
+            application_history::actor_id.eq(entry.actor.map(|a| a.to_string())),
+            application_history::on_behalf_of.eq(entry.on_behalf_of.map(|p| p.to_string())),
+            application_history::event.eq(&entry.event),
+            application_history::from_status.eq(entry.from.map(|s| s.as_str())),
+            application_history::to_status.eq(entry.to.as_str()),
+            application_history::agency_code.eq(&entry.agency_code),
+            application_history::comment.eq(&entry.comment),
         ))
         .execute(conn)?;
     Ok(())

@@ -292,31 +292,66 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
-pub fn record(
+/// One history row of a delegation to append.
+#[derive(Clone, Debug)]
+pub struct NewDelegationEvent {
+    pub delegation: DelegationId,
+    pub actor: Option<AccountId>,
+    pub event: String,
+    pub from: Option<Status>,
+    /// The status after the event.
+    pub to: Status,
+    pub details: serde_json::Value,
+}
+
+impl NewDelegationEvent {
+    /// `event` of `d` (as it is after the event), done by `actor`.
+    pub fn of(
+        d: &Delegation,
+        actor: Option<AccountId>,
+        event: &str,
+        from: Option<Status>,
+    ) -> NewDelegationEvent {
+        NewDelegationEvent {
+            delegation: d.id,
+            actor,
+            event: event.to_string(),
+            from,
+            to: d.status,
+            details: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> NewDelegationEvent {
+        self.details = details;
+        self
+    }
+}
+
+/// Appends `entry` to its delegation's history (the delegation's row is taken so two
+/// appends never compute the same number).
+pub fn append_history(
     conn: &mut DbConnection,
-    d: &Delegation,
-    actor: Option<AccountId>,
-    event: &str,
-    from: Option<Status>,
-    details: &serde_json::Value,
+    entry: &NewDelegationEvent,
     now: Instant,
 ) -> Result<(), StoreError> {
-    crate::locks::lock(conn, crate::locks::Parent::Delegation, &d.id.to_string())?;
+    let id = entry.delegation.to_string();
+    crate::locks::lock(conn, crate::locks::Parent::Delegation, &id)?;
     let last: Option<i32> = delegation_events::table
-        .filter(delegation_events::delegation_id.eq(d.id.to_string()))
+        .filter(delegation_events::delegation_id.eq(&id))
         .select(diesel::dsl::max(delegation_events::seq))
         .first(conn)?;
     diesel::insert_into(delegation_events::table)
         .values((
             delegation_events::id.eq(uuid::Uuid::now_v7().to_string()),
-            delegation_events::delegation_id.eq(d.id.to_string()),
+            delegation_events::delegation_id.eq(&id),
             delegation_events::seq.eq(last.unwrap_or(0) + 1),
             delegation_events::occurred_at.eq(to_db_time(now)),
-            delegation_events::actor_id.eq(actor.map(|a| a.to_string())),
-            delegation_events::event.eq(event),
-            delegation_events::from_status.eq(from.map(|s| s.as_str())),
-            delegation_events::to_status.eq(d.status.as_str()),
-            delegation_events::details.eq(details.to_string()),
+            delegation_events::actor_id.eq(entry.actor.map(|a| a.to_string())),
+            delegation_events::event.eq(&entry.event),
+            delegation_events::from_status.eq(entry.from.map(|s| s.as_str())),
+            delegation_events::to_status.eq(entry.to.as_str()),
+            delegation_events::details.eq(entry.details.to_string()),
         ))
         .execute(conn)?;
     Ok(())

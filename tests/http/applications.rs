@@ -841,7 +841,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
     )
     .await;
     assert_eq!(
-        api::jobs::expire_information_requests(&app.state.db).ok(),
+        api::jobs::expire_information_requests(&app.state.db, app.state.clock.now()).ok(),
         Some(0),
         "not due yet"
     );
@@ -850,7 +850,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
         days_ago(1)
     ));
     assert_eq!(
-        api::jobs::expire_information_requests(&app.state.db).ok(),
+        api::jobs::expire_information_requests(&app.state.db, app.state.clock.now()).ok(),
         Some(1)
     );
     let expired = json(

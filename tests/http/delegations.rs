@@ -685,10 +685,10 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
     // Ending within the reminder window: both parties hear once.
     let remind = chrono::TimeDelta::hours(24);
     assert_eq!(
-        api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok(),
+        api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok(),
         Some(0)
     );
-    api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok();
+    api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok();
     assert_eq!(
         app.count_notifications("delegation.ending").await,
         2,
@@ -701,7 +701,7 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
         s(&d["id"])
     ));
     assert_eq!(
-        api::jobs::expire_and_remind_delegations(&app.state.db, remind).ok(),
+        api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok(),
         Some(1)
     );
     let expired = json(

@@ -661,8 +661,14 @@ async fn the_retention_job_deletes_expired_documents_and_their_bytes(backend: Ba
     assert_eq!(app.stored_files().len(), 2);
 
     // Three days ahead is within the notice period: the owner is told once.
-    assert_eq!(api::jobs::announce_retention(&app.state.db, 7).ok(), Some(1));
-    assert_eq!(api::jobs::announce_retention(&app.state.db, 7).ok(), Some(0));
+    assert_eq!(
+        api::jobs::announce_retention(&app.state.db, app.state.clock.now(), 7).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        api::jobs::announce_retention(&app.state.db, app.state.clock.now(), 7).ok(),
+        Some(0)
+    );
     assert_eq!(app.count_notifications("document.retention").await, 1);
 
     // The other one's date passed (set directly: the API accepts only future dates),
@@ -673,11 +679,14 @@ async fn the_retention_job_deletes_expired_documents_and_their_bytes(backend: Ba
         s(&expiring["id"])
     ));
     app.execute(&format!("UPDATE blobs SET touched_at = '{}'", days_ago(1)));
-    assert_eq!(api::jobs::expire_documents(&app.state.db).ok(), Some(1));
+    assert_eq!(
+        api::jobs::expire_documents(&app.state.db, app.state.clock.now()).ok(),
+        Some(1)
+    );
     let swept = app
         .state
         .vault
-        .sweep(&app.state.db, chrono::TimeDelta::hours(1))
+        .sweep(&app.state.db, app.state.clock.now(), chrono::TimeDelta::hours(1))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(swept.released, 1);
@@ -721,7 +730,7 @@ async fn a_crash_between_bytes_and_row_leaves_nothing_after_the_sweep(backend: B
     let early = app
         .state
         .vault
-        .sweep(&app.state.db, chrono::TimeDelta::hours(1))
+        .sweep(&app.state.db, app.state.clock.now(), chrono::TimeDelta::hours(1))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(early, api::vault::Swept::default());
@@ -729,7 +738,7 @@ async fn a_crash_between_bytes_and_row_leaves_nothing_after_the_sweep(backend: B
     let swept = app
         .state
         .vault
-        .sweep(&app.state.db, chrono::TimeDelta::zero())
+        .sweep(&app.state.db, app.state.clock.now(), chrono::TimeDelta::zero())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((swept.strays, swept.partials, swept.released), (1, 1, 0));
@@ -769,7 +778,7 @@ async fn object_storage_serves_the_same_contract(backend: Backend) {
     let swept = app
         .state
         .vault
-        .sweep(&app.state.db, chrono::TimeDelta::hours(1))
+        .sweep(&app.state.db, app.state.clock.now(), chrono::TimeDelta::hours(1))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(swept.released, 1);

@@ -773,8 +773,14 @@ async fn co_applicants_only_where_the_service_allows_and_invitations_expire(back
         )
         .await;
     assert_eq!(asked.status().as_u16(), 201);
-    assert_eq!(api::jobs::remind_requests(&app.state.db, 24).ok(), Some(1));
-    assert_eq!(api::jobs::remind_requests(&app.state.db, 24).ok(), Some(0));
+    assert_eq!(
+        api::jobs::remind_requests(&app.state.db, app.state.clock.now(), 24).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        api::jobs::remind_requests(&app.state.db, app.state.clock.now(), 24).ok(),
+        Some(0)
+    );
     assert_eq!(app.count_notifications("application.request_reminder").await, 1);
 }
 db_test!(co_applicants_only_where_the_service_allows_and_invitations_expire);

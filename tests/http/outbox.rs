@@ -150,8 +150,13 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
     let broken = app.data_dir.0.join("not-a-file");
     std::fs::create_dir_all(&broken).unwrap_or_else(|e| panic!("{e}"));
 
-    let patient =
-        api::dispatcher::Dispatcher::new(db.clone(), Some(broken.clone()), 3, Duration::from_secs(1));
+    let patient = api::dispatcher::Dispatcher::new(
+        db.clone(),
+        app.state.clock.clone(),
+        Some(broken.clone()),
+        3,
+        Duration::from_secs(1),
+    );
     assert_eq!(patient.tick().unwrap_or(99), 0);
     let (status, attempts, next, error): (String, i32, chrono::NaiveDateTime, Option<String>) = db
         .read(|c| {
@@ -189,7 +194,13 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
             .map_err(StoreError::from)
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let impatient = api::dispatcher::Dispatcher::new(db.clone(), Some(broken), 2, Duration::from_secs(1));
+    let impatient = api::dispatcher::Dispatcher::new(
+        db.clone(),
+        app.state.clock.clone(),
+        Some(broken),
+        2,
+        Duration::from_secs(1),
+    );
     assert_eq!(impatient.tick().unwrap_or(99), 0);
     let status: String = db
         .read(|c| {

@@ -252,7 +252,7 @@ impl TestApp {
                 (Some(std::sync::Arc::new(db)), url)
             }
         };
-        TestApp::start(backend, data_dir, database_url, pg, adjust)
+        TestApp::start(backend, data_dir, database_url, pg, None, adjust)
     }
 
     /// A second app on the same database (another API node).
@@ -268,6 +268,7 @@ impl TestApp {
             data_dir,
             self.database_url.clone(),
             self._pg.clone(),
+            Some(self.state.clock.clone()),
             |s| s,
         )
     }
@@ -277,6 +278,7 @@ impl TestApp {
         data_dir: TempDir,
         database_url: String,
         pg: Option<std::sync::Arc<PgDatabase>>,
+        clock: Option<std::sync::Arc<api::clock::Clock>>,
         adjust: impl FnOnce(Source) -> Source,
     ) -> TestApp {
         let mailbox = data_dir.0.join("mailbox.jsonl");
@@ -291,7 +293,10 @@ impl TestApp {
             .set("log", "debug");
         let config = Config::from_source(&adjust(source)).unwrap_or_else(|e| panic!("{e}"));
         install_log_capture();
-        let app = Application::build(config).unwrap_or_else(|e| panic!("start on {}: {e}", backend.name()));
+        // Nodes of one deployment share a clock, so moving it moves the whole cluster.
+        let clock = clock.unwrap_or_else(|| std::sync::Arc::new(api::clock::Clock::system()));
+        let app = Application::build_with_clock(config, clock)
+            .unwrap_or_else(|e| panic!("start on {}: {e}", backend.name()));
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
@@ -361,7 +366,7 @@ impl TestApp {
         let created = self
             .state
             .db
-            .write(|tx| persistence::accounts::create_staff(tx, &staff, api::clock::now()))
+            .write(|tx| persistence::accounts::create_staff(tx, &staff, self.state.clock.now()))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(created, "login {login} taken");
         let response = self
@@ -598,7 +603,7 @@ impl TestApp {
         };
         self.state
             .db
-            .write(|tx| persistence::accounts::create_staff(tx, &staff, api::clock::now()))
+            .write(|tx| persistence::accounts::create_staff(tx, &staff, self.state.clock.now()))
             .unwrap_or_else(|e| panic!("{e}"));
         let tokens = self.login_ok(login, password).await;
         tokens["access_token"].as_str().unwrap_or_default().to_string()
@@ -624,7 +629,7 @@ impl TestApp {
                     tx,
                     id,
                     domain::account::AccountLevel::Confirmed,
-                    api::clock::now(),
+                    self.state.clock.now(),
                 )
             })
             .unwrap_or_else(|e| panic!("{e}"));
@@ -647,7 +652,7 @@ impl TestApp {
         processing_days: i64,
     ) {
         use domain::catalog::{Agency, Service, ServiceLevel, ServicePolicy};
-        let now = api::clock::now();
+        let now = self.state.clock.now();
         self.state
             .db
             .write(|tx| -> Result<(), persistence::StoreError> {
@@ -697,7 +702,7 @@ impl TestApp {
     pub fn add_service(&self, service: &domain::catalog::Service) {
         self.state
             .db
-            .write(|tx| persistence::catalog::insert(tx, service, api::clock::now()))
+            .write(|tx| persistence::catalog::insert(tx, service, self.state.clock.now()))
             .unwrap_or_else(|e| panic!("{e}"));
     }
 

@@ -169,7 +169,7 @@ impl FromRequest for Actor {
             let token = token.ok_or_else(|| {
                 ApiError::unauthorized("missing_token", "Send Authorization: Bearer <access token>.")
             })?;
-            let now = crate::clock::now();
+            let now = state.clock.now();
             let claims = state
                 .tokens
                 .verify(&token, now.timestamp())

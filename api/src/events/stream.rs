@@ -114,6 +114,7 @@ pub async fn respond(
         resume.is_some(),
         &state.metrics,
     )
+    .timed_by(state.clock.clone())
     .guarded(actor, gate, Duration::from_secs(state.config.stream_recheck_secs))
     .closing_with(closing);
     Ok(HttpResponse::Ok()
@@ -142,6 +143,8 @@ struct Stream {
     /// True once the node is stopping.
     closing: Option<watch::Receiver<bool>>,
     metrics: Arc<Metrics>,
+    /// The application's clock, for the rechecks.
+    clock: Arc<crate::clock::Clock>,
     _guard: StreamGuard,
 }
 
@@ -167,8 +170,15 @@ impl Stream {
             gate: None,
             closing: None,
             metrics: metrics.clone(),
+            clock: Arc::new(crate::clock::Clock::system()),
             _guard: metrics.sse_opened(feed.label()),
         }
+    }
+
+    /// Rechecks access at the application's clock rather than the system's.
+    fn timed_by(mut self, clock: Arc<crate::clock::Clock>) -> Stream {
+        self.clock = clock;
+        self
     }
 
     fn guarded(mut self, actor: Actor, gate: Gate, every: Duration) -> Stream {
@@ -197,10 +207,10 @@ impl Stream {
         let Some((actor, gate, _)) = &self.gate else {
             return true;
         };
-        let (db, actor, gate) = (self.db.clone(), actor.clone(), gate.clone());
+        let (db, actor, gate, clock) = (self.db.clone(), actor.clone(), gate.clone(), self.clock.clone());
         let check = move || {
             db.read(|c| {
-                let now = actor.recheck(c, crate::clock::now())?;
+                let now = actor.recheck(c, clock.now())?;
                 gate(c, &now)
             })
         };
@@ -361,7 +371,7 @@ mod tests {
                 data: json!({}),
                 audience: vec![],
             };
-            db.write(|tx| events::publish(tx, &event, crate::clock::now()))
+            db.write(|tx| events::publish(tx, &event, chrono::Utc::now()))
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         // A bus of two slots that has broadcast ten events: the receiver lagged by eight.

@@ -186,7 +186,7 @@ pub async fn create(
     let daily_limit = state.config.representative_daily_applications;
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let at = now();
                 let template = body
                     .template_id

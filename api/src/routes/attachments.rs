@@ -218,7 +218,7 @@ pub async fn attach(
     let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let (app, service, window) = changeable(tx, &acting, id, version.0)?;
                 let doc = attachable(tx, &acting, &service, body.document_id)?;
                 let doc_type = match body.doc_type {

@@ -273,7 +273,7 @@ pub async fn create_service(
     let (admin, ip) = (actor.account, actor.ip.clone());
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 known_agency(tx, &service.agency_code)?;
                 let at = now();
                 if !catalog::insert(tx, &service, at)? {

@@ -192,7 +192,7 @@ pub async fn add(
     let body = text(&body)?;
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let app = lifecycle::visible(tx, &acting, id, Action::CommentsWrite)?;
                 let at = now();
                 let comment = Comment {

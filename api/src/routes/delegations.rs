@@ -10,7 +10,7 @@ use domain::delegation::{check_term, Delegation, Event, Kind, Powers, Side, Stat
 use domain::ids::{AccountId, DelegationId};
 use domain::notice::Notice;
 use persistence::accounts;
-use persistence::delegations::{self as store, ListFilter, TermChange};
+use persistence::delegations::{self as store, ListFilter, NewDelegationEvent, TermChange};
 use persistence::DbConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -225,7 +225,7 @@ pub async fn create(
     let (subject, creator, ip) = (actor.subject.clone(), actor.account, actor.ip.clone());
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let representative = match (body.representative_id, &login_keys) {
                     (Some(id), _) => accounts::find(tx, id)?,
                     (None, Some(keys)) => accounts::find_by_login(tx, keys)?,
@@ -321,13 +321,10 @@ pub async fn create(
                     &delegation,
                     &pii.keyed_hash("delegation", &format!("{id}:{code}")),
                 )?;
-                store::record(
+                store::append_history(
                     tx,
-                    &delegation,
-                    Some(creator),
-                    "create",
-                    None,
-                    &json!({ "parent": parent }),
+                    &NewDelegationEvent::of(&delegation, Some(creator), "create", None)
+                        .details(json!({ "parent": parent })),
                     at,
                 )?;
                 let entry = AuditEntry::new("delegation.create", "delegation")
@@ -536,13 +533,9 @@ fn transition(
     if !store::update(tx, &next, version)? {
         return Err(stale(version + 1));
     }
-    store::record(
+    store::append_history(
         tx,
-        &next,
-        Some(actor),
-        event.as_str(),
-        Some(current.status),
-        &json!({}),
+        &NewDelegationEvent::of(&next, Some(actor), event.as_str(), Some(current.status)),
         at,
     )?;
     let entry = AuditEntry::new(format!("delegation.{}", event.as_str()), "delegation")
@@ -845,16 +838,15 @@ pub async fn propose_term(
     let ip = actor.ip.clone();
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 require_two_factor(tx, [current.principal, current.representative])?;
                 store::insert_term_change(tx, &stored, me, at)?;
-                store::record(
+                store::append_history(
                     tx,
-                    &current,
-                    Some(me),
-                    "term_change_proposed",
-                    Some(current.status),
-                    &json!({ "valid_from": stored.valid_from, "valid_until": stored.valid_until }),
+                    &NewDelegationEvent::of(&current, Some(me), "term_change_proposed", Some(current.status))
+                        .details(
+                            json!({ "valid_from": stored.valid_from, "valid_until": stored.valid_until }),
+                        ),
                     at,
                 )?;
                 persistence::audit::record(
@@ -954,13 +946,10 @@ pub async fn confirm_term(
                     return Err(stale(fresh.version + 1));
                 }
                 change.status = "applied".into();
-                store::record(
+                store::append_history(
                     tx,
-                    &next,
-                    Some(me),
-                    "term_changed",
-                    Some(fresh.status),
-                    &json!({ "valid_from": next.valid_from, "valid_until": next.valid_until }),
+                    &NewDelegationEvent::of(&next, Some(me), "term_changed", Some(fresh.status))
+                        .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until })),
                     at,
                 )?;
                 persistence::audit::record(

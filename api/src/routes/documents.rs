@@ -323,7 +323,7 @@ pub async fn upload(
     let (row, acting) = (document, Acting::from(&actor));
     let written = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 store::touch_blob(tx, &row.sha256, row.size_bytes, at)?;
                 store::insert(tx, &row)?;
                 let entry = AuditEntry::new("document.upload", "document")

@@ -123,7 +123,7 @@ pub async fn create(
     let ip = actor.ip.clone();
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 if store::exists(tx, ogrn.as_str(), inn.as_str())? {
                     return Err(ApiError::conflict(
                         "organisation_exists",

@@ -260,7 +260,7 @@ pub async fn invite(
     let ttl = TimeDelta::days(state.config.invitation_ttl_days);
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let (app, service) = lifecycle::load(tx, &acting, id, Action::ParticipantsManage)?;
                 rules::check_role(body.role, &service.policy).map_err(refused)?;
                 let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&login_key))?;

@@ -152,7 +152,7 @@ pub async fn create(
         .filter(|m| !m.is_empty());
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let app = lifecycle::visible(tx, &acting, id, Action::RequestsCreate)?;
                 let role = if body.assignee_id == app.owner {
                     Some(ParticipantRole::Owner)

@@ -188,7 +188,7 @@ pub async fn sign(
     let code = body.into_inner().code;
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 let app = lifecycle::visible(tx, &acting, id, Action::ApplicationsSign)?;
                 if app.version != version.0 {
                     return Err(stale(app.version));

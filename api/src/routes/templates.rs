@@ -147,7 +147,7 @@ pub async fn create(
     let saved = template;
     let answer = state
         .write(move |tx| {
-            idempotency::once(tx, key.as_ref(), |tx| {
+            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
                 if persistence::catalog::find(tx, &saved.service_code)?.is_none() {
                     return Err(ApiError::field(
                         "service_code",

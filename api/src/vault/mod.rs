@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use persistence::{documents, Database};
 
-use crate::clock::now;
 use crate::config::{Config, Storage};
 use crate::error::ApiError;
+use domain::time::Instant;
 pub use store::{BlobStore, ByteStream, LocalStore, ObjectBlobStore};
 pub use upload::Staged;
 
@@ -148,8 +148,13 @@ impl Vault {
     }
 
     /// Removes bytes nothing points at and older than `grace`, and stale staging files.
-    pub async fn sweep(&self, db: &Database, grace: chrono::TimeDelta) -> Result<Swept, ApiError> {
-        let cutoff = now() - grace;
+    pub async fn sweep(
+        &self,
+        db: &Database,
+        now: Instant,
+        grace: chrono::TimeDelta,
+    ) -> Result<Swept, ApiError> {
+        let cutoff = now - grace;
         let mut swept = Swept::default();
         // Released bytes: rows of blobs that no document or attachment uses any more.
         let unused = {
