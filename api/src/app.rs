@@ -245,6 +245,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .configure(routes::configure)
             .split_for_parts();
         app.app_data(state.clone())
+            .app_data(web::Data::from(state.metrics.clone()))
             .app_data(known.clone())
             .app_data(http_errors::json_config(config.body_limit_bytes))
             .app_data(web::PayloadConfig::new(config.body_limit_bytes))

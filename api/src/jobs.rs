@@ -180,7 +180,7 @@ pub fn purge_idempotency_keys(db: &Database, at: Instant, hours: i64) -> Result<
 /// retention date, deletes those past it, then removes bytes nothing points at.
 async fn documents(state: &crate::state::AppState, at: Instant) -> Result<(usize, usize), ApiError> {
     let (db, notice_days) = (state.db.clone(), state.config.retention_notice_days);
-    let counts = crate::state::blocking(move || {
+    let counts = crate::blocking::blocking(move || {
         let announced = announce_retention(&db, at, notice_days)?;
         Ok((announced, expire_documents(&db, at)?))
     })

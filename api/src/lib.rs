@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blocking;
 pub mod clock;
 pub mod concurrency;
 pub mod config;

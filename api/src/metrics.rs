@@ -129,9 +129,7 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
-    let metrics = req
-        .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .map(|s| s.metrics.clone());
+    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let outcome = next.call(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let (route, status) = match &outcome {

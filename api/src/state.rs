@@ -9,6 +9,7 @@ use domain::time::Instant;
 use persistence::{Database, DbConnection};
 
 use crate::auth::TokenKeys;
+pub use crate::blocking::{blocking, blocking_io};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
@@ -33,21 +34,6 @@ pub struct AppState {
 }
 
 pub type State = web::Data<AppState>;
-
-/// Runs blocking `work` off the actix workers, keeping the tracing span.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let span = tracing::Span::current();
-    web::block(move || span.in_scope(work)).await?
-}
-
-/// Runs blocking file work off the actix workers.
-pub async fn blocking_io<T: Send + 'static>(
-    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> std::io::Result<T> {
-    web::block(work).await.map_err(std::io::Error::other)?
-}
 
 impl AppState {
     /// One transaction on the blocking pool. A committed one may have published events,

@@ -11,6 +11,7 @@ pub mod confirmations;
 pub mod delegations;
 pub mod documents;
 pub mod events;
+pub mod health;
 pub mod me;
 pub mod officer;
 pub mod organisations;
@@ -18,7 +19,6 @@ pub mod paging;
 pub mod participants;
 pub mod profile;
 pub mod requests;
-pub mod service;
 pub mod signatures;
 pub mod templates;
 
@@ -26,10 +26,10 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(service::health)
-        .service(service::ready)
-        .service(service::metrics)
-        .service(service::jwks)
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(health::jwks)
         .service(
             scope("/api/v1")
                 .service(accounts::register)

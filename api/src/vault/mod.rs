@@ -131,7 +131,7 @@ impl Vault {
             let key = sha256.to_string();
             let db = db.clone();
             let claimed =
-                crate::state::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?;
+                crate::blocking::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?;
             if claimed {
                 self.store
                     .restore(sha256, &retired)
@@ -159,15 +159,17 @@ impl Vault {
         // Released bytes: rows of blobs that no document or attachment uses any more.
         let unused = {
             let db = db.clone();
-            crate::state::blocking(move || Ok(db.read(|c| documents::unreferenced_blobs(c, cutoff, 500))?))
+            crate::blocking::blocking(move || Ok(db.read(|c| documents::unreferenced_blobs(c, cutoff, 500))?))
                 .await?
         };
         for key in unused {
             let retired = self.store.retire(&key).await.map_err(ApiError::internal)?;
             let forgotten = {
                 let (db, key) = (db.clone(), key.clone());
-                crate::state::blocking(move || Ok(db.write(|tx| documents::forget_blob(tx, &key, cutoff))?))
-                    .await?
+                crate::blocking::blocking(
+                    move || Ok(db.write(|tx| documents::forget_blob(tx, &key, cutoff))?),
+                )
+                .await?
             };
             match (forgotten, retired) {
                 (true, Some(retired)) => {
@@ -191,7 +193,7 @@ impl Vault {
             let key = listed.key;
             let known = {
                 let (db, key) = (db.clone(), key.clone());
-                crate::state::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?
+                crate::blocking::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?
             };
             if known {
                 continue;
@@ -201,7 +203,7 @@ impl Vault {
             };
             let claimed = {
                 let (db, key) = (db.clone(), key.clone());
-                crate::state::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?
+                crate::blocking::blocking(move || Ok(db.read(|c| documents::blob_exists(c, &key))?)).await?
             };
             if claimed {
                 self.store
@@ -219,7 +221,7 @@ impl Vault {
 
     async fn remove_stale_partials(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<usize, ApiError> {
         let staging = self.staging.clone();
-        crate::state::blocking_io(move || {
+        crate::blocking::blocking_io(move || {
             let mut removed = 0;
             for entry in std::fs::read_dir(staging)? {
                 let entry = entry?;

@@ -20,7 +20,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
 
-use crate::state::blocking_io;
+use crate::blocking::blocking_io;
 
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 

@@ -12,8 +12,8 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::blocking::blocking_io;
 use crate::error::ApiError;
-use crate::state::blocking_io;
 
 /// Chunks are gathered up to this size before each write, so a write is one trip to
 /// the blocking pool rather than one per network packet.

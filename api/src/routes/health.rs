@@ -5,8 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Jwks;
+use crate::blocking::blocking;
 use crate::error::ApiError;
-use crate::state::{blocking, State};
+use crate::state::State;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
