@@ -24,6 +24,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod usecases;
+pub mod validation;
 pub mod vault;
 
 pub use app::{spec, Application, Shutdown, StartError};

@@ -3,7 +3,7 @@
 //! own data directory and mailbox, on a free loopback port.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use api::state::AppState;
 use api::{Application, Config, Source};
@@ -17,15 +17,22 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The PostgreSQL server from `KABINET_TEST_POSTGRES`, if the run has one.
-    pub fn postgres() -> Option<Backend> {
+    /// The PostgreSQL server from `KABINET_TEST_POSTGRES`, if the run has one. Without
+    /// one, the PostgreSQL variant of `test` says SKIPPED on the terminal (not in the
+    /// captured output a passing test hides), and fails when `KABINET_REQUIRE_POSTGRES=1`
+    /// (as `make test-ci` sets) so CI can never pass on SQLite alone.
+    pub fn postgres_for(test: &str) -> Option<Backend> {
         match std::env::var("KABINET_TEST_POSTGRES") {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url.trim_end_matches('/').to_string())),
             _ => {
-                static SAID: Once = Once::new();
-                SAID.call_once(|| {
-                    eprintln!("KABINET_TEST_POSTGRES is unset: database tests run on SQLite only")
-                });
+                if std::env::var("KABINET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                    panic!("{test}::postgres: KABINET_TEST_POSTGRES is unset but KABINET_REQUIRE_POSTGRES=1");
+                }
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "SKIPPED {test}::postgres — KABINET_TEST_POSTGRES is unset"
+                );
                 None
             }
         }
@@ -51,7 +58,7 @@ macro_rules! db_test {
 
             #[actix_web::test]
             async fn postgres() {
-                if let Some(backend) = $crate::support::Backend::postgres() {
+                if let Some(backend) = $crate::support::Backend::postgres_for(stringify!($name)) {
                     super::$name(backend).await
                 }
             }
@@ -376,7 +383,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), 200, "login of {login}");
-        let body: Value = response.json().await.unwrap_or_default();
+        let body: Value = body_json(response).await;
         body["access_token"].as_str().unwrap_or_default().to_string()
     }
 
@@ -407,9 +414,20 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
         .unwrap_or_default()
         .to_string();
     assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.unwrap_or_default();
+    let body = body_json(response).await;
     assert_eq!(body["status"], status);
     body
+}
+
+/// The body as JSON; a body that is not JSON fails the test with what it was, rather than
+/// becoming `null` for the assertions after it.
+pub async fn body_json(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading a {status} body: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("a {status} body is not JSON ({e}): {text:.300}"))
 }
 
 /// A random SNILS with correct check digits (above the unchecked historical range).
@@ -493,7 +511,7 @@ impl TestApp {
     pub async fn register(&self, body: &Value) -> Value {
         let response = self.post_json("/api/v1/accounts", body).await;
         let status = response.status();
-        let profile: Value = response.json().await.unwrap_or_default();
+        let profile: Value = body_json(response).await;
         assert_eq!(status, 201, "registration: {profile}");
         profile
     }
@@ -510,7 +528,7 @@ impl TestApp {
     pub async fn login_ok(&self, login: &str, password: &str) -> Value {
         let response = self.login(login, password).await;
         assert_eq!(response.status(), 200, "login of {login}");
-        let body: Value = response.json().await.unwrap_or_default();
+        let body: Value = body_json(response).await;
         assert_eq!(body["status"], "authenticated", "{body}");
         body
     }
@@ -800,7 +818,7 @@ impl TestApp {
 /// Reads a JSON body after checking the status.
 pub async fn json(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or_default();
+    let body = body_json(response).await;
     assert_eq!(actual, status, "{body}");
     body
 }

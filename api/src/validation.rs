@@ -1,0 +1,168 @@
+//! The shape rules of request bodies — lengths, ranges, patterns, nested items — declared
+//! with `validator` on the request type and checked by one extractor, [`Valid`], which
+//! answers 422 with every field problem at once (the same `errors: [{field, code,
+//! message}]` as every other validation failure). Semantic rules (a SNILS checksum, a
+//! state transition) stay in `domain`'s value objects and state machines.
+//!
+//! The spec documents the same limits (`maxLength`, `minimum`, `pattern`) through utoipa's
+//! `#[schema(...)]`; a test holds the two declarations of a sample type to each other.
+
+use std::collections::BTreeMap;
+
+use actix_web::dev::Payload;
+use actix_web::web::Json;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{ApiError, FieldProblem};
+
+/// A JSON body that parsed and passed its type's `#[validate(...)]` rules.
+#[derive(Debug)]
+pub struct Valid<T>(pub T);
+
+impl<T> Valid<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Valid<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Valid<T>, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Parsing keeps the application's JsonConfig (400 for broken JSON, 413, 415).
+        let parsed = Json::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let Json(body) = parsed.await?;
+            body.validate()
+                .map_err(|errors| ApiError::validation(problems(&errors)))?;
+            Ok(Valid(body))
+        })
+    }
+}
+
+/// Every problem in `errors`, flattened to dotted field paths (`items.2.name`), in a
+/// stable order.
+pub fn problems(errors: &ValidationErrors) -> Vec<FieldProblem> {
+    let mut found = BTreeMap::new();
+    collect("", errors, &mut found);
+    found.into_values().flatten().collect()
+}
+
+fn collect(prefix: &str, errors: &ValidationErrors, into: &mut BTreeMap<String, Vec<FieldProblem>>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                let problems = list.iter().map(|e| problem(&path, e)).collect();
+                into.insert(path, problems);
+            }
+            ValidationErrorsKind::Struct(inner) => collect(&path, inner, into),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(&format!("{path}.{index}"), inner, into);
+                }
+            }
+        }
+    }
+}
+
+/// One problem with our machine code: `validator`'s rule names are not part of our
+/// contract, so they are translated here.
+fn problem(field: &str, error: &ValidationError) -> FieldProblem {
+    let param = |name: &str| error.params.get(name).map(|v| v.to_string());
+    let (code, message) = match error.code.as_ref() {
+        "length" => match (param("min"), param("max"), param("value")) {
+            (_, Some(max), Some(value))
+                if value.trim_matches('"').chars().count() > max.parse().unwrap_or(usize::MAX) =>
+            {
+                ("too_long", format!("At most {max} characters."))
+            }
+            (Some(min), _, _) => ("too_short", format!("At least {min} characters.")),
+            (_, Some(max), _) => ("too_long", format!("At most {max} characters.")),
+            _ => ("invalid_length", "The length is out of range.".to_string()),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => ("out_of_range", format!("Between {min} and {max}.")),
+            (Some(min), None) => ("out_of_range", format!("At least {min}.")),
+            (None, Some(max)) => ("out_of_range", format!("At most {max}.")),
+            _ => ("out_of_range", "Out of range.".to_string()),
+        },
+        "regex" => (
+            "invalid_format",
+            "The value does not have the expected format.".to_string(),
+        ),
+        "email" => ("invalid_email", "Not an e-mail address.".to_string()),
+        "required" => ("required", "Required.".to_string()),
+        other => (other, "The value is not accepted.".to_string()),
+    };
+    let message = error.message.as_ref().map_or(message, |m| m.to_string());
+    FieldProblem {
+        field: field.to_string(),
+        code: code.to_string(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use validator::Validate;
+
+    use super::*;
+
+    #[derive(Deserialize, Validate)]
+    struct Item {
+        #[validate(length(min = 1, max = 3))]
+        name: String,
+    }
+
+    #[derive(Deserialize, Validate)]
+    struct Body {
+        #[validate(length(max = 5))]
+        title: String,
+        #[validate(range(min = 1, max = 100))]
+        limit: i64,
+        #[validate(nested)]
+        items: Vec<Item>,
+    }
+
+    fn problems_of(body: serde_json::Value) -> Vec<(String, String)> {
+        let body: Body = serde_json::from_value(body).unwrap_or_else(|e| panic!("{e}"));
+        match body.validate() {
+            Ok(()) => vec![],
+            Err(errors) => problems(&errors).into_iter().map(|p| (p.field, p.code)).collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_dotted_paths() {
+        let found = problems_of(serde_json::json!({
+            "title": "longer than five", "limit": 0,
+            "items": [{"name": "ok"}, {"name": ""}, {"name": "long"}]
+        }));
+        assert_eq!(
+            found,
+            vec![
+                ("items.1.name".to_string(), "too_short".to_string()),
+                ("items.2.name".to_string(), "too_long".to_string()),
+                ("limit".to_string(), "out_of_range".to_string()),
+                ("title".to_string(), "too_long".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_within_its_rules_passes() {
+        let found =
+            problems_of(serde_json::json!({"title": "fine", "limit": 100, "items": [{"name": "abc"}]}));
+        assert!(found.is_empty(), "{found:?}");
+    }
+}
