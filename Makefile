@@ -12,6 +12,9 @@ VENV_STAMP := $(VENV)/.requirements-ci.stamp
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 KABINET    := $(TARGET_DIR)/debug/kabinet
 SPEC       := openapi/openapi.json
+# Optional parts that CI and release builds compile in (S3 document storage); `make run`
+# and `make test` build without them, which is faster.
+FEATURES   := --features kabinet-api/s3
 
 # The steps of `make ci`, in order; each is also a target of its own.
 CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
@@ -55,7 +58,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 
 # CI runs the tests on SQLite and PostgreSQL; `make test` leaves the choice to the caller.
 test-ci pg-check: export KABINET_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432
@@ -73,12 +76,12 @@ pg-check:
 	@echo "PostgreSQL reachable at $$KABINET_TEST_POSTGRES"
 
 test-ci: pg-check
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace $(FEATURES)
 
 # Written through a temporary file so that a failed run leaves the committed copy intact.
 openapi:
 	@mkdir -p $(dir $(SPEC)); tmp=$$(mktemp $(SPEC).XXXXXX); trap 'rm -f "$$tmp"' EXIT; \
-	 $(CARGO) run -q --bin kabinet -- openapi > "$$tmp"; \
+	 $(CARGO) run -q $(FEATURES) --bin kabinet -- openapi > "$$tmp"; \
 	 test -s "$$tmp" || { echo "kabinet openapi printed nothing" >&2; exit 1; }; \
 	 chmod 644 "$$tmp"; mv "$$tmp" $(SPEC); \
 	 echo "wrote $(SPEC)"
@@ -86,7 +89,7 @@ openapi:
 openapi-check: venv
 	$(VENV)/bin/openapi-spec-validator $(SPEC)
 	@tmp=$$(mktemp); trap 'rm -f "$$tmp" "$$tmp.diff"' EXIT; \
-	 $(CARGO) run -q --bin kabinet -- openapi > "$$tmp"; \
+	 $(CARGO) run -q $(FEATURES) --bin kabinet -- openapi > "$$tmp"; \
 	 if ! diff -u $(SPEC) "$$tmp" > "$$tmp.diff"; then \
 	   head -n 80 "$$tmp.diff"; \
 	   echo "$(SPEC) differs from 'kabinet openapi': run 'make openapi' and commit the result." >&2; \
@@ -95,7 +98,7 @@ openapi-check: venv
 	 echo "$(SPEC) matches the code"
 
 schemathesis: venv
-	$(CARGO) build --bin kabinet
+	$(CARGO) build $(FEATURES) --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
 
 # HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh: seeded volume, wrk over loopback
@@ -113,7 +116,7 @@ bench:
 	   echo "==> bench: installing$$missing"; \
 	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	 fi
-	$(CARGO) build --release -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
+	$(CARGO) build --release $(FEATURES) -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
 	BENCH_COMMAND="make bench" KABINET_BIN=$(TARGET_DIR)/release/kabinet \
 	  KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench bash scripts/bench.sh
 	$(MAKE) --no-print-directory bench-auth

@@ -53,6 +53,34 @@ pub struct Swept {
     pub partials: usize,
 }
 
+/// An S3-compatible bucket (credentials from the standard `AWS_*` variables).
+#[cfg(feature = "s3")]
+fn s3_store(
+    bucket: &str,
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    allow_http: bool,
+) -> Result<Arc<dyn BlobStore>, String> {
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_allow_http(allow_http);
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = region {
+        builder = builder.with_region(region);
+    }
+    let store = builder.build().map_err(|e| format!("S3 storage: {e}"))?;
+    Ok(Arc::new(ObjectBlobStore::new(Arc::new(store))))
+}
+
+/// Without the `s3` feature the S3 client is not compiled in (it is most of the storage
+/// code's dependencies); asking for it is a start-up error, not a silent fallback.
+#[cfg(not(feature = "s3"))]
+fn s3_store(_: &str, _: Option<&str>, _: Option<&str>, _: bool) -> Result<Arc<dyn BlobStore>, String> {
+    Err("storage = s3 needs a build with the `s3` feature (cargo build --features s3)".into())
+}
+
 impl Vault {
     pub fn open(config: &Config) -> Result<Vault, String> {
         let root = config.data_dir.join("documents");
@@ -68,20 +96,7 @@ impl Vault {
                 endpoint,
                 region,
                 allow_http,
-            } => {
-                let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_allow_http(*allow_http);
-                if let Some(endpoint) = endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                if let Some(region) = region {
-                    builder = builder.with_region(region);
-                }
-                Arc::new(ObjectBlobStore::new(Arc::new(
-                    builder.build().map_err(|e| format!("S3 storage: {e}"))?,
-                )))
-            }
+            } => s3_store(bucket, endpoint.as_deref(), region.as_deref(), *allow_http)?,
         };
         let staging = root.join("staging");
         std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
