@@ -26,7 +26,7 @@ use crate::metrics::{self, Metrics};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::telemetry::{self, KabinetRootSpan};
-use crate::{demo, routes};
+use crate::{demo, edge, routes};
 
 /// Why the server could not start; printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -254,7 +254,9 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
             .default_service(web::to(http_errors::no_route))
+            .wrap(from_fn(edge::nul::refuse))
             .wrap(ErrorHandlers::new().default_handler(http_errors::normalize))
+            .wrap(from_fn(edge::headers::secure))
             .wrap(from_fn(http_errors::timeout))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::<KabinetRootSpan>::new())

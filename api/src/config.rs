@@ -35,6 +35,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub demo: bool,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<String>,
     pub log: String,
     pub log_format: LogFormat,
     pub dev_mailbox: Option<PathBuf>,
@@ -152,6 +154,7 @@ pub const KEYS: &[&str] = &[
     "request_reminder_hours",
     "idempotency_ttl_hours",
     "stream_recheck_secs",
+    "metrics_token",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -221,6 +224,12 @@ impl Source {
     pub fn set(mut self, key: &str, value: impl Into<String>) -> Source {
         self.values
             .insert(key.to_string(), (key.to_string(), value.into()));
+        self
+    }
+
+    /// Forgets `key` (tests: a setting another default put there).
+    pub fn unset(mut self, key: &str) -> Source {
+        self.values.remove(key);
         self
     }
 
@@ -296,6 +305,13 @@ impl Config {
             }
         };
         let demo = source.flag("demo", false)?;
+        if demo && environment == Environment::Production {
+            return Err(source.error(
+                "demo",
+                "refused when KABINET_ENV=production: demo accounts have published passwords".into(),
+            ));
+        }
+        let metrics_token = source.raw("metrics_token").map(|(_, v)| v.to_string());
         let single_session = source.flag("single_session", true)?;
         let pii_keys = source.raw("pii_keys").map(|(_, v)| v.to_string());
         let pii_index_key = source.raw("pii_index_key").map(|(_, v)| v.to_string());
@@ -326,6 +342,7 @@ impl Config {
             )?,
             data_dir,
             demo,
+            metrics_token,
             log: source
                 .raw("log")
                 .map(|(_, v)| v.to_string())
@@ -471,6 +488,17 @@ mod tests {
             .set("dev_mailbox", "/tmp/m.jsonl");
         let error = Config::from_source(&source).err();
         assert_eq!(error.map(|e| e.key), Some("dev_mailbox".to_string()));
+    }
+
+    #[test]
+    fn demo_data_is_refused_in_production() {
+        let source = Source::default()
+            .set("env", "production")
+            .set("pii_keys", "k1:AAAA")
+            .set("pii_index_key", "AAAA")
+            .set("demo", "1");
+        let error = Config::from_source(&source).err();
+        assert_eq!(error.map(|e| e.key), Some("demo".to_string()));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod dispatcher;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod forms;

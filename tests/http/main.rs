@@ -7,6 +7,7 @@ mod applications;
 mod audit;
 mod delegations;
 mod documents;
+mod edge;
 mod errors;
 mod events;
 mod idempotency;

@@ -64,13 +64,34 @@ pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
     tag = "service",
     operation_id = "metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String,
-        example = "kabinet_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 3\n"))
+        example = "kabinet_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 3\n"),
+        (status = 401, response = crate::openapi::Unauthorized))
 )]
 #[get("/metrics")]
-pub async fn metrics(state: State) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.config.metrics_token {
+        if !bearer_matches(&req, expected) {
+            return Err(ApiError::unauthorized(
+                "metrics_token_required",
+                "Send Authorization: Bearer <the metrics token>.",
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.db.usage()))
+        .body(state.metrics.render(state.db.usage())))
+}
+
+/// Compares digests, so the time taken says nothing about how much of the token matched.
+fn bearer_matches(req: &actix_web::HttpRequest, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let sent = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(sent.as_bytes()) == Sha256::digest(expected.as_bytes())
 }
 
 /// The public keys that verify Kabinet's access tokens (JWKS, RFC 7517).
