@@ -255,6 +255,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
             .default_service(web::to(http_errors::no_route))
             .wrap(from_fn(edge::nul::refuse))
+            .wrap(from_fn(edge::limits::limit))
             .wrap(ErrorHandlers::new().default_handler(http_errors::normalize))
             .wrap(from_fn(edge::headers::secure))
             .wrap(from_fn(http_errors::timeout))

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use domain::rate::Quota;
 use persistence::DatabaseUrl;
 
 /// A configuration problem: which key, and what is wrong with it.
@@ -37,6 +38,8 @@ pub struct Config {
     pub demo: bool,
     /// When set, `GET /metrics` answers only `Authorization: Bearer <this token>`.
     pub metrics_token: Option<String>,
+    /// Abuse limits (see `edge::limits`).
+    pub limits: Limits,
     pub log: String,
     pub log_format: LogFormat,
     pub dev_mailbox: Option<PathBuf>,
@@ -108,6 +111,53 @@ pub enum Storage {
     Memory,
 }
 
+/// Abuse limits, each `N/PERIOD` (`10/15m`): how many requests of a kind one key may make.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Logins and second-factor logins from one address.
+    pub login_per_ip: Quota,
+    /// Logins naming one login (whether it exists or not).
+    pub login_per_account: Quota,
+    /// Second-factor checks of one signed-in account (TOTP, contact changes, signatures).
+    pub second_factor_per_account: Quota,
+    pub register_per_ip: Quota,
+    /// Registrations naming one e-mail or phone.
+    pub register_per_target: Quota,
+    pub reset_per_ip: Quota,
+    /// Password resets naming one login: each sends a message to its owner.
+    pub reset_per_target: Quota,
+    /// Messages (codes, invitations by e-mail or SMS) one account makes us send.
+    pub messages_per_sender: Quota,
+    pub uploads_per_account: Quota,
+    pub creates_per_account: Quota,
+}
+
+impl Limits {
+    fn from_source(source: &Source) -> Result<Limits, ConfigError> {
+        let quota = |key: &str, default: &str| -> Result<Quota, ConfigError> {
+            let text = source.raw(key).map_or(default, |(_, v)| v);
+            Quota::parse(text).ok_or_else(|| {
+                source.error(
+                    key,
+                    format!("expected N/PERIOD such as 10/15m (s, m, h or d), got {text:?}"),
+                )
+            })
+        };
+        Ok(Limits {
+            login_per_ip: quota("rate_login_per_ip", "30/15m")?,
+            login_per_account: quota("rate_login_per_account", "10/15m")?,
+            second_factor_per_account: quota("rate_second_factor_per_account", "10/15m")?,
+            register_per_ip: quota("rate_register_per_ip", "20/1h")?,
+            register_per_target: quota("rate_register_per_target", "3/1h")?,
+            reset_per_ip: quota("rate_reset_per_ip", "20/1h")?,
+            reset_per_target: quota("rate_reset_per_target", "3/1h")?,
+            messages_per_sender: quota("rate_messages_per_sender", "50/1d")?,
+            uploads_per_account: quota("rate_uploads_per_account", "60/1h")?,
+            creates_per_account: quota("rate_creates_per_account", "300/1h")?,
+        })
+    }
+}
+
 /// The keys, as written in the TOML file; the environment variable is `KABINET_` + the key
 /// in capitals, except `database_url`, which is the conventional `DATABASE_URL`.
 pub const KEYS: &[&str] = &[
@@ -155,6 +205,16 @@ pub const KEYS: &[&str] = &[
     "idempotency_ttl_hours",
     "stream_recheck_secs",
     "metrics_token",
+    "rate_login_per_ip",
+    "rate_login_per_account",
+    "rate_second_factor_per_account",
+    "rate_register_per_ip",
+    "rate_register_per_target",
+    "rate_reset_per_ip",
+    "rate_reset_per_target",
+    "rate_messages_per_sender",
+    "rate_uploads_per_account",
+    "rate_creates_per_account",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -343,6 +403,7 @@ impl Config {
             data_dir,
             demo,
             metrics_token,
+            limits: Limits::from_source(source)?,
             log: source
                 .raw("log")
                 .map(|(_, v)| v.to_string())

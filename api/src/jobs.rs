@@ -147,6 +147,11 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             purge_idempotency_keys(&worker, at, key_hours)
         })
         .await;
+        let worker = db.clone();
+        step("rate limits purged", move || {
+            worker.write(|tx| Ok::<_, ApiError>(persistence::rate_limits::purge(tx, at)?))
+        })
+        .await;
         match documents(&state, at).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),

@@ -169,15 +169,15 @@ pub struct ApiDoc;
 pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Ref, RefOr};
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
         let operations = [
-            (&mut item.get, false),
-            (&mut item.post, true),
-            (&mut item.put, true),
-            (&mut item.patch, true),
-            (&mut item.delete, true),
+            (&mut item.get, false, actix_web::http::Method::GET),
+            (&mut item.post, true, actix_web::http::Method::POST),
+            (&mut item.put, true, actix_web::http::Method::PUT),
+            (&mut item.patch, true, actix_web::http::Method::PATCH),
+            (&mut item.delete, true, actix_web::http::Method::DELETE),
         ];
-        for (operation, writes) in operations {
+        for (operation, writes, method) in operations {
             let Some(operation) = operation else {
                 continue;
             };
@@ -215,6 +215,9 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if writes {
                 common.push(("409", "Conflict"));
+            }
+            if crate::edge::limits::limited(&method, path) {
+                common.push(("429", "TooManyRequests"));
             }
             for (status, name) in common {
                 operation

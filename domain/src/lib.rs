@@ -15,5 +15,6 @@ pub mod login;
 pub mod notice;
 pub mod organisation;
 pub mod person;
+pub mod rate;
 pub mod template;
 pub mod time;

@@ -19,6 +19,7 @@ pub mod locks;
 pub mod notifications;
 pub mod organisations;
 pub mod outbox;
+pub mod rate_limits;
 mod rows;
 pub mod schema;
 pub mod sessions;

@@ -547,3 +547,10 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(events, event_audience);
+
+diesel::table! {
+    rate_limits (key) {
+        key -> Text,
+        tat -> Timestamp,
+    }
+}

@@ -13,6 +13,7 @@ mod events;
 mod idempotency;
 mod identity;
 mod joint;
+mod limits;
 mod openapi;
 mod outbox;
 mod service;

@@ -240,6 +240,20 @@ pub struct TestApp {
     _pg: Option<std::sync::Arc<PgDatabase>>,
 }
 
+/// Every abuse limit, set out of reach for tests that are about something else.
+pub const GENEROUS_LIMITS: [&str; 10] = [
+    "rate_login_per_ip",
+    "rate_login_per_account",
+    "rate_second_factor_per_account",
+    "rate_register_per_ip",
+    "rate_register_per_target",
+    "rate_reset_per_ip",
+    "rate_reset_per_target",
+    "rate_messages_per_sender",
+    "rate_uploads_per_account",
+    "rate_creates_per_account",
+];
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         TestApp::spawn_with(backend, |s| s).await
@@ -264,19 +278,27 @@ impl TestApp {
 
     /// A second app on the same database (another API node).
     pub async fn second_node(&self) -> TestApp {
+        self.second_node_with(|s| s).await
+    }
+
+    /// A second node whose configuration `adjust` may change (as a deployment sets every
+    /// node alike).
+    pub async fn second_node_with(&self, adjust: impl FnOnce(Source) -> Source) -> TestApp {
         let data_dir = TempDir::new();
-        // Same signing key, as every node of one deployment has.
+        // Same signing and personal-data keys, as every node of one deployment has.
         let keys = self.data_dir.0.join("keys");
         let target = data_dir.0.join("keys");
         std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::copy(keys.join("ed25519.pem"), target.join("ed25519.pem")).unwrap_or_else(|e| panic!("{e}"));
+        for file in ["ed25519.pem", "pii.json"] {
+            std::fs::copy(keys.join(file), target.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
         TestApp::start(
             self.backend.clone(),
             data_dir,
             self.database_url.clone(),
             self._pg.clone(),
             Some(self.state.clock.clone()),
-            |s| s,
+            adjust,
         )
     }
 
@@ -298,6 +320,11 @@ impl TestApp {
             .set("db_pool_size", "4")
             .set("outbox_poll_ms", "50")
             .set("log", "debug");
+        // Tests make many requests from one address and account; the abuse limits are
+        // tested with their own settings (tests/http/limits.rs).
+        let source = GENEROUS_LIMITS
+            .iter()
+            .fold(source, |s, key| s.set(key, "100000/1h"));
         let config = Config::from_source(&adjust(source)).unwrap_or_else(|e| panic!("{e}"));
         install_log_capture();
         // Nodes of one deployment share a clock, so moving it moves the whole cluster.

@@ -3,4 +3,5 @@
 //! every answer carries the headers a browser needs to treat it safely.
 
 pub mod headers;
+pub mod limits;
 pub mod nul;

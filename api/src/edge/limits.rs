@@ -1,0 +1,420 @@
+//! Abuse limits at the edge, in one table: which requests are limited, by what (the
+//! client's address, the signed-in account, or the login, e-mail or phone a body names),
+//! and how much (config). The state lives in the database, so every node counts the same
+//! keys; a refused request is answered 429 with `Retry-After` and the IETF `RateLimit` and
+//! `RateLimit-Policy` headers (draft-ietf-httpapi-ratelimit-headers), admitted ones carry
+//! the headers too.
+//!
+//! What an attacker would try, and what stops it: guessing passwords or second factors
+//! from many addresses (per-account keys), from one address against many accounts
+//! (per-address keys), making us send e-mails or SMS to a victim (per-target and
+//! per-sender keys), filling storage or tables (per-account uploads and creates).
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::HttpMessage;
+use domain::rate::{Decision, Quota};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What a limit counts by.
+#[derive(Clone, Copy, Debug)]
+enum By {
+    /// The client's address.
+    Ip,
+    /// The account of the bearer token.
+    Account,
+    /// A field of the JSON body (a login, e-mail or phone), lower-cased.
+    Field(&'static str),
+}
+
+/// One limited kind of request.
+struct Rule {
+    /// The name in the `RateLimit` headers and in the key.
+    name: &'static str,
+    method: Method,
+    /// The path, `{}` standing for one segment.
+    path: &'static str,
+    by: By,
+    quota: fn(&Limits) -> Quota,
+}
+
+fn rules() -> Vec<Rule> {
+    use By::*;
+    let rule = |name, method, path, by, quota| Rule {
+        name,
+        method,
+        path,
+        by,
+        quota,
+    };
+    vec![
+        rule(
+            "login-ip",
+            Method::POST,
+            "/api/v1/auth/login",
+            Ip,
+            |l: &Limits| l.login_per_ip,
+        ),
+        rule(
+            "login-account",
+            Method::POST,
+            "/api/v1/auth/login",
+            Field("login"),
+            |l: &Limits| l.login_per_account,
+        ),
+        rule(
+            "mfa-ip",
+            Method::POST,
+            "/api/v1/auth/login/mfa",
+            Ip,
+            |l: &Limits| l.login_per_ip,
+        ),
+        rule(
+            "second-factor",
+            Method::POST,
+            "/api/v1/me/mfa/totp/confirm",
+            Account,
+            |l: &Limits| l.second_factor_per_account,
+        ),
+        rule(
+            "second-factor",
+            Method::DELETE,
+            "/api/v1/me/mfa/totp",
+            Account,
+            |l: &Limits| l.second_factor_per_account,
+        ),
+        rule(
+            "second-factor",
+            Method::POST,
+            "/api/v1/me/contact-changes/{}/confirm",
+            Account,
+            |l: &Limits| l.second_factor_per_account,
+        ),
+        rule(
+            "second-factor",
+            Method::POST,
+            "/api/v1/applications/{}/signatures",
+            Account,
+            |l: &Limits| l.second_factor_per_account,
+        ),
+        rule(
+            "register-ip",
+            Method::POST,
+            "/api/v1/accounts",
+            Ip,
+            |l: &Limits| l.register_per_ip,
+        ),
+        rule(
+            "register-email",
+            Method::POST,
+            "/api/v1/accounts",
+            Field("email"),
+            |l: &Limits| l.register_per_target,
+        ),
+        rule(
+            "register-phone",
+            Method::POST,
+            "/api/v1/accounts",
+            Field("phone"),
+            |l: &Limits| l.register_per_target,
+        ),
+        rule(
+            "reset-ip",
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            Ip,
+            |l: &Limits| l.reset_per_ip,
+        ),
+        rule(
+            "reset-target",
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            Field("login"),
+            |l: &Limits| l.reset_per_target,
+        ),
+        rule(
+            "reset-ip",
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Ip,
+            |l: &Limits| l.reset_per_ip,
+        ),
+        rule(
+            "codes-sent",
+            Method::POST,
+            "/api/v1/applications/{}/signatures/code",
+            Account,
+            |l: &Limits| l.messages_per_sender,
+        ),
+        rule(
+            "codes-sent",
+            Method::POST,
+            "/api/v1/me/contact-changes",
+            Account,
+            |l: &Limits| l.messages_per_sender,
+        ),
+        rule(
+            "invitations",
+            Method::POST,
+            "/api/v1/applications/{}/participants",
+            Account,
+            |l: &Limits| l.messages_per_sender,
+        ),
+        rule(
+            "uploads",
+            Method::POST,
+            "/api/v1/documents",
+            Account,
+            |l: &Limits| l.uploads_per_account,
+        ),
+        rule(
+            "uploads",
+            Method::POST,
+            "/api/v1/applications/{}/attachments",
+            Account,
+            |l: &Limits| l.uploads_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/applications",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/delegations",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/templates",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/applications/{}/comments",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/applications/{}/requests",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+        rule(
+            "creates",
+            Method::POST,
+            "/api/v1/organisations",
+            Account,
+            |l: &Limits| l.creates_per_account,
+        ),
+    ]
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut s) = (pattern.split('/'), path.trim_end_matches('/').split('/'));
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some("{}"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// One key to count: the rule and the value it counts by.
+struct Counted {
+    name: &'static str,
+    quota: Quota,
+    key: String,
+}
+
+/// The keys `req` counts against; the body is read only when a rule needs a field of it.
+fn keys(state: &AppState, req: &ServiceRequest, body: Option<&Value>) -> Vec<Counted> {
+    let ip = crate::auth::network::client_ip(req.request());
+    let now = state.clock.now().timestamp();
+    let account = || {
+        let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
+        state
+            .tokens
+            .verify(token.trim(), now)
+            .ok()
+            .map(|c| c.sub.to_string())
+    };
+    rules()
+        .into_iter()
+        .filter(|r| r.method == req.method() && matches(r.path, req.path()))
+        .filter_map(|r| {
+            let value = match r.by {
+                By::Ip => ip.clone(),
+                By::Account => account(),
+                By::Field(field) => body?.get(field)?.as_str().map(|v| v.trim().to_lowercase()),
+            }?;
+            Some(Counted {
+                name: r.name,
+                quota: (r.quota)(&state.config.limits),
+                key: state.pii.keyed_hash("rate", &format!("{}:{value}", r.name)),
+            })
+        })
+        .collect()
+}
+
+/// Whether requests of `method` on `path` (a spec path such as `/api/v1/x/{id}`) are
+/// limited, for the spec's 429 answers.
+pub fn limited(method: &Method, path: &str) -> bool {
+    rules()
+        .iter()
+        .any(|r| r.method == method && matches(r.path, path))
+}
+
+fn needs_body(req: &ServiceRequest) -> bool {
+    rules()
+        .iter()
+        .any(|r| matches!(r.by, By::Field(_)) && r.method == req.method() && matches(r.path, req.path()))
+}
+
+/// The request's JSON body, read whole (limited routes' bodies are small) and put back.
+async fn peek_body(req: &mut ServiceRequest, limit: usize) -> Result<Option<Value>, actix_web::Error> {
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        body.extend_from_slice(&chunk?);
+        if body.len() > limit {
+            break;
+        }
+    }
+    let parsed = serde_json::from_slice(&body).ok();
+    let head: Bytes = body.freeze();
+    let stream = futures_util::stream::once(async move { Ok(head) }).chain(payload);
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(stream),
+    });
+    Ok(parsed)
+}
+
+/// Decides every key of one request in one transaction, stopping at the first refusal.
+fn decide(state: &AppState, counted: Vec<Counted>) -> Result<Vec<(Counted, Decision)>, ApiError> {
+    let now = state.clock.now();
+    state.db.write(move |tx| {
+        let mut decided = Vec::new();
+        for c in counted {
+            let decision = persistence::rate_limits::take(tx, &c.key, c.quota, now)?;
+            let refused = !decision.allowed;
+            decided.push((c, decision));
+            if refused {
+                break;
+            }
+        }
+        Ok::<_, ApiError>(decided)
+    })
+}
+
+fn seconds(t: chrono::TimeDelta) -> i64 {
+    (t.num_milliseconds() + 999).div_euclid(1000).max(0)
+}
+
+/// `RateLimit-Policy` and `RateLimit` for the key closest to its limit.
+fn headers_of(decided: &[(Counted, Decision)]) -> Option<(String, String)> {
+    let (c, d) = decided.iter().min_by_key(|(_, d)| (d.allowed, d.remaining))?;
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        c.name,
+        c.quota.count,
+        c.quota.period.num_seconds()
+    );
+    let current = format!("\"{}\";r={};t={}", c.name, d.remaining, seconds(d.reset));
+    Some((policy, current))
+}
+
+pub async fn limit(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let body = if needs_body(&req) {
+        peek_body(&mut req, state.config.body_limit_bytes).await?
+    } else {
+        None
+    };
+    let counted = keys(&state, &req, body.as_ref());
+    if counted.is_empty() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let worker = state.clone();
+    let decided = crate::blocking::blocking(move || decide(&worker, counted)).await?;
+    let shown = headers_of(&decided);
+    if let Some((_, refused)) = decided.iter().find(|(_, d)| !d.allowed) {
+        let wait = seconds(refused.retry_after).max(1);
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many requests of this kind; try again in {wait} s."),
+        )
+        .with_header(header::RETRY_AFTER, wait.to_string());
+        if let Some((policy, current)) = shown {
+            error = error
+                .with_header(RATELIMIT_POLICY, policy)
+                .with_header(RATELIMIT, current);
+        }
+        return Ok(req.error_response(error).map_into_right_body());
+    }
+    let mut response = next.call(req).await?;
+    if let Some((policy, current)) = shown {
+        let headers = response.headers_mut();
+        for (name, value) in [(RATELIMIT_POLICY, policy), (RATELIMIT, current)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    Ok(response.map_into_left_body())
+}
+
+pub const RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");
+pub const RATELIMIT_POLICY: header::HeaderName = header::HeaderName::from_static("ratelimit-policy");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_whole_segments() {
+        assert!(matches(
+            "/api/v1/applications/{}/comments",
+            "/api/v1/applications/abc/comments"
+        ));
+        assert!(matches("/api/v1/accounts", "/api/v1/accounts/"));
+        assert!(!matches(
+            "/api/v1/applications/{}/comments",
+            "/api/v1/applications//comments"
+        ));
+        assert!(!matches(
+            "/api/v1/accounts",
+            "/api/v1/accounts/x/confirm-identity"
+        ));
+        assert!(!matches("/api/v1/auth/login", "/api/v1/auth/login/mfa"));
+    }
+}
