@@ -149,6 +149,28 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// Who fires events of this kind: every kind belongs to one party in the table, so a
+    /// caller names the event and the party follows.
+    pub fn party(self) -> Party {
+        match self {
+            EventKind::Submit
+            | EventKind::Edit
+            | EventKind::Respond
+            | EventKind::Appeal
+            | EventKind::Cancel
+            | EventKind::Restore => Party::Applicant,
+            EventKind::Take
+            | EventKind::RequestInfo
+            | EventKind::Approve
+            | EventKind::Reject
+            | EventKind::Complete
+            | EventKind::Forward => Party::Officer,
+            EventKind::Expire => Party::System,
+        }
+    }
+}
+
 /// What happens, with its data.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -317,12 +339,50 @@ impl Application {
     }
 }
 
-/// A refused event: the machine code, why, and what could be done instead.
+/// Why an event was refused. The wire code is the variant's snake_case name; the api
+/// chooses the HTTP status by variant (bad input or the wrong state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Reason {
+    /// The table has no such transition from the current status for this party.
+    InvalidTransition,
+    NotEditable,
+    NotCancellable,
+    AppealUsed,
+    AppealWindowClosed,
+    RestoreWindowClosed,
+    NotDue,
+    NotADraft,
+    /// A text the event needs (question, reason, answer, result, agency) is empty.
+    CommentRequired,
+    DueDateInPast,
+    SameAgency,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every reason, in declaration order.
+    pub fn all() -> impl Iterator<Item = Reason> {
+        <Reason as strum::IntoEnumIterator>::iter()
+    }
+}
+
+/// A refused event: why, in words, and what could be done instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub reason: Reason,
     pub message: String,
     pub allowed: Vec<EventKind>,
+}
+
+impl Refusal {
+    /// The machine code clients see.
+    pub fn code(&self) -> &'static str {
+        self.reason.code()
+    }
 }
 
 /// An accepted event: the application after it, and the history entry it writes.
@@ -339,7 +399,7 @@ fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Ref
     let text = text.trim();
     if text.is_empty() {
         return Err(Refusal {
-            code: "comment_required",
+            reason: Reason::CommentRequired,
             message: format!("{what} is required."),
             allowed: allowed.to_vec(),
         });
@@ -359,16 +419,16 @@ impl Application {
     ) -> Result<Step, Refusal> {
         let allowed = allowed_events(self.status, by);
         let kind = event.kind();
-        let refuse = |code: &'static str, message: String| {
+        let refuse = |reason: Reason, message: String| {
             Err(Refusal {
-                code,
+                reason,
                 message,
                 allowed: allowed.clone(),
             })
         };
         let Some(mut to) = table_target(self.status, kind, by) else {
             return refuse(
-                "invalid_transition",
+                Reason::InvalidTransition,
                 format!(
                     "Cannot {} an application that is {}.",
                     kind.as_str(),
@@ -385,7 +445,7 @@ impl Application {
             Event::Edit { form_data } => {
                 if !policy.editable_after_submit {
                     return refuse(
-                        "not_editable",
+                        Reason::NotEditable,
                         "This service does not allow edits after submission.".into(),
                     );
                 }
@@ -395,7 +455,10 @@ impl Application {
             Event::RequestInfo { question, due_at } => {
                 let question = required(&question, "A question", &allowed)?;
                 if due_at <= now {
-                    return refuse("due_date_in_past", "The due date must be in the future.".into());
+                    return refuse(
+                        Reason::DueDateInPast,
+                        "The due date must be in the future.".into(),
+                    );
                 }
                 next.info_request = Some(question.clone());
                 next.info_due_at = Some(due_at);
@@ -425,12 +488,12 @@ impl Application {
             }
             Event::Appeal { reason } => {
                 if self.appeal_used {
-                    return refuse("appeal_used", "The decision on the appeal is final.".into());
+                    return refuse(Reason::AppealUsed, "The decision on the appeal is final.".into());
                 }
                 let decided = self.decided_at.unwrap_or(self.updated_at);
                 if now > decided + TimeDelta::days(policy.appeal_window_days) {
                     return refuse(
-                        "appeal_window_closed",
+                        Reason::AppealWindowClosed,
                         format!(
                             "An appeal is possible within {} days of the decision.",
                             policy.appeal_window_days
@@ -442,7 +505,7 @@ impl Application {
             Event::Cancel { reason } => {
                 if self.status == Status::InReview && !policy.cancellable_in_review {
                     return refuse(
-                        "not_cancellable",
+                        Reason::NotCancellable,
                         "This service does not allow cancelling during review.".into(),
                     );
                 }
@@ -454,7 +517,7 @@ impl Application {
                 let cancelled = self.cancelled_at.unwrap_or(self.updated_at);
                 if now > cancelled + TimeDelta::days(policy.restore_window_days) {
                     return refuse(
-                        "restore_window_closed",
+                        Reason::RestoreWindowClosed,
                         format!(
                             "A restore is possible within {} days of the cancellation.",
                             policy.restore_window_days
@@ -467,7 +530,7 @@ impl Application {
             }
             Event::Expire => {
                 if self.info_due_at.is_some_and(|due| due > now) {
-                    return refuse("not_due", "The information request is not due yet.".into());
+                    return refuse(Reason::NotDue, "The information request is not due yet.".into());
                 }
             }
             Event::Forward {
@@ -477,7 +540,7 @@ impl Application {
                 let to_agency = required(&to_agency, "The target agency", &allowed)?;
                 if to_agency == self.agency_code {
                     return refuse(
-                        "same_agency",
+                        Reason::SameAgency,
                         "The application is with this agency already.".into(),
                     );
                 }
@@ -504,7 +567,7 @@ impl Application {
     pub fn save_draft(&self, form_data: Value, now: Instant) -> Result<Application, Refusal> {
         if self.status != Status::Draft {
             return Err(Refusal {
-                code: "not_a_draft",
+                reason: Reason::NotADraft,
                 message: "Only drafts are saved in place; after submission an edit resubmits.".into(),
                 allowed: allowed_events(self.status, Party::Applicant),
             });
@@ -614,7 +677,7 @@ mod tests {
                     match table_target(status, kind, by) {
                         None => {
                             let refusal = result.unwrap_err();
-                            assert_eq!(refusal.code, "invalid_transition", "{status:?} {kind:?} {by:?}");
+                            assert_eq!(refusal.code(), "invalid_transition", "{status:?} {kind:?} {by:?}");
                             assert_eq!(refusal.allowed, allowed_events(status, by));
                         }
                         Some(target) => {
@@ -632,6 +695,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The party an event kind names is the one party the table lets fire it.
+    #[test]
+    fn each_event_kind_has_the_party_of_its_table_rows() {
+        for kind in EventKind::ALL {
+            let parties: Vec<Party> = TRANSITIONS
+                .iter()
+                .filter(|(_, e, _, _)| *e == kind)
+                .map(|(_, _, p, _)| *p)
+                .collect();
+            assert!(!parties.is_empty(), "{kind:?} has no row");
+            assert!(
+                parties.iter().all(|p| *p == kind.party()),
+                "{kind:?}: {parties:?}"
+            );
+        }
+    }
+
+    /// The wire codes of refusals are part of the HTTP contract.
+    #[test]
+    fn refusal_codes_keep_their_wire_names() {
+        let codes: Vec<&str> = Reason::all().map(Reason::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid_transition",
+                "not_editable",
+                "not_cancellable",
+                "appeal_used",
+                "appeal_window_closed",
+                "restore_window_closed",
+                "not_due",
+                "not_a_draft",
+                "comment_required",
+                "due_date_in_past",
+                "same_agency"
+            ]
+        );
     }
 
     #[test]
@@ -696,7 +798,7 @@ mod tests {
             ..ServicePolicy::default()
         };
         let now = t0() + TimeDelta::days(1);
-        let code = |app: &Application, e: Event, by| app.apply(e, by, &strict, now).unwrap_err().code;
+        let code = |app: &Application, e: Event, by| app.apply(e, by, &strict, now).unwrap_err().code();
         assert_eq!(
             code(&at(S::Submitted), event(E::Edit, now), Applicant),
             "not_editable"
@@ -737,13 +839,13 @@ mod tests {
             .apply(event(E::Appeal, inside), Applicant, &policy, inside)
             .is_ok());
         let late = at(S::Rejected).apply(event(E::Appeal, outside), Applicant, &policy, outside);
-        assert_eq!(late.unwrap_err().code, "appeal_window_closed");
+        assert_eq!(late.unwrap_err().code(), "appeal_window_closed");
         let restored = at(S::Cancelled)
             .apply(Event::Restore, Applicant, &policy, inside)
             .unwrap();
         assert_eq!(restored.to, S::Submitted);
         let late = at(S::Cancelled).apply(Event::Restore, Applicant, &policy, outside);
-        assert_eq!(late.unwrap_err().code, "restore_window_closed");
+        assert_eq!(late.unwrap_err().code(), "restore_window_closed");
     }
 
     #[test]
@@ -813,7 +915,7 @@ mod tests {
                         prop_assert!(!matches!(was, S::Completed | S::Expired), "left a terminal state");
                         app = step.application;
                     }
-                    Err(refusal) => prop_assert!(!refusal.code.is_empty()),
+                    Err(refusal) => prop_assert!(!refusal.code().is_empty()),
                 }
             }
             prop_assert_eq!(app.version as usize, 1 + history);
