@@ -547,7 +547,8 @@ async fn strangers_and_other_agencies_see_nothing(backend: Backend) {
 }
 db_test!(strangers_and_other_agencies_see_nothing);
 
-async fn lists_filter_sort_paginate_and_export(backend: Backend) {
+/// Five drafts of one confirmed citizen, the fourth with a name that needs quoting in CSV.
+async fn five_drafts(backend: Backend) -> (TestApp, String) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
     let (_, _, token) = app.confirmed_citizen().await;
@@ -572,6 +573,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
         )
         .await;
     }
+    (app, token)
+}
+
+async fn lists_page_by_cursor_newest_or_oldest_first(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let page1 = json(
         app.send(Method::GET, "/api/v1/applications?limit=2", &token, None, None)
             .await,
@@ -626,7 +632,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
     )
     .await;
     assert_eq!(oldest["items"][0]["id"], json!(ids[4]));
+}
+db_test!(lists_page_by_cursor_newest_or_oldest_first);
 
+async fn lists_filter_by_text_status_and_date(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let found = json(
         app.send(
             Method::GET,
@@ -692,7 +702,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
         422,
     )
     .await;
+}
+db_test!(lists_filter_by_text_status_and_date);
 
+async fn the_export_is_csv_with_a_bom_and_every_row(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let csv = app
         .send(Method::GET, "/api/v1/applications/export.csv", &token, None, None)
         .await;
@@ -708,7 +722,7 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
     assert_eq!(text.lines().count(), 6);
     assert!(text.contains("Черновик"));
 }
-db_test!(lists_filter_sort_paginate_and_export);
+db_test!(the_export_is_csv_with_a_bom_and_every_row);
 
 async fn the_queue_is_oldest_first_flags_overdue_and_pages(backend: Backend) {
     let app = spawn_for_time_travel(backend).await;
@@ -999,6 +1013,10 @@ async fn templates_fill_placeholders_from_the_profile(backend: Backend) {
         204
     );
     problem(app.send(Method::GET, &path, &token, None, None).await, 404).await;
+    let audited = app.audit_actions();
+    for action in ["template.create", "template.replace", "template.delete"] {
+        assert!(audited.contains(&action.to_string()), "{action} in {audited:?}");
+    }
 }
 db_test!(templates_fill_placeholders_from_the_profile);
 
