@@ -10,8 +10,22 @@ use crate::catalog::ServicePolicy;
 use crate::ids::{AccountId, ApplicationId};
 use crate::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Draft,
     Submitted,
@@ -42,19 +56,7 @@ impl Status {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Submitted => "submitted",
-            Status::Resubmitted => "resubmitted",
-            Status::InReview => "in_review",
-            Status::NeedsInfo => "needs_info",
-            Status::Approved => "approved",
-            Status::Rejected => "rejected",
-            Status::Appealed => "appealed",
-            Status::Completed => "completed",
-            Status::Cancelled => "cancelled",
-            Status::Expired => "expired",
-        }
+        self.into()
     }
 
     /// The label citizens see (as on Gosuslugi).
@@ -75,7 +77,7 @@ impl Status {
     }
 
     pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether officers see it: drafts are the applicant's own business.
@@ -95,8 +97,9 @@ pub enum Party {
 }
 
 /// The kind of an event, without its data: what the transition table is keyed by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     Submit,
     Edit,
@@ -131,21 +134,7 @@ impl EventKind {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Submit => "submit",
-            EventKind::Edit => "edit",
-            EventKind::Take => "take",
-            EventKind::RequestInfo => "request_info",
-            EventKind::Respond => "respond",
-            EventKind::Approve => "approve",
-            EventKind::Reject => "reject",
-            EventKind::Complete => "complete",
-            EventKind::Appeal => "appeal",
-            EventKind::Cancel => "cancel",
-            EventKind::Restore => "restore",
-            EventKind::Expire => "expire",
-            EventKind::Forward => "forward",
-        }
+        self.into()
     }
 }
 
@@ -712,6 +701,22 @@ mod tests {
                 "{kind:?}: {parties:?}"
             );
         }
+    }
+
+    /// One declaration gives each status and event kind its wire name: the strings the
+    /// api answers are the ones serde writes.
+    #[test]
+    fn wire_names_come_from_one_declaration() {
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::InReview.as_str(), "in_review");
+        assert_eq!(Status::parse("nonsense"), None);
+        for kind in EventKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(EventKind::RequestInfo.as_str(), "request_info");
     }
 
     /// The wire codes of refusals are part of the HTTP contract.
