@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use domain::time::Instant;
 
 use crate::error::ApiError;
-use crate::lifecycle;
+use crate::usecases::applications::store_step;
 use crate::usecases::{effects, Effects};
 
 const BATCH: i64 = 100;
@@ -31,7 +31,8 @@ pub fn expire_information_requests(db: &Database, at: Instant) -> Result<usize, 
             };
             match current.apply(Event::Expire, Party::System, &service.policy, at) {
                 Ok(step) => {
-                    lifecycle::store_step(tx, &step, &service, None, current.version, at)?;
+                    let effects = store_step(tx, &step, &service, None, current.version, at)?;
+                    effects::commit(tx, effects, at)?;
                     Ok::<_, ApiError>(true)
                 }
                 Err(_) => Ok(false),

@@ -27,6 +27,7 @@ pub mod telemetry;
 pub mod usecases;
 pub mod validation;
 pub mod vault;
+pub mod views;
 
 pub use app::{spec, Application, Shutdown, StartError};
 pub use config::{Config, Source};

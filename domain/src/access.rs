@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::AccountLevel;
-use crate::application::Status;
+use crate::application::{EventKind, Status};
 use crate::delegation::{Grant, Lapse, NotCovered};
 use crate::ids::AccountId;
 use crate::joint::ParticipantRole;
@@ -204,6 +204,25 @@ impl Action {
         Action::ApplicationsForward,
     ];
 
+    /// The action firing an event of `kind` on an application takes; `None` for expiry,
+    /// which only the system fires. Handlers name the event; the action follows.
+    pub fn to_fire(kind: EventKind) -> Option<Action> {
+        Some(match kind {
+            EventKind::Submit => Action::ApplicationsSubmit,
+            EventKind::Edit => Action::ApplicationsEdit,
+            EventKind::Respond => Action::ApplicationsRespond,
+            EventKind::Appeal => Action::ApplicationsAppeal,
+            EventKind::Cancel => Action::ApplicationsCancel,
+            EventKind::Restore => Action::ApplicationsRestore,
+            EventKind::Take => Action::ApplicationsTake,
+            EventKind::RequestInfo => Action::ApplicationsRequestInfo,
+            EventKind::Approve | EventKind::Reject => Action::ApplicationsDecide,
+            EventKind::Complete => Action::ApplicationsComplete,
+            EventKind::Forward => Action::ApplicationsForward,
+            EventKind::Expire => return None,
+        })
+    }
+
     /// Changes as opposed to reads (a `limited` delegation never allows these).
     pub fn is_write(self) -> bool {
         !matches!(
@@ -305,6 +324,8 @@ pub enum Resource {
     Application(ApplicationFacts),
     /// An agency's queue.
     Agency(String),
+    /// A saved application template, and the account that saved it.
+    Template { owner: AccountId },
     /// A delegation, between its principal and representative; `head` is the head of the
     /// principal when the principal is an organisation.
     Delegation {
@@ -589,6 +610,9 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
+        (Action::ProfileRead | Action::ProfileEdit, Resource::Template { owner }) => {
+            template_owner(subject.account, *owner)
+        }
         (Action::AgencyQueueRead, Resource::Agency(code)) => {
             require(subject.has_role(Role::Officer), Denial::RoleRequired)?;
             require(
@@ -600,6 +624,12 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         // refuse it in a way that reveals nothing.
         _ => Err(Denial::NotOwner),
     }
+}
+
+/// A template is its saver's alone: only they read, change, delete or start from it (a
+/// representative starts from their own templates, never from the principal's).
+pub fn template_owner(account: AccountId, owner: AccountId) -> Result<(), Denial> {
+    require(owner == account, Denial::NotOwner)
 }
 
 /// The principal itself, or the head of the organisation that is the principal.
@@ -720,6 +750,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Templates: their saver reads and changes them; anyone else (staff included) is told
+    /// nothing; a representative acts on a template as the principal would, so only on the
+    /// principal's own (when the delegation covers the action).
+    #[test]
+    fn the_template_table() {
+        let (me, other) = (AccountId::new(), AccountId::new());
+        for role in Role::ALL {
+            let s = subject(me, &[role]);
+            for action in Action::ALL {
+                for (relation, owner) in [("own", me), ("other", other)] {
+                    let expected = match (action, relation) {
+                        (Action::ProfileRead | Action::ProfileEdit, "own") => Ok(()),
+                        _ => Err(Denial::NotOwner),
+                    };
+                    let resource = Resource::Template { owner };
+                    assert_eq!(
+                        authorize(&s, action, &resource, Utc::now()),
+                        expected,
+                        "{role:?} {action:?} {relation}"
+                    );
+                }
+            }
+        }
+        assert_eq!(template_owner(me, me), Ok(()));
+        assert_eq!(template_owner(me, other), Err(Denial::NotOwner));
+        assert!(
+            !Denial::NotOwner.reveals_resource(),
+            "someone else's template is not found"
+        );
+    }
+
+    /// Every event an applicant or officer fires needs the action of its party's set; only
+    /// the system expires.
+    #[test]
+    fn each_event_needs_one_action_of_its_party() {
+        use crate::application::Party;
+        for kind in EventKind::ALL {
+            match (kind.party(), Action::to_fire(kind)) {
+                (Party::Applicant, Some(action)) => assert!(Action::APPLICANT.contains(&action), "{kind:?}"),
+                (Party::Officer, Some(action)) => assert!(Action::OFFICER.contains(&action), "{kind:?}"),
+                (Party::System, None) => {}
+                (party, action) => panic!("{kind:?}: {party:?} {action:?}"),
+            }
+        }
+        assert_eq!(
+            Action::to_fire(EventKind::Reject),
+            Some(Action::ApplicationsDecide)
+        );
+        assert_eq!(
+            Action::to_fire(EventKind::Approve),
+            Some(Action::ApplicationsDecide)
+        );
     }
 
     /// Application actions over every relation of caller to application, for a draft and a

@@ -10,8 +10,22 @@ use crate::catalog::ServicePolicy;
 use crate::ids::{AccountId, ApplicationId};
 use crate::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Draft,
     Submitted,
@@ -42,19 +56,7 @@ impl Status {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Submitted => "submitted",
-            Status::Resubmitted => "resubmitted",
-            Status::InReview => "in_review",
-            Status::NeedsInfo => "needs_info",
-            Status::Approved => "approved",
-            Status::Rejected => "rejected",
-            Status::Appealed => "appealed",
-            Status::Completed => "completed",
-            Status::Cancelled => "cancelled",
-            Status::Expired => "expired",
-        }
+        self.into()
     }
 
     /// The label citizens see (as on Gosuslugi).
@@ -75,7 +77,7 @@ impl Status {
     }
 
     pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether officers see it: drafts are the applicant's own business.
@@ -95,8 +97,9 @@ pub enum Party {
 }
 
 /// The kind of an event, without its data: what the transition table is keyed by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     Submit,
     Edit,
@@ -131,20 +134,28 @@ impl EventKind {
     ];
 
     pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl EventKind {
+    /// Who fires events of this kind: every kind belongs to one party in the table, so a
+    /// caller names the event and the party follows.
+    pub fn party(self) -> Party {
         match self {
-            EventKind::Submit => "submit",
-            EventKind::Edit => "edit",
-            EventKind::Take => "take",
-            EventKind::RequestInfo => "request_info",
-            EventKind::Respond => "respond",
-            EventKind::Approve => "approve",
-            EventKind::Reject => "reject",
-            EventKind::Complete => "complete",
-            EventKind::Appeal => "appeal",
-            EventKind::Cancel => "cancel",
-            EventKind::Restore => "restore",
-            EventKind::Expire => "expire",
-            EventKind::Forward => "forward",
+            EventKind::Submit
+            | EventKind::Edit
+            | EventKind::Respond
+            | EventKind::Appeal
+            | EventKind::Cancel
+            | EventKind::Restore => Party::Applicant,
+            EventKind::Take
+            | EventKind::RequestInfo
+            | EventKind::Approve
+            | EventKind::Reject
+            | EventKind::Complete
+            | EventKind::Forward => Party::Officer,
+            EventKind::Expire => Party::System,
         }
     }
 }
@@ -317,12 +328,50 @@ impl Application {
     }
 }
 
-/// A refused event: the machine code, why, and what could be done instead.
+/// Why an event was refused. The wire code is the variant's snake_case name; the api
+/// chooses the HTTP status by variant (bad input or the wrong state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Reason {
+    /// The table has no such transition from the current status for this party.
+    InvalidTransition,
+    NotEditable,
+    NotCancellable,
+    AppealUsed,
+    AppealWindowClosed,
+    RestoreWindowClosed,
+    NotDue,
+    NotADraft,
+    /// A text the event needs (question, reason, answer, result, agency) is empty.
+    CommentRequired,
+    DueDateInPast,
+    SameAgency,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every reason, in declaration order.
+    pub fn all() -> impl Iterator<Item = Reason> {
+        <Reason as strum::IntoEnumIterator>::iter()
+    }
+}
+
+/// A refused event: why, in words, and what could be done instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub reason: Reason,
     pub message: String,
     pub allowed: Vec<EventKind>,
+}
+
+impl Refusal {
+    /// The machine code clients see.
+    pub fn code(&self) -> &'static str {
+        self.reason.code()
+    }
 }
 
 /// An accepted event: the application after it, and the history entry it writes.
@@ -339,7 +388,7 @@ fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Ref
     let text = text.trim();
     if text.is_empty() {
         return Err(Refusal {
-            code: "comment_required",
+            reason: Reason::CommentRequired,
             message: format!("{what} is required."),
             allowed: allowed.to_vec(),
         });
@@ -359,16 +408,16 @@ impl Application {
     ) -> Result<Step, Refusal> {
         let allowed = allowed_events(self.status, by);
         let kind = event.kind();
-        let refuse = |code: &'static str, message: String| {
+        let refuse = |reason: Reason, message: String| {
             Err(Refusal {
-                code,
+                reason,
                 message,
                 allowed: allowed.clone(),
             })
         };
         let Some(mut to) = table_target(self.status, kind, by) else {
             return refuse(
-                "invalid_transition",
+                Reason::InvalidTransition,
                 format!(
                     "Cannot {} an application that is {}.",
                     kind.as_str(),
@@ -385,7 +434,7 @@ impl Application {
             Event::Edit { form_data } => {
                 if !policy.editable_after_submit {
                     return refuse(
-                        "not_editable",
+                        Reason::NotEditable,
                         "This service does not allow edits after submission.".into(),
                     );
                 }
@@ -395,7 +444,10 @@ impl Application {
             Event::RequestInfo { question, due_at } => {
                 let question = required(&question, "A question", &allowed)?;
                 if due_at <= now {
-                    return refuse("due_date_in_past", "The due date must be in the future.".into());
+                    return refuse(
+                        Reason::DueDateInPast,
+                        "The due date must be in the future.".into(),
+                    );
                 }
                 next.info_request = Some(question.clone());
                 next.info_due_at = Some(due_at);
@@ -425,12 +477,12 @@ impl Application {
             }
             Event::Appeal { reason } => {
                 if self.appeal_used {
-                    return refuse("appeal_used", "The decision on the appeal is final.".into());
+                    return refuse(Reason::AppealUsed, "The decision on the appeal is final.".into());
                 }
                 let decided = self.decided_at.unwrap_or(self.updated_at);
                 if now > decided + TimeDelta::days(policy.appeal_window_days) {
                     return refuse(
-                        "appeal_window_closed",
+                        Reason::AppealWindowClosed,
                         format!(
                             "An appeal is possible within {} days of the decision.",
                             policy.appeal_window_days
@@ -442,7 +494,7 @@ impl Application {
             Event::Cancel { reason } => {
                 if self.status == Status::InReview && !policy.cancellable_in_review {
                     return refuse(
-                        "not_cancellable",
+                        Reason::NotCancellable,
                         "This service does not allow cancelling during review.".into(),
                     );
                 }
@@ -454,7 +506,7 @@ impl Application {
                 let cancelled = self.cancelled_at.unwrap_or(self.updated_at);
                 if now > cancelled + TimeDelta::days(policy.restore_window_days) {
                     return refuse(
-                        "restore_window_closed",
+                        Reason::RestoreWindowClosed,
                         format!(
                             "A restore is possible within {} days of the cancellation.",
                             policy.restore_window_days
@@ -467,7 +519,7 @@ impl Application {
             }
             Event::Expire => {
                 if self.info_due_at.is_some_and(|due| due > now) {
-                    return refuse("not_due", "The information request is not due yet.".into());
+                    return refuse(Reason::NotDue, "The information request is not due yet.".into());
                 }
             }
             Event::Forward {
@@ -477,7 +529,7 @@ impl Application {
                 let to_agency = required(&to_agency, "The target agency", &allowed)?;
                 if to_agency == self.agency_code {
                     return refuse(
-                        "same_agency",
+                        Reason::SameAgency,
                         "The application is with this agency already.".into(),
                     );
                 }
@@ -504,7 +556,7 @@ impl Application {
     pub fn save_draft(&self, form_data: Value, now: Instant) -> Result<Application, Refusal> {
         if self.status != Status::Draft {
             return Err(Refusal {
-                code: "not_a_draft",
+                reason: Reason::NotADraft,
                 message: "Only drafts are saved in place; after submission an edit resubmits.".into(),
                 allowed: allowed_events(self.status, Party::Applicant),
             });
@@ -614,7 +666,7 @@ mod tests {
                     match table_target(status, kind, by) {
                         None => {
                             let refusal = result.unwrap_err();
-                            assert_eq!(refusal.code, "invalid_transition", "{status:?} {kind:?} {by:?}");
+                            assert_eq!(refusal.code(), "invalid_transition", "{status:?} {kind:?} {by:?}");
                             assert_eq!(refusal.allowed, allowed_events(status, by));
                         }
                         Some(target) => {
@@ -632,6 +684,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The party an event kind names is the one party the table lets fire it.
+    #[test]
+    fn each_event_kind_has_the_party_of_its_table_rows() {
+        for kind in EventKind::ALL {
+            let parties: Vec<Party> = TRANSITIONS
+                .iter()
+                .filter(|(_, e, _, _)| *e == kind)
+                .map(|(_, _, p, _)| *p)
+                .collect();
+            assert!(!parties.is_empty(), "{kind:?} has no row");
+            assert!(
+                parties.iter().all(|p| *p == kind.party()),
+                "{kind:?}: {parties:?}"
+            );
+        }
+    }
+
+    /// One declaration gives each status and event kind its wire name: the strings the
+    /// api answers are the ones serde writes.
+    #[test]
+    fn wire_names_come_from_one_declaration() {
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::InReview.as_str(), "in_review");
+        assert_eq!(Status::parse("nonsense"), None);
+        for kind in EventKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(EventKind::RequestInfo.as_str(), "request_info");
+    }
+
+    /// The wire codes of refusals are part of the HTTP contract.
+    #[test]
+    fn refusal_codes_keep_their_wire_names() {
+        let codes: Vec<&str> = Reason::all().map(Reason::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid_transition",
+                "not_editable",
+                "not_cancellable",
+                "appeal_used",
+                "appeal_window_closed",
+                "restore_window_closed",
+                "not_due",
+                "not_a_draft",
+                "comment_required",
+                "due_date_in_past",
+                "same_agency"
+            ]
+        );
     }
 
     #[test]
@@ -696,7 +803,7 @@ mod tests {
             ..ServicePolicy::default()
         };
         let now = t0() + TimeDelta::days(1);
-        let code = |app: &Application, e: Event, by| app.apply(e, by, &strict, now).unwrap_err().code;
+        let code = |app: &Application, e: Event, by| app.apply(e, by, &strict, now).unwrap_err().code();
         assert_eq!(
             code(&at(S::Submitted), event(E::Edit, now), Applicant),
             "not_editable"
@@ -737,13 +844,13 @@ mod tests {
             .apply(event(E::Appeal, inside), Applicant, &policy, inside)
             .is_ok());
         let late = at(S::Rejected).apply(event(E::Appeal, outside), Applicant, &policy, outside);
-        assert_eq!(late.unwrap_err().code, "appeal_window_closed");
+        assert_eq!(late.unwrap_err().code(), "appeal_window_closed");
         let restored = at(S::Cancelled)
             .apply(Event::Restore, Applicant, &policy, inside)
             .unwrap();
         assert_eq!(restored.to, S::Submitted);
         let late = at(S::Cancelled).apply(Event::Restore, Applicant, &policy, outside);
-        assert_eq!(late.unwrap_err().code, "restore_window_closed");
+        assert_eq!(late.unwrap_err().code(), "restore_window_closed");
     }
 
     #[test]
@@ -813,7 +920,7 @@ mod tests {
                         prop_assert!(!matches!(was, S::Completed | S::Expired), "left a terminal state");
                         app = step.application;
                     }
-                    Err(refusal) => prop_assert!(!refusal.code.is_empty()),
+                    Err(refusal) => prop_assert!(!refusal.code().is_empty()),
                 }
             }
             prop_assert_eq!(app.version as usize, 1 + history);

@@ -2,24 +2,13 @@
 
 use diesel::prelude::*;
 use domain::ids::{AccountId, TemplateId};
-use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::templates;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Template {
-    pub id: TemplateId,
-    pub owner: AccountId,
-    pub name: String,
-    pub service_code: String,
-    pub form_data: serde_json::Value,
-    pub version: i64,
-    pub created_at: Instant,
-    pub updated_at: Instant,
-}
+pub use domain::template::Template;
 
 type Row = (
     String,

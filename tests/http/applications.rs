@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{days_ago, json, problem, Backend, TestApp};
+use crate::support::{json, problem, Backend, TestApp};
 
 fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
@@ -14,6 +14,31 @@ fn s(v: &Value) -> String {
 
 fn version(v: &Value) -> i64 {
     v["version"].as_i64().unwrap_or_default()
+}
+
+/// An app whose sessions outlive the month its tests travel forward with the clock.
+async fn spawn_for_time_travel(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |s| {
+        s.set("access_token_ttl_secs", "7776000")
+            .set("refresh_token_ttl_days", "90")
+    })
+    .await
+}
+
+/// POSTs `action` on application `v` as `token`, at `v`'s version, expecting 200.
+async fn act(app: &TestApp, token: &str, v: &Value, action: &str, body: Option<Value>) -> Value {
+    let path = format!("/api/v1/applications/{}/{action}", s(&v["id"]));
+    json(
+        app.send(Method::POST, &path, token, Some(version(v)), body).await,
+        200,
+    )
+    .await
+}
+
+/// A submitted application taken into work and rejected by `officer`.
+async fn rejected(app: &TestApp, officer: &str, v: Value) -> Value {
+    let taken = act(app, officer, &v, "take", None).await;
+    act(app, officer, &taken, "reject", Some(json!({"reason": "Нет"}))).await
 }
 
 /// A submitted application of a fresh confirmed citizen: (token, application).
@@ -37,11 +62,10 @@ async fn submitted(app: &TestApp) -> (String, Value) {
     (token, done)
 }
 
-async fn the_whole_story_from_draft_to_completion(backend: Backend) {
+async fn a_draft_submits_once_its_form_satisfies_the_schema(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
-    let (_, owner_id, token) = app.confirmed_citizen().await;
-    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let (_, _, token) = app.confirmed_citizen().await;
 
     let draft = json(
         app.send(
@@ -92,7 +116,38 @@ async fn the_whole_story_from_draft_to_completion(backend: Backend) {
     .await;
     assert_eq!(submitted["status"], "submitted");
     assert!(s(&submitted["number"]).starts_with("KB-"), "{submitted}");
+}
+db_test!(a_draft_submits_once_its_form_satisfies_the_schema);
 
+/// Where the walk from submission to completion leaves an application.
+struct Walked {
+    app: TestApp,
+    owner_id: String,
+    token: String,
+    officer: String,
+    id: String,
+    current: Value,
+}
+
+/// Submits an application and walks it through an edit, review, an information request,
+/// a rejection, an appeal, approval and completion, checking each step's status and ETag.
+async fn walk_to_completion(backend: Backend) -> Walked {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, owner_id, token) = app.confirmed_citizen().await;
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let draft = json(
+        app.send(Method::POST, "/api/v1/applications", &token, None, Some(json!({
+            "service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}
+        })))
+        .await,
+        201,
+    )
+    .await;
+    let id = s(&draft["id"]);
+    let submitted = act(&app, &token, &draft, "submit", None).await;
+    let at = |action: &str| format!("/api/v1/applications/{id}/{action}");
+    let path = format!("/api/v1/applications/{id}");
     let steps: Vec<(&str, &str, Option<Value>, &str)> = vec![
         (
             "edit",
@@ -105,7 +160,7 @@ async fn the_whole_story_from_draft_to_completion(backend: Backend) {
             "request-info",
             "officer",
             Some(
-                json!({"question": "Приложите свидетельство о браке", "due_at": (api::clock::now() + chrono::TimeDelta::days(7)).to_rfc3339()}),
+                json!({"question": "Приложите свидетельство о браке", "due_at": (app.state.clock.now() + chrono::TimeDelta::days(7)).to_rfc3339()}),
             ),
             "needs_info",
         ),
@@ -161,8 +216,32 @@ async fn the_whole_story_from_draft_to_completion(backend: Backend) {
         assert_eq!(current["status"], expected, "after {action}");
         assert_eq!(etag, format!("\"{}\"", version(&current)));
     }
-    assert_eq!(current["result_note"], "Паспорт готов к выдаче");
+    Walked {
+        app,
+        owner_id,
+        token,
+        officer,
+        id,
+        current,
+    }
+}
 
+async fn an_application_walks_to_completion_with_an_appeal(backend: Backend) {
+    let walked = walk_to_completion(backend).await;
+    assert_eq!(walked.current["status"], "completed");
+    assert_eq!(walked.current["result_note"], "Паспорт готов к выдаче");
+}
+db_test!(an_application_walks_to_completion_with_an_appeal);
+
+async fn the_history_keeps_every_step_with_who_and_why(backend: Backend) {
+    let Walked {
+        app,
+        owner_id,
+        token,
+        id,
+        ..
+    } = walk_to_completion(backend).await;
+    let at = |action: &str| format!("/api/v1/applications/{id}/{action}");
     let history = json(
         app.send(Method::GET, &at("history"), &token, None, None).await,
         200,
@@ -194,7 +273,18 @@ async fn the_whole_story_from_draft_to_completion(backend: Backend) {
     assert_eq!(items[1]["actor_id"], json!(owner_id));
     assert_ne!(items[3]["actor_id"], json!(owner_id), "the officer took it");
     assert_eq!(items[4]["comment"], "Приложите свидетельство о браке");
-    // Completed is terminal.
+}
+db_test!(the_history_keeps_every_step_with_who_and_why);
+
+async fn a_completed_application_is_final(backend: Backend) {
+    let Walked {
+        app,
+        officer,
+        id,
+        current,
+        ..
+    } = walk_to_completion(backend).await;
+    let at = |action: &str| format!("/api/v1/applications/{id}/{action}");
     let again = app
         .send(
             Method::POST,
@@ -210,133 +300,69 @@ async fn the_whole_story_from_draft_to_completion(backend: Backend) {
     assert!(app.audit_actions().contains(&"application.complete".to_string()));
     assert!(app.count_notifications("application.reject").await >= 1);
 }
-db_test!(the_whole_story_from_draft_to_completion);
+db_test!(a_completed_application_is_final);
 
-async fn appeals_and_restores_only_within_their_windows(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+async fn an_appeal_after_its_window_is_refused(backend: Backend) {
+    let app = spawn_for_time_travel(backend).await;
     app.seed_catalog(true, false, 30);
     let officer = app.officer_token("officer-mvd", "mvd").await;
-    let app = &app;
-    let reject = |token: String, v: Value| async move {
-        let id = s(&v["id"]);
-        let taken = json(
-            app.send(
-                Method::POST,
-                &format!("/api/v1/applications/{id}/take"),
-                &token,
-                Some(version(&v)),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        json(
-            app.send(
-                Method::POST,
-                &format!("/api/v1/applications/{id}/reject"),
-                &token,
-                Some(version(&taken)),
-                Some(json!({"reason": "Нет"})),
-            )
-            .await,
-            200,
-        )
-        .await
-    };
-    let (token, first) = submitted(app).await;
-    let rejected = reject(officer.clone(), first).await;
-    let id = s(&rejected["id"]);
-    app.execute(&format!(
-        "UPDATE applications SET decided_at = '{}' WHERE id = '{id}'",
-        days_ago(31)
-    ));
+    let (token, first) = submitted(&app).await;
+    let rejected = rejected(&app, &officer, first).await;
+    app.state.clock.advance(chrono::Duration::days(31));
     let late = app
         .send(
             Method::POST,
-            &format!("/api/v1/applications/{id}/appeal"),
+            &format!("/api/v1/applications/{}/appeal", s(&rejected["id"])),
             &token,
             Some(version(&rejected)),
             Some(json!({"reason": "Поздно"})),
         )
         .await;
     assert_eq!(problem(late, 409).await["code"], "appeal_window_closed");
+}
+db_test!(an_appeal_after_its_window_is_refused);
 
+async fn a_cancelled_application_restores_only_within_its_window(backend: Backend) {
+    let app = spawn_for_time_travel(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (token, second) = submitted(&app).await;
     // Cancel and restore within the window: back to where it was.
-    let (token, second) = submitted(app).await;
-    let id = s(&second["id"]);
-    let cancelled = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/applications/{id}/cancel"),
-            &token,
-            Some(version(&second)),
-            Some(json!({"reason": "Передумал"})),
-        )
-        .await,
-        200,
+    let cancelled = act(
+        &app,
+        &token,
+        &second,
+        "cancel",
+        Some(json!({"reason": "Передумал"})),
     )
     .await;
     assert_eq!(cancelled["status"], "cancelled");
-    let restored = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/applications/{id}/restore"),
-            &token,
-            Some(version(&cancelled)),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let restored = act(&app, &token, &cancelled, "restore", None).await;
     assert_eq!(restored["status"], "submitted");
-    let cancelled = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/applications/{id}/cancel"),
-            &token,
-            Some(version(&restored)),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    app.execute(&format!(
-        "UPDATE applications SET cancelled_at = '{}' WHERE id = '{id}'",
-        days_ago(31)
-    ));
+    let cancelled = act(&app, &token, &restored, "cancel", None).await;
+    app.state.clock.advance(chrono::Duration::days(31));
     let late = app
         .send(
             Method::POST,
-            &format!("/api/v1/applications/{id}/restore"),
+            &format!("/api/v1/applications/{}/restore", s(&cancelled["id"])),
             &token,
             Some(version(&cancelled)),
             None,
         )
         .await;
     assert_eq!(problem(late, 409).await["code"], "restore_window_closed");
+}
+db_test!(a_cancelled_application_restores_only_within_its_window);
 
-    // In review, this service does not allow cancelling.
-    let (token, third) = submitted(app).await;
-    let id = s(&third["id"]);
-    let taken = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/applications/{id}/take"),
-            &officer,
-            Some(version(&third)),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+async fn in_review_this_service_does_not_allow_cancelling(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let (token, third) = submitted(&app).await;
+    let taken = act(&app, &officer, &third, "take", None).await;
     let refused = app
         .send(
             Method::POST,
-            &format!("/api/v1/applications/{id}/cancel"),
+            &format!("/api/v1/applications/{}/cancel", s(&taken["id"])),
             &token,
             Some(version(&taken)),
             None,
@@ -344,7 +370,7 @@ async fn appeals_and_restores_only_within_their_windows(backend: Backend) {
         .await;
     assert_eq!(problem(refused, 409).await["code"], "not_cancellable");
 }
-db_test!(appeals_and_restores_only_within_their_windows);
+db_test!(in_review_this_service_does_not_allow_cancelling);
 
 async fn stale_writes_and_repeated_creations(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -521,7 +547,8 @@ async fn strangers_and_other_agencies_see_nothing(backend: Backend) {
 }
 db_test!(strangers_and_other_agencies_see_nothing);
 
-async fn lists_filter_sort_paginate_and_export(backend: Backend) {
+/// Five drafts of one confirmed citizen, the fourth with a name that needs quoting in CSV.
+async fn five_drafts(backend: Backend) -> (TestApp, String) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
     let (_, _, token) = app.confirmed_citizen().await;
@@ -546,6 +573,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
         )
         .await;
     }
+    (app, token)
+}
+
+async fn lists_page_by_cursor_newest_or_oldest_first(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let page1 = json(
         app.send(Method::GET, "/api/v1/applications?limit=2", &token, None, None)
             .await,
@@ -600,7 +632,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
     )
     .await;
     assert_eq!(oldest["items"][0]["id"], json!(ids[4]));
+}
+db_test!(lists_page_by_cursor_newest_or_oldest_first);
 
+async fn lists_filter_by_text_status_and_date(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let found = json(
         app.send(
             Method::GET,
@@ -666,7 +702,11 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
         422,
     )
     .await;
+}
+db_test!(lists_filter_by_text_status_and_date);
 
+async fn the_export_is_csv_with_a_bom_and_every_row(backend: Backend) {
+    let (app, token) = five_drafts(backend).await;
     let csv = app
         .send(Method::GET, "/api/v1/applications/export.csv", &token, None, None)
         .await;
@@ -682,20 +722,16 @@ async fn lists_filter_sort_paginate_and_export(backend: Backend) {
     assert_eq!(text.lines().count(), 6);
     assert!(text.contains("Черновик"));
 }
-db_test!(lists_filter_sort_paginate_and_export);
+db_test!(the_export_is_csv_with_a_bom_and_every_row);
 
-async fn the_queue_flags_overdue_and_forwarding_moves_it(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+async fn the_queue_is_oldest_first_flags_overdue_and_pages(backend: Backend) {
+    let app = spawn_for_time_travel(backend).await;
     app.seed_catalog(true, false, 1);
     let officer = app.officer_token("officer-mvd", "mvd").await;
-    let fns = app.officer_token("officer-fns", "fns").await;
     let (_, old) = submitted(&app).await;
+    // Three days on, past the service's one-day processing time for the first one.
+    app.state.clock.advance(chrono::Duration::days(3));
     let (_, new) = submitted(&app).await;
-    app.execute(&format!(
-        "UPDATE applications SET submitted_at = '{}' WHERE id = '{}'",
-        days_ago(3),
-        s(&old["id"])
-    ));
     let queue = json(
         app.send(Method::GET, "/api/v1/agency/queue", &officer, None, None)
             .await,
@@ -733,6 +769,25 @@ async fn the_queue_flags_overdue_and_forwarding_moves_it(backend: Backend) {
     .await;
     assert_eq!(rest["items"][0]["id"], new["id"]);
 
+    let citizen_queue = app
+        .send(
+            Method::GET,
+            "/api/v1/agency/queue",
+            &app.citizen_token(false).await.1,
+            None,
+            None,
+        )
+        .await;
+    problem(citizen_queue, 403).await;
+}
+db_test!(the_queue_is_oldest_first_flags_overdue_and_pages);
+
+async fn forwarding_moves_an_application_to_the_other_agency(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 1);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let fns = app.officer_token("officer-fns", "fns").await;
+    let (_, new) = submitted(&app).await;
     let id = s(&new["id"]);
     let forwarded = json(
         app.send(
@@ -796,21 +851,11 @@ async fn the_queue_flags_overdue_and_forwarding_moves_it(backend: Backend) {
         )
         .await;
     assert_eq!(problem(unknown, 422).await["errors"][0]["code"], "unknown_agency");
-    let citizen_queue = app
-        .send(
-            Method::GET,
-            "/api/v1/agency/queue",
-            &app.citizen_token(false).await.1,
-            None,
-            None,
-        )
-        .await;
-    problem(citizen_queue, 403).await;
 }
-db_test!(the_queue_flags_overdue_and_forwarding_moves_it);
+db_test!(forwarding_moves_an_application_to_the_other_agency);
 
 async fn unanswered_information_requests_expire(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_for_time_travel(backend).await;
     app.seed_catalog(true, false, 30);
     let officer = app.officer_token("officer-mvd", "mvd").await;
     let (token, application) = submitted(&app).await;
@@ -827,7 +872,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
         200,
     )
     .await;
-    let due = (api::clock::now() + chrono::TimeDelta::days(1)).to_rfc3339();
+    let due = (app.state.clock.now() + chrono::TimeDelta::days(1)).to_rfc3339();
     json(
         app.send(
             Method::POST,
@@ -845,10 +890,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
         Some(0),
         "not due yet"
     );
-    app.execute(&format!(
-        "UPDATE applications SET info_due_at = '{}' WHERE id = '{id}'",
-        days_ago(1)
-    ));
+    app.state.clock.advance(chrono::Duration::days(2));
     assert_eq!(
         api::jobs::expire_information_requests(&app.state.db, app.state.clock.now()).ok(),
         Some(1)
@@ -971,6 +1013,10 @@ async fn templates_fill_placeholders_from_the_profile(backend: Backend) {
         204
     );
     problem(app.send(Method::GET, &path, &token, None, None).await, 404).await;
+    let audited = app.audit_actions();
+    for action in ["template.create", "template.replace", "template.delete"] {
+        assert!(audited.contains(&action.to_string()), "{action} in {audited:?}");
+    }
 }
 db_test!(templates_fill_placeholders_from_the_profile);
 

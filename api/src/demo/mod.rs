@@ -16,8 +16,8 @@ use serde_json::json;
 use crate::auth::{logins, passwords};
 use crate::clock::now;
 use crate::crypto::PiiCipher;
-use crate::routes::catalog::ServiceBody;
 use crate::routes::profile::field;
+use crate::views::catalog::ServiceBody;
 
 const CATALOG: &str = include_str!("catalog.json");
 

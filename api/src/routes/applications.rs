@@ -4,148 +4,23 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::access::{authorize, Action, Resource};
-use domain::application::{allowed_events, Application, Event, Party, Status};
+use domain::application::{Application, Event, Status};
 use domain::ids::{ApplicationId, TemplateId};
-use persistence::applications::{self, ListFilter};
-use persistence::catalog;
+use persistence::applications::ListFilter;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::concurrency::{etag, IfMatch};
-use crate::error::{ApiError, FieldProblem};
+use crate::concurrency::IfMatch;
+use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::{self, Acting};
 use crate::state::State;
-
-/// An application as its applicant (or the handling officer) sees it.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({
-    "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "number": "KB-2026-00000042",
-    "service_code": "passport-replacement", "agency_code": "mvd",
-    "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "needs_info",
-    "status_label": "Требуется уточнение", "form_data": {"reason": "age_45"}, "version": 5,
-    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
-    "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null,
-    "info_request": "Приложите фото 35×45", "info_due_at": "2026-11-29T23:59:59Z",
-    "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"]
-}))]
-pub struct ApplicationView {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: ApplicationId,
-    /// Assigned at the first submission.
-    pub number: Option<String>,
-    pub service_code: String,
-    pub agency_code: String,
-    #[schema(value_type = String, format = Uuid)]
-    pub owner_id: domain::ids::AccountId,
-    /// `draft`, `submitted`, `resubmitted`, `in_review`, `needs_info`, `approved`,
-    /// `rejected`, `appealed`, `completed`, `cancelled` or `expired`.
-    pub status: String,
-    pub status_label: String,
-    #[schema(value_type = Object)]
-    pub form_data: Value,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub info_request: Option<String>,
-    pub info_due_at: Option<DateTime<Utc>>,
-    pub rejection_reason: Option<String>,
-    pub result_note: Option<String>,
-    /// Where the form does not (yet) satisfy the service's schema; submission needs none.
-    pub warnings: Vec<FieldProblem>,
-    /// What the applicant can do next (`submit`, `edit`, `cancel`, `appeal`…).
-    pub next_steps: Vec<String>,
-}
-
-impl ApplicationView {
-    pub fn of(app: &Application, warnings: Vec<FieldProblem>) -> ApplicationView {
-        ApplicationView {
-            id: app.id,
-            number: app.number.clone(),
-            service_code: app.service_code.clone(),
-            agency_code: app.agency_code.clone(),
-            owner_id: app.owner,
-            status: app.status.as_str().into(),
-            status_label: app.status.label().into(),
-            form_data: app.form_data.clone(),
-            version: app.version,
-            created_at: app.created_at,
-            updated_at: app.updated_at,
-            submitted_at: app.submitted_at,
-            decided_at: app.decided_at,
-            info_request: app.info_request.clone(),
-            info_due_at: app.info_due_at,
-            rejection_reason: app.rejection_reason.clone(),
-            result_note: app.result_note.clone(),
-            warnings,
-            next_steps: allowed_events(app.status, Party::Applicant)
-                .iter()
-                .map(|e| e.as_str().to_string())
-                .collect(),
-        }
-    }
-}
-
-/// An application in a list: what a list shows and links from, without the form (which
-/// can be large, and is one `GET` away).
-#[derive(Clone, Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "number": "KB-2026-00000042",
-    "service_code": "passport-replacement", "agency_code": "mvd",
-    "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "in_review", "status_label": "В работе",
-    "version": 4, "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
-    "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null, "info_due_at": null
-}))]
-pub struct ApplicationSummary {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: ApplicationId,
-    pub number: Option<String>,
-    pub service_code: String,
-    pub agency_code: String,
-    #[schema(value_type = String, format = Uuid)]
-    pub owner_id: domain::ids::AccountId,
-    pub status: String,
-    pub status_label: String,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub info_due_at: Option<DateTime<Utc>>,
-}
-
-impl ApplicationSummary {
-    pub fn of(app: &Application) -> ApplicationSummary {
-        ApplicationSummary {
-            id: app.id,
-            number: app.number.clone(),
-            service_code: app.service_code.clone(),
-            agency_code: app.agency_code.clone(),
-            owner_id: app.owner,
-            status: app.status.as_str().into(),
-            status_label: app.status.label().into(),
-            version: app.version,
-            created_at: app.created_at,
-            updated_at: app.updated_at,
-            submitted_at: app.submitted_at,
-            decided_at: app.decided_at,
-            info_due_at: app.info_due_at,
-        }
-    }
-}
-
-pub fn respond(app: &Application, warnings: Vec<FieldProblem>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("ETag", etag(app.version)))
-        .json(ApplicationView::of(app, warnings))
-}
+use crate::usecases::applications::{self as cases, Drafting, Fire, NewDraft, NewForm, Started};
+use crate::usecases::{Acting, Outcome};
+use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
+use crate::views::confirmations::ConfirmationView;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"service_code": "passport-replacement", "form_data": {"reason": "age_45"}}))]
@@ -168,7 +43,7 @@ pub struct NewApplication {
     params(IdempotencyKey),
     responses(
         (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String))),
-        (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = super::confirmations::ConfirmationView),
+        (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = ConfirmationView),
         (status = 404, response = crate::openapi::NotFound),
     )
 )]
@@ -182,61 +57,40 @@ pub async fn create(
     let body = body.into_inner();
     let key = Idempotency::of(&req, &actor, &body)?;
     let acting = Acting::from(&actor);
+    let input = NewDraft {
+        service_code: body.service_code,
+        template_id: body.template_id,
+        form_data: body.form_data,
+    };
     let (forms, pii) = (state.forms.clone(), state.pii.clone());
     let daily_limit = state.config.representative_daily_applications;
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let at = now();
-                let template = body
-                    .template_id
-                    .map(|id| persistence::templates::find(tx, id))
-                    .transpose()?
-                    .flatten();
-                let template = match (body.template_id, template) {
-                    (Some(_), Some(t)) if t.owner == acting.account => Some(t),
-                    (Some(_), _) => {
-                        return Err(ApiError::field(
-                            "template_id",
-                            "unknown_template",
-                            "No such template of yours.",
-                        ))
-                    }
-                    (None, _) => None,
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let drafting = Drafting {
+                    forms: &forms,
+                    pii: &pii,
+                    daily_limit,
                 };
-                let code = body
-                    .service_code
-                    .clone()
-                    .or_else(|| template.as_ref().map(|t| t.service_code.clone()))
-                    .ok_or_else(|| ApiError::field("service_code", "required", "Name the service."))?;
-                let service = catalog::find(tx, &code)?
-                    .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
-                let form = match (body.form_data.clone(), &template) {
-                    (Some(form), _) => form,
-                    (None, Some(t)) => {
-                        let profile = persistence::accounts::find(tx, acting.account)?
-                            .ok_or_else(ApiError::not_found)?;
-                        super::templates::fill(
-                            &t.form_data,
-                            &super::profile::ProfileView::of(&profile, &pii)?,
-                        )
-                    }
-                    (None, None) => json!({}),
-                };
-                if let Some(held) =
-                    lifecycle::hold_over_daily_limit(tx, &acting, &service, &form, daily_limit, at)?
-                {
-                    return Answer::accepted(&held);
-                }
-                let draft = lifecycle::start_draft(tx, &acting, &service, form, at)?;
-                let view = ApplicationView::of(&draft, forms.problems(&service, &draft.form_data));
-                Ok(Answer::created(&view)?
-                    .version(view.version)
-                    .location(format!("/api/v1/applications/{}", view.id)))
+                let (started, effects) = cases::create(tx, &drafting, &acting, input, now)?.into_parts();
+                Ok(Outcome::new(started_answer(started)?, effects))
             })
         })
         .await?;
     Ok(answer.respond())
+}
+
+/// A new draft is created (201); a held one is accepted for the principal's decision (202).
+fn started_answer(started: Started) -> Result<Answer, ApiError> {
+    match started {
+        Started::Held(held) => Answer::accepted(&ConfirmationView::of(&held)),
+        Started::Draft(draft, warnings) => {
+            let view = ApplicationView::of(&draft, warnings);
+            Ok(Answer::created(&view)?
+                .version(view.version)
+                .location(format!("/api/v1/applications/{}", view.id)))
+        }
+    }
 }
 
 /// One application.
@@ -253,17 +107,7 @@ pub async fn create(
 pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
     let (acting, id, forms) = (Acting::from(&actor), id.into_inner(), state.forms.clone());
     let (app, warnings) = state
-        .read(move |c| {
-            let app = lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            // Only a draft shows its schema warnings, so only a draft needs its service.
-            let warnings = match app.status {
-                Status::Draft => catalog::find(c, &app.service_code)?
-                    .map(|service| forms.problems(&service, &app.form_data))
-                    .unwrap_or_default(),
-                _ => vec![],
-            };
-            Ok((app, warnings))
-        })
+        .query(move |c, now| cases::reads::one(c, &forms, &acting, id, now))
         .await?;
     Ok(respond(&app, warnings))
 }
@@ -297,62 +141,36 @@ pub async fn patch_one(
     version: IfMatch,
     body: Json<FormBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, id, forms, form) = (
-        Acting::from(&actor),
-        id.into_inner(),
-        state.forms.clone(),
-        body.into_inner().form_data,
-    );
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let input = NewForm {
+        id: id.into_inner(),
+        version: version.0,
+        form_data: body.into_inner().form_data,
+    };
     let (app, warnings) = state
-        .write(move |tx| {
-            let current = persistence::applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
-            if current.status == Status::Draft {
-                return lifecycle::save_draft(tx, &forms, &acting, id, version.0, form);
-            }
-            let edit = Event::Edit { form_data: form };
-            let (app, _) = lifecycle::fire(
-                tx,
-                &forms,
-                &acting,
-                id,
-                version.0,
-                Action::ApplicationsEdit,
-                Party::Applicant,
-                edit,
-            )?;
-            Ok((app, vec![]))
-        })
+        .run(move |tx, now| cases::change_form(tx, &forms, &acting, input, now))
         .await?;
     Ok(respond(&app, warnings))
 }
 
-/// Fires an event as `party` (applicant or officer) and answers the application after it.
+/// Fires `event` (as the party it belongs to) and answers the application after it.
 pub async fn fire_event(
     state: State,
     actor: Actor,
     id: ApplicationId,
     version: IfMatch,
-    action: Action,
-    party: Party,
     event: Event,
 ) -> Result<HttpResponse, ApiError> {
     let (acting, forms) = (Acting::from(&actor), state.forms.clone());
-    let (app, _) = state
-        .write(move |tx| lifecycle::fire(tx, &forms, &acting, id, version.0, action, party, event))
+    let input = Fire {
+        id,
+        version: version.0,
+        event,
+    };
+    let app: Application = state
+        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
         .await?;
     Ok(respond(&app, vec![]))
-}
-
-/// Fires an applicant event.
-async fn applicant_event(
-    state: State,
-    actor: Actor,
-    id: ApplicationId,
-    version: IfMatch,
-    action: Action,
-    event: Event,
-) -> Result<HttpResponse, ApiError> {
-    fire_event(state, actor, id, version, action, Party::Applicant, event).await
 }
 
 /// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).
@@ -374,15 +192,7 @@ pub async fn submit(
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    applicant_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsSubmit,
-        Event::Submit,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, Event::Submit).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -412,15 +222,7 @@ pub async fn cancel(
     body: Option<Json<ReasonBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.and_then(|b| b.into_inner().reason);
-    applicant_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsCancel,
-        Event::Cancel { reason },
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, Event::Cancel { reason }).await
 }
 
 /// Restore a cancelled application to where it was (within the restore window).
@@ -441,15 +243,7 @@ pub async fn restore(
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    applicant_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsRestore,
-        Event::Restore,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, Event::Restore).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -481,15 +275,7 @@ pub async fn appeal(
     let event = Event::Appeal {
         reason: body.into_inner().reason,
     };
-    applicant_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsAppeal,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -521,15 +307,7 @@ pub async fn respond_to(
     let event = Event::Respond {
         answer: body.into_inner().answer,
     };
-    applicant_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsRespond,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -573,10 +351,7 @@ pub async fn history(
 ) -> Result<Json<HistoryList>, ApiError> {
     let (acting, id) = (Acting::from(&actor), id.into_inner());
     let entries = state
-        .read(move |c| {
-            lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            Ok(applications::history(c, id)?)
-        })
+        .query(move |c, now| cases::reads::history(c, &acting, id, now))
         .await?;
     let items = entries
         .into_iter()
@@ -680,17 +455,9 @@ pub async fn list(
 ) -> Result<Json<Page<ApplicationSummary>>, ApiError> {
     let limit = paging::limit(query.limit)?;
     let filter = query.filter(limit + 1)?;
-    let owner = actor.principal();
-    authorize(
-        &actor.subject,
-        Action::ApplicationsRead,
-        &Resource::Account(owner),
-        now(),
-    )?;
-    let mut filter = filter;
-    filter.services = actor.subject.visible_services(now());
+    let (subject, owner) = (actor.subject.clone(), actor.principal());
     let mut found = state
-        .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
+        .query(move |c, now| cases::reads::list(c, &subject, owner, filter, now))
         .await?;
     let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     found.truncate(usize::try_from(limit).unwrap_or(0));
@@ -749,16 +516,9 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
 pub async fn export(state: State, actor: Actor, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let mut filter = query.filter(EXPORT_LIMIT)?;
     filter.after = None;
-    let owner = actor.principal();
-    authorize(
-        &actor.subject,
-        Action::ApplicationsRead,
-        &Resource::Account(owner),
-        now(),
-    )?;
-    filter.services = actor.subject.visible_services(now());
+    let (subject, owner) = (actor.subject.clone(), actor.principal());
     let rows = state
-        .read(move |c| Ok(applications::list_for_owner(c, owner, &filter)?))
+        .query(move |c, now| cases::reads::list(c, &subject, owner, filter, now))
         .await?;
     let mut csv = String::from("\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n");
     for a in rows {

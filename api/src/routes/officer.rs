@@ -3,20 +3,19 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, post, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::access::{authorize, Action, Resource};
-use domain::application::{Event, Party};
+use domain::application::{Application, Event};
 use domain::ids::ApplicationId;
-use persistence::{applications, catalog};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::applications::{fire_event, ApplicationSummary, ApplicationView};
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
-use crate::clock::now;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::state::State;
+use crate::usecases::applications::{self as cases, Fire};
+use crate::usecases::Acting;
+use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 
 #[derive(Serialize, ToSchema)]
 pub struct QueueItem {
@@ -50,13 +49,6 @@ pub async fn queue(
     actor: Actor,
     query: Query<QueueQuery>,
 ) -> Result<Json<Page<QueueItem>>, ApiError> {
-    let agency = actor.subject.agency.clone().unwrap_or_default();
-    authorize(
-        &actor.subject,
-        Action::AgencyQueueRead,
-        &Resource::Agency(agency.clone()),
-        now(),
-    )?;
     let limit = paging::limit(query.limit)?;
     let after = match query.cursor.as_deref().map(Cursor::decode).transpose()? {
         Some(Cursor { at: Some(at), id }) => Some((at, id)),
@@ -69,22 +61,15 @@ pub async fn queue(
         }
         None => None,
     };
-    let (apps, policies) = state
-        .read(move |c| {
-            let apps = applications::queue(c, &agency, after.as_ref(), limit + 1)?;
-            let mut codes: Vec<String> = apps.iter().map(|a| a.service_code.clone()).collect();
-            codes.sort();
-            codes.dedup();
-            let policies = catalog::policies(c, &codes)?;
-            Ok((apps, policies))
-        })
+    let subject = actor.subject.clone();
+    let queued = state
+        .query(move |c, now| cases::reads::queue(c, &subject, after, limit + 1, now))
         .await?;
-    let at = now();
-    let mut items: Vec<QueueItem> = apps
+    let mut items: Vec<QueueItem> = queued
         .iter()
-        .map(|a| QueueItem {
-            overdue: policies.get(&a.service_code).is_some_and(|p| a.is_overdue(p, at)),
-            application: ApplicationSummary::of(a),
+        .map(|q| QueueItem {
+            overdue: q.overdue,
+            application: ApplicationSummary::of(&q.application),
         })
         .collect();
     let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -105,15 +90,24 @@ pub async fn queue(
     Ok(Json(Page { items, next_cursor }))
 }
 
-async fn officer_event(
+/// Fires an officer's `event` and answers the application after it.
+async fn fire_event(
     state: State,
     actor: Actor,
     id: ApplicationId,
     version: IfMatch,
-    action: Action,
     event: Event,
 ) -> Result<HttpResponse, ApiError> {
-    fire_event(state, actor, id, version, action, Party::Officer, event).await
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let input = Fire {
+        id,
+        version: version.0,
+        event,
+    };
+    let app: Application = state
+        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
+        .await?;
+    Ok(respond(&app, vec![]))
 }
 
 /// Take an application into work.
@@ -134,15 +128,7 @@ pub async fn take(
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsTake,
-        Event::Take,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, Event::Take).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -175,15 +161,7 @@ pub async fn request_info(
 ) -> Result<HttpResponse, ApiError> {
     let InfoRequest { question, due_at } = body.into_inner();
     let event = Event::RequestInfo { question, due_at };
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsRequestInfo,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -213,15 +191,7 @@ pub async fn approve(
     body: Option<Json<CommentBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.and_then(|b| b.into_inner().comment);
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsDecide,
-        Event::Approve { comment },
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, Event::Approve { comment }).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -253,15 +223,7 @@ pub async fn reject(
     let event = Event::Reject {
         reason: body.into_inner().reason,
     };
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsDecide,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -293,15 +255,7 @@ pub async fn complete(
     let event = Event::Complete {
         result: body.into_inner().result,
     };
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsComplete,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -336,13 +290,5 @@ pub async fn forward(
         to_agency: agency_code,
         comment,
     };
-    officer_event(
-        state,
-        actor,
-        id.into_inner(),
-        version,
-        Action::ApplicationsForward,
-        event,
-    )
-    .await
+    fire_event(state, actor, id.into_inner(), version, event).await
 }

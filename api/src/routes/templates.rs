@@ -2,43 +2,19 @@
 
 use actix_web::web::{Json, Path};
 use actix_web::{delete, get, post, put, HttpRequest, HttpResponse};
-use domain::access::{authorize, Action, Resource};
 use domain::ids::TemplateId;
-use persistence::templates::{self, Template};
+use domain::template::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::profile::ProfileView;
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::concurrency::{etag, stale, IfMatch};
+use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
-
-/// Fills a template's placeholders (`{{surname}}`, `{{passport.number}}`…) from a profile.
-pub fn fill(form: &Value, profile: &ProfileView) -> Value {
-    let lookup = |name: &str| -> Option<String> {
-        let passport = profile.passport.as_ref();
-        match name {
-            "surname" => profile.surname.clone(),
-            "given_name" => profile.given_name.clone(),
-            "patronymic" => profile.patronymic.clone(),
-            "birth_date" => profile.birth_date.map(|d| d.to_string()),
-            "email" => profile.email.clone(),
-            "phone" => profile.phone.clone(),
-            "snils" => profile.snils.clone(),
-            "inn" => profile.inn.clone(),
-            "passport.series" => passport.map(|p| p.series.clone()),
-            "passport.number" => passport.map(|p| p.number.clone()),
-            "passport.issued_on" => passport.map(|p| p.issued_on.to_string()),
-            "passport.division_code" => passport.map(|p| p.division_code.clone()),
-            _ => None,
-        }
-    };
-    domain::template::fill(form, &lookup)
-}
+use crate::usecases::templates::{self as cases, Replacement, TemplateInput};
+use crate::usecases::{Acting, Outcome};
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}}))]
@@ -80,30 +56,21 @@ fn view(t: &Template) -> TemplateView {
     }
 }
 
-fn check(body: &TemplateBody) -> Result<(), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("name", "invalid_value", "1 to 200 characters."));
+impl From<TemplateBody> for TemplateInput {
+    fn from(body: TemplateBody) -> TemplateInput {
+        TemplateInput {
+            name: body.name,
+            service_code: body.service_code,
+            form_data: body.form_data,
+        }
     }
-    if !body.form_data.is_object() {
-        return Err(ApiError::field("form_data", "invalid_value", "An object."));
-    }
-    Ok(())
 }
 
-/// Your templates are yours alone: anyone else's is not found.
-async fn own(state: &State, actor: &Actor, id: TemplateId) -> Result<Template, ApiError> {
-    let found = state
-        .read(move |c| Ok(templates::find(c, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    authorize(
-        &actor.subject,
-        Action::ProfileEdit,
-        &Resource::Account(found.owner),
-        now(),
-    )?;
-    Ok(found)
+/// The template with its version as the `ETag`.
+fn respond(t: &Template) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("ETag", etag(t.version)))
+        .json(view(t))
 }
 
 /// Save a template.
@@ -125,38 +92,13 @@ pub async fn create(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
-    authorize(
-        &actor.subject,
-        Action::ProfileEdit,
-        &Resource::Account(actor.principal()),
-        now(),
-    )?;
-    let body = body.into_inner();
-    check(&body)?;
-    let at = now();
-    let template = Template {
-        id: TemplateId::new(),
-        owner: actor.account,
-        name: body.name.trim().into(),
-        service_code: body.service_code,
-        form_data: body.form_data,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-    };
-    let saved = template;
+    let (acting, input) = (Acting::from(&actor), TemplateInput::from(body.into_inner()));
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                if persistence::catalog::find(tx, &saved.service_code)?.is_none() {
-                    return Err(ApiError::field(
-                        "service_code",
-                        "unknown_service",
-                        "No such service.",
-                    ));
-                }
-                templates::insert(tx, &saved)?;
-                Ok(Answer::created(&view(&saved))?.version(saved.version))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (saved, effects) = cases::create(tx, &acting, input, now)?.into_parts();
+                let answer = Answer::created(&view(&saved))?.version(saved.version);
+                Ok(Outcome::new(answer, effects))
             })
         })
         .await?;
@@ -172,14 +114,8 @@ pub async fn create(
 )]
 #[get("/templates")]
 pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiError> {
-    authorize(
-        &actor.subject,
-        Action::ProfileRead,
-        &Resource::Account(actor.principal()),
-        now(),
-    )?;
-    let owner = actor.account;
-    let found = state.read(move |c| Ok(templates::list(c, owner)?)).await?;
+    let acting = Acting::from(&actor);
+    let found = state.query(move |c, now| cases::list(c, &acting, now)).await?;
     Ok(Json(TemplateList {
         items: found.iter().map(view).collect(),
     }))
@@ -197,10 +133,9 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
 )]
 #[get("/templates/{id}")]
 pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
-    let found = own(&state, &actor, id.into_inner()).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", etag(found.version)))
-        .json(view(&found)))
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let found = state.query(move |c, now| cases::one(c, &acting, id, now)).await?;
+    Ok(respond(&found))
 }
 
 /// Replace a template (requires `If-Match`).
@@ -222,36 +157,16 @@ pub async fn replace(
     version: IfMatch,
     body: Json<TemplateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = own(&state, &actor, id.into_inner()).await?;
-    if current.version != version.0 {
-        return Err(stale(current.version));
-    }
-    let body = body.into_inner();
-    check(&body)?;
-    if body.service_code != current.service_code {
-        return Err(ApiError::field(
-            "service_code",
-            "immutable",
-            "A template keeps its service.",
-        ));
-    }
-    let updated = Template {
-        name: body.name.trim().into(),
-        form_data: body.form_data,
-        version: version.0 + 1,
-        updated_at: now(),
-        ..current
+    let acting = Acting::from(&actor);
+    let input = Replacement {
+        id: id.into_inner(),
+        version: version.0,
+        content: body.into_inner().into(),
     };
-    let stored = updated.clone();
     let replaced = state
-        .write(move |tx| Ok(templates::replace(tx, &stored, version.0)?))
+        .run(move |tx, now| cases::replace(tx, &acting, input, now))
         .await?;
-    if !replaced {
-        return Err(stale(version.0 + 1));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", etag(updated.version)))
-        .json(view(&updated)))
+    Ok(respond(&replaced))
 }
 
 /// Delete a template.
@@ -266,9 +181,9 @@ pub async fn replace(
 )]
 #[delete("/templates/{id}")]
 pub async fn delete(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
-    let found = own(&state, &actor, id.into_inner()).await?;
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
     state
-        .write(move |tx| Ok(templates::delete(tx, found.id)?))
+        .run(move |tx, now| cases::delete(tx, &acting, id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,6 +9,43 @@
 //!
 //! [`AppState::run`]: crate::state::AppState::run
 
+pub mod applications;
+pub mod catalog;
+pub mod confirmations;
 pub mod effects;
+pub mod templates;
 
 pub use effects::{Effects, History, Outcome};
+
+use domain::access::Subject;
+use domain::ids::AccountId;
+
+/// Who acts: the caller, and the principal when acting on someone's behalf. Every use case
+/// takes it as its acting subject.
+#[derive(Clone, Debug)]
+pub struct Acting {
+    pub subject: Subject,
+    pub account: AccountId,
+    pub on_behalf_of: Option<uuid::Uuid>,
+    pub ip: Option<String>,
+}
+
+impl Acting {
+    /// Whose behalf the caller acts on: the principal, or the caller.
+    pub fn principal(&self) -> AccountId {
+        self.on_behalf_of
+            .map(AccountId::from_uuid)
+            .unwrap_or(self.account)
+    }
+}
+
+impl From<&crate::auth::Actor> for Acting {
+    fn from(actor: &crate::auth::Actor) -> Self {
+        Acting {
+            subject: actor.subject.clone(),
+            account: actor.account,
+            on_behalf_of: actor.on_behalf_of().map(|p| p.as_uuid()),
+            ip: actor.ip.clone(),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! What some events need beyond the state machine: the form's schema at submission, the
+//! service's required documents, a joint application's signatures and signed content, a
+//! real target agency.
+
+use domain::application::{Application, Event};
+use domain::catalog::Service;
+use domain::ids::AccountId;
+use domain::joint::ParticipantRole;
+use persistence::{catalog, joint, DbConnection};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::forms::FormValidators;
+
+/// The checks `event` needs before the state machine applies it.
+pub fn precheck(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    app: &Application,
+    service: &Service,
+    event: &Event,
+) -> Result<(), ApiError> {
+    match event {
+        Event::Submit => {
+            schema(forms, service, &app.form_data)?;
+            required_documents(tx, app, service)?;
+            required_signatures(tx, app)
+        }
+        // An answer sends the content back to the agency: signed by everyone again if it
+        // changed while the agency asked.
+        Event::Respond { .. } => required_signatures(tx, app),
+        Event::Edit { form_data } => {
+            unasked_change(tx, app)?;
+            schema(forms, service, form_data)
+        }
+        Event::Forward { to_agency, .. } => known_agency(tx, to_agency),
+        _ => Ok(()),
+    }
+}
+
+/// The form satisfies the service's schema (every problem at once).
+fn schema(forms: &FormValidators, service: &Service, form: &serde_json::Value) -> Result<(), ApiError> {
+    let errors = forms.problems(service, form);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// An agency the catalog knows.
+pub fn known_agency(tx: &mut DbConnection, code: &str) -> Result<(), ApiError> {
+    if catalog::agency_exists(tx, code)? {
+        return Ok(());
+    }
+    Err(ApiError::field(
+        "agency_code",
+        "unknown_agency",
+        "No such agency.",
+    ))
+}
+
+/// The one place where submission checks the service's required documents: every
+/// required type must be among the application's current attachments.
+fn required_documents(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
+    let attached: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
+        .into_iter()
+        .map(|a| a.doc_type)
+        .collect();
+    let missing = domain::document::missing_documents(&service.required_documents, &attached);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "required_documents_missing",
+        format!("Attach the required documents first: {}.", missing.join(", ")),
+    )
+    .with_context(json!({ "missing_documents": missing })))
+}
+
+/// The hash a signature covers: the form and the current attachments' hashes.
+pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, ApiError> {
+    let attachments: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
+        .into_iter()
+        .map(|a| a.sha256)
+        .collect();
+    Ok(domain::joint::content_hash(&app.form_data, &attachments))
+}
+
+/// Refuses a change of a joint application's content that the agency did not ask for
+/// (see `domain::joint::may_change_unasked`).
+pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
+    let joint = !domain::joint::required_signers(app.owner, &roles(tx, app)?).is_empty();
+    if domain::joint::may_change_unasked(app.status, joint) {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "signed_content_locked",
+        "Every co-applicant signed what the agency received: it changes only when the agency asks for information.",
+    )
+    .with_context(json!({ "status": app.status.as_str() })))
+}
+
+/// The participants of `app` with their roles (the owner is not among them).
+fn roles(tx: &mut DbConnection, app: &Application) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
+    Ok(joint::participants_of(tx, app.id)?
+        .into_iter()
+        .map(|p| (p.account, p.role))
+        .collect())
+}
+
+/// Who must sign before submission and has not signed the current content.
+pub fn unsigned(
+    tx: &mut DbConnection,
+    app: &Application,
+) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
+    let participants = roles(tx, app)?;
+    let required = domain::joint::required_signers(app.owner, &participants);
+    if required.is_empty() {
+        return Ok(vec![]);
+    }
+    let hash = content_hash(tx, app)?;
+    let signed: Vec<AccountId> = joint::signatures_of(tx, app.id)?
+        .into_iter()
+        .filter(|s| s.content_hash == hash)
+        .map(|s| s.account)
+        .collect();
+    let role_of = |account: AccountId| {
+        participants
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map_or(ParticipantRole::Owner, |(_, role)| *role)
+    };
+    Ok(domain::joint::missing_signatures(&required, &signed)
+        .into_iter()
+        .map(|account| (account, role_of(account)))
+        .collect())
+}
+
+/// With co-applicants, everyone who must sign has signed the current version.
+fn required_signatures(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
+    let missing = unsigned(tx, app)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<serde_json::Value> = missing
+        .iter()
+        .map(|(account, role)| json!({ "account_id": account, "role": role.as_str() }))
+        .collect();
+    Err(ApiError::conflict(
+        "signatures_missing",
+        format!(
+            "{} participant(s) still have to sign the current version.",
+            missing.len()
+        ),
+    )
+    .with_context(json!({ "missing_signers": listed })))
+}

@@ -1,0 +1,76 @@
+//! Loading an application for a caller: what the authorization core needs to know about
+//! it, and the application (with its service) only when the caller may take the action.
+
+use domain::access::{authorize, Action, ApplicationFacts, Resource};
+use domain::application::Application;
+use domain::catalog::Service;
+use domain::ids::ApplicationId;
+use domain::joint::ParticipantRole;
+use domain::time::Instant;
+use persistence::{applications, catalog, joint, DbConnection};
+
+use crate::error::ApiError;
+use crate::usecases::Acting;
+
+pub fn facts(app: &Application, participant: Option<ParticipantRole>) -> ApplicationFacts {
+    ApplicationFacts {
+        owner: app.owner,
+        service_code: app.service_code.clone(),
+        agency_code: app.agency_code.clone(),
+        status: app.status,
+        participant,
+    }
+}
+
+/// The caller's (or principal's) role on the application when they joined it; the owner
+/// and officers need no lookup.
+fn participation(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+) -> Result<Option<ParticipantRole>, ApiError> {
+    let principal = acting.principal();
+    if principal == app.owner || acting.subject.agency.is_some() {
+        return Ok(None);
+    }
+    Ok(joint::role_of(tx, app.id, principal)?)
+}
+
+/// The application alone, when the caller may take `action` on it (reads need no service:
+/// loading and parsing its form schema would be most of a read's cost).
+pub fn visible(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    action: Action,
+    now: Instant,
+) -> Result<Application, ApiError> {
+    let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    let participant = participation(tx, acting, &app)?;
+    authorize(
+        &acting.subject,
+        action,
+        &Resource::Application(facts(&app, participant)),
+        now,
+    )?;
+    Ok(app)
+}
+
+/// Loads an application the caller may take `action` on; 404 when it may not even see it.
+pub fn load(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    action: Action,
+    now: Instant,
+) -> Result<(Application, Service), ApiError> {
+    let app = visible(tx, acting, id, action, now)?;
+    let service = service_of(tx, &app)?;
+    Ok((app, service))
+}
+
+/// The service an application was made for; a stored application always names one.
+pub fn service_of(tx: &mut DbConnection, app: &Application) -> Result<Service, ApiError> {
+    catalog::find(tx, &app.service_code)?
+        .ok_or_else(|| ApiError::internal(format!("application {} names a missing service", app.id)))
+}

@@ -1,0 +1,17 @@
+//! Application use cases: loading one for a caller, firing the state machine's events,
+//! drafts (and the representative's daily limit), the checks some events need, and reads.
+
+pub mod checks;
+pub mod drafts;
+pub mod load;
+pub mod reads;
+pub mod refusals;
+pub mod transition;
+
+pub use checks::{content_hash, precheck, unasked_change, unsigned};
+pub use drafts::{
+    change_form, create, hold_over_daily_limit, save_draft, start_draft, Drafting, NewDraft, NewForm, Started,
+};
+pub use load::{facts, load, visible};
+pub use refusals::refused;
+pub use transition::{fire, status_notice, store_step, Fire};

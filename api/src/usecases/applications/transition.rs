@@ -1,0 +1,148 @@
+//! Firing one event of the state machine: load, ask the core, check the version and what
+//! the event needs, apply the pure machine, store the row; the history entry, audit
+//! record, live event and notices travel back as effects.
+
+use domain::access::Action;
+use domain::application::{Application, Event, EventKind, Status, Step};
+use domain::audit::AuditEntry;
+use domain::catalog::Service;
+use domain::ids::ApplicationId;
+use domain::notice::Notice;
+use domain::time::Instant;
+use persistence::applications::NewHistory;
+use persistence::events::NewEvent;
+use persistence::{applications, joint, DbConnection};
+use serde_json::json;
+
+use super::checks::precheck;
+use super::load::load;
+use super::refusals::refused;
+use crate::concurrency::stale;
+use crate::error::ApiError;
+use crate::forms::FormValidators;
+use crate::usecases::{Acting, Effects, Outcome};
+
+/// An event fired on application `id` by a caller who read it at `version`.
+pub struct Fire {
+    pub id: ApplicationId,
+    pub version: i64,
+    pub event: Event,
+}
+
+/// Fires `input.event` as the party the event belongs to; the action it needs follows
+/// from the event (see `Action::to_fire`).
+pub fn fire(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    acting: &Acting,
+    input: Fire,
+    now: Instant,
+) -> Result<Outcome<Application>, ApiError> {
+    let Fire { id, version, event } = input;
+    let kind = event.kind();
+    let action = Action::to_fire(kind)
+        .ok_or_else(|| ApiError::internal(format!("{} is fired by the system only", kind.as_str())))?;
+    let (app, service) = load(tx, acting, id, action, now)?;
+    if app.version != version {
+        return Err(stale(app.version));
+    }
+    precheck(tx, forms, &app, &service, &event)?;
+    let mut step = app
+        .apply(event, kind.party(), &service.policy, now)
+        .map_err(|r| refused(r, app.status))?;
+    if step.event == EventKind::Submit && step.application.number.is_none() {
+        step.application.number = Some(applications::next_number(tx, now)?);
+    }
+    let effects = store_step(tx, &step, &service, Some(acting), version, now)?;
+    Ok(Outcome::new(step.application, effects))
+}
+
+/// Writes a step's row (if still at `version`) and returns what it records: history,
+/// audit, the live event and the notices to the applicant and every participant.
+pub fn store_step(
+    tx: &mut DbConnection,
+    step: &Step,
+    service: &Service,
+    acting: Option<&Acting>,
+    version: i64,
+    at: Instant,
+) -> Result<Effects, ApiError> {
+    let app = &step.application;
+    if !applications::update(tx, app, version, &service.name_ru)? {
+        return Err(stale(version + 1));
+    }
+    // What the applicant sent is what the agency reviews: attachments freeze as the
+    // application leaves the draft (and again when an answer brings new papers).
+    if step.to != Status::Draft {
+        persistence::documents::freeze(tx, app.id, at)?;
+    }
+    let (actor, principal, ip) = match acting {
+        Some(a) => (Some(a.account), a.on_behalf_of, a.ip.clone()),
+        None => (None, None, None),
+    };
+    let kind = format!("application.{}", step.event.as_str());
+    let entry = AuditEntry::new(kind.clone(), "application")
+        .by(actor)
+        .on_behalf_of(principal)
+        .target(app.id)
+        .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
+        .from_ip(ip);
+    let event = NewEvent {
+        application: app.id,
+        kind,
+        data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
+        audience: audience(tx, app)?,
+    };
+    let notice = status_notice(app, step);
+    // Everyone who takes part hears of the new status too.
+    let copies: Vec<Notice> = joint::participants_of(tx, app.id)?
+        .into_iter()
+        .map(|p| Notice {
+            recipient: p.account,
+            ..notice.clone()
+        })
+        .collect();
+    Ok(Effects::none()
+        .history(NewHistory::step(app, step).by(actor, principal))
+        .audit(entry)
+        .event(event)
+        .notice(notice)
+        .notices(copies))
+}
+
+/// The notice the applicant gets for a transition.
+pub fn status_notice(app: &Application, step: &Step) -> Notice {
+    let name = app.number.clone().unwrap_or_else(|| "черновик".into());
+    let body = match &step.comment {
+        Some(comment) => format!("Статус заявления {name}: {}. {comment}", app.status.label()),
+        None => format!("Статус заявления {name}: {}.", app.status.label()),
+    };
+    Notice {
+        recipient: app.owner,
+        kind: format!("application.{}", step.event.as_str()),
+        title: format!("Заявление {name}: {}", app.status.label()),
+        body,
+        data: json!({ "application_id": app.id, "status": app.status.as_str() }),
+        important: matches!(step.to, Status::NeedsInfo | Status::Rejected | Status::Approved),
+    }
+}
+
+/// Who hears an application's events on `/me/events`: the owner and every participant.
+pub fn audience(tx: &mut DbConnection, app: &Application) -> Result<Vec<domain::ids::AccountId>, ApiError> {
+    crate::joint::members(tx, app)
+}
+
+/// The live event of a change that is not a transition (a draft created or saved).
+pub fn live_event(
+    tx: &mut DbConnection,
+    app: &Application,
+    kind: &str,
+    acting: &Acting,
+) -> Result<NewEvent, ApiError> {
+    Ok(NewEvent {
+        application: app.id,
+        kind: kind.into(),
+        data: json!({"status": app.status.as_str(), "version": app.version, "actor": acting.account}),
+        audience: audience(tx, app)?,
+    })
+}

@@ -1,0 +1,80 @@
+//! The service catalog: browsed by anyone, services added and replaced by admins.
+
+use domain::access::{authorize, Action, Resource};
+use domain::audit::AuditEntry;
+use domain::catalog::Service;
+use domain::time::Instant;
+use persistence::catalog::{self, ServiceFilter};
+use persistence::DbConnection;
+use serde_json::json;
+
+use crate::concurrency::stale;
+use crate::error::ApiError;
+use crate::usecases::applications::checks::known_agency;
+use crate::usecases::{Acting, Effects, Outcome};
+
+/// A page of services by code (anyone may browse).
+pub fn list(tx: &mut DbConnection, filter: &ServiceFilter) -> Result<Vec<Service>, ApiError> {
+    Ok(catalog::list(tx, filter)?)
+}
+
+/// One service; 404 when the catalog has no such code.
+pub fn one(tx: &mut DbConnection, code: &str) -> Result<Service, ApiError> {
+    catalog::find(tx, code)?.ok_or_else(ApiError::not_found)
+}
+
+/// Only admins manage the catalog.
+pub fn may_manage(acting: &Acting, now: Instant) -> Result<(), ApiError> {
+    Ok(authorize(
+        &acting.subject,
+        Action::CatalogManage,
+        &Resource::System,
+        now,
+    )?)
+}
+
+/// Adds a service with a code not taken yet, of an agency the catalog knows.
+pub fn create(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    service: Service,
+    now: Instant,
+) -> Result<Outcome<Service>, ApiError> {
+    may_manage(acting, now)?;
+    known_agency(tx, &service.agency_code)?;
+    if !catalog::insert(tx, &service, now)? {
+        return Err(ApiError::conflict(
+            "service_exists",
+            "A service with this code exists already.",
+        ));
+    }
+    let entry = AuditEntry::new("catalog.create", "service")
+        .by(Some(acting.account))
+        .target(&service.code)
+        .from_ip(acting.ip.clone());
+    let created = one(tx, &service.code)?;
+    Ok(Outcome::new(created, Effects::none().audit(entry)))
+}
+
+/// Replaces a service read at `version`.
+pub fn replace(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    service: Service,
+    version: i64,
+    now: Instant,
+) -> Result<Outcome<Service>, ApiError> {
+    may_manage(acting, now)?;
+    let current = one(tx, &service.code)?;
+    known_agency(tx, &service.agency_code)?;
+    if !catalog::replace(tx, &service, version, now)? {
+        return Err(stale(current.version));
+    }
+    let entry = AuditEntry::new("catalog.replace", "service")
+        .by(Some(acting.account))
+        .target(&service.code)
+        .details(json!({ "version": version + 1 }))
+        .from_ip(acting.ip.clone());
+    let replaced = one(tx, &service.code)?;
+    Ok(Outcome::new(replaced, Effects::none().audit(entry)))
+}

@@ -1,0 +1,139 @@
+//! Applications as answers: the full view (with warnings and next steps) and the summary
+//! lists show, shared by the applicant's and the officer's routes.
+
+use actix_web::HttpResponse;
+use chrono::{DateTime, Utc};
+use domain::application::{allowed_events, Application, Party};
+use domain::ids::ApplicationId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::concurrency::etag;
+use crate::error::FieldProblem;
+
+/// An application as its applicant (or the handling officer) sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "number": "KB-2026-00000042",
+    "service_code": "passport-replacement", "agency_code": "mvd",
+    "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "needs_info",
+    "status_label": "Требуется уточнение", "form_data": {"reason": "age_45"}, "version": 5,
+    "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
+    "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null,
+    "info_request": "Приложите фото 35×45", "info_due_at": "2026-11-29T23:59:59Z",
+    "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"]
+}))]
+pub struct ApplicationView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ApplicationId,
+    /// Assigned at the first submission.
+    pub number: Option<String>,
+    pub service_code: String,
+    pub agency_code: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub owner_id: domain::ids::AccountId,
+    /// `draft`, `submitted`, `resubmitted`, `in_review`, `needs_info`, `approved`,
+    /// `rejected`, `appealed`, `completed`, `cancelled` or `expired`.
+    pub status: String,
+    pub status_label: String,
+    #[schema(value_type = Object)]
+    pub form_data: Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub info_request: Option<String>,
+    pub info_due_at: Option<DateTime<Utc>>,
+    pub rejection_reason: Option<String>,
+    pub result_note: Option<String>,
+    /// Where the form does not (yet) satisfy the service's schema; submission needs none.
+    pub warnings: Vec<FieldProblem>,
+    /// What the applicant can do next (`submit`, `edit`, `cancel`, `appeal`…).
+    pub next_steps: Vec<String>,
+}
+
+impl ApplicationView {
+    pub fn of(app: &Application, warnings: Vec<FieldProblem>) -> ApplicationView {
+        ApplicationView {
+            id: app.id,
+            number: app.number.clone(),
+            service_code: app.service_code.clone(),
+            agency_code: app.agency_code.clone(),
+            owner_id: app.owner,
+            status: app.status.as_str().into(),
+            status_label: app.status.label().into(),
+            form_data: app.form_data.clone(),
+            version: app.version,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+            submitted_at: app.submitted_at,
+            decided_at: app.decided_at,
+            info_request: app.info_request.clone(),
+            info_due_at: app.info_due_at,
+            rejection_reason: app.rejection_reason.clone(),
+            result_note: app.result_note.clone(),
+            warnings,
+            next_steps: allowed_events(app.status, Party::Applicant)
+                .iter()
+                .map(|e| e.as_str().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// An application in a list: what a list shows and links from, without the form (which
+/// can be large, and is one `GET` away).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "number": "KB-2026-00000042",
+    "service_code": "passport-replacement", "agency_code": "mvd",
+    "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "in_review", "status_label": "В работе",
+    "version": 4, "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
+    "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null, "info_due_at": null
+}))]
+pub struct ApplicationSummary {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ApplicationId,
+    pub number: Option<String>,
+    pub service_code: String,
+    pub agency_code: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub owner_id: domain::ids::AccountId,
+    pub status: String,
+    pub status_label: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub info_due_at: Option<DateTime<Utc>>,
+}
+
+impl ApplicationSummary {
+    pub fn of(app: &Application) -> ApplicationSummary {
+        ApplicationSummary {
+            id: app.id,
+            number: app.number.clone(),
+            service_code: app.service_code.clone(),
+            agency_code: app.agency_code.clone(),
+            owner_id: app.owner,
+            status: app.status.as_str().into(),
+            status_label: app.status.label().into(),
+            version: app.version,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+            submitted_at: app.submitted_at,
+            decided_at: app.decided_at,
+            info_due_at: app.info_due_at,
+        }
+    }
+}
+
+/// The application after a change or read: its view, with its version as the `ETag`.
+pub fn respond(app: &Application, warnings: Vec<FieldProblem>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("ETag", etag(app.version)))
+        .json(ApplicationView::of(app, warnings))
+}

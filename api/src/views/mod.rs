@@ -1,0 +1,5 @@
+//! Request and response bodies shared by more than one route module (or by the demo).
+
+pub mod applications;
+pub mod catalog;
+pub mod confirmations;
