@@ -9,6 +9,8 @@
 //!
 //! [`AppState::run`]: crate::state::AppState::run
 
+pub mod delegations;
 pub mod effects;
+pub mod organisations;
 
 pub use effects::{Effects, History, Outcome};
