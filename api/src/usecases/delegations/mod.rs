@@ -12,6 +12,7 @@ mod transition;
 
 use domain::access::{authorize, Action, Resource, Subject};
 use domain::delegation::{require_second_factor, Delegation, Refusal, Side};
+use domain::field_error::FieldError;
 use domain::ids::{AccountId, DelegationId};
 use domain::notice::Notice;
 use domain::time::Instant;
@@ -101,11 +102,6 @@ impl From<Refusal> for ApiError {
                     format!("The {who} must have two-factor authentication enabled."),
                 )
             }
-            Refusal::SelfDelegation => ApiError::field(
-                "representative_id",
-                "self_delegation",
-                "You cannot delegate to yourself.",
-            ),
             Refusal::RedelegationNotAllowed => ApiError::forbidden(
                 "redelegation_not_allowed",
                 "This delegation may not be passed on.",
@@ -113,16 +109,6 @@ impl From<Refusal> for ApiError {
             Refusal::ParentNotInForce => ApiError::conflict(
                 "delegation_not_in_force",
                 "Only a delegation in force can be passed on.",
-            ),
-            Refusal::ExceedsParentPowers => ApiError::field(
-                "actions",
-                "exceeds_parent",
-                "Only a subset of your own powers can be passed on.",
-            ),
-            Refusal::ExceedsParentTerm => ApiError::field(
-                "valid_until",
-                "exceeds_parent",
-                "Stay within your own delegation's term.",
             ),
             Refusal::InvalidTransition { event, status } => ApiError::conflict(
                 "invalid_transition",
@@ -143,16 +129,44 @@ impl From<Refusal> for ApiError {
                 "code_attempts_exceeded",
                 "The code was mistyped too often; ask for a new delegation.",
             ),
-            Refusal::WrongCode { tries_left } => ApiError::field(
-                "code",
-                "invalid_code",
-                format!("The code does not match; {tries_left} tries left."),
-            ),
             Refusal::Ended => ApiError::conflict("invalid_transition", "This delegation has ended."),
             Refusal::TermChangeClosed => {
                 ApiError::conflict("term_change_closed", "This proposal is no longer pending.")
             }
-            Refusal::Invalid(error) => from_field_error(error),
+            field @ (Refusal::SelfDelegation
+            | Refusal::ExceedsParentPowers
+            | Refusal::ExceedsParentTerm
+            | Refusal::WrongCode { .. }
+            | Refusal::Invalid(_)) => from_field_error(field_error(field)),
         }
+    }
+}
+
+/// The refusals that name one field of the request (422).
+fn field_error(refusal: Refusal) -> FieldError {
+    match refusal {
+        Refusal::SelfDelegation => FieldError::new(
+            "representative_id",
+            "self_delegation",
+            "You cannot delegate to yourself.",
+        ),
+        Refusal::ExceedsParentPowers => FieldError::new(
+            "actions",
+            "exceeds_parent",
+            "Only a subset of your own powers can be passed on.",
+        ),
+        Refusal::ExceedsParentTerm => FieldError::new(
+            "valid_until",
+            "exceeds_parent",
+            "Stay within your own delegation's term.",
+        ),
+        Refusal::WrongCode { tries_left } => FieldError::new(
+            "code",
+            "invalid_code",
+            format!("The code does not match; {tries_left} tries left."),
+        ),
+        Refusal::Invalid(error) => error,
+        // Only the field refusals above are sent here.
+        other => FieldError::new("request", "refused", format!("{other:?}")),
     }
 }
