@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{days_ago, json, problem, Backend, TestApp};
+use crate::support::{days_ago, json, problem, service, Backend, TestApp};
 
 pub fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
@@ -134,35 +134,12 @@ pub async fn on_behalf(
     request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn second_service(app: &TestApp) {
-    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
-    let service = Service {
-        code: "test-tax".into(),
-        name_ru: "Налоговый вычет".into(),
-        name_en: "Tax deduction".into(),
-        description: String::new(),
-        level: ServiceLevel::Federal,
-        region: None,
-        agency_code: "fns".into(),
-        form_schema: json!({"type": "object"}),
-        required_documents: vec![],
-        allowed_file_types: vec![],
-        max_file_bytes: 1024,
-        policy: ServicePolicy::default(),
-        version: 1,
-    };
-    app.state
-        .db
-        .write(|tx| persistence::catalog::insert(tx, &service, api::clock::now()))
-        .unwrap_or_else(|e| panic!("{e}"));
-}
-
 /// A principal and a representative with an accepted `specific` delegation for
 /// `test-passport` (ten days), and the catalog with a second service.
 async fn represented(backend: Backend) -> (TestApp, Person, Person, Value) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
-    second_service(&app);
+    app.add_service(&service("test-tax", "fns"));
     let principal = person(&app).await;
     let representative = person(&app).await;
     let active = delegate_and_accept(&app, &principal, &representative, specific(10)).await;
