@@ -632,6 +632,38 @@ pub fn template_owner(account: AccountId, owner: AccountId) -> Result<(), Denial
     require(owner == account, Denial::NotOwner)
 }
 
+/// The side `subject` takes on a delegation when proposing or confirming a change either
+/// party may make, once the core allows it: the principal's side (the principal, or the
+/// principal organisation's head) manages, the representative's side responds.
+pub fn delegation_side(
+    subject: &Subject,
+    resource: &Resource,
+    now: Instant,
+) -> Result<crate::delegation::Side, Denial> {
+    use crate::delegation::Side;
+    let side = match resource {
+        Resource::Delegation { principal, head, .. } if speaks_for(subject, *principal, *head) => {
+            Side::Principal
+        }
+        _ => Side::Representative,
+    };
+    authorize(subject, Action::on_delegation(side), resource, now)?;
+    Ok(side)
+}
+
+impl Action {
+    /// What a delegation's `side` does to it: the principal's side manages (creates,
+    /// cancels, revokes), the representative's side responds (accepts, declines,
+    /// renounces, passes on). The system's side asks nobody; it is refused here.
+    pub fn on_delegation(side: crate::delegation::Side) -> Action {
+        use crate::delegation::Side;
+        match side {
+            Side::Principal | Side::System => Action::DelegationsManage,
+            Side::Representative => Action::DelegationsRespond,
+        }
+    }
+}
+
 /// The principal itself, or the head of the organisation that is the principal.
 fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) -> bool {
     principal == subject.account || head == Some(subject.account)
@@ -1127,6 +1159,89 @@ mod tests {
             authorize(&stranger, Action::ApplicationsRead, &app("passport"), now),
             Err(Denial::NotDelegated)
         );
+    }
+
+    /// Who may do what to a delegation: its principal, the principal organisation's head,
+    /// its representative, a stranger, and someone acting on the principal's behalf.
+    #[test]
+    fn the_delegation_sides_table() {
+        use crate::delegation::{Event, Side};
+        let (principal, representative, head) = (AccountId::new(), AccountId::new(), AccountId::new());
+        let now = Utc::now();
+        let own = Resource::Delegation {
+            principal,
+            representative,
+            head: None,
+        };
+        let organisation = Resource::Delegation {
+            principal,
+            representative,
+            head: Some(head),
+        };
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..subject(principal, &[Role::Citizen])
+        };
+        let on_behalf = Subject {
+            on_behalf: Some(OnBehalf {
+                principal,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+                head: false,
+            }),
+            ..subject(representative, &[Role::Citizen])
+        };
+        let table = [
+            (
+                "principal",
+                subject(principal, &[Role::Citizen]),
+                &own,
+                Ok(Side::Principal),
+            ),
+            (
+                "head",
+                subject(head, &[Role::Citizen]),
+                &organisation,
+                Ok(Side::Principal),
+            ),
+            (
+                "representative",
+                subject(representative, &[Role::Citizen]),
+                &own,
+                Ok(Side::Representative),
+            ),
+            (
+                "stranger",
+                subject(AccountId::new(), &[Role::Citizen]),
+                &own,
+                Err(Denial::NotOwner),
+            ),
+            ("simplified principal", simplified, &own, Err(Denial::LevelTooLow)),
+            ("for the principal", on_behalf, &own, Err(Denial::NotDelegated)),
+        ];
+        for (who, caller, resource, expected) in table {
+            assert_eq!(delegation_side(&caller, resource, now), expected, "{who}");
+        }
+        // Lifecycle events: the principal's side cancels and revokes, the representative's
+        // side accepts, declines and renounces (and passes on: `DelegationsRespond`).
+        let principal_side = subject(principal, &[Role::Citizen]);
+        let representative_side = subject(representative, &[Role::Citizen]);
+        for event in [
+            Event::Accept,
+            Event::Decline,
+            Event::Cancel,
+            Event::Revoke,
+            Event::Renounce,
+        ] {
+            let action = Action::on_delegation(event.side());
+            let by_principal = authorize(&principal_side, action, &own, now);
+            let by_representative = authorize(&representative_side, action, &own, now);
+            let expected = match event.side() {
+                Side::Principal => (Ok(()), Err(Denial::NotOwner)),
+                _ => (Err(Denial::NotOwner), Ok(())),
+            };
+            assert_eq!((by_principal, by_representative), expected, "{event:?}");
+        }
     }
 
     #[test]

@@ -5,13 +5,24 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
+mod rules;
+mod term_change;
+
+pub use rules::{check_parties, check_redelegation, require_second_factor, Refusal};
+pub use term_change::{TermChange, TermChangeStatus};
+
 use crate::access::Action;
 use crate::field_error::FieldError;
 use crate::ids::{AccountId, DelegationId};
 use crate::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The wire names (JSON, database, query strings) come from the one `snake_case` rule that
+/// serde and strum share; a test checks that they agree.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Kind {
     /// Everything the principal can do, except their credentials, 2FA and delegations.
     Full,
@@ -25,20 +36,19 @@ impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Full, Kind::Limited, Kind::Specific];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Full => "full",
-            Kind::Limited => "limited",
-            Kind::Specific => "specific",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Pending,
     Active,
@@ -61,19 +71,11 @@ impl Status {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Active => "active",
-            Status::Declined => "declined",
-            Status::Cancelled => "cancelled",
-            Status::Revoked => "revoked",
-            Status::Renounced => "renounced",
-            Status::Expired => "expired",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn is_final(self) -> bool {
@@ -258,7 +260,8 @@ impl Grant {
 }
 
 /// A lifecycle event and who may fire it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     Accept,
     Decline,
@@ -276,15 +279,25 @@ pub enum Side {
 }
 
 impl Event {
+    pub const ALL: [Event; 6] = [
+        Event::Accept,
+        Event::Decline,
+        Event::Cancel,
+        Event::Revoke,
+        Event::Renounce,
+        Event::Expire,
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Accept => "accept",
-            Event::Decline => "decline",
-            Event::Cancel => "cancel",
-            Event::Revoke => "revoke",
-            Event::Renounce => "renounce",
-            Event::Expire => "expire",
-        }
+        self.into()
+    }
+
+    /// The side that fires this event, as the lifecycle table says.
+    pub fn side(self) -> Side {
+        LIFECYCLE
+            .iter()
+            .find(|(_, e, _, _)| *e == self)
+            .map_or(Side::System, |(_, _, side, _)| *side)
     }
 }
 
@@ -382,6 +395,19 @@ impl Delegation {
             self.status
         }
     }
+}
+
+/// One entry of a delegation's history, as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    pub seq: i32,
+    pub occurred_at: Instant,
+    pub actor: Option<AccountId>,
+    /// What happened: a lifecycle event's name, `create`, `term_change_proposed`, ….
+    pub event: String,
+    pub from: Option<Status>,
+    pub to: Status,
+    pub details: serde_json::Value,
 }
 
 #[cfg(test)]
@@ -522,6 +548,26 @@ mod tests {
             grant(Kind::Full, vec![], None, Status::Revoked).in_force(t0()),
             Err(Lapse::Revoked)
         );
+    }
+
+    /// serde (JSON) and strum (database, query strings) give every variant one name.
+    #[test]
+    fn kinds_statuses_and_events_round_trip_through_their_names() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).ok(), Some(kind.as_str().into()));
+        }
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).ok(), Some(status.as_str().into()));
+        }
+        for event in Event::ALL {
+            assert_eq!(event.as_str().parse::<Event>().ok(), Some(event));
+        }
+        assert_eq!(Kind::parse("Full"), None);
+        assert_eq!(Event::Revoke.side(), Side::Principal);
+        assert_eq!(Event::Renounce.side(), Side::Representative);
+        assert_eq!(Event::Expire.side(), Side::System);
     }
 
     fn any_action() -> impl Strategy<Value = Action> {

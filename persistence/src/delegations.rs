@@ -3,14 +3,16 @@
 
 use diesel::prelude::*;
 use domain::access::Action;
-use domain::delegation::{Delegation, Grant, Kind, Powers, Status};
+use domain::delegation::{
+    Delegation, Grant, HistoryEntry, Kind, Powers, Status, TermChange, TermChangeStatus,
+};
 use domain::ids::{AccountId, DelegationId};
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{confirmations, delegation_events, delegation_term_changes, delegations};
+use crate::schema::{accounts, confirmations, delegation_events, delegation_term_changes, delegations};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = delegations)]
@@ -178,6 +180,18 @@ pub fn grants(
         .collect()
 }
 
+/// Whether `party` has a second factor on; an organisation has none of its own, so its
+/// head's counts.
+pub fn second_factor_on(conn: &mut DbConnection, party: AccountId) -> Result<bool, StoreError> {
+    let person = crate::organisations::head(conn, party)?.unwrap_or(party);
+    let enabled: Option<bool> = accounts::table
+        .find(person.to_string())
+        .select(accounts::totp_enabled)
+        .first(conn)
+        .optional()?;
+    Ok(enabled.unwrap_or(false))
+}
+
 /// The delegations directly passed on from `parent`.
 pub fn children(conn: &mut DbConnection, parent: DelegationId) -> Result<Vec<Delegation>, StoreError> {
     delegations::table
@@ -280,18 +294,6 @@ pub fn mark_reminded(conn: &mut DbConnection, id: DelegationId, now: Instant) ->
         == 1)
 }
 
-/// One entry of a delegation's history.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    pub seq: i32,
-    pub occurred_at: Instant,
-    pub actor: Option<AccountId>,
-    pub event: String,
-    pub from: Option<String>,
-    pub to: String,
-    pub details: serde_json::Value,
-}
-
 /// One history row of a delegation to append.
 #[derive(Clone, Debug)]
 pub struct NewDelegationEvent {
@@ -357,7 +359,8 @@ pub fn append_history(
     Ok(())
 }
 
-pub fn events(conn: &mut DbConnection, id: DelegationId) -> Result<Vec<Event>, StoreError> {
+/// A delegation's history, oldest first.
+pub fn events(conn: &mut DbConnection, id: DelegationId) -> Result<Vec<HistoryEntry>, StoreError> {
     type R = (
         i32,
         chrono::NaiveDateTime,
@@ -382,29 +385,18 @@ pub fn events(conn: &mut DbConnection, id: DelegationId) -> Result<Vec<Event>, S
         .load(conn)?;
     rows.into_iter()
         .map(|(seq, at, actor, event, from, to, details)| {
-            Ok(Event {
+            let status = |s: &str| Status::parse(s).ok_or_else(|| corrupt(format!("status {s:?}")));
+            Ok(HistoryEntry {
                 seq,
                 occurred_at: from_db_time(at),
                 actor: parse_optional_id("delegation_events", actor.as_deref())?,
                 event,
-                from,
-                to,
+                from: from.as_deref().map(status).transpose()?,
+                to: status(&to)?,
                 details: serde_json::from_str(&details).map_err(corrupt)?,
             })
         })
         .collect()
-}
-
-/// A proposed new term.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TermChange {
-    pub id: String,
-    pub delegation: DelegationId,
-    pub valid_from: Instant,
-    pub valid_until: Instant,
-    pub principal_confirmed: bool,
-    pub representative_confirmed: bool,
-    pub status: String,
 }
 
 pub fn insert_term_change(
@@ -417,10 +409,10 @@ pub fn insert_term_change(
     diesel::update(
         delegation_term_changes::table
             .filter(delegation_term_changes::delegation_id.eq(c.delegation.to_string()))
-            .filter(delegation_term_changes::status.eq("pending")),
+            .filter(delegation_term_changes::status.eq(TermChangeStatus::Pending.as_str())),
     )
     .set((
-        delegation_term_changes::status.eq("superseded"),
+        delegation_term_changes::status.eq(TermChangeStatus::Superseded.as_str()),
         delegation_term_changes::decided_at.eq(Some(to_db_time(now))),
     ))
     .execute(conn)?;
@@ -433,7 +425,7 @@ pub fn insert_term_change(
             delegation_term_changes::requested_by.eq(by.to_string()),
             delegation_term_changes::principal_confirmed.eq(c.principal_confirmed),
             delegation_term_changes::representative_confirmed.eq(c.representative_confirmed),
-            delegation_term_changes::status.eq(&c.status),
+            delegation_term_changes::status.eq(c.status.as_str()),
             delegation_term_changes::created_at.eq(to_db_time(now)),
         ))
         .execute(conn)?;
@@ -476,19 +468,20 @@ pub fn find_term_change(
             valid_until: from_db_time(until),
             principal_confirmed: p,
             representative_confirmed: r,
-            status,
+            status: TermChangeStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("term change status {status:?}")))?,
         })
     })
     .transpose()
 }
 
 pub fn update_term_change(conn: &mut DbConnection, c: &TermChange, now: Instant) -> Result<(), StoreError> {
-    let decided = (c.status != "pending").then(|| to_db_time(now));
+    let decided = (c.status != TermChangeStatus::Pending).then(|| to_db_time(now));
     diesel::update(delegation_term_changes::table.find(&c.id))
         .set((
             delegation_term_changes::principal_confirmed.eq(c.principal_confirmed),
             delegation_term_changes::representative_confirmed.eq(c.representative_confirmed),
-            delegation_term_changes::status.eq(&c.status),
+            delegation_term_changes::status.eq(c.status.as_str()),
             delegation_term_changes::decided_at.eq(decided),
         ))
         .execute(conn)?;

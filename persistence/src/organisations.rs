@@ -3,24 +3,13 @@
 
 use diesel::prelude::*;
 use domain::ids::AccountId;
+use domain::organisation::Organisation;
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::{organisation_employees, organisations};
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Organisation {
-    pub id: AccountId,
-    pub ogrn: String,
-    pub inn: String,
-    pub kpp: Option<String>,
-    pub name: String,
-    pub head: AccountId,
-    pub created_at: Instant,
-    pub employees: Vec<AccountId>,
-}
 
 /// Whether an organisation with this OGRN or INN is registered already.
 pub fn exists(conn: &mut DbConnection, ogrn: &str, inn: &str) -> Result<bool, StoreError> {

@@ -1,12 +1,13 @@
 //! Delegation of powers over HTTP, on both backends: the principal delegates, the
 //! representative accepts with the out-of-band code and acts on behalf; limits, daily
 //! confirmations, revocation on the very next request, term changes, re-delegation.
+//! One behaviour per scenario; the fixtures below build the parties and delegations.
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{days_ago, json, problem, Backend, TestApp};
+use crate::support::{days_ago, json, problem, service, Backend, TestApp};
 
 pub fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
@@ -17,21 +18,42 @@ pub struct Person {
     pub token: String,
 }
 
-/// A confirmed citizen with a second factor on (set directly: enrolment has its own tests).
+/// A confirmed citizen who enrolled a second factor (TOTP) through the API.
 pub async fn person(app: &TestApp) -> Person {
     let (_, id, token) = app.confirmed_citizen().await;
-    app.execute(&format!(
-        "UPDATE accounts SET totp_enabled = TRUE WHERE id = '{id}'"
-    ));
+    let enrolment = json(
+        app.send(Method::POST, "/api/v1/me/mfa/totp", &token, None, None)
+            .await,
+        201,
+    )
+    .await;
+    let now = u64::try_from(app.state.clock.now().timestamp()).unwrap_or(0);
+    let code = api::auth::totp::code_at(&s(&enrolment["secret"]), now).unwrap_or_default();
+    json(
+        app.send(
+            Method::POST,
+            "/api/v1/me/mfa/totp/confirm",
+            &token,
+            None,
+            Some(json!({ "code": code })),
+        )
+        .await,
+        200,
+    )
+    .await;
     Person { id, token }
 }
 
+/// A term starting now and lasting `days`.
 pub fn term(days: i64) -> (String, String) {
+    term_of(chrono::TimeDelta::days(days))
+}
+
+/// A term starting now and lasting `length` (short ones end within an access token's life,
+/// so a test can move the clock past them and keep its tokens).
+pub fn term_of(length: chrono::TimeDelta) -> (String, String) {
     let from = api::clock::now();
-    (
-        from.to_rfc3339(),
-        (from + chrono::TimeDelta::days(days)).to_rfc3339(),
-    )
+    (from.to_rfc3339(), (from + length).to_rfc3339())
 }
 
 pub async fn delegate(app: &TestApp, from: &Person, to: &Person, body: Value) -> reqwest::Response {
@@ -49,6 +71,31 @@ fn specific(days: i64) -> Value {
         "services": ["test-passport"],
         "valid_from": valid_from, "valid_until": valid_until
     })
+}
+
+/// `from` delegates `body` to `to`, who accepts it with the code: the active delegation.
+pub async fn delegate_and_accept(app: &TestApp, from: &Person, to: &Person, body: Value) -> Value {
+    let pending = json(delegate(app, from, to, body).await, 201).await;
+    let code = s(&pending["verification_code"]);
+    json(accept(app, to, &pending, &code).await, 200).await
+}
+
+fn limited(term: (String, String)) -> Value {
+    json!({"kind": "limited", "valid_from": term.0, "valid_until": term.1})
+}
+
+/// The delegation `d` as `who` sees it now.
+async fn fetch(app: &TestApp, who: &Person, d: &Value) -> Value {
+    let path = format!("/api/v1/delegations/{}", s(&d["id"]));
+    json(app.send(Method::GET, &path, &who.token, None, None).await, 200).await
+}
+
+/// `who` fires a lifecycle `step` (`revoke`, `cancel`, …) on `d` as last read.
+async fn lifecycle(app: &TestApp, who: &Person, d: &Value, step: &str) -> reqwest::Response {
+    let path = format!("/api/v1/delegations/{}/{step}", s(&d["id"]));
+    let version = d["version"].as_i64().unwrap_or(0);
+    app.send(Method::POST, &path, &who.token, Some(version), None)
+        .await
 }
 
 pub async fn accept(app: &TestApp, who: &Person, d: &Value, code: &str) -> reqwest::Response {
@@ -87,37 +134,44 @@ pub async fn on_behalf(
     request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn second_service(app: &TestApp) {
-    use domain::catalog::{Service, ServiceLevel, ServicePolicy};
-    let service = Service {
-        code: "test-tax".into(),
-        name_ru: "Налоговый вычет".into(),
-        name_en: "Tax deduction".into(),
-        description: String::new(),
-        level: ServiceLevel::Federal,
-        region: None,
-        agency_code: "fns".into(),
-        form_schema: json!({"type": "object"}),
-        required_documents: vec![],
-        allowed_file_types: vec![],
-        max_file_bytes: 1024,
-        policy: ServicePolicy::default(),
-        version: 1,
-    };
-    app.state
-        .db
-        .write(|tx| persistence::catalog::insert(tx, &service, api::clock::now()))
-        .unwrap_or_else(|e| panic!("{e}"));
-}
-
-async fn the_representative_story(backend: Backend) {
+/// A principal and a representative with an accepted `specific` delegation for
+/// `test-passport` (ten days), and the catalog with a second service.
+async fn represented(backend: Backend) -> (TestApp, Person, Person, Value) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
-    second_service(&app);
+    app.add_service(&service("test-tax", "fns"));
     let principal = person(&app).await;
     let representative = person(&app).await;
+    let active = delegate_and_accept(&app, &principal, &representative, specific(10)).await;
+    (app, principal, representative, active)
+}
 
-    // Bounds and self-delegation are field errors.
+/// `representative` creates an application of `test-passport` for `principal`.
+async fn create_on_behalf(
+    app: &TestApp,
+    representative: &Person,
+    principal: &Person,
+    reason: &str,
+) -> reqwest::Response {
+    let body = json!({
+        "service_code": "test-passport", "form_data": {"reason": reason, "full_name": "Иванова Мария"}
+    });
+    on_behalf(
+        app,
+        representative,
+        principal,
+        Method::POST,
+        "/api/v1/applications",
+        None,
+        Some(body),
+    )
+    .await
+}
+
+async fn bounds_and_self_delegation_are_field_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let principal = person(&app).await;
+    let representative = person(&app).await;
     let too_long = problem(
         delegate(&app, &principal, &representative, specific(31)).await,
         422,
@@ -132,8 +186,13 @@ async fn the_representative_story(backend: Backend) {
     );
     let own = problem(delegate(&app, &principal, &principal, specific(10)).await, 422).await;
     assert_eq!(own["errors"][0]["code"], "self_delegation");
+}
+db_test!(bounds_and_self_delegation_are_field_errors);
 
-    // A delegation whose code is mistyped until the tries run out cannot be accepted.
+async fn a_code_mistyped_until_the_tries_run_out_cannot_accept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let principal = person(&app).await;
+    let representative = person(&app).await;
     let first = json(
         delegate(&app, &principal, &representative, specific(10)).await,
         201,
@@ -151,25 +210,19 @@ async fn the_representative_story(backend: Backend) {
         problem(accept(&app, &representative, &first, &code).await, 409).await["code"],
         "code_attempts_exceeded"
     );
+}
+db_test!(a_code_mistyped_until_the_tries_run_out_cannot_accept);
 
-    // The right code accepts; the principal alone sees it at creation.
+async fn the_right_code_accepts_and_only_the_principal_sees_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let principal = person(&app).await;
+    let representative = person(&app).await;
     let second = json(
         delegate(&app, &principal, &representative, specific(10)).await,
         201,
     )
     .await;
-    let viewed = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&second["id"])),
-            &representative.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let viewed = fetch(&app, &representative, &second).await;
     assert!(viewed["verification_code"].is_null());
     assert!(s(&second["number"]).starts_with("МЧД-"));
     let active = json(
@@ -178,24 +231,26 @@ async fn the_representative_story(backend: Backend) {
     )
     .await;
     assert_eq!(active["status"], "active");
+}
+db_test!(the_right_code_accepts_and_only_the_principal_sees_it);
 
-    // Acting on behalf: create, submit, read; the history names both.
+async fn a_representative_acts_on_behalf_within_the_services(backend: Backend) {
+    let (app, principal, representative, _) = represented(backend).await;
     let created = json(
-        on_behalf(&app, &representative, &principal, Method::POST, "/api/v1/applications", None, Some(json!({
-            "service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}
-        }))).await,
+        create_on_behalf(&app, &representative, &principal, "age_45").await,
         201,
     )
     .await;
     assert_eq!(created["owner_id"], json!(principal.id));
     let id = s(&created["id"]);
+    let submit = format!("/api/v1/applications/{id}/submit");
     let submitted = json(
         on_behalf(
             &app,
             &representative,
             &principal,
             Method::POST,
-            &format!("/api/v1/applications/{id}/submit"),
+            &submit,
             Some(1),
             None,
         )
@@ -204,17 +259,9 @@ async fn the_representative_story(backend: Backend) {
     )
     .await;
     assert_eq!(submitted["status"], "submitted");
+    let read = format!("/api/v1/applications/{id}/history");
     let history = json(
-        on_behalf(
-            &app,
-            &representative,
-            &principal,
-            Method::GET,
-            &format!("/api/v1/applications/{id}/history"),
-            None,
-            None,
-        )
-        .await,
+        on_behalf(&app, &representative, &principal, Method::GET, &read, None, None).await,
         200,
     )
     .await;
@@ -224,19 +271,13 @@ async fn the_representative_story(backend: Backend) {
         (json!(representative.id), json!(principal.id))
     );
     // Without the header the representative is a stranger to it.
+    let path = format!("/api/v1/applications/{id}");
     problem(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/applications/{id}"),
-            &representative.token,
-            None,
-            None,
-        )
-        .await,
+        app.send(Method::GET, &path, &representative.token, None, None)
+            .await,
         404,
     )
     .await;
-
     // Another service is not covered.
     let other = on_behalf(
         &app,
@@ -249,21 +290,21 @@ async fn the_representative_story(backend: Backend) {
     )
     .await;
     assert_eq!(problem(other, 403).await["code"], "service_not_covered");
+}
+db_test!(a_representative_acts_on_behalf_within_the_services);
 
-    // A second new application the same day needs the principal's confirmation.
-    let held = on_behalf(
-        &app,
-        &representative,
-        &principal,
-        Method::POST,
-        "/api/v1/applications",
-        None,
-        Some(json!({
-            "service_code": "test-passport", "form_data": {"reason": "age_20", "full_name": "Иванова Мария"}
-        })),
+async fn a_second_application_the_same_day_waits_for_the_principal(backend: Backend) {
+    let (app, principal, representative, _) = represented(backend).await;
+    json(
+        create_on_behalf(&app, &representative, &principal, "age_45").await,
+        201,
     )
     .await;
-    let held = json(held, 202).await;
+    let held = json(
+        create_on_behalf(&app, &representative, &principal, "age_20").await,
+        202,
+    )
+    .await;
     assert_eq!(
         (held["status"].clone(), held["code"].clone()),
         (json!("pending"), json!("needs_principal_confirmation"))
@@ -275,37 +316,20 @@ async fn the_representative_story(backend: Backend) {
     )
     .await;
     assert_eq!(pending["items"][0]["id"], held["id"]);
+    let approve = format!("/api/v1/confirmations/{}/approve", s(&held["id"]));
     let not_theirs = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/confirmations/{}/approve", s(&held["id"])),
-            &representative.token,
-            None,
-            None,
-        )
+        .send(Method::POST, &approve, &representative.token, None, None)
         .await;
     problem(not_theirs, 404).await;
     let approved = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/confirmations/{}/approve", s(&held["id"])),
-            &principal.token,
-            None,
-            None,
-        )
-        .await,
+        app.send(Method::POST, &approve, &principal.token, None, None)
+            .await,
         200,
     )
     .await;
     assert_eq!(approved["status"], "approved");
     let twice = app
-        .send(
-            Method::POST,
-            &format!("/api/v1/confirmations/{}/approve", s(&held["id"])),
-            &principal.token,
-            None,
-            None,
-        )
+        .send(Method::POST, &approve, &principal.token, None, None)
         .await;
     assert_eq!(problem(twice, 409).await["code"], "already_decided");
     let mine = json(
@@ -320,26 +344,25 @@ async fn the_representative_story(backend: Backend) {
         "exactly one application from the confirmation"
     );
     assert_eq!(app.count_notifications("confirmation.approved").await, 1);
+}
+db_test!(a_second_application_the_same_day_waits_for_the_principal);
 
-    // A limited representative reads but does not create.
+async fn a_limited_representative_reads_but_does_not_write(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
     let reader = person(&app).await;
-    let (from, until) = term(5);
-    let limited = json(
-        delegate(
-            &app,
-            &principal,
-            &reader,
-            json!({"kind": "limited", "valid_from": from, "valid_until": until}),
+    for _ in 0..2 {
+        let own = json!({"service_code": "test-passport"});
+        let path = "/api/v1/applications";
+        json(
+            app.send(Method::POST, path, &principal.token, None, Some(own))
+                .await,
+            201,
         )
-        .await,
-        201,
-    )
-    .await;
-    json(
-        accept(&app, &reader, &limited, &s(&limited["verification_code"])).await,
-        200,
-    )
-    .await;
+        .await;
+    }
+    delegate_and_accept(&app, &principal, &reader, limited(term(5))).await;
     let listed = json(
         on_behalf(
             &app,
@@ -377,64 +400,21 @@ async fn the_representative_story(backend: Backend) {
     )
     .await;
     assert_eq!(problem(credentials, 403).await["code"], "action_not_covered");
+}
+db_test!(a_limited_representative_reads_but_does_not_write);
 
-    // Revoked: refused on the very next request.
-    let revoked = json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/delegations/{}/revoke", s(&active["id"])),
-            &principal.token,
-            Some(active["version"].as_i64().unwrap_or(0)),
-            None,
-        )
-        .await,
-        200,
+async fn a_revoked_delegation_is_refused_on_the_very_next_request(backend: Backend) {
+    let (app, principal, representative, active) = represented(backend).await;
+    let created = json(
+        create_on_behalf(&app, &representative, &principal, "age_45").await,
+        201,
     )
     .await;
+    let revoked = json(lifecycle(&app, &principal, &active, "revoke").await, 200).await;
     assert_eq!(revoked["status"], "revoked");
-    let refused = on_behalf(
-        &app,
-        &representative,
-        &principal,
-        Method::GET,
-        &format!("/api/v1/applications/{id}"),
-        None,
-        None,
-    )
-    .await;
+    let path = format!("/api/v1/applications/{}", s(&created["id"]));
+    let refused = on_behalf(&app, &representative, &principal, Method::GET, &path, None, None).await;
     assert_eq!(problem(refused, 403).await["code"], "delegation_revoked");
-
-    // Nobody else's name works.
-    let stranger = person(&app).await;
-    let refused = on_behalf(
-        &app,
-        &stranger,
-        &principal,
-        Method::GET,
-        "/api/v1/applications",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(problem(refused, 403).await["code"], "not_delegated");
-
-    // An active delegation past its end is refused at once, before any job runs.
-    app.execute(&format!(
-        "UPDATE delegations SET valid_until = '{}' WHERE id = '{}'",
-        days_ago(1),
-        s(&limited["id"])
-    ));
-    let lapsed = on_behalf(
-        &app,
-        &reader,
-        &principal,
-        Method::GET,
-        "/api/v1/applications",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(problem(lapsed, 403).await["code"], "delegation_expired");
     let history = json(
         app.send(
             Method::GET,
@@ -457,44 +437,78 @@ async fn the_representative_story(backend: Backend) {
     assert_eq!(events, ["create", "accept", "revoke"]);
     assert!(app.count_notifications("delegation.revoke").await >= 1);
 }
-db_test!(the_representative_story);
+db_test!(a_revoked_delegation_is_refused_on_the_very_next_request);
 
-async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
+async fn nobody_elses_name_works(backend: Backend) {
+    let (app, principal, _, _) = represented(backend).await;
+    let stranger = person(&app).await;
+    let refused = on_behalf(
+        &app,
+        &stranger,
+        &principal,
+        Method::GET,
+        "/api/v1/applications",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(problem(refused, 403).await["code"], "not_delegated");
+}
+db_test!(nobody_elses_name_works);
+
+async fn an_active_delegation_past_its_end_is_refused_before_any_job_runs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
+    let reader = person(&app).await;
+    let d = delegate_and_accept(&app, &principal, &reader, limited(term(5))).await;
+    // The row's end is moved, not the clock: the applications list still asks the core
+    // with the system's time until that area takes `now` from the state's clock.
+    app.execute(&format!(
+        "UPDATE delegations SET valid_until = '{}' WHERE id = '{}'",
+        days_ago(1),
+        s(&d["id"])
+    ));
+    let lapsed = on_behalf(
+        &app,
+        &reader,
+        &principal,
+        Method::GET,
+        "/api/v1/applications",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(problem(lapsed, 403).await["code"], "delegation_expired");
+}
+db_test!(an_active_delegation_past_its_end_is_refused_before_any_job_runs);
+
+/// A principal, a representative holding a full delegation of twenty days that may be
+/// passed on, and a deputy to pass it on to.
+async fn full_with_redelegation(backend: Backend) -> (TestApp, Person, Person, Person, Value) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
     let principal = person(&app).await;
     let representative = person(&app).await;
     let deputy = person(&app).await;
     let (from, until) = term(20);
-    let parent = json(
-        delegate(
-            &app,
-            &principal,
-            &representative,
-            json!({"kind": "full", "valid_from": from, "valid_until": until, "redelegation_allowed": true}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let parent = json(
-        accept(&app, &representative, &parent, &s(&parent["verification_code"])).await,
-        200,
-    )
-    .await;
+    let body =
+        json!({"kind": "full", "valid_from": from, "valid_until": until, "redelegation_allowed": true});
+    let parent = delegate_and_accept(&app, &principal, &representative, body).await;
+    (app, principal, representative, deputy, parent)
+}
 
-    // Term change: proposed by the principal, in force only once the representative agrees.
-    let new_until = (api::clock::now() + chrono::TimeDelta::days(25)).to_rfc3339();
+fn in_days(days: i64) -> String {
+    (api::clock::now() + chrono::TimeDelta::days(days)).to_rfc3339()
+}
+
+async fn a_term_change_takes_effect_once_both_parties_confirm(backend: Backend) {
+    let (app, principal, representative, _, parent) = full_with_redelegation(backend).await;
     let path = format!("/api/v1/delegations/{}/term-changes", s(&parent["id"]));
+    let proposal = json!({"valid_from": parent["valid_from"], "valid_until": in_days(25)});
     let change = json(
-        app.send(
-            Method::POST,
-            &path,
-            &principal.token,
-            None,
-            Some(json!({"valid_from": parent["valid_from"], "valid_until": new_until})),
-        )
-        .await,
+        app.send(Method::POST, &path, &principal.token, None, Some(proposal))
+            .await,
         201,
     )
     .await;
@@ -505,18 +519,7 @@ async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
         ),
         (json!(true), json!(false))
     );
-    let unchanged = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&parent["id"])),
-            &principal.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let unchanged = fetch(&app, &principal, &parent).await;
     assert_eq!(unchanged["valid_until"], parent["valid_until"]);
     let confirm = format!("{path}/{}/confirm", s(&change["id"]));
     let applied = json(
@@ -526,35 +529,39 @@ async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
     )
     .await;
     assert_eq!(applied["status"], "applied");
-    let changed = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&parent["id"])),
-            &principal.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let changed = fetch(&app, &principal, &parent).await;
     assert_ne!(changed["valid_until"], parent["valid_until"]);
-    let too_long = app.send(Method::POST, &path, &principal.token, None, Some(json!({"valid_from": parent["valid_from"], "valid_until": (api::clock::now() + chrono::TimeDelta::days(40)).to_rfc3339()}))).await;
-    assert_eq!(problem(too_long, 422).await["errors"][0]["code"], "too_long");
-
-    // Re-delegation: a subset, within the parent's term; revoking the parent ends it.
-    let (from, until) = term(10);
-    let wider = app
-        .send(Method::POST, "/api/v1/delegations", &representative.token, None, Some(json!({
-            "representative_id": deputy.id, "kind": "full", "valid_from": from,
-            "valid_until": (api::clock::now() + chrono::TimeDelta::days(29)).to_rfc3339(), "parent_id": parent["id"]
-        })))
+    let too_long = json!({"valid_from": parent["valid_from"], "valid_until": in_days(40)});
+    let too_long = app
+        .send(Method::POST, &path, &principal.token, None, Some(too_long))
         .await;
+    assert_eq!(problem(too_long, 422).await["errors"][0]["code"], "too_long");
+}
+db_test!(a_term_change_takes_effect_once_both_parties_confirm);
+
+async fn a_passed_on_delegation_stays_within_its_parent_and_ends_with_it(backend: Backend) {
+    let (app, principal, representative, deputy, parent) = full_with_redelegation(backend).await;
+    let (from, until) = term(10);
+    let pass_on = |body: Value| {
+        app.send(
+            Method::POST,
+            "/api/v1/delegations",
+            &representative.token,
+            None,
+            Some(body),
+        )
+    };
+    let wider = pass_on(json!({
+        "representative_id": deputy.id, "kind": "full", "valid_from": from,
+        "valid_until": in_days(29), "parent_id": parent["id"]
+    }))
+    .await;
     assert_eq!(problem(wider, 422).await["errors"][0]["code"], "exceeds_parent");
     let child = json(
-        app.send(Method::POST, "/api/v1/delegations", &representative.token, None, Some(json!({
-            "representative_id": deputy.id, "kind": "limited", "valid_from": from, "valid_until": until, "parent_id": parent["id"]
-        })))
+        pass_on(json!({
+            "representative_id": deputy.id, "kind": "limited", "valid_from": from,
+            "valid_until": until, "parent_id": parent["id"]
+        }))
         .await,
         201,
     )
@@ -565,70 +572,23 @@ async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
         200,
     )
     .await;
+    let list = "/api/v1/applications";
     json(
-        on_behalf(
-            &app,
-            &deputy,
-            &principal,
-            Method::GET,
-            "/api/v1/applications",
-            None,
-            None,
-        )
-        .await,
+        on_behalf(&app, &deputy, &principal, Method::GET, list, None, None).await,
         200,
     )
     .await;
-    let current = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&parent["id"])),
-            &principal.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    json(
-        app.send(
-            Method::POST,
-            &format!("/api/v1/delegations/{}/revoke", s(&parent["id"])),
-            &principal.token,
-            Some(current["version"].as_i64().unwrap_or(0)),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    let ended = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&child["id"])),
-            &deputy.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let current = fetch(&app, &principal, &parent).await;
+    json(lifecycle(&app, &principal, &current, "revoke").await, 200).await;
+    let ended = fetch(&app, &deputy, &child).await;
     assert_eq!(ended["status"], "revoked");
-    let refused = on_behalf(
-        &app,
-        &deputy,
-        &principal,
-        Method::GET,
-        "/api/v1/applications",
-        None,
-        None,
-    )
-    .await;
+    let refused = on_behalf(&app, &deputy, &principal, Method::GET, list, None, None).await;
     assert_eq!(problem(refused, 403).await["code"], "delegation_revoked");
+}
+db_test!(a_passed_on_delegation_stays_within_its_parent_and_ends_with_it);
 
-    // A representative never manages the principal's delegations.
+async fn a_representative_never_manages_the_principals_delegations(backend: Backend) {
+    let (app, principal, representative, _, _) = full_with_redelegation(backend).await;
     let managed = on_behalf(
         &app,
         &representative,
@@ -640,82 +600,44 @@ async fn term_changes_need_both_and_revoking_ends_children(backend: Backend) {
     )
     .await;
     problem(managed, 403).await;
-    // Without a second factor on both sides, no delegation.
+}
+db_test!(a_representative_never_manages_the_principals_delegations);
+
+async fn without_a_second_factor_on_both_sides_no_delegation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let representative = person(&app).await;
     let (_, _, plain) = app.confirmed_citizen().await;
+    let mut body = specific(5);
+    body["representative_id"] = json!(representative.id);
     let refused = app
-        .send(
-            Method::POST,
-            "/api/v1/delegations",
-            &plain,
-            None,
-            Some({
-                let mut body = specific(5);
-                body["representative_id"] = json!(representative.id);
-                body
-            }),
-        )
+        .send(Method::POST, "/api/v1/delegations", &plain, None, Some(body))
         .await;
     assert_eq!(problem(refused, 403).await["code"], "two_factor_required");
 }
-db_test!(term_changes_need_both_and_revoking_ends_children);
+db_test!(without_a_second_factor_on_both_sides_no_delegation);
 
 async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
     let principal = person(&app).await;
     let representative = person(&app).await;
-    let (from, until) = term(1);
-    let d = json(
-        delegate(
-            &app,
-            &principal,
-            &representative,
-            json!({"kind": "limited", "valid_from": from, "valid_until": until}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    json(
-        accept(&app, &representative, &d, &s(&d["verification_code"])).await,
-        200,
-    )
-    .await;
+    let short = term_of(chrono::TimeDelta::minutes(5));
+    let d = delegate_and_accept(&app, &principal, &representative, limited(short)).await;
 
     // Ending within the reminder window: both parties hear once.
     let remind = chrono::TimeDelta::hours(24);
-    assert_eq!(
-        api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok(),
-        Some(0)
-    );
-    api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok();
+    let run = || api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok();
+    assert_eq!(run(), Some(0));
+    run();
     assert_eq!(
         app.count_notifications("delegation.ending").await,
         2,
         "one reminder each, once"
     );
 
-    app.execute(&format!(
-        "UPDATE delegations SET valid_until = '{}' WHERE id = '{}'",
-        days_ago(1),
-        s(&d["id"])
-    ));
-    assert_eq!(
-        api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok(),
-        Some(1)
-    );
-    let expired = json(
-        app.send(
-            Method::GET,
-            &format!("/api/v1/delegations/{}", s(&d["id"])),
-            &principal.token,
-            None,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    app.state.clock.advance(chrono::TimeDelta::minutes(6));
+    assert_eq!(run(), Some(1));
+    let expired = fetch(&app, &principal, &d).await;
     assert_eq!(expired["status"], "expired");
     assert_eq!(app.count_notifications("delegation.expired").await, 2);
     let listed = json(
@@ -734,53 +656,60 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
 }
 db_test!(the_job_expires_delegations_and_reminds_before_the_end);
 
-async fn an_organisation_delegates_through_its_head(backend: Backend) {
+/// A head with a registered organisation (`ООО «Ромашка»`); its id.
+async fn organisation(app: &TestApp, head: &Person) -> String {
+    let body =
+        json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"});
+    let org = json(
+        app.send(
+            Method::POST,
+            "/api/v1/organisations",
+            &head.token,
+            None,
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(org["head_id"], json!(head.id));
+    s(&org["id"])
+}
+
+async fn an_organisation_is_registered_by_its_head_with_employees(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.seed_catalog(true, false, 30);
     let head = person(&app).await;
     let employee = person(&app).await;
     let outsider = person(&app).await;
+    let bad = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132196", "inn": "7707083893"});
     let bad = app
         .send(
             Method::POST,
             "/api/v1/organisations",
             &head.token,
             None,
-            Some(json!({"name": "ООО «Ромашка»", "ogrn": "1027700132196", "inn": "7707083893"})),
+            Some(bad),
         )
         .await;
     assert_eq!(problem(bad, 422).await["errors"][0]["code"], "invalid_checksum");
-    let org = json(
-        app.send(Method::POST, "/api/v1/organisations", &head.token, None, Some(json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))).await,
-        201,
-    )
-    .await;
-    assert_eq!(org["head_id"], json!(head.id));
-    let org_id = s(&org["id"]);
+    let org_id = organisation(&app, &head).await;
     let path = format!("/api/v1/organisations/{org_id}");
     problem(
         app.send(Method::GET, &path, &outsider.token, None, None).await,
         404,
     )
     .await;
-    let employee_login = {
-        let profile = json(
-            app.send(Method::GET, "/api/v1/me", &employee.token, None, None)
-                .await,
-            200,
-        )
-        .await;
-        s(&profile["email"])
-    };
+    let profile = json(
+        app.send(Method::GET, "/api/v1/me", &employee.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let login = json!({"login": s(&profile["email"])});
+    let employees = format!("{path}/employees");
     let added = json(
-        app.send(
-            Method::POST,
-            &format!("{path}/employees"),
-            &head.token,
-            None,
-            Some(json!({"login": employee_login})),
-        )
-        .await,
+        app.send(Method::POST, &employees, &head.token, None, Some(login.clone()))
+            .await,
         200,
     )
     .await;
@@ -791,37 +720,40 @@ async fn an_organisation_delegates_through_its_head(backend: Backend) {
     )
     .await;
     problem(
-        app.send(
-            Method::POST,
-            &format!("{path}/employees"),
-            &employee.token,
-            None,
-            Some(json!({"login": employee_login})),
-        )
-        .await,
+        app.send(Method::POST, &employees, &employee.token, None, Some(login))
+            .await,
         403,
     )
     .await;
+    // The organisation's account cannot log in.
+    assert_eq!(
+        problem(app.login(&org_id, "!").await, 401).await["code"],
+        "invalid_credentials"
+    );
+}
+db_test!(an_organisation_is_registered_by_its_head_with_employees);
+
+async fn an_organisation_delegates_through_its_head(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let head = person(&app).await;
+    let employee = person(&app).await;
+    let outsider = person(&app).await;
+    let org_id = organisation(&app, &head).await;
 
     // Only the head issues the organisation's delegations.
     let mut body = specific(10);
     body["principal_id"] = json!(org_id);
     body["representative_id"] = json!(employee.id);
+    let path = "/api/v1/delegations";
     problem(
-        app.send(
-            Method::POST,
-            "/api/v1/delegations",
-            &outsider.token,
-            None,
-            Some(body.clone()),
-        )
-        .await,
+        app.send(Method::POST, path, &outsider.token, None, Some(body.clone()))
+            .await,
         404,
     )
     .await;
     let d = json(
-        app.send(Method::POST, "/api/v1/delegations", &head.token, None, Some(body))
-            .await,
+        app.send(Method::POST, path, &head.token, None, Some(body)).await,
         201,
     )
     .await;
@@ -833,17 +765,18 @@ async fn an_organisation_delegates_through_its_head(backend: Backend) {
     .await;
 
     // The employee acts for the organisation; the head does so without any delegation.
-    let org_principal = Person {
+    let org = Person {
         id: org_id.clone(),
         token: String::new(),
     };
+    let apps = "/api/v1/applications";
     let created = json(
         on_behalf(
             &app,
             &employee,
-            &org_principal,
+            &org,
             Method::POST,
-            "/api/v1/applications",
+            apps,
             None,
             Some(json!({"service_code": "test-passport"})),
         )
@@ -853,35 +786,12 @@ async fn an_organisation_delegates_through_its_head(backend: Backend) {
     .await;
     assert_eq!(created["owner_id"], json!(org_id));
     let listed = json(
-        on_behalf(
-            &app,
-            &head,
-            &org_principal,
-            Method::GET,
-            "/api/v1/applications",
-            None,
-            None,
-        )
-        .await,
+        on_behalf(&app, &head, &org, Method::GET, apps, None, None).await,
         200,
     )
     .await;
     assert_eq!(listed["items"][0]["id"], created["id"]);
-    let refused = on_behalf(
-        &app,
-        &outsider,
-        &org_principal,
-        Method::GET,
-        "/api/v1/applications",
-        None,
-        None,
-    )
-    .await;
+    let refused = on_behalf(&app, &outsider, &org, Method::GET, apps, None, None).await;
     assert_eq!(problem(refused, 403).await["code"], "not_delegated");
-    // The organisation's account cannot log in.
-    assert_eq!(
-        problem(app.login(&org_id, "!").await, 401).await["code"],
-        "invalid_credentials"
-    );
 }
 db_test!(an_organisation_delegates_through_its_head);

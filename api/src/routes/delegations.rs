@@ -4,25 +4,26 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
-use domain::delegation::{check_term, Delegation, Event, Kind, Powers, Side, Status};
+use domain::access::Action;
+use domain::delegation::{Delegation, HistoryEntry, Kind, Powers, Status, TermChange};
 use domain::ids::{AccountId, DelegationId};
-use domain::notice::Notice;
-use persistence::accounts;
-use persistence::delegations::{self as store, ListFilter, NewDelegationEvent, TermChange};
-use persistence::DbConnection;
+use persistence::delegations::Side as ListSide;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Cursor, Page};
-use crate::auth::{logins, second_factor, Actor};
-use crate::clock::now;
-use crate::concurrency::{etag, stale, IfMatch};
+use crate::auth::{logins, Actor};
+use crate::concurrency::{etag, IfMatch};
 use crate::error::{from_field_error, ApiError};
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::delegations as cases;
+use crate::usecases::delegations::create::{Created, Draft, Issuing, Representative};
+use crate::usecases::delegations::read::ListQuery as Listing;
+use crate::usecases::delegations::respond::CodeCheck;
+use crate::usecases::delegations::term::NewTerm;
+use crate::usecases::Outcome;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -95,7 +96,8 @@ pub struct DelegationView {
 }
 
 impl DelegationView {
-    fn of(d: &Delegation, at: DateTime<Utc>) -> DelegationView {
+    /// `d` as its use case returned it, seen at the time of the request.
+    fn of(d: &Delegation) -> DelegationView {
         DelegationView {
             id: d.id,
             number: d.number.clone(),
@@ -107,7 +109,7 @@ impl DelegationView {
             services: d.powers.services.clone(),
             valid_from: d.valid_from,
             valid_until: d.valid_until,
-            status: d.effective_status(at).as_str().into(),
+            status: d.status.as_str().into(),
             redelegation_allowed: d.redelegation_allowed,
             version: d.version,
             issued_at: d.created_at,
@@ -121,44 +123,7 @@ impl DelegationView {
 fn respond(d: &Delegation) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("ETag", etag(d.version)))
-        .json(DelegationView::of(d, now()))
-}
-
-/// The delegation as the authorization core sees it; `head` heads the principal when the
-/// principal is an organisation.
-fn resource(d: &Delegation, head: Option<AccountId>) -> Resource {
-    Resource::Delegation {
-        principal: d.principal,
-        representative: d.representative,
-        head,
-    }
-}
-
-fn notice(to: AccountId, d: &Delegation, kind: &str, title: &str, body: String) -> Notice {
-    Notice {
-        recipient: to,
-        kind: format!("delegation.{kind}"),
-        title: title.into(),
-        body,
-        data: json!({ "delegation_id": d.id, "number": d.number, "status": d.status.as_str() }),
-        important: true,
-    }
-}
-
-/// Both parties must have a second factor on to create, accept or change a delegation.
-fn require_two_factor(tx: &mut DbConnection, parties: [AccountId; 2]) -> Result<(), ApiError> {
-    for (party, who) in parties.into_iter().zip(["principal", "representative"]) {
-        // An organisation has no second factor of its own: its head's counts.
-        let person = persistence::organisations::head(tx, party)?.unwrap_or(party);
-        let enabled = accounts::find(tx, person)?.is_some_and(|a| a.row.totp_enabled);
-        if !enabled {
-            return Err(ApiError::forbidden(
-                "two_factor_required",
-                format!("The {who} must have two-factor authentication enabled."),
-            ));
-        }
-    }
-    Ok(())
+        .json(DelegationView::of(d))
 }
 
 fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -> Result<Powers, ApiError> {
@@ -206,152 +171,52 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     // The answer shows the verification code once: kept for repeats, but encrypted.
     let key = Idempotency::of(&req, &actor, &*body)?.map(|k| k.sealed(state.pii.clone()));
-    let body = body.into_inner();
-    let powers = parse_powers(&body.kind, &body.actions, body.services.clone())?;
-    let at = now();
-    check_term(
-        body.valid_from,
-        body.valid_until,
-        at,
+    let draft = body.into_inner().draft(&state)?;
+    let (acting, pii, max_days) = (
+        Acting::from(&actor),
+        state.pii.clone(),
         state.config.delegation_max_days,
-    )
-    .map_err(from_field_error)?;
-    let login_keys = body
-        .representative_login
-        .as_deref()
-        .map(|l| logins::candidate_keys(&state.pii, l));
-    let code = second_factor::new_numeric_code();
-    let pii = state.pii.clone();
-    let (subject, creator, ip) = (actor.subject.clone(), actor.account, actor.ip.clone());
+    );
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let representative = match (body.representative_id, &login_keys) {
-                    (Some(id), _) => accounts::find(tx, id)?,
-                    (None, Some(keys)) => accounts::find_by_login(tx, keys)?,
-                    (None, None) => {
-                        return Err(ApiError::field(
-                            "representative_id",
-                            "required",
-                            "Name the representative.",
-                        ))
-                    }
-                }
-                .ok_or_else(|| ApiError::field("representative_id", "unknown_account", "No such account."))?
-                .id;
-                let (principal, parent) = match body.parent_id {
-                    None => {
-                        // An organisation's delegations are issued by its head.
-                        let principal = body.principal_id.unwrap_or(creator);
-                        let head = persistence::organisations::head(tx, principal)?;
-                        let target = Resource::Delegation {
-                            principal,
-                            representative,
-                            head,
-                        };
-                        authorize(&subject, Action::DelegationsManage, &target, at)?;
-                        (principal, None)
-                    }
-                    Some(parent_id) => {
-                        let parent = store::find(tx, parent_id)?.ok_or_else(ApiError::not_found)?;
-                        let head = persistence::organisations::head(tx, parent.principal)?;
-                        authorize(&subject, Action::DelegationsRespond, &resource(&parent, head), at)?;
-                        if !parent.redelegation_allowed {
-                            return Err(ApiError::forbidden(
-                                "redelegation_not_allowed",
-                                "This delegation may not be passed on.",
-                            ));
-                        }
-                        parent.grant().in_force(at).map_err(|_| {
-                            ApiError::conflict(
-                                "delegation_not_in_force",
-                                "Only a delegation in force can be passed on.",
-                            )
-                        })?;
-                        if !powers.is_subset_of(&parent.powers) {
-                            return Err(ApiError::field(
-                                "actions",
-                                "exceeds_parent",
-                                "Only a subset of your own powers can be passed on.",
-                            ));
-                        }
-                        if body.valid_from < parent.valid_from || body.valid_until > parent.valid_until {
-                            return Err(ApiError::field(
-                                "valid_until",
-                                "exceeds_parent",
-                                "Stay within your own delegation's term.",
-                            ));
-                        }
-                        (parent.principal, Some(parent.id))
-                    }
-                };
-                if representative == principal || representative == creator {
-                    return Err(ApiError::field(
-                        "representative_id",
-                        "self_delegation",
-                        "You cannot delegate to yourself.",
-                    ));
-                }
-                require_two_factor(tx, [creator, representative])?;
-                let id = DelegationId::new();
-                let number = format!(
-                    "МЧД-{}-{:06}",
-                    at.format("%Y"),
-                    persistence::applications::next_counter(tx, "delegation_number")?
-                );
-                let delegation = Delegation {
-                    id,
-                    number,
-                    principal,
-                    representative,
-                    parent,
-                    powers,
-                    valid_from: body.valid_from,
-                    valid_until: body.valid_until,
-                    status: Status::Pending,
-                    redelegation_allowed: body.redelegation_allowed,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                    accepted_at: None,
-                    ended_at: None,
-                };
-                store::insert(
-                    tx,
-                    &delegation,
-                    &pii.keyed_hash("delegation", &format!("{id}:{code}")),
-                )?;
-                store::append_history(
-                    tx,
-                    &NewDelegationEvent::of(&delegation, Some(creator), "create", None)
-                        .details(json!({ "parent": parent })),
-                    at,
-                )?;
-                let entry = AuditEntry::new("delegation.create", "delegation")
-                    .by(Some(creator))
-                    .on_behalf_of(Some(principal.as_uuid()))
-                    .target(id)
-                    .details(
-                        json!({ "representative": representative, "kind": delegation.powers.kind.as_str() }),
-                    )
-                    .from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
-                let body = format!(
-                    "Вам выдана доверенность {}. Примите её с кодом, который вам сообщит доверитель.",
-                    delegation.number
-                );
-                persistence::notifications::notify(
-                    tx,
-                    &notice(representative, &delegation, "created", "Новая доверенность", body),
-                    at,
-                )?;
-                let mut view = DelegationView::of(&delegation, at);
-                view.verification_code = Some(code);
-                Ok(Answer::created(&view)?.version(view.version))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let issuing = Issuing { pii: &pii, max_days };
+                let (created, effects) =
+                    cases::create::create(tx, &acting, draft, &issuing, now)?.into_parts();
+                Ok(Outcome::new(created_answer(&created)?, effects))
             })
         })
         .await?;
     Ok(answer.respond())
+}
+
+/// 201 with the delegation and, this once, its acceptance code.
+fn created_answer(created: &Created) -> Result<Answer, ApiError> {
+    let mut view = DelegationView::of(&created.delegation);
+    view.verification_code = Some(created.code.clone());
+    Ok(Answer::created(&view)?.version(view.version))
+}
+
+impl NewDelegation {
+    /// The request as the use case takes it: powers checked for shape, the representative
+    /// named by id or by the lookup keys of their login.
+    fn draft(self, state: &State) -> Result<Draft, ApiError> {
+        let powers = parse_powers(&self.kind, &self.actions, self.services)?;
+        let representative = match (self.representative_id, self.representative_login) {
+            (Some(id), _) => Representative::Id(id),
+            (None, Some(login)) => Representative::Login(logins::candidate_keys(&state.pii, &login)),
+            (None, None) => Representative::Unnamed,
+        };
+        Ok(Draft {
+            representative,
+            powers,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            redelegation_allowed: self.redelegation_allowed,
+            principal: self.principal_id,
+            parent: self.parent_id,
+        })
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -380,113 +245,64 @@ pub async fn list(
     actor: Actor,
     query: Query<ListQuery>,
 ) -> Result<Json<Page<DelegationView>>, ApiError> {
-    let me = actor.account;
-    authorize(
-        &actor.subject,
-        Action::DelegationsRead,
-        &Resource::Delegation {
-            principal: me,
-            representative: me,
-            head: None,
-        },
-        now(),
-    )?;
-    let side = match query.side.as_deref() {
-        None | Some("principal") => store::Side::Principal,
-        Some("representative") => store::Side::Representative,
-        Some(_) => {
-            return Err(ApiError::field(
-                "as",
-                "invalid_value",
-                "principal or representative",
-            ))
+    let listing = query.into_inner().listing()?;
+    let acting = Acting::from(&actor);
+    let listed = state
+        .query(move |tx, now| cases::read::list(tx, &acting, listing, now))
+        .await?;
+    let next_cursor = listed.more.then(|| listed.items.last()).flatten().map(|d| {
+        Cursor {
+            at: Some(d.created_at),
+            id: d.id.to_string(),
         }
-    };
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s)
-                .ok_or_else(|| ApiError::field("status", "invalid_value", "Not a delegation status."))
-        })
-        .transpose()?;
-    let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref().map(Cursor::decode).transpose()? {
-        Some(Cursor { at: Some(at), id }) => Some((at, id)),
-        Some(_) => {
-            return Err(ApiError::field(
-                "cursor",
-                "invalid_value",
-                "Not a cursor of this list.",
-            ))
-        }
-        None => None,
-    };
-    let filter = ListFilter {
-        side,
-        status,
-        after,
-        limit: limit + 1,
-    };
-    let mut found = state.read(move |c| Ok(store::list(c, me, &filter)?)).await?;
-    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            found.last().map(|d| {
-                Cursor {
-                    at: Some(d.created_at),
-                    id: d.id.to_string(),
-                }
-                .encode()
-            })
-        })
-        .flatten();
-    let at = now();
+        .encode()
+    });
     Ok(Json(Page {
-        items: found.iter().map(|d| DelegationView::of(d, at)).collect(),
+        items: listed.items.iter().map(DelegationView::of).collect(),
         next_cursor,
     }))
 }
 
-async fn load(
-    state: &State,
-    actor: &Actor,
-    id: DelegationId,
-    action: Action,
-) -> Result<Delegation, ApiError> {
-    let (found, head) = state
-        .read(move |c| {
-            let found = store::find(c, id)?.ok_or_else(ApiError::not_found)?;
-            let head = persistence::organisations::head(c, found.principal)?;
-            Ok((found, head))
+impl ListQuery {
+    fn listing(self) -> Result<Listing, ApiError> {
+        let side = match self.side.as_deref() {
+            None | Some("principal") => ListSide::Principal,
+            Some("representative") => ListSide::Representative,
+            Some(_) => {
+                return Err(ApiError::field(
+                    "as",
+                    "invalid_value",
+                    "principal or representative",
+                ))
+            }
+        };
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| {
+                Status::parse(s)
+                    .ok_or_else(|| ApiError::field("status", "invalid_value", "Not a delegation status."))
+            })
+            .transpose()?;
+        let limit = paging::limit(self.limit)?;
+        let after = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
+            Some(Cursor { at: Some(at), id }) => Some((at, id)),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "cursor",
+                    "invalid_value",
+                    "Not a cursor of this list.",
+                ))
+            }
+            None => None,
+        };
+        Ok(Listing {
+            side,
+            status,
+            after,
+            limit: usize::try_from(limit).unwrap_or(0),
         })
-        .await?;
-    authorize(
-        &actor.subject,
-        Action::DelegationsRead,
-        &resource(&found, head),
-        now(),
-    )?;
-    authorize(&actor.subject, action, &resource(&found, head), now())?;
-    Ok(found)
-}
-
-/// Authorizes a change either party may propose or confirm; answers whether the caller is
-/// on the principal's side (the principal, or the principal organisation's head).
-async fn authorize_side(state: &State, actor: &Actor, d: &Delegation) -> Result<bool, ApiError> {
-    let principal = d.principal;
-    let head = state
-        .read(move |c| Ok(persistence::organisations::head(c, principal)?))
-        .await?;
-    let principal_side = actor.account == d.principal || head == Some(actor.account);
-    let action = if principal_side {
-        Action::DelegationsManage
-    } else {
-        Action::DelegationsRespond
-    };
-    authorize(&actor.subject, action, &resource(d, head), now())?;
-    Ok(principal_side)
+    }
 }
 
 /// One delegation (its parties only).
@@ -499,100 +315,11 @@ async fn authorize_side(state: &State, actor: &Actor, d: &Delegation) -> Result<
 )]
 #[get("/delegations/{id}")]
 pub async fn get_one(state: State, actor: Actor, id: Path<DelegationId>) -> Result<HttpResponse, ApiError> {
-    Ok(respond(
-        &load(&state, &actor, id.into_inner(), Action::DelegationsRead).await?,
-    ))
-}
-
-/// Moves a delegation through its lifecycle and records it; revoking ends the delegations
-/// passed on from it as well.
-fn transition(
-    tx: &mut DbConnection,
-    actor: AccountId,
-    ip: Option<String>,
-    current: &Delegation,
-    version: i64,
-    event: Event,
-    side: Side,
-) -> Result<Delegation, ApiError> {
-    let at = now();
-    if current.version != version {
-        return Err(stale(current.version));
-    }
-    let next = current.apply(event, side, at).ok_or_else(|| {
-        ApiError::conflict(
-            "invalid_transition",
-            format!(
-                "Cannot {} a delegation that is {}.",
-                event.as_str(),
-                current.status.as_str()
-            ),
-        )
-        .with_context(json!({ "status": current.status.as_str() }))
-    })?;
-    if !store::update(tx, &next, version)? {
-        return Err(stale(version + 1));
-    }
-    store::append_history(
-        tx,
-        &NewDelegationEvent::of(&next, Some(actor), event.as_str(), Some(current.status)),
-        at,
-    )?;
-    let entry = AuditEntry::new(format!("delegation.{}", event.as_str()), "delegation")
-        .by(Some(actor))
-        .target(next.id)
-        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }))
-        .from_ip(ip.clone());
-    persistence::audit::record(tx, entry, at)?;
-    // The representative hears from the principal's side and vice versa (an
-    // organisation's head acts on the principal's side).
-    let other = if actor == next.representative {
-        next.principal
-    } else {
-        next.representative
-    };
-    let body = format!("Доверенность {}: {}.", next.number, next.status.as_str());
-    persistence::notifications::notify(
-        tx,
-        &notice(other, &next, event.as_str(), "Доверенность изменена", body),
-        at,
-    )?;
-    if event == Event::Revoke {
-        end_children(tx, actor, ip, next.id)?;
-    }
-    Ok(next)
-}
-
-/// Ends every delegation passed on from `parent`, down the whole chain.
-fn end_children(
-    tx: &mut DbConnection,
-    actor: AccountId,
-    ip: Option<String>,
-    parent: DelegationId,
-) -> Result<(), ApiError> {
-    let mut queue = vec![parent];
-    while let Some(id) = queue.pop() {
-        for child in store::children(tx, id)? {
-            let event = if child.status == Status::Pending {
-                Event::Cancel
-            } else {
-                Event::Revoke
-            };
-            if child.apply(event, Side::Principal, now()).is_some() {
-                transition(
-                    tx,
-                    actor,
-                    ip.clone(),
-                    &child,
-                    child.version,
-                    event,
-                    Side::Principal,
-                )?;
-            }
-            queue.push(child.id);
-        }
-    }
-    Ok(())
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let found = state
+        .query(move |tx, now| cases::read::get(tx, &acting, id, now))
+        .await?;
+    Ok(respond(&found))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -622,83 +349,23 @@ pub async fn accept(
     version: IfMatch,
     body: Json<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = load(&state, &actor, id.into_inner(), Action::DelegationsRespond).await?;
-    let (pii, max, code, me, ip) = (
-        state.pii.clone(),
-        state.config.delegation_code_attempts,
-        body.into_inner().code,
-        actor.account,
-        actor.ip.clone(),
-    );
-    let outcome = state
-        .write(move |tx| {
-            require_two_factor(tx, [current.principal, current.representative])?;
-            if current.status != Status::Pending {
-                return Ok(Err(ApiError::conflict(
-                    "invalid_transition",
-                    "Only a pending delegation can be accepted.",
-                )));
-            }
-            if current.valid_until <= now() {
-                return Ok(Err(ApiError::conflict(
-                    "delegation_expired",
-                    "This delegation's term has passed.",
-                )));
-            }
-            let (hash, attempts) = store::code(tx, current.id)?.ok_or_else(ApiError::not_found)?;
-            if attempts >= max {
-                return Ok(Err(ApiError::conflict(
-                    "code_attempts_exceeded",
-                    "The code was mistyped too often; ask for a new delegation.",
-                )));
-            }
-            store::count_code_attempt(tx, current.id)?;
-            if pii.keyed_hash("delegation", &format!("{}:{}", current.id, code.trim())) != hash {
-                let left = max - attempts - 1;
-                return Ok(Err(ApiError::field(
-                    "code",
-                    "invalid_code",
-                    format!("The code does not match; {left} tries left."),
-                )));
-            }
-            Ok(Ok(transition(
-                tx,
-                me,
-                ip,
-                &current,
-                version.0,
-                Event::Accept,
-                Side::Representative,
-            )?))
+    let (id, acting, code) = (id.into_inner(), Acting::from(&actor), body.into_inner().code);
+    let (pii, max_attempts) = (state.pii.clone(), state.config.delegation_code_attempts);
+    let accepted = state
+        .run(move |tx, now| {
+            let check = CodeCheck {
+                pii: &pii,
+                max_attempts,
+            };
+            cases::respond::accept(tx, &acting, id, version.0, &code, &check, now)
         })
         .await?;
     // A wrong code still counts its try, so the refusal is answered after the commit.
-    Ok(respond(&outcome?))
-}
-
-async fn simple(
-    state: State,
-    actor: Actor,
-    id: DelegationId,
-    version: IfMatch,
-    event: Event,
-    side: Side,
-) -> Result<HttpResponse, ApiError> {
-    let action = if side == Side::Principal {
-        Action::DelegationsManage
-    } else {
-        Action::DelegationsRespond
-    };
-    let current = load(&state, &actor, id, action).await?;
-    let (me, ip) = (actor.account, actor.ip.clone());
-    let next = state
-        .write(move |tx| transition(tx, me, ip, &current, version.0, event, side))
-        .await?;
-    Ok(respond(&next))
+    Ok(respond(&accepted?))
 }
 
 macro_rules! lifecycle_route {
-    ($name:ident, $path:literal, $op:literal, $summary:literal, $event:expr, $side:expr) => {
+    ($name:ident, $path:literal, $op:literal, $summary:literal, $case:path) => {
         #[doc = $summary]
         #[utoipa::path(
             tag = "delegations",
@@ -712,7 +379,9 @@ macro_rules! lifecycle_route {
         )]
         #[post($path)]
         pub async fn $name(state: State, actor: Actor, id: Path<DelegationId>, version: IfMatch) -> Result<HttpResponse, ApiError> {
-            simple(state, actor, id.into_inner(), version, $event, $side).await
+            let (id, acting) = (id.into_inner(), Acting::from(&actor));
+            let next = state.run(move |tx, now| $case(tx, &acting, id, version.0, now)).await?;
+            Ok(respond(&next))
         }
     };
 }
@@ -722,32 +391,28 @@ lifecycle_route!(
     "/delegations/{id}/decline",
     "declineDelegation",
     "Decline a pending delegation (representative).",
-    Event::Decline,
-    Side::Representative
+    cases::respond::decline
 );
 lifecycle_route!(
     cancel,
     "/delegations/{id}/cancel",
     "cancelDelegation",
     "Cancel a delegation not yet accepted (principal).",
-    Event::Cancel,
-    Side::Principal
+    cases::manage::cancel
 );
 lifecycle_route!(
     revoke,
     "/delegations/{id}/revoke",
     "revokeDelegation",
     "Revoke an active delegation, and everything passed on from it (principal).",
-    Event::Revoke,
-    Side::Principal
+    cases::manage::revoke
 );
 lifecycle_route!(
     renounce,
     "/delegations/{id}/renounce",
     "renounceDelegation",
     "Give up an active delegation (representative).",
-    Event::Renounce,
-    Side::Representative
+    cases::respond::renounce
 );
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -776,7 +441,7 @@ fn term_view(c: &TermChange) -> TermChangeView {
         valid_until: c.valid_until,
         principal_confirmed: c.principal_confirmed,
         representative_confirmed: c.representative_confirmed,
-        status: c.status.clone(),
+        status: c.status.as_str().into(),
     }
 }
 
@@ -801,83 +466,21 @@ pub async fn propose_term(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
-    let current = load(&state, &actor, id.into_inner(), Action::DelegationsRead).await?;
-    let principal_side = authorize_side(&state, &actor, &current).await?;
-    let body = body.into_inner();
-    let at = now();
-    // A term that started already may keep its start; a new start must not be in the past.
-    let from_check = if body.valid_from == current.valid_from {
-        at.min(body.valid_from)
-    } else {
-        at
-    };
-    check_term(
-        body.valid_from,
-        body.valid_until,
-        from_check,
+    let (id, acting, max_days) = (
+        id.into_inner(),
+        Acting::from(&actor),
         state.config.delegation_max_days,
-    )
-    .map_err(from_field_error)?;
-    if current.status.is_final() {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            "This delegation has ended.",
-        ));
-    }
-    let me = actor.account;
-    let change = TermChange {
-        id: uuid::Uuid::now_v7().to_string(),
-        delegation: current.id,
+    );
+    let asked = NewTerm {
         valid_from: body.valid_from,
         valid_until: body.valid_until,
-        principal_confirmed: principal_side,
-        representative_confirmed: !principal_side,
-        status: "pending".into(),
     };
-    let stored = change;
-    let ip = actor.ip.clone();
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                require_two_factor(tx, [current.principal, current.representative])?;
-                store::insert_term_change(tx, &stored, me, at)?;
-                store::append_history(
-                    tx,
-                    &NewDelegationEvent::of(&current, Some(me), "term_change_proposed", Some(current.status))
-                        .details(
-                            json!({ "valid_from": stored.valid_from, "valid_until": stored.valid_until }),
-                        ),
-                    at,
-                )?;
-                persistence::audit::record(
-                    tx,
-                    AuditEntry::new("delegation.term_change_proposed", "delegation")
-                        .by(Some(me))
-                        .target(current.id)
-                        .from_ip(ip),
-                    at,
-                )?;
-                let other = if principal_side {
-                    current.representative
-                } else {
-                    current.principal
-                };
-                let body = format!(
-                    "Предложено изменить срок доверенности {}; подтвердите изменение.",
-                    current.number
-                );
-                persistence::notifications::notify(
-                    tx,
-                    &notice(
-                        other,
-                        &current,
-                        "term_change",
-                        "Изменение срока доверенности",
-                        body,
-                    ),
-                    at,
-                )?;
-                Answer::created(&term_view(&stored))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (change, effects) =
+                    cases::term::propose(tx, &acting, id, asked, max_days, now)?.into_parts();
+                Ok(Outcome::new(Answer::created(&term_view(&change))?, effects))
             })
         })
         .await?;
@@ -901,81 +504,10 @@ pub async fn confirm_term(
     actor: Actor,
     path: Path<(DelegationId, String)>,
 ) -> Result<Json<TermChangeView>, ApiError> {
-    let (id, change_id) = path.into_inner();
-    let current = load(&state, &actor, id, Action::DelegationsRead).await?;
-    let principal_side = authorize_side(&state, &actor, &current).await?;
-    let (me, ip, max_days) = (actor.account, actor.ip.clone(), state.config.delegation_max_days);
+    let ((id, change_id), acting) = (path.into_inner(), Acting::from(&actor));
+    let max_days = state.config.delegation_max_days;
     let change = state
-        .write(move |tx| {
-            require_two_factor(tx, [current.principal, current.representative])?;
-            let mut change =
-                store::find_term_change(tx, current.id, &change_id)?.ok_or_else(ApiError::not_found)?;
-            if change.status != "pending" {
-                return Err(ApiError::conflict(
-                    "term_change_closed",
-                    "This proposal is no longer pending.",
-                ));
-            }
-            if principal_side {
-                change.principal_confirmed = true;
-            } else {
-                change.representative_confirmed = true;
-            }
-            let at = now();
-            if change.principal_confirmed && change.representative_confirmed {
-                let fresh = store::find(tx, current.id)?.ok_or_else(ApiError::not_found)?;
-                if fresh.status.is_final() {
-                    return Err(ApiError::conflict(
-                        "invalid_transition",
-                        "This delegation has ended.",
-                    ));
-                }
-                check_term(
-                    change.valid_from,
-                    change.valid_until,
-                    at.min(change.valid_from),
-                    max_days,
-                )
-                .map_err(from_field_error)?;
-                let mut next = fresh.clone();
-                next.valid_from = change.valid_from;
-                next.valid_until = change.valid_until;
-                next.version += 1;
-                next.updated_at = at;
-                if !store::update(tx, &next, fresh.version)? {
-                    return Err(stale(fresh.version + 1));
-                }
-                change.status = "applied".into();
-                store::append_history(
-                    tx,
-                    &NewDelegationEvent::of(&next, Some(me), "term_changed", Some(fresh.status))
-                        .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until })),
-                    at,
-                )?;
-                persistence::audit::record(
-                    tx,
-                    AuditEntry::new("delegation.term_changed", "delegation")
-                        .by(Some(me))
-                        .target(next.id)
-                        .from_ip(ip),
-                    at,
-                )?;
-                for party in [next.principal, next.representative] {
-                    let body = format!(
-                        "Срок доверенности {} изменён: до {}.",
-                        next.number,
-                        next.valid_until.format("%d.%m.%Y")
-                    );
-                    persistence::notifications::notify(
-                        tx,
-                        &notice(party, &next, "term_changed", "Срок доверенности изменён", body),
-                        at,
-                    )?;
-                }
-            }
-            store::update_term_change(tx, &change, at)?;
-            Ok(change)
-        })
+        .run(move |tx, now| cases::term::confirm(tx, &acting, id, &change_id, max_days, now))
         .await?;
     Ok(Json(term_view(&change)))
 }
@@ -1012,19 +544,25 @@ pub async fn history(
     actor: Actor,
     id: Path<DelegationId>,
 ) -> Result<Json<DelegationHistory>, ApiError> {
-    let found = load(&state, &actor, id.into_inner(), Action::DelegationsRead).await?;
-    let events = state.read(move |c| Ok(store::events(c, found.id)?)).await?;
-    let items = events
-        .into_iter()
-        .map(|e| DelegationEventView {
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let entries = state
+        .query(move |tx, now| cases::read::history(tx, &acting, id, now))
+        .await?;
+    Ok(Json(DelegationHistory {
+        items: entries.into_iter().map(DelegationEventView::from).collect(),
+    }))
+}
+
+impl From<HistoryEntry> for DelegationEventView {
+    fn from(e: HistoryEntry) -> DelegationEventView {
+        DelegationEventView {
             seq: e.seq,
             occurred_at: e.occurred_at,
             actor_id: e.actor,
             event: e.event,
-            from_status: e.from,
-            to_status: e.to,
+            from_status: e.from.map(|s| s.as_str().to_string()),
+            to_status: e.to.as_str().to_string(),
             details: e.details,
-        })
-        .collect();
-    Ok(Json(DelegationHistory { items }))
+        }
+    }
 }

@@ -4,23 +4,17 @@
 
 use actix_web::web::{Json, Path};
 use actix_web::{get, post, HttpRequest, HttpResponse};
-use domain::access::{authorize, Action, Resource, Role};
-use domain::account::AccountLevel;
-use domain::audit::AuditEntry;
 use domain::ids::AccountId;
-use domain::organisation::Ogrn;
-use domain::person::Inn;
-use persistence::accounts::{self, NewAccount};
-use persistence::organisations::{self as store, Organisation};
+use domain::organisation::Organisation;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::{logins, Actor};
-use crate::clock::now;
-use crate::error::{from_field_error, ApiError};
+use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::organisations as cases;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]
@@ -62,13 +56,6 @@ fn view(o: &Organisation) -> OrganisationView {
     }
 }
 
-fn resource(o: &Organisation) -> Resource {
-    Resource::Organisation {
-        head: o.head,
-        employees: o.employees.clone(),
-    }
-}
-
 /// Register an organisation you head.
 #[utoipa::path(
     tag = "organisations",
@@ -90,75 +77,21 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
     let body = body.into_inner();
-    let head = actor.account;
-    authorize(
-        &actor.subject,
-        Action::OrganisationsManage,
-        &Resource::Organisation {
-            head,
-            employees: vec![],
-        },
-        now(),
-    )?;
-    let ogrn = Ogrn::parse(&body.ogrn).map_err(from_field_error)?;
-    let inn = Inn::parse(&body.inn).map_err(from_field_error)?;
-    if inn.is_personal() {
-        return Err(ApiError::field(
-            "inn",
-            "not_organisation",
-            "An organisation's INN has 10 digits.",
-        ));
-    }
-    let kpp = body.kpp.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
-    if kpp
-        .as_ref()
-        .is_some_and(|k| k.len() != 9 || !k.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(ApiError::field("kpp", "invalid_format", "A KPP has 9 digits."));
-    }
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 300 {
-        return Err(ApiError::field("name", "invalid_value", "1 to 300 characters."));
-    }
-    let ip = actor.ip.clone();
+    let asked = cases::Asked {
+        name: body.name,
+        ogrn: body.ogrn,
+        inn: body.inn,
+        kpp: body.kpp,
+    };
+    let acting = Acting::from(&actor);
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                if store::exists(tx, ogrn.as_str(), inn.as_str())? {
-                    return Err(ApiError::conflict(
-                        "organisation_exists",
-                        "An organisation with this OGRN or INN is registered.",
-                    ));
-                }
-                let at = now();
-                let id = AccountId::new();
-                // The organisation's own account: no login, no password; its head acts for it.
-                let account = NewAccount {
-                    id,
-                    display_name: name.clone(),
-                    roles: vec![Role::Organisation],
-                    level: Some(AccountLevel::Confirmed),
-                    password_hash: "!".into(),
-                    ..NewAccount::default()
-                };
-                accounts::create(tx, &account, at)?;
-                let organisation = Organisation {
-                    id,
-                    ogrn: ogrn.as_str().into(),
-                    inn: inn.as_str().into(),
-                    kpp,
-                    name,
-                    head,
-                    created_at: at,
-                    employees: vec![],
-                };
-                store::insert(tx, &organisation)?;
-                let entry = AuditEntry::new("organisation.create", "organisation")
-                    .by(Some(head))
-                    .target(id)
-                    .from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
-                Answer::created(&view(&organisation))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (organisation, effects) = cases::register(tx, &acting, &asked, now)?.into_parts();
+                Ok(crate::usecases::Outcome::new(
+                    Answer::created(&view(&organisation))?,
+                    effects,
+                ))
             })
         })
         .await?;
@@ -179,17 +112,10 @@ pub async fn get_one(
     actor: Actor,
     id: Path<AccountId>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let id = id.into_inner();
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
     let found = state
-        .read(move |c| Ok(store::find(c, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    authorize(
-        &actor.subject,
-        Action::OrganisationsRead,
-        &resource(&found),
-        now(),
-    )?;
+        .query(move |tx, now| cases::get(tx, &acting, id, now))
+        .await?;
     Ok(Json(view(&found)))
 }
 
@@ -216,27 +142,10 @@ pub async fn add_employee(
     id: Path<AccountId>,
     body: Json<EmployeeBody>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let id = id.into_inner();
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
     let keys = logins::candidate_keys(&state.pii, &body.login);
-    let (subject, me, ip) = (actor.subject.clone(), actor.account, actor.ip.clone());
     let updated = state
-        .write(move |tx| {
-            let found = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;
-            authorize(&subject, Action::OrganisationsRead, &resource(&found), now())?;
-            authorize(&subject, Action::OrganisationsManage, &resource(&found), now())?;
-            let employee = accounts::find_by_login(tx, &keys)?
-                .ok_or_else(|| ApiError::field("login", "unknown_account", "No such account."))?;
-            let at = now();
-            if store::add_employee(tx, id, employee.id, at)? {
-                let entry = AuditEntry::new("organisation.add_employee", "organisation")
-                    .by(Some(me))
-                    .target(id)
-                    .details(json!({ "employee": employee.id }))
-                    .from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
-            }
-            store::find(tx, id)?.ok_or_else(ApiError::not_found)
-        })
+        .run(move |tx, now| cases::add_employee(tx, &acting, id, &keys, now))
         .await?;
     Ok(Json(view(&updated)))
 }

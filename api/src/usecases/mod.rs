@@ -12,7 +12,9 @@
 pub mod applications;
 pub mod catalog;
 pub mod confirmations;
+pub mod delegations;
 pub mod effects;
+pub mod organisations;
 pub mod templates;
 
 pub use effects::{Effects, History, Outcome};

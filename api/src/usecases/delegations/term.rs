@@ -1,0 +1,118 @@
+//! Term changes: either party proposes a new term (confirming it), the other confirms,
+//! and only then does the delegation take it.
+
+use domain::access::delegation_side;
+use domain::audit::AuditEntry;
+use domain::delegation::{Delegation, Side, TermChange};
+use domain::ids::DelegationId;
+use domain::time::Instant;
+use persistence::delegations::{self as store, NewDelegationEvent};
+use persistence::DbConnection;
+use serde_json::json;
+
+use super::{load, notice, require_second_factors};
+use crate::concurrency::stale;
+use crate::error::ApiError;
+use crate::lifecycle::Acting;
+use crate::usecases::{Effects, Outcome};
+
+/// A new term asked for.
+pub struct NewTerm {
+    pub valid_from: Instant,
+    pub valid_until: Instant,
+}
+
+pub fn propose(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: DelegationId,
+    term: NewTerm,
+    max_days: i64,
+    now: Instant,
+) -> Result<Outcome<TermChange>, ApiError> {
+    let (current, resource) = load(tx, &who.subject, id, now)?;
+    let side = delegation_side(&who.subject, &resource, now)?;
+    let change = TermChange::propose(&current, side, term.valid_from, term.valid_until, now, max_days)?;
+    require_second_factors(tx, current.principal, current.representative)?;
+    store::insert_term_change(tx, &change, who.account, now)?;
+    let history = NewDelegationEvent::of(
+        &current,
+        Some(who.account),
+        "term_change_proposed",
+        Some(current.status),
+    )
+    .details(json!({ "valid_from": change.valid_from, "valid_until": change.valid_until }));
+    let audit = AuditEntry::new("delegation.term_change_proposed", "delegation")
+        .by(Some(who.account))
+        .target(current.id)
+        .from_ip(who.ip.clone());
+    let other = if side == Side::Principal {
+        current.representative
+    } else {
+        current.principal
+    };
+    let body = format!(
+        "Предложено изменить срок доверенности {}; подтвердите изменение.",
+        current.number
+    );
+    let told = notice(
+        other,
+        &current,
+        "term_change",
+        "Изменение срока доверенности",
+        body,
+    );
+    let effects = Effects::none().history(history).audit(audit).notice(told);
+    Ok(Outcome::new(change, effects))
+}
+
+/// Confirms the proposal `change_id`; with both sides agreed the delegation takes the term.
+pub fn confirm(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: DelegationId,
+    change_id: &str,
+    max_days: i64,
+    now: Instant,
+) -> Result<Outcome<TermChange>, ApiError> {
+    let (current, resource) = load(tx, &who.subject, id, now)?;
+    let side = delegation_side(&who.subject, &resource, now)?;
+    require_second_factors(tx, current.principal, current.representative)?;
+    let mut change = store::find_term_change(tx, current.id, change_id)?.ok_or_else(ApiError::not_found)?;
+    change.confirm(side)?;
+    let mut effects = Effects::none();
+    if change.agreed() {
+        let next = change.apply_to(&current, now, max_days)?;
+        if !store::update(tx, &next, current.version)? {
+            return Err(stale(current.version + 1));
+        }
+        effects = term_changed(who, &current, &next);
+    }
+    store::update_term_change(tx, &change, now)?;
+    Ok(Outcome::new(change, effects))
+}
+
+/// History, audit, and both parties told of the new term.
+fn term_changed(who: &Acting, current: &Delegation, next: &Delegation) -> Effects {
+    let history = NewDelegationEvent::of(next, Some(who.account), "term_changed", Some(current.status))
+        .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until }));
+    let audit = AuditEntry::new("delegation.term_changed", "delegation")
+        .by(Some(who.account))
+        .target(next.id)
+        .from_ip(who.ip.clone());
+    let body = format!(
+        "Срок доверенности {} изменён: до {}.",
+        next.number,
+        next.valid_until.format("%d.%m.%Y")
+    );
+    let told = [next.principal, next.representative].map(|party| {
+        notice(
+            party,
+            next,
+            "term_changed",
+            "Срок доверенности изменён",
+            body.clone(),
+        )
+    });
+    Effects::none().history(history).audit(audit).notices(told)
+}

@@ -1,0 +1,101 @@
+//! Moving a delegation through its lifecycle table, with the record of it: the history
+//! entry, the audit record and a notice to the other party. Revoking ends everything
+//! passed on from the delegation as well, down the whole chain.
+
+use domain::access::Action;
+use domain::audit::AuditEntry;
+use domain::delegation::{Delegation, Event, Status};
+use domain::ids::DelegationId;
+use domain::time::Instant;
+use persistence::delegations::{self as store, NewDelegationEvent};
+use persistence::DbConnection;
+use serde_json::json;
+
+use super::{load_for, notice};
+use crate::concurrency::stale;
+use crate::error::ApiError;
+use crate::lifecycle::Acting;
+use crate::usecases::{Effects, Outcome};
+
+/// `event` on the delegation `id`, when the core lets `who` act on the event's side.
+pub(super) fn change(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: DelegationId,
+    version: i64,
+    event: Event,
+    now: Instant,
+) -> Result<Outcome<Delegation>, ApiError> {
+    let action = Action::on_delegation(event.side());
+    let current = load_for(tx, &who.subject, id, action, now)?;
+    transition(tx, who, &current, version, event, now)
+}
+
+/// `event` on `current`, which the caller read at `version`.
+pub(super) fn transition(
+    tx: &mut DbConnection,
+    who: &Acting,
+    current: &Delegation,
+    version: i64,
+    event: Event,
+    now: Instant,
+) -> Result<Outcome<Delegation>, ApiError> {
+    if current.version != version {
+        return Err(stale(current.version));
+    }
+    let next = current.step(event, event.side(), now)?;
+    if !store::update(tx, &next, version)? {
+        return Err(stale(version + 1));
+    }
+    let mut effects = recorded(who, current, &next, event);
+    if event == Event::Revoke {
+        effects = effects.and(end_children(tx, who, next.id, now)?);
+    }
+    Ok(Outcome::new(next, effects))
+}
+
+/// What a lifecycle step leaves behind: history, audit, and the other party told.
+fn recorded(who: &Acting, current: &Delegation, next: &Delegation, event: Event) -> Effects {
+    let history = NewDelegationEvent::of(next, Some(who.account), event.as_str(), Some(current.status));
+    let audit = AuditEntry::new(format!("delegation.{}", event.as_str()), "delegation")
+        .by(Some(who.account))
+        .target(next.id)
+        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }))
+        .from_ip(who.ip.clone());
+    let body = format!("Доверенность {}: {}.", next.number, next.status.as_str());
+    let told = notice(
+        next.counterpart(who.account),
+        next,
+        event.as_str(),
+        "Доверенность изменена",
+        body,
+    );
+    Effects::none().history(history).audit(audit).notice(told)
+}
+
+/// Ends every delegation passed on from `parent`, down the whole chain: a pending one is
+/// cancelled, an active one revoked.
+fn end_children(
+    tx: &mut DbConnection,
+    who: &Acting,
+    parent: DelegationId,
+    now: Instant,
+) -> Result<Effects, ApiError> {
+    let mut effects = Effects::none();
+    let mut queue = vec![parent];
+    while let Some(id) = queue.pop() {
+        for child in store::children(tx, id)? {
+            let event = if child.status == Status::Pending {
+                Event::Cancel
+            } else {
+                Event::Revoke
+            };
+            if child.step(event, event.side(), now).is_ok() {
+                let (_, ended) = transition(tx, who, &child, child.version, event, now)?.into_parts();
+                effects = effects.and(ended);
+            }
+            queue.push(child.id);
+        }
+    }
+    Ok(effects)
+}
