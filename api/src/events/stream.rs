@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 use domain::ids::{AccountId, ApplicationId};
+use domain::time::Instant;
 use persistence::events::{self, StoredEvent};
 use persistence::{Database, DbConnection, StoreError};
 use serde_json::json;
@@ -33,10 +34,10 @@ const REPLAY_PAGE: i64 = 200;
 /// once also gets the response head through buffering proxies.
 const OPENING: &[u8] = b"retry: 2000\n\n";
 
-/// Whether `actor` may see a stream's feed. Asked at connect with the request's actor,
-/// then with the actor as the database has it at each recheck (token, session,
-/// delegation); a client error (401, 403, 404) closes the stream.
-pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor) -> Result<(), ApiError> + Send + Sync>;
+/// Whether `actor` may see a stream's feed at the given time. Asked at connect with the
+/// request's actor, then with the actor as the database has it at each recheck (token,
+/// session, delegation); a client error (401, 403, 404) closes the stream.
+pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor, Instant) -> Result<(), ApiError> + Send + Sync>;
 
 /// Which events a stream carries.
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +96,7 @@ pub async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     // The extractor has just checked the actor: only the feed's own check is left.
     let (check, caller) = (gate.clone(), actor.clone());
-    state.read(move |c| check(c, &caller)).await?;
+    state.query(move |c, now| check(c, &caller, now)).await?;
     // Subscribing before reading the database means nothing committed in between is
     // lost; what arrives twice (read and broadcast) is dropped by id.
     let receiver = state.events.subscribe();
@@ -210,8 +211,9 @@ impl Stream {
         let (db, actor, gate, clock) = (self.db.clone(), actor.clone(), gate.clone(), self.clock.clone());
         let check = move || {
             db.read(|c| {
-                let now = actor.recheck(c, clock.now())?;
-                gate(c, &now)
+                let now = clock.now();
+                let actor = actor.recheck(c, now)?;
+                gate(c, &actor, now)
             })
         };
         match tokio::task::spawn_blocking(check).await {

@@ -10,5 +10,6 @@
 //! [`AppState::run`]: crate::state::AppState::run
 
 pub mod effects;
+pub mod joint;
 
 pub use effects::{Effects, History, Outcome};
