@@ -97,6 +97,17 @@ pub fn role_on(
     participants.iter().find(|p| p.account == account).map(|p| p.role)
 }
 
+/// What removing `target` from an application is, asked by `principal` (the caller, or
+/// whom they act for): removing oneself is leaving; removing anyone else is managing
+/// the participants (the owner's right).
+pub fn removal(target: AccountId, principal: AccountId) -> Action {
+    if target == principal {
+        Action::ParticipationLeave
+    } else {
+        Action::ParticipantsManage
+    }
+}
+
 /// Why a joint action is refused. Those naming a field are the caller's input (422),
 /// the others the application's or invitation's state (409).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -746,6 +757,13 @@ mod tests {
             comment_audience(&body, &members, author),
             (vec![named], vec![other])
         );
+    }
+
+    #[test]
+    fn removing_oneself_is_leaving_anyone_else_is_managing() {
+        let (me, other) = (AccountId::new(), AccountId::new());
+        assert_eq!(removal(me, me), Action::ParticipationLeave);
+        assert_eq!(removal(other, me), Action::ParticipantsManage);
     }
 
     #[test]

@@ -731,6 +731,45 @@ async fn a_participant_leaves_on_their_own(backend: Backend) {
 }
 db_test!(a_participant_leaves_on_their_own);
 
+/// Leaving is a change of its own: a read-only (limited) representative of a participant
+/// reads the application for them but cannot make them leave it.
+async fn a_read_only_representative_cannot_make_the_principal_leave(backend: Backend) {
+    use crate::delegations::{accept as accept_delegation, delegate, on_behalf, person, term, Person};
+    let f = joined_family(backend).await;
+    let (app, path) = (&f.app, &f.path);
+    // Delegating needs a second factor on (set directly: enrolment has its own tests).
+    app.execute(&format!(
+        "UPDATE accounts SET totp_enabled = TRUE WHERE id = '{}'",
+        f.viewer.id
+    ));
+    let principal = Person {
+        id: f.viewer.id.clone(),
+        token: f.viewer.token.clone(),
+    };
+    let reader = person(app).await;
+    let (from, until) = term(5);
+    let limited = json!({"kind": "limited", "valid_from": from, "valid_until": until});
+    let limited = json(delegate(app, &principal, &reader, limited).await, 201).await;
+    let code = s(&limited["verification_code"]);
+    json(accept_delegation(app, &reader, &limited, &code).await, 200).await;
+    let read = on_behalf(app, &reader, &principal, Method::GET, path, None, None).await;
+    let v = version(&json(read, 200).await);
+    let leave_path = format!("{path}/participants/{}", f.viewer.id);
+    let leave = on_behalf(
+        app,
+        &reader,
+        &principal,
+        Method::DELETE,
+        &leave_path,
+        Some(v),
+        None,
+    )
+    .await;
+    assert_eq!(problem(leave, 403).await["code"], "action_not_covered");
+    assert_eq!(app.get_as(path, &f.viewer.token).await.status().as_u16(), 200);
+}
+db_test!(a_read_only_representative_cannot_make_the_principal_leave);
+
 /// A `test-passport` draft (no co-applicants) of a new owner's, and a guest with an
 /// account; access tokens live long enough for the clock to move days ahead.
 async fn single_application(backend: Backend) -> (TestApp, Member, Member, String) {

@@ -225,6 +225,28 @@ impl Stream {
         }
     }
 
+    /// Reads the next page of missed live events from the database into the backlog;
+    /// false when that failed and the stream must close (the client reconnects with its
+    /// Last-Event-ID and loses nothing).
+    async fn read_missed(&mut self) -> bool {
+        let (db, feed, after) = (self.db.clone(), self.feed, self.last_sent);
+        match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
+            Ok(Ok(page)) => {
+                self.replay = page.len() as i64 == REPLAY_PAGE;
+                self.backlog.extend(page);
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "event replay failed; closing the stream");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "event replay failed; closing the stream");
+                false
+            }
+        }
+    }
+
     fn deliver(&mut self, event: &StoredEvent) -> Bytes {
         self.last_sent = event.id;
         self.metrics.event_delivered();
@@ -252,23 +274,10 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
             continue;
         }
         if s.replay {
-            let (db, feed, after) = (s.db.clone(), s.feed, s.last_sent);
-            match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
-                Ok(Ok(page)) => {
-                    s.replay = page.len() as i64 == REPLAY_PAGE;
-                    s.backlog.extend(page);
-                    continue;
-                }
-                // The client reconnects with its Last-Event-ID and loses nothing.
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "event replay failed; closing the stream");
-                    return None;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "event replay failed; closing the stream");
-                    return None;
-                }
+            if !s.read_missed().await {
+                return None;
             }
+            continue;
         }
         tokio::select! {
             received = s.receiver.recv() => match received {

@@ -106,12 +106,8 @@ pub fn remove(
     version: i64,
     now: Instant,
 ) -> Result<Outcome<i64>, ApiError> {
-    let leaving = account == acting.principal();
-    let action = if leaving {
-        Action::ParticipationLeave
-    } else {
-        Action::ParticipantsManage
-    };
+    let action = rules::removal(account, acting.principal());
+    let leaving = action == Action::ParticipationLeave;
     let (app, _) = lifecycle::load(tx, acting, id, action)?;
     if app.version != version {
         return Err(stale(app.version));

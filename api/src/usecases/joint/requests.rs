@@ -3,6 +3,7 @@
 //! reminded before the due date.
 
 use domain::access::Action;
+use domain::application::Application;
 use domain::ids::{ApplicationId, RequestId};
 use domain::joint::{self as rules, Ask, Request, RequestKind, RequestStatus};
 use domain::time::Instant;
@@ -76,6 +77,12 @@ pub fn create(
         details,
         members(tx, &app)?,
     );
+    let notice = asked(&app, &request).to(request.assignee);
+    Ok(Outcome::new(request, effects.notice(notice)))
+}
+
+/// What the assignee is told of a new request.
+fn asked(app: &Application, request: &Request) -> Tidings {
     let what = match request.kind {
         RequestKind::Signature => "подписать заявление".to_string(),
         RequestKind::Document => format!(
@@ -83,14 +90,12 @@ pub fn create(
             request.doc_type.as_deref().unwrap_or_default()
         ),
     };
-    let tidings = Tidings {
+    Tidings {
         kind: "application.request",
-        title: format!("Заявление {}: просьба", title(&app)),
+        title: format!("Заявление {}: просьба", title(app)),
         body: format!("Вас просят {what} до {}.", request.due_at.format("%d.%m.%Y")),
         data: json!({ "application_id": app.id, "request_id": request.id }),
-    };
-    let notice = tidings.to(request.assignee);
-    Ok(Outcome::new(request, effects.notice(notice)))
+    }
 }
 
 /// Marks `request` reminded and tells its assignee that it is due soon; nothing when it
