@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 use domain::ids::{AccountId, ApplicationId};
 use domain::time::Instant;
-use persistence::events::{self, StoredEvent};
+use persistence::events::{self, LiveEvent};
 use persistence::{Database, DbConnection, StoreError};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -56,14 +56,14 @@ impl Feed {
         }
     }
 
-    fn matches(self, event: &StoredEvent) -> bool {
+    fn matches(self, event: &LiveEvent) -> bool {
         match self {
             Feed::Application { id, .. } => event.application == id,
             Feed::Account(account) => event.audience.contains(&account),
         }
     }
 
-    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<LiveEvent>, StoreError> {
         match self {
             Feed::Application { id, .. } => events::of_application_after(conn, id, after, REPLAY_PAGE),
             Feed::Account(account) => events::for_account_after(conn, account, after, REPLAY_PAGE),
@@ -72,7 +72,7 @@ impl Feed {
 
     /// A participant removed from the application loses access: its stream ends right
     /// after telling it so.
-    fn ends_with(self, event: &StoredEvent) -> bool {
+    fn ends_with(self, event: &LiveEvent) -> bool {
         match self {
             Feed::Application { viewer, .. } => {
                 matches!(
@@ -129,14 +129,14 @@ pub async fn respond(
 struct Stream {
     feed: Feed,
     db: Database,
-    receiver: broadcast::Receiver<Arc<StoredEvent>>,
+    receiver: broadcast::Receiver<Arc<LiveEvent>>,
     /// The highest id sent (or the starting point): nothing at or below it is sent again.
     last_sent: i64,
     /// Whether the database may hold events after `last_sent` that the receiver lacks.
     replay: bool,
     opened: bool,
     done: bool,
-    backlog: VecDeque<StoredEvent>,
+    backlog: VecDeque<LiveEvent>,
     keep_alive: Interval,
     /// Whose stream it is and what they must pass at every `recheck` tick; none in unit
     /// tests of delivery.
@@ -153,7 +153,7 @@ impl Stream {
     fn new(
         feed: Feed,
         db: Database,
-        receiver: broadcast::Receiver<Arc<StoredEvent>>,
+        receiver: broadcast::Receiver<Arc<LiveEvent>>,
         start: i64,
         replay: bool,
         metrics: &Arc<Metrics>,
@@ -247,7 +247,7 @@ impl Stream {
         }
     }
 
-    fn deliver(&mut self, event: &StoredEvent) -> Bytes {
+    fn deliver(&mut self, event: &LiveEvent) -> Bytes {
         self.last_sent = event.id;
         self.metrics.event_delivered();
         self.done = self.feed.ends_with(event);
@@ -328,7 +328,7 @@ async fn closed(closing: &mut Option<watch::Receiver<bool>>) {
 }
 
 /// One event in the SSE wire format; the JSON is on one line, as `data:` requires.
-fn frame(event: &StoredEvent) -> Bytes {
+fn frame(event: &LiveEvent) -> Bytes {
     let data = json!({
         "application_id": event.application,
         "kind": event.kind,
@@ -344,7 +344,7 @@ fn frame(event: &StoredEvent) -> Bytes {
 #[cfg(test)]
 mod tests {
     use futures_util::StreamExt;
-    use persistence::events::NewEvent;
+    use persistence::events::NewLiveEvent;
     use persistence::{DatabaseUrl, StoreError};
 
     use super::*;
@@ -376,7 +376,7 @@ mod tests {
         db.migrate().unwrap_or_else(|e| panic!("{e}"));
         let application = ApplicationId::new();
         for _ in 0..10 {
-            let event = NewEvent {
+            let event = NewLiveEvent {
                 application,
                 kind: "application.save_draft".into(),
                 data: json!({}),

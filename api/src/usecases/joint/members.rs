@@ -6,7 +6,7 @@ use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
 use persistence::applications::NewHistory;
-use persistence::events::NewEvent;
+use persistence::events::NewLiveEvent;
 use persistence::DbConnection;
 use serde_json::{json, Value};
 
@@ -77,7 +77,7 @@ pub fn recorded(
         .target(app.id)
         .details(details.clone())
         .from_ip(acting.ip.clone());
-    let live = NewEvent {
+    let live = NewLiveEvent {
         application: app.id,
         kind: format!("application.{step}"),
         data: json!({ "actor": acting.account, "details": details }),
