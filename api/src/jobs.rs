@@ -12,7 +12,7 @@ use domain::time::Instant;
 
 use crate::error::ApiError;
 use crate::usecases::applications::store_step;
-use crate::usecases::{effects, Effects};
+use crate::usecases::{effects, Effects, Outcome};
 
 const BATCH: i64 = 100;
 
@@ -268,20 +268,9 @@ pub fn remind_requests(db: &Database, at: Instant, hours: i64) -> Result<usize, 
     let mut reminded = 0;
     for request in due {
         let done = db.write(|tx| {
-            if !store::mark_reminded(tx, request.id)? {
-                return Ok::<_, ApiError>(false);
-            }
-            let tidings = crate::joint::Tidings {
-                kind: "application.request_reminder",
-                title: "Напоминание о просьбе по заявлению".into(),
-                body: format!(
-                    "Срок просьбы истекает {}.",
-                    request.due_at.format("%d.%m.%Y %H:%M UTC")
-                ),
-                data: serde_json::json!({ "application_id": request.application, "request_id": request.id }),
-            };
-            crate::joint::tell(tx, request.assignee, &tidings, at)?;
-            Ok(true)
+            let Outcome { value, effects } = crate::usecases::joint::requests::remind(tx, &request)?;
+            effects::commit(tx, effects, at)?;
+            Ok::<_, ApiError>(value)
         })?;
         reminded += usize::from(done);
     }

@@ -133,10 +133,14 @@ pub enum Action {
     /// Asking another participant for a signature or a document.
     #[serde(rename = "requests.create")]
     RequestsCreate,
+    /// A participant leaving an application they joined: a change, so a read-only
+    /// delegation does not cover it.
+    #[serde(rename = "participation.leave")]
+    ParticipationLeave,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
@@ -173,14 +177,16 @@ impl Action {
         Action::ParticipantsManage,
         Action::CommentsWrite,
         Action::RequestsCreate,
+        Action::ParticipationLeave,
     ];
 
     /// What participants do together on an application.
-    pub const JOINT: [Action; 4] = [
+    pub const JOINT: [Action; 5] = [
         Action::ApplicationsSign,
         Action::ParticipantsManage,
         Action::CommentsWrite,
         Action::RequestsCreate,
+        Action::ParticipationLeave,
     ];
 
     /// What the applicant side does with its own applications.
@@ -277,6 +283,7 @@ impl Action {
             Action::ParticipantsManage => "participants.manage",
             Action::CommentsWrite => "comments.write",
             Action::RequestsCreate => "requests.create",
+            Action::ParticipationLeave => "participation.leave",
         }
     }
 }
@@ -384,6 +391,8 @@ pub enum Denial {
     NeedsPrincipalConfirmation,
     /// A participant whose role on the application does not include the action.
     ParticipantRole,
+    /// Editing a comment someone else wrote.
+    NotAuthor,
 }
 
 impl Denial {
@@ -402,15 +411,18 @@ impl Denial {
             Denial::ServiceNotCovered => "service_not_covered",
             Denial::NeedsPrincipalConfirmation => "needs_principal_confirmation",
             Denial::ParticipantRole => "participant_role",
+            Denial::NotAuthor => "not_author",
         }
     }
 
     /// Whether the caller may know the resource exists; if not, the answer is 404.
     pub fn reveals_resource(self) -> bool {
         match self {
-            Denial::RoleRequired | Denial::LevelTooLow | Denial::NotApplicant | Denial::ParticipantRole => {
-                true
-            }
+            Denial::RoleRequired
+            | Denial::LevelTooLow
+            | Denial::NotApplicant
+            | Denial::ParticipantRole
+            | Denial::NotAuthor => true,
             Denial::NotOwner | Denial::WrongAgency => false,
             // The caller named the principal; saying the delegation does not cover the
             // action reveals nothing about the principal's resources.
@@ -662,6 +674,14 @@ impl Action {
             Side::Representative => Action::DelegationsRespond,
         }
     }
+}
+
+/// Whether the subject may edit a comment written by `author`: only its author, the
+/// account that wrote it — a representative's comment is theirs, not their principal's,
+/// and a principal does not edit what their representative wrote. Asked after the
+/// subject was allowed to write in the thread (`comments.write`).
+pub fn authorize_comment_edit(subject: &Subject, author: AccountId) -> Result<(), Denial> {
+    require(subject.account == author, Denial::NotAuthor)
 }
 
 /// The principal itself, or the head of the organisation that is the principal.
@@ -978,6 +998,141 @@ mod tests {
             Err(Denial::NotOwner)
         );
         assert_eq!(Denial::ParticipantRole.code(), "participant_role");
+    }
+
+    /// Leaving: every participant may leave (whatever their role); the owner's request is
+    /// allowed here and finds no participation to end; officers and strangers may not; a
+    /// read-only delegation does not cover it, a full one does.
+    #[test]
+    fn leaving_is_a_participants_own_change() {
+        use crate::delegation::{Grant, Kind, Powers, Status as D};
+        let now = Utc::now();
+        let (owner, me) = (AccountId::new(), AccountId::new());
+        let app = |participant| {
+            Resource::Application(ApplicationFacts {
+                owner,
+                service_code: "family".into(),
+                agency_code: "sfr".into(),
+                status: Status::Submitted,
+                participant,
+            })
+        };
+        let citizen = subject(me, &[Role::Citizen]);
+        let officer = Subject {
+            roles: vec![Role::Officer],
+            agency: Some("sfr".into()),
+            ..subject(AccountId::new(), &[])
+        };
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..citizen.clone()
+        };
+        let representative = |kind| Subject {
+            on_behalf: Some(OnBehalf {
+                principal: me,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![Grant {
+                    delegation: crate::ids::DelegationId::new(),
+                    principal: me,
+                    status: D::Active,
+                    valid_from: now - chrono::TimeDelta::days(1),
+                    valid_until: now + chrono::TimeDelta::days(1),
+                    powers: Powers {
+                        kind,
+                        actions: vec![Action::ApplicationsRead],
+                        services: None,
+                    },
+                }],
+                head: false,
+            }),
+            ..subject(AccountId::new(), &[Role::Citizen])
+        };
+        let cases = [
+            (
+                "co-applicant",
+                &citizen,
+                Some(ParticipantRole::CoApplicant),
+                Ok(()),
+            ),
+            (
+                "contributor",
+                &citizen,
+                Some(ParticipantRole::Contributor),
+                Ok(()),
+            ),
+            ("viewer", &citizen, Some(ParticipantRole::Viewer), Ok(())),
+            (
+                "simplified viewer",
+                &simplified,
+                Some(ParticipantRole::Viewer),
+                Ok(()),
+            ),
+            ("not a participant", &citizen, None, Err(Denial::NotOwner)),
+            ("officer", &officer, None, Err(Denial::NotApplicant)),
+        ];
+        for (name, who, participant, expected) in cases {
+            let decision = authorize(who, Action::ParticipationLeave, &app(participant), now);
+            assert_eq!(decision, expected, "{name}");
+        }
+        let viewer = app(Some(ParticipantRole::Viewer));
+        assert_eq!(
+            authorize(
+                &representative(Kind::Limited),
+                Action::ParticipationLeave,
+                &viewer,
+                now
+            ),
+            Err(Denial::ActionNotCovered)
+        );
+        assert_eq!(
+            authorize(
+                &representative(Kind::Specific),
+                Action::ParticipationLeave,
+                &viewer,
+                now
+            ),
+            Err(Denial::ActionNotCovered)
+        );
+        assert_eq!(
+            authorize(
+                &representative(Kind::Full),
+                Action::ParticipationLeave,
+                &viewer,
+                now
+            ),
+            Ok(())
+        );
+        assert!(Action::ParticipationLeave.is_write());
+        assert_eq!(Action::ParticipationLeave.as_str(), "participation.leave");
+    }
+
+    /// Only the account that wrote a comment edits it: not another participant, not the
+    /// owner, not the principal a representative wrote for.
+    #[test]
+    fn only_the_author_edits_a_comment() {
+        let (author, other) = (AccountId::new(), AccountId::new());
+        assert_eq!(
+            authorize_comment_edit(&subject(author, &[Role::Citizen]), author),
+            Ok(())
+        );
+        for who in [subject(other, &[Role::Citizen]), subject(other, &[Role::Officer])] {
+            assert_eq!(authorize_comment_edit(&who, author), Err(Denial::NotAuthor));
+        }
+        let representative = Subject {
+            on_behalf: Some(OnBehalf {
+                principal: author,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+                head: false,
+            }),
+            ..subject(other, &[Role::Citizen])
+        };
+        assert_eq!(
+            authorize_comment_edit(&representative, author),
+            Err(Denial::NotAuthor)
+        );
+        assert!(Denial::NotAuthor.reveals_resource());
+        assert_eq!(Denial::NotAuthor.code(), "not_author");
     }
 
     #[test]

@@ -17,19 +17,23 @@ use crate::schema::{event_audience, events};
 /// The PostgreSQL channel on which a committed event's id is announced to every node.
 pub const CHANNEL: &str = "kabinet_events";
 
-/// An event to record: what happened to `application`, and who hears of it on
+/// A live event to record (what streams carry: not a state-machine event, not a
+/// delegation's history): what happened to `application`, and who hears of it on
 /// `/me/events`.
 #[derive(Clone, Debug)]
-pub struct NewEvent {
+pub struct NewLiveEvent {
     pub application: ApplicationId,
     pub kind: String,
     pub data: serde_json::Value,
     pub audience: Vec<AccountId>,
 }
 
-/// A committed event.
+/// The name callers not yet renamed use (the effects writer, lifecycle).
+pub type NewEvent = NewLiveEvent;
+
+/// A committed live event.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StoredEvent {
+pub struct LiveEvent {
     pub id: i64,
     pub application: ApplicationId,
     pub kind: String,
@@ -62,7 +66,7 @@ struct AudienceRow {
 /// visible in id order. That is what lets any node (and any resuming client) treat
 /// "every event with id > N" as complete — a reader never sees N+1 before N. Publishers
 /// already serialise on the audit chain's head, so the lock adds no new contention.
-pub fn publish(conn: &mut DbConnection, event: &NewEvent, at: Instant) -> Result<i64, StoreError> {
+pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Result<i64, StoreError> {
     let id = next_counter(conn, "event_id")?;
     diesel::insert_into(events::table)
         .values(EventRow {
@@ -111,7 +115,7 @@ pub fn latest(conn: &mut DbConnection) -> Result<i64, StoreError> {
 }
 
 /// Every event after `after`, oldest first (the bus loader).
-pub fn after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+pub fn after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<LiveEvent>, StoreError> {
     let rows = events::table
         .filter(events::id.gt(after))
         .order(events::id.asc())
@@ -126,7 +130,7 @@ pub fn of_application_after(
     application: ApplicationId,
     after: i64,
     limit: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
+) -> Result<Vec<LiveEvent>, StoreError> {
     let rows = events::table
         .filter(events::application_id.eq(application.to_string()))
         .filter(events::id.gt(after))
@@ -142,7 +146,7 @@ pub fn for_account_after(
     account: AccountId,
     after: i64,
     limit: i64,
-) -> Result<Vec<StoredEvent>, StoreError> {
+) -> Result<Vec<LiveEvent>, StoreError> {
     let ids = event_audience::table
         .filter(event_audience::account_id.eq(account.to_string()))
         .filter(event_audience::event_id.gt(after))
@@ -160,7 +164,7 @@ pub fn for_account_after(
     with_audience(conn, rows)
 }
 
-fn with_audience(conn: &mut DbConnection, rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, StoreError> {
+fn with_audience(conn: &mut DbConnection, rows: Vec<EventRow>) -> Result<Vec<LiveEvent>, StoreError> {
     if rows.is_empty() {
         return Ok(vec![]);
     }
@@ -180,7 +184,7 @@ fn with_audience(conn: &mut DbConnection, rows: Vec<EventRow>) -> Result<Vec<Sto
         .map(|row| {
             let data = serde_json::from_str(&row.data)
                 .map_err(|e| StoreError::corrupt("events", format!("event {}: {e}", row.id)))?;
-            Ok(StoredEvent {
+            Ok(LiveEvent {
                 id: row.id,
                 application: parse_id("events", &row.application_id)?,
                 kind: row.kind,

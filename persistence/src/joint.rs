@@ -1,9 +1,10 @@
 //! Joint work on an application: participants, invitations, signatures, requests between
-//! participants, and comments with their revisions.
+//! participants, and comments with their revisions — rows mapped to the domain's types.
 
 use diesel::prelude::*;
-use domain::ids::{AccountId, ApplicationId, CommentId, InvitationId, RequestId, SignatureId};
-use domain::joint::{InvitationStatus, ParticipantRole, RequestKind};
+use domain::ids::{AccountId, ApplicationId, CommentId, InvitationId, RequestId};
+pub use domain::joint::{Comment, Invitation, Participant, Request, Revision, Signature};
+use domain::joint::{InvitationStatus, ParticipantRole, RequestKind, RequestStatus, SignatureMethod};
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
@@ -15,14 +16,6 @@ use crate::schema::{
 
 fn role(table: &'static str, text: &str) -> Result<ParticipantRole, StoreError> {
     ParticipantRole::parse(text).ok_or_else(|| StoreError::corrupt(table, format!("role {text:?}")))
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Participant {
-    pub account: AccountId,
-    pub role: ParticipantRole,
-    pub added_by: AccountId,
-    pub added_at: Instant,
 }
 
 pub fn add_participant(
@@ -103,23 +96,6 @@ pub fn remove_participant(
     let removed = diesel::delete(participants::table.find((application.to_string(), account.to_string())))
         .execute(conn)?;
     Ok(removed == 1)
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Invitation {
-    pub id: InvitationId,
-    pub application: ApplicationId,
-    pub role: ParticipantRole,
-    pub login_key: String,
-    /// The contact, masked (`s***@example.ru`), for lists.
-    pub contact_hint: String,
-    pub invited_by: AccountId,
-    pub status: InvitationStatus,
-    pub answered_by: Option<AccountId>,
-    pub expires_at: Instant,
-    pub created_at: Instant,
-    pub answered_at: Option<Instant>,
-    pub version: i64,
 }
 
 type InvitationRow = (
@@ -296,19 +272,6 @@ pub fn answer_invitation(
     Ok(updated == 1)
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Signature {
-    pub id: SignatureId,
-    pub application: ApplicationId,
-    pub account: AccountId,
-    pub role: ParticipantRole,
-    pub content_hash: String,
-    pub application_version: i64,
-    /// `totp` or `code` (a code sent through the outbox).
-    pub method: String,
-    pub signed_at: Instant,
-}
-
 pub fn insert_signature(conn: &mut DbConnection, s: &Signature) -> Result<(), StoreError> {
     diesel::insert_into(signatures::table)
         .values((
@@ -318,7 +281,7 @@ pub fn insert_signature(conn: &mut DbConnection, s: &Signature) -> Result<(), St
             signatures::role.eq(s.role.as_str()),
             signatures::content_hash.eq(&s.content_hash),
             signatures::application_version.eq(s.application_version),
-            signatures::method.eq(&s.method),
+            signatures::method.eq(s.method.as_str()),
             signatures::signed_at.eq(to_db_time(s.signed_at)),
         ))
         .execute(conn)?;
@@ -364,28 +327,14 @@ pub fn signatures_of(
                     role: role("signatures", &r)?,
                     content_hash,
                     application_version: version,
-                    method,
+                    method: method
+                        .parse::<SignatureMethod>()
+                        .map_err(|_| StoreError::corrupt("signatures", format!("method {method:?}")))?,
                     signed_at: from_db_time(at),
                 })
             },
         )
         .collect()
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Request {
-    pub id: RequestId,
-    pub application: ApplicationId,
-    pub kind: RequestKind,
-    pub requested_by: AccountId,
-    pub assignee: AccountId,
-    pub doc_type: Option<String>,
-    pub message: Option<String>,
-    pub due_at: Instant,
-    /// `open`, `fulfilled` or `cancelled`.
-    pub status: String,
-    pub created_at: Instant,
-    pub fulfilled_at: Option<Instant>,
 }
 
 type RequestRow = (
@@ -443,7 +392,8 @@ fn request(row: RequestRow) -> Result<Request, StoreError> {
         doc_type,
         message,
         due_at: from_db_time(due),
-        status,
+        status: RequestStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("participant_requests", format!("status {status:?}")))?,
         created_at: from_db_time(created),
         fulfilled_at: fulfilled.map(from_db_time),
     })
@@ -460,7 +410,7 @@ pub fn insert_request(conn: &mut DbConnection, r: &Request) -> Result<(), StoreE
             participant_requests::doc_type.eq(&r.doc_type),
             participant_requests::message.eq(&r.message),
             participant_requests::due_at.eq(to_db_time(r.due_at)),
-            participant_requests::status.eq(&r.status),
+            participant_requests::status.eq(r.status.as_str()),
             participant_requests::reminded.eq(false),
             participant_requests::created_at.eq(to_db_time(r.created_at)),
             participant_requests::fulfilled_at.eq(r.fulfilled_at.map(to_db_time)),
@@ -492,7 +442,7 @@ pub fn fulfil_requests(
         .filter(participant_requests::application_id.eq(application.to_string()))
         .filter(participant_requests::assignee_id.eq(assignee.to_string()))
         .filter(participant_requests::kind.eq(kind.as_str()))
-        .filter(participant_requests::status.eq("open"))
+        .filter(participant_requests::status.eq(RequestStatus::Open.as_str()))
         .select(request_columns())
         .into_boxed();
     if let Some(doc_type) = doc_type {
@@ -506,7 +456,7 @@ pub fn fulfil_requests(
     for r in &open {
         diesel::update(participant_requests::table.find(r.id.to_string()))
             .set((
-                participant_requests::status.eq("fulfilled"),
+                participant_requests::status.eq(RequestStatus::Fulfilled.as_str()),
                 participant_requests::fulfilled_at.eq(Some(to_db_time(at))),
             ))
             .execute(conn)?;
@@ -521,7 +471,7 @@ pub fn requests_to_remind(
     limit: i64,
 ) -> Result<Vec<Request>, StoreError> {
     let rows: Vec<RequestRow> = participant_requests::table
-        .filter(participant_requests::status.eq("open"))
+        .filter(participant_requests::status.eq(RequestStatus::Open.as_str()))
         .filter(participant_requests::due_at.le(to_db_time(horizon)))
         .filter(participant_requests::reminded.eq(false))
         .limit(limit)
@@ -539,18 +489,6 @@ pub fn mark_reminded(conn: &mut DbConnection, id: RequestId) -> Result<bool, Sto
     .set(participant_requests::reminded.eq(true))
     .execute(conn)?;
     Ok(updated == 1)
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Comment {
-    pub id: CommentId,
-    pub application: ApplicationId,
-    pub author: AccountId,
-    pub on_behalf_of: Option<AccountId>,
-    pub body: String,
-    pub version: i64,
-    pub created_at: Instant,
-    pub edited_at: Option<Instant>,
 }
 
 type CommentRow = (
@@ -685,11 +623,8 @@ pub fn edit_comment(
     Ok(true)
 }
 
-/// Earlier texts of a comment: (version, body, written at), oldest first.
-pub fn revisions_of(
-    conn: &mut DbConnection,
-    id: CommentId,
-) -> Result<Vec<(i64, String, Instant)>, StoreError> {
+/// Earlier texts of a comment, oldest first.
+pub fn revisions_of(conn: &mut DbConnection, id: CommentId) -> Result<Vec<Revision>, StoreError> {
     let rows: Vec<(i64, String, chrono::NaiveDateTime)> = comment_revisions::table
         .filter(comment_revisions::comment_id.eq(id.to_string()))
         .order(comment_revisions::version.asc())
@@ -701,6 +636,10 @@ pub fn revisions_of(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(v, b, t)| (v, b, from_db_time(t)))
+        .map(|(version, body, t)| Revision {
+            version,
+            body,
+            written_at: from_db_time(t),
+        })
         .collect())
 }

@@ -228,16 +228,21 @@ async fn open_streams(app: &TestApp, stream: &str) -> Option<i64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Waits (at most 5 s) until the gauge shows `expected`: a dropped client's stream is
+/// noticed by the server on its next write, not at once.
 async fn wait_for_streams(app: &TestApp, stream: &str, expected: i64) {
-    let mut seen = None;
-    for _ in 0..50 {
-        seen = open_streams(app, stream).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = open_streams(app, stream).await;
         if seen == Some(expected) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sse_connections{{stream=\"{stream}\"}} stayed {seen:?}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("sse_connections{{stream=\"{stream}\"}} stayed {seen:?}, expected {expected}");
 }
 
 async fn the_gauge_counts_open_streams(backend: Backend) {

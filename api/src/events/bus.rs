@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use persistence::events::{self, StoredEvent};
+use persistence::events::{self, LiveEvent};
 use persistence::Database;
 use tokio::sync::{broadcast, watch, Notify};
 
@@ -17,7 +17,7 @@ const PAGE: i64 = 500;
 const FALLBACK: Duration = Duration::from_secs(1);
 
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<StoredEvent>>,
+    sender: broadcast::Sender<Arc<LiveEvent>>,
     wake: Notify,
     /// Turns true when the node begins to stop: every stream ends, so graceful shutdown
     /// does not wait its whole timeout for responses that never finish.
@@ -57,7 +57,7 @@ impl EventBus {
     }
 
     /// A receiver of every event broadcast from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.sender.subscribe()
     }
 

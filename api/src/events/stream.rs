@@ -13,7 +13,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
 use domain::ids::{AccountId, ApplicationId};
-use persistence::events::{self, StoredEvent};
+use domain::time::Instant;
+use persistence::events::{self, LiveEvent};
 use persistence::{Database, DbConnection, StoreError};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -33,10 +34,10 @@ const REPLAY_PAGE: i64 = 200;
 /// once also gets the response head through buffering proxies.
 const OPENING: &[u8] = b"retry: 2000\n\n";
 
-/// Whether `actor` may see a stream's feed. Asked at connect with the request's actor,
-/// then with the actor as the database has it at each recheck (token, session,
-/// delegation); a client error (401, 403, 404) closes the stream.
-pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor) -> Result<(), ApiError> + Send + Sync>;
+/// Whether `actor` may see a stream's feed at the given time. Asked at connect with the
+/// request's actor, then with the actor as the database has it at each recheck (token,
+/// session, delegation); a client error (401, 403, 404) closes the stream.
+pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor, Instant) -> Result<(), ApiError> + Send + Sync>;
 
 /// Which events a stream carries.
 #[derive(Clone, Copy, Debug)]
@@ -55,14 +56,14 @@ impl Feed {
         }
     }
 
-    fn matches(self, event: &StoredEvent) -> bool {
+    fn matches(self, event: &LiveEvent) -> bool {
         match self {
             Feed::Application { id, .. } => event.application == id,
             Feed::Account(account) => event.audience.contains(&account),
         }
     }
 
-    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<LiveEvent>, StoreError> {
         match self {
             Feed::Application { id, .. } => events::of_application_after(conn, id, after, REPLAY_PAGE),
             Feed::Account(account) => events::for_account_after(conn, account, after, REPLAY_PAGE),
@@ -71,7 +72,7 @@ impl Feed {
 
     /// A participant removed from the application loses access: its stream ends right
     /// after telling it so.
-    fn ends_with(self, event: &StoredEvent) -> bool {
+    fn ends_with(self, event: &LiveEvent) -> bool {
         match self {
             Feed::Application { viewer, .. } => {
                 matches!(
@@ -95,7 +96,7 @@ pub async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     // The extractor has just checked the actor: only the feed's own check is left.
     let (check, caller) = (gate.clone(), actor.clone());
-    state.read(move |c| check(c, &caller)).await?;
+    state.query(move |c, now| check(c, &caller, now)).await?;
     // Subscribing before reading the database means nothing committed in between is
     // lost; what arrives twice (read and broadcast) is dropped by id.
     let receiver = state.events.subscribe();
@@ -128,14 +129,14 @@ pub async fn respond(
 struct Stream {
     feed: Feed,
     db: Database,
-    receiver: broadcast::Receiver<Arc<StoredEvent>>,
+    receiver: broadcast::Receiver<Arc<LiveEvent>>,
     /// The highest id sent (or the starting point): nothing at or below it is sent again.
     last_sent: i64,
     /// Whether the database may hold events after `last_sent` that the receiver lacks.
     replay: bool,
     opened: bool,
     done: bool,
-    backlog: VecDeque<StoredEvent>,
+    backlog: VecDeque<LiveEvent>,
     keep_alive: Interval,
     /// Whose stream it is and what they must pass at every `recheck` tick; none in unit
     /// tests of delivery.
@@ -152,7 +153,7 @@ impl Stream {
     fn new(
         feed: Feed,
         db: Database,
-        receiver: broadcast::Receiver<Arc<StoredEvent>>,
+        receiver: broadcast::Receiver<Arc<LiveEvent>>,
         start: i64,
         replay: bool,
         metrics: &Arc<Metrics>,
@@ -210,8 +211,9 @@ impl Stream {
         let (db, actor, gate, clock) = (self.db.clone(), actor.clone(), gate.clone(), self.clock.clone());
         let check = move || {
             db.read(|c| {
-                let now = actor.recheck(c, clock.now())?;
-                gate(c, &now)
+                let now = clock.now();
+                let actor = actor.recheck(c, now)?;
+                gate(c, &actor, now)
             })
         };
         match tokio::task::spawn_blocking(check).await {
@@ -223,7 +225,29 @@ impl Stream {
         }
     }
 
-    fn deliver(&mut self, event: &StoredEvent) -> Bytes {
+    /// Reads the next page of missed live events from the database into the backlog;
+    /// false when that failed and the stream must close (the client reconnects with its
+    /// Last-Event-ID and loses nothing).
+    async fn read_missed(&mut self) -> bool {
+        let (db, feed, after) = (self.db.clone(), self.feed, self.last_sent);
+        match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
+            Ok(Ok(page)) => {
+                self.replay = page.len() as i64 == REPLAY_PAGE;
+                self.backlog.extend(page);
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "event replay failed; closing the stream");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "event replay failed; closing the stream");
+                false
+            }
+        }
+    }
+
+    fn deliver(&mut self, event: &LiveEvent) -> Bytes {
         self.last_sent = event.id;
         self.metrics.event_delivered();
         self.done = self.feed.ends_with(event);
@@ -250,23 +274,10 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
             continue;
         }
         if s.replay {
-            let (db, feed, after) = (s.db.clone(), s.feed, s.last_sent);
-            match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
-                Ok(Ok(page)) => {
-                    s.replay = page.len() as i64 == REPLAY_PAGE;
-                    s.backlog.extend(page);
-                    continue;
-                }
-                // The client reconnects with its Last-Event-ID and loses nothing.
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "event replay failed; closing the stream");
-                    return None;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "event replay failed; closing the stream");
-                    return None;
-                }
+            if !s.read_missed().await {
+                return None;
             }
+            continue;
         }
         tokio::select! {
             received = s.receiver.recv() => match received {
@@ -317,7 +328,7 @@ async fn closed(closing: &mut Option<watch::Receiver<bool>>) {
 }
 
 /// One event in the SSE wire format; the JSON is on one line, as `data:` requires.
-fn frame(event: &StoredEvent) -> Bytes {
+fn frame(event: &LiveEvent) -> Bytes {
     let data = json!({
         "application_id": event.application,
         "kind": event.kind,
@@ -333,7 +344,7 @@ fn frame(event: &StoredEvent) -> Bytes {
 #[cfg(test)]
 mod tests {
     use futures_util::StreamExt;
-    use persistence::events::NewEvent;
+    use persistence::events::NewLiveEvent;
     use persistence::{DatabaseUrl, StoreError};
 
     use super::*;
@@ -365,7 +376,7 @@ mod tests {
         db.migrate().unwrap_or_else(|e| panic!("{e}"));
         let application = ApplicationId::new();
         for _ in 0..10 {
-            let event = NewEvent {
+            let event = NewLiveEvent {
                 application,
                 kind: "application.save_draft".into(),
                 data: json!({}),

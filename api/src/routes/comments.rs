@@ -1,28 +1,22 @@
-//! An application's comment thread, for its participants and the officers handling it.
-//! Only the author edits a comment, and an edit keeps the previous text in its history;
-//! `@<account id>` mentions tell the people named.
+//! An application's comment thread: the HTTP side of `usecases::joint::comments`. Only
+//! the author edits a comment, and an edit keeps the previous text in its history.
 
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
-use domain::access::Action;
 use domain::ids::{AccountId, ApplicationId, CommentId};
-use domain::joint as rules;
-use persistence::joint::{self as store, Comment};
+use domain::joint::Comment;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::concurrency::{etag, stale, IfMatch};
+use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::joint::{self, Tidings};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
-
-const MAX_LENGTH: usize = 4000;
+use crate::usecases::joint::comments;
+use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -53,7 +47,7 @@ pub struct Revision {
     pub written_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn view(c: &Comment, history: Vec<(i64, String, chrono::DateTime<chrono::Utc>)>) -> CommentView {
+fn view(c: &Comment, history: Vec<domain::joint::Revision>) -> CommentView {
     CommentView {
         id: c.id,
         author_id: c.author,
@@ -64,10 +58,10 @@ fn view(c: &Comment, history: Vec<(i64, String, chrono::DateTime<chrono::Utc>)>)
         edited_at: c.edited_at,
         history: history
             .into_iter()
-            .map(|(version, body, written_at)| Revision {
-                version,
-                body,
-                written_at,
+            .map(|r| Revision {
+                version: r.version,
+                body: r.body,
+                written_at: r.written_at,
             })
             .collect(),
     }
@@ -79,14 +73,6 @@ fn view(c: &Comment, history: Vec<(i64, String, chrono::DateTime<chrono::Utc>)>)
 pub struct CommentBody {
     /// 1 to 4000 characters; `@<account id>` mentions a participant.
     pub body: String,
-}
-
-fn text(body: &CommentBody) -> Result<String, ApiError> {
-    let text = body.body.trim();
-    if text.is_empty() || text.chars().count() > MAX_LENGTH {
-        return Err(ApiError::field("body", "invalid_value", "1 to 4000 characters."));
-    }
-    Ok(text.to_string())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -116,58 +102,13 @@ pub async fn list(
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.cursor.as_deref())?;
     let found = state
-        .read(move |c| {
-            lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            Ok(store::comments_of(c, id, after.as_ref(), limit)?)
-        })
+        .query(move |c, _| comments::page(c, &acting, id, after.as_ref(), limit))
         .await?;
     let next_cursor = paging::next(&found, limit, |c| (c.created_at, c.id.to_string()));
     Ok(Json(Page {
         items: found.iter().map(|c| view(c, vec![])).collect(),
         next_cursor,
     }))
-}
-
-/// Tells the application's members of a new or edited comment; those mentioned get a
-/// notice of their own.
-fn announce(
-    tx: &mut persistence::DbConnection,
-    app: &domain::application::Application,
-    comment: &Comment,
-    edited: bool,
-) -> Result<(), ApiError> {
-    let at = now();
-    let members = joint::members(tx, app)?;
-    let mentioned: Vec<AccountId> = rules::mentions(&comment.body)
-        .into_iter()
-        .filter(|m| members.contains(m) && *m != comment.author)
-        .collect();
-    let verb = if edited {
-        "изменён"
-    } else {
-        "добавлен"
-    };
-    let tidings = Tidings {
-        kind: "application.comment",
-        title: format!("Заявление {}: комментарий {verb}", joint::title(app)),
-        body: comment.body.chars().take(200).collect(),
-        data: json!({ "application_id": app.id, "comment_id": comment.id }),
-    };
-    for member in members
-        .iter()
-        .filter(|m| **m != comment.author && !mentioned.contains(m))
-    {
-        joint::tell(tx, *member, &tidings, at)?;
-    }
-    let mention = Tidings {
-        kind: "application.mention",
-        title: format!("Вас упомянули в заявлении {}", joint::title(app)),
-        ..tidings
-    };
-    for member in mentioned {
-        joint::tell(tx, member, &mention, at)?;
-    }
-    Ok(())
 }
 
 /// Write a comment (participants and the handling officers).
@@ -188,35 +129,13 @@ pub async fn add(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
-    let body = text(&body)?;
+    let (id, acting, text) = (id.into_inner(), Acting::from(&actor), body.into_inner().body);
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let app = lifecycle::visible(tx, &acting, id, Action::CommentsWrite)?;
-                let at = now();
-                let comment = Comment {
-                    id: CommentId::new(),
-                    application: id,
-                    author: acting.account,
-                    on_behalf_of: acting.on_behalf_of.map(AccountId::from_uuid),
-                    body,
-                    version: 1,
-                    created_at: at,
-                    edited_at: None,
-                };
-                store::insert_comment(tx, &comment)?;
-                joint::record(
-                    tx,
-                    &acting,
-                    &app,
-                    "comment",
-                    None,
-                    json!({ "comment_id": comment.id }),
-                    at,
-                )?;
-                announce(tx, &app, &comment, false)?;
-                Ok(Answer::created(&view(&comment, vec![]))?.version(comment.version))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (comment, effects) = comments::add(tx, &acting, id, &text, now)?.into_parts();
+                let answer = Answer::created(&view(&comment, vec![]))?.version(comment.version);
+                Ok(Outcome::new(answer, effects))
             })
         })
         .await?;
@@ -240,43 +159,9 @@ pub async fn edit(
     version: IfMatch,
     body: Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, comment_id), acting) = (path.into_inner(), Acting::from(&actor));
-    let body = text(&body)?;
+    let (path, acting, text) = (path.into_inner(), Acting::from(&actor), body.into_inner().body);
     let (edited, history) = state
-        .write(move |tx| {
-            let app = lifecycle::visible(tx, &acting, id, Action::CommentsWrite)?;
-            let old = store::find_comment(tx, id, comment_id)?.ok_or_else(ApiError::not_found)?;
-            if !rules::may_edit_comment(old.author, acting.account) {
-                return Err(ApiError::forbidden(
-                    "not_author",
-                    "Only the author edits a comment.",
-                ));
-            }
-            if old.version != version.0 {
-                return Err(stale(old.version));
-            }
-            let at = now();
-            if !store::edit_comment(tx, &old, &body, at)? {
-                return Err(stale(old.version + 1));
-            }
-            let edited = Comment {
-                body,
-                version: old.version + 1,
-                edited_at: Some(at),
-                ..old
-            };
-            joint::record(
-                tx,
-                &acting,
-                &app,
-                "comment_edit",
-                None,
-                json!({ "comment_id": edited.id }),
-                at,
-            )?;
-            announce(tx, &app, &edited, true)?;
-            Ok((edited.clone(), store::revisions_of(tx, edited.id)?))
-        })
+        .run(move |tx, now| comments::edit(tx, &acting, path, (&text, version.0), now))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(edited.version)))
@@ -297,15 +182,8 @@ pub async fn get_one(
     actor: Actor,
     path: Path<(ApplicationId, CommentId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, comment_id), acting) = (path.into_inner(), Acting::from(&actor));
-    let (comment, history) = state
-        .read(move |c| {
-            lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            let comment = store::find_comment(c, id, comment_id)?.ok_or_else(ApiError::not_found)?;
-            let history = store::revisions_of(c, comment.id)?;
-            Ok((comment, history))
-        })
-        .await?;
+    let (path, acting) = (path.into_inner(), Acting::from(&actor));
+    let (comment, history) = state.query(move |c, _| comments::one(c, &acting, path)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(comment.version)))
         .json(view(&comment, history)))

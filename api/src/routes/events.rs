@@ -5,17 +5,16 @@ use std::sync::Arc;
 
 use actix_web::web::{Path, Query};
 use actix_web::{get, HttpRequest, HttpResponse};
-use domain::access::{authorize, Action, Resource};
 use domain::ids::ApplicationId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Actor;
-use crate::clock::now;
 use crate::error::ApiError;
 use crate::events::{respond, Feed, Gate};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::joint::live;
 
 const LAST_EVENT_ID: &str = "Last-Event-ID";
 
@@ -92,9 +91,7 @@ pub async fn application_events(
         id,
         viewer: actor.principal(),
     };
-    let gate: Gate = Arc::new(move |c, actor| {
-        lifecycle::visible(c, &Acting::from(actor), id, Action::ApplicationsRead).map(|_| ())
-    });
+    let gate: Gate = Arc::new(move |c, actor, _| live::may_watch_application(c, &Acting::from(actor), id));
     respond(&state, actor, feed, gate, after).await
 }
 
@@ -122,9 +119,6 @@ pub async fn my_events(
 ) -> Result<HttpResponse, ApiError> {
     let principal = actor.principal();
     let after = resume_after(&req, &query)?;
-    let gate: Gate = Arc::new(move |_, actor| {
-        let mine = Resource::Account(principal);
-        Ok(authorize(&actor.subject, Action::ApplicationsRead, &mine, now())?)
-    });
+    let gate: Gate = Arc::new(move |_, actor, now| live::may_watch_own(&Acting::from(actor), principal, now));
     respond(&state, actor, Feed::Account(principal), gate, after).await
 }

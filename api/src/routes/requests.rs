@@ -1,24 +1,21 @@
-//! Requests between participants: one asks another for a signature or a document, by a
-//! due date. Signing or attaching the document fulfils the request; the assignee is
-//! reminded before the due date.
+//! Requests between participants: the HTTP side of `usecases::joint::requests`. One
+//! asks another for a signature or a document, by a due date; signing or attaching the
+//! document fulfils the request.
 
 use actix_web::web::{Json, Path};
 use actix_web::{get, post, HttpRequest, HttpResponse};
-use domain::access::Action;
 use domain::ids::{AccountId, ApplicationId, RequestId};
-use domain::joint::{ParticipantRole, RequestKind};
-use persistence::joint::{self as store, Request};
+use domain::joint::{Request, RequestKind};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::error::{from_field_error, ApiError};
+use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::joint::{self, Tidings};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::joint::requests::{self, AskInput};
+use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -55,7 +52,7 @@ fn view(r: &Request) -> RequestView {
         assignee_id: r.assignee,
         message: r.message.clone(),
         due_at: r.due_at,
-        status: r.status.clone(),
+        status: r.status.as_str().into(),
         created_at: r.created_at,
         fulfilled_at: r.fulfilled_at,
     }
@@ -95,12 +92,7 @@ pub async fn list(
     id: Path<ApplicationId>,
 ) -> Result<Json<RequestList>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
-    let found = state
-        .read(move |c| {
-            lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            Ok(store::requests_of(c, id)?)
-        })
-        .await?;
+    let found = state.query(move |c, _| requests::list(c, &acting, id)).await?;
     Ok(Json(RequestList {
         items: found.iter().map(view).collect(),
     }))
@@ -124,90 +116,26 @@ pub async fn create(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
-    let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
-    if body.due_at <= now() {
-        return Err(ApiError::field(
-            "due_at",
-            "due_date_in_past",
-            "The due date must be in the future.",
-        ));
-    }
-    let doc_type = match (body.kind, body.doc_type) {
-        (RequestKind::Document, Some(t)) => {
-            domain::document::check_doc_type(&t).map_err(from_field_error)?;
-            Some(t)
-        }
-        (RequestKind::Document, None) => {
-            return Err(ApiError::field(
-                "doc_type",
-                "required",
-                "Say which document is asked for.",
-            ))
-        }
-        (RequestKind::Signature, _) => None,
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let RequestBody {
+        kind,
+        assignee_id,
+        doc_type,
+        due_at,
+        message,
+    } = body.into_inner();
+    let input = AskInput {
+        kind,
+        assignee: assignee_id,
+        doc_type,
+        due_at,
+        message,
     };
-    let message = body
-        .message
-        .map(|m| m.trim().chars().take(1000).collect::<String>())
-        .filter(|m| !m.is_empty());
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let app = lifecycle::visible(tx, &acting, id, Action::RequestsCreate)?;
-                let role = if body.assignee_id == app.owner {
-                    Some(ParticipantRole::Owner)
-                } else {
-                    store::role_of(tx, id, body.assignee_id)?
-                };
-                let Some(role) = role else {
-                    return Err(ApiError::field(
-                        "assignee_id",
-                        "not_participant",
-                        "Ask someone who takes part in the application.",
-                    ));
-                };
-                if body.kind == RequestKind::Signature && !role.allows(Action::ApplicationsSign) {
-                    return Err(ApiError::field(
-                        "assignee_id",
-                        "not_signer",
-                        "This participant does not sign the application.",
-                    ));
-                }
-                let at = now();
-                let request = Request {
-                    id: RequestId::new(),
-                    application: id,
-                    kind: body.kind,
-                    requested_by: acting.account,
-                    assignee: body.assignee_id,
-                    doc_type,
-                    message,
-                    due_at: body.due_at,
-                    status: "open".into(),
-                    created_at: at,
-                    fulfilled_at: None,
-                };
-                store::insert_request(tx, &request)?;
-                let details = json!({
-                    "request_id": request.id, "kind": request.kind.as_str(),
-                    "assignee_id": request.assignee,
-                });
-                joint::record(tx, &acting, &app, "request", request.message.clone(), details, at)?;
-                let what = match request.kind {
-                    RequestKind::Signature => "подписать заявление".to_string(),
-                    RequestKind::Document => format!(
-                        "приложить документ «{}»",
-                        request.doc_type.as_deref().unwrap_or_default()
-                    ),
-                };
-                let tidings = Tidings {
-                    kind: "application.request",
-                    title: format!("Заявление {}: просьба", joint::title(&app)),
-                    body: format!("Вас просят {what} до {}.", request.due_at.format("%d.%m.%Y")),
-                    data: json!({ "application_id": app.id, "request_id": request.id }),
-                };
-                joint::tell(tx, request.assignee, &tidings, at)?;
-                Answer::created(&view(&request))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (request, effects) = requests::create(tx, &acting, id, input, now)?.into_parts();
+                Ok(Outcome::new(Answer::created(&view(&request))?, effects))
             })
         })
         .await?;

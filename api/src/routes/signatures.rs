@@ -1,30 +1,23 @@
-//! Simple electronic signatures of an application (as Gosuslugi uses them): a participant
-//! signs the current version — the hash of its form and its attachments' hashes —
-//! confirming with a fresh one-time code: the authenticator's TOTP when second factor is
-//! on, otherwise a code sent through the outbox. An edit makes earlier signatures stale.
+//! Simple electronic signatures of an application: the HTTP side of
+//! `usecases::joint::signatures`. A participant signs the current version with a fresh
+//! one-time code; an edit makes earlier signatures stale.
 
 use actix_web::web::{Json, Path};
 use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
-use domain::access::Action;
 use domain::ids::{AccountId, ApplicationId, SignatureId};
-use domain::joint::{self as rules, ParticipantRole, RequestKind};
-use persistence::joint::{self as store, Signature};
+use domain::joint::{ParticipantRole, Signature};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::auth::send_code;
-use crate::auth::{second_factor, Actor};
-use crate::clock::now;
-use crate::concurrency::{stale, IfMatch};
+use crate::auth::Actor;
+use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::joint::{self, Tidings};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
-
-const PURPOSE: &str = "application.sign";
+use crate::usecases::joint::signatures::{self, SignInput};
+use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -73,9 +66,9 @@ fn view(s: &Signature, current_hash: &str) -> SignatureView {
         role: s.role,
         content_hash: s.content_hash.clone(),
         application_version: s.application_version,
-        method: s.method.clone(),
+        method: s.method.as_str().into(),
         signed_at: s.signed_at,
-        current: s.content_hash == current_hash,
+        current: s.covers(current_hash),
     }
 }
 
@@ -102,26 +95,20 @@ pub async fn list(
     id: Path<ApplicationId>,
 ) -> Result<Json<SignatureList>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
-    let list = state
-        .read(move |c| {
-            let app = lifecycle::visible(c, &acting, id, Action::ApplicationsRead)?;
-            let hash = lifecycle::content_hash(c, &app)?;
-            let items = store::signatures_of(c, id)?
-                .iter()
-                .map(|s| view(s, &hash))
-                .collect();
-            let missing = lifecycle::unsigned(c, &app)?
-                .into_iter()
-                .map(|(account_id, role)| Signer { account_id, role })
-                .collect();
-            Ok(SignatureList {
-                items,
-                content_hash: hash,
-                missing,
-            })
-        })
-        .await?;
-    Ok(Json(list))
+    let sheet = state.query(move |c, _| signatures::list(c, &acting, id)).await?;
+    Ok(Json(SignatureList {
+        items: sheet
+            .signatures
+            .iter()
+            .map(|s| view(s, &sheet.content_hash))
+            .collect(),
+        missing: sheet
+            .missing
+            .into_iter()
+            .map(|(account_id, role)| Signer { account_id, role })
+            .collect(),
+        content_hash: sheet.content_hash,
+    }))
 }
 
 /// Send a one-time code for signing (for signers without an authenticator).
@@ -137,26 +124,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
     let ttl = TimeDelta::minutes(state.config.code_ttl_minutes);
     state
-        .write(move |tx| {
-            lifecycle::visible(tx, &acting, id, Action::ApplicationsSign)?;
-            let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-            let at = now();
-            let code = second_factor::new_numeric_code();
-            let code_id = uuid::Uuid::now_v7().to_string();
-            let hash = pii.keyed_hash(PURPOSE, &format!("{code_id}:{code}"));
-            let target = id.to_string();
-            let new = persistence::codes::NewCode {
-                id: &code_id,
-                account: account.id,
-                purpose: PURPOSE,
-                code_hash: &hash,
-                target: Some(&target),
-                expires_at: at + ttl,
-            };
-            persistence::codes::issue(tx, &new, at)?;
-            send_code(tx, &account, &code, "Код для подписания заявления", at)?;
-            Ok(())
-        })
+        .run(move |tx, now| signatures::send_code(tx, &acting, id, (&pii, ttl), now))
         .await?;
     Ok(HttpResponse::Accepted().json(super::auth::ACCEPTED))
 }
@@ -185,79 +153,17 @@ pub async fn sign(
     let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
     let attempts = state.config.code_max_attempts;
-    let code = body.into_inner().code;
+    let input = SignInput {
+        version: version.0,
+        code: body.into_inner().code,
+    };
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let app = lifecycle::visible(tx, &acting, id, Action::ApplicationsSign)?;
-                if app.version != version.0 {
-                    return Err(stale(app.version));
-                }
-                if !rules::may_sign(app.status) {
-                    return Err(ApiError::conflict(
-                        "not_signable",
-                        "Signing is open in the draft and while the agency asks for information.",
-                    ));
-                }
-                let account =
-                    persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-                let at = now();
-                let method = if account.row.totp_enabled {
-                    second_factor::check_totp(tx, &pii, &account, &code)?.then_some("totp")
-                } else {
-                    let target = id.to_string();
-                    second_factor::redeem(tx, &pii, account.id, PURPOSE, None, &code, attempts, at)?
-                        .filter(|t| t.as_deref() == Some(target.as_str()))
-                        .map(|_| "code")
-                };
-                let Some(method) = method else {
-                    return Err(ApiError::field(
-                        "code",
-                        "invalid_code",
-                        "The code is wrong or no longer valid.",
-                    ));
-                };
-                let hash = lifecycle::content_hash(tx, &app)?;
-                let signer = acting.principal();
-                if store::signatures_of(tx, id)?
-                    .iter()
-                    .any(|s| s.account == signer && s.content_hash == hash)
-                {
-                    return Err(ApiError::conflict(
-                        "already_signed",
-                        "You have already signed this version.",
-                    ));
-                }
-                let role = if signer == app.owner {
-                    ParticipantRole::Owner
-                } else {
-                    store::role_of(tx, id, signer)?.ok_or_else(ApiError::not_found)?
-                };
-                let signature = Signature {
-                    id: SignatureId::new(),
-                    application: id,
-                    account: signer,
-                    role,
-                    content_hash: hash,
-                    application_version: app.version,
-                    method: method.into(),
-                    signed_at: at,
-                };
-                store::insert_signature(tx, &signature)?;
-                store::fulfil_requests(tx, id, signer, RequestKind::Signature, None, at)?;
-                let details = json!({
-                    "signature_id": signature.id, "content_hash": signature.content_hash,
-                    "version": app.version,
-                });
-                joint::record(tx, &acting, &app, "sign", None, details, at)?;
-                let tidings = Tidings {
-                    kind: "application.signature",
-                    title: format!("Заявление {}: подпись", joint::title(&app)),
-                    body: "Участник подписал текущую версию заявления.".into(),
-                    data: json!({ "application_id": app.id, "account_id": signer, "version": app.version }),
-                };
-                joint::tell_others(tx, &app, signer, &tidings, at)?;
-                Answer::created(&view(&signature, &signature.content_hash))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let (signature, effects) =
+                    signatures::sign(tx, &acting, id, input, (&pii, attempts), now)?.into_parts();
+                let answer = Answer::created(&view(&signature, &signature.content_hash))?;
+                Ok(Outcome::new(answer, effects))
             })
         })
         .await?;

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod confirmations;
 pub mod delegations;
 pub mod effects;
+pub mod joint;
 pub mod organisations;
 pub mod templates;
 

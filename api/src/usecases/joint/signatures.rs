@@ -1,0 +1,167 @@
+//! Simple electronic signatures of an application (as Gosuslugi uses them): a participant
+//! signs the current content — the hash of its form and its attachments' hashes —
+//! confirming with a fresh one-time code: the authenticator's TOTP when second factor is
+//! on, otherwise a code sent through the outbox. An edit makes earlier signatures stale.
+
+use chrono::TimeDelta;
+use domain::access::Action;
+use domain::ids::{AccountId, ApplicationId, SignatureId};
+use domain::joint::{self as rules, ParticipantRole, Refusal, RequestKind, Signature, SignatureMethod};
+use domain::notice::{Channel, Message};
+use domain::time::Instant;
+use persistence::accounts::Account;
+use persistence::joint as store;
+use persistence::DbConnection;
+use serde_json::json;
+
+use super::{members, recorded, refused, title, Tidings};
+use crate::auth::second_factor;
+use crate::concurrency::stale;
+use crate::crypto::PiiCipher;
+use crate::error::ApiError;
+use crate::lifecycle::{self, Acting};
+use crate::usecases::{Effects, Outcome};
+
+const PURPOSE: &str = "application.sign";
+
+/// The application's signatures, the hash of its current content, and who still has to
+/// sign that content before submission.
+pub struct Sheet {
+    pub signatures: Vec<Signature>,
+    pub content_hash: String,
+    pub missing: Vec<(AccountId, ParticipantRole)>,
+}
+
+pub fn list(tx: &mut DbConnection, acting: &Acting, id: ApplicationId) -> Result<Sheet, ApiError> {
+    let app = lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+    Ok(Sheet {
+        content_hash: lifecycle::content_hash(tx, &app)?,
+        signatures: store::signatures_of(tx, id)?,
+        missing: lifecycle::unsigned(tx, &app)?,
+    })
+}
+
+/// Sends the caller a one-time code for signing (for signers without an authenticator),
+/// valid for `ttl`.
+pub fn send_code(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    (pii, ttl): (&PiiCipher, TimeDelta),
+    now: Instant,
+) -> Result<Outcome<()>, ApiError> {
+    lifecycle::visible(tx, acting, id, Action::ApplicationsSign)?;
+    let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+    let code = second_factor::new_numeric_code();
+    let code_id = uuid::Uuid::now_v7().to_string();
+    let hash = pii.keyed_hash(PURPOSE, &format!("{code_id}:{code}"));
+    let target = id.to_string();
+    let new = persistence::codes::NewCode {
+        id: &code_id,
+        account: account.id,
+        purpose: PURPOSE,
+        code_hash: &hash,
+        target: Some(&target),
+        expires_at: now + ttl,
+    };
+    persistence::codes::issue(tx, &new, now)?;
+    if let Some(letter) = code_letter(&account, &code) {
+        persistence::outbox::enqueue(tx, &letter, None, now)?;
+    }
+    Ok(Outcome::quiet(()))
+}
+
+/// The code to the account's e-mail (or phone when it has no e-mail); like the sign-in
+/// codes, with this purpose's subject.
+fn code_letter(account: &Account, code: &str) -> Option<Message> {
+    let (channel, to) = match (&account.row.email, &account.row.phone) {
+        (Some(email), _) => (Channel::Email, email.clone()),
+        (None, Some(phone)) => (Channel::Sms, phone.clone()),
+        (None, None) => return None,
+    };
+    Some(Message {
+        channel,
+        to,
+        subject: "Код для подписания заявления".into(),
+        body: format!("Ваш код: {code}. Никому его не сообщайте."),
+        code: Some(code.into()),
+    })
+}
+
+/// What a signer sends: the application version they sign and their one-time code.
+pub struct SignInput {
+    pub version: i64,
+    pub code: String,
+}
+
+/// Signs the current content for the caller's principal.
+pub fn sign(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    input: SignInput,
+    (pii, attempts): (&PiiCipher, i32),
+    now: Instant,
+) -> Result<Outcome<Signature>, ApiError> {
+    let app = lifecycle::visible(tx, acting, id, Action::ApplicationsSign)?;
+    if app.version != input.version {
+        return Err(stale(app.version));
+    }
+    if !rules::may_sign(app.status) {
+        return Err(refused(Refusal::NotSignable));
+    }
+    let method = confirm(tx, acting, id, &input.code, (pii, attempts), now)?;
+    let hash = lifecycle::content_hash(tx, &app)?;
+    let signer = acting.principal();
+    rules::check_not_signed(&store::signatures_of(tx, id)?, signer, &hash).map_err(refused)?;
+    let role = rules::role_on(app.owner, &store::participants_of(tx, id)?, signer)
+        .ok_or_else(ApiError::not_found)?;
+    let signature = Signature {
+        id: SignatureId::new(),
+        application: id,
+        account: signer,
+        role,
+        content_hash: hash,
+        application_version: app.version,
+        method,
+        signed_at: now,
+    };
+    store::insert_signature(tx, &signature)?;
+    store::fulfil_requests(tx, id, signer, RequestKind::Signature, None, now)?;
+    let details = json!({
+        "signature_id": signature.id, "content_hash": signature.content_hash,
+        "version": app.version,
+    });
+    let everyone = members(tx, &app)?;
+    let tidings = Tidings {
+        kind: "application.signature",
+        title: format!("Заявление {}: подпись", title(&app)),
+        body: "Участник подписал текущую версию заявления.".into(),
+        data: json!({ "application_id": app.id, "account_id": signer, "version": app.version }),
+    };
+    let notices = tidings.to_others(&everyone, signer);
+    let effects: Effects = recorded(acting, &app, "sign", None, details, everyone).notices(notices);
+    Ok(Outcome::new(signature, effects))
+}
+
+/// Checks the caller's one-time code: the authenticator's when second factor is on,
+/// otherwise the newest code sent for signing this application.
+fn confirm(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    code: &str,
+    (pii, attempts): (&PiiCipher, i32),
+    now: Instant,
+) -> Result<SignatureMethod, ApiError> {
+    let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+    let method = if account.row.totp_enabled {
+        second_factor::check_totp(tx, pii, &account, code)?.then_some(SignatureMethod::Totp)
+    } else {
+        let target = id.to_string();
+        second_factor::redeem(tx, pii, account.id, PURPOSE, None, code, attempts, now)?
+            .filter(|t| t.as_deref() == Some(target.as_str()))
+            .map(|_| SignatureMethod::Code)
+    };
+    method.ok_or_else(|| ApiError::field("code", "invalid_code", "The code is wrong or no longer valid."))
+}
