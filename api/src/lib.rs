@@ -24,6 +24,7 @@ pub mod state;
 pub mod telemetry;
 pub mod usecases;
 pub mod vault;
+pub mod views;
 
 pub use app::{spec, Application, Shutdown, StartError};
 pub use config::{Config, Source};

@@ -150,7 +150,7 @@ fn require_two_factor(tx: &mut DbConnection, parties: [AccountId; 2]) -> Result<
     for (party, who) in parties.into_iter().zip(["principal", "representative"]) {
         // An organisation has no second factor of its own: its head's counts.
         let person = persistence::organisations::head(tx, party)?.unwrap_or(party);
-        let enabled = accounts::find(tx, person)?.is_some_and(|a| a.row.totp_enabled);
+        let enabled = accounts::find(tx, person)?.is_some_and(|a| a.totp.enabled);
         if !enabled {
             return Err(ApiError::forbidden(
                 "two_factor_required",

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::auth::send_code;
+use crate::auth::second_factor::send_code;
 use crate::auth::{second_factor, Actor};
 use crate::clock::now;
 use crate::concurrency::{stale, IfMatch};
@@ -202,8 +202,8 @@ pub async fn sign(
                 let account =
                     persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
                 let at = now();
-                let method = if account.row.totp_enabled {
-                    second_factor::check_totp(tx, &pii, &account, &code)?.then_some("totp")
+                let method = if account.totp.enabled {
+                    second_factor::check_totp(tx, &pii, &account, &code, at)?.then_some("totp")
                 } else {
                     let target = id.to_string();
                     second_factor::redeem(tx, &pii, account.id, PURPOSE, None, &code, attempts, at)?

@@ -9,6 +9,10 @@
 //!
 //! [`AppState::run`]: crate::state::AppState::run
 
+pub mod accounts;
+pub mod audit;
+pub mod documents;
 pub mod effects;
+pub mod sessions;
 
 pub use effects::{Effects, History, Outcome};

@@ -1,0 +1,3 @@
+//! Request and response bodies shared by more than one route module.
+
+pub mod profile;
