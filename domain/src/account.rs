@@ -95,8 +95,8 @@ impl Registration {
         AccountLevel::from_documents(true, self.passport.is_some())
     }
 
-    /// Validates every field and reports all problems at once, not just the first.
-    pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+    /// The problems with the names and the birth date.
+    fn person_errors(input: &RegistrationInput, today: NaiveDate) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut check = |result: Result<(), FieldError>| {
             if let Err(e) = result {
@@ -117,6 +117,12 @@ impl Registration {
                 format!("Account holders must be at least {MIN_AGE}."),
             )));
         }
+        errors
+    }
+
+    /// Validates every field and reports all problems at once, not just the first.
+    pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+        let mut errors = Registration::person_errors(&input, today);
         let snils = Snils::parse(&input.snils);
         let inn = input
             .inn

@@ -187,19 +187,7 @@ pub fn confirm(
     // account must hear about it where they still read.
     let body = format!("Контакт для входа изменён ({kind}). Если это были не вы, обратитесь в поддержку.");
     if let Some(old) = replaced.old_address {
-        let channel = if kind == "email" {
-            Channel::Email
-        } else {
-            Channel::Sms
-        };
-        let message = Message {
-            channel,
-            to: old,
-            subject: "Контакт изменён".into(),
-            body: body.clone(),
-            code: None,
-        };
-        outbox::enqueue(tx, &message, None, now)?;
+        tell_old_contact(tx, kind, old, &body, now)?;
     }
     let audit = AuditEntry::new("account.contact_changed", "account")
         .by(Some(id))
@@ -214,6 +202,30 @@ pub fn confirm(
         audit,
     };
     Ok(Outcome::new(Ok(load(tx, id)?), alert.effects()))
+}
+
+/// Sends the change's alert to the contact it replaced.
+fn tell_old_contact(
+    tx: &mut DbConnection,
+    kind: &str,
+    old: String,
+    body: &str,
+    now: Instant,
+) -> Result<(), ApiError> {
+    let channel = if kind == "email" {
+        Channel::Email
+    } else {
+        Channel::Sms
+    };
+    let message = Message {
+        channel,
+        to: old,
+        subject: "Контакт изменён".into(),
+        body: body.to_string(),
+        code: None,
+    };
+    outbox::enqueue(tx, &message, None, now)?;
+    Ok(())
 }
 
 /// Which contact a confirmed change replaces, and the login keys it swaps.

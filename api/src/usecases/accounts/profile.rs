@@ -3,7 +3,7 @@
 use domain::access::{authorize, Action, Resource};
 use domain::account::{sealed_field, Account, AccountLevel, PassportInput};
 use domain::audit::AuditEntry;
-use domain::person::Inn;
+use domain::person::{Inn, PassportRf};
 use domain::time::Instant;
 use persistence::{accounts, DbConnection};
 use serde_json::json;
@@ -35,16 +35,15 @@ pub struct ProfileChanges {
     pub ip_allow_list: Option<Vec<String>>,
 }
 
-pub fn change(
-    tx: &mut DbConnection,
-    who: &Acting,
-    pii: &PiiCipher,
-    version: i64,
-    changes: ProfileChanges,
-    now: Instant,
-) -> Result<Outcome<Account>, ApiError> {
-    let id = who.principal();
-    authorize(&who.subject, Action::ProfileEdit, &Resource::Account(id), now)?;
+/// A profile change with its parts checked.
+struct Checked {
+    passport: Option<PassportRf>,
+    inn: Option<Inn>,
+    /// `Some(None)`: every address again.
+    allow_list: Option<Option<String>>,
+}
+
+fn check(who: &Acting, changes: ProfileChanges, now: Instant) -> Result<Checked, ApiError> {
     let passport = changes
         .passport
         .map(|p| passport(&p, now.date_naive()))
@@ -68,6 +67,28 @@ pub fn change(
         .map(|entries| domain::login::allow_list(&entries, who.ip.as_deref()))
         .transpose()
         .map_err(from_field_error)?;
+    Ok(Checked {
+        passport,
+        inn,
+        allow_list,
+    })
+}
+
+pub fn change(
+    tx: &mut DbConnection,
+    who: &Acting,
+    pii: &PiiCipher,
+    version: i64,
+    changes: ProfileChanges,
+    now: Instant,
+) -> Result<Outcome<Account>, ApiError> {
+    let id = who.principal();
+    authorize(&who.subject, Action::ProfileEdit, &Resource::Account(id), now)?;
+    let Checked {
+        passport,
+        inn,
+        allow_list,
+    } = check(who, changes, now)?;
     let current = load(tx, id)?;
     if current.version != version || !accounts::bump_version(tx, id, version, now)? {
         return Err(stale(current.version));
