@@ -351,6 +351,9 @@ pub enum Resource {
         representative: AccountId,
         head: Option<AccountId>,
     },
+    /// A document in its owner's vault. Only the owner (or who acts for them) reaches it:
+    /// even the agency handling an application sees only what was attached to it.
+    Document { owner: AccountId },
 }
 
 /// What authorization needs to know about an application.
@@ -565,6 +568,9 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             | Action::NotificationsRead,
             Resource::Account(owner),
         ) => require(*owner == subject.account, Denial::NotOwner),
+        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Document { owner }) => {
+            require(*owner == subject.account, Denial::NotOwner)
+        }
         (action, Resource::Application(app)) if Action::APPLICANT.contains(&action) => {
             applicant(subject, action, app)
         }
@@ -1413,6 +1419,30 @@ mod tests {
         for action in Action::ALL {
             let json = serde_json::to_value(action).ok();
             assert_eq!(json, Some(serde_json::Value::String(action.as_str().into())));
+        }
+    }
+
+    /// A vault document: its owner reads and changes it; nobody else does, whatever their
+    /// role — attaching from someone else's vault is refused the same way.
+    #[test]
+    fn vault_documents_are_their_owners_alone() {
+        let (me, other) = (AccountId::new(), AccountId::new());
+        for role in Role::ALL {
+            let s = subject(me, &[role]);
+            for action in Action::ALL {
+                for (relation, owner) in [("own", me), ("other", other)] {
+                    let expected = match (action, relation) {
+                        (Action::DocumentsRead | Action::DocumentsUpload, "own") => Ok(()),
+                        _ => Err(Denial::NotOwner),
+                    };
+                    let resource = Resource::Document { owner };
+                    assert_eq!(
+                        authorize(&s, action, &resource, Utc::now()),
+                        expected,
+                        "{role:?} {action:?} {relation}"
+                    );
+                }
+            }
         }
     }
 }

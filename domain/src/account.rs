@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
+use crate::access::Role;
 use crate::field_error::FieldError;
+use crate::ids::AccountId;
 use crate::person::{age_on, Email, Inn, PassportRf, Phone, Snils};
 use crate::time::Instant;
 
@@ -93,8 +95,8 @@ impl Registration {
         AccountLevel::from_documents(true, self.passport.is_some())
     }
 
-    /// Validates every field and reports all problems at once, not just the first.
-    pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+    /// The problems with the names and the birth date.
+    fn person_errors(input: &RegistrationInput, today: NaiveDate) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut check = |result: Result<(), FieldError>| {
             if let Err(e) = result {
@@ -115,6 +117,12 @@ impl Registration {
                 format!("Account holders must be at least {MIN_AGE}."),
             )));
         }
+        errors
+    }
+
+    /// Validates every field and reports all problems at once, not just the first.
+    pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
+        let mut errors = Registration::person_errors(&input, today);
         let snils = Snils::parse(&input.snils);
         let inn = input
             .inn
@@ -279,10 +287,108 @@ pub fn after_failure(policy: LockoutPolicy, failures: i32, now: Instant) -> (i32
     }
 }
 
+/// An account as stored. Personal documents stay sealed (ciphertexts bound to the account);
+/// only the holder's profile view opens them.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: AccountId,
+    pub roles: Vec<Role>,
+    pub level: AccountLevel,
+    pub display_name: String,
+    pub agency_code: Option<String>,
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub sealed: SealedDocuments,
+    pub password_hash: String,
+    pub totp: SecondFactor,
+    /// Comma-separated addresses or networks (see [`crate::login::address_allowed`]).
+    pub ip_allow_list: Option<String>,
+    pub locked_until: Option<Instant>,
+    pub version: i64,
+    pub created_at: Instant,
+}
+
+/// The personal documents, encrypted.
+#[derive(Clone, Debug, Default)]
+pub struct SealedDocuments {
+    pub snils: Option<String>,
+    pub inn: Option<String>,
+    pub passport: Option<String>,
+}
+
+/// Why an officer cannot confirm an identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmationRefused {
+    AlreadyConfirmed,
+    /// The account needs a passport and SNILS (level `standard`) first.
+    DocumentsMissing,
+}
+
+impl AccountLevel {
+    /// The level an officer's confirmation of the identity leads to.
+    pub fn confirm(self) -> Result<AccountLevel, ConfirmationRefused> {
+        match self {
+            AccountLevel::Standard => Ok(AccountLevel::Confirmed),
+            AccountLevel::Confirmed => Err(ConfirmationRefused::AlreadyConfirmed),
+            AccountLevel::Simplified => Err(ConfirmationRefused::DocumentsMissing),
+        }
+    }
+}
+
+/// The associated data binding a sealed personal document to its account and field, so
+/// a ciphertext moved to another account or field fails to open.
+pub fn sealed_field(account: AccountId, name: &str) -> String {
+    format!("{name}/{account}")
+}
+
+/// The TOTP second factor: its sealed secret, and whether it is in force (confirmed).
+#[derive(Clone, Debug, Default)]
+pub struct SecondFactor {
+    pub secret: Option<String>,
+    pub enabled: bool,
+}
+
+impl Account {
+    /// Whether a login or request from `ip` may use this account.
+    pub fn allows_address(&self, ip: Option<&str>) -> bool {
+        crate::login::address_allowed(self.ip_allow_list.as_deref(), ip)
+    }
+
+    /// The lock in force at `now`, if a lockout is running.
+    pub fn locked_at(&self, now: Instant) -> Option<Instant> {
+        self.locked_until.filter(|until| *until > now)
+    }
+
+    /// The personal words a new password must not contain.
+    pub fn personal_words(&self) -> Vec<String> {
+        [&self.email, &self.surname]
+            .into_iter()
+            .map(|w| w.clone().unwrap_or_default())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_standard_account_can_be_confirmed() {
+        use ConfirmationRefused::*;
+        let table = [
+            (AccountLevel::Simplified, Err(DocumentsMissing)),
+            (AccountLevel::Standard, Ok(AccountLevel::Confirmed)),
+            (AccountLevel::Confirmed, Err(AlreadyConfirmed)),
+        ];
+        for (level, expected) in table {
+            assert_eq!(level.confirm(), expected, "{level:?}");
+        }
+    }
     use chrono::Utc;
 
     fn input() -> RegistrationInput {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::application::Status;
 use crate::catalog::ServicePolicy;
 use crate::field_error::FieldError;
+use crate::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
+use crate::time::Instant;
 
 /// An accepted file type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -278,6 +280,43 @@ pub fn check_retention(retain_until: NaiveDate, today: NaiveDate) -> Result<(), 
             "The retention date must be in the future.",
         ))
     }
+}
+
+/// A document in its owner's vault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub id: DocumentId,
+    pub owner: AccountId,
+    pub uploaded_by: AccountId,
+    pub name: String,
+    pub doc_type: String,
+    pub file_type: FileType,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub sharing: Sharing,
+    pub retain_until: Option<NaiveDate>,
+    pub version: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+/// A document as an application carries it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub application: ApplicationId,
+    pub document: DocumentId,
+    pub doc_type: String,
+    pub name: String,
+    pub file_type: FileType,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub revision: i64,
+    pub supersedes: Option<AttachmentId>,
+    pub attached_by: AccountId,
+    pub created_at: Instant,
+    pub frozen_at: Option<Instant>,
+    pub superseded_at: Option<Instant>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use domain::access::Role;
-use domain::account::AccountLevel;
+pub use domain::account::Account;
+use domain::account::{AccountLevel, SealedDocuments, SecondFactor};
 use domain::ids::AccountId;
 use domain::time::Instant;
 
@@ -71,45 +72,32 @@ struct NewAccountRow {
     passport_enc: Option<String>,
 }
 
-/// An account as stored (sensitive fields still encrypted).
+/// An account row (sensitive fields still encrypted); it leaves this module only as a
+/// domain [`Account`].
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = accounts)]
-pub struct AccountRow {
-    pub id: String,
-    pub created_at: chrono::NaiveDateTime,
-    pub updated_at: chrono::NaiveDateTime,
-    pub version: i64,
-    pub display_name: String,
-    pub roles: String,
-    pub agency_code: Option<String>,
-    pub level: String,
-    pub password_hash: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub surname: Option<String>,
-    pub given_name: Option<String>,
-    pub patronymic: Option<String>,
-    pub birth_date: Option<NaiveDate>,
-    pub snils_enc: Option<String>,
-    pub inn_enc: Option<String>,
-    pub passport_enc: Option<String>,
-    pub failed_logins: i32,
-    pub locked_until: Option<chrono::NaiveDateTime>,
-    pub totp_secret_enc: Option<String>,
-    pub totp_enabled: bool,
-    pub totp_last_step: Option<i64>,
-    pub ip_allow_list: Option<String>,
-}
-
-/// An account read back, with its typed parts decoded.
-#[derive(Clone, Debug)]
-pub struct Account {
-    pub id: AccountId,
-    pub roles: Vec<Role>,
-    pub level: AccountLevel,
-    pub locked_until: Option<Instant>,
-    pub created_at: Instant,
-    pub row: AccountRow,
+struct AccountRow {
+    id: String,
+    created_at: chrono::NaiveDateTime,
+    version: i64,
+    display_name: String,
+    roles: String,
+    agency_code: Option<String>,
+    level: String,
+    password_hash: String,
+    email: Option<String>,
+    phone: Option<String>,
+    surname: Option<String>,
+    given_name: Option<String>,
+    patronymic: Option<String>,
+    birth_date: Option<NaiveDate>,
+    snils_enc: Option<String>,
+    inn_enc: Option<String>,
+    passport_enc: Option<String>,
+    locked_until: Option<chrono::NaiveDateTime>,
+    totp_secret_enc: Option<String>,
+    totp_enabled: bool,
+    ip_allow_list: Option<String>,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -121,9 +109,28 @@ impl TryFrom<AccountRow> for Account {
             roles: decode_roles(&row.roles)?,
             level: AccountLevel::parse(&row.level)
                 .ok_or_else(|| StoreError::corrupt("accounts", format!("level {:?}", row.level)))?,
+            display_name: row.display_name,
+            agency_code: row.agency_code,
+            surname: row.surname,
+            given_name: row.given_name,
+            patronymic: row.patronymic,
+            birth_date: row.birth_date,
+            email: row.email,
+            phone: row.phone,
+            sealed: SealedDocuments {
+                snils: row.snils_enc,
+                inn: row.inn_enc,
+                passport: row.passport_enc,
+            },
+            password_hash: row.password_hash,
+            totp: SecondFactor {
+                secret: row.totp_secret_enc,
+                enabled: row.totp_enabled,
+            },
+            ip_allow_list: row.ip_allow_list,
             locked_until: row.locked_until.map(from_db_time),
+            version: row.version,
             created_at: from_db_time(row.created_at),
-            row,
         })
     }
 }

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use domain::document::{AccessLevel, FileType, Sharing};
+pub use domain::document::{Attachment, Document};
 use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
 use domain::time::Instant;
 
@@ -12,24 +13,6 @@ use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{attachments, blobs, documents};
-
-/// A document in its owner's vault.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Document {
-    pub id: DocumentId,
-    pub owner: AccountId,
-    pub uploaded_by: AccountId,
-    pub name: String,
-    pub doc_type: String,
-    pub file_type: FileType,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub sharing: Sharing,
-    pub retain_until: Option<NaiveDate>,
-    pub version: i64,
-    pub created_at: Instant,
-    pub updated_at: Instant,
-}
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = documents)]
@@ -288,25 +271,6 @@ pub fn mark_retention_announced(
     .set(documents::retention_notified.eq(true))
     .execute(conn)?;
     Ok(updated == 1)
-}
-
-/// A document as an application carries it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Attachment {
-    pub id: AttachmentId,
-    pub application: ApplicationId,
-    pub document: DocumentId,
-    pub doc_type: String,
-    pub name: String,
-    pub file_type: FileType,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub revision: i64,
-    pub supersedes: Option<AttachmentId>,
-    pub attached_by: AccountId,
-    pub created_at: Instant,
-    pub frozen_at: Option<Instant>,
-    pub superseded_at: Option<Instant>,
 }
 
 #[derive(Queryable, Selectable)]

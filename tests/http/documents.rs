@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::db_test;
 use crate::delegations::{accept, delegate, on_behalf, person, s, term};
-use crate::support::{days_ago, json, problem, service, Backend, TestApp};
+use crate::support::{json, problem, service, Backend, TestApp, PASSWORD};
 
 fn pdf(filler: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n".to_vec();
@@ -647,8 +647,8 @@ db_test!(a_limited_representative_downloads_but_cannot_upload);
 
 async fn the_retention_job_deletes_expired_documents_and_their_bytes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (_, _, token) = app.confirmed_citizen().await;
-    let soon = (api::clock::now() + chrono::TimeDelta::days(3))
+    let (citizen, _, token) = app.confirmed_citizen().await;
+    let soon = (app.state.clock.now() + chrono::TimeDelta::days(3))
         .date_naive()
         .to_string();
     let kept = json(
@@ -671,14 +671,14 @@ async fn the_retention_job_deletes_expired_documents_and_their_bytes(backend: Ba
     );
     assert_eq!(app.count_notifications("document.retention").await, 1);
 
-    // The other one's date passed (set directly: the API accepts only future dates),
-    // and its bytes were stored over the grace period ago.
-    let yesterday = (api::clock::now() - chrono::TimeDelta::days(1)).date_naive();
-    app.execute(&format!(
-        "UPDATE documents SET retain_until = '{yesterday}' WHERE id = '{}'",
-        s(&expiring["id"])
-    ));
-    app.execute(&format!("UPDATE blobs SET touched_at = '{}'", days_ago(1)));
+    // The other one is kept until tomorrow; two days later its date has passed, and its
+    // bytes were stored over the grace period ago.
+    let tomorrow = (app.state.clock.now() + chrono::TimeDelta::days(1)).date_naive();
+    let path = format!("/api/v1/documents/{}", s(&expiring["id"]));
+    let until = Some(json!({ "retain_until": tomorrow }));
+    json(app.send(Method::PATCH, &path, &token, Some(1), until).await, 200).await;
+    app.state.clock.advance(chrono::Duration::days(2));
+    let token = s(&app.login_ok(&s(&citizen["email"]), PASSWORD).await["access_token"]);
     assert_eq!(
         api::jobs::expire_documents(&app.state.db, app.state.clock.now()).ok(),
         Some(1)
@@ -773,8 +773,12 @@ async fn object_storage_serves_the_same_contract(backend: Backend) {
     );
     // Nothing was written to the local store.
     assert!(app.stored_files().is_empty());
-    app.execute(&format!("DELETE FROM documents WHERE id = '{}'", s(&doc["id"])));
-    app.execute(&format!("UPDATE blobs SET touched_at = '{}'", days_ago(1)));
+    let path = format!("/api/v1/documents/{}", s(&doc["id"]));
+    assert_eq!(
+        app.send(Method::DELETE, &path, &token, None, None).await.status(),
+        204
+    );
+    app.state.clock.advance(chrono::Duration::days(1));
     let swept = app
         .state
         .vault

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
 use domain::access::Role;
-use persistence::schema::accounts;
 use serde_json::{json, Value};
 
 use crate::db_test;
@@ -93,18 +91,14 @@ async fn any_login_works_and_personal_data_is_encrypted_at_rest(backend: Backend
     assert_eq!(me["passport"]["number"], body["passport"]["number"]);
     assert_eq!(etag, format!("\"{}\"", me["version"]));
 
-    let id = s(&profile["id"]);
-    let row: (Option<String>, Option<String>, Option<String>) = app
+    let id: domain::ids::AccountId = s(&profile["id"]).parse().unwrap_or_else(|e| panic!("{e:?}"));
+    let account = app
         .state
         .db
-        .read(|c| {
-            accounts::table
-                .find(id)
-                .select((accounts::snils_enc, accounts::inn_enc, accounts::passport_enc))
-                .first(c)
-                .map_err(persistence::StoreError::from)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .read(move |c| persistence::accounts::find(c, id))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("account {id} not stored"));
+    let row = (account.sealed.snils, account.sealed.inn, account.sealed.passport);
     let stored = format!("{row:?}");
     assert!(stored.contains("v1:"), "encrypted with a key id: {stored}");
     for secret in [s(&body["snils"]), s(&body["inn"]), s(&body["passport"]["number"])] {
@@ -122,7 +116,8 @@ async fn no_log_line_carries_a_snils_or_passport_number(backend: Backend) {
     let _ = app
         .post_json("/api/v1/auth/password-reset", &json!({"login": body["snils"]}))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await; // let the dispatcher log its deliveries
+    // The dispatcher logs a delivery before it reaches the mailbox.
+    app.wait_for_code(&s(&body["email"])).await;
     let logs = captured_logs();
     assert!(logs.contains("/api/v1/auth/login"), "logs were captured");
     for secret in [s(&body["snils"]), s(&body["passport"]["number"]), s(&body["inn"])] {
@@ -169,16 +164,7 @@ async fn three_failures_lock_the_account_on_every_node(backend: Backend) {
     assert_eq!(app.count_notifications("security.lockout").await, 1);
 
     // When the lock runs out, the right password works again.
-    let past = api::clock::now().naive_utc() - chrono::TimeDelta::seconds(1);
-    app.state
-        .db
-        .read(|c| {
-            diesel::update(accounts::table)
-                .set(accounts::locked_until.eq(Some(past)))
-                .execute(c)
-                .map_err(persistence::StoreError::from)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    app.state.clock.advance(chrono::Duration::minutes(16));
     app.login_ok(&email, PASSWORD).await;
 }
 db_test!(three_failures_lock_the_account_on_every_node);
@@ -398,14 +384,11 @@ async fn password_reset_answers_alike_and_codes_are_limited(backend: Backend) {
     );
 
     ask(email.clone()).await;
-    let mut fresh = code.clone();
-    for _ in 0..100 {
-        fresh = app.codes_sent_to(&email).last().cloned().unwrap_or_default();
-        if app.codes_sent_to(&email).len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_until("a second reset code is sent", |app| {
+        app.codes_sent_to(&email).len() == 2
+    })
+    .await;
+    let fresh = app.codes_sent_to(&email).last().cloned().unwrap_or_default();
     let changed = confirm(&fresh, "Glacier-Sonnet-77").await;
     assert_eq!(changed.status(), 200);
     assert_eq!(
@@ -467,7 +450,12 @@ async fn contact_changes_need_reauthentication_and_a_code_from_the_new_contact(b
     );
     app.login_ok(&new_email, PASSWORD).await;
     // The alert also went to the old address.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alerted = |app: &TestApp| {
+        app.mailbox_lines()
+            .iter()
+            .any(|l| l["to"] == json!(old_email) && l["subject"] == "Контакт изменён")
+    };
+    app.wait_until("the alert reaches the old address", alerted).await;
     assert!(app
         .mailbox_lines()
         .iter()

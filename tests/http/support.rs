@@ -601,6 +601,18 @@ impl TestApp {
         panic!("no code was sent to {to}");
     }
 
+    /// Waits (bounded, about five seconds) until `ready` holds: for what a background
+    /// worker does after the request that caused it was answered. Panics naming `what`.
+    pub async fn wait_until(&self, what: &str, mut ready: impl FnMut(&TestApp) -> bool) {
+        for _ in 0..100 {
+            if ready(self) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
     pub async fn count_notifications(&self, kind: &str) -> i64 {
         use diesel::prelude::*;
         use persistence::schema::notifications;

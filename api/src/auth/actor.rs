@@ -9,11 +9,12 @@ use actix_web::{web, FromRequest, HttpRequest};
 use domain::access::{OnBehalf, Subject};
 use domain::account::AccountLevel;
 use domain::ids::{AccountId, SessionId};
+use domain::login::address_allowed;
 use domain::time::Instant;
 use futures_util::future::LocalBoxFuture;
 use persistence::DbConnection;
 
-use super::network::{client_ip, ip_allowed};
+use super::network::client_ip;
 use super::tokens::TokenError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -107,13 +108,11 @@ fn subject(conn: &mut DbConnection, claimed: &Claimed, now: Instant) -> Result<S
     let live = persistence::sessions::state(conn, claimed.session)?
         .filter(|s| !s.revoked && s.expires_at > now && s.account == representative)
         .ok_or_else(|| ApiError::unauthorized("session_revoked", "This session has ended; log in again."))?;
-    if let Some(list) = live.ip_allow_list.as_deref() {
-        if !claimed.ip.as_deref().is_some_and(|ip| ip_allowed(list, ip)) {
-            return Err(ApiError::forbidden(
-                "ip_not_allowed",
-                "Your account does not allow this address.",
-            ));
-        }
+    if !address_allowed(live.ip_allow_list.as_deref(), claimed.ip.as_deref()) {
+        return Err(ApiError::forbidden(
+            "ip_not_allowed",
+            "Your account does not allow this address.",
+        ));
     }
     let on_behalf = match claimed.on_behalf.filter(|p| *p != representative) {
         None => None,

@@ -1,14 +1,14 @@
 //! Security alerts (SPEC §6, §8): a login from a new address, a lockout, a changed password,
 //! second factor or contact, a reused refresh token. Each is an important notice to the
-//! account holder (in-app, e-mail and SMS) and an audit record, written together in the
-//! caller's transaction.
+//! account holder (in-app, e-mail and SMS) and an audit record: one value of effects, so
+//! the two are always written together, by the one writer, in the use case's transaction.
 
 use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
-use domain::time::Instant;
-use persistence::{DbConnection, StoreError};
 use serde_json::json;
+
+use crate::usecases::Effects;
 
 pub struct Alert {
     pub account: AccountId,
@@ -20,16 +20,17 @@ pub struct Alert {
     pub audit: AuditEntry,
 }
 
-pub fn raise(tx: &mut DbConnection, alert: Alert, at: Instant) -> Result<(), StoreError> {
-    let notice = Notice {
-        recipient: alert.account,
-        kind: format!("security.{}", alert.kind),
-        title: alert.title.into(),
-        body: alert.body,
-        data: json!({}),
-        important: true,
-    };
-    persistence::notifications::notify(tx, &notice, at)?;
-    persistence::audit::record(tx, alert.audit, at)?;
-    Ok(())
+impl Alert {
+    /// The notice and the audit record this alert writes.
+    pub fn effects(self) -> Effects {
+        let notice = Notice {
+            recipient: self.account,
+            kind: format!("security.{}", self.kind),
+            title: self.title.into(),
+            body: self.body,
+            data: json!({}),
+            important: true,
+        };
+        Effects::none().notice(notice).audit(self.audit)
+    }
 }

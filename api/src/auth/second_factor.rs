@@ -1,9 +1,10 @@
 //! Proving something beyond the password: a TOTP code (each accepted once), a recovery code
 //! (each usable once), or a one-time code sent through the outbox (limited tries, expiring).
 
+use domain::account::Account;
 use domain::ids::AccountId;
+use domain::notice::{Channel, Message};
 use domain::time::Instant;
-use persistence::accounts::Account;
 use persistence::{codes, DbConnection, StoreError};
 use rand::Rng;
 
@@ -17,7 +18,7 @@ pub enum Proof {
 
 /// The stored TOTP secret in clear (it is kept encrypted, bound to its account).
 pub fn totp_secret(pii: &PiiCipher, account: &Account) -> Option<String> {
-    let sealed = account.row.totp_secret_enc.as_deref()?;
+    let sealed = account.totp.secret.as_deref()?;
     pii.decrypt(&totp_field(account.id), sealed).ok()
 }
 
@@ -39,11 +40,12 @@ pub fn check_totp(
     pii: &PiiCipher,
     account: &Account,
     code: &str,
+    now: Instant,
 ) -> Result<bool, StoreError> {
     let Some(secret) = totp_secret(pii, account) else {
         return Ok(false);
     };
-    let now = u64::try_from(crate::clock::now().timestamp()).unwrap_or(0);
+    let now = u64::try_from(now.timestamp()).unwrap_or(0);
     match totp::matching_step(&secret, code, now) {
         Some(step) => persistence::accounts::advance_totp_step(tx, account.id, step),
         None => Ok(false),
@@ -56,18 +58,16 @@ pub fn check(
     pii: &PiiCipher,
     account: &Account,
     proof: &Proof,
+    now: Instant,
 ) -> Result<bool, StoreError> {
-    if !account.row.totp_enabled {
+    if !account.totp.enabled {
         return Ok(false);
     }
     match proof {
-        Proof::Totp(code) => check_totp(tx, pii, account, code),
-        Proof::Recovery(code) => codes::use_recovery_code(
-            tx,
-            account.id,
-            &recovery_hash(pii, account.id, code),
-            crate::clock::now(),
-        ),
+        Proof::Totp(code) => check_totp(tx, pii, account, code, now),
+        Proof::Recovery(code) => {
+            codes::use_recovery_code(tx, account.id, &recovery_hash(pii, account.id, code), now)
+        }
     }
 }
 
@@ -103,4 +103,27 @@ pub fn redeem(
     }
     codes::mark_used(tx, &pending.id, now)?;
     Ok(Some(pending.target))
+}
+
+/// Queues a one-time code to the account's e-mail (or phone when it has no e-mail).
+pub fn send_code(
+    tx: &mut DbConnection,
+    account: &Account,
+    code: &str,
+    subject: &str,
+    at: Instant,
+) -> Result<(), StoreError> {
+    let (channel, to) = match (&account.email, &account.phone) {
+        (Some(email), _) => (Channel::Email, email.clone()),
+        (None, Some(phone)) => (Channel::Sms, phone.clone()),
+        (None, None) => return Ok(()),
+    };
+    let message = Message {
+        channel,
+        to,
+        subject: subject.into(),
+        body: format!("Ваш код: {code}. Никому его не сообщайте."),
+        code: Some(code.into()),
+    };
+    persistence::outbox::enqueue(tx, &message, None, at).map(|_| ())
 }

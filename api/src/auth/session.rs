@@ -1,13 +1,17 @@
 //! Opening sessions: what every successful login does, whichever factors it used — end the
 //! other sessions (one per account, config), store the hashed refresh token, remember the
-//! address and alert on a new one, audit — in one transaction, then hand out the tokens.
+//! address and alert on a new one, audit — in the login's transaction, then hand out the
+//! tokens, issued with the state's clock.
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::TimeDelta;
+use domain::account::Account;
 use domain::audit::AuditEntry;
 use domain::ids::{AccountId, SessionId};
-use persistence::accounts::Account;
+use domain::time::Instant;
 use persistence::sessions::NewSession;
 use persistence::{codes, sessions, DbConnection, StoreError};
 use rand::RngCore;
@@ -16,11 +20,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::alerts::{self, Alert};
-use super::tokens::{AccessClaims, ISSUER};
-use crate::clock::now;
+use super::alerts::Alert;
+use super::tokens::{AccessClaims, TokenKeys, ISSUER};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::usecases::{Effects, Outcome};
 
 /// Tokens handed out by a login or a refresh.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -55,104 +59,130 @@ pub fn refresh_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub fn access_token(
-    state: &AppState,
-    account: &Account,
-    session: SessionId,
-    amr: &[String],
-) -> Result<TokenPair, ApiError> {
-    let issued = now().timestamp();
-    let ttl = state.config.access_token_ttl_secs;
-    let claims = AccessClaims {
-        iss: ISSUER.into(),
-        sub: account.id,
-        sid: session,
-        roles: account.roles.clone(),
-        iat: issued,
-        exp: issued + ttl,
-        amr: amr.to_vec(),
-    };
-    let access_token = state.tokens.issue(&claims).map_err(ApiError::internal)?;
-    Ok(TokenPair {
-        access_token,
-        refresh_token: String::new(),
-        token_type: "Bearer",
-        expires_in: ttl,
-        session_id: session,
-    })
+/// What opening a session and issuing its tokens depend on, from the configuration.
+#[derive(Clone)]
+pub struct SessionRules {
+    pub keys: Arc<TokenKeys>,
+    /// One session per account: a new login ends the others.
+    pub single_session: bool,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl: TimeDelta,
+    pub mfa_ttl_secs: i64,
 }
 
-/// Opens a session for `account` after it passed every factor in `amr`.
-pub async fn open(
-    state: &actix_web::web::Data<AppState>,
-    account: Account,
-    amr: Vec<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-) -> Result<TokenPair, ApiError> {
-    let session = SessionId::new();
-    let (refresh_token, refresh_hash) = new_refresh_token();
-    let single = state.config.single_session;
-    let refresh_ttl = TimeDelta::days(state.config.refresh_token_ttl_days);
-    let (id, factors) = (account.id, amr.clone());
-    state
-        .write(move |tx| {
-            let at = now();
-            persistence::accounts::clear_failures(tx, id)?;
-            if single {
-                sessions::revoke_all(tx, id, None, "new_login", at)?;
-            }
-            sessions::create(
-                tx,
-                &NewSession {
-                    id: session,
-                    account: id,
-                    expires_at: at + refresh_ttl,
-                    ip: ip.clone(),
-                    user_agent,
-                    amr: factors.clone(),
-                    refresh_hash,
-                },
-                at,
-            )?;
-            if let Some(ip) = &ip {
-                alert_on_new_address(tx, id, ip)?;
-            }
-            let entry = AuditEntry::new("auth.login", "session")
-                .by(Some(id))
-                .target(session)
-                .details(json!({ "amr": factors }))
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(())
+impl SessionRules {
+    pub fn of(state: &AppState) -> SessionRules {
+        let config = &state.config;
+        SessionRules {
+            keys: state.tokens.clone(),
+            single_session: config.single_session,
+            access_ttl_secs: config.access_token_ttl_secs,
+            refresh_ttl: TimeDelta::days(config.refresh_token_ttl_days),
+            mfa_ttl_secs: config.mfa_token_ttl_secs,
+        }
+    }
+
+    /// An access token for `account`'s `session`, issued at `now` (the state's clock).
+    pub fn access_token(
+        &self,
+        account: &Account,
+        session: SessionId,
+        amr: &[String],
+        now: Instant,
+    ) -> Result<TokenPair, ApiError> {
+        let issued = now.timestamp();
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            sub: account.id,
+            sid: session,
+            roles: account.roles.clone(),
+            iat: issued,
+            exp: issued + self.access_ttl_secs,
+            amr: amr.to_vec(),
+        };
+        let access_token = self.keys.issue(&claims).map_err(ApiError::internal)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: String::new(),
+            token_type: "Bearer",
+            expires_in: self.access_ttl_secs,
+            session_id: session,
         })
-        .await?;
-    let mut pair = access_token(state, &account, session, &amr)?;
+    }
+}
+
+/// Where a login comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Opens a session for `account` after it passed every factor in `amr`: clears the
+/// failure count, ends the other sessions when there may be only one, stores the hashed
+/// refresh token, remembers the address (alerting on a new one) and audits the login.
+pub fn open(
+    tx: &mut DbConnection,
+    rules: &SessionRules,
+    account: &Account,
+    amr: Vec<String>,
+    origin: Origin,
+    now: Instant,
+) -> Result<Outcome<TokenPair>, ApiError> {
+    let (session, id) = (SessionId::new(), account.id);
+    let (refresh_token, refresh_hash) = new_refresh_token();
+    persistence::accounts::clear_failures(tx, id)?;
+    if rules.single_session {
+        sessions::revoke_all(tx, id, None, "new_login", now)?;
+    }
+    let new = NewSession {
+        id: session,
+        account: id,
+        expires_at: now + rules.refresh_ttl,
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent,
+        amr: amr.clone(),
+        refresh_hash,
+    };
+    sessions::create(tx, &new, now)?;
+    let mut effects = match &origin.ip {
+        Some(ip) => remember_address(tx, id, ip, now)?,
+        None => Effects::none(),
+    };
+    effects = effects.audit(
+        AuditEntry::new("auth.login", "session")
+            .by(Some(id))
+            .target(session)
+            .details(json!({ "amr": amr }))
+            .from_ip(origin.ip),
+    );
+    let mut pair = rules.access_token(account, session, &amr, now)?;
     pair.refresh_token = refresh_token;
-    Ok(pair)
+    Ok(Outcome::new(pair, effects))
 }
 
 /// Remembers `ip` for the account; the first address ever is not news, a later new one is.
-fn alert_on_new_address(tx: &mut DbConnection, account: AccountId, ip: &str) -> Result<(), StoreError> {
-    let at = now();
+fn remember_address(
+    tx: &mut DbConnection,
+    account: AccountId,
+    ip: &str,
+    now: Instant,
+) -> Result<Effects, StoreError> {
     let first_ever = codes::known_ip_count(tx, account)? == 0;
-    if codes::remember_ip(tx, account, ip, at)? && !first_ever {
-        let body =
-            format!("Выполнен вход в ваш кабинет с нового адреса {ip}. Если это были не вы, смените пароль.");
-        let audit = AuditEntry::new("security.new_ip", "account")
-            .by(Some(account))
-            .target(account);
-        alerts::raise(
-            tx,
-            Alert {
-                account,
-                kind: "new_ip",
-                title: "Вход с нового адреса",
-                body,
-                audit,
-            },
-            at,
-        )?;
+    if !codes::remember_ip(tx, account, ip, now)? || first_ever {
+        return Ok(Effects::none());
     }
-    Ok(())
+    let body =
+        format!("Выполнен вход в ваш кабинет с нового адреса {ip}. Если это были не вы, смените пароль.");
+    let audit = AuditEntry::new("security.new_ip", "account")
+        .by(Some(account))
+        .target(account);
+    Ok(Alert {
+        account,
+        kind: "new_ip",
+        title: "Вход с нового адреса",
+        body,
+        audit,
+    }
+    .effects())
 }

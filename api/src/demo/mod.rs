@@ -16,7 +16,6 @@ use serde_json::json;
 use crate::auth::{logins, passwords};
 use crate::clock::now;
 use crate::crypto::PiiCipher;
-use crate::routes::profile::field;
 use crate::views::catalog::ServiceBody;
 
 const CATALOG: &str = include_str!("catalog.json");
@@ -192,11 +191,14 @@ fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, Stri
         given_name: Some(c.given_name.into()),
         patronymic: Some(c.patronymic.into()),
         birth_date: NaiveDate::from_ymd_opt(c.birth.0, c.birth.1, c.birth.2),
-        snils_enc: Some(pii.encrypt(&field(id, "snils"), snils.as_str())),
+        snils_enc: Some(pii.encrypt(&domain::account::sealed_field(id, "snils"), snils.as_str())),
         inn_enc: None,
-        passport_enc: c
-            .confirmed
-            .then(|| pii.encrypt(&field(id, "passport"), &passport.to_string())),
+        passport_enc: c.confirmed.then(|| {
+            pii.encrypt(
+                &domain::account::sealed_field(id, "passport"),
+                &passport.to_string(),
+            )
+        }),
         login_keys: keys,
     };
     db.write(|tx| accounts::create(tx, &account, now()))

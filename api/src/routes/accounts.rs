@@ -3,23 +3,19 @@
 use actix_web::web::{Json, Path};
 use actix_web::{post, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use domain::access::{authorize, Action, Resource, Role};
-use domain::account::{AccountLevel, PassportInput, Registration, RegistrationInput};
-use domain::audit::AuditEntry;
+use domain::account::{AccountLevel, RegistrationInput};
 use domain::ids::AccountId;
-use domain::notice::Notice;
-use persistence::accounts::{self, NewAccount};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::profile::{field, PassportBody, ProfileView};
 use crate::auth::network::client_ip;
-use crate::auth::{logins, passwords, Actor};
-use crate::clock::now;
+use crate::auth::{passwords, Actor};
 use crate::concurrency::etag;
-use crate::error::{from_field_errors, ApiError};
+use crate::error::ApiError;
+use crate::lifecycle::Acting;
 use crate::state::{blocking, State};
+use crate::usecases::accounts::{identity, registration};
+use crate::views::profile::{PassportBody, ProfileView};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -54,12 +50,21 @@ pub struct LevelView {
     pub level: AccountLevel,
 }
 
-pub fn passport_input(body: PassportBody) -> PassportInput {
-    PassportInput {
-        series: body.series,
-        number: body.number,
-        issued_on: body.issued_on,
-        division_code: body.division_code,
+impl RegistrationRequest {
+    /// What was typed, and the password apart from it.
+    fn into_parts(self) -> (RegistrationInput, String) {
+        let input = RegistrationInput {
+            surname: self.surname,
+            given_name: self.given_name,
+            patronymic: self.patronymic,
+            birth_date: self.birth_date,
+            snils: self.snils,
+            inn: self.inn,
+            phone: self.phone,
+            email: self.email,
+            passport: self.passport.map(Into::into),
+        };
+        (input, self.password)
     }
 }
 
@@ -80,110 +85,19 @@ pub async fn register(
     body: Json<RegistrationRequest>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let password = body.password;
-    let input = RegistrationInput {
-        surname: body.surname,
-        given_name: body.given_name,
-        patronymic: body.patronymic,
-        birth_date: body.birth_date,
-        snils: body.snils,
-        inn: body.inn,
-        phone: body.phone,
-        email: body.email,
-        passport: body.passport.map(passport_input),
-    };
-    let at = now();
-    let validated = Registration::validate(input.clone(), at.date_naive());
-    let personal = [
-        input.email.as_str(),
-        input.surname.as_str(),
-        input.given_name.as_str(),
-    ];
-    let password_check = state.config.password_policy().check(&password, &personal);
-    let registration = match (validated, password_check) {
-        (Ok(registration), Ok(())) => registration,
-        (validated, password_check) => {
-            let mut errors = validated.err().unwrap_or_default();
-            errors.extend(password_check.err());
-            return Err(from_field_errors(errors));
-        }
-    };
-    let pii = state.pii.clone();
-    let id = AccountId::new();
-    let login_keys = vec![
-        domain::login::email_key(registration.email.as_str()),
-        domain::login::phone_key(&registration.phone),
-        domain::login::snils_key(&logins::snils_index(&pii, &registration.snils)),
-    ];
-    // A duplicate answers the same whichever login is taken: it must not tell a stranger
-    // which e-mail, phone or SNILS has an account.
-    let conflict = || {
-        ApiError::conflict(
-            "registration_conflict",
-            "An account with some of these details exists already; log in or reset the password.",
-        )
-    };
-    let keys = login_keys.clone();
-    if state
-        .read(move |c| Ok(accounts::any_login_taken(c, &keys)?))
-        .await?
-    {
-        return Err(conflict());
-    }
-    let password_hash = blocking(move || passwords::hash(&password).map_err(ApiError::internal)).await?;
-    let passport_json = registration.passport.as_ref().map(|p| {
-        json!({
-            "series": p.series(), "number": p.number(),
-            "issued_on": p.issued_on(), "division_code": p.division_code()
-        })
-        .to_string()
-    });
-    let new = NewAccount {
-        id,
-        display_name: format!("{} {}", registration.given_name, registration.surname),
-        roles: vec![Role::Citizen],
-        agency_code: None,
-        level: Some(registration.level()),
-        password_hash,
-        email: Some(registration.email.as_str().to_string()),
-        phone: Some(registration.phone.as_str().to_string()),
-        surname: Some(registration.surname.clone()),
-        given_name: Some(registration.given_name.clone()),
-        patronymic: registration.patronymic.clone(),
-        birth_date: Some(registration.birth_date),
-        snils_enc: Some(pii.encrypt(&field(id, "snils"), registration.snils.as_str())),
-        inn_enc: registration
-            .inn
-            .as_ref()
-            .map(|inn| pii.encrypt(&field(id, "inn"), inn.as_str())),
-        passport_enc: passport_json.map(|p| pii.encrypt(&field(id, "passport"), &p)),
-        login_keys,
-    };
-    let ip = client_ip(&req);
-    let created = state
-        .write(move |tx| {
-            if !accounts::create(tx, &new, at)? {
-                return Ok(None);
-            }
-            let welcome = Notice {
-                recipient: id,
-                kind: "account.registered".into(),
-                title: "Добро пожаловать в Кабинет".into(),
-                body: "Ваша учётная запись создана. Подтвердите личность, чтобы подавать заявления.".into(),
-                data: json!({ "level": new.level.map(AccountLevel::as_str) }),
-                important: false,
-            };
-            persistence::notifications::notify(tx, &welcome, at)?;
-            let entry = AuditEntry::new("account.register", "account")
-                .by(Some(id))
-                .target(id)
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(accounts::find(tx, id)?)
-        })
+    let (input, password) = body.into_inner().into_parts();
+    let (pii, policy) = (state.pii.clone(), state.config.password_policy());
+    let typed = password.clone();
+    let checked = state
+        .query(move |c, now| registration::check(c, &pii, &policy, input, &typed, now))
         .await?;
-    let account = created.ok_or_else(conflict)?;
+    // Hashed between the check and the transaction: argon2 is slow, and a write
+    // transaction held through it would stall every other writer.
+    let password_hash = blocking(move || passwords::hash(&password).map_err(ApiError::internal)).await?;
+    let (pii, ip) = (state.pii.clone(), client_ip(&req));
+    let account = state
+        .run(move |tx, now| registration::register(tx, &pii, checked, password_hash, ip, now))
+        .await?;
     let view = ProfileView::of(&account, &state.pii)?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", "/api/v1/me"))
@@ -208,45 +122,9 @@ pub async fn confirm_identity(
     actor: Actor,
     id: Path<AccountId>,
 ) -> Result<Json<LevelView>, ApiError> {
-    let target = id.into_inner();
-    authorize(
-        &actor.subject,
-        Action::AccountsConfirmIdentity,
-        &Resource::Account(target),
-        now(),
-    )?;
-    let (officer, ip) = (actor.account, actor.ip.clone());
-    state
-        .write(move |tx| {
-            let account = accounts::find(tx, target)?.ok_or_else(ApiError::not_found)?;
-            match account.level {
-                AccountLevel::Confirmed => {
-                    return Err(ApiError::conflict("already_confirmed", "This identity is confirmed already."))
-                }
-                AccountLevel::Simplified => {
-                    return Err(ApiError::conflict(
-                        "documents_missing",
-                        "The account needs a passport and SNILS (level standard) before confirmation.",
-                    ))
-                }
-                AccountLevel::Standard => {}
-            }
-            let at = now();
-            accounts::set_level(tx, target, AccountLevel::Confirmed, at)?;
-            let notice = Notice {
-                recipient: target,
-                kind: "account.confirmed".into(),
-                title: "Личность подтверждена".into(),
-                body: "Ваша учётная запись подтверждена: теперь вы можете подавать заявления и выдавать доверенности."
-                    .into(),
-                data: json!({}),
-                important: false,
-            };
-            persistence::notifications::notify(tx, &notice, at)?;
-            let entry = AuditEntry::new("account.confirm_identity", "account").by(Some(officer)).target(target).from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(LevelView { id: target, level: AccountLevel::Confirmed })
-        })
-        .await
-        .map(Json)
+    let (acting, target) = (Acting::from(&actor), id.into_inner());
+    let level = state
+        .run(move |tx, now| identity::confirm(tx, &acting, target, now))
+        .await?;
+    Ok(Json(LevelView { id: target, level }))
 }

@@ -5,26 +5,20 @@
 
 use actix_web::web::{Json, Path, Query};
 use actix_web::{delete, get, post, HttpRequest, HttpResponse};
-use domain::access::{authorize, Action, Resource};
-use domain::application::Application;
-use domain::catalog::Service;
-use domain::document::{self as rules, AttachmentWindow, FileType};
+use domain::document::{Attachment, FileType};
 use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
-use persistence::applications;
-use persistence::documents::{self as store, Attachment, Document};
-use persistence::DbConnection;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::documents::{serve, StoredFile};
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::concurrency::{etag, stale, IfMatch};
-use crate::error::{from_field_error, ApiError};
+use crate::concurrency::{etag, IfMatch};
+use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::documents::attachments::{self, Attach};
+use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -93,106 +87,6 @@ pub struct AttachBody {
     pub doc_type: Option<String>,
 }
 
-/// Loads the application for a change of its attachments, at `version`, when the
-/// status still lets them change.
-fn changeable(
-    tx: &mut DbConnection,
-    acting: &Acting,
-    id: ApplicationId,
-    version: i64,
-) -> Result<(Application, Service, AttachmentWindow), ApiError> {
-    let (app, service) = lifecycle::load(tx, acting, id, Action::DocumentsUpload)?;
-    if app.version != version {
-        return Err(stale(app.version));
-    }
-    let window = rules::attachment_window(app.status, &service.policy);
-    if window == AttachmentWindow::Closed {
-        return Err(ApiError::conflict(
-            "attachments_closed",
-            format!(
-                "Attachments cannot change while the application is {}.",
-                app.status.as_str()
-            ),
-        )
-        .with_context(json!({ "status": app.status.as_str() })));
-    }
-    lifecycle::unasked_change(tx, &app)?;
-    Ok((app, service, window))
-}
-
-/// The vault document to attach: the caller's own, shared with this service, of a
-/// type and size the service accepts.
-fn attachable(
-    tx: &mut DbConnection,
-    acting: &Acting,
-    service: &Service,
-    id: DocumentId,
-) -> Result<Document, ApiError> {
-    let unknown = || {
-        ApiError::field(
-            "document_id",
-            "unknown_document",
-            "No such document in your vault.",
-        )
-    };
-    // Everyone attaches from their own vault (a contributor brings their own papers).
-    let doc = store::find(tx, id)?
-        .filter(|d| d.owner == acting.principal())
-        .ok_or_else(unknown)?;
-    authorize(
-        &acting.subject,
-        Action::DocumentsRead,
-        &Resource::Account(doc.owner),
-        now(),
-    )?;
-    if !doc.sharing.shares_with(&service.code) {
-        return Err(ApiError::conflict(
-            "document_not_shared",
-            "The document is not shared with this service: set its access to `services` (naming this service) or `agencies` first.",
-        )
-        .with_context(json!({ "access": doc.sharing.level.as_str(), "service": service.code })));
-    }
-    if !rules::service_file_types(&service.allowed_file_types).contains(&doc.file_type) {
-        return Err(ApiError::field(
-            "document_id",
-            "file_type_not_accepted",
-            format!("This service does not accept {} files.", doc.file_type.as_str()),
-        ));
-    }
-    if doc.size_bytes > service.max_file_bytes {
-        return Err(ApiError::field(
-            "document_id",
-            "file_too_large",
-            format!(
-                "This service accepts files of at most {} bytes.",
-                service.max_file_bytes
-            ),
-        ));
-    }
-    Ok(doc)
-}
-
-/// Moves the application to its next version and writes history and audit.
-fn record(
-    tx: &mut DbConnection,
-    acting: &Acting,
-    app: &Application,
-    event: &'static str,
-    attachment: &Attachment,
-) -> Result<i64, ApiError> {
-    let at = now();
-    if !applications::bump_version(tx, app.id, app.version, at)? {
-        return Err(stale(app.version + 1));
-    }
-    let comment = Some(format!("{}: {}", attachment.doc_type, attachment.name));
-    let details = json!({
-        "attachment_id": attachment.id, "document_id": attachment.document,
-        "sha256": attachment.sha256, "revision": attachment.revision,
-    });
-    crate::joint::record(tx, acting, app, event, comment, details, at)?;
-    Ok(app.version + 1)
-}
-
 /// Attach a vault document (requires the application's `If-Match`).
 #[utoipa::path(
     tag = "applications",
@@ -216,67 +110,17 @@ pub async fn attach(
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, body, acting) = (id.into_inner(), body.into_inner(), Acting::from(&actor));
+    let input = Attach {
+        document: body.document_id,
+        doc_type: body.doc_type,
+    };
     let answer = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                let (app, service, window) = changeable(tx, &acting, id, version.0)?;
-                let doc = attachable(tx, &acting, &service, body.document_id)?;
-                let doc_type = match body.doc_type {
-                    Some(t) => {
-                        rules::check_doc_type(&t).map_err(from_field_error)?;
-                        t
-                    }
-                    None => doc.doc_type.clone(),
-                };
-                let current = store::attachments_of(tx, app.id, false)?;
-                if current
-                    .iter()
-                    .any(|a| a.document == doc.id && a.doc_type == doc_type)
-                {
-                    return Err(ApiError::conflict(
-                        "already_attached",
-                        "This document is already attached as this type.",
-                    ));
-                }
-                // After submission a paper of a frozen type is that paper's next revision.
-                let previous = match window {
-                    AttachmentWindow::Versioned => current
-                        .iter()
-                        .filter(|a| a.doc_type == doc_type && a.frozen_at.is_some())
-                        .max_by_key(|a| a.revision),
-                    _ => None,
-                };
-                let at = now();
-                if let Some(previous) = previous {
-                    store::supersede(tx, previous.id, at)?;
-                }
-                let attachment = Attachment {
-                    id: AttachmentId::new(),
-                    application: app.id,
-                    document: doc.id,
-                    doc_type,
-                    name: doc.name.clone(),
-                    file_type: doc.file_type,
-                    size_bytes: doc.size_bytes,
-                    sha256: doc.sha256.clone(),
-                    revision: previous.map_or(1, |p| p.revision + 1),
-                    supersedes: previous.map(|p| p.id),
-                    attached_by: acting.account,
-                    created_at: at,
-                    frozen_at: None,
-                    superseded_at: None,
-                };
-                store::attach(tx, &attachment)?;
-                persistence::joint::fulfil_requests(
-                    tx,
-                    app.id,
-                    acting.principal(),
-                    domain::joint::RequestKind::Document,
-                    Some(&attachment.doc_type),
-                    at,
-                )?;
-                let new_version = record(tx, &acting, &app, "attach", &attachment)?;
-                Ok(Answer::created(&view(&attachment))?.version(new_version))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let outcome = attachments::attach(tx, &acting, id, version.0, input, now)?;
+                let ((attachment, new_version), effects) = outcome.into_parts();
+                let answer = Answer::created(&view(&attachment))?.version(new_version);
+                Ok(Outcome::new(answer, effects))
             })
         })
         .await?;
@@ -303,22 +147,7 @@ pub async fn detach(
 ) -> Result<HttpResponse, ApiError> {
     let ((id, document), acting) = (path.into_inner(), Acting::from(&actor));
     let new_version = state
-        .write(move |tx| {
-            let (app, _, _) = changeable(tx, &acting, id, version.0)?;
-            let current = store::attachments_of(tx, app.id, false)?;
-            let attachment = current
-                .iter()
-                .filter(|a| a.document == document)
-                .max_by_key(|a| a.created_at)
-                .ok_or_else(ApiError::not_found)?;
-            if attachment.frozen_at.is_some() || !store::detach(tx, attachment)? {
-                return Err(ApiError::conflict(
-                    "attachment_frozen",
-                    "A submitted attachment stays with the application; attach a new version instead.",
-                ));
-            }
-            record(tx, &acting, &app, "detach", attachment)
-        })
+        .run(move |tx, now| attachments::detach(tx, &acting, id, version.0, document, now))
         .await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("ETag", etag(new_version)))
@@ -349,10 +178,7 @@ pub async fn list(
 ) -> Result<Json<AttachmentList>, ApiError> {
     let (id, acting, all) = (id.into_inner(), Acting::from(&actor), query.all.unwrap_or(false));
     let found = state
-        .read(move |c| {
-            lifecycle::visible(c, &acting, id, Action::DocumentsRead)?;
-            Ok(store::attachments_of(c, id, all)?)
-        })
+        .query(move |c, _| attachments::list(c, &acting, id, all))
         .await?;
     Ok(Json(AttachmentList {
         items: found.iter().map(view).collect(),
@@ -384,11 +210,7 @@ pub async fn content(
 ) -> Result<HttpResponse, ApiError> {
     let ((id, attachment_id), acting) = (path.into_inner(), Acting::from(&actor));
     let (app, attachment) = state
-        .read(move |c| {
-            let app = lifecycle::visible(c, &acting, id, Action::DocumentsRead)?;
-            let attachment = store::find_attachment(c, id, attachment_id)?.ok_or_else(ApiError::not_found)?;
-            Ok((app, attachment))
-        })
+        .query(move |c, _| attachments::find(c, &acting, id, attachment_id))
         .await?;
     let file = StoredFile {
         sha256: &attachment.sha256,

@@ -1,15 +1,15 @@
 //! The audit log's integrity check.
 
 use actix_web::{get, web::Json};
-use domain::access::{authorize, Action, Resource};
 use domain::audit::ChainBreak;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::clock::now;
 use crate::error::ApiError;
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::audit;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"intact": false, "records_checked": 41, "head_seq": 57, "first_broken_seq": 42, "problem": "altered"}))]
@@ -37,8 +37,8 @@ pub struct AuditVerification {
 )]
 #[get("/audit/verify")]
 pub async fn verify(state: State, actor: Actor) -> Result<Json<AuditVerification>, ApiError> {
-    authorize(&actor.subject, Action::AuditVerify, &Resource::System, now())?;
-    let result = state.read(|conn| Ok(persistence::audit::verify(conn)?)).await?;
+    let acting = Acting::from(&actor);
+    let result = state.query(move |c, now| audit::verify(c, &acting, now)).await?;
     let first_broken_seq = result.first_break.as_ref().map(ChainBreak::seq);
     let problem = result.first_break.as_ref().map(|b| match b {
         ChainBreak::Altered { .. } => "altered",

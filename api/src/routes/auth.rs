@@ -4,24 +4,22 @@
 use actix_web::web::{Json, Path};
 use actix_web::{delete, get, post, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
-use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
-use domain::ids::{AccountId, SessionId};
-use domain::notice::{Channel, Message};
-use persistence::accounts::Account;
-use persistence::sessions::RefreshLookup;
-use persistence::{sessions, DbConnection, StoreError};
+use domain::account::Account;
+use domain::ids::SessionId;
+use persistence::sessions::Session;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::auth::alerts::{self, Alert};
-use crate::auth::network::{client_ip, ip_allowed};
-use crate::auth::session::{self, TokenPair};
-use crate::auth::{actor::user_agent, logins, passwords, second_factor, Actor, MfaClaims, ISSUER};
-use crate::clock::now;
+use crate::auth::network::client_ip;
+use crate::auth::session::{Origin, SessionRules, TokenPair};
+use crate::auth::{actor::user_agent, logins, passwords, Actor};
 use crate::error::ApiError;
+use crate::lifecycle::Acting;
 use crate::state::{blocking, State};
+use crate::usecases::sessions;
+use crate::usecases::sessions::login::{LoginStep, PasswordAttempt, SecondFactorAttempt};
+use crate::usecases::sessions::reset::{self, NewPassword, ResetRules};
+use crate::usecases::sessions::{own, refresh as refreshing};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"login": "maria@example.ru", "password": "Tundra-Violet-42"}))]
@@ -110,76 +108,66 @@ pub struct PasswordResetConfirm {
     pub new_password: String,
 }
 
-fn locked(until: chrono::DateTime<chrono::Utc>, at: chrono::DateTime<chrono::Utc>) -> ApiError {
-    let seconds = (until - at).num_seconds().max(1);
-    ApiError::new(
-        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-        "account_locked",
-        "Too many failed attempts; the account is locked for a while.",
-    )
-    .with_header(actix_web::http::header::RETRY_AFTER, seconds.to_string())
+impl From<LoginStep> for LoginResponse {
+    fn from(step: LoginStep) -> LoginResponse {
+        match step {
+            LoginStep::Authenticated(tokens) => LoginResponse::authenticated(tokens),
+            LoginStep::MfaRequired {
+                mfa_token,
+                expires_in,
+            } => LoginResponse {
+                status: "mfa_required",
+                tokens: None,
+                mfa_token: Some(mfa_token),
+                mfa_expires_in: Some(expires_in),
+            },
+        }
+    }
 }
 
-fn bad_credentials() -> ApiError {
-    ApiError::unauthorized("invalid_credentials", "The login or password is wrong.")
+impl LoginResponse {
+    fn authenticated(tokens: TokenPair) -> LoginResponse {
+        LoginResponse {
+            status: "authenticated",
+            tokens: Some(tokens),
+            mfa_token: None,
+            mfa_expires_in: None,
+        }
+    }
 }
 
-/// Counts a failed attempt for a known account, locking it when the limit is reached;
-/// answers the error the caller should get.
-async fn fail_attempt(
-    state: &State,
-    account: AccountId,
-    ip: Option<String>,
-    reason: &'static str,
-    error: ApiError,
-) -> Result<ApiError, ApiError> {
-    let policy = state.config.lockout();
-    let lock = state
-        .write(move |tx| {
-            let at = now();
-            let failures = persistence::accounts::count_failure(tx, account)?;
-            let (remaining, lock) = domain::account::after_failure(policy, failures - 1, at);
-            persistence::accounts::record_failure(tx, account, remaining, lock)?;
-            let entry = AuditEntry::new("auth.login_failed", "account")
-                .by(Some(account))
-                .target(account)
-                .details(json!({ "reason": reason }))
-                .from_ip(ip.clone());
-            persistence::audit::record(tx, entry, at)?;
-            if let Some(until) = lock {
-                let body = format!(
-                    "После нескольких неудачных попыток вход заблокирован до {} UTC. Если это были не вы, смените пароль.",
-                    until.format("%H:%M")
-                );
-                let audit = AuditEntry::new("auth.locked", "account").target(account).from_ip(ip);
-                let alert = Alert { account, kind: "lockout", title: "Вход заблокирован", body, audit };
-                alerts::raise(tx, alert, at)?;
-            }
-            Ok(lock.map(|until| (until, at)))
-        })
-        .await?;
-    Ok(match lock {
-        Some((until, at)) => locked(until, at),
-        None => error,
-    })
+impl SessionView {
+    fn of(s: Session, current: SessionId) -> SessionView {
+        SessionView {
+            current: s.id == current,
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            revoked_at: s.revoked_at,
+            revoked_reason: s.revoked_reason,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        }
+    }
 }
 
-async fn audit_refusal(
-    state: &State,
-    action: &'static str,
-    account: Option<AccountId>,
-    ip: Option<String>,
-) -> Result<(), ApiError> {
-    state
-        .write(move |tx| {
-            let mut entry = AuditEntry::new(action, "account").by(account).from_ip(ip);
-            if let Some(account) = account {
-                entry = entry.target(account);
-            }
-            Ok(persistence::audit::record(tx, entry, now())?)
-        })
-        .await
-        .map(|_| ())
+fn origin(req: &HttpRequest) -> Origin {
+    Origin {
+        ip: client_ip(req),
+        user_agent: user_agent(req),
+    }
+}
+
+/// Why the password is checked before the use case's transaction: argon2 takes tens of
+/// milliseconds of CPU, and a write transaction held through it (on SQLite the only
+/// writer) would serialise every login. An unknown login is checked against a decoy,
+/// so both cases take the same time.
+async fn check_password(found: Option<&Account>, password: String) -> Result<bool, ApiError> {
+    let stored = found
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| passwords::decoy().to_string());
+    blocking(move || Ok(passwords::verify(&password, &stored))).await
 }
 
 /// Log in with a login (e-mail, phone, SNILS or user name) and password.
@@ -207,68 +195,21 @@ pub async fn login(
     if typed.trim().is_empty() {
         return Err(ApiError::field("login", "required", "login is required"));
     }
-    let (ip, agent) = (client_ip(&req), user_agent(&req));
     let keys = logins::candidate_keys(&state.pii, &typed);
     let found = state
-        .read(move |conn| Ok(persistence::accounts::find_by_login(conn, &keys)?))
+        .query(move |c, _| sessions::login::find_account(c, &keys))
         .await?;
-    let at = now();
-    if let Some(until) = found
-        .as_ref()
-        .and_then(|a| a.locked_until)
-        .filter(|until| *until > at)
-    {
-        audit_refusal(&state, "auth.login_locked", found.as_ref().map(|a| a.id), ip).await?;
-        return Err(locked(until, at));
-    }
-    // Verify against a decoy when the login is unknown, so both cases take the same time.
-    let stored = found
-        .as_ref()
-        .map(|a| a.row.password_hash.clone())
-        .unwrap_or_else(|| passwords::decoy().to_string());
-    let password_ok = blocking(move || Ok(passwords::verify(&password, &stored))).await?;
-    let account = match (found, password_ok) {
-        (None, _) => {
-            audit_refusal(&state, "auth.login_failed", None, ip).await?;
-            return Err(bad_credentials());
-        }
-        (Some(account), false) => {
-            return Err(fail_attempt(&state, account.id, ip, "bad_password", bad_credentials()).await?);
-        }
-        (Some(account), true) => account,
+    let password_ok = check_password(found.as_ref(), password).await?;
+    let attempt = PasswordAttempt {
+        found,
+        password_ok,
+        origin: origin(&req),
     };
-    if let Some(list) = account.row.ip_allow_list.as_deref() {
-        if !ip.as_deref().is_some_and(|ip| ip_allowed(list, ip)) {
-            audit_refusal(&state, "auth.login_ip_refused", Some(account.id), ip).await?;
-            return Err(ApiError::forbidden(
-                "ip_not_allowed",
-                "Your account does not allow logins from this address.",
-            ));
-        }
-    }
-    if account.row.totp_enabled {
-        let ttl = state.config.mfa_token_ttl_secs;
-        let claims = MfaClaims {
-            iss: ISSUER.into(),
-            sub: account.id,
-            iat: at.timestamp(),
-            exp: at.timestamp() + ttl,
-        };
-        let mfa_token = state.tokens.issue_mfa(&claims).map_err(ApiError::internal)?;
-        return Ok(Json(LoginResponse {
-            status: "mfa_required",
-            tokens: None,
-            mfa_token: Some(mfa_token),
-            mfa_expires_in: Some(ttl),
-        }));
-    }
-    let tokens = session::open(&state, account, vec!["pwd".into()], ip, agent).await?;
-    Ok(Json(LoginResponse {
-        status: "authenticated",
-        tokens: Some(tokens),
-        mfa_token: None,
-        mfa_expires_in: None,
-    }))
+    let (rules, lockout) = (SessionRules::of(&state), state.config.lockout());
+    let step = state
+        .run(move |tx, now| sessions::login::with_password(tx, &rules, lockout, attempt, now))
+        .await??;
+    Ok(Json(step.into()))
 }
 
 /// Complete a login with a TOTP code or a recovery code.
@@ -293,55 +234,21 @@ pub async fn login_mfa(
         code,
         recovery_code,
     } = body.into_inner();
-    let at = now();
-    let claims = state.tokens.verify_mfa(&mfa_token, at.timestamp()).map_err(|_| {
-        ApiError::unauthorized(
-            "invalid_mfa_token",
-            "The MFA token is invalid or expired; log in again.",
-        )
-    })?;
-    let (ip, agent) = (client_ip(&req), user_agent(&req));
-    let id = claims.sub;
-    let account = state
-        .read(move |c| Ok(persistence::accounts::find(c, id)?))
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid_mfa_token",
-                "The MFA token is invalid or expired; log in again.",
-            )
-        })?;
-    if let Some(until) = account.locked_until.filter(|until| *until > at) {
-        return Err(locked(until, at));
-    }
-    let proof = match (code, recovery_code) {
-        (Some(code), None) => second_factor::Proof::Totp(code),
-        (None, Some(code)) => second_factor::Proof::Recovery(code),
-        _ => {
-            return Err(ApiError::field(
-                "code",
-                "required",
-                "Send exactly one of code and recovery_code.",
-            ))
-        }
+    let attempt = SecondFactorAttempt {
+        mfa_token,
+        code,
+        recovery_code,
+        origin: origin(&req),
     };
-    let pii = state.pii.clone();
-    let checked = account.clone();
-    let passed = state
-        .write(move |tx| Ok(second_factor::check(tx, &pii, &checked, &proof)?))
-        .await?;
-    if !passed {
-        let error = ApiError::unauthorized("invalid_code", "The code is wrong or was used already.");
-        return Err(fail_attempt(&state, account.id, ip, "bad_second_factor", error).await?);
-    }
-    let amr = vec!["pwd".into(), "mfa".into(), "otp".into()];
-    let tokens = session::open(&state, account, amr, ip, agent).await?;
-    Ok(Json(LoginResponse {
-        status: "authenticated",
-        tokens: Some(tokens),
-        mfa_token: None,
-        mfa_expires_in: None,
-    }))
+    let (rules, lockout, pii) = (
+        SessionRules::of(&state),
+        state.config.lockout(),
+        state.pii.clone(),
+    );
+    let tokens = state
+        .run(move |tx, now| sessions::login::with_second_factor(tx, &rules, lockout, &pii, attempt, now))
+        .await??;
+    Ok(Json(LoginResponse::authenticated(tokens)))
 }
 
 /// Exchange a refresh token for new tokens; the refresh token rotates.
@@ -360,62 +267,15 @@ pub async fn refresh(
     body: Json<RefreshRequest>,
     req: HttpRequest,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let presented = session::refresh_hash(&body.refresh_token);
-    let (new_token, new_hash) = session::new_refresh_token();
-    let ip = client_ip(&req);
-    let outcome = state
-        .write(move |tx| {
-            let at = now();
-            let lookup = sessions::lookup_refresh(tx, &presented, at)?;
-            let current = match lookup {
-                RefreshLookup::Current {
-                    session,
-                    account,
-                    amr,
-                } => {
-                    if sessions::rotate_refresh(tx, session, &presented, &new_hash, at)? {
-                        let account = persistence::accounts::find(tx, account)?;
-                        return Ok(Refreshed::Rotated(Box::new(account), session, amr));
-                    }
-                    (session, account)
-                }
-                RefreshLookup::Reused { session, account } => (session, account),
-                RefreshLookup::Unknown => return Ok(Refreshed::Refused("invalid_refresh_token")),
-                RefreshLookup::Expired => return Ok(Refreshed::Refused("refresh_token_expired")),
-            };
-            // A rotated token came back: someone holds a copy. End the whole session.
-            let (session, account) = current;
-            if sessions::revoke(tx, session, "refresh_reuse", at)? {
-                let entry =
-                    AuditEntry::new("auth.refresh_reuse", "session").by(Some(account)).target(session).from_ip(ip);
-                let body = "Повторно использован токен обновления; сеанс завершён. Если это были не вы, смените пароль.";
-                let alert = Alert { account, kind: "token_reuse", title: "Сеанс завершён", body: body.into(), audit: entry };
-                alerts::raise(tx, alert, at)?;
-            }
-            Ok(Refreshed::Refused("refresh_token_reused"))
-        })
-        .await?;
-    match outcome {
-        Refreshed::Rotated(account, session, amr) if account.is_some() => {
-            let account = account.ok_or_else(ApiError::not_found)?;
-            let mut pair = session::access_token(&state, &account, session, &amr)?;
-            pair.refresh_token = new_token;
-            Ok(Json(pair))
-        }
-        Refreshed::Rotated(..) => Err(ApiError::unauthorized(
-            "invalid_refresh_token",
-            "The refresh token is not valid.",
-        )),
-        Refreshed::Refused(code) => Err(ApiError::unauthorized(
-            code,
-            "The refresh token is not valid; log in again.",
-        )),
-    }
-}
-
-enum Refreshed {
-    Rotated(Box<Option<Account>>, SessionId, Vec<String>),
-    Refused(&'static str),
+    let (rules, ip, presented) = (
+        SessionRules::of(&state),
+        client_ip(&req),
+        body.into_inner().refresh_token,
+    );
+    let pair = state
+        .run(move |tx, now| refreshing::refresh(tx, &rules, &presented, ip, now))
+        .await??;
+    Ok(Json(pair))
 }
 
 /// End the current session.
@@ -429,31 +289,11 @@ enum Refreshed {
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: State, actor: Actor) -> Result<HttpResponse, ApiError> {
-    end_session(&state, &actor, actor.session, "logout").await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-async fn end_session(
-    state: &State,
-    actor: &Actor,
-    session: SessionId,
-    reason: &'static str,
-) -> Result<(), ApiError> {
-    let (account, ip) = (actor.account, actor.ip.clone());
+    let (acting, session) = (Acting::from(&actor), actor.session);
     state
-        .write(move |tx| {
-            let at = now();
-            if sessions::revoke(tx, session, reason, at)? {
-                let entry = AuditEntry::new("auth.session_ended", "session")
-                    .by(Some(account))
-                    .target(session)
-                    .details(json!({ "reason": reason }))
-                    .from_ip(ip);
-                persistence::audit::record(tx, entry, at)?;
-            }
-            Ok(())
-        })
-        .await
+        .run(move |tx, now| own::log_out(tx, &acting, session, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// List your sessions (the 50 most recent).
@@ -467,27 +307,11 @@ async fn end_session(
 )]
 #[get("/auth/sessions")]
 pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionList>, ApiError> {
-    authorize(
-        &actor.subject,
-        Action::CredentialsManage,
-        &Resource::Account(actor.principal()),
-        now(),
-    )?;
-    let account = actor.account;
-    let listed = state.read(move |c| Ok(sessions::list(c, account)?)).await?;
+    let acting = Acting::from(&actor);
+    let listed = state.query(move |c, now| own::list(c, &acting, now)).await?;
     let items = listed
         .into_iter()
-        .map(|s| SessionView {
-            current: s.id == actor.session,
-            id: s.id,
-            created_at: s.created_at,
-            last_seen_at: s.last_seen_at,
-            expires_at: s.expires_at,
-            revoked_at: s.revoked_at,
-            revoked_reason: s.revoked_reason,
-            ip: s.ip,
-            user_agent: s.user_agent,
-        })
+        .map(|s| SessionView::of(s, actor.session))
         .collect();
     Ok(Json(SessionList { items }))
 }
@@ -508,22 +332,13 @@ pub async fn end_one_session(
     actor: Actor,
     id: Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = id.into_inner();
-    let owner = state
-        .read(move |c| Ok(sessions::owner(c, session)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    authorize(
-        &actor.subject,
-        Action::CredentialsManage,
-        &Resource::Account(owner),
-        now(),
-    )?;
-    end_session(&state, &actor, session, "ended_by_owner").await?;
+    let (acting, session) = (Acting::from(&actor), id.into_inner());
+    state
+        .run(move |tx, now| own::end_one(tx, &acting, session, now))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-const RESET: &str = "password_reset";
 pub const ACCEPTED: Accepted = Accepted {
     status: "accepted",
     detail: "If an account with this login exists, a code has been sent to its contacts.",
@@ -548,55 +363,9 @@ pub async fn password_reset(
     let (ip, pii) = (client_ip(&req), state.pii.clone());
     let ttl = TimeDelta::minutes(state.config.code_ttl_minutes);
     state
-        .write(move |tx| {
-            let Some(account) = persistence::accounts::find_by_login(tx, &keys)? else {
-                return Ok(());
-            };
-            let at = now();
-            let code = second_factor::new_numeric_code();
-            let id = uuid::Uuid::now_v7().to_string();
-            let hash = pii.keyed_hash(RESET, &format!("{id}:{code}"));
-            let new = persistence::codes::NewCode {
-                id: &id,
-                account: account.id,
-                purpose: RESET,
-                code_hash: &hash,
-                target: None,
-                expires_at: at + ttl,
-            };
-            persistence::codes::issue(tx, &new, at)?;
-            send_code(tx, &account, &code, "Код для смены пароля", at)?;
-            let entry = AuditEntry::new("auth.password_reset_requested", "account")
-                .target(account.id)
-                .from_ip(ip);
-            persistence::audit::record(tx, entry, at)?;
-            Ok(())
-        })
+        .run(move |tx, now| reset::request(tx, &pii, &keys, ttl, ip, now))
         .await?;
     Ok(HttpResponse::Accepted().json(ACCEPTED))
-}
-
-/// Queues a one-time code to the account's e-mail (or phone when it has no e-mail).
-pub fn send_code(
-    tx: &mut DbConnection,
-    account: &Account,
-    code: &str,
-    subject: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
-    let (channel, to) = match (&account.row.email, &account.row.phone) {
-        (Some(email), _) => (Channel::Email, email.clone()),
-        (None, Some(phone)) => (Channel::Sms, phone.clone()),
-        (None, None) => return Ok(()),
-    };
-    let message = Message {
-        channel,
-        to,
-        subject: subject.into(),
-        body: format!("Ваш код: {code}. Никому его не сообщайте."),
-        code: Some(code.into()),
-    };
-    persistence::outbox::enqueue(tx, &message, None, at).map(|_| ())
 }
 
 /// Set a new password with the code sent by `password-reset`; ends every session.
@@ -619,63 +388,24 @@ pub async fn password_reset_confirm(
         code,
         new_password,
     } = body.into_inner();
-    let keys = logins::candidate_keys(&state.pii, &typed);
-    let ip = client_ip(&req);
-    let account = state
-        .read(move |c| Ok(persistence::accounts::find_by_login(c, &keys)?))
-        .await?;
-    let invalid = || {
-        ApiError::field(
-            "code",
-            "invalid_code",
-            "The code is wrong, expired or used up; request a new one.",
-        )
+    let login_keys = logins::candidate_keys(&state.pii, &typed);
+    // Hashed before the transaction, for the reason `check_password` gives.
+    let password = new_password.clone();
+    let hash = blocking(move || passwords::hash(&password).map_err(ApiError::internal)).await?;
+    let input = NewPassword {
+        login_keys,
+        code,
+        password: new_password,
+        hash,
     };
-    let Some(account) = account else {
-        return Err(invalid());
+    let rules = ResetRules {
+        policy: state.config.password_policy(),
+        max_attempts: state.config.code_max_attempts,
     };
-    let (pii, id, max) = (state.pii.clone(), account.id, state.config.code_max_attempts);
-    let matched = state
-        .write(move |tx| {
-            Ok(second_factor::redeem(
-                tx,
-                &pii,
-                id,
-                RESET,
-                None,
-                &code,
-                max,
-                now(),
-            )?)
-        })
-        .await?;
-    if matched.is_none() {
-        return Err(invalid());
-    }
-    let personal = [
-        account.row.email.clone().unwrap_or_default(),
-        account.row.surname.clone().unwrap_or_default(),
-    ];
+    let (pii, ip) = (state.pii.clone(), client_ip(&req));
     state
-        .config
-        .password_policy()
-        .check(
-            &new_password,
-            &personal.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-        .map_err(crate::error::from_field_error)?;
-    let hash = blocking(move || passwords::hash(&new_password).map_err(ApiError::internal)).await?;
-    state
-        .write(move |tx| {
-            let at = now();
-            persistence::accounts::set_password(tx, id, &hash, at)?;
-            sessions::revoke_all(tx, id, None, "password_reset", at)?;
-            let body = "Пароль от вашего кабинета изменён, все сеансы завершены. Если это были не вы, обратитесь в поддержку.".to_string();
-            let audit = AuditEntry::new("auth.password_reset", "account").by(Some(id)).target(id).from_ip(ip);
-            alerts::raise(tx, Alert { account: id, kind: "password_changed", title: "Пароль изменён", body, audit }, at)?;
-            Ok(())
-        })
-        .await?;
+        .run(move |tx, now| reset::confirm(tx, &pii, &rules, input, ip, now))
+        .await??;
     Ok(Json(Accepted {
         status: "password_changed",
         detail: "The password has been changed; log in again.",

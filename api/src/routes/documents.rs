@@ -6,23 +6,23 @@ use actix_multipart::Multipart;
 use actix_web::web::{Json, Path, Query};
 use actix_web::{delete, get, patch, post, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
-use domain::document::{self as rules, AccessLevel, FileType, Sharing};
-use domain::ids::{ApplicationId, DocumentId};
-use persistence::documents::{self as store, Document, ListFilter};
+use domain::access::Action;
+use domain::document::{AccessLevel, Document, FileType};
+use domain::ids::{AccountId, ApplicationId, DocumentId};
+use persistence::documents::ListFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
 use crate::auth::Actor;
-use crate::clock::now;
-use crate::concurrency::{etag, stale, IfMatch};
-use crate::error::{from_field_error, ApiError};
+use crate::concurrency::{etag, IfMatch};
+use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::{self, Acting};
+use crate::lifecycle::Acting;
 use crate::state::State;
+use crate::usecases::documents::vault::{self as documents, Changes, Limits, Upload};
+use crate::usecases::Outcome;
 use crate::vault::upload as intake;
 use crate::vault::{self, download, Staged};
 
@@ -108,13 +108,6 @@ pub struct UploadQuery {
 /// Room for the multipart framing around the file when checking `Content-Length`.
 const FRAMING_ALLOWANCE: u64 = 64 * 1024;
 
-/// The rules an upload is held to.
-struct Limits {
-    types: Vec<FileType>,
-    max_bytes: u64,
-    sharing: Sharing,
-}
-
 /// An upload's text fields, as sent.
 #[derive(Default)]
 struct Fields {
@@ -138,42 +131,6 @@ impl Fields {
     }
 }
 
-fn parse_sharing(
-    access: Option<&str>,
-    services: Option<&str>,
-    default: &Sharing,
-) -> Result<Sharing, ApiError> {
-    let Some(access) = access else {
-        return Ok(default.clone());
-    };
-    let level = AccessLevel::parse(access.trim())
-        .ok_or_else(|| ApiError::field("access", "invalid_value", "One of private, services, agencies."))?;
-    let services: Vec<String> = services
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    Sharing::new(level, services).map_err(from_field_error)
-}
-
-fn parse_retention(text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| ApiError::field("retain_until", "invalid_value", "A date, YYYY-MM-DD."))?;
-    rules::check_retention(date, now().date_naive()).map_err(from_field_error)?;
-    Ok(Some(date))
-}
-
-fn parse_doc_type(text: Option<&str>) -> Result<String, ApiError> {
-    let doc_type = text.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("other");
-    rules::check_doc_type(doc_type).map_err(from_field_error)?;
-    Ok(doc_type.into())
-}
-
 fn unsupported(detected: &str, types: &[FileType]) -> ApiError {
     let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
     ApiError::new(
@@ -182,39 +139,6 @@ fn unsupported(detected: &str, types: &[FileType]) -> ApiError {
         format!("The file is {detected}; accepted here: {}.", allowed.join(", ")),
     )
     .with_context(json!({ "detected_type": detected, "allowed": allowed }))
-}
-
-/// What the caller may upload, and where: the principal's vault, held to the service's
-/// rules when the upload is for an application.
-async fn limits(state: &State, actor: &Actor, application: Option<uuid::Uuid>) -> Result<Limits, ApiError> {
-    let configured = state.vault.max_upload_bytes;
-    let Some(id) = application else {
-        authorize(
-            &actor.subject,
-            Action::DocumentsUpload,
-            &Resource::Account(actor.principal()),
-            now(),
-        )?;
-        return Ok(Limits {
-            types: rules::default_file_types(),
-            max_bytes: configured,
-            sharing: Sharing::private(),
-        });
-    };
-    let acting = Acting::from(actor);
-    let id = ApplicationId::from_uuid(id);
-    // Participants with `documents.upload` on the application upload into their own vault.
-    let (_, service) = state
-        .read(move |c| lifecycle::load(c, &acting, id, Action::DocumentsUpload))
-        .await?;
-    Ok(Limits {
-        types: rules::service_file_types(&service.allowed_file_types),
-        max_bytes: configured.min(u64::try_from(service.max_file_bytes).unwrap_or(configured)),
-        sharing: Sharing {
-            level: AccessLevel::Services,
-            services: vec![service.code],
-        },
-    })
 }
 
 /// Reads the body: the file into staging, the text fields into `Fields`.
@@ -267,78 +191,32 @@ pub async fn upload(
     query: Query<UploadQuery>,
     mut body: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = limits(&state, &actor, query.application_id).await?;
-    // A declared length far over the limit is refused before a byte is read.
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_bytes + FRAMING_ALLOWANCE) {
-        return Err(intake::too_large(limits.max_bytes));
-    }
-    let (staged, fields) = receive(&state, &mut body, limits.max_bytes).await?;
-    let file_type = match staged.detected {
-        Ok(t) if limits.types.contains(&t) => t,
-        Ok(t) => return Err(unsupported(t.as_str(), &limits.types)),
-        Err(what) => return Err(unsupported(what, &limits.types)),
-    };
-    // What this upload asks for, for `Idempotency-Key`: the bytes by their hash, and the fields.
-    let asked = json!({
-        "sha256": staged.sha256, "declared_name": staged.declared_name, "name": fields.name,
-        "doc_type": fields.doc_type, "access": fields.access, "services": fields.services,
-        "retain_until": fields.retain_until,
-    });
-    let key = Idempotency::of(&req, &actor, &asked)?;
-    let at = now();
-    let document = Document {
-        id: DocumentId::new(),
-        owner: actor.principal(),
-        uploaded_by: actor.account,
-        name: rules::display_name(
-            fields
-                .name
-                .as_deref()
-                .or(staged.declared_name.as_deref())
-                .unwrap_or_default(),
-        ),
-        doc_type: parse_doc_type(fields.doc_type.as_deref())?,
-        file_type,
-        size_bytes: i64::try_from(staged.size).map_err(ApiError::internal)?,
-        sha256: staged.sha256.clone(),
-        sharing: parse_sharing(
-            fields.access.as_deref(),
-            fields.services.as_deref(),
-            &limits.sharing,
-        )?,
-        retain_until: parse_retention(fields.retain_until.as_deref())?,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-    };
+    // Why the upload's I/O sits outside the use case's transaction: the body streams to a
+    // staging file and the bytes are published under their hash before any row points at
+    // them; holding a transaction (on SQLite, the only writer) through a slow client's
+    // upload would stall every other write. The use case then records the document in
+    // one transaction, and a failed one takes the bytes back.
+    let (acting, application) = (
+        Acting::from(&actor),
+        query.application_id.map(ApplicationId::from_uuid),
+    );
+    let configured = state.vault.max_upload_bytes;
+    let limits = state
+        .query(move |c, now| documents::upload_limits(c, &acting, application, configured, now))
+        .await?;
+    let (staged, incoming) = receive_checked(&state, &req, &mut body, limits).await?;
+    let key = Idempotency::of(&req, &actor, &asked(&incoming))?;
     state.vault.publish(&staged).await?;
     if state.vault.crashing() {
         return Err(vault::crash(staged));
     }
-    let (row, acting) = (document, Acting::from(&actor));
+    let acting = Acting::from(&actor);
     let written = state
-        .write(move |tx| {
-            idempotency::once_unshaped(tx, key.as_ref(), |tx| {
-                store::touch_blob(tx, &row.sha256, row.size_bytes, at)?;
-                store::insert(tx, &row)?;
-                let entry = AuditEntry::new("document.upload", "document")
-                    .by(Some(acting.account))
-                    .on_behalf_of(acting.on_behalf_of)
-                    .target(row.id)
-                    .details(json!({
-                        "sha256": row.sha256, "size_bytes": row.size_bytes,
-                        "file_type": row.file_type.as_str(),
-                    }))
-                    .from_ip(acting.ip);
-                persistence::audit::record(tx, entry, at)?;
-                Ok(Answer::created(&view(&row))?
-                    .version(row.version)
-                    .location(format!("/api/v1/documents/{}", row.id)))
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let document = documents::describe(&acting, &incoming, now)?;
+                let (document, effects) = documents::record_upload(tx, &acting, document, now)?.into_parts();
+                Ok(Outcome::new(created(&document)?, effects))
             })
         })
         .await;
@@ -352,6 +230,59 @@ pub async fn upload(
     // On a replay the bytes are those of the first upload, already confirmed.
     state.vault.confirm(&staged).await?;
     Ok(answer.respond())
+}
+
+/// The answer to an upload, kept whole for a repeat with the same `Idempotency-Key`.
+fn created(document: &Document) -> Result<Answer, ApiError> {
+    Ok(Answer::created(&view(document))?
+        .version(document.version)
+        .location(format!("/api/v1/documents/{}", document.id)))
+}
+
+/// What an upload asks for, for `Idempotency-Key`: the bytes by their hash, and the fields.
+fn asked(incoming: &Upload) -> serde_json::Value {
+    json!({
+        "sha256": incoming.sha256, "declared_name": incoming.declared_name, "name": incoming.name,
+        "doc_type": incoming.doc_type, "access": incoming.access, "services": incoming.services,
+        "retain_until": incoming.retain_until,
+    })
+}
+
+/// Streams the body to staging within `limits` (a declared length far over the limit is
+/// refused before a byte is read) and checks the type its bytes show.
+async fn receive_checked(
+    state: &State,
+    req: &HttpRequest,
+    body: &mut Multipart,
+    limits: Limits,
+) -> Result<(Staged, Upload), ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_bytes + FRAMING_ALLOWANCE) {
+        return Err(intake::too_large(limits.max_bytes));
+    }
+    let (staged, fields) = receive(state, body, limits.max_bytes).await?;
+    let file_type = match staged.detected {
+        Ok(t) if limits.types.contains(&t) => t,
+        Ok(t) => return Err(unsupported(t.as_str(), &limits.types)),
+        Err(what) => return Err(unsupported(what, &limits.types)),
+    };
+    let incoming = Upload {
+        sha256: staged.sha256.clone(),
+        size: staged.size,
+        file_type,
+        declared_name: staged.declared_name.clone(),
+        name: fields.name,
+        doc_type: fields.doc_type,
+        access: fields.access,
+        services: fields.services,
+        retain_until: fields.retain_until,
+        default_sharing: limits.sharing,
+    };
+    Ok((staged, incoming))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -407,16 +338,11 @@ pub async fn list(
     actor: Actor,
     query: Query<ListQuery>,
 ) -> Result<Json<Page<DocumentView>>, ApiError> {
-    let owner = actor.principal();
-    authorize(
-        &actor.subject,
-        Action::DocumentsRead,
-        &Resource::Account(owner),
-        now(),
-    )?;
     let filter = query.filter()?;
-    let limit = filter.limit;
-    let found = state.read(move |c| Ok(store::list(c, owner, &filter)?)).await?;
+    let (acting, limit) = (Acting::from(&actor), filter.limit);
+    let found = state
+        .query(move |c, now| documents::list(c, &acting, &filter, now))
+        .await?;
     let next_cursor = paging::next(&found, limit, |d| (d.created_at, d.id.to_string()));
     Ok(Json(Page {
         items: found.iter().map(view).collect(),
@@ -426,12 +352,10 @@ pub async fn list(
 
 /// A document the caller may take `action` on: 404 for anyone else's.
 async fn reach(state: &State, actor: &Actor, id: DocumentId, action: Action) -> Result<Document, ApiError> {
-    let found = state
-        .read(move |c| Ok(store::find(c, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    authorize(&actor.subject, action, &Resource::Account(found.owner), now())?;
-    Ok(found)
+    let acting = Acting::from(actor);
+    state
+        .query(move |c, now| documents::reach(c, &acting, id, action, now))
+        .await
 }
 
 /// One document's metadata.
@@ -490,63 +414,17 @@ pub async fn update(
     version: IfMatch,
     body: Json<DocumentPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = reach(&state, &actor, id.into_inner(), Action::DocumentsUpload).await?;
-    if current.version != version.0 {
-        return Err(stale(current.version));
-    }
     let patch = body.into_inner();
-    let sharing = match (patch.access, patch.services) {
-        (None, None) => current.sharing.clone(),
-        (level, services) => Sharing::new(
-            level.unwrap_or(current.sharing.level),
-            services.unwrap_or_default(),
-        )
-        .map_err(from_field_error)?,
+    let changes = Changes {
+        name: patch.name,
+        doc_type: patch.doc_type,
+        access: patch.access,
+        services: patch.services,
+        retain_until: patch.retain_until,
     };
-    let retain_until = match patch.retain_until {
-        None => current.retain_until,
-        Some(None) => None,
-        Some(Some(date)) => {
-            rules::check_retention(date, now().date_naive()).map_err(from_field_error)?;
-            Some(date)
-        }
-    };
-    let doc_type = match patch.doc_type {
-        Some(t) => parse_doc_type(Some(&t))?,
-        None => current.doc_type.clone(),
-    };
-    let updated = Document {
-        name: patch
-            .name
-            .as_deref()
-            .map(rules::display_name)
-            .unwrap_or(current.name.clone()),
-        doc_type,
-        sharing,
-        retain_until,
-        version: version.0 + 1,
-        updated_at: now(),
-        ..current.clone()
-    };
-    let (row, acting) = (updated.clone(), Acting::from(&actor));
-    state
-        .write(move |tx| {
-            if !store::update(tx, &row, version.0)? {
-                return Err(stale(version.0 + 1));
-            }
-            let entry = AuditEntry::new("document.update", "document")
-                .by(Some(acting.account))
-                .on_behalf_of(acting.on_behalf_of)
-                .target(row.id)
-                .details(json!({
-                    "access": { "from": current.sharing.level.as_str(), "to": row.sharing.level.as_str() },
-                    "services": { "from": current.sharing.services, "to": row.sharing.services },
-                    "retain_until": { "from": current.retain_until, "to": row.retain_until },
-                }))
-                .from_ip(acting.ip);
-            persistence::audit::record(tx, entry, row.updated_at)?;
-            Ok(())
-        })
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let updated = state
+        .run(move |tx, now| documents::update(tx, &acting, id, version.0, changes, now))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(updated.version)))
@@ -563,22 +441,9 @@ pub async fn update(
 )]
 #[delete("/documents/{id}")]
 pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<HttpResponse, ApiError> {
-    let found = reach(&state, &actor, id.into_inner(), Action::DocumentsUpload).await?;
-    let acting = Acting::from(&actor);
+    let (acting, id) = (Acting::from(&actor), id.into_inner());
     state
-        .write(move |tx| {
-            if !store::delete(tx, found.id)? {
-                return Err(ApiError::not_found());
-            }
-            let entry = AuditEntry::new("document.delete", "document")
-                .by(Some(acting.account))
-                .on_behalf_of(acting.on_behalf_of)
-                .target(found.id)
-                .details(json!({ "owner": found.owner, "sha256": found.sha256 }))
-                .from_ip(acting.ip);
-            persistence::audit::record(tx, entry, now())?;
-            Ok(())
-        })
+        .run(move |tx, now| documents::remove(tx, &acting, id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -597,25 +462,13 @@ pub async fn serve(
     state: &State,
     actor: &Actor,
     req: &HttpRequest,
-    owner: domain::ids::AccountId,
+    owner: AccountId,
     target: String,
     kind: &'static str,
     file: StoredFile<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    if actor.account != owner {
-        let acting = Acting::from(actor);
-        state
-            .write(move |tx| {
-                let entry = AuditEntry::new(kind, "document")
-                    .by(Some(acting.account))
-                    .on_behalf_of(acting.on_behalf_of)
-                    .target(target)
-                    .details(json!({ "owner": owner }))
-                    .from_ip(acting.ip);
-                persistence::audit::record(tx, entry, now())?;
-                Ok(())
-            })
-            .await?;
+    if let Some(effects) = documents::download_audit(&Acting::from(actor), owner, target, kind) {
+        state.run(move |_, _| Ok(Outcome::new((), effects))).await?;
     }
     let served = download::Content {
         sha256: file.sha256,

@@ -9,13 +9,17 @@
 //!
 //! [`AppState::run`]: crate::state::AppState::run
 
+pub mod accounts;
 pub mod applications;
+pub mod audit;
 pub mod catalog;
 pub mod confirmations;
 pub mod delegations;
+pub mod documents;
 pub mod effects;
 pub mod joint;
 pub mod organisations;
+pub mod sessions;
 pub mod templates;
 
 pub use effects::{Effects, History, Outcome};

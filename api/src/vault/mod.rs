@@ -170,8 +170,16 @@ impl Vault {
         grace: chrono::TimeDelta,
     ) -> Result<Swept, ApiError> {
         let cutoff = now - grace;
-        let mut swept = Swept::default();
-        // Released bytes: rows of blobs that no document or attachment uses any more.
+        Ok(Swept {
+            released: self.release_unused(db, cutoff).await?,
+            strays: self.remove_strays(db, cutoff).await?,
+            partials: self.remove_stale_partials(cutoff).await?,
+        })
+    }
+
+    /// Bytes whose blob row no document or attachment uses any more.
+    async fn release_unused(&self, db: &Database, cutoff: Instant) -> Result<usize, ApiError> {
+        let mut released = 0;
         let unused = {
             let db = db.clone();
             crate::blocking::blocking(move || Ok(db.read(|c| documents::unreferenced_blobs(c, cutoff, 500))?))
@@ -189,7 +197,7 @@ impl Vault {
             match (forgotten, retired) {
                 (true, Some(retired)) => {
                     self.store.purge(&retired).await.map_err(ApiError::internal)?;
-                    swept.released += 1;
+                    released += 1;
                 }
                 // An upload touched the blob meanwhile: its bytes stay.
                 (false, Some(retired)) => self
@@ -200,7 +208,12 @@ impl Vault {
                 (_, None) => {}
             }
         }
-        // Strays: bytes without a blob row at all.
+        Ok(released)
+    }
+
+    /// Bytes without a blob row at all (an upload interrupted between bytes and row).
+    async fn remove_strays(&self, db: &Database, cutoff: Instant) -> Result<usize, ApiError> {
+        let mut strays = 0;
         for listed in self.store.list().await.map_err(ApiError::internal)? {
             if listed.modified >= cutoff {
                 continue;
@@ -227,11 +240,10 @@ impl Vault {
                     .map_err(ApiError::internal)?;
             } else {
                 self.store.purge(&retired).await.map_err(ApiError::internal)?;
-                swept.strays += 1;
+                strays += 1;
             }
         }
-        swept.partials = self.remove_stale_partials(cutoff).await?;
-        Ok(swept)
+        Ok(strays)
     }
 
     async fn remove_stale_partials(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<usize, ApiError> {

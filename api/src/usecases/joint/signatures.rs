@@ -74,7 +74,7 @@ pub fn send_code(
 /// The code to the account's e-mail (or phone when it has no e-mail); like the sign-in
 /// codes, with this purpose's subject.
 fn code_letter(account: &Account, code: &str) -> Option<Message> {
-    let (channel, to) = match (&account.row.email, &account.row.phone) {
+    let (channel, to) = match (&account.email, &account.phone) {
         (Some(email), _) => (Channel::Email, email.clone()),
         (None, Some(phone)) => (Channel::Sms, phone.clone()),
         (None, None) => return None,
@@ -155,8 +155,8 @@ fn confirm(
     now: Instant,
 ) -> Result<SignatureMethod, ApiError> {
     let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-    let method = if account.row.totp_enabled {
-        second_factor::check_totp(tx, pii, &account, code)?.then_some(SignatureMethod::Totp)
+    let method = if account.totp.enabled {
+        second_factor::check_totp(tx, pii, &account, code, now)?.then_some(SignatureMethod::Totp)
     } else {
         let target = id.to_string();
         second_factor::redeem(tx, pii, account.id, PURPOSE, None, code, attempts, now)?

@@ -1,9 +1,9 @@
-//! The account as its holder sees it: personal data decrypted for its owner only.
+//! The account as its holder sees it: personal data decrypted for its owner only, and
+//! the passport as requests carry it.
 
 use chrono::NaiveDate;
-use domain::account::AccountLevel;
+use domain::account::{sealed_field, Account, AccountLevel, PassportInput};
 use domain::ids::AccountId;
-use persistence::accounts::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,6 +17,17 @@ pub struct PassportBody {
     pub number: String,
     pub issued_on: NaiveDate,
     pub division_code: String,
+}
+
+impl From<PassportBody> for PassportInput {
+    fn from(body: PassportBody) -> PassportInput {
+        PassportInput {
+            series: body.series,
+            number: body.number,
+            issued_on: body.issued_on,
+            division_code: body.division_code,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -53,11 +64,6 @@ pub struct ProfileView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The associated data binding a ciphertext to its account and field.
-pub fn field(account: AccountId, name: &str) -> String {
-    format!("{name}/{account}")
-}
-
 fn open(
     pii: &PiiCipher,
     account: AccountId,
@@ -65,39 +71,42 @@ fn open(
     sealed: Option<&str>,
 ) -> Result<Option<String>, ApiError> {
     sealed
-        .map(|s| pii.decrypt(&field(account, name), s).map_err(ApiError::internal))
+        .map(|s| {
+            pii.decrypt(&sealed_field(account, name), s)
+                .map_err(ApiError::internal)
+        })
         .transpose()
 }
 
 impl ProfileView {
     pub fn of(account: &Account, pii: &PiiCipher) -> Result<ProfileView, ApiError> {
-        let row = &account.row;
-        let passport = open(pii, account.id, "passport", row.passport_enc.as_deref())?
+        let sealed = &account.sealed;
+        let passport = open(pii, account.id, "passport", sealed.passport.as_deref())?
             .map(|json| serde_json::from_str::<PassportBody>(&json).map_err(ApiError::internal))
             .transpose()?;
         Ok(ProfileView {
             id: account.id,
             level: account.level,
             roles: account.roles.clone(),
-            display_name: row.display_name.clone(),
-            surname: row.surname.clone(),
-            given_name: row.given_name.clone(),
-            patronymic: row.patronymic.clone(),
-            birth_date: row.birth_date,
-            snils: open(pii, account.id, "snils", row.snils_enc.as_deref())?,
-            inn: open(pii, account.id, "inn", row.inn_enc.as_deref())?,
-            phone: row.phone.clone(),
-            email: row.email.clone(),
+            display_name: account.display_name.clone(),
+            surname: account.surname.clone(),
+            given_name: account.given_name.clone(),
+            patronymic: account.patronymic.clone(),
+            birth_date: account.birth_date,
+            snils: open(pii, account.id, "snils", sealed.snils.as_deref())?,
+            inn: open(pii, account.id, "inn", sealed.inn.as_deref())?,
+            phone: account.phone.clone(),
+            email: account.email.clone(),
             passport,
-            totp_enabled: row.totp_enabled,
-            ip_allow_list: row.ip_allow_list.as_deref().map(|l| {
+            totp_enabled: account.totp.enabled,
+            ip_allow_list: account.ip_allow_list.as_deref().map(|l| {
                 l.split(',')
                     .map(|e| e.trim().to_string())
                     .filter(|e| !e.is_empty())
                     .collect()
             }),
-            agency_code: row.agency_code.clone(),
-            version: row.version,
+            agency_code: account.agency_code.clone(),
+            version: account.version,
             created_at: account.created_at,
         })
     }

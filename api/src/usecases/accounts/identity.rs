@@ -1,0 +1,55 @@
+//! An officer (or admin) confirming a citizen's identity: `standard` becomes `confirmed`.
+
+use domain::access::{authorize, Action, Resource};
+use domain::account::{AccountLevel, ConfirmationRefused};
+use domain::audit::AuditEntry;
+use domain::ids::AccountId;
+use domain::notice::Notice;
+use domain::time::Instant;
+use persistence::{accounts, DbConnection};
+use serde_json::json;
+
+use super::load;
+use crate::error::ApiError;
+use crate::lifecycle::Acting;
+use crate::usecases::{Effects, Outcome};
+
+pub fn confirm(
+    tx: &mut DbConnection,
+    who: &Acting,
+    target: AccountId,
+    now: Instant,
+) -> Result<Outcome<AccountLevel>, ApiError> {
+    authorize(
+        &who.subject,
+        Action::AccountsConfirmIdentity,
+        &Resource::Account(target),
+        now,
+    )?;
+    let account = load(tx, target)?;
+    let level = account.level.confirm().map_err(|refused| match refused {
+        ConfirmationRefused::AlreadyConfirmed => {
+            ApiError::conflict("already_confirmed", "This identity is confirmed already.")
+        }
+        ConfirmationRefused::DocumentsMissing => ApiError::conflict(
+            "documents_missing",
+            "The account needs a passport and SNILS (level standard) before confirmation.",
+        ),
+    })?;
+    accounts::set_level(tx, target, level, now)?;
+    let notice = Notice {
+        recipient: target,
+        kind: "account.confirmed".into(),
+        title: "Личность подтверждена".into(),
+        body:
+            "Ваша учётная запись подтверждена: теперь вы можете подавать заявления и выдавать доверенности."
+                .into(),
+        data: json!({}),
+        important: false,
+    };
+    let entry = AuditEntry::new("account.confirm_identity", "account")
+        .by(Some(who.account))
+        .target(target)
+        .from_ip(who.ip.clone());
+    Ok(Outcome::new(level, Effects::none().notice(notice).audit(entry)))
+}
