@@ -32,8 +32,8 @@ impl Clock {
     }
 }
 
-/// The system's time, for code that has no application state yet (start-up, the CLI).
-/// Transitional for request paths: every use case takes `now` from the state's clock.
+/// The system's time, for code that runs without an application state (start-up seeding,
+/// the CLI). Never on a request path: use cases get `now` from the state's clock.
 pub fn now() -> Instant {
     to_storage_precision(chrono::Utc::now())
 }

@@ -218,14 +218,3 @@ pub fn once(
         Err(e) => Err(e.into()),
     }
 }
-
-/// [`once`] for a handler not yet written as a use case: its effects are written by hand.
-/// Goes when the last caller has moved to `AppState::run`.
-pub fn once_unshaped(
-    tx: &mut DbConnection,
-    key: Option<&Idempotency>,
-    create: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError>,
-) -> Result<Answer, ApiError> {
-    let outcome = once(tx, key, crate::clock::now(), |tx| create(tx).map(Outcome::quiet))?;
-    Ok(outcome.value)
-}

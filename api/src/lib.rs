@@ -17,8 +17,6 @@ pub mod forms;
 pub mod http_errors;
 pub mod idempotency;
 pub mod jobs;
-pub mod joint;
-pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

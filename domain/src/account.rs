@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
-use crate::access::Role;
+use crate::actions::Role;
 use crate::field_error::FieldError;
 use crate::ids::AccountId;
 use crate::person::{age_on, Email, Inn, PassportRf, Phone, Snils};

@@ -11,7 +11,7 @@ mod term_change;
 pub use rules::{check_parties, check_redelegation, require_second_factor, Refusal};
 pub use term_change::{TermChange, TermChangeStatus};
 
-use crate::access::Action;
+use crate::actions::Action;
 use crate::field_error::FieldError;
 use crate::ids::{AccountId, DelegationId};
 use crate::time::Instant;
@@ -98,7 +98,7 @@ pub fn never_delegable(action: Action) -> bool {
             | Action::OrganisationsRead
             | Action::AccountsConfirmIdentity
             | Action::ApplicationsSign
-    ) || crate::access::Action::OFFICER.contains(&action)
+    ) || crate::actions::Action::OFFICER.contains(&action)
         || matches!(
             action,
             Action::AgencyQueueRead | Action::AuditVerify | Action::CatalogManage

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::access::Action;
+use crate::actions::Action;
 use crate::application::Status;
 use crate::catalog::ServicePolicy;
 use crate::field_error::FieldError;

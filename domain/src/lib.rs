@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod account;
+pub mod actions;
 pub mod application;
 pub mod audit;
 pub mod catalog;

@@ -28,9 +28,6 @@ pub struct NewLiveEvent {
     pub audience: Vec<AccountId>,
 }
 
-/// The name callers not yet renamed use (the effects writer, lifecycle).
-pub type NewEvent = NewLiveEvent;
-
 /// A committed live event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveEvent {

@@ -12,9 +12,9 @@ use crate::auth::network::client_ip;
 use crate::auth::{passwords, Actor};
 use crate::concurrency::etag;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
 use crate::state::{blocking, State};
 use crate::usecases::accounts::{identity, registration};
+use crate::usecases::Acting;
 use crate::views::profile::{PassportBody, ProfileView};
 
 #[derive(Deserialize, ToSchema)]

@@ -10,15 +10,15 @@ use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::documents::{serve, StoredFile};
 use crate::auth::Actor;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::documents::attachments::{self, Attach};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use crate::vault::serve::{serve, StoredFile};
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -178,7 +178,7 @@ pub async fn list(
 ) -> Result<Json<AttachmentList>, ApiError> {
     let (id, acting, all) = (id.into_inner(), Acting::from(&actor), query.all.unwrap_or(false));
     let found = state
-        .query(move |c, _| attachments::list(c, &acting, id, all))
+        .query(move |c, now| attachments::list(c, &acting, id, all, now))
         .await?;
     Ok(Json(AttachmentList {
         items: found.iter().map(view).collect(),
@@ -210,7 +210,7 @@ pub async fn content(
 ) -> Result<HttpResponse, ApiError> {
     let ((id, attachment_id), acting) = (path.into_inner(), Acting::from(&actor));
     let (app, attachment) = state
-        .query(move |c, _| attachments::find(c, &acting, id, attachment_id))
+        .query(move |c, now| attachments::find(c, &acting, id, attachment_id, now))
         .await?;
     let file = StoredFile {
         sha256: &attachment.sha256,

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::audit;
+use crate::usecases::Acting;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"intact": false, "records_checked": 41, "head_seq": 57, "first_broken_seq": 42, "problem": "altered"}))]

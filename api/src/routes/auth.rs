@@ -14,12 +14,13 @@ use crate::auth::network::client_ip;
 use crate::auth::session::{Origin, SessionRules, TokenPair};
 use crate::auth::{actor::user_agent, logins, passwords, Actor};
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
 use crate::state::{blocking, State};
 use crate::usecases::sessions;
 use crate::usecases::sessions::login::{LoginStep, PasswordAttempt, SecondFactorAttempt};
 use crate::usecases::sessions::reset::{self, NewPassword, ResetRules};
 use crate::usecases::sessions::{own, refresh as refreshing};
+use crate::usecases::Acting;
+use crate::views::accepted::{Accepted, ACCEPTED};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"login": "maria@example.ru", "password": "Tundra-Violet-42"}))]
@@ -91,13 +92,6 @@ pub struct SessionList {
 pub struct PasswordResetRequest {
     #[schema(min_length = 1)]
     pub login: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"status": "accepted", "detail": "If an account with this login exists, a code has been sent to its contacts."}))]
-pub struct Accepted {
-    pub status: &'static str,
-    pub detail: &'static str,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -338,11 +332,6 @@ pub async fn end_one_session(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
-
-pub const ACCEPTED: Accepted = Accepted {
-    status: "accepted",
-    detail: "If an account with this login exists, a code has been sent to its contacts.",
-};
 
 /// Ask for a password-reset code. The answer is the same whether or not the login exists.
 #[utoipa::path(

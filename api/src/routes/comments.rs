@@ -13,9 +13,9 @@ use crate::auth::Actor;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::joint::comments;
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
@@ -102,7 +102,7 @@ pub async fn list(
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.cursor.as_deref())?;
     let found = state
-        .query(move |c, _| comments::page(c, &acting, id, after.as_ref(), limit))
+        .query(move |c, now| comments::page(c, &acting, id, after.as_ref(), limit, now))
         .await?;
     let next_cursor = paging::next(&found, limit, |c| (c.created_at, c.id.to_string()));
     Ok(Json(Page {
@@ -183,7 +183,9 @@ pub async fn get_one(
     path: Path<(ApplicationId, CommentId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (path, acting) = (path.into_inner(), Acting::from(&actor));
-    let (comment, history) = state.query(move |c, _| comments::one(c, &acting, path)).await?;
+    let (comment, history) = state
+        .query(move |c, now| comments::one(c, &acting, path, now))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(comment.version)))
         .json(view(&comment, history)))

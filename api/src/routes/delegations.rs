@@ -16,13 +16,13 @@ use crate::auth::{logins, Actor};
 use crate::concurrency::{etag, IfMatch};
 use crate::error::{from_field_error, ApiError};
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::delegations as cases;
 use crate::usecases::delegations::create::{Created, Draft, Issuing, Representative};
 use crate::usecases::delegations::read::ListQuery as Listing;
 use crate::usecases::delegations::respond::CodeCheck;
 use crate::usecases::delegations::term::NewTerm;
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -8,7 +8,7 @@ use actix_web::{delete, get, patch, post, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use domain::access::Action;
 use domain::document::{AccessLevel, Document, FileType};
-use domain::ids::{AccountId, ApplicationId, DocumentId};
+use domain::ids::{ApplicationId, DocumentId};
 use persistence::documents::ListFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,12 +19,13 @@ use crate::auth::Actor;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::documents::vault::{self as documents, Changes, Limits, Upload};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use crate::vault::serve::{serve, StoredFile};
 use crate::vault::upload as intake;
-use crate::vault::{self, download, Staged};
+use crate::vault::{self, Staged};
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -446,37 +447,6 @@ pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<
         .run(move |tx, now| documents::remove(tx, &acting, id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A stored file about to be served.
-pub struct StoredFile<'a> {
-    pub sha256: &'a str,
-    pub size_bytes: i64,
-    pub file_type: FileType,
-    pub name: &'a str,
-}
-
-/// Serves a file, first recording (as `kind`) a download by anyone but its `owner` — a
-/// representative, a co-participant, an officer.
-pub async fn serve(
-    state: &State,
-    actor: &Actor,
-    req: &HttpRequest,
-    owner: AccountId,
-    target: String,
-    kind: &'static str,
-    file: StoredFile<'_>,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(effects) = documents::download_audit(&Acting::from(actor), owner, target, kind) {
-        state.run(move |_, _| Ok(Outcome::new((), effects))).await?;
-    }
-    let served = download::Content {
-        sha256: file.sha256,
-        size: u64::try_from(file.size_bytes).map_err(ApiError::internal)?,
-        file_type: file.file_type,
-        name: file.name,
-    };
-    download::respond(state.vault.store.as_ref(), req, served).await
 }
 
 /// Download a document (supports `Range`, `If-None-Match`).

@@ -12,9 +12,9 @@ use utoipa::IntoParams;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::events::{respond, Feed, Gate};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::joint::live;
+use crate::usecases::Acting;
 
 const LAST_EVENT_ID: &str = "Last-Event-ID";
 
@@ -91,7 +91,8 @@ pub async fn application_events(
         id,
         viewer: actor.principal(),
     };
-    let gate: Gate = Arc::new(move |c, actor, _| live::may_watch_application(c, &Acting::from(actor), id));
+    let gate: Gate =
+        Arc::new(move |c, actor, now| live::may_watch_application(c, &Acting::from(actor), id, now));
     respond(&state, actor, feed, gate, after).await
 }
 

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use crate::auth::{passwords, Actor};
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
 use crate::state::{blocking, State};
 use crate::usecases::accounts::contacts::{self, Reauthentication};
 use crate::usecases::accounts::profile::{self, ProfileChanges};
 use crate::usecases::accounts::{load, second_factor};
+use crate::usecases::Acting;
 use crate::views::profile::{PassportBody, ProfileView};
 
 fn profile_response(account: &Account, state: &State) -> Result<HttpResponse, ApiError> {

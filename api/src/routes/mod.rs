@@ -21,10 +21,6 @@ pub mod requests;
 pub mod signatures;
 pub mod templates;
 
-/// Profile views moved to `crate::views::profile`; kept reachable here for the route
-/// modules that still name them through `super::profile`.
-pub use crate::views::profile;
-
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 

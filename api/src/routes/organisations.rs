@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use crate::auth::{logins, Actor};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::organisations as cases;
+use crate::usecases::Acting;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]

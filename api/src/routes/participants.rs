@@ -16,10 +16,10 @@ use crate::auth::Actor;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::joint::invitations::{self, InviteInput};
 use crate::usecases::joint::participants;
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
@@ -125,7 +125,7 @@ pub async fn list(
 ) -> Result<Json<ParticipantList>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
     let (roster, now) = state
-        .query(move |c, now| Ok((participants::list(c, &acting, id)?, now)))
+        .query(move |c, now| Ok((participants::list(c, &acting, id, now)?, now)))
         .await?;
     Ok(Json(ParticipantList {
         items: roster.people.iter().map(participant_view).collect(),

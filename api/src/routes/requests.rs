@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::joint::requests::{self, AskInput};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
@@ -92,7 +92,9 @@ pub async fn list(
     id: Path<ApplicationId>,
 ) -> Result<Json<RequestList>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
-    let found = state.query(move |c, _| requests::list(c, &acting, id)).await?;
+    let found = state
+        .query(move |c, now| requests::list(c, &acting, id, now))
+        .await?;
     Ok(Json(RequestList {
         items: found.iter().map(view).collect(),
     }))

@@ -14,9 +14,9 @@ use crate::auth::Actor;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
-use crate::lifecycle::Acting;
 use crate::state::State;
 use crate::usecases::joint::signatures::{self, SignInput};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 #[derive(Serialize, ToSchema)]
@@ -95,7 +95,9 @@ pub async fn list(
     id: Path<ApplicationId>,
 ) -> Result<Json<SignatureList>, ApiError> {
     let (id, acting) = (id.into_inner(), Acting::from(&actor));
-    let sheet = state.query(move |c, _| signatures::list(c, &acting, id)).await?;
+    let sheet = state
+        .query(move |c, now| signatures::list(c, &acting, id, now))
+        .await?;
     Ok(Json(SignatureList {
         items: sheet
             .signatures
@@ -117,7 +119,7 @@ pub async fn list(
     operation_id = "sendSigningCode",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 202, description = "A code is on its way to your e-mail or phone", body = super::auth::Accepted))
+    responses((status = 202, description = "A code is on its way to your e-mail or phone", body = crate::views::accepted::Accepted))
 )]
 #[post("/applications/{id}/signatures/code")]
 pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
@@ -126,7 +128,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     state
         .run(move |tx, now| signatures::send_code(tx, &acting, id, (&pii, ttl), now))
         .await?;
-    Ok(HttpResponse::Accepted().json(super::auth::ACCEPTED))
+    Ok(HttpResponse::Accepted().json(crate::views::accepted::ACCEPTED))
 }
 
 /// Sign the current version (requires `If-Match` naming it and a fresh one-time code).

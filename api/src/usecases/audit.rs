@@ -6,7 +6,7 @@ use persistence::audit::Verification;
 use persistence::DbConnection;
 
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 
 /// Recomputes the whole hash chain.
 pub fn verify(conn: &mut DbConnection, who: &Acting, now: Instant) -> Result<Verification, ApiError> {

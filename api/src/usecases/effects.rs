@@ -8,7 +8,7 @@ use domain::notice::Notice;
 use domain::time::Instant;
 use persistence::applications::NewHistory;
 use persistence::delegations::NewDelegationEvent;
-use persistence::events::NewEvent;
+use persistence::events::NewLiveEvent;
 use persistence::{DbConnection, StoreError};
 
 /// One history row: of an application or of a delegation.
@@ -24,7 +24,7 @@ pub enum History {
 pub struct Effects {
     history: Vec<History>,
     audit: Vec<AuditEntry>,
-    events: Vec<NewEvent>,
+    events: Vec<NewLiveEvent>,
     notices: Vec<Notice>,
 }
 
@@ -43,7 +43,7 @@ impl Effects {
         self
     }
 
-    pub fn event(mut self, event: NewEvent) -> Self {
+    pub fn event(mut self, event: NewLiveEvent) -> Self {
         self.events.push(event);
         self
     }

@@ -13,7 +13,7 @@ use persistence::DbConnection;
 use serde_json::json;
 
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 fn resource(o: &Organisation) -> Resource {

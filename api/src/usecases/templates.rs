@@ -179,7 +179,7 @@ pub fn filled(
 ) -> Result<Value, ApiError> {
     let found = persistence::accounts::find(tx, account)?.ok_or_else(ApiError::not_found)?;
     // The profile's decrypted fields: its view is the one reader of the sealed columns.
-    let profile = crate::routes::profile::ProfileView::of(&found, pii)?;
+    let profile = crate::views::profile::ProfileView::of(&found, pii)?;
     let lookup = |name: &str| -> Option<String> {
         let passport = profile.passport.as_ref();
         match name {

@@ -2,6 +2,7 @@
 //! taking back the bytes of a failed one, the orphan sweep and the retention job.
 
 pub mod download;
+pub mod serve;
 pub mod store;
 pub mod upload;
 

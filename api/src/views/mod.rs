@@ -1,5 +1,6 @@
 //! Request and response bodies shared by more than one route module (or by the demo).
 
+pub mod accepted;
 pub mod applications;
 pub mod catalog;
 pub mod confirmations;

@@ -148,7 +148,7 @@ impl Delegation {
 mod tests {
     use super::super::{Kind, Powers};
     use super::*;
-    use crate::access::Action;
+    use crate::actions::Action;
     use crate::ids::DelegationId;
     use chrono::{TimeDelta, TimeZone, Utc};
 

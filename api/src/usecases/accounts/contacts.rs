@@ -18,8 +18,8 @@ use crate::auth::alerts::Alert;
 use crate::auth::second_factor::{self, Proof};
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::Acting;
 use crate::usecases::sessions::Answered;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 const CONTACT: &str = "contact_change";

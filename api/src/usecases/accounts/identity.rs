@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::load;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 pub fn confirm(

@@ -12,7 +12,7 @@ use super::{load, passport, seal_passport};
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// The principal's profile.

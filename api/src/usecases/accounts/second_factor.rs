@@ -13,7 +13,7 @@ use crate::auth::second_factor::{self, totp_field, Proof};
 use crate::auth::totp;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// A started enrolment: the secret to put into an authenticator app.

@@ -10,7 +10,7 @@ use domain::ids::ApplicationId;
 use domain::notice::Notice;
 use domain::time::Instant;
 use persistence::applications::NewHistory;
-use persistence::events::NewEvent;
+use persistence::events::NewLiveEvent;
 use persistence::{applications, joint, DbConnection};
 use serde_json::json;
 
@@ -87,7 +87,7 @@ pub fn store_step(
         .target(app.id)
         .details(json!({ "from": step.from.as_str(), "to": step.to.as_str(), "agency": app.agency_code }))
         .from_ip(ip);
-    let event = NewEvent {
+    let event = NewLiveEvent {
         application: app.id,
         kind,
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
@@ -129,7 +129,7 @@ pub fn status_notice(app: &Application, step: &Step) -> Notice {
 
 /// Who hears an application's events on `/me/events`: the owner and every participant.
 pub fn audience(tx: &mut DbConnection, app: &Application) -> Result<Vec<domain::ids::AccountId>, ApiError> {
-    crate::joint::members(tx, app)
+    crate::usecases::joint::members(tx, app)
 }
 
 /// The live event of a change that is not a transition (a draft created or saved).
@@ -138,8 +138,8 @@ pub fn live_event(
     app: &Application,
     kind: &str,
     acting: &Acting,
-) -> Result<NewEvent, ApiError> {
-    Ok(NewEvent {
+) -> Result<NewLiveEvent, ApiError> {
+    Ok(NewLiveEvent {
         application: app.id,
         kind: kind.into(),
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": acting.account}),

@@ -15,7 +15,7 @@ use super::{code_hash, load_for, notice, require_second_factors};
 use crate::auth::second_factor;
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// Who is to represent: an account id, or the lookup keys of a login.

@@ -8,7 +8,7 @@ use persistence::DbConnection;
 
 use super::transition::change;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 pub fn cancel(

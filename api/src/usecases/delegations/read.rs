@@ -9,7 +9,7 @@ use persistence::DbConnection;
 
 use super::load;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 
 /// One delegation, as of `now` (its parties only).
 pub fn get(

@@ -12,7 +12,7 @@ use super::transition::{change, transition};
 use super::{code_hash, load_for, require_second_factors};
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 /// How acceptance codes are checked.

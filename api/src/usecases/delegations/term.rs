@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{load, notice, require_second_factors};
 use crate::concurrency::stale;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// A new term asked for.

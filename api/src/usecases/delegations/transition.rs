@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{load_for, notice};
 use crate::concurrency::stale;
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// `event` on the delegation `id`, when the core lets `who` act on the event's side.

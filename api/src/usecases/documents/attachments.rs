@@ -13,13 +13,13 @@ use domain::joint::RequestKind;
 use domain::time::Instant;
 use persistence::applications::{self, NewHistory};
 use persistence::documents as store;
-use persistence::events::NewEvent;
+use persistence::events::NewLiveEvent;
 use persistence::DbConnection;
 use serde_json::{json, Value};
 
 use crate::concurrency::stale;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// Loads the application for a change of its attachments, at `version`, when the
@@ -29,8 +29,9 @@ fn changeable(
     who: &Acting,
     id: ApplicationId,
     version: i64,
+    now: Instant,
 ) -> Result<(Application, Service, AttachmentWindow), ApiError> {
-    let (app, service) = lifecycle::load(tx, who, id, Action::DocumentsUpload)?;
+    let (app, service) = crate::usecases::applications::load(tx, who, id, Action::DocumentsUpload, now)?;
     if app.version != version {
         return Err(stale(app.version));
     }
@@ -45,7 +46,7 @@ fn changeable(
         )
         .with_context(json!({ "status": app.status.as_str() })));
     }
-    lifecycle::unasked_change(tx, &app)?;
+    crate::usecases::applications::unasked_change(tx, &app)?;
     Ok((app, service, window))
 }
 
@@ -129,11 +130,11 @@ fn recorded(
         .target(app.id)
         .details(details.clone())
         .from_ip(who.ip.clone());
-    let live = NewEvent {
+    let live = NewLiveEvent {
         application: app.id,
         kind: format!("application.{event}"),
         data: json!({ "actor": who.account, "details": details }),
-        audience: crate::joint::members(tx, app)?,
+        audience: crate::usecases::joint::members(tx, app)?,
     };
     Ok((
         app.version + 1,
@@ -156,7 +157,7 @@ pub fn attach(
     input: Attach,
     now: Instant,
 ) -> Result<Outcome<(Attachment, i64)>, ApiError> {
-    let (app, service, window) = changeable(tx, who, id, version)?;
+    let (app, service, window) = changeable(tx, who, id, version, now)?;
     let doc = attachable(tx, who, &service, input.document, now)?;
     let doc_type = match input.doc_type {
         Some(t) => {
@@ -218,7 +219,7 @@ pub fn detach(
     document: DocumentId,
     now: Instant,
 ) -> Result<Outcome<i64>, ApiError> {
-    let (app, _, _) = changeable(tx, who, id, version)?;
+    let (app, _, _) = changeable(tx, who, id, version, now)?;
     let current = store::attachments_of(tx, app.id, false)?;
     let attachment = current
         .iter()
@@ -241,8 +242,9 @@ pub fn list(
     who: &Acting,
     id: ApplicationId,
     all: bool,
+    now: Instant,
 ) -> Result<Vec<Attachment>, ApiError> {
-    lifecycle::visible(conn, who, id, Action::DocumentsRead)?;
+    crate::usecases::applications::visible(conn, who, id, Action::DocumentsRead, now)?;
     Ok(store::attachments_of(conn, id, all)?)
 }
 
@@ -252,8 +254,9 @@ pub fn find(
     who: &Acting,
     id: ApplicationId,
     attachment: AttachmentId,
+    now: Instant,
 ) -> Result<(Application, Attachment), ApiError> {
-    let app = lifecycle::visible(conn, who, id, Action::DocumentsRead)?;
+    let app = crate::usecases::applications::visible(conn, who, id, Action::DocumentsRead, now)?;
     let attachment = store::find_attachment(conn, id, attachment)?.ok_or_else(ApiError::not_found)?;
     Ok((app, attachment))
 }

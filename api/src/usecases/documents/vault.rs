@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::concurrency::stale;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// The rules an upload is held to.
@@ -48,7 +48,7 @@ pub fn upload_limits(
         });
     };
     // Participants with `documents.upload` on the application upload into their own vault.
-    let (_, service) = lifecycle::load(conn, who, id, Action::DocumentsUpload)?;
+    let (_, service) = crate::usecases::applications::load(conn, who, id, Action::DocumentsUpload, now)?;
     Ok(Limits {
         types: rules::service_file_types(&service.allowed_file_types),
         max_bytes: configured_max.min(u64::try_from(service.max_file_bytes).unwrap_or(configured_max)),

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::{members, recorded, refused, title, Tidings};
 use crate::concurrency::stale;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 /// A page of the thread, oldest first, after the `(created_at, id)` cursor.
@@ -25,8 +25,9 @@ pub fn page(
     id: ApplicationId,
     after: Option<&(Instant, String)>,
     limit: i64,
+    now: Instant,
 ) -> Result<Vec<Comment>, ApiError> {
-    lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
     Ok(store::comments_of(tx, id, after, limit)?)
 }
 
@@ -35,8 +36,9 @@ pub fn one(
     tx: &mut DbConnection,
     acting: &Acting,
     (id, comment_id): (ApplicationId, CommentId),
+    now: Instant,
 ) -> Result<(Comment, Vec<Revision>), ApiError> {
-    lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
     let comment = store::find_comment(tx, id, comment_id)?.ok_or_else(ApiError::not_found)?;
     let history = store::revisions_of(tx, comment.id)?;
     Ok((comment, history))
@@ -51,7 +53,7 @@ pub fn add(
     now: Instant,
 ) -> Result<Outcome<Comment>, ApiError> {
     let text = CommentText::parse(text).map_err(refused)?;
-    let app = lifecycle::visible(tx, acting, id, Action::CommentsWrite)?;
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::CommentsWrite, now)?;
     let comment = Comment {
         id: CommentId::new(),
         application: id,
@@ -79,7 +81,7 @@ pub fn edit(
     now: Instant,
 ) -> Result<Outcome<(Comment, Vec<Revision>)>, ApiError> {
     let text = CommentText::parse(text).map_err(refused)?;
-    let app = lifecycle::visible(tx, acting, id, Action::CommentsWrite)?;
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::CommentsWrite, now)?;
     let old = store::find_comment(tx, id, comment_id)?.ok_or_else(ApiError::not_found)?;
     authorize_comment_edit(&acting.subject, old.author)?;
     if old.version != version {

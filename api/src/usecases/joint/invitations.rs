@@ -20,7 +20,7 @@ use super::participants::bump;
 use super::{members, recorded, refused, title, Tidings};
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// Who to invite (exactly one contact) and as what.
@@ -92,7 +92,8 @@ pub fn invite(
     now: Instant,
 ) -> Result<Outcome<Invitation>, ApiError> {
     let contact = contact(&input, pii)?;
-    let (app, service) = lifecycle::load(tx, acting, id, Action::ParticipantsManage)?;
+    let (app, service) =
+        crate::usecases::applications::load(tx, acting, id, Action::ParticipantsManage, now)?;
     rules::check_role(input.role, &service.policy).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
     if let Some(invitee) = &invitee {

@@ -9,14 +9,15 @@ use domain::time::Instant;
 use persistence::DbConnection;
 
 use crate::error::ApiError;
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 
 pub fn may_watch_application(
     tx: &mut DbConnection,
     acting: &Acting,
     id: ApplicationId,
+    now: Instant,
 ) -> Result<(), ApiError> {
-    lifecycle::visible(tx, acting, id, Action::ApplicationsRead).map(|_| ())
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now).map(|_| ())
 }
 
 /// Whether the caller may watch the live events addressed to `principal`.

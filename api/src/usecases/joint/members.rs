@@ -11,7 +11,7 @@ use persistence::DbConnection;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::Effects;
 
 /// Everyone on the application: the owner and every participant.

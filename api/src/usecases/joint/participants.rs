@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{members, recorded, refused, title, Tidings};
 use crate::concurrency::stale;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
 /// Everyone on an application, the owner first, and the invitations not answered yet.
@@ -23,8 +23,13 @@ pub struct Roster {
     pub invitations: Vec<Invitation>,
 }
 
-pub fn list(tx: &mut DbConnection, acting: &Acting, id: ApplicationId) -> Result<Roster, ApiError> {
-    let app = lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+pub fn list(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    now: Instant,
+) -> Result<Roster, ApiError> {
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
     let owner = Participant {
         account: app.owner,
         role: ParticipantRole::Owner,
@@ -62,7 +67,8 @@ pub fn change_role(
     version: i64,
     now: Instant,
 ) -> Result<Outcome<Changed>, ApiError> {
-    let (app, service) = lifecycle::load(tx, acting, id, Action::ParticipantsManage)?;
+    let (app, service) =
+        crate::usecases::applications::load(tx, acting, id, Action::ParticipantsManage, now)?;
     if app.version != version {
         return Err(stale(app.version));
     }
@@ -108,7 +114,7 @@ pub fn remove(
 ) -> Result<Outcome<i64>, ApiError> {
     let action = rules::removal(account, acting.principal());
     let leaving = action == Action::ParticipationLeave;
-    let (app, _) = lifecycle::load(tx, acting, id, action)?;
+    let (app, _) = crate::usecases::applications::load(tx, acting, id, action, now)?;
     if app.version != version {
         return Err(stale(app.version));
     }

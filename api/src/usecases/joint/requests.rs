@@ -13,11 +13,16 @@ use serde_json::json;
 
 use super::{members, recorded, refused, title, Tidings};
 use crate::error::{from_field_error, ApiError};
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::Outcome;
 
-pub fn list(tx: &mut DbConnection, acting: &Acting, id: ApplicationId) -> Result<Vec<Request>, ApiError> {
-    lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+pub fn list(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    now: Instant,
+) -> Result<Vec<Request>, ApiError> {
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
     Ok(store::requests_of(tx, id)?)
 }
 
@@ -47,7 +52,7 @@ pub fn create(
         now,
     )
     .map_err(from_field_error)?;
-    let app = lifecycle::visible(tx, acting, id, Action::RequestsCreate)?;
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::RequestsCreate, now)?;
     let participants = store::participants_of(tx, id)?;
     ask.check_assignee(rules::role_on(app.owner, &participants, ask.assignee))
         .map_err(refused)?;

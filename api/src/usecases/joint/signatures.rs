@@ -19,7 +19,7 @@ use crate::auth::second_factor;
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Acting};
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 const PURPOSE: &str = "application.sign";
@@ -32,12 +32,17 @@ pub struct Sheet {
     pub missing: Vec<(AccountId, ParticipantRole)>,
 }
 
-pub fn list(tx: &mut DbConnection, acting: &Acting, id: ApplicationId) -> Result<Sheet, ApiError> {
-    let app = lifecycle::visible(tx, acting, id, Action::ApplicationsRead)?;
+pub fn list(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    now: Instant,
+) -> Result<Sheet, ApiError> {
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
     Ok(Sheet {
-        content_hash: lifecycle::content_hash(tx, &app)?,
+        content_hash: crate::usecases::applications::content_hash(tx, &app)?,
         signatures: store::signatures_of(tx, id)?,
-        missing: lifecycle::unsigned(tx, &app)?,
+        missing: crate::usecases::applications::unsigned(tx, &app)?,
     })
 }
 
@@ -50,7 +55,7 @@ pub fn send_code(
     (pii, ttl): (&PiiCipher, TimeDelta),
     now: Instant,
 ) -> Result<Outcome<()>, ApiError> {
-    lifecycle::visible(tx, acting, id, Action::ApplicationsSign)?;
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
     let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
     let code = second_factor::new_numeric_code();
     let code_id = uuid::Uuid::now_v7().to_string();
@@ -103,7 +108,7 @@ pub fn sign(
     (pii, attempts): (&PiiCipher, i32),
     now: Instant,
 ) -> Result<Outcome<Signature>, ApiError> {
-    let app = lifecycle::visible(tx, acting, id, Action::ApplicationsSign)?;
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
     if app.version != input.version {
         return Err(stale(app.version));
     }
@@ -111,7 +116,7 @@ pub fn sign(
         return Err(refused(Refusal::NotSignable));
     }
     let method = confirm(tx, acting, id, &input.code, (pii, attempts), now)?;
-    let hash = lifecycle::content_hash(tx, &app)?;
+    let hash = crate::usecases::applications::content_hash(tx, &app)?;
     let signer = acting.principal();
     rules::check_not_signed(&store::signatures_of(tx, id)?, signer, &hash).map_err(refused)?;
     let role = rules::role_on(app.owner, &store::participants_of(tx, id)?, signer)

@@ -9,7 +9,7 @@ use persistence::DbConnection;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::lifecycle::Acting;
+use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
 /// Ends the caller's current session (logout).
