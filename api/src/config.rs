@@ -205,6 +205,10 @@ pub const KEYS: &[&str] = &[
     "idempotency_ttl_hours",
     "stream_recheck_secs",
     "metrics_token",
+];
+
+/// The abuse-limit keys (see [`Limits`]); also accepted in the file and environment.
+pub const RATE_KEYS: [&str; 10] = [
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_second_factor_per_account",
@@ -242,7 +246,7 @@ impl Source {
         if let Ok(path) = std::env::var("KABINET_CONFIG") {
             source.merge_toml_file(&path)?;
         }
-        for key in KEYS {
+        for key in KEYS.iter().chain(RATE_KEYS.iter()) {
             let name = env_name(key);
             if let Ok(value) = std::env::var(&name) {
                 source.values.insert((*key).to_string(), (name, value));
@@ -261,7 +265,7 @@ impl Source {
             .parse()
             .map_err(|e| fail(format!("{path} is not valid TOML: {e}")))?;
         for (key, value) in table {
-            if !KEYS.contains(&key.as_str()) {
+            if !KEYS.contains(&key.as_str()) && !RATE_KEYS.contains(&key.as_str()) {
                 return Err(fail(format!("{path}: unknown key `{key}`")));
             }
             let text = match value {

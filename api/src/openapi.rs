@@ -167,67 +167,79 @@ pub struct ApiDoc;
 /// a race with another one and be asked to retry (409 `write_conflict`); and any operation
 /// can meet an unavailable database (503).
 pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::ParameterIn;
+    use actix_web::http::Method;
     use utoipa::openapi::{Ref, RefOr};
     for (path, item) in openapi.paths.paths.iter_mut() {
         let operations = [
-            (&mut item.get, false, actix_web::http::Method::GET),
-            (&mut item.post, true, actix_web::http::Method::POST),
-            (&mut item.put, true, actix_web::http::Method::PUT),
-            (&mut item.patch, true, actix_web::http::Method::PATCH),
-            (&mut item.delete, true, actix_web::http::Method::DELETE),
+            (&mut item.get, Method::GET),
+            (&mut item.post, Method::POST),
+            (&mut item.put, Method::PUT),
+            (&mut item.patch, Method::PATCH),
+            (&mut item.delete, Method::DELETE),
         ];
-        for (operation, writes, method) in operations {
+        for (operation, method) in operations {
             let Some(operation) = operation else {
                 continue;
             };
-            let parameters = operation.parameters.clone().unwrap_or_default();
-            let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
-            let if_match = parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match"));
-            let mut common = vec![("503", "ServiceUnavailable")];
-            if operation.request_body.is_some() {
-                common.extend([
-                    ("400", "BadRequest"),
-                    ("413", "PayloadTooLarge"),
-                    ("415", "UnsupportedMediaType"),
-                    ("422", "Unprocessable"),
-                ]);
-            }
-            if has(ParameterIn::Query) {
-                common.push(("422", "Unprocessable"));
-            }
-            if has(ParameterIn::Path) {
-                common.push(("404", "NotFound"));
-            }
-            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                common.extend([
-                    ("400", "BadRequest"),
-                    ("401", "Unauthorized"),
-                    ("403", "Forbidden"),
-                ]);
-                operation
-                    .parameters
-                    .get_or_insert_with(Vec::new)
-                    .push(on_behalf_of());
-            }
-            if if_match {
-                common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
-            }
-            if writes {
-                common.push(("409", "Conflict"));
-            }
-            if crate::edge::limits::limited(&method, path) {
-                common.push(("429", "TooManyRequests"));
-            }
-            for (status, name) in common {
+            let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            for (status, name) in common_responses(operation, &method, path) {
                 operation
                     .responses
                     .responses
                     .entry(status.to_string())
                     .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
             }
+            if authenticated {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(on_behalf_of());
+            }
         }
     }
+}
+
+/// The failures every operation of this shape can answer, whatever its handler does.
+fn common_responses(
+    operation: &utoipa::openapi::path::Operation,
+    method: &actix_web::http::Method,
+    path: &str,
+) -> Vec<(&'static str, &'static str)> {
+    use utoipa::openapi::path::ParameterIn;
+    let parameters = operation.parameters.clone().unwrap_or_default();
+    let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+    let mut common = vec![("503", "ServiceUnavailable")];
+    if operation.request_body.is_some() {
+        common.extend([
+            ("400", "BadRequest"),
+            ("413", "PayloadTooLarge"),
+            ("415", "UnsupportedMediaType"),
+            ("422", "Unprocessable"),
+        ]);
+    }
+    if has(ParameterIn::Query) {
+        common.push(("422", "Unprocessable"));
+    }
+    if has(ParameterIn::Path) {
+        common.push(("404", "NotFound"));
+    }
+    if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        common.extend([
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("403", "Forbidden"),
+        ]);
+    }
+    if parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match")) {
+        common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
+    }
+    if *method != actix_web::http::Method::GET {
+        common.push(("409", "Conflict"));
+    }
+    if crate::edge::limits::limited(method, path) {
+        common.push(("429", "TooManyRequests"));
+    }
+    common
 }
 
 /// `X-On-Behalf-Of`: every authenticated operation can be called for a principal.

@@ -28,6 +28,14 @@ impl<T> Valid<T> {
     }
 }
 
+impl<T> std::ops::Deref for Valid<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 impl<T: DeserializeOwned + Validate + 'static> FromRequest for Valid<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Valid<T>, actix_web::Error>>;
@@ -156,6 +164,29 @@ mod tests {
                 ("limit".to_string(), "out_of_range".to_string()),
                 ("title".to_string(), "too_long".to_string()),
             ]
+        );
+    }
+
+    /// The spec's `minLength`/`maxLength` of a sample field are exactly where the
+    /// validator starts refusing (counted in characters, as JSON Schema counts them).
+    #[test]
+    fn the_spec_documents_the_limits_the_validator_enforces() {
+        use crate::routes::comments::CommentBody;
+        let spec = serde_json::to_value(crate::spec()).unwrap_or_default();
+        let field = &spec["components"]["schemas"]["CommentBody"]["properties"]["body"];
+        let (min, max) = (field["minLength"].as_u64(), field["maxLength"].as_u64());
+        let (Some(min), Some(max)) = (
+            min.and_then(|m| usize::try_from(m).ok()),
+            max.and_then(|m| usize::try_from(m).ok()),
+        ) else {
+            panic!("CommentBody.body documents no length limits: {field}");
+        };
+        let passes = |n: usize| CommentBody { body: "я".repeat(n) }.validate().is_ok();
+        assert!(passes(min) && passes(max), "the documented limits are refused");
+        assert!(!passes(max + 1), "longer than maxLength {max} is accepted");
+        assert!(
+            min == 0 || !passes(min - 1),
+            "shorter than minLength {min} is accepted"
         );
     }
 

@@ -240,20 +240,6 @@ pub struct TestApp {
     _pg: Option<std::sync::Arc<PgDatabase>>,
 }
 
-/// Every abuse limit, set out of reach for tests that are about something else.
-pub const GENEROUS_LIMITS: [&str; 10] = [
-    "rate_login_per_ip",
-    "rate_login_per_account",
-    "rate_second_factor_per_account",
-    "rate_register_per_ip",
-    "rate_register_per_target",
-    "rate_reset_per_ip",
-    "rate_reset_per_target",
-    "rate_messages_per_sender",
-    "rate_uploads_per_account",
-    "rate_creates_per_account",
-];
-
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         TestApp::spawn_with(backend, |s| s).await
@@ -322,7 +308,7 @@ impl TestApp {
             .set("log", "debug");
         // Tests make many requests from one address and account; the abuse limits are
         // tested with their own settings (tests/http/limits.rs).
-        let source = GENEROUS_LIMITS
+        let source = api::config::RATE_KEYS
             .iter()
             .fold(source, |s, key| s.set(key, "100000/1h"));
         let config = Config::from_source(&adjust(source)).unwrap_or_else(|e| panic!("{e}"));

@@ -7,6 +7,7 @@ use domain::ids::{AccountId, ApplicationId, CommentId};
 use domain::joint::Comment;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use super::paging::{self, Page};
 use crate::auth::Actor;
@@ -17,6 +18,7 @@ use crate::state::State;
 use crate::usecases::joint::comments;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use crate::validation::Valid;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -67,11 +69,13 @@ fn view(c: &Comment, history: Vec<domain::joint::Revision>) -> CommentView {
     }
 }
 
-#[derive(Deserialize, Serialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"body": "Нужна ваша подпись, @019a4c3e-0000-7000-8000-000000000001"}))]
 pub struct CommentBody {
     /// 1 to 4000 characters; `@<account id>` mentions a participant.
+    #[schema(min_length = 1, max_length = 4000)]
+    #[validate(length(min = 1, max = 4000))]
     pub body: String,
 }
 
@@ -125,7 +129,7 @@ pub async fn add(
     state: State,
     actor: Actor,
     id: Path<ApplicationId>,
-    body: Json<CommentBody>,
+    body: Valid<CommentBody>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
@@ -157,7 +161,7 @@ pub async fn edit(
     actor: Actor,
     path: Path<(ApplicationId, CommentId)>,
     version: IfMatch,
-    body: Json<CommentBody>,
+    body: Valid<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (path, acting, text) = (path.into_inner(), Acting::from(&actor), body.into_inner().body);
     let (edited, history) = state

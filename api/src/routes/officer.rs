@@ -166,7 +166,7 @@ pub async fn request_info(
 
 #[derive(Deserialize, ToSchema, Default)]
 #[schema(example = json!({"comment": "Документы в порядке"}))]
-pub struct CommentBody {
+pub struct DecisionNote {
     pub comment: Option<String>,
 }
 
@@ -175,7 +175,7 @@ pub struct CommentBody {
     tag = "officer",
     operation_id = "approveApplication",
     security(("bearer" = [])),
-    request_body(content = Option<CommentBody>),
+    request_body(content = Option<DecisionNote>),
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
@@ -188,7 +188,7 @@ pub async fn approve(
     actor: Actor,
     id: Path<ApplicationId>,
     version: IfMatch,
-    body: Option<Json<CommentBody>>,
+    body: Option<Json<DecisionNote>>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.and_then(|b| b.into_inner().comment);
     fire_event(state, actor, id.into_inner(), version, Event::Approve { comment }).await

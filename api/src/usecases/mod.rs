@@ -38,6 +38,18 @@ pub struct Acting {
 }
 
 impl Acting {
+    /// Refuses unless the caller acts for themselves on their own credentials (password,
+    /// second factor, contacts, sessions): `credentials.manage`, which no delegation covers.
+    pub fn manages_own_credentials(&self, now: domain::time::Instant) -> Result<(), crate::error::ApiError> {
+        domain::access::authorize(
+            &self.subject,
+            domain::access::Action::CredentialsManage,
+            &domain::access::Resource::Account(self.principal()),
+            now,
+        )?;
+        Ok(())
+    }
+
     /// Whose behalf the caller acts on: the principal, or the caller.
     pub fn principal(&self) -> AccountId {
         self.on_behalf_of

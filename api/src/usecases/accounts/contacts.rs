@@ -2,7 +2,6 @@
 //! contact, and the change takes effect with that code. The old contact hears about it.
 
 use chrono::TimeDelta;
-use domain::access::{authorize, Action, Resource};
 use domain::account::Account;
 use domain::audit::AuditEntry;
 use domain::notice::{Channel, Message};
@@ -93,12 +92,7 @@ pub fn start(
     proof: Reauthentication,
     now: Instant,
 ) -> Result<Outcome<Started>, ApiError> {
-    authorize(
-        &who.subject,
-        Action::CredentialsManage,
-        &Resource::Account(who.principal()),
-        now,
-    )?;
+    who.manages_own_credentials(now)?;
     let (channel, canonical) = new_contact(&kind, value)?;
     let account = load(tx, who.account)?;
     if !proven(tx, pii, &account, proof, now)? {
@@ -151,12 +145,7 @@ pub fn confirm(
     code: &str,
     now: Instant,
 ) -> Result<Outcome<Answered<Account>>, ApiError> {
-    authorize(
-        &who.subject,
-        Action::CredentialsManage,
-        &Resource::Account(who.principal()),
-        now,
-    )?;
+    who.manages_own_credentials(now)?;
     let id = who.account;
     let before = load(tx, id)?;
     let redeemed = second_factor::redeem(tx, pii, id, CONTACT, Some(change), code, max_attempts, now)?;
@@ -189,19 +178,26 @@ pub fn confirm(
     if let Some(old) = replaced.old_address {
         tell_old_contact(tx, kind, old, &body, now)?;
     }
+    Ok(Outcome::new(
+        Ok(load(tx, id)?),
+        changed(who, kind, body).effects(),
+    ))
+}
+
+/// The alert (and its audit record) that a login contact of `who` changed.
+fn changed(who: &Acting, kind: &str, body: String) -> Alert {
     let audit = AuditEntry::new("account.contact_changed", "account")
-        .by(Some(id))
-        .target(id)
+        .by(Some(who.account))
+        .target(who.account)
         .details(json!({ "kind": kind }))
         .from_ip(who.ip.clone());
-    let alert = Alert {
-        account: id,
+    Alert {
+        account: who.account,
         kind: "contact_changed",
         title: "Контакт изменён",
         body,
         audit,
-    };
-    Ok(Outcome::new(Ok(load(tx, id)?), alert.effects()))
+    }
 }
 
 /// Sends the change's alert to the contact it replaced.

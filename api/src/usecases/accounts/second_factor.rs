@@ -1,7 +1,6 @@
 //! The TOTP second factor: enrolment (a secret, then a first code that turns it on and
 //! answers the recovery codes) and turning it off with a current code.
 
-use domain::access::{authorize, Action, Resource};
 use domain::account::Account;
 use domain::audit::AuditEntry;
 use domain::time::Instant;
@@ -24,12 +23,7 @@ pub struct Enrolment {
 
 /// The caller's own account, once they may manage its credentials.
 fn own_account(tx: &mut DbConnection, who: &Acting, now: Instant) -> Result<Account, ApiError> {
-    authorize(
-        &who.subject,
-        Action::CredentialsManage,
-        &Resource::Account(who.principal()),
-        now,
-    )?;
+    who.manages_own_credentials(now)?;
     load(tx, who.account)
 }
 

@@ -59,11 +59,6 @@ fn end(
 
 /// The caller's sessions (the 50 most recent).
 pub fn list(conn: &mut DbConnection, who: &Acting, now: Instant) -> Result<Vec<Session>, ApiError> {
-    authorize(
-        &who.subject,
-        Action::CredentialsManage,
-        &Resource::Account(who.principal()),
-        now,
-    )?;
+    who.manages_own_credentials(now)?;
     Ok(sessions::list(conn, who.account)?)
 }
