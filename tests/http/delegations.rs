@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{days_ago, json, problem, service, Backend, TestApp};
+use crate::support::{json, problem, service, Backend, TestApp};
 
 pub fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
@@ -461,14 +461,15 @@ async fn an_active_delegation_past_its_end_is_refused_before_any_job_runs(backen
     app.seed_catalog(true, false, 30);
     let principal = person(&app).await;
     let reader = person(&app).await;
-    let d = delegate_and_accept(&app, &principal, &reader, limited(term(5))).await;
-    // The row's end is moved, not the clock: the applications list still asks the core
-    // with the system's time until that area takes `now` from the state's clock.
-    app.execute(&format!(
-        "UPDATE delegations SET valid_until = '{}' WHERE id = '{}'",
-        days_ago(1),
-        s(&d["id"])
-    ));
+    // Five minutes, so the clock can pass its end while the access tokens still live.
+    delegate_and_accept(
+        &app,
+        &principal,
+        &reader,
+        limited(term_of(chrono::TimeDelta::minutes(5))),
+    )
+    .await;
+    app.state.clock.advance(chrono::TimeDelta::minutes(6));
     let lapsed = on_behalf(
         &app,
         &reader,

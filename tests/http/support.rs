@@ -848,14 +848,6 @@ pub async fn json(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-/// A timestamp literal both backends accept, `days` before now.
-pub fn days_ago(days: i64) -> String {
-    (api::clock::now() - chrono::TimeDelta::days(days))
-        .naive_utc()
-        .format("%Y-%m-%d %H:%M:%S%.6f")
-        .to_string()
-}
-
 /// A federal service of `agency` with an open form that takes PDF up to 5 MiB and needs no
 /// documents; tests change what they need.
 pub fn service(code: &str, agency: &str) -> domain::catalog::Service {
