@@ -9,7 +9,7 @@ use domain::time::Instant;
 use persistence::{Database, DbConnection};
 
 use crate::auth::TokenKeys;
-pub use crate::blocking::{blocking, blocking_io};
+use crate::blocking::blocking;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;

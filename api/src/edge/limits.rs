@@ -11,14 +11,12 @@
 //! per-sender keys), filling storage or tables (per-account uploads and creates).
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
-use actix_web::HttpMessage;
+use actix_web::web;
 use domain::rate::{Decision, Quota};
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::config::Limits;
@@ -47,7 +45,14 @@ struct Rule {
     quota: fn(&Limits) -> Quota,
 }
 
-fn rules() -> Vec<Rule> {
+/// The table, built once: it is read on every request.
+static RULES: std::sync::LazyLock<Vec<Rule>> = std::sync::LazyLock::new(table);
+
+fn rules() -> &'static [Rule] {
+    &RULES
+}
+
+fn table() -> Vec<Rule> {
     use By::*;
     let rule = |name, method, path, by, quota| Rule {
         name,
@@ -263,7 +268,7 @@ fn keys(state: &AppState, req: &ServiceRequest, body: Option<&Value>) -> Vec<Cou
             .map(|c| c.sub.to_string())
     };
     rules()
-        .into_iter()
+        .iter()
         .filter(|r| r.method == req.method() && matches(r.path, req.path()))
         .filter_map(|r| {
             let value = match r.by {
@@ -292,25 +297,6 @@ fn needs_body(req: &ServiceRequest) -> bool {
     rules()
         .iter()
         .any(|r| matches!(r.by, By::Field(_)) && r.method == req.method() && matches(r.path, req.path()))
-}
-
-/// The request's JSON body, read whole (limited routes' bodies are small) and put back.
-async fn peek_body(req: &mut ServiceRequest, limit: usize) -> Result<Option<Value>, actix_web::Error> {
-    let mut payload = req.take_payload();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        body.extend_from_slice(&chunk?);
-        if body.len() > limit {
-            break;
-        }
-    }
-    let parsed = serde_json::from_slice(&body).ok();
-    let head: Bytes = body.freeze();
-    let stream = futures_util::stream::once(async move { Ok(head) }).chain(payload);
-    req.set_payload(Payload::Stream {
-        payload: Box::pin(stream),
-    });
-    Ok(parsed)
 }
 
 /// Decides every key of one request in one transaction, stopping at the first refusal.
@@ -355,7 +341,10 @@ pub async fn limit(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let body = if needs_body(&req) {
-        peek_body(&mut req, state.config.body_limit_bytes).await?
+        let body = super::body::peek(&mut req, state.config.body_limit_bytes).await?;
+        body.complete
+            .then(|| serde_json::from_slice(&body.bytes).ok())
+            .flatten()
     } else {
         None
     };

@@ -2,6 +2,7 @@
 //! strings with NUL characters never reach a handler (PostgreSQL cannot store them), and
 //! every answer carries the headers a browser needs to treat it safely.
 
+pub mod body;
 pub mod headers;
 pub mod limits;
 pub mod nul;

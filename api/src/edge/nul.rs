@@ -4,12 +4,9 @@
 //! JSON and fails parsing with 400 anyway); query strings and paths for `%00`.
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut};
-use actix_web::HttpMessage;
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::error::{ApiError, FieldProblem};
@@ -80,20 +77,6 @@ fn is_json(req: &ServiceRequest) -> bool {
         })
 }
 
-/// Reads a JSON body up to `limit` bytes; past it, the rest is left for the JSON extractor
-/// to refuse with 413 (nothing beyond the limit is ever buffered here).
-async fn buffered(payload: &mut Payload, limit: usize) -> Result<(BytesMut, bool), actix_web::Error> {
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
-        body.extend_from_slice(&chunk);
-        if body.len() > limit {
-            return Ok((body, false));
-        }
-    }
-    Ok((body, true))
-}
-
 /// Middleware: refuses a NUL in the query string or, for JSON requests, anywhere in the
 /// body; the body is handed on unchanged otherwise.
 pub async fn refuse(
@@ -112,21 +95,14 @@ pub async fn refuse(
         let limit = req
             .app_data::<actix_web::web::Data<crate::state::AppState>>()
             .map_or(0, |s| s.config.body_limit_bytes);
-        let mut payload = req.take_payload();
-        let (body, complete) = buffered(&mut payload, limit).await?;
-        if complete && json_has_nul(&body) {
-            let field = serde_json::from_slice::<Value>(&body)
+        let body = super::body::peek(&mut req, limit).await?;
+        if body.complete && json_has_nul(&body.bytes) {
+            let field = serde_json::from_slice::<Value>(&body.bytes)
                 .ok()
                 .and_then(|v| nul_path(&v, ""))
                 .unwrap_or_else(|| "body".into());
             return answer(req, field);
         }
-        // What was read goes back in front of whatever was not.
-        let head: Bytes = body.freeze();
-        let stream = futures_util::stream::once(async move { Ok(head) }).chain(payload);
-        req.set_payload(Payload::Stream {
-            payload: Box::pin(stream),
-        });
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 
 use crate::auth::network::client_ip;
 use crate::auth::{passwords, Actor};
+use crate::blocking::blocking;
 use crate::concurrency::etag;
 use crate::error::ApiError;
-use crate::state::{blocking, State};
+use crate::state::State;
 use crate::usecases::accounts::{identity, registration};
 use crate::usecases::Acting;
 use crate::views::profile::{PassportBody, ProfileView};

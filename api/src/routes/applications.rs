@@ -4,20 +4,21 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::application::{Application, Event, Status};
+use domain::application::{Event, Status};
 use domain::ids::{ApplicationId, TemplateId};
 use persistence::applications::ListFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::firing::fire_event;
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
-use crate::usecases::applications::{self as cases, Drafting, Fire, NewDraft, NewForm, Started};
+use crate::usecases::applications::{self as cases, Drafting, NewDraft, NewForm, Started};
 use crate::usecases::{Acting, Outcome};
 use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 use crate::views::confirmations::ConfirmationView;
@@ -151,26 +152,6 @@ pub async fn patch_one(
         .run(move |tx, now| cases::change_form(tx, &forms, &acting, input, now))
         .await?;
     Ok(respond(&app, warnings))
-}
-
-/// Fires `event` (as the party it belongs to) and answers the application after it.
-pub async fn fire_event(
-    state: State,
-    actor: Actor,
-    id: ApplicationId,
-    version: IfMatch,
-    event: Event,
-) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
-    let input = Fire {
-        id,
-        version: version.0,
-        event,
-    };
-    let app: Application = state
-        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
-        .await?;
-    Ok(respond(&app, vec![]))
 }
 
 /// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).

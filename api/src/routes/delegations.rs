@@ -285,17 +285,7 @@ impl ListQuery {
             })
             .transpose()?;
         let limit = paging::limit(self.limit)?;
-        let after = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
-            Some(Cursor { at: Some(at), id }) => Some((at, id)),
-            Some(_) => {
-                return Err(ApiError::field(
-                    "cursor",
-                    "invalid_value",
-                    "Not a cursor of this list.",
-                ))
-            }
-            None => None,
-        };
+        let after = paging::after(self.cursor.as_deref())?;
         Ok(Listing {
             side,
             status,

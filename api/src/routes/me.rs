@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{passwords, Actor};
+use crate::blocking::blocking;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
-use crate::state::{blocking, State};
+use crate::state::State;
 use crate::usecases::accounts::contacts::{self, Reauthentication};
 use crate::usecases::accounts::profile::{self, ProfileChanges};
 use crate::usecases::accounts::{load, second_factor};

@@ -11,6 +11,7 @@ pub mod confirmations;
 pub mod delegations;
 pub mod documents;
 pub mod events;
+mod firing;
 pub mod health;
 pub mod me;
 pub mod officer;

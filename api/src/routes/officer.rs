@@ -3,19 +3,19 @@
 use actix_web::web::{Json, Path, Query};
 use actix_web::{get, post, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::application::{Application, Event};
+use domain::application::Event;
 use domain::ids::ApplicationId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::firing::fire_event;
 use super::paging::{self, Cursor, Page};
 use crate::auth::Actor;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::state::State;
-use crate::usecases::applications::{self as cases, Fire};
-use crate::usecases::Acting;
-use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
+use crate::usecases::applications as cases;
+use crate::views::applications::{ApplicationSummary, ApplicationView};
 
 #[derive(Serialize, ToSchema)]
 pub struct QueueItem {
@@ -50,17 +50,7 @@ pub async fn queue(
     query: Query<QueueQuery>,
 ) -> Result<Json<Page<QueueItem>>, ApiError> {
     let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref().map(Cursor::decode).transpose()? {
-        Some(Cursor { at: Some(at), id }) => Some((at, id)),
-        Some(_) => {
-            return Err(ApiError::field(
-                "cursor",
-                "invalid_value",
-                "Not a cursor of this list.",
-            ))
-        }
-        None => None,
-    };
+    let after = paging::after(query.cursor.as_deref())?;
     let subject = actor.subject.clone();
     let queued = state
         .query(move |c, now| cases::reads::queue(c, &subject, after, limit + 1, now))
@@ -88,26 +78,6 @@ pub async fn queue(
         })
         .flatten();
     Ok(Json(Page { items, next_cursor }))
-}
-
-/// Fires an officer's `event` and answers the application after it.
-async fn fire_event(
-    state: State,
-    actor: Actor,
-    id: ApplicationId,
-    version: IfMatch,
-    event: Event,
-) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
-    let input = Fire {
-        id,
-        version: version.0,
-        event,
-    };
-    let app: Application = state
-        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
-        .await?;
-    Ok(respond(&app, vec![]))
 }
 
 /// Take an application into work.

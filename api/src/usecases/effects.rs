@@ -66,15 +66,6 @@ impl Effects {
         self.notices.extend(other.notices);
         self
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.history.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.notices.is_empty()
-    }
-
-    /// The audit actions these effects would record, in order (for tests and logs).
-    pub fn audit_actions(&self) -> Vec<&str> {
-        self.audit.iter().map(|e| e.action.as_str()).collect()
-    }
 }
 
 impl From<NewHistory> for History {

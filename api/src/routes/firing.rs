@@ -1,0 +1,34 @@
+//! Firing a state-machine event from a handler, the same for the applicant's and the
+//! officer's routes: the use case decides which party the event belongs to.
+
+use actix_web::HttpResponse;
+use domain::application::{Application, Event};
+use domain::ids::ApplicationId;
+
+use crate::auth::Actor;
+use crate::concurrency::IfMatch;
+use crate::error::ApiError;
+use crate::state::State;
+use crate::usecases::applications::{self as cases, Fire};
+use crate::usecases::Acting;
+use crate::views::applications::respond;
+
+/// Fires `event` (as the party it belongs to) and answers the application after it.
+pub async fn fire_event(
+    state: State,
+    actor: Actor,
+    id: ApplicationId,
+    version: IfMatch,
+    event: Event,
+) -> Result<HttpResponse, ApiError> {
+    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let input = Fire {
+        id,
+        version: version.0,
+        event,
+    };
+    let app: Application = state
+        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
+        .await?;
+    Ok(respond(&app, vec![]))
+}
