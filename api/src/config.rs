@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use domain::attempts::LockoutPolicy;
 use domain::rate::Quota;
 use persistence::DatabaseUrl;
 
@@ -69,6 +70,13 @@ pub struct Config {
     pub password_min_length: usize,
     pub lockout_max_failures: i32,
     pub lockout_minutes: i64,
+    /// Wrong second-factor codes (TOTP, recovery, or a re-authentication) that lock the
+    /// factor, whichever endpoint asked.
+    pub factor_max_failures: i32,
+    pub factor_lock_minutes: i64,
+    /// How long a rotated refresh token still answers with its successor (two tabs
+    /// refreshing at once); later reuse ends the session.
+    pub refresh_grace_secs: i64,
     pub code_ttl_minutes: i64,
     pub code_max_attempts: i32,
     /// `kid:base64key[,…]`, newest first; unset in development: generated in `data_dir`.
@@ -188,6 +196,9 @@ pub const KEYS: &[&str] = &[
     "password_min_length",
     "lockout_max_failures",
     "lockout_minutes",
+    "factor_max_failures",
+    "factor_lock_minutes",
+    "refresh_grace_secs",
     "code_ttl_minutes",
     "code_max_attempts",
     "pii_keys",
@@ -450,6 +461,9 @@ impl Config {
             password_min_length: source.positive("password_min_length", 8, "a whole number of characters")?,
             lockout_max_failures: source.positive("lockout_max_failures", 3, ATTEMPTS)?,
             lockout_minutes: source.positive("lockout_minutes", 15, MINUTES)?,
+            factor_max_failures: source.positive("factor_max_failures", 5, ATTEMPTS)?,
+            factor_lock_minutes: source.positive("factor_lock_minutes", 15, MINUTES)?,
+            refresh_grace_secs: source.parse("refresh_grace_secs", 5, SECONDS)?,
             code_ttl_minutes: source.positive("code_ttl_minutes", 10, MINUTES)?,
             code_max_attempts: source.positive("code_max_attempts", 5, ATTEMPTS)?,
             pii_keys,
@@ -501,10 +515,18 @@ impl Config {
         }
     }
 
-    pub fn lockout(&self) -> domain::account::LockoutPolicy {
-        domain::account::LockoutPolicy {
-            max_failures: self.lockout_max_failures,
-            lock_for: chrono::TimeDelta::minutes(self.lockout_minutes),
+    /// Limits on guessing: passwords, second factors and one-time codes.
+    pub fn guards(&self) -> crate::usecases::proof::Guards {
+        crate::usecases::proof::Guards {
+            login: LockoutPolicy {
+                max_failures: self.lockout_max_failures,
+                lock_for: chrono::TimeDelta::minutes(self.lockout_minutes),
+            },
+            factor: LockoutPolicy {
+                max_failures: self.factor_max_failures,
+                lock_for: chrono::TimeDelta::minutes(self.factor_lock_minutes),
+            },
+            code_attempts: self.code_max_attempts,
         }
     }
 

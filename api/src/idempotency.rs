@@ -170,6 +170,32 @@ impl Answer {
     }
 }
 
+/// The first answer to `key`, if it was seen before (422 when it came with another
+/// request). A use case whose first step must not run again on a replay (spending a
+/// one-time code) asks this before it.
+pub fn replayed(conn: &mut DbConnection, key: Option<&Idempotency>) -> Result<Option<Answer>, ApiError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let Some(first) = store::find(conn, key.account, &key.key)? else {
+        return Ok(None);
+    };
+    if first.request_hash != key.fingerprint {
+        return Err(ApiError::field(
+            HEADER,
+            "idempotency_key_reused",
+            "This key was used with another request; use a new key for a new request.",
+        ));
+    }
+    Ok(Some(Answer {
+        status: StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK),
+        etag: first.etag,
+        location: first.location,
+        body: key.open(first.body)?,
+        replayed: true,
+    }))
+}
+
 /// Creates once per key, inside the use case's transaction: without a key `create` simply
 /// runs; with a key seen before, the first answer comes back with no effects (or 422 for
 /// another request); with a new key, `create` runs and its answer is kept.
@@ -182,21 +208,8 @@ pub fn once(
     let Some(key) = key else {
         return create(tx);
     };
-    if let Some(first) = store::find(tx, key.account, &key.key)? {
-        if first.request_hash != key.fingerprint {
-            return Err(ApiError::field(
-                HEADER,
-                "idempotency_key_reused",
-                "This key was used with another request; use a new key for a new request.",
-            ));
-        }
-        return Ok(Outcome::quiet(Answer {
-            status: StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK),
-            etag: first.etag,
-            location: first.location,
-            body: key.open(first.body)?,
-            replayed: true,
-        }));
+    if let Some(first) = replayed(tx, Some(key))? {
+        return Ok(Outcome::quiet(first));
     }
     let outcome = create(tx)?;
     let answer = &outcome.value;

@@ -153,6 +153,11 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             worker.write(|tx| Ok::<_, ApiError>(persistence::rate_limits::purge(tx, at)?))
         })
         .await;
+        let worker = db.clone();
+        step("ended locks and spent tokens purged", move || {
+            worker.write(|tx| Ok::<_, ApiError>(persistence::attempts::purge(tx, at)?))
+        })
+        .await;
         match documents(&state, at).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),

@@ -1,7 +1,7 @@
 //! A citizen's account as the rules see it: levels (as in Gosuslugi), what registration
 //! requires, the password policy and the lockout after failed logins.
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::Role;
@@ -260,33 +260,6 @@ impl PasswordPolicy {
     }
 }
 
-/// Failed-login lockout (SPEC §8: 3 failures lock for 15 minutes, config).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    pub max_failures: i32,
-    pub lock_for: TimeDelta,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        LockoutPolicy {
-            max_failures: 3,
-            lock_for: TimeDelta::minutes(15),
-        }
-    }
-}
-
-/// The counter and lock after one more failure: the lock starts with the failure that
-/// reaches the limit, and the counter starts again after it.
-pub fn after_failure(policy: LockoutPolicy, failures: i32, now: Instant) -> (i32, Option<Instant>) {
-    let failures = failures + 1;
-    if failures >= policy.max_failures {
-        (0, Some(now + policy.lock_for))
-    } else {
-        (failures, None)
-    }
-}
-
 /// An account as stored. Personal documents stay sealed (ciphertexts bound to the account);
 /// only the holder's profile view opens them.
 #[derive(Clone, Debug)]
@@ -307,7 +280,6 @@ pub struct Account {
     pub totp: SecondFactor,
     /// Comma-separated addresses or networks (see [`crate::login::address_allowed`]).
     pub ip_allow_list: Option<String>,
-    pub locked_until: Option<Instant>,
     pub version: i64,
     pub created_at: Instant,
 }
@@ -358,11 +330,6 @@ impl Account {
         crate::login::address_allowed(self.ip_allow_list.as_deref(), ip)
     }
 
-    /// The lock in force at `now`, if a lockout is running.
-    pub fn locked_at(&self, now: Instant) -> Option<Instant> {
-        self.locked_until.filter(|until| *until > now)
-    }
-
     /// The personal words a new password must not contain.
     pub fn personal_words(&self) -> Vec<String> {
         [&self.email, &self.surname]
@@ -389,7 +356,6 @@ mod tests {
             assert_eq!(level.confirm(), expected, "{level:?}");
         }
     }
-    use chrono::Utc;
 
     fn input() -> RegistrationInput {
         RegistrationInput {
@@ -475,17 +441,5 @@ mod tests {
         assert_eq!(code("Password1!"), Some("too_common"));
         assert_eq!(code("Qwerty123!"), Some("too_common"));
         assert_eq!(code("Tundra-Violet-42"), None);
-    }
-
-    #[test]
-    fn the_third_failure_locks_for_fifteen_minutes() {
-        let policy = LockoutPolicy::default();
-        let now = Utc::now();
-        assert_eq!(after_failure(policy, 0, now), (1, None));
-        assert_eq!(after_failure(policy, 1, now), (2, None));
-        assert_eq!(
-            after_failure(policy, 2, now),
-            (0, Some(now + TimeDelta::minutes(15)))
-        );
     }
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod actions;
 pub mod application;
+pub mod attempts;
 pub mod audit;
 pub mod catalog;
 pub mod delegation;

@@ -94,7 +94,6 @@ struct AccountRow {
     snils_enc: Option<String>,
     inn_enc: Option<String>,
     passport_enc: Option<String>,
-    locked_until: Option<chrono::NaiveDateTime>,
     totp_secret_enc: Option<String>,
     totp_enabled: bool,
     ip_allow_list: Option<String>,
@@ -128,7 +127,6 @@ impl TryFrom<AccountRow> for Account {
                 enabled: row.totp_enabled,
             },
             ip_allow_list: row.ip_allow_list,
-            locked_until: row.locked_until.map(from_db_time),
             version: row.version,
             created_at: from_db_time(row.created_at),
         })
@@ -235,32 +233,6 @@ pub fn find_by_login(conn: &mut DbConnection, login_keys: &[String]) -> Result<O
         .transpose()
 }
 
-/// Records a failed login: the new counter and, when it reached the limit, the lock.
-pub fn record_failure(
-    conn: &mut DbConnection,
-    id: AccountId,
-    failures: i32,
-    locked_until: Option<Instant>,
-) -> Result<(), StoreError> {
-    diesel::update(accounts::table.find(id.to_string()))
-        .set((
-            accounts::failed_logins.eq(failures),
-            accounts::locked_until.eq(locked_until.map(to_db_time)),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn clear_failures(conn: &mut DbConnection, id: AccountId) -> Result<(), StoreError> {
-    diesel::update(accounts::table.find(id.to_string()))
-        .set((
-            accounts::failed_logins.eq(0),
-            accounts::locked_until.eq(None::<chrono::NaiveDateTime>),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 fn touch(conn: &mut DbConnection, id: AccountId, now: Instant) -> Result<(), StoreError> {
     diesel::update(accounts::table.find(id.to_string()))
         .set((
@@ -290,11 +262,7 @@ pub fn set_password(
     now: Instant,
 ) -> Result<(), StoreError> {
     diesel::update(accounts::table.find(id.to_string()))
-        .set((
-            accounts::password_hash.eq(hash),
-            accounts::failed_logins.eq(0),
-            accounts::locked_until.eq(None::<chrono::NaiveDateTime>),
-        ))
+        .set((accounts::password_hash.eq(hash),))
         .execute(conn)?;
     touch(conn, id, now)
 }
@@ -372,18 +340,6 @@ pub fn replace_contact(
     };
     touch(conn, id, now)?;
     Ok(true)
-}
-
-/// Adds one failed login and returns the new count. The update takes the row lock, so
-/// failures arriving at once on several nodes are counted one after another.
-pub fn count_failure(conn: &mut DbConnection, id: AccountId) -> Result<i32, StoreError> {
-    diesel::update(accounts::table.find(id.to_string()))
-        .set(accounts::failed_logins.eq(accounts::failed_logins + 1))
-        .execute(conn)?;
-    Ok(accounts::table
-        .find(id.to_string())
-        .select(accounts::failed_logins)
-        .first(conn)?)
 }
 
 /// Claims the next version of the account for a write based on `expected`; `false` when

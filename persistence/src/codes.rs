@@ -131,18 +131,31 @@ pub fn pending(
     )
 }
 
-pub fn count_attempt(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
-    diesel::update(one_time_codes::table.find(id))
-        .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
-        .execute(conn)?;
-    Ok(())
+/// Takes one try of code `id` if it has tries left and is unused; `false` otherwise. One
+/// conditional update: on PostgreSQL a concurrent try waits for the row and re-checks the
+/// condition on its new version, so a burst of tries never exceeds `max_attempts`.
+pub fn take_attempt(conn: &mut DbConnection, id: &str, max_attempts: i32) -> Result<bool, StoreError> {
+    let taken = diesel::update(
+        one_time_codes::table
+            .find(id)
+            .filter(one_time_codes::used_at.is_null())
+            .filter(one_time_codes::attempts.lt(max_attempts)),
+    )
+    .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
+    .execute(conn)?;
+    Ok(taken == 1)
 }
 
-pub fn mark_used(conn: &mut DbConnection, id: &str, now: Instant) -> Result<(), StoreError> {
-    diesel::update(one_time_codes::table.find(id))
-        .set(one_time_codes::used_at.eq(Some(to_db_time(now))))
-        .execute(conn)?;
-    Ok(())
+/// Marks code `id` used; `false` when a concurrent redemption used it first.
+pub fn mark_used(conn: &mut DbConnection, id: &str, now: Instant) -> Result<bool, StoreError> {
+    let used = diesel::update(
+        one_time_codes::table
+            .find(id)
+            .filter(one_time_codes::used_at.is_null()),
+    )
+    .set(one_time_codes::used_at.eq(Some(to_db_time(now))))
+    .execute(conn)?;
+    Ok(used == 1)
 }
 
 /// Records that `account` logged in from `ip`; `true` when the address is new for it.

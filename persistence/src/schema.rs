@@ -21,8 +21,6 @@ diesel::table! {
         snils_enc -> Nullable<Text>,
         inn_enc -> Nullable<Text>,
         passport_enc -> Nullable<Text>,
-        failed_logins -> Integer,
-        locked_until -> Nullable<Timestamp>,
         totp_secret_enc -> Nullable<Text>,
         totp_enabled -> Bool,
         totp_last_step -> Nullable<BigInt>,
@@ -552,5 +550,20 @@ diesel::table! {
     rate_limits (key) {
         key -> Text,
         tat -> Timestamp,
+    }
+}
+
+diesel::table! {
+    secret_attempts (key) {
+        key -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    spent_tokens (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
     }
 }

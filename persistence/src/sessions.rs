@@ -131,7 +131,15 @@ pub enum RefreshLookup {
         account: AccountId,
         amr: Vec<String>,
     },
-    /// A token that was already rotated (or of a session that ended): reuse.
+    /// A token rotated at `rotated_at` of a session still live: a second tab refreshing at
+    /// the same moment, or a copy in someone else's hands — the grace period decides.
+    Rotated {
+        session: SessionId,
+        account: AccountId,
+        amr: Vec<String>,
+        rotated_at: Instant,
+    },
+    /// A token of a session that ended: reuse.
     Reused {
         session: SessionId,
         account: AccountId,
@@ -170,7 +178,7 @@ pub fn lookup_refresh(
     };
     let session = parse_id("sessions", &session)?;
     let account = parse_id("sessions", &account)?;
-    if rotated_at.is_some() || revoked_at.is_some() {
+    if revoked_at.is_some() {
         return Ok(RefreshLookup::Reused { session, account });
     }
     if from_db_time(expires_at) <= now {
@@ -181,10 +189,18 @@ pub fn lookup_refresh(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    Ok(RefreshLookup::Current {
-        session,
-        account,
-        amr,
+    Ok(match rotated_at {
+        Some(at) => RefreshLookup::Rotated {
+            session,
+            account,
+            amr,
+            rotated_at: from_db_time(at),
+        },
+        None => RefreshLookup::Current {
+            session,
+            account,
+            amr,
+        },
     })
 }
 

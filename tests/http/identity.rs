@@ -190,7 +190,9 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_session(backend: Backend) {
         200
     );
 
-    // The old refresh token comes back: theft. The whole session ends.
+    // The old refresh token comes back after the grace period for two tabs: theft. The
+    // whole session ends.
+    app.state.clock.advance(chrono::Duration::seconds(30));
     assert_eq!(
         problem(refresh(first["refresh_token"].clone()).await, 401).await["code"],
         "refresh_token_reused"

@@ -14,7 +14,7 @@ use crate::support::{citizen, json, problem, service, Backend, Sse, SseEvent, Te
 
 /// Waits (at most 5 s) until `probe` finds what it looks for: the outbox is delivered
 /// by the dispatcher after the commit, not within the request.
-async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         if let Some(found) = probe() {
@@ -31,7 +31,7 @@ fn version(v: &Value) -> i64 {
 
 /// `test-family`, handled by `mvd`, which accepts co-applicants (and, if so asked, lets
 /// applicants edit after submission).
-fn family_service(app: &TestApp, editable_after_submit: bool) {
+pub(crate) fn family_service(app: &TestApp, editable_after_submit: bool) {
     app.seed_catalog(true, false, 30);
     let mut family = service("test-family", "mvd");
     family.form_schema = json!({"type": "object", "properties": {"members": {"type": "integer"}}});
@@ -42,7 +42,7 @@ fn family_service(app: &TestApp, editable_after_submit: bool) {
 }
 
 /// A `test-family` draft of `owner`'s: its id and path.
-async fn family_draft(app: &TestApp, owner: &Member) -> (String, String) {
+pub(crate) async fn family_draft(app: &TestApp, owner: &Member) -> (String, String) {
     let body = json!({"service_code": "test-family", "form_data": {"members": 2}});
     let draft = json(
         app.send(
@@ -61,14 +61,14 @@ async fn family_draft(app: &TestApp, owner: &Member) -> (String, String) {
     (id, path)
 }
 
-struct Member {
-    id: String,
-    token: String,
-    email: String,
-    phone: String,
+pub(crate) struct Member {
+    pub id: String,
+    pub token: String,
+    pub email: String,
+    pub phone: String,
 }
 
-async fn member(app: &TestApp, body: Value) -> Member {
+pub(crate) async fn member(app: &TestApp, body: Value) -> Member {
     let (body, id, token) = app.confirmed_citizen_from(body).await;
     Member {
         id,
@@ -78,7 +78,7 @@ async fn member(app: &TestApp, body: Value) -> Member {
     }
 }
 
-async fn current(app: &TestApp, path: &str, token: &str) -> i64 {
+pub(crate) async fn current(app: &TestApp, path: &str, token: &str) -> i64 {
     version(&json(app.send(Method::GET, path, token, None, None).await, 200).await)
 }
 

@@ -10,6 +10,7 @@ mod documents;
 mod edge;
 mod errors;
 mod events;
+mod guessing;
 mod idempotency;
 mod identity;
 mod joint;

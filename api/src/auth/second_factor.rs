@@ -93,15 +93,13 @@ pub fn redeem(
     let Some(pending) = codes::pending(tx, account, purpose, id)? else {
         return Ok(None);
     };
-    if pending.expires_at <= now || pending.attempts >= max_attempts {
+    if pending.expires_at <= now || !codes::take_attempt(tx, &pending.id, max_attempts)? {
         return Ok(None);
     }
-    codes::count_attempt(tx, &pending.id)?;
     let presented = pii.keyed_hash(purpose, &format!("{}:{}", pending.id, code.trim()));
-    if presented != pending.code_hash {
+    if presented != pending.code_hash || !codes::mark_used(tx, &pending.id, now)? {
         return Ok(None);
     }
-    codes::mark_used(tx, &pending.id, now)?;
     Ok(Some(pending.target))
 }
 

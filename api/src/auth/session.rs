@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 
 use super::alerts::Alert;
 use super::tokens::{AccessClaims, TokenKeys, ISSUER};
+use crate::crypto::PiiCipher;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::usecases::{Effects, Outcome};
@@ -55,6 +56,15 @@ pub fn new_refresh_token() -> (String, String) {
     (token, hash)
 }
 
+/// The token that replaces `token` when it rotates. Derived (keyed, so nobody without the
+/// old token and the server's key can compute it) rather than random, so that a second
+/// refresh with the same token inside the grace period gets the very same pair.
+pub fn successor(pii: &PiiCipher, token: &str) -> (String, String) {
+    let next = pii.keyed_hash("refresh-successor", token);
+    let hash = refresh_hash(&next);
+    (next, hash)
+}
+
 pub fn refresh_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -68,6 +78,10 @@ pub struct SessionRules {
     pub access_ttl_secs: i64,
     pub refresh_ttl: TimeDelta,
     pub mfa_ttl_secs: i64,
+    /// How long a rotated refresh token still answers with its successor.
+    pub refresh_grace: TimeDelta,
+    /// Keys the successor of a refresh token.
+    pub pii: Arc<PiiCipher>,
 }
 
 impl SessionRules {
@@ -79,6 +93,8 @@ impl SessionRules {
             access_ttl_secs: config.access_token_ttl_secs,
             refresh_ttl: TimeDelta::days(config.refresh_token_ttl_days),
             mfa_ttl_secs: config.mfa_token_ttl_secs,
+            refresh_grace: TimeDelta::seconds(config.refresh_grace_secs),
+            pii: state.pii.clone(),
         }
     }
 
@@ -131,7 +147,6 @@ pub fn open(
 ) -> Result<Outcome<TokenPair>, ApiError> {
     let (session, id) = (SessionId::new(), account.id);
     let (refresh_token, refresh_hash) = new_refresh_token();
-    persistence::accounts::clear_failures(tx, id)?;
     if rules.single_session {
         sessions::revoke_all(tx, id, None, "new_login", now)?;
     }

@@ -39,6 +39,8 @@ pub struct AccessClaims {
 pub struct MfaClaims {
     pub iss: String,
     pub sub: AccountId,
+    /// Spent by the login it completes: the token is single-use.
+    pub jti: String,
     pub iat: i64,
     pub exp: i64,
 }
@@ -226,6 +228,7 @@ mod tests {
         let mfa = MfaClaims {
             iss: ISSUER.into(),
             sub: AccountId::new(),
+            jti: "once".into(),
             iat: 0,
             exp: 2_000_000_000,
         };

@@ -16,6 +16,7 @@ use crate::auth::{actor::user_agent, logins, passwords, Actor};
 use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::state::State;
+use crate::usecases::proof::LoginKey;
 use crate::usecases::sessions;
 use crate::usecases::sessions::login::{LoginStep, PasswordAttempt, SecondFactorAttempt};
 use crate::usecases::sessions::reset::{self, NewPassword, ResetRules};
@@ -157,8 +158,12 @@ fn origin(req: &HttpRequest) -> Origin {
 /// Why the password is checked before the use case's transaction: argon2 takes tens of
 /// milliseconds of CPU, and a write transaction held through it (on SQLite the only
 /// writer) would serialise every login. An unknown login is checked against a decoy,
-/// so both cases take the same time.
-async fn check_password(found: Option<&Account>, password: String) -> Result<bool, ApiError> {
+/// so both cases take the same time. Not checked at all when `worth` is false (a locked
+/// login, an address the account does not allow): the use case refuses those first.
+async fn check_password(found: Option<&Account>, password: String, worth: bool) -> Result<bool, ApiError> {
+    if !worth {
+        return Ok(false);
+    }
     let stored = found
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| passwords::decoy().to_string());
@@ -190,19 +195,26 @@ pub async fn login(
     if typed.trim().is_empty() {
         return Err(ApiError::field("login", "required", "login is required"));
     }
-    let keys = logins::candidate_keys(&state.pii, &typed);
-    let found = state
-        .query(move |c, _| sessions::login::find_account(c, &keys))
+    let (keys, origin) = (logins::candidate_keys(&state.pii, &typed), origin(&req));
+    let (pii, ip) = (state.pii.clone(), origin.ip.clone());
+    let (found, key, worth) = state
+        .query(move |c, now| {
+            let found = sessions::login::find_account(c, &keys)?;
+            let key = LoginKey::of(found.as_ref(), &pii, &keys);
+            let worth = sessions::login::worth_checking(c, found.as_ref(), &key, ip.as_deref(), now)?;
+            Ok((found, key, worth))
+        })
         .await?;
-    let password_ok = check_password(found.as_ref(), password).await?;
+    let password_ok = check_password(found.as_ref(), password, worth).await?;
     let attempt = PasswordAttempt {
         found,
+        key,
         password_ok,
-        origin: origin(&req),
+        origin,
     };
-    let (rules, lockout) = (SessionRules::of(&state), state.config.lockout());
+    let (rules, guards) = (SessionRules::of(&state), state.config.guards());
     let step = state
-        .run(move |tx, now| sessions::login::with_password(tx, &rules, lockout, attempt, now))
+        .run(move |tx, now| sessions::login::with_password(tx, &rules, guards, attempt, now))
         .await??;
     Ok(Json(step.into()))
 }
@@ -235,18 +247,15 @@ pub async fn login_mfa(
         recovery_code,
         origin: origin(&req),
     };
-    let (rules, lockout, pii) = (
-        SessionRules::of(&state),
-        state.config.lockout(),
-        state.pii.clone(),
-    );
+    let (rules, guards, pii) = (SessionRules::of(&state), state.config.guards(), state.pii.clone());
     let tokens = state
-        .run(move |tx, now| sessions::login::with_second_factor(tx, &rules, lockout, &pii, attempt, now))
+        .run(move |tx, now| sessions::login::with_second_factor(tx, &rules, (guards, &pii), attempt, now))
         .await??;
     Ok(Json(LoginResponse::authenticated(tokens)))
 }
 
-/// Exchange a refresh token for new tokens; the refresh token rotates.
+/// Exchange a refresh token for new tokens; the refresh token rotates. The same token sent
+/// again within a few seconds (two tabs) answers the same pair; later, it ends the session.
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh",

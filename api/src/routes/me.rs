@@ -13,9 +13,10 @@ use crate::blocking::blocking;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::state::State;
-use crate::usecases::accounts::contacts::{self, Reauthentication};
+use crate::usecases::accounts::contacts;
 use crate::usecases::accounts::profile::{self, ProfileChanges};
 use crate::usecases::accounts::{load, second_factor};
+use crate::usecases::proof::{self, Presented, Proven};
 use crate::usecases::Acting;
 use crate::views::profile::{PassportBody, ProfileView};
 
@@ -161,7 +162,9 @@ pub async fn confirm_totp(
     request_body = CodeBody,
     responses(
         (status = 204, description = "TOTP is off"),
+        (status = 401, description = "`invalid_code`: the code is wrong or was used already (counted toward the second factor's lock)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 429, description = "`factor_locked`: too many wrong codes; the second factor is locked for a while (`Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/me/mfa/totp")]
@@ -171,8 +174,12 @@ pub async fn disable_totp(
     body: Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (acting, pii, code) = (Acting::from(&actor), state.pii.clone(), body.into_inner().code);
+    let (who, guards) = (acting.clone(), state.config.guards());
+    let proven = state
+        .run(move |tx, now| proof::prove_self(tx, &who, (&pii, guards), Presented::Totp(code), now))
+        .await??;
     state
-        .run(move |tx, now| second_factor::disable(tx, &acting, &pii, code, now))
+        .run(move |tx, now| second_factor::disable(tx, &acting, proven, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -196,20 +203,35 @@ pub struct ContactChange {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The password, when sent, is checked before the use case's transaction: argon2 is slow,
-/// and a write transaction held through it would stall every other writer.
-async fn reauthentication(
+/// The holder proves themselves again, in a transaction of its own so that a wrong guess
+/// stays counted (toward the login lock for a password, the second factor's for a code).
+/// The password is hashed before that transaction: argon2 is slow, and a write
+/// transaction held through it would stall every other writer.
+async fn reauthenticate(
     state: &State,
-    actor: &Actor,
+    acting: &Acting,
     password: Option<String>,
     totp_code: Option<String>,
-) -> Result<Reauthentication, ApiError> {
-    let (Some(password), id) = (password, actor.account) else {
-        return Ok(totp_code.map_or(Reauthentication::Missing, Reauthentication::Totp));
+) -> Result<Proven, ApiError> {
+    let presented = match (password, totp_code) {
+        (Some(password), _) => {
+            let id = acting.account;
+            let stored = state.query(move |c, _| load(c, id)).await?.password_hash;
+            Presented::Password(blocking(move || Ok(passwords::verify(&password, &stored))).await?)
+        }
+        (None, Some(code)) => Presented::Totp(code),
+        (None, None) => {
+            return Err(ApiError::field(
+                "password",
+                "required",
+                "Confirm with your password or a TOTP code.",
+            ))
+        }
     };
-    let stored = state.query(move |c, _| load(c, id)).await?.password_hash;
-    let matched = blocking(move || Ok(passwords::verify(&password, &stored))).await?;
-    Ok(Reauthentication::Password(matched))
+    let (who, pii, guards) = (acting.clone(), state.pii.clone(), state.config.guards());
+    state
+        .run(move |tx, now| proof::prove_self(tx, &who, (&pii, guards), presented, now))
+        .await?
 }
 
 /// Start changing your e-mail or phone: a code goes to the new contact.
@@ -220,6 +242,8 @@ async fn reauthentication(
     request_body = ContactChangeRequest,
     responses(
         (status = 202, description = "A code was sent to the new contact", body = ContactChange),
+        (status = 403, description = "`reauthentication_failed`: the password or code is wrong (counted toward the login lock or the second factor's)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`account_locked` or `factor_locked`: too many wrong passwords or codes (`Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/me/contact-changes")]
@@ -234,8 +258,9 @@ pub async fn start_contact_change(
         password,
         totp_code,
     } = body.into_inner();
-    let proof = reauthentication(&state, &actor, password, totp_code).await?;
-    let (acting, pii) = (Acting::from(&actor), state.pii.clone());
+    let acting = Acting::from(&actor);
+    let proof = reauthenticate(&state, &acting, password, totp_code).await?;
+    let pii = state.pii.clone();
     let ttl = TimeDelta::minutes(state.config.code_ttl_minutes);
     let started = state
         .run(move |tx, now| contacts::start(tx, &acting, &pii, ttl, kind, &value, proof, now))

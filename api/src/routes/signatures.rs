@@ -141,6 +141,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     responses(
         (status = 201, description = "Signed", body = SignatureView),
         (status = 409, description = "`already_signed`, or `not_signable` outside the draft and information requests", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`factor_locked`: too many wrong codes; the second factor is locked for a while (`Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/signatures")]
@@ -154,16 +155,24 @@ pub async fn sign(
 ) -> Result<HttpResponse, ApiError> {
     let key = Idempotency::of(&req, &actor, &*body)?;
     let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
-    let attempts = state.config.code_max_attempts;
-    let input = SignInput {
-        version: version.0,
-        code: body.into_inner().code,
-    };
+    let (code, guards, who) = (body.into_inner().code, state.config.guards(), acting.clone());
+    // A replay answers before the code is checked again: it was spent by the first request.
+    let asked = key.clone();
+    if let Some(first) = state
+        .query(move |c, _| idempotency::replayed(c, asked.as_ref()))
+        .await?
+    {
+        return Ok(first.respond());
+    }
+    let proven = state
+        .run(move |tx, now| signatures::prove_signer(tx, &who, id, code, (&pii, guards), now))
+        .await??;
+    let input = SignInput { version: version.0 };
     let answer = state
         .run(move |tx, now| {
             idempotency::once(tx, key.as_ref(), now, |tx| {
                 let (signature, effects) =
-                    signatures::sign(tx, &acting, id, input, (&pii, attempts), now)?.into_parts();
+                    signatures::sign(tx, &acting, id, input, proven, now)?.into_parts();
                 let answer = Answer::created(&view(&signature, &signature.content_hash))?;
                 Ok(Outcome::new(answer, effects))
             })

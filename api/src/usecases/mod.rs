@@ -22,7 +22,13 @@ pub mod organisations;
 pub mod sessions;
 pub mod templates;
 
+pub mod proof;
+
 pub use effects::{Effects, History, Outcome};
+
+/// A use case's answer, or a refusal whose effects (and counters) are still written: the
+/// use case returns it as `Ok(Err(..))` so its transaction commits.
+pub type Answered<T> = Result<T, crate::error::ApiError>;
 
 use domain::access::Subject;
 use domain::ids::AccountId;

@@ -14,22 +14,15 @@ use serde_json::json;
 
 use super::load;
 use crate::auth::alerts::Alert;
-use crate::auth::second_factor::{self, Proof};
+use crate::auth::second_factor;
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
-use crate::usecases::sessions::Answered;
+use crate::usecases::proof::Proven;
 use crate::usecases::Acting;
+use crate::usecases::Answered;
 use crate::usecases::{Effects, Outcome};
 
 const CONTACT: &str = "contact_change";
-
-/// How the holder proved themselves again.
-pub enum Reauthentication {
-    /// The password, checked before the transaction (argon2 is slow): whether it matched.
-    Password(bool),
-    Totp(String),
-    Missing,
-}
 
 /// A started change: its id (for the confirmation) and when its code expires.
 pub struct Started {
@@ -63,24 +56,6 @@ fn new_contact(kind: &str, value: &str) -> Result<(Channel, String), ApiError> {
     }
 }
 
-fn proven(
-    tx: &mut DbConnection,
-    pii: &PiiCipher,
-    account: &Account,
-    proof: Reauthentication,
-    now: Instant,
-) -> Result<bool, ApiError> {
-    match proof {
-        Reauthentication::Password(matched) => Ok(matched),
-        Reauthentication::Totp(code) => Ok(second_factor::check(tx, pii, account, &Proof::Totp(code), now)?),
-        Reauthentication::Missing => Err(ApiError::field(
-            "password",
-            "required",
-            "Confirm with your password or a TOTP code.",
-        )),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     tx: &mut DbConnection,
@@ -89,16 +64,16 @@ pub fn start(
     code_ttl: TimeDelta,
     kind: String,
     value: &str,
-    proof: Reauthentication,
+    proven: Proven,
     now: Instant,
 ) -> Result<Outcome<Started>, ApiError> {
     who.manages_own_credentials(now)?;
     let (channel, canonical) = new_contact(&kind, value)?;
     let account = load(tx, who.account)?;
-    if !proven(tx, pii, &account, proof, now)? {
+    if proven.account() != account.id {
         return Err(ApiError::forbidden(
             "reauthentication_failed",
-            "The password or code is wrong.",
+            "Confirm with your password or a code.",
         ));
     }
     let code = second_factor::new_numeric_code();

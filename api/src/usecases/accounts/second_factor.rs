@@ -8,10 +8,11 @@ use persistence::{accounts, codes, DbConnection};
 
 use super::load;
 use crate::auth::alerts::Alert;
-use crate::auth::second_factor::{self, totp_field, Proof};
+use crate::auth::second_factor::{self, totp_field};
 use crate::auth::totp;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
+use crate::usecases::proof::Proven;
 use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
@@ -105,24 +106,22 @@ pub fn confirm(
     Ok(Outcome::new(recovery, alert.effects()))
 }
 
-/// Turns TOTP off with a current code.
+/// Turns TOTP off, once a current code proved the holder (see [`crate::usecases::proof`]).
 pub fn disable(
     tx: &mut DbConnection,
     who: &Acting,
-    pii: &PiiCipher,
-    code: String,
+    proven: Proven,
     now: Instant,
 ) -> Result<Outcome<()>, ApiError> {
     let account = own_account(tx, who, now)?;
+    if proven.account() != account.id || !proven.by_totp() {
+        return Err(ApiError::forbidden(
+            "reauthentication_failed",
+            "Confirm with a current code.",
+        ));
+    }
     if !account.totp.enabled {
         return Err(ApiError::conflict("mfa_not_enabled", "TOTP is not enabled."));
-    }
-    if !second_factor::check(tx, pii, &account, &Proof::Totp(code), now)? {
-        return Err(ApiError::field(
-            "code",
-            "invalid_code",
-            "The code does not match.",
-        ));
     }
     accounts::set_totp(tx, account.id, None, false, now)?;
     codes::replace_recovery_codes(tx, account.id, &[])?;

@@ -19,7 +19,8 @@ use crate::auth::second_factor;
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::usecases::Acting;
+use crate::usecases::proof::{self, Guards, Presented};
+use crate::usecases::{Acting, Answered};
 use crate::usecases::{Effects, Outcome};
 
 const PURPOSE: &str = "application.sign";
@@ -93,29 +94,94 @@ fn code_letter(account: &Account, code: &str) -> Option<Message> {
     })
 }
 
-/// What a signer sends: the application version they sign and their one-time code.
+/// What a signer sends: the application version they sign.
 pub struct SignInput {
     pub version: i64,
-    pub code: String,
 }
 
-/// Signs the current content for the caller's principal.
+/// A signer's code that was checked: how they confirmed. Only [`prove_signer`] makes one.
+pub struct SignerProof {
+    signer: AccountId,
+    application: ApplicationId,
+    method: SignatureMethod,
+}
+
+/// Checks the caller's one-time code for signing `id`: the authenticator's when second
+/// factor is on (counted toward its lock), otherwise the newest code sent for signing this
+/// application (its tries counted on the code). Run in a transaction of its own, so a
+/// wrong code stays counted whatever the signing then does.
+pub fn prove_signer(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    code: String,
+    (pii, guards): (&PiiCipher, Guards),
+    now: Instant,
+) -> Result<Outcome<Answered<SignerProof>>, ApiError> {
+    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
+    let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
+    let proof = |method| SignerProof {
+        signer: account.id,
+        application: id,
+        method,
+    };
+    if account.totp.enabled {
+        let proven = proof::prove(
+            tx,
+            (pii, guards),
+            &account,
+            Presented::Totp(code),
+            acting.ip.clone(),
+            now,
+        )?;
+        return Ok(proven.map(|answer| answer.map(|_| proof(SignatureMethod::Totp))));
+    }
+    let target = id.to_string();
+    let redeemed = second_factor::redeem(
+        tx,
+        pii,
+        account.id,
+        PURPOSE,
+        None,
+        &code,
+        guards.code_attempts,
+        now,
+    )?
+    .filter(|t| t.as_deref() == Some(target.as_str()));
+    Ok(Outcome::quiet(match redeemed {
+        Some(_) => Ok(proof(SignatureMethod::Code)),
+        None => Err(ApiError::field(
+            "code",
+            "invalid_code",
+            "The code is wrong or no longer valid.",
+        )),
+    }))
+}
+
+/// Signs the current content for the caller's principal, once their code was proven.
 pub fn sign(
     tx: &mut DbConnection,
     acting: &Acting,
     id: ApplicationId,
     input: SignInput,
-    (pii, attempts): (&PiiCipher, i32),
+    proven: SignerProof,
     now: Instant,
 ) -> Result<Outcome<Signature>, ApiError> {
     let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
+    if proven.signer != acting.account || proven.application != id {
+        return Err(ApiError::field(
+            "code",
+            "invalid_code",
+            "The code is wrong or no longer valid.",
+        ));
+    }
     if app.version != input.version {
         return Err(stale(app.version));
     }
     if !rules::may_sign(app.status) {
         return Err(refused(Refusal::NotSignable));
     }
-    let method = confirm(tx, acting, id, &input.code, (pii, attempts), now)?;
+    let method = proven.method;
     let hash = crate::usecases::applications::content_hash(tx, &app)?;
     let signer = acting.principal();
     rules::check_not_signed(&store::signatures_of(tx, id)?, signer, &hash).map_err(refused)?;
@@ -147,26 +213,4 @@ pub fn sign(
     let notices = tidings.to_others(&everyone, signer);
     let effects: Effects = recorded(acting, &app, "sign", None, details, everyone).notices(notices);
     Ok(Outcome::new(signature, effects))
-}
-
-/// Checks the caller's one-time code: the authenticator's when second factor is on,
-/// otherwise the newest code sent for signing this application.
-fn confirm(
-    tx: &mut DbConnection,
-    acting: &Acting,
-    id: ApplicationId,
-    code: &str,
-    (pii, attempts): (&PiiCipher, i32),
-    now: Instant,
-) -> Result<SignatureMethod, ApiError> {
-    let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
-    let method = if account.totp.enabled {
-        second_factor::check_totp(tx, pii, &account, code, now)?.then_some(SignatureMethod::Totp)
-    } else {
-        let target = id.to_string();
-        second_factor::redeem(tx, pii, account.id, PURPOSE, None, code, attempts, now)?
-            .filter(|t| t.as_deref() == Some(target.as_str()))
-            .map(|_| SignatureMethod::Code)
-    };
-    method.ok_or_else(|| ApiError::field("code", "invalid_code", "The code is wrong or no longer valid."))
 }

@@ -1,26 +1,30 @@
 //! Logging in: the password step and, for an account with TOTP, the second-factor step.
-//! Failures are counted and lock the account at the policy's limit.
+//! Every failure is counted under its key's lock (see [`crate::usecases::proof`]): the
+//! password per account (or per typed login when it names none), the second factor per
+//! account.
 
-use domain::account::{after_failure, Account, LockoutPolicy};
+use domain::account::Account;
+use domain::attempts::Failure;
 use domain::audit::AuditEntry;
-use domain::ids::AccountId;
 use domain::time::Instant;
-use persistence::{accounts, DbConnection};
+use persistence::{accounts, attempts, DbConnection};
 use serde_json::json;
 
-use super::{locked, refused, Answered};
-use crate::auth::alerts::Alert;
+use super::refused;
 use crate::auth::second_factor::{self, Proof};
 use crate::auth::session::{self, Origin, SessionRules, TokenPair};
 use crate::auth::{MfaClaims, ISSUER};
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::usecases::{Effects, Outcome};
+use crate::usecases::proof::{self, guarded, Checked, Guards, LoginKey, Secret};
+use crate::usecases::{Answered, Effects, Outcome};
 
-/// A password login: the account its login names (if any) and whether the password
-/// matched — checked before the transaction, see the handler.
+/// A password login: the account its login names (if any), the key its failures count
+/// under, and whether the password matched — checked before the transaction, see the
+/// handler (which does not check it at all from an address the account does not allow).
 pub struct PasswordAttempt {
     pub found: Option<Account>,
+    pub key: LoginKey,
     pub password_ok: bool,
     pub origin: Origin,
 }
@@ -42,56 +46,89 @@ fn bad_credentials() -> ApiError {
 fn invalid_mfa_token() -> ApiError {
     ApiError::unauthorized(
         "invalid_mfa_token",
-        "The MFA token is invalid or expired; log in again.",
+        "The MFA token is invalid, expired or used; log in again.",
     )
+}
+
+/// Whether the handler should verify the password at all: not from an address the account
+/// does not allow (the answer must not tell whether the password was right), nor while
+/// the login is locked (argon2 is the expensive part of a guessing run).
+pub fn worth_checking(
+    conn: &mut DbConnection,
+    found: Option<&Account>,
+    key: &LoginKey,
+    ip: Option<&str>,
+    now: Instant,
+) -> Result<bool, ApiError> {
+    if found.is_some_and(|a| !a.allows_address(ip)) {
+        return Ok(false);
+    }
+    Ok(attempts::peek(conn, &key.key())?.locked_at(now).is_none())
 }
 
 pub fn with_password(
     tx: &mut DbConnection,
     rules: &SessionRules,
-    lockout: LockoutPolicy,
+    guards: Guards,
     attempt: PasswordAttempt,
     now: Instant,
 ) -> Result<Outcome<Answered<LoginStep>>, ApiError> {
     let PasswordAttempt {
         found,
+        key,
         password_ok,
         origin,
     } = attempt;
     let ip = origin.ip.clone();
-    let Some(account) = found else {
-        return Ok(refused("auth.login_failed", None, ip, bad_credentials()));
-    };
-    if let Some(until) = account.locked_at(now) {
-        return Ok(refused(
-            "auth.login_locked",
-            Some(account.id),
-            ip,
-            locked(until, now),
-        ));
-    }
-    if !password_ok {
-        return count_failure(
-            tx,
-            lockout,
-            account.id,
-            ip,
-            "bad_password",
-            bad_credentials(),
-            now,
-        );
-    }
-    if !account.allows_address(ip.as_deref()) {
+    let id = found.as_ref().map(|a| a.id);
+    // The allow-list comes first: from elsewhere the password was not even checked.
+    if found.as_ref().is_some_and(|a| !a.allows_address(ip.as_deref())) {
         let refusal = ApiError::forbidden(
             "ip_not_allowed",
             "Your account does not allow logins from this address.",
         );
-        return Ok(refused("auth.login_ip_refused", Some(account.id), ip, refusal));
+        return Ok(refused("auth.login_ip_refused", id, ip, refusal));
     }
+    let checked = guarded(tx, &key.key(), guards.login, now, |_| {
+        Ok(found.is_some() && password_ok)
+    })?;
+    let account = match (checked, found) {
+        (Checked::Passed, Some(account)) => account,
+        (Checked::Passed, None) => return Ok(refused("auth.login_failed", None, ip, bad_credentials())),
+        (Checked::Locked(until), _) => {
+            return Ok(refused(
+                "auth.login_locked",
+                id,
+                ip,
+                proof::login_locked(until, now),
+            ))
+        }
+        (Checked::Failed(failure), Some(account)) => {
+            return Ok(proof::failed(
+                account.id,
+                Secret::Password,
+                failure,
+                bad_credentials(),
+                ip,
+                now,
+            ))
+        }
+        // An unknown login locks like a known one; there is nobody to alert.
+        (Checked::Failed(failure), None) => {
+            let answer = match failure {
+                Failure::Counted { .. } => bad_credentials(),
+                Failure::LockedNow { until } | Failure::StillLocked { until } => {
+                    proof::login_locked(until, now)
+                }
+            };
+            return Ok(refused("auth.login_failed", None, ip, answer));
+        }
+    };
     if account.totp.enabled {
         let claims = MfaClaims {
             iss: ISSUER.into(),
             sub: account.id,
+            jti: uuid::Uuid::now_v7().to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + rules.mfa_ttl_secs,
         };
@@ -117,8 +154,7 @@ pub struct SecondFactorAttempt {
 pub fn with_second_factor(
     tx: &mut DbConnection,
     rules: &SessionRules,
-    lockout: LockoutPolicy,
-    pii: &PiiCipher,
+    (guards, pii): (Guards, &PiiCipher),
     attempt: SecondFactorAttempt,
     now: Instant,
 ) -> Result<Outcome<Answered<TokenPair>>, ApiError> {
@@ -127,8 +163,8 @@ pub fn with_second_factor(
         .verify_mfa(&attempt.mfa_token, now.timestamp())
         .map_err(|_| invalid_mfa_token())?;
     let account = accounts::find(tx, claims.sub)?.ok_or_else(invalid_mfa_token)?;
-    if let Some(until) = account.locked_at(now) {
-        return Err(locked(until, now));
+    if let Some(until) = attempts::peek(tx, &LoginKey::Account(account.id).key())?.locked_at(now) {
+        return Err(proof::login_locked(until, now));
     }
     let proof = match (attempt.code, attempt.recovery_code) {
         (Some(code), None) => Proof::Totp(code),
@@ -142,55 +178,40 @@ pub fn with_second_factor(
         }
     };
     let ip = attempt.origin.ip.clone();
-    if !second_factor::check(tx, pii, &account, &proof, now)? {
-        let error = ApiError::unauthorized("invalid_code", "The code is wrong or was used already.");
-        return count_failure(tx, lockout, account.id, ip, "bad_second_factor", error, now);
+    let key = Secret::SecondFactor.key(account.id);
+    let checked = guarded(tx, &key, guards.factor, now, |tx| {
+        Ok(second_factor::check(tx, pii, &account, &proof, now)?)
+    })?;
+    match checked {
+        Checked::Passed => {}
+        Checked::Locked(until) => return Ok(Outcome::quiet(Err(proof::factor_locked(until, now)))),
+        Checked::Failed(failure) => {
+            let wrong = ApiError::unauthorized("invalid_code", "The code is wrong or was used already.");
+            return Ok(proof::failed(
+                account.id,
+                Secret::SecondFactor,
+                failure,
+                wrong,
+                ip,
+                now,
+            ));
+        }
+    }
+    // Spent once, on any node: a second login with the same token is refused.
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+    if !attempts::spend_token(tx, &claims.jti, expires)? {
+        let replay = AuditEntry::new("auth.mfa_token_replayed", "account")
+            .by(Some(account.id))
+            .target(account.id)
+            .details(json!({}))
+            .from_ip(ip);
+        return Ok(Outcome::new(
+            Err(invalid_mfa_token()),
+            Effects::none().audit(replay),
+        ));
     }
     let amr = vec!["pwd".into(), "mfa".into(), "otp".into()];
     Ok(session::open(tx, rules, &account, amr, attempt.origin, now)?.map(Ok))
-}
-
-/// Counts a failed attempt, locking the account when the limit is reached; the refusal
-/// is `error`, or the lock when this failure started one.
-fn count_failure<T>(
-    tx: &mut DbConnection,
-    lockout: LockoutPolicy,
-    account: AccountId,
-    ip: Option<String>,
-    reason: &'static str,
-    error: ApiError,
-    now: Instant,
-) -> Result<Outcome<Answered<T>>, ApiError> {
-    let failures = accounts::count_failure(tx, account)?;
-    let (remaining, lock) = after_failure(lockout, failures - 1, now);
-    accounts::record_failure(tx, account, remaining, lock)?;
-    let failed = AuditEntry::new("auth.login_failed", "account")
-        .by(Some(account))
-        .target(account)
-        .details(json!({ "reason": reason }))
-        .from_ip(ip.clone());
-    let effects = Effects::none().audit(failed);
-    let Some(until) = lock else {
-        return Ok(Outcome::new(Err(error), effects));
-    };
-    let body = format!(
-        "После нескольких неудачных попыток вход заблокирован до {} UTC. Если это были не вы, смените пароль.",
-        until.format("%H:%M")
-    );
-    let audit = AuditEntry::new("auth.locked", "account")
-        .target(account)
-        .from_ip(ip);
-    let alert = Alert {
-        account,
-        kind: "lockout",
-        title: "Вход заблокирован",
-        body,
-        audit,
-    };
-    Ok(Outcome::new(
-        Err(locked(until, now)),
-        effects.and(alert.effects()),
-    ))
 }
 
 /// The account a typed login names (its candidate keys), if any.

@@ -8,26 +8,11 @@ pub mod own;
 pub mod refresh;
 pub mod reset;
 
-use actix_web::http::{header, StatusCode};
 use domain::audit::AuditEntry;
 use domain::ids::AccountId;
-use domain::time::Instant;
 
 use crate::error::ApiError;
-use crate::usecases::{Effects, Outcome};
-
-/// A use case's answer, or a refusal whose effects are still written.
-pub type Answered<T> = Result<T, ApiError>;
-
-pub(crate) fn locked(until: Instant, now: Instant) -> ApiError {
-    let seconds = (until - now).num_seconds().max(1);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "account_locked",
-        "Too many failed attempts; the account is locked for a while.",
-    )
-    .with_header(header::RETRY_AFTER, seconds.to_string())
-}
+use crate::usecases::{Answered, Effects, Outcome};
 
 /// A refusal that leaves only its audit record behind.
 pub(crate) fn refused<T>(

@@ -8,11 +8,12 @@ use domain::time::Instant;
 use persistence::codes::{self, NewCode};
 use persistence::{accounts, sessions, DbConnection};
 
-use super::Answered;
 use crate::auth::alerts::Alert;
 use crate::auth::second_factor::{self, send_code};
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_error, ApiError};
+use crate::usecases::proof::LoginKey;
+use crate::usecases::Answered;
 use crate::usecases::{Effects, Outcome};
 
 const RESET: &str = "password_reset";
@@ -95,6 +96,8 @@ pub fn confirm(
         return Ok(Outcome::quiet(Err(from_field_error(problem))));
     }
     accounts::set_password(tx, id, &input.hash, now)?;
+    // Whoever holds the code owns the account: a lock on guessing its old password ends.
+    persistence::attempts::clear(tx, &LoginKey::Account(id).key())?;
     sessions::revoke_all(tx, id, None, "password_reset", now)?;
     let body = "Пароль от вашего кабинета изменён, все сеансы завершены. Если это были не вы, обратитесь в поддержку.";
     let audit = AuditEntry::new("auth.password_reset", "account")
