@@ -154,11 +154,22 @@ pub fn code(conn: &mut DbConnection, id: DelegationId) -> Result<Option<(String,
         .optional()?)
 }
 
-pub fn count_code_attempt(conn: &mut DbConnection, id: DelegationId) -> Result<(), StoreError> {
-    diesel::update(delegations::table.find(id.to_string()))
+/// Takes one try of the acceptance code if fewer than `max_attempts` were used; answers the
+/// tries used with it, or `None` when none were left. One conditional update: on
+/// PostgreSQL a concurrent try waits for the row and re-checks the condition.
+pub fn take_code_attempt(
+    conn: &mut DbConnection,
+    id: DelegationId,
+    max_attempts: i32,
+) -> Result<Option<i32>, StoreError> {
+    let row = || delegations::table.find(id.to_string());
+    let taken = diesel::update(row().filter(delegations::code_attempts.lt(max_attempts)))
         .set(delegations::code_attempts.eq(delegations::code_attempts + 1))
         .execute(conn)?;
-    Ok(())
+    if taken != 1 {
+        return Ok(None);
+    }
+    Ok(Some(row().select(delegations::code_attempts).first(conn)?))
 }
 
 /// Every delegation from `principal` to `representative`, newest first: the per-request

@@ -63,7 +63,7 @@ pub async fn delegate(app: &TestApp, from: &Person, to: &Person, body: Value) ->
         .await
 }
 
-fn specific(days: i64) -> Value {
+pub fn specific(days: i64) -> Value {
     let (valid_from, valid_until) = term(days);
     json!({
         "kind": "specific",

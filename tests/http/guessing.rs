@@ -372,3 +372,25 @@ async fn two_tabs_refreshing_at_once_get_the_same_pair(backend: Backend) {
     );
 }
 db_test!(two_tabs_refreshing_at_once_get_the_same_pair);
+
+async fn a_delegation_code_takes_no_more_tries_than_allowed_under_concurrency(backend: Backend) {
+    use crate::delegations::{accept, delegate, person, specific};
+    let app = TestApp::spawn(backend).await;
+    let (principal, representative) = (person(&app).await, person(&app).await);
+    let offered = crate::support::json(
+        delegate(&app, &principal, &representative, specific(10)).await,
+        201,
+    )
+    .await;
+    let code = s(&offered["verification_code"]);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let tries = (0..12).map(|_| accept(&app, &representative, &offered, wrong));
+    let seen = outcomes(join_all(tries).await).await;
+    // Five tries (the limit): each a wrong code; every other one finds them used up.
+    let wrong_codes = seen.iter().filter(|(status, _)| *status == 422).count();
+    assert_eq!(wrong_codes, 5, "{seen:?}");
+    assert_eq!(count(&seen, 409, "code_attempts_exceeded"), 7, "{seen:?}");
+    let late = accept(&app, &representative, &offered, &code).await;
+    assert_eq!(problem(late, 409).await["code"], "code_attempts_exceeded");
+}
+db_test!(a_delegation_code_takes_no_more_tries_than_allowed_under_concurrency);

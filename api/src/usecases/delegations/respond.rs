@@ -39,9 +39,12 @@ pub fn accept(
     if let Err(refusal) = current.check_acceptance(attempts, check.max_attempts, now) {
         return Ok(Outcome::quiet(Err(refusal)));
     }
-    store::count_code_attempt(tx, current.id)?;
+    let Some(used) = store::take_code_attempt(tx, current.id, check.max_attempts)? else {
+        // Concurrent tries used the last ones up since the load.
+        return Ok(Outcome::quiet(Err(Refusal::CodeAttemptsExceeded)));
+    };
     if code_hash(check.pii, current.id, code.trim()) != hash {
-        let tries_left = check.max_attempts - attempts - 1;
+        let tries_left = check.max_attempts - used;
         return Ok(Outcome::quiet(Err(Refusal::WrongCode { tries_left })));
     }
     Ok(transition(tx, who, &current, version, Event::Accept, now)?.map(Ok))
