@@ -17,3 +17,4 @@ mod limits;
 mod openapi;
 mod outbox;
 mod service;
+mod uploads;
