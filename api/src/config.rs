@@ -508,14 +508,22 @@ impl Config {
                 32,
                 "a whole number of waiting checks (0: none wait)",
             )?,
-            password_hash_wait_ms: source.positive("password_hash_wait_ms", 2000, "a whole number of milliseconds")?,
+            password_hash_wait_ms: source.positive(
+                "password_hash_wait_ms",
+                2000,
+                "a whole number of milliseconds",
+            )?,
             ooxml_max_parts: source.positive("ooxml_max_parts", 1000, "a whole number of parts")?,
             ooxml_max_uncompressed_bytes: source.positive(
                 "ooxml_max_uncompressed_bytes",
                 100 * 1024 * 1024,
                 "a whole number of bytes",
             )?,
-            ooxml_max_ratio: source.positive("ooxml_max_ratio", 100, "a whole number (times the compressed size)")?,
+            ooxml_max_ratio: source.positive(
+                "ooxml_max_ratio",
+                100,
+                "a whole number (times the compressed size)",
+            )?,
         })
     }
 

@@ -131,8 +131,21 @@ pub const PDF_MARKUP_REGION: usize = 8 * 1024;
 /// and `<hex>` strings never match.
 pub fn pdf_carries_markup(head: &[u8]) -> bool {
     const TAGS: &[&[u8]] = &[
-        b"html", b"head", b"body", b"script", b"iframe", b"svg", b"meta", b"object", b"embed",
-        b"form", b"style", b"img", b"link", b"base", b"!doctype",
+        b"html",
+        b"head",
+        b"body",
+        b"script",
+        b"iframe",
+        b"svg",
+        b"meta",
+        b"object",
+        b"embed",
+        b"form",
+        b"style",
+        b"img",
+        b"link",
+        b"base",
+        b"!doctype",
     ];
     let region = &head[..head.len().min(PDF_MARKUP_REGION)];
     region.iter().enumerate().any(|(at, byte)| {
@@ -141,7 +154,10 @@ pub fn pdf_carries_markup(head: &[u8]) -> bool {
                 let rest = &region[at + 1..];
                 rest.len() > tag.len()
                     && rest[..tag.len()].eq_ignore_ascii_case(tag)
-                    && matches!(rest[tag.len()], b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'>' | b'/')
+                    && matches!(
+                        rest[tag.len()],
+                        b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'>' | b'/'
+                    )
             })
     })
 }
@@ -394,7 +410,9 @@ mod tests {
         assert!(pdf_carries_markup(b"%PDF-1.7\n<html><script>alert(1)</script>"));
         assert!(pdf_carries_markup(b"%PDF-1.4\n%\xE2\xE3\n<!DOCTYPE html>\n"));
         assert!(pdf_carries_markup(b"%PDF-1.4\n<SCRIPT src=x>"));
-        assert!(!pdf_carries_markup(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> <a1b2> <headed"));
+        assert!(!pdf_carries_markup(
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> <a1b2> <headed"
+        ));
         let mut late = b"%PDF-1.7\n".to_vec();
         late.extend(std::iter::repeat_n(b'x', PDF_MARKUP_REGION));
         late.extend(b"<html>");

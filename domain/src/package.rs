@@ -51,9 +51,42 @@ impl PackageRefusal {
 /// Extensions of files that run when opened (Windows and scripting hosts, plus shell
 /// scripts and Java archives): none has a place in an office document.
 const EXECUTABLE_EXTENSIONS: &[&str] = &[
-    "exe", "dll", "com", "scr", "pif", "cpl", "sys", "drv", "ocx", "msi", "msp", "mst", "bat", "cmd",
-    "js", "jse", "vbs", "vbe", "wsf", "wsh", "wsc", "ps1", "psm1", "psd1", "hta", "jar", "lnk", "reg",
-    "inf", "scf", "sh", "msc", "application", "gadget", "appx", "msix",
+    "exe",
+    "dll",
+    "com",
+    "scr",
+    "pif",
+    "cpl",
+    "sys",
+    "drv",
+    "ocx",
+    "msi",
+    "msp",
+    "mst",
+    "bat",
+    "cmd",
+    "js",
+    "jse",
+    "vbs",
+    "vbe",
+    "wsf",
+    "wsh",
+    "wsc",
+    "ps1",
+    "psm1",
+    "psd1",
+    "hta",
+    "jar",
+    "lnk",
+    "reg",
+    "inf",
+    "scf",
+    "sh",
+    "msc",
+    "application",
+    "gadget",
+    "appx",
+    "msix",
 ];
 
 /// The top-level folders every OOXML package may have: relationships, properties,
@@ -151,20 +184,41 @@ mod tests {
         ] {
             assert_eq!(check_part_name(FileType::Docx, name), Ok(()), "{name}");
         }
-        assert_eq!(check_part_name(FileType::Xlsx, "xl/worksheets/sheet1.xml"), Ok(()));
+        assert_eq!(
+            check_part_name(FileType::Xlsx, "xl/worksheets/sheet1.xml"),
+            Ok(())
+        );
     }
 
     #[test]
     fn programs_macros_and_strangers_are_refused() {
         let refused = |kind, name| check_part_name(kind, name).map_err(|r| r.code());
-        assert_eq!(refused(FileType::Docx, "word/media/setup.EXE"), Err("package_executable"));
+        assert_eq!(
+            refused(FileType::Docx, "word/media/setup.EXE"),
+            Err("package_executable")
+        );
         assert_eq!(refused(FileType::Docx, "word/run.ps1"), Err("package_executable"));
-        assert_eq!(refused(FileType::Docx, "word/vbaProject.bin"), Err("package_macros"));
-        assert_eq!(refused(FileType::Xlsx, "xl/activeX/activeX1.xml"), Err("package_macros"));
+        assert_eq!(
+            refused(FileType::Docx, "word/vbaProject.bin"),
+            Err("package_macros")
+        );
+        assert_eq!(
+            refused(FileType::Xlsx, "xl/activeX/activeX1.xml"),
+            Err("package_macros")
+        );
         assert_eq!(refused(FileType::Docx, "notes.txt"), Err("package_foreign_part"));
-        assert_eq!(refused(FileType::Docx, "xl/workbook.xml"), Err("package_foreign_part"));
-        assert_eq!(refused(FileType::Docx, "word/../../evil.xml"), Err("package_foreign_part"));
-        assert_eq!(refused(FileType::Docx, "/word/document.xml"), Err("package_foreign_part"));
+        assert_eq!(
+            refused(FileType::Docx, "xl/workbook.xml"),
+            Err("package_foreign_part")
+        );
+        assert_eq!(
+            refused(FileType::Docx, "word/../../evil.xml"),
+            Err("package_foreign_part")
+        );
+        assert_eq!(
+            refused(FileType::Docx, "/word/document.xml"),
+            Err("package_foreign_part")
+        );
         assert_eq!(
             check_part_head("word/media/image1.png", b"MZ\x90\0"),
             Err(PackageRefusal::Executable("word/media/image1.png".into()))

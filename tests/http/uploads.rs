@@ -85,7 +85,10 @@ async fn a_zip_bomb_is_refused_even_when_it_lies_about_its_size(backend: Backend
     let app = TestApp::spawn(backend).await;
     let (_, _, token) = app.confirmed_citizen().await;
     let bomb = zip_bomb();
-    assert!(bomb.len() < 4 * 1024 * 1024, "the bomb fits under the upload limit");
+    assert!(
+        bomb.len() < 4 * 1024 * 1024,
+        "the bomb fits under the upload limit"
+    );
 
     // Declared honestly: refused from the central directory alone.
     let honest = problem(
@@ -158,8 +161,14 @@ async fn packages_carrying_programs_macros_or_foreign_parts_are_refused(backend:
 
     // The same package without them is a DOCX like any other.
     let clean = json(
-        app.upload(&token, "", docx(&[("docProps/core.xml", b"<cp/>")]), "letter.docx", &[])
-            .await,
+        app.upload(
+            &token,
+            "",
+            docx(&[("docProps/core.xml", b"<cp/>")]),
+            "letter.docx",
+            &[],
+        )
+        .await,
         201,
     )
     .await;
@@ -177,8 +186,7 @@ async fn a_pdf_that_is_also_a_web_page_is_refused(backend: Backend) {
     ];
     for bytes in polyglots {
         let refused = problem(
-            app.upload(&token, "", bytes.to_vec(), "statement.pdf", &[])
-                .await,
+            app.upload(&token, "", bytes.to_vec(), "statement.pdf", &[]).await,
             422,
         )
         .await;

@@ -103,7 +103,9 @@ fn check<R: Read + Seek>(
         let budget = limits.max_uncompressed_bytes - inflated;
         let mut bounded = (&mut part).take(budget.saturating_add(1));
         loop {
-            let n = bounded.read(&mut buffer).map_err(|_| PackageRefusal::Unreadable)?;
+            let n = bounded
+                .read(&mut buffer)
+                .map_err(|_| PackageRefusal::Unreadable)?;
             if n == 0 {
                 break;
             }
@@ -157,7 +159,10 @@ mod tests {
         cursor
     }
 
-    const DOCX: [(&str, &[u8]); 2] = [("[Content_Types].xml", b"<Types/>"), ("word/document.xml", b"<w/>")];
+    const DOCX: [(&str, &[u8]); 2] = [
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", b"<w/>"),
+    ];
 
     #[test]
     fn a_plain_package_passes() {
@@ -192,7 +197,11 @@ mod tests {
 
     #[test]
     fn a_program_renamed_as_a_picture_is_refused() {
-        let parts = [DOCX[0], DOCX[1], ("word/media/image1.png", b"MZ\x90\0rest".as_slice())];
+        let parts = [
+            DOCX[0],
+            DOCX[1],
+            ("word/media/image1.png", b"MZ\x90\0rest".as_slice()),
+        ];
         let zip = archive(&parts, zip::CompressionMethod::Stored);
         assert_eq!(
             open(zip, LIMITS),
@@ -213,7 +222,10 @@ mod tests {
 
     #[test]
     fn too_many_parts_are_refused_before_reading_any() {
-        let limits = PackageLimits { max_parts: 1, ..LIMITS };
+        let limits = PackageLimits {
+            max_parts: 1,
+            ..LIMITS
+        };
         let zip = archive(&DOCX, zip::CompressionMethod::Stored);
         assert_eq!(
             open(zip, limits),

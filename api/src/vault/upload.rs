@@ -145,9 +145,12 @@ fn refused_package(refusal: &PackageRefusal) -> ApiError {
         PackageRefusal::Unreadable => "A part of the package cannot be read (encrypted or corrupt).".into(),
     };
     // The part's name comes from the archive: shown without control characters, shortened.
-    let part = refusal
-        .part()
-        .map(|p| p.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
+    let part = refusal.part().map(|p| {
+        p.chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>()
+    });
     refused(refusal.code(), detail, json!({ "part": part }))
 }
 
