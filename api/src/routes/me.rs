@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{passwords, Actor};
-use crate::blocking::blocking;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::state::State;
@@ -208,7 +207,10 @@ async fn reauthentication(
         return Ok(totp_code.map_or(Reauthentication::Missing, Reauthentication::Totp));
     };
     let stored = state.query(move |c, _| load(c, id)).await?.password_hash;
-    let matched = blocking(move || Ok(passwords::verify(&password, &stored))).await?;
+    let matched = state
+        .passwords
+        .run(move || passwords::verify(&password, &stored))
+        .await?;
     Ok(Reauthentication::Password(matched))
 }
 
@@ -220,6 +222,7 @@ async fn reauthentication(
     request_body = ContactChangeRequest,
     responses(
         (status = 202, description = "A code was sent to the new contact", body = ContactChange),
+        (status = 503, response = crate::openapi::Busy),
     )
 )]
 #[post("/me/contact-changes")]
