@@ -15,12 +15,13 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::password_pool::PasswordPool;
 use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::dispatcher::Dispatcher;
-use crate::events::{self, EventBus};
+use crate::events::{self, EventBus, StreamSlots};
 use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
 use crate::openapi::ApiDoc;
@@ -105,7 +106,22 @@ impl Application {
         let latest_event = db
             .read(persistence::events::latest)
             .map_err(|e| StartError::Other(format!("events: {e}")))?;
-        let metrics = Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?;
+        let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?);
+        let open_files = crate::open_files::raise();
+        let streams = StreamSlots::new(
+            config.streams_per_account,
+            crate::open_files::stream_cap(config.streams_per_node, open_files),
+        );
+        if streams.per_node() < config.streams_per_node {
+            tracing::warn!(
+                configured = config.streams_per_node,
+                allowed = streams.per_node(),
+                open_files,
+                "the open-files limit leaves room for fewer event streams than configured"
+            );
+        }
+        metrics.stream_limits(streams.per_account(), streams.per_node(), open_files);
+        let passwords = PasswordPool::from_config(&config, metrics.clone());
         let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
             addr: config.listen.to_string(),
             detail: e.to_string(),
@@ -125,11 +141,13 @@ impl Application {
             db,
             config: Arc::new(config),
             tokens: Arc::new(tokens),
-            metrics: Arc::new(metrics),
+            metrics,
             pii: Arc::new(pii),
             forms: Arc::new(crate::forms::FormValidators::default()),
             vault: Arc::new(vault),
             events: Arc::new(EventBus::starting_after(latest_event)),
+            streams: Arc::new(streams),
+            passwords: Arc::new(passwords),
             clock,
         });
         let server = serve(state.clone(), listener)?;

@@ -101,6 +101,23 @@ pub struct Config {
     /// Seconds between the checks that an open event stream's caller may still see it
     /// (token, session, delegation, participation).
     pub stream_recheck_secs: u64,
+    /// Event streams one account may hold open on one node.
+    pub streams_per_account: usize,
+    /// Event streams one node holds open at most; lowered at start to what its open-files
+    /// limit leaves room for.
+    pub streams_per_node: usize,
+    /// Password hashes (argon2) computed at once; default the number of cores.
+    pub password_hash_concurrency: usize,
+    /// Password checks that may wait for a free slot; more are answered 503 at once.
+    pub password_hash_queue: usize,
+    /// Milliseconds a password check waits for a slot before it is answered 503.
+    pub password_hash_wait_ms: u64,
+    /// Parts a DOCX or XLSX upload may have.
+    pub ooxml_max_parts: usize,
+    /// Bytes a DOCX or XLSX upload may inflate to, all parts together.
+    pub ooxml_max_uncompressed_bytes: u64,
+    /// How many times its compressed size one part of a DOCX or XLSX may inflate to.
+    pub ooxml_max_ratio: u64,
 }
 
 /// The blob store behind documents.
@@ -216,6 +233,14 @@ pub const KEYS: &[&str] = &[
     "idempotency_ttl_hours",
     "stream_recheck_secs",
     "metrics_token",
+    "streams_per_account",
+    "streams_per_node",
+    "password_hash_concurrency",
+    "password_hash_queue",
+    "password_hash_wait_ms",
+    "ooxml_max_parts",
+    "ooxml_max_uncompressed_bytes",
+    "ooxml_max_ratio",
 ];
 
 /// The abuse-limit keys (see [`Limits`]); also accepted in the file and environment.
@@ -235,6 +260,7 @@ pub const RATE_KEYS: [&str; 10] = [
 const SECONDS: &str = "a whole number of seconds";
 const MINUTES: &str = "a whole number of minutes";
 const ATTEMPTS: &str = "a whole number of attempts";
+const STREAMS: &str = "a whole number of streams";
 
 pub fn env_name(key: &str) -> String {
     if key == "database_url" {
@@ -484,6 +510,34 @@ impl Config {
             )?,
             idempotency_ttl_hours: source.positive("idempotency_ttl_hours", 24, "a whole number of hours")?,
             stream_recheck_secs: source.positive("stream_recheck_secs", 30, SECONDS)?,
+            streams_per_account: source.positive("streams_per_account", 5, STREAMS)?,
+            streams_per_node: source.positive("streams_per_node", 10_000, STREAMS)?,
+            password_hash_concurrency: source.positive(
+                "password_hash_concurrency",
+                cores,
+                "a whole number of hashes at once",
+            )?,
+            password_hash_queue: source.parse(
+                "password_hash_queue",
+                32,
+                "a whole number of waiting checks (0: none wait)",
+            )?,
+            password_hash_wait_ms: source.positive(
+                "password_hash_wait_ms",
+                2000,
+                "a whole number of milliseconds",
+            )?,
+            ooxml_max_parts: source.positive("ooxml_max_parts", 1000, "a whole number of parts")?,
+            ooxml_max_uncompressed_bytes: source.positive(
+                "ooxml_max_uncompressed_bytes",
+                100 * 1024 * 1024,
+                "a whole number of bytes",
+            )?,
+            ooxml_max_ratio: source.positive(
+                "ooxml_max_ratio",
+                100,
+                "a whole number (times the compressed size)",
+            )?,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod http_errors;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
+pub mod open_files;
 pub mod openapi;
 pub mod routes;
 pub mod state;

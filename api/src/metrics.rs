@@ -2,7 +2,9 @@
 //! database pool's usage. Routes are labelled by pattern (`/api/v1/x/{id}`), never by raw
 //! path, so ids never become label values. Server-Sent Events streams have their own
 //! gauge; the latency histogram times only the response head, so a stream open for hours
-//! is counted as the milliseconds it took to start.
+//! is counted as the milliseconds it took to start. Refusals that protect the node (a
+//! password check turned away busy, a stream over its cap) are counted, and the node's
+//! open-files limit is shown beside the streams that use it up.
 
 use std::time::Instant;
 
@@ -21,7 +23,11 @@ pub struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     sse_connections: IntGaugeVec,
+    sse_refused: IntCounterVec,
     events_delivered: IntCounter,
+    password_checks_refused: IntCounter,
+    open_files_limit: IntGauge,
+    stream_caps: IntGaugeVec,
 }
 
 impl Metrics {
@@ -56,11 +62,37 @@ impl Metrics {
             "events_delivered_total",
             "Events written to Server-Sent Events streams",
         )?;
+        let sse_refused = IntCounterVec::new(
+            Opts::new(
+                "sse_refused_total",
+                "Event streams refused over a cap, by cap (account or node)",
+            ),
+            &["cap"],
+        )?;
+        let password_checks_refused = IntCounter::new(
+            "password_checks_refused_total",
+            "Password checks answered 503 busy: the hashing pool and its queue were full",
+        )?;
+        let open_files_limit = IntGauge::new(
+            "open_files_limit",
+            "The process's open-files soft limit (RLIMIT_NOFILE) after start-up raised it",
+        )?;
+        let stream_caps = IntGaugeVec::new(
+            Opts::new("sse_connections_max", "Event streams allowed open, by cap"),
+            &["cap"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(sse_connections.clone()))?;
         registry.register(Box::new(events_delivered.clone()))?;
+        registry.register(Box::new(sse_refused.clone()))?;
+        registry.register(Box::new(password_checks_refused.clone()))?;
+        registry.register(Box::new(open_files_limit.clone()))?;
+        registry.register(Box::new(stream_caps.clone()))?;
+        for cap in ["account", "node"] {
+            sse_refused.with_label_values(&[cap]).reset();
+        }
         // Both streams show from the start, at 0, rather than appearing on first use.
         for stream in ["application", "me"] {
             sse_connections.with_label_values(&[stream]).set(0);
@@ -71,8 +103,34 @@ impl Metrics {
             latency,
             pool,
             sse_connections,
+            sse_refused,
             events_delivered,
+            password_checks_refused,
+            open_files_limit,
+            stream_caps,
         })
+    }
+
+    pub fn password_check_refused(&self) {
+        self.password_checks_refused.inc();
+    }
+
+    /// One event stream refused over the `cap` (`account` or `node`).
+    pub fn stream_refused(&self, cap: &'static str) {
+        self.sse_refused.with_label_values(&[cap]).inc();
+    }
+
+    /// The caps in force and the open-files limit they were set against.
+    pub fn stream_limits(&self, per_account: usize, per_node: usize, open_files: Option<u64>) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.stream_caps
+            .with_label_values(&["account"])
+            .set(gauge(per_account as u64));
+        self.stream_caps
+            .with_label_values(&["node"])
+            .set(gauge(per_node as u64));
+        // -1: the platform has no such limit or it could not be read.
+        self.open_files_limit.set(open_files.map_or(-1, gauge));
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -99,6 +99,20 @@ problem_response!(
     "Too many failed attempts; try again later."
 );
 problem_response!(
+    Busy,
+    "Service Unavailable: busy",
+    503,
+    "busy",
+    "Too many password checks are in progress; try again shortly (see Retry-After)."
+);
+problem_response!(
+    TooManyStreams,
+    "Too Many Requests: too many streams",
+    429,
+    "too_many_streams",
+    "You already have 5 event streams open; close one first (see Retry-After)."
+);
+problem_response!(
     ServiceUnavailable,
     "Service Unavailable",
     503,
@@ -140,7 +154,8 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PreconditionRequired, PayloadTooLarge,
-            UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable
+            UnsupportedMediaType, Unprocessable, TooManyRequests, TooManyStreams, ServiceUnavailable,
+            Busy
         )
     ),
     tags(

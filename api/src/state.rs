@@ -1,5 +1,5 @@
 //! What every handler can reach: the database, configuration, token keys, metrics, the
-//! document vault and the live-event bus.
+//! document vault, the live-event bus with its stream caps, and the password-hashing pool.
 //! Blocking work (diesel, argon2) runs on the blocking pool, inside the request's span.
 
 use std::sync::Arc;
@@ -8,13 +8,14 @@ use actix_web::web;
 use domain::time::Instant;
 use persistence::{Database, DbConnection};
 
+use crate::auth::password_pool::PasswordPool;
 use crate::auth::TokenKeys;
 use crate::blocking::blocking;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
-use crate::events::EventBus;
+use crate::events::{EventBus, StreamSlots};
 use crate::forms::FormValidators;
 use crate::metrics::Metrics;
 use crate::usecases::{effects, Outcome};
@@ -29,6 +30,10 @@ pub struct AppState {
     pub forms: Arc<FormValidators>,
     pub vault: Arc<Vault>,
     pub events: Arc<EventBus>,
+    /// How many event streams are open here, against the per-account and per-node caps.
+    pub streams: Arc<StreamSlots>,
+    /// Where every password hash and check runs, bounded (see `auth::password_pool`).
+    pub passwords: Arc<PasswordPool>,
     /// The one clock: use cases get `now` from it; tests move it.
     pub clock: Arc<Clock>,
 }

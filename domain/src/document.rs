@@ -103,25 +103,63 @@ pub fn sniff(head: &[u8]) -> Sniffed {
 
 /// Names the OOXML package a ZIP archive is from the names of its parts: a Word document
 /// has `word/document.xml`, a workbook `xl/workbook.xml`, both a `[Content_Types].xml`.
-/// Macro-enabled packages (with a `vbaProject.bin`) are refused as what they are.
+/// What else a package may hold is [`crate::package`]'s to say.
 pub fn ooxml_kind<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<FileType, &'static str> {
-    let (mut content_types, mut word, mut excel, mut macros) = (false, false, false, false);
+    let (mut content_types, mut word, mut excel) = (false, false, false);
     for name in entries {
         match name {
             "[Content_Types].xml" => content_types = true,
             "word/document.xml" => word = true,
             "xl/workbook.xml" => excel = true,
-            _ if name.ends_with("vbaProject.bin") => macros = true,
             _ => {}
         }
     }
-    match (content_types, word, excel, macros) {
-        (true, true, false, false) => Ok(FileType::Docx),
-        (true, false, true, false) => Ok(FileType::Xlsx),
-        (true, true, false, true) => Err("docm"),
-        (true, false, true, true) => Err("xlsm"),
+    match (content_types, word, excel) {
+        (true, true, false) => Ok(FileType::Docx),
+        (true, false, true) => Ok(FileType::Xlsx),
         _ => Err("zip"),
     }
+}
+
+/// How much of a PDF's beginning is searched for HTML: browsers sniff a document's type
+/// from its first bytes (the WHATWG algorithm reads 1,445), so markup there could make a
+/// browser render an uploaded "PDF" as a page with scripts.
+pub const PDF_MARKUP_REGION: usize = 8 * 1024;
+
+/// Whether the start of a PDF carries HTML markup (a PDF/HTML polyglot). Tags count only
+/// as whole names (`<script`, then a space, `>` or `/`), so PDF's own `<<` dictionaries
+/// and `<hex>` strings never match.
+pub fn pdf_carries_markup(head: &[u8]) -> bool {
+    const TAGS: &[&[u8]] = &[
+        b"html",
+        b"head",
+        b"body",
+        b"script",
+        b"iframe",
+        b"svg",
+        b"meta",
+        b"object",
+        b"embed",
+        b"form",
+        b"style",
+        b"img",
+        b"link",
+        b"base",
+        b"!doctype",
+    ];
+    let region = &head[..head.len().min(PDF_MARKUP_REGION)];
+    region.iter().enumerate().any(|(at, byte)| {
+        *byte == b'<'
+            && TAGS.iter().any(|tag| {
+                let rest = &region[at + 1..];
+                rest.len() > tag.len()
+                    && rest[..tag.len()].eq_ignore_ascii_case(tag)
+                    && matches!(
+                        rest[tag.len()],
+                        b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'>' | b'/'
+                    )
+            })
+    })
 }
 
 /// The file types accepted when no service narrows them.
@@ -134,13 +172,31 @@ pub fn service_file_types(allowed: &[String]) -> Vec<FileType> {
     allowed.iter().filter_map(|t| FileType::parse(t)).collect()
 }
 
+/// Characters that change how text around them is shown without being seen themselves:
+/// bidirectional controls (which make `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`),
+/// zero-width and byte-order marks, and line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
 /// A declared file name made safe to show and to put in a header: the last path
-/// component only, no control characters, at most 255 characters. It is never a path.
+/// component only, no control or invisible formatting characters, at most 255
+/// characters. It is never a path.
 pub fn display_name(declared: &str) -> String {
     let base = declared.rsplit(['/', '\\']).next().unwrap_or_default();
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !invisible(*c))
         .take(255)
         .collect::<String>()
         .trim()
@@ -343,12 +399,24 @@ mod tests {
             "xl/workbook.xml",
             "xl/worksheets/sheet1.xml",
         ];
-        let docm = ["[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"];
         assert_eq!(ooxml_kind(docx), Ok(FileType::Docx));
         assert_eq!(ooxml_kind(xlsx), Ok(FileType::Xlsx));
-        assert_eq!(ooxml_kind(docm), Err("docm"));
         assert_eq!(ooxml_kind(["word/document.xml"]), Err("zip"));
         assert_eq!(ooxml_kind(["a.txt"]), Err("zip"));
+    }
+
+    #[test]
+    fn html_at_the_start_of_a_pdf_is_seen() {
+        assert!(pdf_carries_markup(b"%PDF-1.7\n<html><script>alert(1)</script>"));
+        assert!(pdf_carries_markup(b"%PDF-1.4\n%\xE2\xE3\n<!DOCTYPE html>\n"));
+        assert!(pdf_carries_markup(b"%PDF-1.4\n<SCRIPT src=x>"));
+        assert!(!pdf_carries_markup(
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> <a1b2> <headed"
+        ));
+        let mut late = b"%PDF-1.7\n".to_vec();
+        late.extend(std::iter::repeat_n(b'x', PDF_MARKUP_REGION));
+        late.extend(b"<html>");
+        assert!(!pdf_carries_markup(&late));
     }
 
     #[test]
@@ -356,6 +424,8 @@ mod tests {
         assert_eq!(display_name("../../etc/passwd"), "passwd");
         assert_eq!(display_name("C:\\Users\\me\\паспорт.pdf"), "паспорт.pdf");
         assert_eq!(display_name("a\u{0}b\r\n.pdf"), "ab.pdf");
+        assert_eq!(display_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(display_name("\u{2067}a\u{200F}b\u{FEFF}.pdf"), "ab.pdf");
         assert_eq!(display_name(".."), "document");
         assert_eq!(display_name(""), "document");
         assert_eq!(display_name(&"x".repeat(400)).chars().count(), 255);

@@ -16,6 +16,7 @@ pub mod joint;
 pub mod login;
 pub mod notice;
 pub mod organisation;
+pub mod package;
 pub mod person;
 pub mod rate;
 pub mod template;

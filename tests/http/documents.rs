@@ -117,10 +117,13 @@ async fn types_are_read_from_the_bytes(backend: Backend) {
         json(app.upload(&token, "", xlsx, "a.docx", &[]).await, 201).await["file_type"],
         "xlsx"
     );
-    for (bytes, detected) in [(docm, "docm"), (plain, "zip"), (b"GIF89a....".to_vec(), "gif")] {
+    for (bytes, detected) in [(plain, "zip"), (b"GIF89a....".to_vec(), "gif")] {
         let refused = problem(app.upload(&token, "", bytes, "x.docx", &[]).await, 415).await;
         assert_eq!(refused["context"]["detected_type"], detected);
     }
+    // A macro-enabled document is a DOCX that carries what we refuse (tests/http/uploads.rs).
+    let macros = problem(app.upload(&token, "", docm, "x.docx", &[]).await, 422).await;
+    assert_eq!(macros["code"], "package_macros");
 
     // A path for a name is only a name; the declared type fields are checked.
     let named = json(

@@ -311,3 +311,93 @@ async fn a_stopping_node_closes_its_streams_first(backend: Backend) {
     assert!(stopped.is_ok(), "the server still waits for its streams");
 }
 db_test!(a_stopping_node_closes_its_streams_first);
+
+/// A metric's value in the exposition, by its whole name with labels.
+async fn metric(app: &TestApp, name: &str) -> Option<i64> {
+    let text = app.get("/metrics").await.text().await.unwrap_or_default();
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Issue 14, D.11: one account holds at most `streams_per_account` streams on a node (both
+/// kinds together); past that, 429 `too_many_streams` with `Retry-After`. Another account
+/// is not affected, and a closed stream frees its place.
+async fn streams_are_capped_per_account_and_freed_when_closed(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("streams_per_account", "3")).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, owner) = app.confirmed_citizen().await;
+    let (_, _, other) = app.confirmed_citizen().await;
+    let application = draft(&app, &owner).await;
+    let mut open = vec![
+        app.events("/api/v1/me/events", &owner, None).await,
+        app.events("/api/v1/me/events", &owner, None).await,
+        app.events(&stream_of(&application), &owner, None).await,
+    ];
+
+    for path in ["/api/v1/me/events".to_string(), stream_of(&application)] {
+        let refused = app.open_events(&path, &owner, None).await;
+        assert!(refused.headers().get("retry-after").is_some(), "{path}");
+        let body = problem(refused, 429).await;
+        assert_eq!(body["code"], "too_many_streams");
+        assert_eq!(body["context"], json!({"cap": "account", "limit": 3}));
+    }
+    let mut theirs = app.events("/api/v1/me/events", &other, None).await;
+    assert_eq!(
+        metric(&app, "kabinet_sse_refused_total{cap=\"account\"}").await,
+        Some(2)
+    );
+
+    // Closing one stream gives its place back (once the server sees the client gone).
+    drop(open.pop());
+    wait_for_streams(&app, "application", 0).await;
+    let mut again = app.events(&stream_of(&application), &owner, None).await;
+    save(&app, &owner, &application).await;
+    assert_eq!(again.expect_event().await.event, "application.save_draft");
+    draft(&app, &other).await;
+    assert_eq!(theirs.expect_event().await.event, "application.create");
+}
+db_test!(streams_are_capped_per_account_and_freed_when_closed);
+
+/// Issue 14, D.11: a node holds at most `streams_per_node` streams, whoever opens them;
+/// it raised its open-files soft limit to the hard limit at start, and `/metrics` shows
+/// that limit beside the caps.
+async fn a_node_holds_no_more_streams_than_its_cap(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("streams_per_node", "2")).await;
+    let (_, _, first) = app.confirmed_citizen().await;
+    let (_, _, second) = app.confirmed_citizen().await;
+    let (_, _, third) = app.confirmed_citizen().await;
+    let _one = app.events("/api/v1/me/events", &first, None).await;
+    let _two = app.events("/api/v1/me/events", &second, None).await;
+    let refused = problem(app.open_events("/api/v1/me/events", &third, None).await, 429).await;
+    assert_eq!(refused["code"], "too_many_streams");
+    assert_eq!(refused["context"], json!({"cap": "node", "limit": 2}));
+    assert_eq!(
+        metric(&app, "kabinet_sse_connections_max{cap=\"node\"}").await,
+        Some(2)
+    );
+    assert_eq!(
+        metric(&app, "kabinet_sse_connections_max{cap=\"account\"}").await,
+        Some(5)
+    );
+
+    let limit = metric(&app, "kabinet_open_files_limit").await;
+    assert!(limit.is_some_and(|l| l > 0), "open-files limit {limit:?}");
+    // The test runs in the server's process: its limits are the server's.
+    #[cfg(target_os = "linux")]
+    {
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let (soft, hard) = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .map(|rest| {
+                let mut fields = rest.split_whitespace().map(|v| v.parse::<i64>().ok());
+                (fields.next().flatten(), fields.next().flatten())
+            })
+            .unwrap_or_default();
+        assert_eq!(limit, soft, "{limits}");
+        assert_eq!(soft, hard, "the soft limit was raised to the hard one");
+    }
+}
+db_test!(a_node_holds_no_more_streams_than_its_cap);

@@ -622,3 +622,80 @@ async fn health_answers_while_logins_hash_passwords(backend: Backend) {
     );
 }
 db_test!(health_answers_while_logins_hash_passwords);
+
+/// Issue 14, D.10: password checks run in a bounded pool. With every slot busy (taken
+/// here, as hashes in progress would) and its queue full, a flood of failed logins is
+/// answered 503 `busy` with `Retry-After` at once instead of queuing without bound; an
+/// authenticated `GET /me` answers while the queued checks still wait; the refusals are
+/// counted in `/metrics` and, never checked, do not count towards the lockout.
+async fn a_login_flood_is_answered_busy_while_me_answers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.set("password_hash_concurrency", "1")
+            .set("password_hash_queue", "2")
+            .set("password_hash_wait_ms", "600000")
+    })
+    .await;
+    let body = citizen(false);
+    app.register(&body).await;
+    let login = s(&body["email"]);
+    let signed_in: Value = crate::support::body_json(app.login(&login, PASSWORD).await).await;
+    let token = s(&signed_in["access_token"]);
+
+    let held = app
+        .state
+        .passwords
+        .hold_all()
+        .unwrap_or_else(|| panic!("a password check is still running"));
+    let attempt = || {
+        let (client, url, login) = (app.client.clone(), app.url("/api/v1/auth/login"), login.clone());
+        tokio::spawn(async move {
+            let answer = client
+                .post(url)
+                .json(&json!({"login": login, "password": "Wrong-Guess-123"}))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("login: {e}"));
+            let retry_after = answer.headers().get("retry-after").is_some();
+            let status = answer.status().as_u16();
+            let problem: Value = answer.json().await.unwrap_or_default();
+            (status, s(&problem["code"]), retry_after)
+        })
+    };
+    // Two checks fill the queue; the test waits until they are in it.
+    let queued: Vec<_> = (0..2).map(|_| attempt()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.state.passwords.waiting() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the logins never reached the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let flood: Vec<_> = (0..20).map(|_| attempt()).collect();
+    for answer in flood {
+        let answer = answer.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer, (503, "busy".to_string(), true));
+    }
+    let me = app.get_as("/api/v1/me", &token).await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(app.state.passwords.waiting(), 2, "the queued checks still wait");
+    assert!(queued.iter().all(|q| !q.is_finished()));
+    let metrics = app.get("/metrics").await.text().await.unwrap_or_default();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "kabinet_password_checks_refused_total 20"),
+        "{metrics}"
+    );
+
+    // Slots free again: the queued checks run and fail as wrong passwords do.
+    drop(held);
+    for answer in queued {
+        let (status, code, _) = answer.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    }
+    // Two failures, under the lockout's three: the refused attempts were never counted.
+    assert_eq!(app.login(&login, PASSWORD).await.status(), 200);
+}
+db_test!(a_login_flood_is_answered_busy_while_me_answers);

@@ -18,3 +18,4 @@ mod limits;
 mod openapi;
 mod outbox;
 mod service;
+mod uploads;

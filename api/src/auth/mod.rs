@@ -6,6 +6,7 @@ pub mod alerts;
 mod keys;
 pub mod logins;
 pub mod network;
+pub mod password_pool;
 pub mod passwords;
 pub mod second_factor;
 pub mod session;

@@ -3,6 +3,8 @@
 //! any id already sent. A subscriber that falls behind re-reads from the database rather
 //! than holding up the bus. The stream asks its gate again every `stream_recheck_secs`
 //! whether the caller may still see it, and ends when not, or when the node begins to stop.
+//! A stream starts only with a slot under the per-account and per-node caps, and holds it
+//! until it ends.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -21,6 +23,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 use tokio::time::Interval;
 
+use super::admission::{Over, StreamSlot};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, StreamGuard};
@@ -85,6 +88,25 @@ impl Feed {
     }
 }
 
+/// Seconds a client refused a stream is asked to wait: streams end when their clients
+/// leave, so a slot may well be free by then.
+const RETRY_STREAM_SECS: u32 = 30;
+
+/// 429 for a stream over a cap, naming the cap and its size.
+fn over_cap(over: Over, limit: usize) -> ApiError {
+    let detail = match over {
+        Over::Account => format!("You already have {limit} event streams open; close one first."),
+        Over::Node => "This node holds as many event streams as it can; try again later.".to_string(),
+    };
+    ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "too_many_streams",
+        detail,
+    )
+    .with_header(header::RETRY_AFTER, RETRY_STREAM_SECS.to_string())
+    .with_context(json!({ "cap": over.as_str(), "limit": limit }))
+}
+
 /// The streaming response for `feed`, resuming after `resume` when the client sent one;
 /// without it the stream starts live, from now.
 pub async fn respond(
@@ -94,6 +116,16 @@ pub async fn respond(
     gate: Gate,
     resume: Option<i64>,
 ) -> Result<HttpResponse, ApiError> {
+    // The slot comes first, before any database work: a client reconnecting in a loop
+    // past its cap costs one counter, and the caps count whoever holds the connections.
+    let slot = state.streams.take(actor.account).map_err(|over| {
+        state.metrics.stream_refused(over.as_str());
+        let limit = match over {
+            Over::Account => state.streams.per_account(),
+            Over::Node => state.streams.per_node(),
+        };
+        over_cap(over, limit)
+    })?;
     // The extractor has just checked the actor: only the feed's own check is left.
     let (check, caller) = (gate.clone(), actor.clone());
     state.query(move |c, now| check(c, &caller, now)).await?;
@@ -116,6 +148,7 @@ pub async fn respond(
         &state.metrics,
     )
     .timed_by(state.clock.clone())
+    .holding(slot)
     .guarded(actor, gate, Duration::from_secs(state.config.stream_recheck_secs))
     .closing_with(closing);
     Ok(HttpResponse::Ok()
@@ -147,6 +180,8 @@ struct Stream {
     /// The application's clock, for the rechecks.
     clock: Arc<crate::clock::Clock>,
     _guard: StreamGuard,
+    /// The stream's place under the caps, freed when the stream is dropped.
+    _slot: Option<StreamSlot>,
 }
 
 impl Stream {
@@ -173,7 +208,13 @@ impl Stream {
             metrics: metrics.clone(),
             clock: Arc::new(crate::clock::Clock::system()),
             _guard: metrics.sse_opened(feed.label()),
+            _slot: None,
         }
+    }
+
+    fn holding(mut self, slot: StreamSlot) -> Stream {
+        self._slot = Some(slot);
+        self
     }
 
     /// Rechecks access at the application's clock rather than the system's.

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 
 use crate::auth::network::client_ip;
 use crate::auth::{passwords, Actor};
-use crate::blocking::blocking;
 use crate::concurrency::etag;
 use crate::error::ApiError;
 use crate::state::State;
@@ -78,6 +77,7 @@ impl RegistrationRequest {
         (status = 201, description = "Registered", body = ProfileView,
             headers(("ETag" = String, description = "The version, for If-Match"))),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Busy),
     )
 )]
 #[post("/accounts")]
@@ -94,7 +94,11 @@ pub async fn register(
         .await?;
     // Hashed between the check and the transaction: argon2 is slow, and a write
     // transaction held through it would stall every other writer.
-    let password_hash = blocking(move || passwords::hash(&password).map_err(ApiError::internal)).await?;
+    let password_hash = state
+        .passwords
+        .run(move || passwords::hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
     let (pii, ip) = (state.pii.clone(), client_ip(&req));
     let account = state
         .run(move |tx, now| registration::register(tx, &pii, checked, password_hash, ip, now))

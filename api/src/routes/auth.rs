@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 use crate::auth::network::client_ip;
 use crate::auth::session::{Origin, SessionRules, TokenPair};
 use crate::auth::{actor::user_agent, logins, passwords, Actor};
-use crate::blocking::blocking;
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::proof::LoginKey;
@@ -160,14 +159,24 @@ fn origin(req: &HttpRequest) -> Origin {
 /// writer) would serialise every login. An unknown login is checked against a decoy,
 /// so both cases take the same time. Not checked at all when `worth` is false (a locked
 /// login, an address the account does not allow): the use case refuses those first.
-async fn check_password(found: Option<&Account>, password: String, worth: bool) -> Result<bool, ApiError> {
+/// The check runs in the bounded password pool: a flood of logins is answered 503 `busy`
+/// rather than starving every other request.
+async fn check_password(
+    state: &State,
+    found: Option<&Account>,
+    password: String,
+    worth: bool,
+) -> Result<bool, ApiError> {
     if !worth {
         return Ok(false);
     }
     let stored = found
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| passwords::decoy().to_string());
-    blocking(move || Ok(passwords::verify(&password, &stored))).await
+    state
+        .passwords
+        .run(move || passwords::verify(&password, &stored))
+        .await
 }
 
 /// Log in with a login (e-mail, phone, SNILS or user name) and password.
@@ -180,6 +189,7 @@ async fn check_password(found: Option<&Account>, password: String, worth: bool) 
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Busy),
     )
 )]
 #[post("/auth/login")]
@@ -205,7 +215,7 @@ pub async fn login(
             Ok((found, key, worth))
         })
         .await?;
-    let password_ok = check_password(found.as_ref(), password, worth).await?;
+    let password_ok = check_password(&state, found.as_ref(), password, worth).await?;
     let attempt = PasswordAttempt {
         found,
         key,
@@ -374,6 +384,7 @@ pub async fn password_reset(
     request_body = PasswordResetConfirm,
     responses(
         (status = 200, description = "The password has been changed", body = Accepted),
+        (status = 503, response = crate::openapi::Busy),
     )
 )]
 #[post("/auth/password-reset/confirm")]
@@ -390,7 +401,11 @@ pub async fn password_reset_confirm(
     let login_keys = logins::candidate_keys(&state.pii, &typed);
     // Hashed before the transaction, for the reason `check_password` gives.
     let password = new_password.clone();
-    let hash = blocking(move || passwords::hash(&password).map_err(ApiError::internal)).await?;
+    let hash = state
+        .passwords
+        .run(move || passwords::hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
     let input = NewPassword {
         login_keys,
         code,

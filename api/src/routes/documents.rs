@@ -38,7 +38,8 @@ use crate::vault::{self, Staged};
 pub struct DocumentView {
     #[schema(value_type = String, format = Uuid)]
     pub id: DocumentId,
-    /// The name the file was uploaded with (shown and offered on download, never a path).
+    /// The name the file was uploaded with (shown and offered on download, never a path;
+    /// control characters and bidirectional or zero-width formatting removed).
     pub name: String,
     /// What the paper is (`passport_scan`, `photo`…); `other` when not said.
     pub doc_type: String,
@@ -95,7 +96,9 @@ pub struct UploadForm {
     services: Option<String>,
     /// `YYYY-MM-DD`: delete the document after this date.
     retain_until: Option<String>,
-    /// A display name instead of the file's own.
+    /// A display name instead of the file's own. Either way only its last path component
+    /// is kept, without control characters or invisible formatting (bidirectional
+    /// overrides such as U+202E, zero-width characters).
     name: Option<String>,
 }
 
@@ -156,7 +159,7 @@ async fn receive(state: &State, body: &mut Multipart, max_bytes: u64) -> Result<
                     "Send one file per upload.",
                 ));
             }
-            staged = Some(intake::stage(field, &state.vault.staging, max_bytes).await?);
+            staged = Some(intake::stage(field, &state.vault, max_bytes).await?);
         } else {
             let value = intake::text(field).await?;
             let slot = fields.slot(&name).ok_or_else(|| {
@@ -182,6 +185,13 @@ async fn receive(state: &State, body: &mut Multipart, max_bytes: u64) -> Result<
         (status = 404, description = "No such application, or not yours", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file type not accepted (the detected type is named)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or the file is of an accepted type but refused for what it carries: \
+`pdf_polyglot` (HTML markup in a PDF's first 8 KiB); for DOCX and XLSX, opened within limits, `package_too_large`, \
+`package_compression_ratio`, `package_too_many_parts`, `package_executable` (a program by name or by its bytes), \
+`package_macros` (VBA or ActiveX), `package_foreign_part` (a part outside the format; `context.part` names it) or \
+`package_unreadable`", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:package_executable", "title": "Unprocessable Entity", "status": 422,
+                "detail": "The package carries a program.", "code": "package_executable", "context": {"part": "word/media/setup.exe"}})),
     )
 )]
 #[post("/documents")]

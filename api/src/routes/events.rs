@@ -62,6 +62,10 @@ fn resume_after(req: &HttpRequest, query: &Resume) -> Result<Option<i64>, ApiErr
 /// that event and then the stream ends; the stream also ends, within
 /// `stream_recheck_secs`, once the caller may no longer see it (token expired, session
 /// ended, delegation revoked): reconnect with a fresh token.
+///
+/// One account may hold at most `streams_per_account` streams (both kinds together) on a
+/// node, and a node at most `streams_per_node`; past either, 429 `too_many_streams` with
+/// `Retry-After`. Closing a stream frees its place.
 #[utoipa::path(
     tag = "events",
     operation_id = "applicationEvents",
@@ -75,6 +79,7 @@ fn resume_after(req: &HttpRequest, query: &Resume) -> Result<Option<i64>, ApiErr
         (status = 200, description = "An endless `text/event-stream`: each event has `id`, `event` (its kind) and `data` (JSON with `application_id`, `kind`, `data`, `created_at`)",
             content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyStreams),
     )
 )]
 #[get("/applications/{id}/events")]
@@ -97,7 +102,8 @@ pub async fn application_events(
 }
 
 /// Live events addressed to the caller (or the principal it acts for), across all
-/// applications, as Server-Sent Events; resumable like an application's stream.
+/// applications, as Server-Sent Events; resumable like an application's stream, and
+/// counted against the same caps (429 `too_many_streams` past them).
 #[utoipa::path(
     tag = "events",
     operation_id = "myEvents",
@@ -109,6 +115,7 @@ pub async fn application_events(
     responses(
         (status = 200, description = "An endless `text/event-stream` of the events whose audience includes you",
             content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
+        (status = 429, response = crate::openapi::TooManyStreams),
     )
 )]
 #[get("/me/events")]

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{passwords, Actor};
-use crate::blocking::blocking;
 use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::state::State;
@@ -217,7 +216,12 @@ async fn reauthenticate(
         (Some(password), _) => {
             let id = acting.account;
             let stored = state.query(move |c, _| load(c, id)).await?.password_hash;
-            Presented::Password(blocking(move || Ok(passwords::verify(&password, &stored))).await?)
+            Presented::Password(
+                state
+                    .passwords
+                    .run(move || passwords::verify(&password, &stored))
+                    .await?,
+            )
         }
         (None, Some(code)) => Presented::Totp(code),
         (None, None) => {
@@ -244,6 +248,7 @@ async fn reauthenticate(
         (status = 202, description = "A code was sent to the new contact", body = ContactChange),
         (status = 403, description = "`reauthentication_failed`: the password or code is wrong (counted toward the login lock or the second factor's)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`account_locked` or `factor_locked`: too many wrong passwords or codes (`Retry-After`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::openapi::Busy),
     )
 )]
 #[post("/me/contact-changes")]

@@ -139,7 +139,10 @@ pub async fn respond(
         None => HttpResponse::Ok(),
     };
     let length = range.map(|r| r.end - r.start).unwrap_or(content.size);
-    let disposition = HeaderValue::from_str(&disposition(content.name)).map_err(ApiError::internal)?;
+    // Cleaned again on the way out: a name stored before the rules grew stricter is
+    // offered to the browser's save dialog without invisible formatting all the same.
+    let name = domain::document::display_name(content.name);
+    let disposition = HeaderValue::from_str(&disposition(&name)).map_err(ApiError::internal)?;
     Ok(response
         .content_type(content.file_type.media_type())
         .insert_header((header::CONTENT_DISPOSITION, disposition))

@@ -2,6 +2,7 @@
 //! taking back the bytes of a failed one, the orphan sweep and the retention job.
 
 pub mod download;
+pub mod package;
 pub mod serve;
 pub mod store;
 pub mod upload;
@@ -40,6 +41,8 @@ pub struct Vault {
     /// Where uploads are written before they are published.
     pub staging: PathBuf,
     pub max_upload_bytes: u64,
+    /// The limits a DOCX or XLSX upload is opened with.
+    pub packages: package::PackageLimits,
     pub faults: Faults,
 }
 
@@ -105,6 +108,11 @@ impl Vault {
             store,
             staging,
             max_upload_bytes: config.max_upload_bytes,
+            packages: package::PackageLimits {
+                max_parts: config.ooxml_max_parts,
+                max_uncompressed_bytes: config.ooxml_max_uncompressed_bytes,
+                max_ratio: config.ooxml_max_ratio,
+            },
             faults: Faults::default(),
         })
     }

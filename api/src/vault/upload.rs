@@ -1,17 +1,22 @@
 //! Receiving a file: the multipart body is streamed into a temporary file while it is
 //! hashed and counted, so the bytes are held in memory once, a chunk at a time, and an
 //! upload over the limit is refused the moment it crosses it. The type is then decided
-//! from the bytes alone.
+//! from the bytes alone, and what a browser or an office suite could be made to run is
+//! refused: a PDF that is also an HTML page, a DOCX or XLSX carrying programs or macros
+//! (see [`super::package`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use actix_multipart::{Field, Multipart, MultipartError};
-use domain::document::{ooxml_kind, sniff, FileType, Sniffed, SNIFF_BYTES};
+use domain::document::{pdf_carries_markup, sniff, FileType, Sniffed, PDF_MARKUP_REGION, SNIFF_BYTES};
+use domain::package::PackageRefusal;
 use futures_util::TryStreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::package::{self, Opened, PackageLimits};
+use super::Vault;
 use crate::blocking::blocking_io;
 use crate::error::ApiError;
 
@@ -20,6 +25,12 @@ use crate::error::ApiError;
 const WRITE_BUFFER: usize = 256 * 1024;
 /// The largest text field (document type, access level, a date) we read.
 const TEXT_FIELD_LIMIT: usize = 2048;
+/// The leading bytes kept for deciding the type and searching a PDF for markup.
+const HEAD_BYTES: usize = if PDF_MARKUP_REGION > SNIFF_BYTES {
+    PDF_MARKUP_REGION
+} else {
+    SNIFF_BYTES
+};
 
 /// A complete uploaded file in the staging directory; removed when dropped, unless a
 /// crash comes first (the orphan sweep removes what a crash leaves).
@@ -116,15 +127,43 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
-/// Streams the `file` field into `dir`, refusing it once it passes `limit` bytes.
-pub async fn stage(field: Field, dir: &Path, limit: u64) -> Result<Staged, ApiError> {
+/// 422: the bytes are of an accepted type but carry something we refuse.
+fn refused(code: &'static str, detail: impl Into<String>, context: serde_json::Value) -> ApiError {
+    ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, code, detail).with_context(context)
+}
+
+fn refused_package(refusal: &PackageRefusal) -> ApiError {
+    let detail = match refusal {
+        PackageRefusal::TooManyParts { limit } => format!("The package has more than {limit} parts."),
+        PackageRefusal::TooLarge { limit } => format!("The package inflates to more than {limit} bytes."),
+        PackageRefusal::Ratio { limit } => {
+            format!("A part of the package inflates to more than {limit} times its compressed size.")
+        }
+        PackageRefusal::Executable(_) => "The package carries a program.".into(),
+        PackageRefusal::Macros(_) => "The package carries macros or ActiveX controls.".into(),
+        PackageRefusal::ForeignPart(_) => "The package has a part that no DOCX or XLSX has.".into(),
+        PackageRefusal::Unreadable => "A part of the package cannot be read (encrypted or corrupt).".into(),
+    };
+    // The part's name comes from the archive: shown without control characters, shortened.
+    let part = refusal.part().map(|p| {
+        p.chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>()
+    });
+    refused(refusal.code(), detail, json!({ "part": part }))
+}
+
+/// Streams the `file` field into the vault's staging directory, refusing it once it
+/// passes `limit` bytes, then decides what it is.
+pub async fn stage(field: Field, vault: &Vault, limit: u64) -> Result<Staged, ApiError> {
     let declared_name = field
         .content_disposition()
         .and_then(|d| d.get_filename())
         .map(str::to_string);
-    let mut partial = Partial::create(dir).await?;
+    let mut partial = Partial::create(&vault.staging).await?;
     let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut head = Vec::with_capacity(HEAD_BYTES);
     let mut size: u64 = 0;
     let mut pending = Vec::with_capacity(WRITE_BUFFER);
     let mut field = field;
@@ -133,8 +172,8 @@ pub async fn stage(field: Field, dir: &Path, limit: u64) -> Result<Staged, ApiEr
         if size > limit {
             return Err(too_large(limit));
         }
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..take]);
         }
         hasher.update(&chunk);
@@ -157,25 +196,35 @@ pub async fn stage(field: Field, dir: &Path, limit: u64) -> Result<Staged, ApiEr
         declared_name,
         detected: Err("unknown"),
     };
-    detect(staged, &head).await
+    detect(staged, &head, vault.packages).await
 }
 
 /// Decides the type from the bytes; a ZIP archive is opened to see which package it is.
-async fn detect(mut staged: Staged, head: &[u8]) -> Result<Staged, ApiError> {
+/// A refused file is answered 422 and its staged copy goes with it.
+async fn detect(mut staged: Staged, head: &[u8], limits: PackageLimits) -> Result<Staged, ApiError> {
     staged.detected = match sniff(head) {
+        Sniffed::Known(FileType::Pdf) if pdf_carries_markup(head) => {
+            return Err(refused(
+                "pdf_polyglot",
+                format!("The PDF carries HTML markup in its first {PDF_MARKUP_REGION} bytes."),
+                json!({ "searched_bytes": PDF_MARKUP_REGION }),
+            ));
+        }
         Sniffed::Known(file_type) => Ok(file_type),
         Sniffed::Other(what) => Err(what),
         Sniffed::Zip => {
             let path = staged.path.clone();
-            blocking_io(move || {
-                let archive = std::fs::File::open(path)?;
-                Ok(match zip::ZipArchive::new(archive) {
-                    Ok(zip) => ooxml_kind(zip.file_names()),
-                    Err(_) => Err("zip"),
-                })
+            let opened = blocking_io(move || {
+                let archive = std::io::BufReader::new(std::fs::File::open(path)?);
+                Ok(package::open(archive, limits))
             })
             .await
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+            match opened {
+                Opened::Package(file_type) => Ok(file_type),
+                Opened::Other(what) => Err(what),
+                Opened::Refused(refusal) => return Err(refused_package(&refusal)),
+            }
         }
     };
     Ok(staged)

@@ -31,7 +31,10 @@ pub fn start() -> Server {
         .set("data_dir", dir.to_string_lossy())
         .set("workers", "2")
         .set("demo", "1")
-        .set("log", "warn");
+        .set("log", "warn")
+        // The events bench holds thousands of streams of one account to measure what a node
+        // can hold; the per-account cap (5 by default) would stop it at the fifth.
+        .set("streams_per_account", "1000000");
     let database_url = source_database(&dir);
     let config = api::Config::from_source(&source).unwrap_or_else(|e| panic!("{e}"));
     let (port_tx, port_rx) = mpsc::channel();
