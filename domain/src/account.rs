@@ -280,8 +280,19 @@ pub struct Account {
     pub totp: SecondFactor,
     /// Comma-separated addresses or networks (see [`crate::login::address_allowed`]).
     pub ip_allow_list: Option<String>,
+    /// Which contacts came back with the code sent to them: only those are login keys.
+    pub proven: ProvenContacts,
+    /// The blind index of a SNILS this account claims while its identity is unconfirmed.
+    pub snils_claim: Option<String>,
     pub version: i64,
     pub created_at: Instant,
+}
+
+/// Whether the account's e-mail and phone are proven (a code sent to each came back).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProvenContacts {
+    pub email: bool,
+    pub phone: bool,
 }
 
 /// The personal documents, encrypted.

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use domain::access::Role;
 pub use domain::account::Account;
-use domain::account::{AccountLevel, SealedDocuments, SecondFactor};
+use domain::account::{AccountLevel, ProvenContacts, SealedDocuments, SecondFactor};
 use domain::ids::AccountId;
 use domain::time::Instant;
 
@@ -33,8 +33,13 @@ pub struct NewAccount {
     pub snils_enc: Option<String>,
     pub inn_enc: Option<String>,
     pub passport_enc: Option<String>,
-    /// Every login key the account answers to.
+    /// Every login key the account answers to (proven ones only).
     pub login_keys: Vec<String>,
+    /// The e-mail and phone wait for the codes sent to them (a registration): they are
+    /// claims, not login keys, until proven.
+    pub contacts_unproven: bool,
+    /// The SNILS blind index claimed until the identity is confirmed.
+    pub snils_claim: Option<String>,
 }
 
 /// A staff account created by the operator (admin, officer): confirmed by definition.
@@ -70,6 +75,9 @@ struct NewAccountRow {
     snils_enc: Option<String>,
     inn_enc: Option<String>,
     passport_enc: Option<String>,
+    email_proven: bool,
+    phone_proven: bool,
+    snils_claim: Option<String>,
 }
 
 /// An account row (sensitive fields still encrypted); it leaves this module only as a
@@ -97,6 +105,9 @@ struct AccountRow {
     totp_secret_enc: Option<String>,
     totp_enabled: bool,
     ip_allow_list: Option<String>,
+    email_proven: bool,
+    phone_proven: bool,
+    snils_claim: Option<String>,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -127,6 +138,11 @@ impl TryFrom<AccountRow> for Account {
                 enabled: row.totp_enabled,
             },
             ip_allow_list: row.ip_allow_list,
+            proven: ProvenContacts {
+                email: row.email_proven,
+                phone: row.phone_proven,
+            },
+            snils_claim: row.snils_claim,
             version: row.version,
             created_at: from_db_time(row.created_at),
         })
@@ -179,6 +195,9 @@ pub fn create(conn: &mut DbConnection, account: &NewAccount, now: Instant) -> Re
             snils_enc: account.snils_enc.clone(),
             inn_enc: account.inn_enc.clone(),
             passport_enc: account.passport_enc.clone(),
+            email_proven: !account.contacts_unproven,
+            phone_proven: !account.contacts_unproven,
+            snils_claim: account.snils_claim.clone(),
         })
         .execute(conn)?;
     for key in &account.login_keys {
@@ -307,7 +326,9 @@ pub enum ContactKind {
     Phone,
 }
 
-/// Replaces a contact and its login key; `Ok(false)` when the new login is taken.
+/// Replaces a contact with a proven one (its code came back) and its login key; answers
+/// the accounts whose unproven claims on it were released, or `None` when the new login
+/// is someone else's already.
 pub fn replace_contact(
     conn: &mut DbConnection,
     id: AccountId,
@@ -316,30 +337,145 @@ pub fn replace_contact(
     old_key: Option<&str>,
     new_key: &str,
     now: Instant,
-) -> Result<bool, StoreError> {
-    if any_login_taken(conn, &[new_key.to_string()])? {
-        return Ok(false);
+) -> Result<Option<Vec<AccountId>>, StoreError> {
+    if !take_login(conn, id, new_key)? {
+        return Ok(None);
     }
-    if let Some(old) = old_key {
-        diesel::delete(account_logins::table.find(old)).execute(conn)?;
-    }
-    diesel::insert_into(account_logins::table)
-        .values((
-            account_logins::login_key.eq(new_key),
-            account_logins::account_id.eq(id.to_string()),
-        ))
+    if let Some(old) = old_key.filter(|old| *old != new_key) {
+        // Only if it is this account's: an unproven old contact may be another's login.
+        diesel::delete(
+            account_logins::table
+                .find(old)
+                .filter(account_logins::account_id.eq(id.to_string())),
+        )
         .execute(conn)?;
+    }
     let target = accounts::table.find(id.to_string());
     match kind {
         ContactKind::Email => diesel::update(target)
-            .set(accounts::email.eq(value))
+            .set((accounts::email.eq(value), accounts::email_proven.eq(true)))
             .execute(conn)?,
         ContactKind::Phone => diesel::update(target)
-            .set(accounts::phone.eq(value))
+            .set((accounts::phone.eq(value), accounts::phone_proven.eq(true)))
             .execute(conn)?,
     };
     touch(conn, id, now)?;
-    Ok(true)
+    release_contact(conn, id, kind, value)
+}
+
+/// Makes `key` a login of account `id`; `false` when another account has it. Unique by
+/// the primary key, so two accounts proving one contact at once cannot both get it.
+fn take_login(conn: &mut DbConnection, id: AccountId, key: &str) -> Result<bool, StoreError> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO account_logins (login_key, account_id) VALUES ($1, $2) ON CONFLICT (login_key) DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Text, _>(key)
+    .bind::<diesel::sql_types::Text, _>(id.to_string())
+    .execute(conn)?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let owner: String = account_logins::table
+        .find(key)
+        .select(account_logins::account_id)
+        .first(conn)?;
+    Ok(owner == id.to_string())
+}
+
+/// Clears the unproven claims of other accounts on a contact that `id` just proved; answers
+/// whose they were, so that they can be told.
+fn release_contact(
+    conn: &mut DbConnection,
+    id: AccountId,
+    kind: ContactKind,
+    value: &str,
+) -> Result<Option<Vec<AccountId>>, StoreError> {
+    let others = accounts::table.filter(accounts::id.ne(id.to_string()));
+    let claimants: Vec<String> = match kind {
+        ContactKind::Email => others
+            .filter(accounts::email.eq(value))
+            .filter(accounts::email_proven.eq(false))
+            .select(accounts::id)
+            .load(conn)?,
+        ContactKind::Phone => others
+            .filter(accounts::phone.eq(value))
+            .filter(accounts::phone_proven.eq(false))
+            .select(accounts::id)
+            .load(conn)?,
+    };
+    let released = accounts::table.filter(accounts::id.eq_any(&claimants));
+    match kind {
+        ContactKind::Email => diesel::update(released)
+            .set((
+                accounts::email.eq(None::<String>),
+                accounts::email_proven.eq(true),
+            ))
+            .execute(conn)?,
+        ContactKind::Phone => diesel::update(released)
+            .set((
+                accounts::phone.eq(None::<String>),
+                accounts::phone_proven.eq(true),
+            ))
+            .execute(conn)?,
+    };
+    claimants
+        .iter()
+        .map(|c| parse_id("accounts", c))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Proves the account's own claimed contact (its code came back): it becomes a login key.
+/// Answers the accounts whose claims on it were released, or `None` when another account
+/// proved it first.
+pub fn prove_contact(
+    conn: &mut DbConnection,
+    id: AccountId,
+    kind: ContactKind,
+    value: &str,
+    key: &str,
+    now: Instant,
+) -> Result<Option<Vec<AccountId>>, StoreError> {
+    replace_contact(conn, id, kind, value, None, key, now)
+}
+
+/// At identity confirmation: the claimed SNILS becomes a login key of `id`, and every other
+/// account claiming it loses the claim (and the level it gave). `None` when a confirmed
+/// account holds that SNILS already.
+pub fn prove_snils(
+    conn: &mut DbConnection,
+    id: AccountId,
+    index: &str,
+    key: &str,
+    now: Instant,
+) -> Result<Option<Vec<AccountId>>, StoreError> {
+    if !take_login(conn, id, key)? {
+        return Ok(None);
+    }
+    diesel::update(accounts::table.find(id.to_string()))
+        .set(accounts::snils_claim.eq(None::<String>))
+        .execute(conn)?;
+    let claimants: Vec<String> = accounts::table
+        .filter(accounts::id.ne(id.to_string()))
+        .filter(accounts::snils_claim.eq(index))
+        .select(accounts::id)
+        .load(conn)?;
+    let released = || accounts::table.filter(accounts::id.eq_any(&claimants));
+    diesel::update(released())
+        .set((
+            accounts::snils_enc.eq(None::<String>),
+            accounts::snils_claim.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    diesel::update(released().filter(accounts::level.eq(AccountLevel::Standard.as_str())))
+        .set(accounts::level.eq(AccountLevel::Simplified.as_str()))
+        .execute(conn)?;
+    touch(conn, id, now)?;
+    claimants
+        .iter()
+        .map(|c| parse_id("accounts", c))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Claims the next version of the account for a write based on `expected`; `false` when

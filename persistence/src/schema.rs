@@ -25,6 +25,9 @@ diesel::table! {
         totp_enabled -> Bool,
         totp_last_step -> Nullable<BigInt>,
         ip_allow_list -> Nullable<Text>,
+        email_proven -> Bool,
+        phone_proven -> Bool,
+        snils_claim -> Nullable<Text>,
     }
 }
 

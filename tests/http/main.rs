@@ -5,6 +5,7 @@ mod support;
 
 mod applications;
 mod audit;
+mod claims;
 mod delegations;
 mod documents;
 mod edge;

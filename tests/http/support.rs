@@ -238,6 +238,8 @@ pub struct TestApp {
     /// Stops this app as a signal would.
     pub shutdown: api::Shutdown,
     _pg: Option<std::sync::Arc<PgDatabase>>,
+    /// How many codes sent to each address the test has taken (see `wait_for_code`).
+    taken_codes: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl TestApp {
@@ -336,6 +338,7 @@ impl TestApp {
             handle,
             shutdown,
             _pg: pg,
+            taken_codes: Default::default(),
         }
     }
 
@@ -520,13 +523,37 @@ pub fn citizen(with_passport: bool) -> Value {
 }
 
 impl TestApp {
-    /// Registers `body` and answers the profile.
+    /// Registers `body`, proves its e-mail and phone with the codes sent to them, and
+    /// answers the profile as registration answered it.
     pub async fn register(&self, body: &Value) -> Value {
+        let profile = self.register_unproven(body).await;
+        for kind in ["email", "phone"] {
+            self.prove_contact(&profile, kind).await;
+        }
+        profile
+    }
+
+    /// Registers `body` and answers the profile; its contacts wait for their codes.
+    pub async fn register_unproven(&self, body: &Value) -> Value {
         let response = self.post_json("/api/v1/accounts", body).await;
         let status = response.status();
         let profile: Value = body_json(response).await;
         assert_eq!(status, 201, "registration: {profile}");
         profile
+    }
+
+    /// Proves the registered account's contact of `kind` with the code sent to it.
+    pub async fn prove_contact(&self, profile: &Value, kind: &str) {
+        let to = profile[kind].as_str().unwrap_or_default();
+        let code = self.wait_for_code(to).await;
+        let path = format!(
+            "/api/v1/accounts/{}/contact-proofs",
+            profile["id"].as_str().unwrap_or_default()
+        );
+        let proven = self
+            .post_json(&path, &serde_json::json!({"kind": kind, "code": code}))
+            .await;
+        assert_eq!(proven.status(), 204, "proving the {kind} of {to}");
     }
 
     /// Logs in and answers the whole response body (tokens or an MFA challenge).
@@ -576,10 +603,21 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits (bounded) until the mailbox has a code for `to`.
+    fn take_new_code(&self, to: &str) -> Option<String> {
+        let mut codes = self.codes_sent_to(to);
+        let mut taken = self.taken_codes.lock().unwrap_or_else(|e| e.into_inner());
+        if codes.len() <= taken.get(to).copied().unwrap_or(0) {
+            return None;
+        }
+        taken.insert(to.to_string(), codes.len());
+        codes.pop()
+    }
+
+    /// Waits (bounded) until the mailbox has a code for `to` that the test has not taken
+    /// yet, and takes it (the newest; older untaken ones are taken with it).
     pub async fn wait_for_code(&self, to: &str) -> String {
         for _ in 0..100 {
-            if let Some(code) = self.codes_sent_to(to).pop() {
+            if let Some(code) = self.take_new_code(to) {
                 return code;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -668,12 +706,20 @@ impl TestApp {
         self.state
             .db
             .write(|tx| {
-                persistence::accounts::set_level(
-                    tx,
-                    id,
-                    domain::account::AccountLevel::Confirmed,
-                    self.state.clock.now(),
-                )
+                let now = self.state.clock.now();
+                persistence::accounts::set_level(tx, id, domain::account::AccountLevel::Confirmed, now)?;
+                // As the officer's confirmation does: the claimed SNILS becomes a login.
+                let claim = persistence::accounts::find(tx, id)?.and_then(|a| a.snils_claim);
+                if let Some(index) = claim {
+                    persistence::accounts::prove_snils(
+                        tx,
+                        id,
+                        &index,
+                        &domain::login::snils_key(&index),
+                        now,
+                    )?;
+                }
+                Ok::<_, persistence::StoreError>(())
             })
             .unwrap_or_else(|e| panic!("{e}"));
         let tokens = self

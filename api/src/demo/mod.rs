@@ -199,7 +199,10 @@ fn citizen(db: &Database, pii: &PiiCipher, c: &DemoCitizen) -> Result<bool, Stri
                 &passport.to_string(),
             )
         }),
+        // Demo people's contacts and SNILS count as proven: they are seeded, not typed.
         login_keys: keys,
+        contacts_unproven: false,
+        snils_claim: None,
     };
     db.write(|tx| accounts::create(tx, &account, now()))
         .map_err(|e| e.to_string())

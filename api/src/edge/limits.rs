@@ -32,6 +32,9 @@ enum By {
     Account,
     /// A field of the JSON body (a login, e-mail or phone), lower-cased.
     Field(&'static str),
+    /// The path, for a resource named in it that the caller need not be signed in to
+    /// address (an account proving its contacts).
+    Path,
 }
 
 /// One limited kind of request.
@@ -152,6 +155,34 @@ fn table() -> Vec<Rule> {
             "/api/v1/auth/password-reset/confirm",
             Ip,
             |l: &Limits| l.reset_per_ip,
+        ),
+        rule(
+            "contact-proof-ip",
+            Method::POST,
+            "/api/v1/accounts/{}/contact-proofs",
+            Ip,
+            |l: &Limits| l.login_per_ip,
+        ),
+        rule(
+            "contact-proof-account",
+            Method::POST,
+            "/api/v1/accounts/{}/contact-proofs",
+            Path,
+            |l: &Limits| l.second_factor_per_account,
+        ),
+        rule(
+            "register-ip",
+            Method::POST,
+            "/api/v1/accounts/{}/contact-proofs/code",
+            Ip,
+            |l: &Limits| l.register_per_ip,
+        ),
+        rule(
+            "contact-code-account",
+            Method::POST,
+            "/api/v1/accounts/{}/contact-proofs/code",
+            Path,
+            |l: &Limits| l.register_per_target,
         ),
         rule(
             "codes-sent",
@@ -275,6 +306,7 @@ fn keys(state: &AppState, req: &ServiceRequest, body: Option<&Value>) -> Vec<Cou
                 By::Ip => ip.clone(),
                 By::Account => account(),
                 By::Field(field) => body?.get(field)?.as_str().map(|v| v.trim().to_lowercase()),
+                By::Path => Some(req.path().to_string()),
             }?;
             Some(Counted {
                 name: r.name,

@@ -1,4 +1,5 @@
-//! Registering a citizen account, and an officer confirming a citizen's identity.
+//! Registering a citizen account, proving its e-mail and phone with the codes sent to them,
+//! and an officer confirming a citizen's identity.
 
 use actix_web::web::{Json, Path};
 use actix_web::{post, HttpRequest, HttpResponse};
@@ -13,6 +14,7 @@ use crate::auth::{passwords, Actor};
 use crate::concurrency::etag;
 use crate::error::ApiError;
 use crate::state::State;
+use crate::usecases::accounts::proofs::{self, ProofAttempt};
 use crate::usecases::accounts::{identity, registration};
 use crate::usecases::Acting;
 use crate::views::profile::{PassportBody, ProfileView};
@@ -100,8 +102,9 @@ pub async fn register(
         .await?
         .map_err(ApiError::internal)?;
     let (pii, ip) = (state.pii.clone(), client_ip(&req));
+    let ttl = chrono::TimeDelta::minutes(state.config.code_ttl_minutes);
     let account = state
-        .run(move |tx, now| registration::register(tx, &pii, checked, password_hash, ip, now))
+        .run(move |tx, now| registration::register(tx, (&pii, ttl), checked, password_hash, ip, now))
         .await?;
     let view = ProfileView::of(&account, &state.pii)?;
     Ok(HttpResponse::Created()
@@ -132,4 +135,82 @@ pub async fn confirm_identity(
         .run(move |tx, now| identity::confirm(tx, &acting, target, now))
         .await?;
     Ok(Json(LevelView { id: target, level }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "email", "code": "318204"}))]
+pub struct ContactProof {
+    /// `email` or `phone`.
+    pub kind: String,
+    /// The code sent to that contact at registration (or by the resend).
+    pub code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "phone"}))]
+pub struct ContactKindBody {
+    /// `email` or `phone`.
+    pub kind: String,
+}
+
+/// Prove a registered e-mail or phone with the code sent to it; from then on it is a login
+/// (and matches invitations). Needs no sign-in: the code is the proof. A wrong code counts
+/// toward the code's tries; a contact another account proved first is 409.
+#[utoipa::path(
+    tag = "accounts",
+    operation_id = "proveContact",
+    request_body = ContactProof,
+    params(("id" = String, Path, format = Uuid, description = "Account id, as registration answered it")),
+    responses(
+        (status = 204, description = "The contact is proven (or was already)"),
+        (status = 409, description = "`contact_unavailable`: another account proved this contact first", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/accounts/{id}/contact-proofs")]
+pub async fn prove_contact(
+    state: State,
+    id: Path<AccountId>,
+    body: Json<ContactProof>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let ContactProof { kind, code } = body.into_inner();
+    let attempt = ProofAttempt {
+        account: id.into_inner(),
+        kind: proofs::kind_of(&kind)?,
+        code,
+        ip: client_ip(&req),
+    };
+    let (pii, tries) = (state.pii.clone(), state.config.code_max_attempts);
+    state
+        .run(move |tx, now| proofs::confirm(tx, (&pii, tries), attempt, now))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Send a new code to a registered e-mail or phone that is not proven yet. The answer is
+/// the same whatever the id or the contact (nothing is told to a caller not signed in).
+#[utoipa::path(
+    tag = "accounts",
+    operation_id = "resendContactCode",
+    request_body = ContactKindBody,
+    params(("id" = String, Path, format = Uuid, description = "Account id, as registration answered it")),
+    responses(
+        (status = 202, description = "A code is on its way if the contact waits for one", body = crate::views::accepted::Accepted),
+    )
+)]
+#[post("/accounts/{id}/contact-proofs/code")]
+pub async fn resend_contact_code(
+    state: State,
+    id: Path<AccountId>,
+    body: Json<ContactKindBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = (id.into_inner(), proofs::kind_of(&body.kind)?);
+    let (pii, ttl) = (
+        state.pii.clone(),
+        chrono::TimeDelta::minutes(state.config.code_ttl_minutes),
+    );
+    state
+        .run(move |tx, now| proofs::resend(tx, &pii, id, kind, ttl, now))
+        .await?;
+    Ok(HttpResponse::Accepted().json(crate::views::accepted::ACCEPTED))
 }

@@ -34,6 +34,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             scope("/api/v1")
                 .service(accounts::register)
                 .service(accounts::confirm_identity)
+                .service(accounts::prove_contact)
+                .service(accounts::resend_contact_code)
                 .service(me::get_me)
                 .service(me::patch_me)
                 .service(me::start_totp)

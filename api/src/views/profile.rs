@@ -33,10 +33,10 @@ impl From<PassportBody> for PassportInput {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "level": "standard", "roles": ["citizen"],
-    "surname": "Иванова", "given_name": "Мария", "patronymic": "Петровна", "birth_date": "1990-05-17",
+    "display_name": "Мария Иванова", "surname": "Иванова", "given_name": "Мария", "patronymic": "Петровна", "birth_date": "1990-05-17",
     "snils": "11223344595", "inn": "500100732259", "phone": "+79161234567", "email": "maria@example.ru",
     "passport": {"series": "4508", "number": "123456", "issued_on": "2010-06-01", "division_code": "770-001"},
-    "totp_enabled": false, "ip_allow_list": null, "agency_code": null, "version": 1,
+    "email_verified": true, "phone_verified": false, "totp_enabled": false, "ip_allow_list": null, "agency_code": null, "version": 1,
     "created_at": "2026-11-23T10:00:00Z"
 }))]
 pub struct ProfileView {
@@ -56,6 +56,10 @@ pub struct ProfileView {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub passport: Option<PassportBody>,
+    /// Whether the e-mail came back with its code: only then is it a login.
+    pub email_verified: bool,
+    /// Whether the phone came back with its code: only then is it a login.
+    pub phone_verified: bool,
     pub totp_enabled: bool,
     pub ip_allow_list: Option<Vec<String>>,
     pub agency_code: Option<String>,
@@ -98,6 +102,8 @@ impl ProfileView {
             phone: account.phone.clone(),
             email: account.email.clone(),
             passport,
+            email_verified: account.email.is_some() && account.proven.email,
+            phone_verified: account.phone.is_some() && account.proven.phone,
             totp_enabled: account.totp.enabled,
             ip_allow_list: account.ip_allow_list.as_deref().map(|l| {
                 l.split(',')

@@ -132,7 +132,7 @@ pub fn confirm(
         .split_once(':')
         .ok_or_else(|| ApiError::internal("malformed contact target"))?;
     let replaced = Replacement::of(&before, kind, value)?;
-    if !accounts::replace_contact(
+    let Some(released) = accounts::replace_contact(
         tx,
         id,
         replaced.contact,
@@ -140,13 +140,14 @@ pub fn confirm(
         replaced.old_key.as_deref(),
         &replaced.new_key,
         now,
-    )? {
+    )?
+    else {
         let taken = ApiError::conflict(
             "contact_unavailable",
             "This contact cannot be used for your account.",
         );
         return Ok(Outcome::quiet(Err(taken)));
-    }
+    };
     // The alert goes to the old contact too: the person who lost control of the
     // account must hear about it where they still read.
     let body = format!("Контакт для входа изменён ({kind}). Если это были не вы, обратитесь в поддержку.");
@@ -155,7 +156,9 @@ pub fn confirm(
     }
     Ok(Outcome::new(
         Ok(load(tx, id)?),
-        changed(who, kind, body).effects(),
+        changed(who, kind, body)
+            .effects()
+            .and(super::proofs::released(&released, kind)),
     ))
 }
 

@@ -37,6 +37,19 @@ pub fn confirm(
         ),
     })?;
     accounts::set_level(tx, target, level, now)?;
+    // The SNILS it claimed becomes its login now that an officer saw the person; anyone
+    // else who typed that SNILS into an unconfirmed account loses the claim.
+    let mut released = Effects::none();
+    if let Some(index) = account.snils_claim.as_deref() {
+        let key = domain::login::snils_key(index);
+        let Some(others) = accounts::prove_snils(tx, target, index, &key, now)? else {
+            return Err(ApiError::conflict(
+                "snils_taken",
+                "This SNILS belongs to another confirmed account; the identity cannot be confirmed with it.",
+            ));
+        };
+        released = super::proofs::released(&others, "СНИЛС");
+    }
     let notice = Notice {
         recipient: target,
         kind: "account.confirmed".into(),
@@ -51,5 +64,8 @@ pub fn confirm(
         .by(Some(who.account))
         .target(target)
         .from_ip(who.ip.clone());
-    Ok(Outcome::new(level, Effects::none().notice(notice).audit(entry)))
+    Ok(Outcome::new(
+        level,
+        Effects::none().notice(notice).audit(entry).and(released),
+    ))
 }

@@ -4,6 +4,7 @@
 pub mod contacts;
 pub mod identity;
 pub mod profile;
+pub mod proofs;
 pub mod registration;
 pub mod second_factor;
 

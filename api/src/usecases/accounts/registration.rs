@@ -1,25 +1,26 @@
 //! Registering a citizen account (level `simplified`, or `standard` with a passport).
 
+use chrono::TimeDelta;
 use domain::access::Role;
 use domain::account::{sealed_field, Account, AccountLevel, PasswordPolicy, Registration, RegistrationInput};
 use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
 use domain::time::Instant;
-use persistence::accounts::{self, NewAccount};
+use persistence::accounts::{self, ContactKind, NewAccount};
 use persistence::DbConnection;
 use serde_json::json;
 
-use super::{load, seal_passport};
+use super::{load, proofs, seal_passport};
 use crate::auth::logins;
 use crate::crypto::PiiCipher;
 use crate::error::{from_field_errors, ApiError};
 use crate::usecases::{Effects, Outcome};
 
-/// A registration that passed every check, with the login keys it will answer to.
+/// A registration that passed every check, with the SNILS blind index it claims.
 pub struct Checked {
     registration: Registration,
-    login_keys: Vec<String>,
+    snils_index: String,
 }
 
 /// A duplicate answers the same whichever login is taken: it must not tell a stranger
@@ -32,7 +33,8 @@ fn conflict() -> ApiError {
 }
 
 /// Checks what was typed (every field problem at once) and that no login is taken yet —
-/// before the password is hashed, which is slow.
+/// before the password is hashed, which is slow. Only proven logins count as taken: an
+/// e-mail, phone or SNILS someone merely typed into another registration blocks nobody.
 pub fn check(
     conn: &mut DbConnection,
     pii: &PiiCipher,
@@ -58,24 +60,26 @@ pub fn check(
             return Err(from_field_errors(errors));
         }
     };
-    let login_keys = vec![
+    let snils_index = logins::snils_index(pii, &registration.snils);
+    let login_keys = [
         domain::login::email_key(registration.email.as_str()),
         domain::login::phone_key(&registration.phone),
-        domain::login::snils_key(&logins::snils_index(pii, &registration.snils)),
+        domain::login::snils_key(&snils_index),
     ];
     if accounts::any_login_taken(conn, &login_keys)? {
         return Err(conflict());
     }
     Ok(Checked {
         registration,
-        login_keys,
+        snils_index,
     })
 }
 
-/// Creates the checked account with its password hash, welcomes its holder and audits.
+/// Creates the checked account with its password hash, sends a code to its e-mail and its
+/// phone (each becomes a login once its code comes back), welcomes its holder and audits.
 pub fn register(
     tx: &mut DbConnection,
-    pii: &PiiCipher,
+    (pii, code_ttl): (&PiiCipher, TimeDelta),
     checked: Checked,
     password_hash: String,
     ip: Option<String>,
@@ -87,11 +91,15 @@ pub fn register(
     if !accounts::create(tx, &new, now)? {
         return Err(conflict());
     }
+    let account = load(tx, id)?;
+    for kind in [ContactKind::Email, ContactKind::Phone] {
+        proofs::send(tx, pii, &account, kind, code_ttl, now)?;
+    }
     let welcome = Notice {
         recipient: id,
         kind: "account.registered".into(),
         title: "Добро пожаловать в Кабинет".into(),
-        body: "Ваша учётная запись создана. Подтвердите личность, чтобы подавать заявления.".into(),
+        body: "Ваша учётная запись создана. Введите коды, отправленные на вашу почту и телефон, чтобы входить по ним; подтвердите личность, чтобы подавать заявления.".into(),
         data: json!({ "level": new.level.map(AccountLevel::as_str) }),
         important: false,
     };
@@ -100,7 +108,7 @@ pub fn register(
         .target(id)
         .from_ip(ip);
     Ok(Outcome::new(
-        load(tx, id)?,
+        account,
         Effects::none().notice(welcome).audit(entry),
     ))
 }
@@ -109,7 +117,7 @@ pub fn register(
 fn new_account(pii: &PiiCipher, id: AccountId, checked: Checked, password_hash: String) -> NewAccount {
     let Checked {
         registration: r,
-        login_keys,
+        snils_index,
     } = checked;
     NewAccount {
         id,
@@ -130,6 +138,8 @@ fn new_account(pii: &PiiCipher, id: AccountId, checked: Checked, password_hash: 
             .as_ref()
             .map(|inn| pii.encrypt(&sealed_field(id, "inn"), inn.as_str())),
         passport_enc: r.passport.as_ref().map(|p| seal_passport(pii, id, p)),
-        login_keys,
+        login_keys: Vec::new(),
+        contacts_unproven: true,
+        snils_claim: Some(snils_index),
     }
 }
