@@ -5,6 +5,7 @@ mod support;
 
 mod applications;
 mod audit;
+mod delegation_bounds;
 mod delegations;
 mod documents;
 mod edge;

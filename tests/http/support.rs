@@ -615,6 +615,24 @@ impl TestApp {
             .unwrap_or(-1)
     }
 
+    /// The (actor, on behalf of) of every audit record of `action`, oldest first.
+    pub fn audit_parties(&self, action: &str) -> Vec<(Option<String>, Option<String>)> {
+        use diesel::prelude::*;
+        use persistence::schema::audit_log;
+        let action = action.to_string();
+        self.state
+            .db
+            .read(move |c| {
+                audit_log::table
+                    .filter(audit_log::action.eq(action))
+                    .order(audit_log::seq.asc())
+                    .select((audit_log::actor_id, audit_log::on_behalf_of))
+                    .load::<(Option<String>, Option<String>)>(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or_default()
+    }
+
     pub fn audit_actions(&self) -> Vec<String> {
         use diesel::prelude::*;
         use persistence::schema::audit_log;

@@ -30,12 +30,9 @@ fn problem(p: TemplateProblem) -> ApiError {
 }
 
 fn audit(action: &str, acting: &Acting, t: &Template) -> AuditEntry {
-    AuditEntry::new(format!("template.{action}"), "template")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
+    acting.audit(format!("template.{action}"), "template")
         .target(t.id)
         .details(json!({ "service": t.service_code, "version": t.version }))
-        .from_ip(acting.ip.clone())
 }
 
 /// Saves a new template of the caller's for a service the catalog knows.

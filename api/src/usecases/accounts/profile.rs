@@ -2,7 +2,6 @@
 
 use domain::access::{authorize, Action, Resource};
 use domain::account::{sealed_field, Account, AccountLevel, PassportInput};
-use domain::audit::AuditEntry;
 use domain::person::{Inn, PassportRf};
 use domain::time::Instant;
 use persistence::{accounts, DbConnection};
@@ -111,10 +110,9 @@ pub fn change(
     .into_iter()
     .flatten()
     .collect();
-    let entry = AuditEntry::new("account.update", "account")
-        .by(Some(id))
+    let entry = who
+        .audit("account.update", "account")
         .target(id)
-        .details(json!({ "changed": changed }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "changed": changed }));
     Ok(Outcome::new(load(tx, id)?, Effects::none().audit(entry)))
 }

@@ -3,7 +3,6 @@
 //! until the representative accepts it with the one-time code shown here, once.
 
 use domain::access::{authorize, Action, Subject};
-use domain::audit::AuditEntry;
 use domain::delegation::{check_parties, check_redelegation, check_term, Delegation, Powers, Status};
 use domain::ids::{AccountId, DelegationId};
 use domain::time::Instant;
@@ -151,12 +150,10 @@ fn passed_on(
 fn recorded(who: &Acting, d: &Delegation) -> Effects {
     let history =
         NewDelegationEvent::of(d, Some(who.account), "create", None).details(json!({ "parent": d.parent }));
-    let audit = AuditEntry::new("delegation.create", "delegation")
-        .by(Some(who.account))
+    let audit = who.audit("delegation.create", "delegation")
         .on_behalf_of(Some(d.principal.as_uuid()))
         .target(d.id)
-        .details(json!({ "representative": d.representative, "kind": d.powers.kind.as_str() }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "representative": d.representative, "kind": d.powers.kind.as_str() }));
     let body = format!(
         "Вам выдана доверенность {}. Примите её с кодом, который вам сообщит доверитель.",
         d.number

@@ -2,7 +2,6 @@
 //! and only then does the delegation take it.
 
 use domain::access::delegation_side;
-use domain::audit::AuditEntry;
 use domain::delegation::{Delegation, Side, TermChange};
 use domain::ids::DelegationId;
 use domain::time::Instant;
@@ -42,10 +41,8 @@ pub fn propose(
         Some(current.status),
     )
     .details(json!({ "valid_from": change.valid_from, "valid_until": change.valid_until }));
-    let audit = AuditEntry::new("delegation.term_change_proposed", "delegation")
-        .by(Some(who.account))
-        .target(current.id)
-        .from_ip(who.ip.clone());
+    let audit = who.audit("delegation.term_change_proposed", "delegation")
+        .target(current.id);
     let other = if side == Side::Principal {
         current.representative
     } else {
@@ -96,10 +93,8 @@ pub fn confirm(
 fn term_changed(who: &Acting, current: &Delegation, next: &Delegation) -> Effects {
     let history = NewDelegationEvent::of(next, Some(who.account), "term_changed", Some(current.status))
         .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until }));
-    let audit = AuditEntry::new("delegation.term_changed", "delegation")
-        .by(Some(who.account))
-        .target(next.id)
-        .from_ip(who.ip.clone());
+    let audit = who.audit("delegation.term_changed", "delegation")
+        .target(next.id);
     let body = format!(
         "Срок доверенности {} изменён: до {}.",
         next.number,

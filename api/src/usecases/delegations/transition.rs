@@ -3,7 +3,6 @@
 //! passed on from the delegation as well, down the whole chain.
 
 use domain::access::Action;
-use domain::audit::AuditEntry;
 use domain::delegation::{Delegation, Event, Status};
 use domain::ids::DelegationId;
 use domain::time::Instant;
@@ -57,11 +56,10 @@ pub(super) fn transition(
 /// What a lifecycle step leaves behind: history, audit, and the other party told.
 fn recorded(who: &Acting, current: &Delegation, next: &Delegation, event: Event) -> Effects {
     let history = NewDelegationEvent::of(next, Some(who.account), event.as_str(), Some(current.status));
-    let audit = AuditEntry::new(format!("delegation.{}", event.as_str()), "delegation")
-        .by(Some(who.account))
+    let audit = who
+        .audit(format!("delegation.{}", event.as_str()), "delegation")
         .target(next.id)
-        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }));
     let body = format!("Доверенность {}: {}.", next.number, next.status.as_str());
     let told = notice(
         next.counterpart(who.account),

@@ -5,7 +5,6 @@
 
 use domain::access::{authorize, Action, Denial, Resource};
 use domain::application::Application;
-use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::document::{self as rules, Attachment, AttachmentWindow, Document};
 use domain::ids::{ApplicationId, AttachmentId, DocumentId};
@@ -124,12 +123,9 @@ fn recorded(
     let history = NewHistory::of(app, event, Some(app.status))
         .by(Some(who.account), who.on_behalf_of)
         .comment(Some(format!("{}: {}", attachment.doc_type, attachment.name)));
-    let audit = AuditEntry::new(format!("application.{event}"), "application")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let audit = who.audit(format!("application.{event}"), "application")
         .target(app.id)
-        .details(details.clone())
-        .from_ip(who.ip.clone());
+        .details(details.clone());
     let live = NewLiveEvent {
         application: app.id,
         kind: format!("application.{event}"),

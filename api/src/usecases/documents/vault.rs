@@ -5,7 +5,6 @@
 
 use chrono::NaiveDate;
 use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
 use domain::document::{self as rules, AccessLevel, Document, FileType, Sharing};
 use domain::ids::{AccountId, ApplicationId, DocumentId};
 use domain::time::Instant;
@@ -143,15 +142,12 @@ pub fn record_upload(
 ) -> Result<Outcome<Document>, ApiError> {
     store::touch_blob(tx, &document.sha256, document.size_bytes, now)?;
     store::insert(tx, &document)?;
-    let entry = AuditEntry::new("document.upload", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who.audit("document.upload", "document")
         .target(document.id)
         .details(json!({
             "sha256": document.sha256, "size_bytes": document.size_bytes,
             "file_type": document.file_type.as_str(),
-        }))
-        .from_ip(who.ip.clone());
+        }));
     Ok(Outcome::new(document, Effects::none().audit(entry)))
 }
 
@@ -217,16 +213,13 @@ pub fn update(
     if !store::update(tx, &updated, version)? {
         return Err(stale(version + 1));
     }
-    let entry = AuditEntry::new("document.update", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who.audit("document.update", "document")
         .target(updated.id)
         .details(json!({
             "access": { "from": current.sharing.level.as_str(), "to": updated.sharing.level.as_str() },
             "services": { "from": current.sharing.services, "to": updated.sharing.services },
             "retain_until": { "from": current.retain_until, "to": updated.retain_until },
-        }))
-        .from_ip(who.ip.clone());
+        }));
     Ok(Outcome::new(updated, Effects::none().audit(entry)))
 }
 
@@ -277,12 +270,9 @@ pub fn remove(
     if !store::delete(tx, found.id)? {
         return Err(ApiError::not_found());
     }
-    let entry = AuditEntry::new("document.delete", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who.audit("document.delete", "document")
         .target(found.id)
-        .details(json!({ "owner": found.owner, "sha256": found.sha256 }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "owner": found.owner, "sha256": found.sha256 }));
     Ok(Outcome::new((), Effects::none().audit(entry)))
 }
 
@@ -292,11 +282,8 @@ pub fn download_audit(who: &Acting, owner: AccountId, target: String, kind: &'st
     if who.account == owner {
         return None;
     }
-    let entry = AuditEntry::new(kind, "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who.audit(kind, "document")
         .target(target)
-        .details(json!({ "owner": owner }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "owner": owner }));
     Some(Effects::none().audit(entry))
 }
