@@ -76,7 +76,10 @@ pub enum Resource {
     },
     /// A document in its owner's vault. Only the owner (or who acts for them) reaches it:
     /// even the agency handling an application sees only what was attached to it.
-    Document { owner: AccountId },
+    /// `services` are the services it belongs to (those of the applications it is
+    /// attached to, and those it is shared with by name): a delegation limited to
+    /// services reaches it only through one of its own.
+    Document { owner: AccountId, services: Vec<String> },
 }
 
 /// What authorization needs to know about an application.
@@ -174,12 +177,17 @@ impl Subject {
             .find(|g| g.in_force(now).is_ok() && g.powers.covers(action, service).is_ok())
     }
 
-    /// The services a delegated caller may see, or `None` for no restriction: the union
-    /// over the delegations in force, unrestricted if any of them is.
-    pub fn visible_services(&self, now: Instant) -> Option<Vec<String>> {
+    /// The services in which a delegated caller may take `action`, or `None` for no
+    /// restriction: the union over the delegations in force that grant the action,
+    /// unrestricted if any of them is. Lists on behalf show only what these cover.
+    pub fn visible_services(&self, action: Action, now: Instant) -> Option<Vec<String>> {
         let on_behalf = self.on_behalf.as_ref().filter(|o| !o.head)?;
         let mut services = Vec::new();
-        for grant in on_behalf.grants.iter().filter(|g| g.in_force(now).is_ok()) {
+        let granting = on_behalf
+            .grants
+            .iter()
+            .filter(|g| g.in_force(now).is_ok() && g.powers.covers(action, None).is_ok());
+        for grant in granting {
             match &grant.powers.services {
                 None => return None,
                 Some(listed) => services.extend(listed.iter().cloned()),
@@ -233,12 +241,13 @@ fn delegated(
             Err(Lapse::Pending) | Ok(()) => Denial::DelegationPending,
         });
     }
-    let service = match resource {
-        Resource::Application(app) => Some(app.service_code.as_str()),
-        _ => None,
+    let covers = |g: &Grant| match resource {
+        Resource::Application(app) => g.powers.covers(action, Some(app.service_code.as_str())),
+        Resource::Document { services, .. } => g.powers.covers_any(action, services),
+        _ => g.powers.covers(action, None),
     };
     let mut refusal = Denial::ActionNotCovered;
-    let covered = in_force.iter().any(|g| match g.powers.covers(action, service) {
+    let covered = in_force.iter().any(|g| match covers(g) {
         Ok(()) => true,
         Err(NotCovered::Service) => {
             refusal = Denial::ServiceNotCovered;
@@ -247,6 +256,11 @@ fn delegated(
         Err(NotCovered::Action) => false,
     });
     if !covered {
+        // A document outside the delegation's services is not the representative's to
+        // see at all: it is as unknown to them as a stranger's (404, not 403).
+        if refusal == Denial::ServiceNotCovered && matches!(resource, Resource::Document { .. }) {
+            return Err(Denial::NotOwner);
+        }
         return Err(refusal);
     }
     if action == Action::PaymentsPay {
@@ -291,7 +305,7 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             | Action::NotificationsRead,
             Resource::Account(owner),
         ) => require(*owner == subject.account, Denial::NotOwner),
-        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Document { owner }) => {
+        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Document { owner, .. }) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
         (action, Resource::Application(app)) if Action::APPLICANT.contains(&action) => {
@@ -1159,7 +1173,10 @@ mod tests {
                         (Action::DocumentsRead | Action::DocumentsUpload, "own") => Ok(()),
                         _ => Err(Denial::NotOwner),
                     };
-                    let resource = Resource::Document { owner };
+                    let resource = Resource::Document {
+                        owner,
+                        services: vec![],
+                    };
                     assert_eq!(
                         authorize(&s, action, &resource, Utc::now()),
                         expected,
@@ -1168,5 +1185,80 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A representative with active powers of `kind` (a specific one lists `actions` and
+    /// `services`) for `principal`.
+    fn acting_for(
+        principal: AccountId,
+        kind: crate::delegation::Kind,
+        actions: Vec<Action>,
+        services: Option<Vec<String>>,
+    ) -> Subject {
+        use crate::delegation::{Grant, Powers, Status as D};
+        let now = Utc::now();
+        Subject {
+            on_behalf: Some(OnBehalf {
+                principal,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![Grant {
+                    delegation: crate::ids::DelegationId::new(),
+                    principal,
+                    status: D::Active,
+                    valid_from: now - chrono::TimeDelta::days(1),
+                    valid_until: now + chrono::TimeDelta::days(1),
+                    powers: Powers {
+                        kind,
+                        actions,
+                        services,
+                    },
+                }],
+                head: false,
+            }),
+            ..subject(AccountId::new(), &[Role::Citizen])
+        }
+    }
+
+    /// Powers limited to services reach a vault document only through one of its
+    /// services; one outside them (or of no service) is not found, as a stranger's is.
+    #[test]
+    fn documents_on_behalf_stay_within_the_delegations_services() {
+        use crate::delegation::Kind;
+        let principal = AccountId::new();
+        let now = Utc::now();
+        let doc = |services: &[&str]| Resource::Document {
+            owner: principal,
+            services: services.iter().map(|s| s.to_string()).collect(),
+        };
+        let limited_to_passport = acting_for(
+            principal,
+            Kind::Specific,
+            vec![Action::ApplicationsRead, Action::DocumentsRead],
+            Some(vec!["passport".into()]),
+        );
+        let full = acting_for(principal, Kind::Full, vec![], None);
+        let table = [
+            ("covered service", &limited_to_passport, doc(&["passport"]), Ok(())),
+            ("one of several", &limited_to_passport, doc(&["tax", "passport"]), Ok(())),
+            ("other service", &limited_to_passport, doc(&["tax"]), Err(Denial::NotOwner)),
+            ("no service", &limited_to_passport, doc(&[]), Err(Denial::NotOwner)),
+            ("full, no service", &full, doc(&[]), Ok(())),
+        ];
+        for (name, who, resource, expected) in table {
+            assert_eq!(
+                authorize(who, Action::DocumentsRead, &resource, now),
+                expected,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            limited_to_passport.visible_services(Action::DocumentsRead, now),
+            Some(vec!["passport".to_string()])
+        );
+        assert_eq!(
+            limited_to_passport.visible_services(Action::DocumentsUpload, now),
+            Some(vec![])
+        );
+        assert_eq!(full.visible_services(Action::DocumentsRead, now), None);
     }
 }

@@ -146,6 +146,18 @@ impl Powers {
         }
     }
 
+    /// Whether these powers cover `action` on something that belongs to `services` (a vault
+    /// document: the services of the applications it is attached to or that it is shared
+    /// with). Powers limited to services cover it only when one of those is theirs, so
+    /// something of no service at all is outside them.
+    pub fn covers_any(&self, action: Action, services: &[String]) -> Result<(), NotCovered> {
+        self.covers(action, None)?;
+        match &self.services {
+            Some(allowed) if !services.iter().any(|s| allowed.contains(s)) => Err(NotCovered::Service),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `self` grants nothing beyond `parent` (for re-delegation).
     pub fn is_subset_of(&self, parent: &Powers) -> bool {
         match (parent.kind, self.kind) {
@@ -548,6 +560,43 @@ mod tests {
             grant(Kind::Full, vec![], None, Status::Revoked).in_force(t0()),
             Err(Lapse::Revoked)
         );
+    }
+
+    /// A document belongs to the services of the applications it is attached to; powers
+    /// limited to services reach it only through one of theirs, and a document of no
+    /// service not at all. Unrestricted powers reach every one.
+    #[test]
+    fn powers_limited_to_services_cover_documents_of_those_services_only() {
+        let specific = Powers {
+            kind: Kind::Specific,
+            actions: vec![Action::DocumentsRead],
+            services: Some(vec!["passport".into()]),
+        };
+        let of = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &of(&["tax", "passport"])),
+            Ok(())
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &of(&["tax"])),
+            Err(NotCovered::Service)
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &[]),
+            Err(NotCovered::Service)
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsUpload, &of(&["passport"])),
+            Err(NotCovered::Action)
+        );
+        for kind in [Kind::Full, Kind::Limited] {
+            let unrestricted = Powers {
+                kind,
+                actions: vec![],
+                services: None,
+            };
+            assert_eq!(unrestricted.covers_any(Action::DocumentsRead, &[]), Ok(()));
+        }
     }
 
     /// serde (JSON) and strum (database, query strings) give every variant one name.

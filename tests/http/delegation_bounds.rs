@@ -21,6 +21,15 @@ fn full(days: i64) -> Value {
     json!({"kind": "full", "valid_from": valid_from, "valid_until": valid_until})
 }
 
+/// Reads for `test-passport` only: applications and documents.
+fn reads_of_passport(days: i64) -> Value {
+    let (valid_from, valid_until) = term(days);
+    json!({
+        "kind": "specific", "actions": ["applications.read", "documents.read"],
+        "services": ["test-passport"], "valid_from": valid_from, "valid_until": valid_until
+    })
+}
+
 /// The principal's profile version (its ETag), read as `who` on the principal's behalf
 /// (or as the principal when `who` is the principal).
 async fn profile_version(app: &TestApp, who: &Person, principal: &Person) -> i64 {
@@ -33,6 +42,7 @@ async fn profile_version(app: &TestApp, who: &Person, principal: &Person) -> i64
         .and_then(|v| v.trim_matches('"').parse().ok())
         .unwrap_or_default()
 }
+
 
 async fn an_edit_on_behalf_is_audited_as_the_representatives_for_the_principal(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -64,4 +74,164 @@ async fn an_edit_on_behalf_is_audited_as_the_representatives_for_the_principal(b
     );
 }
 db_test!(an_edit_on_behalf_is_audited_as_the_representatives_for_the_principal);
+
+/// A principal with drafts of `test-passport` and `test-tax`, and a representative who
+/// may read only `test-passport`'s applications and documents.
+async fn reader_of_one_service(backend: Backend) -> (TestApp, Person, Person, Value, Value) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    app.add_service(&service("test-tax", "fns"));
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let mut drafts = vec![];
+    for code in ["test-passport", "test-tax"] {
+        let body = json!({"service_code": code, "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}});
+        let created = app
+            .send(Method::POST, "/api/v1/applications", &principal.token, None, Some(body))
+            .await;
+        drafts.push(json(created, 201).await);
+    }
+    delegate_and_accept(&app, &principal, &representative, reads_of_passport(10)).await;
+    let tax = drafts.pop().unwrap_or_default();
+    let passport = drafts.pop().unwrap_or_default();
+    (app, principal, representative, passport, tax)
+}
+
+fn pdf(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.7\n{tag}\n").into_bytes()
+}
+
+async fn powers_limited_to_a_service_limit_the_vault(backend: Backend) {
+    let (app, principal, representative, passport, _) = reader_of_one_service(backend).await;
+    let upload = |query: String, tag: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        let token = principal.token.clone();
+        async move { json(app.upload(&token, &query, pdf(tag), "скан.pdf", &fields).await, 201).await }
+    };
+    let private = upload(String::new(), "private", vec![]).await;
+    let of_tax = upload(
+        String::new(),
+        "tax",
+        vec![("access", "services"), ("services", "test-tax")],
+    )
+    .await;
+    // Uploaded for the passport application: shared with its service.
+    let for_passport = upload(
+        format!("?application_id={}", s(&passport["id"])),
+        "passport",
+        vec![],
+    )
+    .await;
+    // Shared with every agency and attached to the passport application.
+    let attached = upload(String::new(), "attached", vec![("access", "agencies")]).await;
+    let attach = format!("/api/v1/applications/{}/attachments", s(&passport["id"]));
+    json(
+        app.send(
+            Method::POST,
+            &attach,
+            &principal.token,
+            Some(passport["version"].as_i64().unwrap_or(1)),
+            Some(json!({"document_id": attached["id"]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    let listed = json(
+        on_behalf(
+            &app,
+            &representative,
+            &principal,
+            Method::GET,
+            "/api/v1/documents",
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mut seen: Vec<String> = listed["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| s(&d["id"]))
+        .collect();
+    seen.sort();
+    let mut expected = vec![s(&for_passport["id"]), s(&attached["id"])];
+    expected.sort();
+    assert_eq!(seen, expected, "only the passport service's documents");
+
+    for hidden in [&private, &of_tax] {
+        for tail in ["", "/content"] {
+            let path = format!("/api/v1/documents/{}{tail}", s(&hidden["id"]));
+            let refused = on_behalf(&app, &representative, &principal, Method::GET, &path, None, None).await;
+            problem(refused, 404).await;
+        }
+    }
+    for visible in [&for_passport, &attached] {
+        let path = format!("/api/v1/documents/{}/content", s(&visible["id"]));
+        let served = on_behalf(&app, &representative, &principal, Method::GET, &path, None, None).await;
+        assert_eq!(served.status().as_u16(), 200, "{path}");
+    }
+    // The principal still sees everything.
+    let own = json(
+        app.send(Method::GET, "/api/v1/documents", &principal.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(own["items"].as_array().map(Vec::len), Some(4));
+}
+db_test!(powers_limited_to_a_service_limit_the_vault);
+
+/// Saves `draft`'s form again as its owner (an `application.save_draft` event).
+async fn save(app: &TestApp, owner: &Person, draft: &Value) -> Value {
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    let form = draft["form_data"].clone();
+    json(
+        app.send(
+            Method::PATCH,
+            &path,
+            &owner.token,
+            Some(draft["version"].as_i64().unwrap_or(1)),
+            Some(json!({"form_data": form})),
+        )
+        .await,
+        200,
+    )
+    .await
+}
+
+async fn powers_limited_to_a_service_limit_the_event_stream(backend: Backend) {
+    let (app, principal, representative, passport, tax) = reader_of_one_service(backend).await;
+    let tax = save(&app, &principal, &tax).await;
+    let passport = save(&app, &principal, &passport).await;
+
+    // Replayed from the start: only the passport application's events.
+    let mut replayed = app
+        .events_on_behalf("/api/v1/me/events", &representative.token, &principal.id, Some(0))
+        .await;
+    let mut applications = vec![];
+    while let Some(event) = replayed.next_event(Duration::from_millis(700)).await {
+        applications.push(event.data["application_id"].clone());
+    }
+    assert!(!applications.is_empty(), "the passport application's events are replayed");
+    assert!(
+        applications.iter().all(|a| *a == passport["id"]),
+        "{applications:?}"
+    );
+
+    // Live: a change of the tax application is not sent; the passport one's is.
+    let mut live = app
+        .events_on_behalf("/api/v1/me/events", &representative.token, &principal.id, None)
+        .await;
+    save(&app, &principal, &tax).await;
+    save(&app, &principal, &passport).await;
+    let event = live.expect_event().await;
+    assert_eq!(event.data["application_id"], passport["id"]);
+}
+db_test!(powers_limited_to_a_service_limit_the_event_stream);
 

@@ -974,6 +974,33 @@ impl TestApp {
     /// Opens an SSE stream that must be accepted, ready to read.
     pub async fn events(&self, path: &str, token: &str, last_event_id: Option<i64>) -> Sse {
         let response = self.open_events(path, token, last_event_id).await;
+        Sse::of(response, path)
+    }
+
+    /// Opens an SSE stream for `principal` (`X-On-Behalf-Of`) that must be accepted.
+    pub async fn events_on_behalf(
+        &self,
+        path: &str,
+        token: &str,
+        principal: &str,
+        last_event_id: Option<i64>,
+    ) -> Sse {
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header("X-On-Behalf-Of", principal)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        Sse::of(response, path)
+    }
+}
+
+impl Sse {
+    fn of(response: reqwest::Response, path: &str) -> Sse {
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response
             .headers()

@@ -321,6 +321,8 @@ impl ListQuery {
             to: self.to.as_deref().map(|t| paging::instant("to", t)).transpose()?,
             after,
             limit: paging::limit(self.limit)?,
+            // The use case narrows it to what the caller's powers cover.
+            services: None,
         })
     }
 }

@@ -97,7 +97,9 @@ pub async fn application_events(
 }
 
 /// Live events addressed to the caller (or the principal it acts for), across all
-/// applications, as Server-Sent Events; resumable like an application's stream.
+/// applications, as Server-Sent Events; resumable like an application's stream. Acting
+/// under powers limited to services, only the events of those services' applications
+/// are sent or replayed.
 #[utoipa::path(
     tag = "events",
     operation_id = "myEvents",
@@ -120,6 +122,10 @@ pub async fn my_events(
 ) -> Result<HttpResponse, ApiError> {
     let principal = actor.principal();
     let after = resume_after(&req, &query)?;
+    let feed = Feed::Account {
+        account: principal,
+        services: live::services_watched(&Acting::from(&actor), state.clock.now()),
+    };
     let gate: Gate = Arc::new(move |_, actor, now| live::may_watch_own(&Acting::from(actor), principal, now));
-    respond(&state, actor, Feed::Account(principal), gate, after).await
+    respond(&state, actor, feed, gate, after).await
 }

@@ -3,7 +3,7 @@
 //! applies); attachments freeze at submission, and a later change of a frozen paper is
 //! its next revision, the frozen one kept.
 
-use domain::access::{authorize, Action, Denial, Resource};
+use domain::access::{authorize, Action, Denial};
 use domain::application::Application;
 use domain::catalog::Service;
 use domain::document::{self as rules, Attachment, AttachmentWindow, Document};
@@ -67,12 +67,8 @@ fn attachable(
         )
     };
     let doc = store::find(tx, id)?.ok_or_else(unknown)?;
-    match authorize(
-        &who.subject,
-        Action::DocumentsRead,
-        &Resource::Document { owner: doc.owner },
-        now,
-    ) {
+    let resource = super::vault::resource(tx, &doc)?;
+    match authorize(&who.subject, Action::DocumentsRead, &resource, now) {
         Err(Denial::NotOwner) => return Err(unknown()),
         denied => denied?,
     }
@@ -128,6 +124,7 @@ fn recorded(
         .details(details.clone());
     let live = NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind: format!("application.{event}"),
         data: json!({ "actor": who.account, "details": details }),
         audience: crate::usecases::joint::members(tx, app)?,

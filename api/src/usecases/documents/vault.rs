@@ -1,7 +1,8 @@
 //! "My documents": recording an upload whose bytes are already published, the list,
 //! metadata and sharing, deletion, and the audit of a download by someone else.
 //! Representatives reach the principal's vault with `documents.read` and
-//! `documents.upload`; agencies never see the vault, only what is attached.
+//! `documents.upload` — under powers limited to services, only the documents of those
+//! services; agencies never see the vault, only what is attached.
 
 use chrono::NaiveDate;
 use domain::access::{authorize, Action, Resource};
@@ -151,7 +152,8 @@ pub fn record_upload(
     Ok(Outcome::new(document, Effects::none().audit(entry)))
 }
 
-/// The principal's documents, newest first.
+/// The principal's documents, newest first; on behalf under powers limited to services,
+/// only those of the services (attached to one of their applications or shared with one).
 pub fn list(
     conn: &mut DbConnection,
     who: &Acting,
@@ -165,7 +167,11 @@ pub fn list(
         &Resource::Account(owner),
         now,
     )?;
-    Ok(store::list(conn, owner, filter)?)
+    let filter = ListFilter {
+        services: who.subject.visible_services(Action::DocumentsRead, now),
+        ..filter.clone()
+    };
+    Ok(store::list(conn, owner, &filter)?)
 }
 
 /// A document the caller may take `action` on: 404 for anyone else's.
@@ -177,13 +183,16 @@ pub fn reach(
     now: Instant,
 ) -> Result<Document, ApiError> {
     let found = store::find(conn, id)?.ok_or_else(ApiError::not_found)?;
-    authorize(
-        &who.subject,
-        action,
-        &Resource::Document { owner: found.owner },
-        now,
-    )?;
+    authorize(&who.subject, action, &resource(conn, &found)?, now)?;
     Ok(found)
+}
+
+/// The document as the core sees it: whose it is, and which services it belongs to.
+pub fn resource(conn: &mut DbConnection, document: &Document) -> Result<Resource, ApiError> {
+    Ok(Resource::Document {
+        owner: document.owner,
+        services: store::services_of(conn, document)?,
+    })
 }
 
 /// The changes a `PATCH` may carry; absent fields stay as they are.

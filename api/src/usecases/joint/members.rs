@@ -75,6 +75,7 @@ pub fn recorded(
         .details(details.clone());
     let live = NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind: format!("application.{step}"),
         data: json!({ "actor": acting.account, "details": details }),
         audience,
