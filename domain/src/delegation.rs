@@ -257,6 +257,25 @@ pub enum Lapse {
 }
 
 impl Grant {
+    /// This grant as the delegation it was passed on from allows it: in force only while
+    /// the parent is, and never outside the parent's term. Applied for every ancestor on
+    /// every request, so ending or shortening a parent ends or clips its children at once,
+    /// whatever has been stored for them yet.
+    pub fn within(mut self, parent: &Grant) -> Grant {
+        self.valid_from = self.valid_from.max(parent.valid_from);
+        self.valid_until = self.valid_until.min(parent.valid_until);
+        self.status = match (self.status, parent.status) {
+            (own, Status::Active) => own,
+            (own, _) if own.is_final() => own,
+            (_, Status::Expired) => Status::Expired,
+            // A child of a pending parent cannot arise; were it to, it waits as the parent does.
+            (_, Status::Pending) => Status::Pending,
+            // Revoked, renounced, declined, cancelled: the child ends as revoked.
+            (_, _) => Status::Revoked,
+        };
+        self
+    }
+
     /// In force at `now`: active *and* inside its window, whatever a background job has or
     /// has not recorded yet.
     pub fn in_force(&self, now: Instant) -> Result<(), Lapse> {
@@ -597,6 +616,35 @@ mod tests {
             };
             assert_eq!(unrestricted.covers_any(Action::DocumentsRead, &[]), Ok(()));
         }
+    }
+
+    /// A child grant never outlives or outgrows its parent: every end of the parent ends
+    /// it, and its window is clipped to the parent's.
+    #[test]
+    fn a_child_grant_lives_within_its_parent() {
+        let child = grant(Kind::Limited, vec![], None, Status::Active);
+        let mut parent = grant(Kind::Full, vec![], None, Status::Active);
+        parent.valid_until = t0() + TimeDelta::days(3);
+        let clipped = child.clone().within(&parent);
+        assert_eq!(clipped.valid_until, t0() + TimeDelta::days(3));
+        assert_eq!(clipped.in_force(t0() + TimeDelta::days(4)), Err(Lapse::Expired));
+        assert_eq!(clipped.in_force(t0()), Ok(()));
+        for (end, lapse) in [
+            (Status::Revoked, Lapse::Revoked),
+            (Status::Renounced, Lapse::Revoked),
+            (Status::Declined, Lapse::Revoked),
+            (Status::Cancelled, Lapse::Revoked),
+            (Status::Expired, Lapse::Expired),
+        ] {
+            let ended = Grant {
+                status: end,
+                ..parent.clone()
+            };
+            assert_eq!(child.clone().within(&ended).in_force(t0()), Err(lapse), "{end:?}");
+        }
+        // A child that ended on its own stays as it ended.
+        let renounced = grant(Kind::Limited, vec![], None, Status::Renounced);
+        assert_eq!(renounced.within(&parent).status, Status::Renounced);
     }
 
     /// serde (JSON) and strum (database, query strings) give every variant one name.

@@ -235,3 +235,85 @@ async fn powers_limited_to_a_service_limit_the_event_stream(backend: Backend) {
 }
 db_test!(powers_limited_to_a_service_limit_the_event_stream);
 
+/// The principal, the representative holding a full delegation that may be passed on,
+/// the deputy, and the active delegation of ten days passed on to the deputy.
+async fn passed_on(backend: Backend) -> (TestApp, Person, Person, Person, Value, Value) {
+    let (app, principal, representative, deputy, parent) = full_with_redelegation(backend).await;
+    // Its term starts now, after the parent's.
+    let child_term = term(10);
+    let body = json!({
+        "representative_id": deputy.id, "kind": "limited", "valid_from": child_term.0,
+        "valid_until": child_term.1, "parent_id": parent["id"]
+    });
+    let child = json(
+        app.send(
+            Method::POST,
+            "/api/v1/delegations",
+            &representative.token,
+            None,
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let child = json(
+        accept(&app, &deputy, &child, &s(&child["verification_code"])).await,
+        200,
+    )
+    .await;
+    (app, principal, representative, deputy, parent, child)
+}
+
+async fn a_renounced_parent_ends_what_was_passed_on(backend: Backend) {
+    let (app, principal, representative, deputy, parent, child) = passed_on(backend).await;
+    for path in ["/api/v1/me", "/api/v1/documents"] {
+        let read = on_behalf(&app, &deputy, &principal, Method::GET, path, None, None).await;
+        assert_eq!(read.status().as_u16(), 200, "{path}");
+    }
+    json(lifecycle(&app, &representative, &parent, "renounce").await, 200).await;
+    for path in ["/api/v1/me", "/api/v1/documents"] {
+        let refused = on_behalf(&app, &deputy, &principal, Method::GET, path, None, None).await;
+        assert_eq!(problem(refused, 403).await["code"], "delegation_revoked", "{path}");
+    }
+    assert_eq!(fetch(&app, &deputy, &child).await["status"], "revoked");
+}
+db_test!(a_renounced_parent_ends_what_was_passed_on);
+
+async fn a_shortened_parent_clips_what_was_passed_on_and_its_end_ends_it(backend: Backend) {
+    let (app, principal, representative, deputy, parent, child) = passed_on(backend).await;
+    // Both parties shorten the parent to five minutes from now.
+    let (_, five_minutes) = term_of(chrono::TimeDelta::minutes(5));
+    let path = format!("/api/v1/delegations/{}/term-changes", s(&parent["id"]));
+    let proposal = json!({"valid_from": parent["valid_from"], "valid_until": five_minutes});
+    let change = json(
+        app.send(Method::POST, &path, &principal.token, None, Some(proposal))
+            .await,
+        201,
+    )
+    .await;
+    let confirm = format!("{path}/{}/confirm", s(&change["id"]));
+    json(
+        app.send(Method::POST, &confirm, &representative.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let shortened = fetch(&app, &principal, &parent).await;
+    let clipped = fetch(&app, &deputy, &child).await;
+    assert_eq!(clipped["valid_until"], shortened["valid_until"]);
+    assert_eq!(clipped["status"], "active");
+    let list = "/api/v1/applications";
+    json(
+        on_behalf(&app, &deputy, &principal, Method::GET, list, None, None).await,
+        200,
+    )
+    .await;
+
+    // The parent's end, by the clock alone, is the child's.
+    app.state.clock.advance(chrono::TimeDelta::minutes(6));
+    let refused = on_behalf(&app, &deputy, &principal, Method::GET, list, None, None).await;
+    assert_eq!(problem(refused, 403).await["code"], "delegation_expired");
+}
+db_test!(a_shortened_parent_clips_what_was_passed_on_and_its_end_ends_it);
+

@@ -1,6 +1,6 @@
 //! Moving a delegation through its lifecycle table, with the record of it: the history
-//! entry, the audit record and a notice to the other party. Revoking ends everything
-//! passed on from the delegation as well, down the whole chain.
+//! entry, the audit record and a notice to the other party. Any end of a delegation ends
+//! everything passed on from it as well, down the whole chain.
 
 use domain::access::Action;
 use domain::delegation::{Delegation, Event, Status};
@@ -47,7 +47,10 @@ pub(super) fn transition(
         return Err(stale(version + 1));
     }
     let mut effects = recorded(who, current, &next, event);
-    if event == Event::Revoke {
+    // Whatever ends a delegation — revoked, renounced, declined, cancelled — ends what was
+    // passed on from it (the per-request check refuses them anyway; this keeps the stored
+    // status and the parties' lists truthful, and tells them).
+    if next.status.is_final() {
         effects = effects.and(end_children(tx, who, next.id, now)?);
     }
     Ok(Outcome::new(next, effects))
