@@ -80,6 +80,10 @@ pub enum Resource {
     /// attached to, and those it is shared with by name): a delegation limited to
     /// services reaches it only through one of its own.
     Document { owner: AccountId, services: Vec<String> },
+    /// A delegation about to be issued in `principal`'s name (`head` heads the principal
+    /// organisation). It names no representative: the caller is authorized before anyone
+    /// is looked up, so a caller who may not delegate learns nothing about logins.
+    NewDelegation { principal: AccountId, head: Option<AccountId> },
 }
 
 /// What authorization needs to know about an application.
@@ -323,8 +327,14 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
-        (Action::DelegationsManage, Resource::Delegation { principal, head, .. }) => {
+        (
+            Action::DelegationsManage,
+            Resource::Delegation { principal, head, .. } | Resource::NewDelegation { principal, head },
+        ) => {
             require(speaks_for(subject, *principal, *head), Denial::NotOwner)?;
+            // SPEC §1–2: powers are given by citizens (for themselves or an organisation
+            // they head); staff accounts act in their role, never through delegations.
+            require(subject.has_role(Role::Citizen), Denial::RoleRequired)?;
             // SPEC §2: giving powers needs an identity confirmed by an officer or provider.
             require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
         }
@@ -1216,6 +1226,63 @@ mod tests {
                 head: false,
             }),
             ..subject(AccountId::new(), &[Role::Citizen])
+        }
+    }
+
+    /// Issuing a delegation is decided before the representative is looked up: the
+    /// principal (or the head of the principal organisation) may, if a confirmed citizen;
+    /// staff, strangers and anyone acting on behalf may not.
+    #[test]
+    fn who_may_issue_a_delegation() {
+        use crate::delegation::Kind;
+        let (principal, head) = (AccountId::new(), AccountId::new());
+        let now = Utc::now();
+        let own = Resource::NewDelegation {
+            principal,
+            head: None,
+        };
+        let organisation = Resource::NewDelegation {
+            principal,
+            head: Some(head),
+        };
+        let officer = Subject {
+            agency: Some("mvd".into()),
+            ..subject(principal, &[Role::Officer])
+        };
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..subject(principal, &[Role::Citizen])
+        };
+        let table = [
+            ("principal", subject(principal, &[Role::Citizen]), &own, Ok(())),
+            ("head", subject(head, &[Role::Citizen]), &organisation, Ok(())),
+            ("officer", officer, &own, Err(Denial::RoleRequired)),
+            (
+                "admin",
+                subject(principal, &[Role::Admin]),
+                &own,
+                Err(Denial::RoleRequired),
+            ),
+            ("simplified", simplified, &own, Err(Denial::LevelTooLow)),
+            (
+                "stranger",
+                subject(AccountId::new(), &[Role::Citizen]),
+                &own,
+                Err(Denial::NotOwner),
+            ),
+            (
+                "on behalf",
+                acting_for(principal, Kind::Full, vec![], None),
+                &own,
+                Err(Denial::ActionNotCovered),
+            ),
+        ];
+        for (who, caller, resource, expected) in table {
+            assert_eq!(
+                authorize(&caller, Action::DelegationsManage, resource, now),
+                expected,
+                "{who}"
+            );
         }
     }
 

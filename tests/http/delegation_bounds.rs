@@ -317,3 +317,50 @@ async fn a_shortened_parent_clips_what_was_passed_on_and_its_end_ends_it(backend
 }
 db_test!(a_shortened_parent_clips_what_was_passed_on_and_its_end_ends_it);
 
+/// `POST /delegations` as `token` (for `principal` when given) naming `login`.
+async fn issue_naming(app: &TestApp, token: &str, principal: Option<&str>, login: &str) -> Value {
+    let (valid_from, valid_until) = term(5);
+    let body = json!({
+        "representative_login": login, "kind": "limited",
+        "valid_from": valid_from, "valid_until": valid_until
+    });
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/delegations"))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(principal) = principal {
+        request = request.header("X-On-Behalf-Of", principal);
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    json!({"status": status, "code": body["code"]})
+}
+
+async fn issuing_reveals_no_login_to_who_may_not_issue(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    delegate_and_accept(&app, &principal, &representative, full(10)).await;
+    let (known, _, _) = app.confirmed_citizen().await;
+    let known = s(&known["email"]);
+    let unknown = "nobody.at.all@example.ru";
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    for (who, token, on_behalf_of, code) in [
+        (
+            "on behalf",
+            representative.token.as_str(),
+            Some(principal.id.as_str()),
+            "action_not_covered",
+        ),
+        ("officer", officer.as_str(), None, "role_required"),
+    ] {
+        let existing = issue_naming(&app, token, on_behalf_of, &known).await;
+        let missing = issue_naming(&app, token, on_behalf_of, unknown).await;
+        assert_eq!(existing, missing, "{who}: the same answer either way");
+        assert_eq!(existing, json!({"status": 403, "code": code}), "{who}");
+    }
+}
+db_test!(issuing_reveals_no_login_to_who_may_not_issue);
+
