@@ -291,9 +291,10 @@ fn as_principal(on_behalf: &OnBehalf) -> Subject {
 /// The rules for a caller acting as themselves.
 fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant) -> Result<(), Denial> {
     match (action, resource) {
-        (Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage, Resource::Account(owner)) => {
-            require(*owner == subject.account, Denial::NotOwner)
-        }
+        (
+            Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage | Action::IdentityManage,
+            Resource::Account(owner),
+        ) => require(*owner == subject.account, Denial::NotOwner),
         (Action::AccountsConfirmIdentity, Resource::Account(_)) => require(
             subject.has_role(Role::Officer) || subject.has_role(Role::Admin),
             Denial::RoleRequired,
@@ -528,9 +529,13 @@ mod tests {
                 ] {
                     let staff = matches!(role, Role::Officer | Role::Admin);
                     let expected = match (action, relation) {
-                        (Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage, "own") => {
-                            Ok(())
-                        }
+                        (
+                            Action::ProfileRead
+                            | Action::ProfileEdit
+                            | Action::CredentialsManage
+                            | Action::IdentityManage,
+                            "own",
+                        ) => Ok(()),
                         (Action::AccountsConfirmIdentity, "own" | "other") if staff => Ok(()),
                         (Action::AccountsConfirmIdentity, "own" | "other") => Err(Denial::RoleRequired),
                         (Action::AuditVerify | Action::CatalogManage, "system") if role == Role::Admin => {
@@ -1012,11 +1017,15 @@ mod tests {
                 };
                 for action in Action::APPLICANT
                     .into_iter()
-                    .chain([Action::PaymentsPay, Action::CredentialsManage])
+                    .chain([
+                        Action::PaymentsPay,
+                        Action::CredentialsManage,
+                        Action::IdentityManage,
+                    ])
                 {
                     for service in ["passport", "tax"] {
-                        let resource = if action == Action::PaymentsPay || action == Action::CredentialsManage
-                        {
+                        let guarded = matches!(action, Action::CredentialsManage | Action::IdentityManage);
+                        let resource = if action == Action::PaymentsPay || guarded {
                             Resource::Account(principal)
                         } else {
                             app(service)
@@ -1025,7 +1034,7 @@ mod tests {
                             ("pending" | "future", _) => Err(Denial::DelegationPending),
                             ("revoked", _) => Err(Denial::DelegationRevoked),
                             ("lapsed", _) => Err(Denial::DelegationExpired),
-                            (_, _) if action == Action::CredentialsManage => Err(Denial::ActionNotCovered),
+                            (_, _) if guarded => Err(Denial::ActionNotCovered),
                             (_, Kind::Full) if action == Action::PaymentsPay => {
                                 Err(Denial::NeedsPrincipalConfirmation)
                             }
@@ -1227,6 +1236,66 @@ mod tests {
             }),
             ..subject(AccountId::new(), &[Role::Citizen])
         }
+    }
+
+    /// Nothing that guards the account itself — credentials and allow-list, the identity
+    /// documents that set its level, delegations — is reachable on behalf, whatever the
+    /// kind of delegation and whatever a specific one lists; the principal reaches all of it.
+    #[test]
+    fn nothing_that_guards_the_account_is_delegable() {
+        use crate::delegation::Kind;
+        let principal = AccountId::new();
+        let now = Utc::now();
+        let delegation = Resource::Delegation {
+            principal,
+            representative: AccountId::new(),
+            head: None,
+        };
+        let guarded = [
+            (Action::CredentialsManage, Resource::Account(principal)),
+            (Action::IdentityManage, Resource::Account(principal)),
+            (
+                Action::DelegationsManage,
+                Resource::NewDelegation {
+                    principal,
+                    head: None,
+                },
+            ),
+            (Action::DelegationsManage, delegation.clone()),
+            (Action::DelegationsRead, delegation.clone()),
+            (Action::DelegationsRespond, delegation.clone()),
+        ];
+        for kind in Kind::ALL {
+            let listed = if kind == Kind::Specific {
+                Action::ALL.to_vec()
+            } else {
+                vec![]
+            };
+            let representative = acting_for(principal, kind, listed, None);
+            for (action, resource) in &guarded {
+                assert!(crate::delegation::never_delegable(*action), "{action:?}");
+                assert_eq!(
+                    authorize(&representative, *action, resource, now),
+                    Err(Denial::ActionNotCovered),
+                    "{kind:?} {action:?}"
+                );
+            }
+            // What does not guard the account stays delegable to a full delegation.
+            if kind == Kind::Full {
+                for action in [Action::ProfileRead, Action::ProfileEdit] {
+                    assert_eq!(
+                        authorize(&representative, action, &Resource::Account(principal), now),
+                        Ok(())
+                    );
+                }
+            }
+        }
+        let own = subject(principal, &[Role::Citizen]);
+        for (action, resource) in &guarded[..3] {
+            assert_eq!(authorize(&own, *action, resource, now), Ok(()), "{action:?}");
+        }
+        assert_eq!(Action::IdentityManage.as_str(), "identity.manage");
+        assert!(Action::IdentityManage.is_write());
     }
 
     /// Issuing a delegation is decided before the representative is looked up: the

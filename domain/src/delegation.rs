@@ -83,12 +83,15 @@ impl Status {
     }
 }
 
-/// Actions no delegation ever covers: a representative never manages the principal's
-/// credentials, second factor, contacts or delegations.
+/// Actions no delegation ever covers, whatever its kind: what guards the account itself
+/// (credentials, second factor, login contacts, sessions, the IP allow-list, the identity
+/// documents that set its level) and delegations themselves — a representative who could
+/// reach these could take the account from its holder.
 pub fn never_delegable(action: Action) -> bool {
     matches!(
         action,
         Action::CredentialsManage
+            | Action::IdentityManage
             | Action::DelegationsManage
             | Action::DelegationsRespond
             | Action::DelegationsRead
@@ -681,7 +684,13 @@ mod tests {
         #[test]
         fn credentials_and_delegations_are_never_covered(kind in any_kind(), actions in proptest::collection::vec(any_action(), 0..8)) {
             let powers = Powers { kind, actions, services: None };
-            for action in [Action::CredentialsManage, Action::DelegationsManage] {
+            for action in [
+                Action::CredentialsManage,
+                Action::IdentityManage,
+                Action::DelegationsManage,
+                Action::DelegationsRespond,
+                Action::DelegationsRead,
+            ] {
                 prop_assert_eq!(powers.covers(action, None), Err(NotCovered::Action));
             }
         }

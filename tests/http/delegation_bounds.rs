@@ -43,6 +43,75 @@ async fn profile_version(app: &TestApp, who: &Person, principal: &Person) -> i64
         .unwrap_or_default()
 }
 
+async fn nothing_that_guards_the_account_is_done_on_behalf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let delegation = delegate_and_accept(&app, &principal, &representative, full(10)).await;
+    let version = profile_version(&app, &representative, &principal).await;
+    let passport = json!({"series": "4509", "number": "123456", "issued_on": "2015-03-01", "division_code": "770-002"});
+    let guarded = [
+        (Method::PATCH, "/api/v1/me", Some(json!({"ip_allow_list": ["127.0.0.1"]}))),
+        (Method::PATCH, "/api/v1/me", Some(json!({"passport": passport}))),
+        (Method::POST, "/api/v1/me/mfa/totp", None),
+        (Method::DELETE, "/api/v1/me/mfa/totp", Some(json!({"code": "000000"}))),
+        (
+            Method::POST,
+            "/api/v1/me/contact-changes",
+            Some(json!({"kind": "email", "value": "thief@example.ru", "password": "x"})),
+        ),
+        (Method::GET, "/api/v1/auth/sessions", None),
+        (Method::GET, "/api/v1/delegations", None),
+    ];
+    for (method, path, body) in guarded {
+        let refused = on_behalf(
+            &app,
+            &representative,
+            &principal,
+            method.clone(),
+            path,
+            Some(version),
+            body,
+        )
+        .await;
+        assert_eq!(
+            problem(refused, 403).await["code"],
+            "action_not_covered",
+            "{method} {path}"
+        );
+    }
+    // Nor can the representative revoke or re-issue the principal's delegations.
+    let revoke = format!("/api/v1/delegations/{}/revoke", s(&delegation["id"]));
+    let refused = on_behalf(
+        &app,
+        &representative,
+        &principal,
+        Method::POST,
+        &revoke,
+        Some(delegation["version"].as_i64().unwrap_or(0)),
+        None,
+    )
+    .await;
+    assert_eq!(problem(refused, 403).await["code"], "action_not_covered");
+
+    // The principal keeps the account: the profile unchanged, and they revoke at will.
+    let me = json(
+        app.send(Method::GET, "/api/v1/me", &principal.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_ne!(me["passport"]["number"], "123456", "{me}");
+    assert_eq!(
+        profile_version(&app, &principal, &principal).await,
+        version,
+        "nothing was changed"
+    );
+    let current = fetch(&app, &principal, &delegation).await;
+    let revoked = json(lifecycle(&app, &principal, &current, "revoke").await, 200).await;
+    assert_eq!(revoked["status"], "revoked");
+}
+db_test!(nothing_that_guards_the_account_is_done_on_behalf);
 
 async fn an_edit_on_behalf_is_audited_as_the_representatives_for_the_principal(backend: Backend) {
     let app = TestApp::spawn(backend).await;
