@@ -376,8 +376,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
+        // A template is its owner's alone; a representative reaches the principal's (and
+        // only theirs) when the delegation covers the action, since it holds and fills
+        // from the principal's profile.
         (Action::ProfileRead | Action::ProfileEdit, Resource::Template { owner }) => {
-            template_owner(subject.account, *owner)
+            require(*owner == subject.account, Denial::NotOwner)
         }
         (Action::AgencyQueueRead, Resource::Agency(code)) => {
             require(subject.has_role(Role::Officer), Denial::RoleRequired)?;
@@ -390,12 +393,6 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         // refuse it in a way that reveals nothing.
         _ => Err(Denial::NotOwner),
     }
-}
-
-/// A template is its saver's alone: only they read, change, delete or start from it (a
-/// representative starts from their own templates, never from the principal's).
-pub fn template_owner(account: AccountId, owner: AccountId) -> Result<(), Denial> {
-    require(owner == account, Denial::NotOwner)
 }
 
 /// The side `subject` takes on a delegation when proposing or confirming a change either
@@ -586,8 +583,58 @@ mod tests {
                 }
             }
         }
-        assert_eq!(template_owner(me, me), Ok(()));
-        assert_eq!(template_owner(me, other), Err(Denial::NotOwner));
+        // On behalf: the principal's templates, as far as the delegation covers the action;
+        // never the representative's own while acting for someone else.
+        use crate::delegation::{Grant, Kind, Powers, Status as D};
+        let now = Utc::now();
+        let representative = |kind, actions: Vec<Action>| Subject {
+            on_behalf: Some(OnBehalf {
+                principal: other,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![Grant {
+                    delegation: crate::ids::DelegationId::new(),
+                    principal: other,
+                    status: D::Active,
+                    valid_from: now - chrono::TimeDelta::days(1),
+                    valid_until: now + chrono::TimeDelta::days(1),
+                    powers: Powers {
+                        kind,
+                        actions,
+                        services: None,
+                    },
+                }],
+                head: false,
+            }),
+            ..subject(me, &[Role::Citizen])
+        };
+        let principals = Resource::Template { owner: other };
+        let own = Resource::Template { owner: me };
+        let full = representative(Kind::Full, vec![]);
+        let limited = representative(Kind::Limited, vec![]);
+        let creating = representative(Kind::Specific, vec![Action::ApplicationsCreate]);
+        let table = [
+            ("full reads", &full, Action::ProfileRead, &principals, Ok(())),
+            ("full edits", &full, Action::ProfileEdit, &principals, Ok(())),
+            ("full, own", &full, Action::ProfileRead, &own, Err(Denial::NotOwner)),
+            ("limited reads", &limited, Action::ProfileRead, &principals, Ok(())),
+            (
+                "limited edits",
+                &limited,
+                Action::ProfileEdit,
+                &principals,
+                Err(Denial::ActionNotCovered),
+            ),
+            (
+                "create only",
+                &creating,
+                Action::ProfileRead,
+                &principals,
+                Err(Denial::ActionNotCovered),
+            ),
+        ];
+        for (name, who, action, resource, expected) in table {
+            assert_eq!(authorize(who, action, resource, now), expected, "{name}");
+        }
         assert!(
             !Denial::NotOwner.reveals_resource(),
             "someone else's template is not found"

@@ -433,3 +433,106 @@ async fn issuing_reveals_no_login_to_who_may_not_issue(backend: Backend) {
 }
 db_test!(issuing_reveals_no_login_to_who_may_not_issue);
 
+async fn a_template_on_behalf_is_the_principals_and_filled_from_their_profile(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let creator = person(&app).await;
+    delegate_and_accept(&app, &principal, &representative, full(10)).await;
+    let (valid_from, valid_until) = term(10);
+    let create_only = json!({
+        "kind": "specific", "actions": ["applications.create", "applications.read"],
+        "services": ["test-passport"], "valid_from": valid_from, "valid_until": valid_until
+    });
+    delegate_and_accept(&app, &principal, &creator, create_only).await;
+
+    let body = json!({
+        "name": "Паспорт", "service_code": "test-passport",
+        "form_data": {"reason": "age_45", "full_name": "{{email}}"}
+    });
+    let saved = json(
+        on_behalf(
+            &app,
+            &representative,
+            &principal,
+            Method::POST,
+            "/api/v1/templates",
+            None,
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    // It is the principal's: in their list, not in the representative's own.
+    let listed = |token: String| {
+        let app = &app;
+        async move {
+            let list = json(
+                app.send(Method::GET, "/api/v1/templates", &token, None, None)
+                    .await,
+                200,
+            )
+            .await;
+            list["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t["id"].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(principal.token.clone()).await, [saved["id"].clone()]);
+    assert!(listed(representative.token.clone()).await.is_empty());
+
+    // Started on behalf, it fills from the principal's profile.
+    let me = json(
+        app.send(Method::GET, "/api/v1/me", &principal.token, None, None)
+            .await,
+        200,
+    )
+    .await;
+    let from_template = json!({"template_id": saved["id"]});
+    let started = json(
+        on_behalf(
+            &app,
+            &representative,
+            &principal,
+            Method::POST,
+            "/api/v1/applications",
+            None,
+            Some(from_template.clone()),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(started["form_data"]["full_name"], me["email"]);
+    assert_eq!(started["owner_id"], json!(principal.id));
+    // Not the representative's to use for themselves; not a delegation's that does not
+    // cover reading the profile it fills from.
+    let own = app
+        .send(
+            Method::POST,
+            "/api/v1/applications",
+            &representative.token,
+            None,
+            Some(from_template.clone()),
+        )
+        .await;
+    assert_eq!(problem(own, 422).await["errors"][0]["code"], "unknown_template");
+    let uncovered = on_behalf(
+        &app,
+        &creator,
+        &principal,
+        Method::POST,
+        "/api/v1/applications",
+        None,
+        Some(from_template),
+    )
+    .await;
+    assert_eq!(problem(uncovered, 403).await["code"], "action_not_covered");
+}
+db_test!(a_template_on_behalf_is_the_principals_and_filled_from_their_profile);

@@ -53,7 +53,7 @@ pub fn create(
 ) -> Result<Outcome<Started>, ApiError> {
     let template = input
         .template_id
-        .map(|id| templates::usable(tx, acting, id))
+        .map(|id| templates::usable(tx, acting, id, now))
         .transpose()?;
     let code = input
         .service_code
@@ -63,7 +63,7 @@ pub fn create(
         .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
     let form = match (input.form_data, &template) {
         (Some(form), _) => form,
-        (None, Some(t)) => templates::filled(tx, drafting.pii, acting.account, t)?,
+        (None, Some(t)) => templates::filled(tx, drafting.pii, acting.principal(), t)?,
         (None, None) => json!({}),
     };
     if let Some(held) = hold_over_daily_limit(tx, acting, &service, &form, drafting.daily_limit, now)? {
