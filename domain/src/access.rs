@@ -83,7 +83,10 @@ pub enum Resource {
     /// A delegation about to be issued in `principal`'s name (`head` heads the principal
     /// organisation). It names no representative: the caller is authorized before anyone
     /// is looked up, so a caller who may not delegate learns nothing about logins.
-    NewDelegation { principal: AccountId, head: Option<AccountId> },
+    NewDelegation {
+        principal: AccountId,
+        head: Option<AccountId>,
+    },
 }
 
 /// What authorization needs to know about an application.
@@ -615,8 +618,20 @@ mod tests {
         let table = [
             ("full reads", &full, Action::ProfileRead, &principals, Ok(())),
             ("full edits", &full, Action::ProfileEdit, &principals, Ok(())),
-            ("full, own", &full, Action::ProfileRead, &own, Err(Denial::NotOwner)),
-            ("limited reads", &limited, Action::ProfileRead, &principals, Ok(())),
+            (
+                "full, own",
+                &full,
+                Action::ProfileRead,
+                &own,
+                Err(Denial::NotOwner),
+            ),
+            (
+                "limited reads",
+                &limited,
+                Action::ProfileRead,
+                &principals,
+                Ok(()),
+            ),
             (
                 "limited edits",
                 &limited,
@@ -1062,14 +1077,11 @@ mod tests {
                         head: false,
                     }),
                 };
-                for action in Action::APPLICANT
-                    .into_iter()
-                    .chain([
-                        Action::PaymentsPay,
-                        Action::CredentialsManage,
-                        Action::IdentityManage,
-                    ])
-                {
+                for action in Action::APPLICANT.into_iter().chain([
+                    Action::PaymentsPay,
+                    Action::CredentialsManage,
+                    Action::IdentityManage,
+                ]) {
                     for service in ["passport", "tax"] {
                         let guarded = matches!(action, Action::CredentialsManage | Action::IdentityManage);
                         let resource = if action == Action::PaymentsPay || guarded {
@@ -1421,10 +1433,30 @@ mod tests {
         );
         let full = acting_for(principal, Kind::Full, vec![], None);
         let table = [
-            ("covered service", &limited_to_passport, doc(&["passport"]), Ok(())),
-            ("one of several", &limited_to_passport, doc(&["tax", "passport"]), Ok(())),
-            ("other service", &limited_to_passport, doc(&["tax"]), Err(Denial::NotOwner)),
-            ("no service", &limited_to_passport, doc(&[]), Err(Denial::NotOwner)),
+            (
+                "covered service",
+                &limited_to_passport,
+                doc(&["passport"]),
+                Ok(()),
+            ),
+            (
+                "one of several",
+                &limited_to_passport,
+                doc(&["tax", "passport"]),
+                Ok(()),
+            ),
+            (
+                "other service",
+                &limited_to_passport,
+                doc(&["tax"]),
+                Err(Denial::NotOwner),
+            ),
+            (
+                "no service",
+                &limited_to_passport,
+                doc(&[]),
+                Err(Denial::NotOwner),
+            ),
             ("full, no service", &full, doc(&[]), Ok(())),
         ];
         for (name, who, resource, expected) in table {

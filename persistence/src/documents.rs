@@ -201,7 +201,13 @@ pub struct ListFilter {
     pub services: Option<Vec<String>>,
 }
 
-type Condition = Box<dyn BoxableExpression<documents::table, crate::connection::MultiBackend, SqlType = diesel::sql_types::Bool>>;
+type Condition = Box<
+    dyn BoxableExpression<
+        documents::table,
+        crate::connection::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
 
 /// Whether a document belongs to `service`: attached to one of its applications, or
 /// shared with it by name (the JSON list of `access_services` holds it).
@@ -209,7 +215,10 @@ fn of_service(service: &str) -> Condition {
     use diesel::sql_types::Text;
     // As the code appears in the stored JSON text, with LIKE's wildcards escaped.
     let quoted = serde_json::Value::from(service).to_string();
-    let escaped = quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = quoted
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     let named = format!("%{escaped}%");
     Box::new(
         diesel::dsl::sql::<diesel::sql_types::Bool>(

@@ -49,12 +49,21 @@ async fn nothing_that_guards_the_account_is_done_on_behalf(backend: Backend) {
     let representative = person(&app).await;
     let delegation = delegate_and_accept(&app, &principal, &representative, full(10)).await;
     let version = profile_version(&app, &representative, &principal).await;
-    let passport = json!({"series": "4509", "number": "123456", "issued_on": "2015-03-01", "division_code": "770-002"});
+    let passport =
+        json!({"series": "4509", "number": "123456", "issued_on": "2015-03-01", "division_code": "770-002"});
     let guarded = [
-        (Method::PATCH, "/api/v1/me", Some(json!({"ip_allow_list": ["127.0.0.1"]}))),
+        (
+            Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"ip_allow_list": ["127.0.0.1"]})),
+        ),
         (Method::PATCH, "/api/v1/me", Some(json!({"passport": passport}))),
         (Method::POST, "/api/v1/me/mfa/totp", None),
-        (Method::DELETE, "/api/v1/me/mfa/totp", Some(json!({"code": "000000"}))),
+        (
+            Method::DELETE,
+            "/api/v1/me/mfa/totp",
+            Some(json!({"code": "000000"})),
+        ),
         (
             Method::POST,
             "/api/v1/me/contact-changes",
@@ -154,9 +163,16 @@ async fn reader_of_one_service(backend: Backend) -> (TestApp, Person, Person, Va
     let representative = person(&app).await;
     let mut drafts = vec![];
     for code in ["test-passport", "test-tax"] {
-        let body = json!({"service_code": code, "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}});
+        let body =
+            json!({"service_code": code, "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}});
         let created = app
-            .send(Method::POST, "/api/v1/applications", &principal.token, None, Some(body))
+            .send(
+                Method::POST,
+                "/api/v1/applications",
+                &principal.token,
+                None,
+                Some(body),
+            )
             .await;
         drafts.push(json(created, 201).await);
     }
@@ -175,7 +191,13 @@ async fn powers_limited_to_a_service_limit_the_vault(backend: Backend) {
     let upload = |query: String, tag: &'static str, fields: Vec<(&'static str, &'static str)>| {
         let app = &app;
         let token = principal.token.clone();
-        async move { json(app.upload(&token, &query, pdf(tag), "скан.pdf", &fields).await, 201).await }
+        async move {
+            json(
+                app.upload(&token, &query, pdf(tag), "скан.pdf", &fields).await,
+                201,
+            )
+            .await
+        }
     };
     let private = upload(String::new(), "private", vec![]).await;
     let of_tax = upload(
@@ -287,7 +309,10 @@ async fn powers_limited_to_a_service_limit_the_event_stream(backend: Backend) {
     while let Some(event) = replayed.next_event(Duration::from_millis(700)).await {
         applications.push(event.data["application_id"].clone());
     }
-    assert!(!applications.is_empty(), "the passport application's events are replayed");
+    assert!(
+        !applications.is_empty(),
+        "the passport application's events are replayed"
+    );
     assert!(
         applications.iter().all(|a| *a == passport["id"]),
         "{applications:?}"
@@ -343,7 +368,11 @@ async fn a_renounced_parent_ends_what_was_passed_on(backend: Backend) {
     json(lifecycle(&app, &representative, &parent, "renounce").await, 200).await;
     for path in ["/api/v1/me", "/api/v1/documents"] {
         let refused = on_behalf(&app, &deputy, &principal, Method::GET, path, None, None).await;
-        assert_eq!(problem(refused, 403).await["code"], "delegation_revoked", "{path}");
+        assert_eq!(
+            problem(refused, 403).await["code"],
+            "delegation_revoked",
+            "{path}"
+        );
     }
     assert_eq!(fetch(&app, &deputy, &child).await["status"], "revoked");
 }

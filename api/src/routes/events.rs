@@ -111,6 +111,7 @@ pub async fn application_events(
     responses(
         (status = 200, description = "An endless `text/event-stream` of the events whose audience includes you",
             content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 #[get("/me/events")]

@@ -47,8 +47,7 @@ pub fn create(
             "A service with this code exists already.",
         ));
     }
-    let entry = acting.audit("catalog.create", "service")
-        .target(&service.code);
+    let entry = acting.audit("catalog.create", "service").target(&service.code);
     let created = one(tx, &service.code)?;
     Ok(Outcome::new(created, Effects::none().audit(entry)))
 }
@@ -67,7 +66,8 @@ pub fn replace(
     if !catalog::replace(tx, &service, version, now)? {
         return Err(stale(current.version));
     }
-    let entry = acting.audit("catalog.replace", "service")
+    let entry = acting
+        .audit("catalog.replace", "service")
         .target(&service.code)
         .details(json!({ "version": version + 1 }));
     let replaced = one(tx, &service.code)?;

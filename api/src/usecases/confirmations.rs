@@ -105,7 +105,8 @@ pub fn approve(
         return Err(already_decided());
     }
     held.decided_at = Some(at);
-    let entry = acting.audit("confirmation.approved", "confirmation")
+    let entry = acting
+        .audit("confirmation.approved", "confirmation")
         .target(&held.id)
         .details(json!({ "application_id": draft.id }));
     let effects = created.audit(entry).notice(tell_representative(&held, true));
@@ -125,7 +126,8 @@ pub fn reject(
     }
     held.status = "rejected".into();
     held.decided_at = Some(at);
-    let entry = acting.audit("confirmation.rejected", "confirmation")
+    let entry = acting
+        .audit("confirmation.rejected", "confirmation")
         .target(&held.id);
     let effects = Effects::none()
         .audit(entry)

@@ -110,10 +110,10 @@ pub fn add_employee(
         .id;
     let mut effects = Effects::none();
     if store::add_employee(tx, id, employee, now)? {
-        let audit = who.audit("organisation.add_employee", "organisation")
+        let audit = who
+            .audit("organisation.add_employee", "organisation")
             .target(id)
-            .details(json!({ "employee": employee }))
-            ;
+            .details(json!({ "employee": employee }));
         effects = effects.audit(audit);
     }
     let updated = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;

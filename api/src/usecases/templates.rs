@@ -31,7 +31,8 @@ fn problem(p: TemplateProblem) -> ApiError {
 }
 
 fn audit(action: &str, acting: &Acting, t: &Template) -> AuditEntry {
-    acting.audit(format!("template.{action}"), "template")
+    acting
+        .audit(format!("template.{action}"), "template")
         .target(t.id)
         .details(json!({ "service": t.service_code, "version": t.version }))
 }
@@ -164,7 +165,12 @@ pub fn delete(
 /// lets the caller read it — starting from it fills the form from the principal's profile,
 /// so it takes `profile.read`. A stranger's is an unknown template, not a hint that it
 /// exists.
-pub fn usable(tx: &mut DbConnection, acting: &Acting, id: TemplateId, now: Instant) -> Result<Template, ApiError> {
+pub fn usable(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: TemplateId,
+    now: Instant,
+) -> Result<Template, ApiError> {
     let unknown = || ApiError::field("template_id", "unknown_template", "No such template of yours.");
     let found = templates::find(tx, id)?.ok_or_else(unknown)?;
     let resource = Resource::Template { owner: found.owner };

@@ -46,7 +46,6 @@ pub fn confirm(
         data: json!({}),
         important: false,
     };
-    let entry = who.audit("account.confirm_identity", "account")
-        .target(target);
+    let entry = who.audit("account.confirm_identity", "account").target(target);
     Ok(Outcome::new(level, Effects::none().notice(notice).audit(entry)))
 }

@@ -100,7 +100,8 @@ pub fn start_draft(
         at,
     )?;
     applications::insert(tx, &draft, &service.name_ru)?;
-    let entry = acting.audit("application.create", "application")
+    let entry = acting
+        .audit("application.create", "application")
         .target(draft.id)
         .details(json!({ "service": service.code }));
     let effects = Effects::none()
@@ -163,7 +164,8 @@ pub fn save_draft(
     if !applications::update(tx, &saved, version, &service.name_ru)? {
         return Err(stale(version + 1));
     }
-    let entry = acting.audit("application.save_draft", "application")
+    let entry = acting
+        .audit("application.save_draft", "application")
         .target(saved.id);
     let effects =
         Effects::none()
@@ -242,7 +244,8 @@ fn hold(
         decided_at: None,
     };
     persistence::delegations::insert_confirmation(tx, &confirmation)?;
-    let entry = acting.audit("confirmation.requested", "confirmation")
+    let entry = acting
+        .audit("confirmation.requested", "confirmation")
         .on_behalf_of(Some(principal.as_uuid()))
         .target(&confirmation.id)
         .details(json!({ "action": confirmation.action, "service": service.code }));

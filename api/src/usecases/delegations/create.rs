@@ -121,7 +121,12 @@ fn find_representative(tx: &mut DbConnection, named: &Representative) -> Result<
 
 /// The principal of a new delegation: the caller, or the organisation they head, when
 /// the core lets the caller issue in its name.
-fn own_principal(tx: &mut DbConnection, who: &Subject, draft: &Draft, now: Instant) -> Result<AccountId, ApiError> {
+fn own_principal(
+    tx: &mut DbConnection,
+    who: &Subject,
+    draft: &Draft,
+    now: Instant,
+) -> Result<AccountId, ApiError> {
     let principal = draft.principal.unwrap_or(who.account);
     let head = persistence::organisations::head(tx, principal)?;
     let target = domain::access::Resource::NewDelegation { principal, head };
@@ -134,7 +139,8 @@ fn own_principal(tx: &mut DbConnection, who: &Subject, draft: &Draft, now: Insta
 fn recorded(who: &Acting, d: &Delegation) -> Effects {
     let history =
         NewDelegationEvent::of(d, Some(who.account), "create", None).details(json!({ "parent": d.parent }));
-    let audit = who.audit("delegation.create", "delegation")
+    let audit = who
+        .audit("delegation.create", "delegation")
         .on_behalf_of(Some(d.principal.as_uuid()))
         .target(d.id)
         .details(json!({ "representative": d.representative, "kind": d.powers.kind.as_str() }));

@@ -41,7 +41,8 @@ pub fn propose(
         Some(current.status),
     )
     .details(json!({ "valid_from": change.valid_from, "valid_until": change.valid_until }));
-    let audit = who.audit("delegation.term_change_proposed", "delegation")
+    let audit = who
+        .audit("delegation.term_change_proposed", "delegation")
         .target(current.id);
     let other = if side == Side::Principal {
         current.representative
@@ -132,12 +133,15 @@ fn clip_children(
             if !store::update(tx, &clipped, child.version)? {
                 return Err(stale(child.version + 1));
             }
-            let history = NewDelegationEvent::of(&clipped, Some(who.account), "term_clipped", Some(child.status))
-                .details(json!({ "valid_from": valid_from, "valid_until": valid_until, "parent": parent.id }));
-            let audit = who.audit("delegation.term_clipped", "delegation")
+            let history =
+                NewDelegationEvent::of(&clipped, Some(who.account), "term_clipped", Some(child.status))
+                    .details(
+                        json!({ "valid_from": valid_from, "valid_until": valid_until, "parent": parent.id }),
+                    );
+            let audit = who
+                .audit("delegation.term_clipped", "delegation")
                 .target(clipped.id)
-                .details(json!({ "parent": parent.id }))
-                ;
+                .details(json!({ "parent": parent.id }));
             let body = format!(
                 "Срок доверенности {} сокращён вслед за исходной: до {}.",
                 clipped.number,
@@ -163,8 +167,7 @@ fn clip_children(
 fn term_changed(who: &Acting, current: &Delegation, next: &Delegation) -> Effects {
     let history = NewDelegationEvent::of(next, Some(who.account), "term_changed", Some(current.status))
         .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until }));
-    let audit = who.audit("delegation.term_changed", "delegation")
-        .target(next.id);
+    let audit = who.audit("delegation.term_changed", "delegation").target(next.id);
     let body = format!(
         "Срок доверенности {} изменён: до {}.",
         next.number,

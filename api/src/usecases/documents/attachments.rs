@@ -119,7 +119,8 @@ fn recorded(
     let history = NewHistory::of(app, event, Some(app.status))
         .by(Some(who.account), who.on_behalf_of)
         .comment(Some(format!("{}: {}", attachment.doc_type, attachment.name)));
-    let audit = who.audit(format!("application.{event}"), "application")
+    let audit = who
+        .audit(format!("application.{event}"), "application")
         .target(app.id)
         .details(details.clone());
     let live = NewLiveEvent {

@@ -143,7 +143,8 @@ pub fn record_upload(
 ) -> Result<Outcome<Document>, ApiError> {
     store::touch_blob(tx, &document.sha256, document.size_bytes, now)?;
     store::insert(tx, &document)?;
-    let entry = who.audit("document.upload", "document")
+    let entry = who
+        .audit("document.upload", "document")
         .target(document.id)
         .details(json!({
             "sha256": document.sha256, "size_bytes": document.size_bytes,
@@ -222,7 +223,8 @@ pub fn update(
     if !store::update(tx, &updated, version)? {
         return Err(stale(version + 1));
     }
-    let entry = who.audit("document.update", "document")
+    let entry = who
+        .audit("document.update", "document")
         .target(updated.id)
         .details(json!({
             "access": { "from": current.sharing.level.as_str(), "to": updated.sharing.level.as_str() },
@@ -279,7 +281,8 @@ pub fn remove(
     if !store::delete(tx, found.id)? {
         return Err(ApiError::not_found());
     }
-    let entry = who.audit("document.delete", "document")
+    let entry = who
+        .audit("document.delete", "document")
         .target(found.id)
         .details(json!({ "owner": found.owner, "sha256": found.sha256 }));
     Ok(Outcome::new((), Effects::none().audit(entry)))
@@ -291,7 +294,8 @@ pub fn download_audit(who: &Acting, owner: AccountId, target: String, kind: &'st
     if who.account == owner {
         return None;
     }
-    let entry = who.audit(kind, "document")
+    let entry = who
+        .audit(kind, "document")
         .target(target)
         .details(json!({ "owner": owner }));
     Some(Effects::none().audit(entry))

@@ -70,7 +70,8 @@ pub fn recorded(
     let entry = NewHistory::of(app, step, Some(app.status))
         .by(Some(acting.account), acting.on_behalf_of)
         .comment(comment);
-    let audit = acting.audit(format!("application.{step}"), "application")
+    let audit = acting
+        .audit(format!("application.{step}"), "application")
         .target(app.id)
         .details(details.clone());
     let live = NewLiveEvent {
