@@ -89,7 +89,10 @@ impl Dispatcher {
                 .append(true)
                 .open(&*path)
                 .map_err(|e| format!("mailbox {}: {e}", path.display()))?;
-            writeln!(file, "{line}").map_err(|e| format!("mailbox {}: {e}", path.display()))?;
+            // One write of the whole line: with O_APPEND it lands whole even when several
+            // nodes deliver to one mailbox at once (writeln! would write it in pieces).
+            file.write_all(format!("{line}\n").as_bytes())
+                .map_err(|e| format!("mailbox {}: {e}", path.display()))?;
         }
         Ok(())
     }

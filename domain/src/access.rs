@@ -76,7 +76,17 @@ pub enum Resource {
     },
     /// A document in its owner's vault. Only the owner (or who acts for them) reaches it:
     /// even the agency handling an application sees only what was attached to it.
-    Document { owner: AccountId },
+    /// `services` are the services it belongs to (those of the applications it is
+    /// attached to, and those it is shared with by name): a delegation limited to
+    /// services reaches it only through one of its own.
+    Document { owner: AccountId, services: Vec<String> },
+    /// A delegation about to be issued in `principal`'s name (`head` heads the principal
+    /// organisation). It names no representative: the caller is authorized before anyone
+    /// is looked up, so a caller who may not delegate learns nothing about logins.
+    NewDelegation {
+        principal: AccountId,
+        head: Option<AccountId>,
+    },
 }
 
 /// What authorization needs to know about an application.
@@ -174,12 +184,17 @@ impl Subject {
             .find(|g| g.in_force(now).is_ok() && g.powers.covers(action, service).is_ok())
     }
 
-    /// The services a delegated caller may see, or `None` for no restriction: the union
-    /// over the delegations in force, unrestricted if any of them is.
-    pub fn visible_services(&self, now: Instant) -> Option<Vec<String>> {
+    /// The services in which a delegated caller may take `action`, or `None` for no
+    /// restriction: the union over the delegations in force that grant the action,
+    /// unrestricted if any of them is. Lists on behalf show only what these cover.
+    pub fn visible_services(&self, action: Action, now: Instant) -> Option<Vec<String>> {
         let on_behalf = self.on_behalf.as_ref().filter(|o| !o.head)?;
         let mut services = Vec::new();
-        for grant in on_behalf.grants.iter().filter(|g| g.in_force(now).is_ok()) {
+        let granting = on_behalf
+            .grants
+            .iter()
+            .filter(|g| g.in_force(now).is_ok() && g.powers.covers(action, None).is_ok());
+        for grant in granting {
             match &grant.powers.services {
                 None => return None,
                 Some(listed) => services.extend(listed.iter().cloned()),
@@ -233,12 +248,13 @@ fn delegated(
             Err(Lapse::Pending) | Ok(()) => Denial::DelegationPending,
         });
     }
-    let service = match resource {
-        Resource::Application(app) => Some(app.service_code.as_str()),
-        _ => None,
+    let covers = |g: &Grant| match resource {
+        Resource::Application(app) => g.powers.covers(action, Some(app.service_code.as_str())),
+        Resource::Document { services, .. } => g.powers.covers_any(action, services),
+        _ => g.powers.covers(action, None),
     };
     let mut refusal = Denial::ActionNotCovered;
-    let covered = in_force.iter().any(|g| match g.powers.covers(action, service) {
+    let covered = in_force.iter().any(|g| match covers(g) {
         Ok(()) => true,
         Err(NotCovered::Service) => {
             refusal = Denial::ServiceNotCovered;
@@ -247,6 +263,11 @@ fn delegated(
         Err(NotCovered::Action) => false,
     });
     if !covered {
+        // A document outside the delegation's services is not the representative's to
+        // see at all: it is as unknown to them as a stranger's (404, not 403).
+        if refusal == Denial::ServiceNotCovered && matches!(resource, Resource::Document { .. }) {
+            return Err(Denial::NotOwner);
+        }
         return Err(refusal);
     }
     if action == Action::PaymentsPay {
@@ -273,9 +294,10 @@ fn as_principal(on_behalf: &OnBehalf) -> Subject {
 /// The rules for a caller acting as themselves.
 fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant) -> Result<(), Denial> {
     match (action, resource) {
-        (Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage, Resource::Account(owner)) => {
-            require(*owner == subject.account, Denial::NotOwner)
-        }
+        (
+            Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage | Action::IdentityManage,
+            Resource::Account(owner),
+        ) => require(*owner == subject.account, Denial::NotOwner),
         (Action::AccountsConfirmIdentity, Resource::Account(_)) => require(
             subject.has_role(Role::Officer) || subject.has_role(Role::Admin),
             Denial::RoleRequired,
@@ -291,7 +313,7 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             | Action::NotificationsRead,
             Resource::Account(owner),
         ) => require(*owner == subject.account, Denial::NotOwner),
-        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Document { owner }) => {
+        (Action::DocumentsRead | Action::DocumentsUpload, Resource::Document { owner, .. }) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
         (action, Resource::Application(app)) if Action::APPLICANT.contains(&action) => {
@@ -309,8 +331,14 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
-        (Action::DelegationsManage, Resource::Delegation { principal, head, .. }) => {
+        (
+            Action::DelegationsManage,
+            Resource::Delegation { principal, head, .. } | Resource::NewDelegation { principal, head },
+        ) => {
             require(speaks_for(subject, *principal, *head), Denial::NotOwner)?;
+            // SPEC §1–2: powers are given by citizens (for themselves or an organisation
+            // they head); staff accounts act in their role, never through delegations.
+            require(subject.has_role(Role::Citizen), Denial::RoleRequired)?;
             // SPEC §2: giving powers needs an identity confirmed by an officer or provider.
             require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
         }
@@ -351,8 +379,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
+        // A template is its owner's alone; a representative reaches the principal's (and
+        // only theirs) when the delegation covers the action, since it holds and fills
+        // from the principal's profile.
         (Action::ProfileRead | Action::ProfileEdit, Resource::Template { owner }) => {
-            template_owner(subject.account, *owner)
+            require(*owner == subject.account, Denial::NotOwner)
         }
         (Action::AgencyQueueRead, Resource::Agency(code)) => {
             require(subject.has_role(Role::Officer), Denial::RoleRequired)?;
@@ -365,12 +396,6 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         // refuse it in a way that reveals nothing.
         _ => Err(Denial::NotOwner),
     }
-}
-
-/// A template is its saver's alone: only they read, change, delete or start from it (a
-/// representative starts from their own templates, never from the principal's).
-pub fn template_owner(account: AccountId, owner: AccountId) -> Result<(), Denial> {
-    require(owner == account, Denial::NotOwner)
 }
 
 /// The side `subject` takes on a delegation when proposing or confirming a change either
@@ -504,9 +529,13 @@ mod tests {
                 ] {
                     let staff = matches!(role, Role::Officer | Role::Admin);
                     let expected = match (action, relation) {
-                        (Action::ProfileRead | Action::ProfileEdit | Action::CredentialsManage, "own") => {
-                            Ok(())
-                        }
+                        (
+                            Action::ProfileRead
+                            | Action::ProfileEdit
+                            | Action::CredentialsManage
+                            | Action::IdentityManage,
+                            "own",
+                        ) => Ok(()),
                         (Action::AccountsConfirmIdentity, "own" | "other") if staff => Ok(()),
                         (Action::AccountsConfirmIdentity, "own" | "other") => Err(Denial::RoleRequired),
                         (Action::AuditVerify | Action::CatalogManage, "system") if role == Role::Admin => {
@@ -557,8 +586,70 @@ mod tests {
                 }
             }
         }
-        assert_eq!(template_owner(me, me), Ok(()));
-        assert_eq!(template_owner(me, other), Err(Denial::NotOwner));
+        // On behalf: the principal's templates, as far as the delegation covers the action;
+        // never the representative's own while acting for someone else.
+        use crate::delegation::{Grant, Kind, Powers, Status as D};
+        let now = Utc::now();
+        let representative = |kind, actions: Vec<Action>| Subject {
+            on_behalf: Some(OnBehalf {
+                principal: other,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![Grant {
+                    delegation: crate::ids::DelegationId::new(),
+                    principal: other,
+                    status: D::Active,
+                    valid_from: now - chrono::TimeDelta::days(1),
+                    valid_until: now + chrono::TimeDelta::days(1),
+                    powers: Powers {
+                        kind,
+                        actions,
+                        services: None,
+                    },
+                }],
+                head: false,
+            }),
+            ..subject(me, &[Role::Citizen])
+        };
+        let principals = Resource::Template { owner: other };
+        let own = Resource::Template { owner: me };
+        let full = representative(Kind::Full, vec![]);
+        let limited = representative(Kind::Limited, vec![]);
+        let creating = representative(Kind::Specific, vec![Action::ApplicationsCreate]);
+        let table = [
+            ("full reads", &full, Action::ProfileRead, &principals, Ok(())),
+            ("full edits", &full, Action::ProfileEdit, &principals, Ok(())),
+            (
+                "full, own",
+                &full,
+                Action::ProfileRead,
+                &own,
+                Err(Denial::NotOwner),
+            ),
+            (
+                "limited reads",
+                &limited,
+                Action::ProfileRead,
+                &principals,
+                Ok(()),
+            ),
+            (
+                "limited edits",
+                &limited,
+                Action::ProfileEdit,
+                &principals,
+                Err(Denial::ActionNotCovered),
+            ),
+            (
+                "create only",
+                &creating,
+                Action::ProfileRead,
+                &principals,
+                Err(Denial::ActionNotCovered),
+            ),
+        ];
+        for (name, who, action, resource, expected) in table {
+            assert_eq!(authorize(who, action, resource, now), expected, "{name}");
+        }
         assert!(
             !Denial::NotOwner.reveals_resource(),
             "someone else's template is not found"
@@ -986,13 +1077,14 @@ mod tests {
                         head: false,
                     }),
                 };
-                for action in Action::APPLICANT
-                    .into_iter()
-                    .chain([Action::PaymentsPay, Action::CredentialsManage])
-                {
+                for action in Action::APPLICANT.into_iter().chain([
+                    Action::PaymentsPay,
+                    Action::CredentialsManage,
+                    Action::IdentityManage,
+                ]) {
                     for service in ["passport", "tax"] {
-                        let resource = if action == Action::PaymentsPay || action == Action::CredentialsManage
-                        {
+                        let guarded = matches!(action, Action::CredentialsManage | Action::IdentityManage);
+                        let resource = if action == Action::PaymentsPay || guarded {
                             Resource::Account(principal)
                         } else {
                             app(service)
@@ -1001,7 +1093,7 @@ mod tests {
                             ("pending" | "future", _) => Err(Denial::DelegationPending),
                             ("revoked", _) => Err(Denial::DelegationRevoked),
                             ("lapsed", _) => Err(Denial::DelegationExpired),
-                            (_, _) if action == Action::CredentialsManage => Err(Denial::ActionNotCovered),
+                            (_, _) if guarded => Err(Denial::ActionNotCovered),
                             (_, Kind::Full) if action == Action::PaymentsPay => {
                                 Err(Denial::NeedsPrincipalConfirmation)
                             }
@@ -1159,7 +1251,10 @@ mod tests {
                         (Action::DocumentsRead | Action::DocumentsUpload, "own") => Ok(()),
                         _ => Err(Denial::NotOwner),
                     };
-                    let resource = Resource::Document { owner };
+                    let resource = Resource::Document {
+                        owner,
+                        services: vec![],
+                    };
                     assert_eq!(
                         authorize(&s, action, &resource, Utc::now()),
                         expected,
@@ -1168,5 +1263,217 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A representative with active powers of `kind` (a specific one lists `actions` and
+    /// `services`) for `principal`.
+    fn acting_for(
+        principal: AccountId,
+        kind: crate::delegation::Kind,
+        actions: Vec<Action>,
+        services: Option<Vec<String>>,
+    ) -> Subject {
+        use crate::delegation::{Grant, Powers, Status as D};
+        let now = Utc::now();
+        Subject {
+            on_behalf: Some(OnBehalf {
+                principal,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![Grant {
+                    delegation: crate::ids::DelegationId::new(),
+                    principal,
+                    status: D::Active,
+                    valid_from: now - chrono::TimeDelta::days(1),
+                    valid_until: now + chrono::TimeDelta::days(1),
+                    powers: Powers {
+                        kind,
+                        actions,
+                        services,
+                    },
+                }],
+                head: false,
+            }),
+            ..subject(AccountId::new(), &[Role::Citizen])
+        }
+    }
+
+    /// Nothing that guards the account itself — credentials and allow-list, the identity
+    /// documents that set its level, delegations — is reachable on behalf, whatever the
+    /// kind of delegation and whatever a specific one lists; the principal reaches all of it.
+    #[test]
+    fn nothing_that_guards_the_account_is_delegable() {
+        use crate::delegation::Kind;
+        let principal = AccountId::new();
+        let now = Utc::now();
+        let delegation = Resource::Delegation {
+            principal,
+            representative: AccountId::new(),
+            head: None,
+        };
+        let guarded = [
+            (Action::CredentialsManage, Resource::Account(principal)),
+            (Action::IdentityManage, Resource::Account(principal)),
+            (
+                Action::DelegationsManage,
+                Resource::NewDelegation {
+                    principal,
+                    head: None,
+                },
+            ),
+            (Action::DelegationsManage, delegation.clone()),
+            (Action::DelegationsRead, delegation.clone()),
+            (Action::DelegationsRespond, delegation.clone()),
+        ];
+        for kind in Kind::ALL {
+            let listed = if kind == Kind::Specific {
+                Action::ALL.to_vec()
+            } else {
+                vec![]
+            };
+            let representative = acting_for(principal, kind, listed, None);
+            for (action, resource) in &guarded {
+                assert!(crate::delegation::never_delegable(*action), "{action:?}");
+                assert_eq!(
+                    authorize(&representative, *action, resource, now),
+                    Err(Denial::ActionNotCovered),
+                    "{kind:?} {action:?}"
+                );
+            }
+            // What does not guard the account stays delegable to a full delegation.
+            if kind == Kind::Full {
+                for action in [Action::ProfileRead, Action::ProfileEdit] {
+                    assert_eq!(
+                        authorize(&representative, action, &Resource::Account(principal), now),
+                        Ok(())
+                    );
+                }
+            }
+        }
+        let own = subject(principal, &[Role::Citizen]);
+        for (action, resource) in &guarded[..3] {
+            assert_eq!(authorize(&own, *action, resource, now), Ok(()), "{action:?}");
+        }
+        assert_eq!(Action::IdentityManage.as_str(), "identity.manage");
+        assert!(Action::IdentityManage.is_write());
+    }
+
+    /// Issuing a delegation is decided before the representative is looked up: the
+    /// principal (or the head of the principal organisation) may, if a confirmed citizen;
+    /// staff, strangers and anyone acting on behalf may not.
+    #[test]
+    fn who_may_issue_a_delegation() {
+        use crate::delegation::Kind;
+        let (principal, head) = (AccountId::new(), AccountId::new());
+        let now = Utc::now();
+        let own = Resource::NewDelegation {
+            principal,
+            head: None,
+        };
+        let organisation = Resource::NewDelegation {
+            principal,
+            head: Some(head),
+        };
+        let officer = Subject {
+            agency: Some("mvd".into()),
+            ..subject(principal, &[Role::Officer])
+        };
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..subject(principal, &[Role::Citizen])
+        };
+        let table = [
+            ("principal", subject(principal, &[Role::Citizen]), &own, Ok(())),
+            ("head", subject(head, &[Role::Citizen]), &organisation, Ok(())),
+            ("officer", officer, &own, Err(Denial::RoleRequired)),
+            (
+                "admin",
+                subject(principal, &[Role::Admin]),
+                &own,
+                Err(Denial::RoleRequired),
+            ),
+            ("simplified", simplified, &own, Err(Denial::LevelTooLow)),
+            (
+                "stranger",
+                subject(AccountId::new(), &[Role::Citizen]),
+                &own,
+                Err(Denial::NotOwner),
+            ),
+            (
+                "on behalf",
+                acting_for(principal, Kind::Full, vec![], None),
+                &own,
+                Err(Denial::ActionNotCovered),
+            ),
+        ];
+        for (who, caller, resource, expected) in table {
+            assert_eq!(
+                authorize(&caller, Action::DelegationsManage, resource, now),
+                expected,
+                "{who}"
+            );
+        }
+    }
+
+    /// Powers limited to services reach a vault document only through one of its
+    /// services; one outside them (or of no service) is not found, as a stranger's is.
+    #[test]
+    fn documents_on_behalf_stay_within_the_delegations_services() {
+        use crate::delegation::Kind;
+        let principal = AccountId::new();
+        let now = Utc::now();
+        let doc = |services: &[&str]| Resource::Document {
+            owner: principal,
+            services: services.iter().map(|s| s.to_string()).collect(),
+        };
+        let limited_to_passport = acting_for(
+            principal,
+            Kind::Specific,
+            vec![Action::ApplicationsRead, Action::DocumentsRead],
+            Some(vec!["passport".into()]),
+        );
+        let full = acting_for(principal, Kind::Full, vec![], None);
+        let table = [
+            (
+                "covered service",
+                &limited_to_passport,
+                doc(&["passport"]),
+                Ok(()),
+            ),
+            (
+                "one of several",
+                &limited_to_passport,
+                doc(&["tax", "passport"]),
+                Ok(()),
+            ),
+            (
+                "other service",
+                &limited_to_passport,
+                doc(&["tax"]),
+                Err(Denial::NotOwner),
+            ),
+            (
+                "no service",
+                &limited_to_passport,
+                doc(&[]),
+                Err(Denial::NotOwner),
+            ),
+            ("full, no service", &full, doc(&[]), Ok(())),
+        ];
+        for (name, who, resource, expected) in table {
+            assert_eq!(
+                authorize(who, Action::DocumentsRead, &resource, now),
+                expected,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            limited_to_passport.visible_services(Action::DocumentsRead, now),
+            Some(vec!["passport".to_string()])
+        );
+        assert_eq!(
+            limited_to_passport.visible_services(Action::DocumentsUpload, now),
+            Some(vec![])
+        );
+        assert_eq!(full.visible_services(Action::DocumentsRead, now), None);
     }
 }

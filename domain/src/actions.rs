@@ -50,9 +50,14 @@ pub enum Action {
     ProfileRead,
     #[serde(rename = "profile.edit")]
     ProfileEdit,
-    /// Password, 2FA, contacts, sessions: never delegable.
+    /// What guards the account itself — password, second factor, login contacts,
+    /// sessions, the IP allow-list: never delegable.
     #[serde(rename = "credentials.manage")]
     CredentialsManage,
+    /// Giving or replacing the identity documents that set the account's level (the
+    /// passport): never delegable, since whoever holds them holds the account.
+    #[serde(rename = "identity.manage")]
+    IdentityManage,
     #[serde(rename = "accounts.confirm_identity")]
     AccountsConfirmIdentity,
     #[serde(rename = "audit.verify")]
@@ -135,10 +140,11 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 38] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
+        Action::IdentityManage,
         Action::AccountsConfirmIdentity,
         Action::AuditVerify,
         Action::CatalogManage,
@@ -245,6 +251,7 @@ impl Action {
             Action::ProfileRead => "profile.read",
             Action::ProfileEdit => "profile.edit",
             Action::CredentialsManage => "credentials.manage",
+            Action::IdentityManage => "identity.manage",
             Action::AccountsConfirmIdentity => "accounts.confirm_identity",
             Action::AuditVerify => "audit.verify",
             Action::CatalogManage => "catalog.manage",

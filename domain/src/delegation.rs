@@ -83,12 +83,15 @@ impl Status {
     }
 }
 
-/// Actions no delegation ever covers: a representative never manages the principal's
-/// credentials, second factor, contacts or delegations.
+/// Actions no delegation ever covers, whatever its kind: what guards the account itself
+/// (credentials, second factor, login contacts, sessions, the IP allow-list, the identity
+/// documents that set its level) and delegations themselves — a representative who could
+/// reach these could take the account from its holder.
 pub fn never_delegable(action: Action) -> bool {
     matches!(
         action,
         Action::CredentialsManage
+            | Action::IdentityManage
             | Action::DelegationsManage
             | Action::DelegationsRespond
             | Action::DelegationsRead
@@ -143,6 +146,18 @@ impl Powers {
                     _ => Ok(()),
                 }
             }
+        }
+    }
+
+    /// Whether these powers cover `action` on something that belongs to `services` (a vault
+    /// document: the services of the applications it is attached to or that it is shared
+    /// with). Powers limited to services cover it only when one of those is theirs, so
+    /// something of no service at all is outside them.
+    pub fn covers_any(&self, action: Action, services: &[String]) -> Result<(), NotCovered> {
+        self.covers(action, None)?;
+        match &self.services {
+            Some(allowed) if !services.iter().any(|s| allowed.contains(s)) => Err(NotCovered::Service),
+            _ => Ok(()),
         }
     }
 
@@ -245,6 +260,25 @@ pub enum Lapse {
 }
 
 impl Grant {
+    /// This grant as the delegation it was passed on from allows it: in force only while
+    /// the parent is, and never outside the parent's term. Applied for every ancestor on
+    /// every request, so ending or shortening a parent ends or clips its children at once,
+    /// whatever has been stored for them yet.
+    pub fn within(mut self, parent: &Grant) -> Grant {
+        self.valid_from = self.valid_from.max(parent.valid_from);
+        self.valid_until = self.valid_until.min(parent.valid_until);
+        self.status = match (self.status, parent.status) {
+            (own, Status::Active) => own,
+            (own, _) if own.is_final() => own,
+            (_, Status::Expired) => Status::Expired,
+            // A child of a pending parent cannot arise; were it to, it waits as the parent does.
+            (_, Status::Pending) => Status::Pending,
+            // Revoked, renounced, declined, cancelled: the child ends as revoked.
+            (_, _) => Status::Revoked,
+        };
+        self
+    }
+
     /// In force at `now`: active *and* inside its window, whatever a background job has or
     /// has not recorded yet.
     pub fn in_force(&self, now: Instant) -> Result<(), Lapse> {
@@ -550,6 +584,72 @@ mod tests {
         );
     }
 
+    /// A document belongs to the services of the applications it is attached to; powers
+    /// limited to services reach it only through one of theirs, and a document of no
+    /// service not at all. Unrestricted powers reach every one.
+    #[test]
+    fn powers_limited_to_services_cover_documents_of_those_services_only() {
+        let specific = Powers {
+            kind: Kind::Specific,
+            actions: vec![Action::DocumentsRead],
+            services: Some(vec!["passport".into()]),
+        };
+        let of = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &of(&["tax", "passport"])),
+            Ok(())
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &of(&["tax"])),
+            Err(NotCovered::Service)
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsRead, &[]),
+            Err(NotCovered::Service)
+        );
+        assert_eq!(
+            specific.covers_any(Action::DocumentsUpload, &of(&["passport"])),
+            Err(NotCovered::Action)
+        );
+        for kind in [Kind::Full, Kind::Limited] {
+            let unrestricted = Powers {
+                kind,
+                actions: vec![],
+                services: None,
+            };
+            assert_eq!(unrestricted.covers_any(Action::DocumentsRead, &[]), Ok(()));
+        }
+    }
+
+    /// A child grant never outlives or outgrows its parent: every end of the parent ends
+    /// it, and its window is clipped to the parent's.
+    #[test]
+    fn a_child_grant_lives_within_its_parent() {
+        let child = grant(Kind::Limited, vec![], None, Status::Active);
+        let mut parent = grant(Kind::Full, vec![], None, Status::Active);
+        parent.valid_until = t0() + TimeDelta::days(3);
+        let clipped = child.clone().within(&parent);
+        assert_eq!(clipped.valid_until, t0() + TimeDelta::days(3));
+        assert_eq!(clipped.in_force(t0() + TimeDelta::days(4)), Err(Lapse::Expired));
+        assert_eq!(clipped.in_force(t0()), Ok(()));
+        for (end, lapse) in [
+            (Status::Revoked, Lapse::Revoked),
+            (Status::Renounced, Lapse::Revoked),
+            (Status::Declined, Lapse::Revoked),
+            (Status::Cancelled, Lapse::Revoked),
+            (Status::Expired, Lapse::Expired),
+        ] {
+            let ended = Grant {
+                status: end,
+                ..parent.clone()
+            };
+            assert_eq!(child.clone().within(&ended).in_force(t0()), Err(lapse), "{end:?}");
+        }
+        // A child that ended on its own stays as it ended.
+        let renounced = grant(Kind::Limited, vec![], None, Status::Renounced);
+        assert_eq!(renounced.within(&parent).status, Status::Renounced);
+    }
+
     /// serde (JSON) and strum (database, query strings) give every variant one name.
     #[test]
     fn kinds_statuses_and_events_round_trip_through_their_names() {
@@ -584,7 +684,13 @@ mod tests {
         #[test]
         fn credentials_and_delegations_are_never_covered(kind in any_kind(), actions in proptest::collection::vec(any_action(), 0..8)) {
             let powers = Powers { kind, actions, services: None };
-            for action in [Action::CredentialsManage, Action::DelegationsManage] {
+            for action in [
+                Action::CredentialsManage,
+                Action::IdentityManage,
+                Action::DelegationsManage,
+                Action::DelegationsRespond,
+                Action::DelegationsRead,
+            ] {
                 prop_assert_eq!(powers.covers(action, None), Err(NotCovered::Action));
             }
         }

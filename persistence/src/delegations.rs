@@ -172,8 +172,9 @@ pub fn take_code_attempt(
     Ok(Some(row().select(delegations::code_attempts).first(conn)?))
 }
 
-/// Every delegation from `principal` to `representative`, newest first: the per-request
-/// check, one indexed lookup.
+/// Every delegation from `principal` to `representative`, newest first, each as its chain
+/// of parents allows it: the per-request check, one indexed lookup plus one per ancestor
+/// of a delegation passed on.
 pub fn grants(
     conn: &mut DbConnection,
     representative: AccountId,
@@ -187,8 +188,28 @@ pub fn grants(
         .select(Row::as_select())
         .load(conn)?;
     rows.into_iter()
-        .map(|r| Delegation::try_from(r).map(|d| d.grant()))
+        .map(|r| Delegation::try_from(r).and_then(|d| within_chain(conn, &d)))
         .collect()
+}
+
+/// Longest chain of passing on that is followed; deeper ones (which only a corrupted
+/// table could hold, since each link needs its parent in force) count as revoked.
+const MAX_CHAIN: usize = 16;
+
+/// The grant of `d` clipped by every ancestor's status and term (`Grant::within`).
+fn within_chain(conn: &mut DbConnection, d: &Delegation) -> Result<Grant, StoreError> {
+    let mut grant = d.grant();
+    let mut next = d.parent;
+    for _ in 0..MAX_CHAIN {
+        let Some(id) = next else {
+            return Ok(grant);
+        };
+        let parent = find(conn, id)?.ok_or_else(|| corrupt(format!("parent {id} of {} missing", d.id)))?;
+        grant = grant.within(&parent.grant());
+        next = parent.parent;
+    }
+    grant.status = Status::Revoked;
+    Ok(grant)
 }
 
 /// Whether `party` has a second factor on; an organisation has none of its own, so its

@@ -196,6 +196,65 @@ pub struct ListFilter {
     pub to: Option<Instant>,
     pub after: Option<(Instant, String)>,
     pub limit: i64,
+    /// Only documents of these services (attached to an application of one, or shared
+    /// with one by name); `None` for all.
+    pub services: Option<Vec<String>>,
+}
+
+type Condition = Box<
+    dyn BoxableExpression<
+        documents::table,
+        crate::connection::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
+/// Whether a document belongs to `service`: attached to one of its applications, or
+/// shared with it by name (the JSON list of `access_services` holds it).
+fn of_service(service: &str) -> Condition {
+    use diesel::sql_types::Text;
+    // As the code appears in the stored JSON text, with LIKE's wildcards escaped.
+    let quoted = serde_json::Value::from(service).to_string();
+    let escaped = quoted
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let named = format!("%{escaped}%");
+    Box::new(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(documents.id IN (SELECT attachments.document_id FROM attachments \
+             JOIN applications ON applications.id = attachments.application_id \
+             WHERE applications.service_code = ",
+        )
+        .bind::<Text, _>(service.to_string())
+        .sql(") OR (documents.access_level = 'services' AND documents.access_services LIKE ")
+        .bind::<Text, _>(named)
+        .sql(" ESCAPE '\\'))"),
+    )
+}
+
+/// The services `document` belongs to: those of the applications it is attached to and
+/// those its sharing names.
+pub fn services_of(conn: &mut DbConnection, document: &Document) -> Result<Vec<String>, StoreError> {
+    use crate::schema::applications;
+    let applications: Vec<String> = attachments::table
+        .filter(attachments::document_id.eq(document.id.to_string()))
+        .select(attachments::application_id)
+        .load(conn)?;
+    let mut services: Vec<String> = if applications.is_empty() {
+        vec![]
+    } else {
+        applications::table
+            .filter(applications::id.eq_any(applications))
+            .select(applications::service_code)
+            .load(conn)?
+    };
+    if document.sharing.level == AccessLevel::Services {
+        services.extend(document.sharing.services.iter().cloned());
+    }
+    services.sort();
+    services.dedup();
+    Ok(services)
 }
 
 /// The owner's documents, newest first, served by the `(owner_id, created_at, id)` index.
@@ -218,6 +277,13 @@ pub fn list(conn: &mut DbConnection, owner: AccountId, f: &ListFilter) -> Result
     }
     if let Some((at, id)) = &f.after {
         query = query.filter(after_key("created_at", "<", *at, id));
+    }
+    if let Some(services) = &f.services {
+        let mut of_any: Condition = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+        for service in services {
+            of_any = Box::new(of_any.or(of_service(service)));
+        }
+        query = query.filter(of_any);
     }
     query
         .order((documents::created_at.desc(), documents::id.desc()))

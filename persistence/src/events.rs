@@ -23,6 +23,9 @@ pub const CHANNEL: &str = "kabinet_events";
 #[derive(Clone, Debug)]
 pub struct NewLiveEvent {
     pub application: ApplicationId,
+    /// The application's service: streams watched under powers limited to services carry
+    /// only their events.
+    pub service: String,
     pub kind: String,
     pub data: serde_json::Value,
     pub audience: Vec<AccountId>,
@@ -33,6 +36,8 @@ pub struct NewLiveEvent {
 pub struct LiveEvent {
     pub id: i64,
     pub application: ApplicationId,
+    /// `None` only for an event whose application was gone when the column was added.
+    pub service: Option<String>,
     pub kind: String,
     pub data: serde_json::Value,
     pub audience: Vec<AccountId>,
@@ -47,6 +52,7 @@ struct EventRow {
     kind: String,
     data: String,
     created_at: chrono::NaiveDateTime,
+    service_code: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -72,6 +78,7 @@ pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Re
             kind: event.kind.clone(),
             data: event.data.to_string(),
             created_at: to_db_time(at),
+            service_code: Some(event.service.clone()),
         })
         .execute(conn)?;
     let mut audience: Vec<String> = event.audience.iter().map(ToString::to_string).collect();
@@ -137,19 +144,29 @@ pub fn of_application_after(
     with_audience(conn, rows)
 }
 
-/// The events `account` is in the audience of, after `after`, oldest first.
+/// The events `account` is in the audience of, after `after`, oldest first; only those of
+/// `services` when given (a stream watched under powers limited to them).
 pub fn for_account_after(
     conn: &mut DbConnection,
     account: AccountId,
+    services: Option<&[String]>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<LiveEvent>, StoreError> {
-    let ids = event_audience::table
+    let mut query = event_audience::table
         .filter(event_audience::account_id.eq(account.to_string()))
         .filter(event_audience::event_id.gt(after))
+        .select(event_audience::event_id)
+        .into_boxed();
+    if let Some(services) = services {
+        let of_services = events::table
+            .filter(events::service_code.eq_any(services.to_vec()))
+            .select(events::id);
+        query = query.filter(event_audience::event_id.eq_any(of_services));
+    }
+    let ids = query
         .order(event_audience::event_id.asc())
         .limit(limit)
-        .select(event_audience::event_id)
         .load::<i64>(conn)?;
     if ids.is_empty() {
         return Ok(vec![]);
@@ -184,6 +201,7 @@ fn with_audience(conn: &mut DbConnection, rows: Vec<EventRow>) -> Result<Vec<Liv
             Ok(LiveEvent {
                 id: row.id,
                 application: parse_id("events", &row.application_id)?,
+                service: row.service_code,
                 kind: row.kind,
                 data,
                 audience: audiences.remove(&row.id).unwrap_or_default(),

@@ -537,6 +537,7 @@ diesel::table! {
         kind -> Text,
         data -> Text,
         created_at -> Timestamp,
+        service_code -> Nullable<Text>,
     }
 }
 

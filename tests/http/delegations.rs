@@ -85,13 +85,13 @@ fn limited(term: (String, String)) -> Value {
 }
 
 /// The delegation `d` as `who` sees it now.
-async fn fetch(app: &TestApp, who: &Person, d: &Value) -> Value {
+pub async fn fetch(app: &TestApp, who: &Person, d: &Value) -> Value {
     let path = format!("/api/v1/delegations/{}", s(&d["id"]));
     json(app.send(Method::GET, &path, &who.token, None, None).await, 200).await
 }
 
 /// `who` fires a lifecycle `step` (`revoke`, `cancel`, …) on `d` as last read.
-async fn lifecycle(app: &TestApp, who: &Person, d: &Value, step: &str) -> reqwest::Response {
+pub async fn lifecycle(app: &TestApp, who: &Person, d: &Value, step: &str) -> reqwest::Response {
     let path = format!("/api/v1/delegations/{}/{step}", s(&d["id"]));
     let version = d["version"].as_i64().unwrap_or(0);
     app.send(Method::POST, &path, &who.token, Some(version), None)
@@ -486,7 +486,7 @@ db_test!(an_active_delegation_past_its_end_is_refused_before_any_job_runs);
 
 /// A principal, a representative holding a full delegation of twenty days that may be
 /// passed on, and a deputy to pass it on to.
-async fn full_with_redelegation(backend: Backend) -> (TestApp, Person, Person, Person, Value) {
+pub async fn full_with_redelegation(backend: Backend) -> (TestApp, Person, Person, Person, Value) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
     let principal = person(&app).await;

@@ -6,6 +6,7 @@ mod support;
 mod applications;
 mod audit;
 mod claims;
+mod delegation_bounds;
 mod delegations;
 mod documents;
 mod edge;

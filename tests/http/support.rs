@@ -261,7 +261,8 @@ impl TestApp {
                 (Some(std::sync::Arc::new(db)), url)
             }
         };
-        TestApp::start(backend, data_dir, database_url, pg, None, adjust)
+        let mailbox = data_dir.0.join("mailbox.jsonl");
+        TestApp::start(backend, data_dir, (database_url, mailbox), pg, None, adjust)
     }
 
     /// A second app on the same database (another API node).
@@ -280,10 +281,11 @@ impl TestApp {
         for file in ["ed25519.pem", "pii.json"] {
             std::fs::copy(keys.join(file), target.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         }
+        // One mailbox: whichever node's dispatcher sends a message, the test finds it.
         TestApp::start(
             self.backend.clone(),
             data_dir,
-            self.database_url.clone(),
+            (self.database_url.clone(), self.mailbox.clone()),
             self._pg.clone(),
             Some(self.state.clock.clone()),
             adjust,
@@ -293,12 +295,11 @@ impl TestApp {
     fn start(
         backend: Backend,
         data_dir: TempDir,
-        database_url: String,
+        (database_url, mailbox): (String, PathBuf),
         pg: Option<std::sync::Arc<PgDatabase>>,
         clock: Option<std::sync::Arc<api::clock::Clock>>,
         adjust: impl FnOnce(Source) -> Source,
     ) -> TestApp {
-        let mailbox = data_dir.0.join("mailbox.jsonl");
         let source = Source::default()
             .set("database_url", database_url.clone())
             .set("listen", "127.0.0.1:0")
@@ -653,6 +654,24 @@ impl TestApp {
             .unwrap_or(-1)
     }
 
+    /// The (actor, on behalf of) of every audit record of `action`, oldest first.
+    pub fn audit_parties(&self, action: &str) -> Vec<(Option<String>, Option<String>)> {
+        use diesel::prelude::*;
+        use persistence::schema::audit_log;
+        let action = action.to_string();
+        self.state
+            .db
+            .read(move |c| {
+                audit_log::table
+                    .filter(audit_log::action.eq(action))
+                    .order(audit_log::seq.asc())
+                    .select((audit_log::actor_id, audit_log::on_behalf_of))
+                    .load::<(Option<String>, Option<String>)>(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or_default()
+    }
+
     pub fn audit_actions(&self) -> Vec<String> {
         use diesel::prelude::*;
         use persistence::schema::audit_log;
@@ -1002,6 +1021,33 @@ impl TestApp {
     /// Opens an SSE stream that must be accepted, ready to read.
     pub async fn events(&self, path: &str, token: &str, last_event_id: Option<i64>) -> Sse {
         let response = self.open_events(path, token, last_event_id).await;
+        Sse::of(response, path)
+    }
+
+    /// Opens an SSE stream for `principal` (`X-On-Behalf-Of`) that must be accepted.
+    pub async fn events_on_behalf(
+        &self,
+        path: &str,
+        token: &str,
+        principal: &str,
+        last_event_id: Option<i64>,
+    ) -> Sse {
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header("X-On-Behalf-Of", principal)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        Sse::of(response, path)
+    }
+}
+
+impl Sse {
+    fn of(response: reqwest::Response, path: &str) -> Sse {
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response
             .headers()

@@ -43,39 +43,50 @@ const OPENING: &[u8] = b"retry: 2000\n\n";
 pub type Gate = Arc<dyn Fn(&mut DbConnection, &Actor, Instant) -> Result<(), ApiError> + Send + Sync>;
 
 /// Which events a stream carries.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Feed {
     /// Everything that happens to one application, seen by `viewer`.
     Application { id: ApplicationId, viewer: AccountId },
-    /// Every event whose audience includes the account.
-    Account(AccountId),
+    /// Every event whose audience includes the account; only the events of `services`'
+    /// applications when given (watched on behalf under powers limited to them).
+    Account {
+        account: AccountId,
+        services: Option<Arc<[String]>>,
+    },
 }
 
 impl Feed {
-    fn label(self) -> &'static str {
+    fn label(&self) -> &'static str {
         match self {
             Feed::Application { .. } => "application",
-            Feed::Account(_) => "me",
+            Feed::Account { .. } => "me",
         }
     }
 
-    fn matches(self, event: &LiveEvent) -> bool {
+    fn matches(&self, event: &LiveEvent) -> bool {
         match self {
-            Feed::Application { id, .. } => event.application == id,
-            Feed::Account(account) => event.audience.contains(&account),
+            Feed::Application { id, .. } => event.application == *id,
+            Feed::Account { account, services } => {
+                event.audience.contains(account)
+                    && services
+                        .as_ref()
+                        .is_none_or(|listed| event.service.as_ref().is_some_and(|s| listed.contains(s)))
+            }
         }
     }
 
-    fn load(self, conn: &mut DbConnection, after: i64) -> Result<Vec<LiveEvent>, StoreError> {
+    fn load(&self, conn: &mut DbConnection, after: i64) -> Result<Vec<LiveEvent>, StoreError> {
         match self {
-            Feed::Application { id, .. } => events::of_application_after(conn, id, after, REPLAY_PAGE),
-            Feed::Account(account) => events::for_account_after(conn, account, after, REPLAY_PAGE),
+            Feed::Application { id, .. } => events::of_application_after(conn, *id, after, REPLAY_PAGE),
+            Feed::Account { account, services } => {
+                events::for_account_after(conn, *account, services.as_deref(), after, REPLAY_PAGE)
+            }
         }
     }
 
     /// A participant removed from the application loses access: its stream ends right
     /// after telling it so.
-    fn ends_with(self, event: &LiveEvent) -> bool {
+    fn ends_with(&self, event: &LiveEvent) -> bool {
         match self {
             Feed::Application { viewer, .. } => {
                 matches!(
@@ -83,7 +94,7 @@ impl Feed {
                     "application.participant_removed" | "application.participant_left"
                 ) && event.data["details"]["account_id"].as_str() == Some(viewer.to_string().as_str())
             }
-            Feed::Account(_) => false,
+            Feed::Account { .. } => false,
         }
     }
 }
@@ -193,6 +204,7 @@ impl Stream {
         replay: bool,
         metrics: &Arc<Metrics>,
     ) -> Stream {
+        let guard = metrics.sse_opened(feed.label());
         Stream {
             feed,
             db,
@@ -207,7 +219,7 @@ impl Stream {
             closing: None,
             metrics: metrics.clone(),
             clock: Arc::new(crate::clock::Clock::system()),
-            _guard: metrics.sse_opened(feed.label()),
+            _guard: guard,
             _slot: None,
         }
     }
@@ -270,7 +282,7 @@ impl Stream {
     /// false when that failed and the stream must close (the client reconnects with its
     /// Last-Event-ID and loses nothing).
     async fn read_missed(&mut self) -> bool {
-        let (db, feed, after) = (self.db.clone(), self.feed, self.last_sent);
+        let (db, feed, after) = (self.db.clone(), self.feed.clone(), self.last_sent);
         match tokio::task::spawn_blocking(move || db.read(|c| feed.load(c, after))).await {
             Ok(Ok(page)) => {
                 self.replay = page.len() as i64 == REPLAY_PAGE;
@@ -419,6 +431,7 @@ mod tests {
         for _ in 0..10 {
             let event = NewLiveEvent {
                 application,
+                service: "test-passport".into(),
                 kind: "application.save_draft".into(),
                 data: json!({}),
                 audience: vec![],

@@ -158,7 +158,9 @@ fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -
     params(IdempotencyKey),
     responses(
         (status = 201, description = "Pending until the representative accepts; the code is shown once", body = DelegationView),
+        (status = 403, description = "Not allowed to issue (acting on behalf: `action_not_covered`; a staff account: `role_required`; no second factor: `two_factor_required`). Decided before the representative is looked up, so it says nothing about whether a login exists", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Unprocessable),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]

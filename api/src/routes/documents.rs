@@ -331,6 +331,8 @@ impl ListQuery {
             to: self.to.as_deref().map(|t| paging::instant("to", t)).transpose()?,
             after,
             limit: paging::limit(self.limit)?,
+            // The use case narrows it to what the caller's powers cover.
+            services: None,
         })
     }
 }
@@ -341,7 +343,10 @@ impl ListQuery {
     operation_id = "listDocuments",
     security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, description = "A page of documents", body = Page<DocumentView>))
+    responses(
+        (status = 200, description = "A page of documents; on behalf under powers limited to services, only the documents of those services", body = Page<DocumentView>),
+        (status = 403, response = crate::openapi::Forbidden),
+    )
 )]
 #[get("/documents")]
 pub async fn list(
@@ -375,7 +380,10 @@ async fn reach(state: &State, actor: &Actor, id: DocumentId, action: Action) -> 
     operation_id = "getDocument",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, description = "The document", body = DocumentView, headers(("ETag" = String))))
+    responses(
+        (status = 200, description = "The document", body = DocumentView, headers(("ETag" = String))),
+        (status = 404, description = "No such document, not yours, or outside the services your delegation covers", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/documents/{id}")]
 pub async fn get_one(state: State, actor: Actor, id: Path<DocumentId>) -> Result<HttpResponse, ApiError> {
@@ -471,6 +479,7 @@ pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<
         (status = 206, description = "The requested range", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
             headers(("Content-Range" = String))),
         (status = 304, description = "Your copy is current"),
+        (status = 404, description = "No such document, not yours, or outside the services your delegation covers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range lies outside the file", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

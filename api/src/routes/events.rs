@@ -103,7 +103,9 @@ pub async fn application_events(
 
 /// Live events addressed to the caller (or the principal it acts for), across all
 /// applications, as Server-Sent Events; resumable like an application's stream, and
-/// counted against the same caps (429 `too_many_streams` past them).
+/// counted against the same caps (429 `too_many_streams` past them). Acting under powers
+/// limited to services, only the events of those services' applications are sent or
+/// replayed.
 #[utoipa::path(
     tag = "events",
     operation_id = "myEvents",
@@ -116,6 +118,7 @@ pub async fn application_events(
         (status = 200, description = "An endless `text/event-stream` of the events whose audience includes you",
             content_type = "text/event-stream", body = String, example = json!(STREAM_EXAMPLE)),
         (status = 429, response = crate::openapi::TooManyStreams),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 #[get("/me/events")]
@@ -127,6 +130,10 @@ pub async fn my_events(
 ) -> Result<HttpResponse, ApiError> {
     let principal = actor.principal();
     let after = resume_after(&req, &query)?;
+    let feed = Feed::Account {
+        account: principal,
+        services: live::services_watched(&Acting::from(&actor), state.clock.now()),
+    };
     let gate: Gate = Arc::new(move |_, actor, now| live::may_watch_own(&Acting::from(actor), principal, now));
-    respond(&state, actor, Feed::Account(principal), gate, after).await
+    respond(&state, actor, feed, gate, after).await
 }

@@ -63,6 +63,8 @@ pub struct ProfilePatch {
     params(("If-Match" = String, Header, description = "The ETag of the profile you read")),
     responses(
         (status = 200, description = "The updated profile", body = ProfileView),
+        (status = 403, description = "Not allowed. On behalf, the passport (`identity.manage`) and the IP allow-list (`credentials.manage`) are never covered, whatever the delegation: `action_not_covered`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[patch("/me")]

@@ -73,7 +73,7 @@ fn respond(t: &Template) -> HttpResponse {
         .json(view(t))
 }
 
-/// Save a template.
+/// Save a template: yours or, acting on behalf, the principal's (filled from their profile when used).
 #[utoipa::path(
     tag = "templates",
     operation_id = "createTemplate",
@@ -82,6 +82,7 @@ fn respond(t: &Template) -> HttpResponse {
     params(IdempotencyKey),
     responses(
         (status = 201, description = "Saved", body = TemplateView, headers(("ETag" = String))),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 #[post("/templates")]
@@ -105,7 +106,7 @@ pub async fn create(
     Ok(answer.respond())
 }
 
-/// Your templates, newest first.
+/// Your templates (acting on behalf: the principal's), newest first.
 #[utoipa::path(
     tag = "templates",
     operation_id = "listTemplates",

@@ -1,7 +1,6 @@
 //! The service catalog: browsed by anyone, services added and replaced by admins.
 
 use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::time::Instant;
 use persistence::catalog::{self, ServiceFilter};
@@ -48,10 +47,7 @@ pub fn create(
             "A service with this code exists already.",
         ));
     }
-    let entry = AuditEntry::new("catalog.create", "service")
-        .by(Some(acting.account))
-        .target(&service.code)
-        .from_ip(acting.ip.clone());
+    let entry = acting.audit("catalog.create", "service").target(&service.code);
     let created = one(tx, &service.code)?;
     Ok(Outcome::new(created, Effects::none().audit(entry)))
 }
@@ -70,11 +66,10 @@ pub fn replace(
     if !catalog::replace(tx, &service, version, now)? {
         return Err(stale(current.version));
     }
-    let entry = AuditEntry::new("catalog.replace", "service")
-        .by(Some(acting.account))
+    let entry = acting
+        .audit("catalog.replace", "service")
         .target(&service.code)
-        .details(json!({ "version": version + 1 }))
-        .from_ip(acting.ip.clone());
+        .details(json!({ "version": version + 1 }));
     let replaced = one(tx, &service.code)?;
     Ok(Outcome::new(replaced, Effects::none().audit(entry)))
 }

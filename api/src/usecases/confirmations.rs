@@ -2,7 +2,6 @@
 //! principal approves (executed exactly once, if the delegation still stands) or rejects.
 
 use domain::access::{authorize, Action, OnBehalf, Resource, Subject};
-use domain::audit::AuditEntry;
 use domain::notice::Notice;
 use domain::time::Instant;
 use persistence::delegations::{self as store, Confirmation};
@@ -106,11 +105,10 @@ pub fn approve(
         return Err(already_decided());
     }
     held.decided_at = Some(at);
-    let entry = AuditEntry::new("confirmation.approved", "confirmation")
-        .by(Some(acting.account))
+    let entry = acting
+        .audit("confirmation.approved", "confirmation")
         .target(&held.id)
-        .details(json!({ "application_id": draft.id }))
-        .from_ip(acting.ip.clone());
+        .details(json!({ "application_id": draft.id }));
     let effects = created.audit(entry).notice(tell_representative(&held, true));
     Ok(Outcome::new(held, effects))
 }
@@ -128,10 +126,9 @@ pub fn reject(
     }
     held.status = "rejected".into();
     held.decided_at = Some(at);
-    let entry = AuditEntry::new("confirmation.rejected", "confirmation")
-        .by(Some(acting.account))
-        .target(&held.id)
-        .from_ip(acting.ip.clone());
+    let entry = acting
+        .audit("confirmation.rejected", "confirmation")
+        .target(&held.id);
     let effects = Effects::none()
         .audit(entry)
         .notice(tell_representative(&held, false));

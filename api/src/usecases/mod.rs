@@ -56,6 +56,20 @@ impl Acting {
         Ok(())
     }
 
+    /// An audit record of something this caller did: the caller as its actor and, when
+    /// acting on behalf, the principal as `on_behalf_of`. Use cases with an acting caller
+    /// start their records here, so none names the principal as the one who acted.
+    pub fn audit(
+        &self,
+        action: impl Into<String>,
+        target_type: impl Into<String>,
+    ) -> domain::audit::AuditEntry {
+        domain::audit::AuditEntry::new(action, target_type)
+            .by(Some(self.account))
+            .on_behalf_of(self.on_behalf_of)
+            .from_ip(self.ip.clone())
+    }
+
     /// Whose behalf the caller acts on: the principal, or the caller.
     pub fn principal(&self) -> AccountId {
         self.on_behalf_of

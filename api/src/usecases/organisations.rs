@@ -110,11 +110,10 @@ pub fn add_employee(
         .id;
     let mut effects = Effects::none();
     if store::add_employee(tx, id, employee, now)? {
-        let audit = AuditEntry::new("organisation.add_employee", "organisation")
-            .by(Some(who.account))
+        let audit = who
+            .audit("organisation.add_employee", "organisation")
             .target(id)
-            .details(json!({ "employee": employee }))
-            .from_ip(who.ip.clone());
+            .details(json!({ "employee": employee }));
         effects = effects.audit(audit);
     }
     let updated = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;

@@ -1,8 +1,9 @@
-//! A user's own application templates: saved, listed, replaced and deleted by their saver
-//! alone (the core's `Resource::Template`), and filled from the profile when an
+//! Application templates: each belongs to an account (the core's `Resource::Template`) —
+//! the caller's own or, acting on behalf, the principal's, whom a representative reaches
+//! as far as the delegation covers — and is filled from that account's profile when an
 //! application starts from one.
 
-use domain::access::{authorize, template_owner, Action, Resource};
+use domain::access::{authorize, Action, Resource};
 use domain::audit::AuditEntry;
 use domain::ids::{AccountId, TemplateId};
 use domain::template::{Template, TemplateProblem};
@@ -30,15 +31,14 @@ fn problem(p: TemplateProblem) -> ApiError {
 }
 
 fn audit(action: &str, acting: &Acting, t: &Template) -> AuditEntry {
-    AuditEntry::new(format!("template.{action}"), "template")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
+    acting
+        .audit(format!("template.{action}"), "template")
         .target(t.id)
         .details(json!({ "service": t.service_code, "version": t.version }))
-        .from_ip(acting.ip.clone())
 }
 
-/// Saves a new template of the caller's for a service the catalog knows.
+/// Saves a new template of the principal's (the caller's own when not acting on behalf)
+/// for a service the catalog knows.
 pub fn create(
     tx: &mut DbConnection,
     acting: &Acting,
@@ -52,7 +52,7 @@ pub fn create(
         now,
     )?;
     let template = Template::new(
-        acting.account,
+        acting.principal(),
         &input.name,
         input.service_code,
         input.form_data,
@@ -71,7 +71,7 @@ pub fn create(
     Ok(Outcome::new(template, effects))
 }
 
-/// The caller's templates, newest first.
+/// The principal's templates, newest first.
 pub fn list(tx: &mut DbConnection, acting: &Acting, now: Instant) -> Result<Vec<Template>, ApiError> {
     authorize(
         &acting.subject,
@@ -79,7 +79,7 @@ pub fn list(tx: &mut DbConnection, acting: &Acting, now: Instant) -> Result<Vec<
         &Resource::Account(acting.principal()),
         now,
     )?;
-    Ok(templates::list(tx, acting.account)?)
+    Ok(templates::list(tx, acting.principal())?)
 }
 
 /// A template the caller may take `action` on; anyone else's is not found.
@@ -161,16 +161,28 @@ pub fn delete(
     ))
 }
 
-/// A template the caller may start an application from: only their own (a stranger's
-/// is an unknown template, not a hint that it exists).
-pub fn usable(tx: &mut DbConnection, acting: &Acting, id: TemplateId) -> Result<Template, ApiError> {
+/// A template the caller may start an application from: the principal's, when the core
+/// lets the caller read it — starting from it fills the form from the principal's profile,
+/// so it takes `profile.read`. A stranger's is an unknown template, not a hint that it
+/// exists.
+pub fn usable(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: TemplateId,
+    now: Instant,
+) -> Result<Template, ApiError> {
     let unknown = || ApiError::field("template_id", "unknown_template", "No such template of yours.");
     let found = templates::find(tx, id)?.ok_or_else(unknown)?;
-    template_owner(acting.account, found.owner).map_err(|_| unknown())?;
+    let resource = Resource::Template { owner: found.owner };
+    match authorize(&acting.subject, Action::ProfileRead, &resource, now) {
+        Err(denial) if !denial.reveals_resource() => return Err(unknown()),
+        denied => denied?,
+    }
     Ok(found)
 }
 
-/// The template's form with its placeholders filled from `account`'s profile.
+/// The template's form with its placeholders filled from `account`'s profile (the
+/// principal's, when acting on behalf: the template is theirs).
 pub fn filled(
     tx: &mut DbConnection,
     pii: &PiiCipher,

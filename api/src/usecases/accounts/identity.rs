@@ -2,7 +2,6 @@
 
 use domain::access::{authorize, Action, Resource};
 use domain::account::{AccountLevel, ConfirmationRefused};
-use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
 use domain::time::Instant;
@@ -60,10 +59,7 @@ pub fn confirm(
         data: json!({}),
         important: false,
     };
-    let entry = AuditEntry::new("account.confirm_identity", "account")
-        .by(Some(who.account))
-        .target(target)
-        .from_ip(who.ip.clone());
+    let entry = who.audit("account.confirm_identity", "account").target(target);
     Ok(Outcome::new(
         level,
         Effects::none().notice(notice).audit(entry).and(released),

@@ -1,8 +1,10 @@
 //! The holder's profile: reading it, and changing the documents or the IP allow-list.
+//! Each part of a change asks the core for its own action: the INN is an ordinary profile
+//! edit (delegable), the passport sets the account's level (`identity.manage`) and the
+//! allow-list guards the account (`credentials.manage`), neither ever done on behalf.
 
 use domain::access::{authorize, Action, Resource};
 use domain::account::{sealed_field, Account, AccountLevel, PassportInput};
-use domain::audit::AuditEntry;
 use domain::person::{Inn, PassportRf};
 use domain::time::Instant;
 use persistence::{accounts, DbConnection};
@@ -74,6 +76,19 @@ fn check(who: &Acting, changes: ProfileChanges, now: Instant) -> Result<Checked,
     })
 }
 
+/// The actions a change takes: a profile edit, and whatever guards the account that it
+/// touches as well.
+fn actions_of(changes: &ProfileChanges) -> Vec<Action> {
+    let mut actions = vec![Action::ProfileEdit];
+    if changes.passport.is_some() {
+        actions.push(Action::IdentityManage);
+    }
+    if changes.ip_allow_list.is_some() {
+        actions.push(Action::CredentialsManage);
+    }
+    actions
+}
+
 pub fn change(
     tx: &mut DbConnection,
     who: &Acting,
@@ -83,7 +98,9 @@ pub fn change(
     now: Instant,
 ) -> Result<Outcome<Account>, ApiError> {
     let id = who.principal();
-    authorize(&who.subject, Action::ProfileEdit, &Resource::Account(id), now)?;
+    for action in actions_of(&changes) {
+        authorize(&who.subject, action, &Resource::Account(id), now)?;
+    }
     let Checked {
         passport,
         inn,
@@ -111,10 +128,9 @@ pub fn change(
     .into_iter()
     .flatten()
     .collect();
-    let entry = AuditEntry::new("account.update", "account")
-        .by(Some(id))
+    let entry = who
+        .audit("account.update", "account")
         .target(id)
-        .details(json!({ "changed": changed }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "changed": changed }));
     Ok(Outcome::new(load(tx, id)?, Effects::none().audit(entry)))
 }

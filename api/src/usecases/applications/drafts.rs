@@ -4,7 +4,6 @@
 
 use domain::access::{authorize, Action, ApplicationFacts, Resource};
 use domain::application::{Application, Event, Status};
-use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId, TemplateId};
 use domain::notice::Notice;
@@ -54,7 +53,7 @@ pub fn create(
 ) -> Result<Outcome<Started>, ApiError> {
     let template = input
         .template_id
-        .map(|id| templates::usable(tx, acting, id))
+        .map(|id| templates::usable(tx, acting, id, now))
         .transpose()?;
     let code = input
         .service_code
@@ -64,7 +63,7 @@ pub fn create(
         .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
     let form = match (input.form_data, &template) {
         (Some(form), _) => form,
-        (None, Some(t)) => templates::filled(tx, drafting.pii, acting.account, t)?,
+        (None, Some(t)) => templates::filled(tx, drafting.pii, acting.principal(), t)?,
         (None, None) => json!({}),
     };
     if let Some(held) = hold_over_daily_limit(tx, acting, &service, &form, drafting.daily_limit, now)? {
@@ -101,12 +100,10 @@ pub fn start_draft(
         at,
     )?;
     applications::insert(tx, &draft, &service.name_ru)?;
-    let entry = AuditEntry::new("application.create", "application")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
+    let entry = acting
+        .audit("application.create", "application")
         .target(draft.id)
-        .details(json!({ "service": service.code }))
-        .from_ip(acting.ip.clone());
+        .details(json!({ "service": service.code }));
     let effects = Effects::none()
         .history(NewHistory::created(&draft).by(Some(acting.account), acting.on_behalf_of))
         .audit(entry)
@@ -167,11 +164,9 @@ pub fn save_draft(
     if !applications::update(tx, &saved, version, &service.name_ru)? {
         return Err(stale(version + 1));
     }
-    let entry = AuditEntry::new("application.save_draft", "application")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
-        .target(saved.id)
-        .from_ip(acting.ip.clone());
+    let entry = acting
+        .audit("application.save_draft", "application")
+        .target(saved.id);
     let effects =
         Effects::none()
             .audit(entry)
@@ -249,12 +244,11 @@ fn hold(
         decided_at: None,
     };
     persistence::delegations::insert_confirmation(tx, &confirmation)?;
-    let entry = AuditEntry::new("confirmation.requested", "confirmation")
-        .by(Some(acting.account))
+    let entry = acting
+        .audit("confirmation.requested", "confirmation")
         .on_behalf_of(Some(principal.as_uuid()))
         .target(&confirmation.id)
-        .details(json!({ "action": confirmation.action, "service": service.code }))
-        .from_ip(acting.ip.clone());
+        .details(json!({ "action": confirmation.action, "service": service.code }));
     let notice = Notice {
         recipient: principal,
         kind: "confirmation.requested".into(),

@@ -53,7 +53,7 @@ pub fn list(
     now: Instant,
 ) -> Result<Vec<Application>, ApiError> {
     authorize(subject, Action::ApplicationsRead, &Resource::Account(owner), now)?;
-    filter.services = subject.visible_services(now);
+    filter.services = subject.visible_services(Action::ApplicationsRead, now);
     Ok(applications::list_for_owner(tx, owner, &filter)?)
 }
 

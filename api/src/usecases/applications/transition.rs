@@ -89,6 +89,7 @@ pub fn store_step(
         .from_ip(ip);
     let event = NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind,
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
         audience: audience(tx, app)?,
@@ -141,6 +142,7 @@ pub fn live_event(
 ) -> Result<NewLiveEvent, ApiError> {
     Ok(NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind: kind.into(),
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": acting.account}),
         audience: audience(tx, app)?,

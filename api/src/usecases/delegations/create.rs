@@ -3,7 +3,6 @@
 //! until the representative accepts it with the one-time code shown here, once.
 
 use domain::access::{authorize, Action, Subject};
-use domain::audit::AuditEntry;
 use domain::delegation::{check_parties, check_redelegation, check_term, Delegation, Powers, Status};
 use domain::ids::{AccountId, DelegationId};
 use domain::time::Instant;
@@ -57,15 +56,22 @@ pub fn create(
     issuing: &Issuing,
     now: Instant,
 ) -> Result<Outcome<Created>, ApiError> {
-    check_term(draft.valid_from, draft.valid_until, now, issuing.max_days).map_err(from_field_error)?;
-    let representative = find_representative(tx, &draft.representative)?;
-    let (principal, parent) = match draft.parent {
-        None => (
-            own_principal(tx, &who.subject, &draft, representative, now)?,
-            None,
-        ),
-        Some(parent) => (passed_on(tx, &who.subject, &draft, parent, now)?, Some(parent)),
+    // Who may issue is decided before the representative is looked up, so a caller who
+    // may not delegate gets the same answer for an existing and an unknown login.
+    let parent = draft
+        .parent
+        .map(|id| load_for(tx, &who.subject, id, Action::DelegationsRespond, now))
+        .transpose()?;
+    let principal = match &parent {
+        None => own_principal(tx, &who.subject, &draft, now)?,
+        Some(parent) => parent.principal,
     };
+    check_term(draft.valid_from, draft.valid_until, now, issuing.max_days).map_err(from_field_error)?;
+    if let Some(parent) = &parent {
+        check_redelegation(parent, &draft.powers, draft.valid_from, draft.valid_until, now)?;
+    }
+    let representative = find_representative(tx, &draft.representative)?;
+    let parent = parent.map(|p| p.id);
     check_parties(principal, representative, who.account)?;
     require_second_factors(tx, who.account, representative)?;
     let number = format!(
@@ -113,37 +119,19 @@ fn find_representative(tx: &mut DbConnection, named: &Representative) -> Result<
         .ok_or_else(|| ApiError::field("representative_id", "unknown_account", "No such account."))
 }
 
-/// The principal of a new delegation: the caller, or the organisation they head.
+/// The principal of a new delegation: the caller, or the organisation they head, when
+/// the core lets the caller issue in its name.
 fn own_principal(
     tx: &mut DbConnection,
     who: &Subject,
     draft: &Draft,
-    representative: AccountId,
     now: Instant,
 ) -> Result<AccountId, ApiError> {
     let principal = draft.principal.unwrap_or(who.account);
     let head = persistence::organisations::head(tx, principal)?;
-    let target = domain::access::Resource::Delegation {
-        principal,
-        representative,
-        head,
-    };
+    let target = domain::access::Resource::NewDelegation { principal, head };
     authorize(who, Action::DelegationsManage, &target, now)?;
     Ok(principal)
-}
-
-/// The principal of a delegation passed on from `parent`: the parent's, when the core
-/// lets the caller respond on the parent and the delegation rules allow passing it on.
-fn passed_on(
-    tx: &mut DbConnection,
-    who: &Subject,
-    draft: &Draft,
-    parent: DelegationId,
-    now: Instant,
-) -> Result<AccountId, ApiError> {
-    let parent = load_for(tx, who, parent, Action::DelegationsRespond, now)?;
-    check_redelegation(&parent, &draft.powers, draft.valid_from, draft.valid_until, now)?;
-    Ok(parent.principal)
 }
 
 /// History, audit, and the representative told (no live event: the event stream carries
@@ -151,12 +139,11 @@ fn passed_on(
 fn recorded(who: &Acting, d: &Delegation) -> Effects {
     let history =
         NewDelegationEvent::of(d, Some(who.account), "create", None).details(json!({ "parent": d.parent }));
-    let audit = AuditEntry::new("delegation.create", "delegation")
-        .by(Some(who.account))
+    let audit = who
+        .audit("delegation.create", "delegation")
         .on_behalf_of(Some(d.principal.as_uuid()))
         .target(d.id)
-        .details(json!({ "representative": d.representative, "kind": d.powers.kind.as_str() }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "representative": d.representative, "kind": d.powers.kind.as_str() }));
     let body = format!(
         "Вам выдана доверенность {}. Примите её с кодом, который вам сообщит доверитель.",
         d.number

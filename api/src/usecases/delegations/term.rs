@@ -2,7 +2,6 @@
 //! and only then does the delegation take it.
 
 use domain::access::delegation_side;
-use domain::audit::AuditEntry;
 use domain::delegation::{Delegation, Side, TermChange};
 use domain::ids::DelegationId;
 use domain::time::Instant;
@@ -42,10 +41,9 @@ pub fn propose(
         Some(current.status),
     )
     .details(json!({ "valid_from": change.valid_from, "valid_until": change.valid_until }));
-    let audit = AuditEntry::new("delegation.term_change_proposed", "delegation")
-        .by(Some(who.account))
-        .target(current.id)
-        .from_ip(who.ip.clone());
+    let audit = who
+        .audit("delegation.term_change_proposed", "delegation")
+        .target(current.id);
     let other = if side == Side::Principal {
         current.representative
     } else {
@@ -86,20 +84,90 @@ pub fn confirm(
         if !store::update(tx, &next, current.version)? {
             return Err(stale(current.version + 1));
         }
-        effects = term_changed(who, &current, &next);
+        effects = term_changed(who, &current, &next).and(clip_children(tx, who, &next, now)?);
     }
     store::update_term_change(tx, &change, now)?;
     Ok(Outcome::new(change, effects))
+}
+
+/// Keeps everything passed on from `parent` inside its new term, down the whole chain: a
+/// child's window is clipped to its parent's, and one left with no window at all ends.
+/// (The per-request check clips them anyway; this keeps what is stored and shown true.)
+fn clip_children(
+    tx: &mut DbConnection,
+    who: &Acting,
+    parent: &Delegation,
+    now: Instant,
+) -> Result<Effects, ApiError> {
+    let mut effects = Effects::none();
+    let mut queue = vec![parent.clone()];
+    while let Some(parent) = queue.pop() {
+        for child in store::children(tx, parent.id)? {
+            if child.status.is_final() {
+                continue;
+            }
+            let valid_from = child.valid_from.max(parent.valid_from);
+            let valid_until = child.valid_until.min(parent.valid_until);
+            if (valid_from, valid_until) == (child.valid_from, child.valid_until) {
+                continue;
+            }
+            if valid_from >= valid_until {
+                // Ending it ends its own children too.
+                let event = if child.status == domain::delegation::Status::Pending {
+                    domain::delegation::Event::Cancel
+                } else {
+                    domain::delegation::Event::Revoke
+                };
+                let (_, done) =
+                    super::transition::transition(tx, who, &child, child.version, event, now)?.into_parts();
+                effects = effects.and(done);
+                continue;
+            }
+            let clipped = Delegation {
+                valid_from,
+                valid_until,
+                version: child.version + 1,
+                updated_at: now,
+                ..child.clone()
+            };
+            if !store::update(tx, &clipped, child.version)? {
+                return Err(stale(child.version + 1));
+            }
+            let history =
+                NewDelegationEvent::of(&clipped, Some(who.account), "term_clipped", Some(child.status))
+                    .details(
+                        json!({ "valid_from": valid_from, "valid_until": valid_until, "parent": parent.id }),
+                    );
+            let audit = who
+                .audit("delegation.term_clipped", "delegation")
+                .target(clipped.id)
+                .details(json!({ "parent": parent.id }));
+            let body = format!(
+                "Срок доверенности {} сокращён вслед за исходной: до {}.",
+                clipped.number,
+                clipped.valid_until.format("%d.%m.%Y")
+            );
+            let told = [clipped.principal, clipped.representative].map(|party| {
+                notice(
+                    party,
+                    &clipped,
+                    "term_changed",
+                    "Срок доверенности изменён",
+                    body.clone(),
+                )
+            });
+            effects = effects.and(Effects::none().history(history).audit(audit).notices(told));
+            queue.push(clipped);
+        }
+    }
+    Ok(effects)
 }
 
 /// History, audit, and both parties told of the new term.
 fn term_changed(who: &Acting, current: &Delegation, next: &Delegation) -> Effects {
     let history = NewDelegationEvent::of(next, Some(who.account), "term_changed", Some(current.status))
         .details(json!({ "valid_from": next.valid_from, "valid_until": next.valid_until }));
-    let audit = AuditEntry::new("delegation.term_changed", "delegation")
-        .by(Some(who.account))
-        .target(next.id)
-        .from_ip(who.ip.clone());
+    let audit = who.audit("delegation.term_changed", "delegation").target(next.id);
     let body = format!(
         "Срок доверенности {} изменён: до {}.",
         next.number,

@@ -1,9 +1,8 @@
 //! Moving a delegation through its lifecycle table, with the record of it: the history
-//! entry, the audit record and a notice to the other party. Revoking ends everything
-//! passed on from the delegation as well, down the whole chain.
+//! entry, the audit record and a notice to the other party. Any end of a delegation ends
+//! everything passed on from it as well, down the whole chain.
 
 use domain::access::Action;
-use domain::audit::AuditEntry;
 use domain::delegation::{Delegation, Event, Status};
 use domain::ids::DelegationId;
 use domain::time::Instant;
@@ -48,7 +47,10 @@ pub(super) fn transition(
         return Err(stale(version + 1));
     }
     let mut effects = recorded(who, current, &next, event);
-    if event == Event::Revoke {
+    // Whatever ends a delegation — revoked, renounced, declined, cancelled — ends what was
+    // passed on from it (the per-request check refuses them anyway; this keeps the stored
+    // status and the parties' lists truthful, and tells them).
+    if next.status.is_final() {
         effects = effects.and(end_children(tx, who, next.id, now)?);
     }
     Ok(Outcome::new(next, effects))
@@ -57,11 +59,10 @@ pub(super) fn transition(
 /// What a lifecycle step leaves behind: history, audit, and the other party told.
 fn recorded(who: &Acting, current: &Delegation, next: &Delegation, event: Event) -> Effects {
     let history = NewDelegationEvent::of(next, Some(who.account), event.as_str(), Some(current.status));
-    let audit = AuditEntry::new(format!("delegation.{}", event.as_str()), "delegation")
-        .by(Some(who.account))
+    let audit = who
+        .audit(format!("delegation.{}", event.as_str()), "delegation")
         .target(next.id)
-        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "from": current.status.as_str(), "to": next.status.as_str() }));
     let body = format!("Доверенность {}: {}.", next.number, next.status.as_str());
     let told = notice(
         next.counterpart(who.account),

@@ -3,9 +3,8 @@
 //! applies); attachments freeze at submission, and a later change of a frozen paper is
 //! its next revision, the frozen one kept.
 
-use domain::access::{authorize, Action, Denial, Resource};
+use domain::access::{authorize, Action, Denial};
 use domain::application::Application;
-use domain::audit::AuditEntry;
 use domain::catalog::Service;
 use domain::document::{self as rules, Attachment, AttachmentWindow, Document};
 use domain::ids::{ApplicationId, AttachmentId, DocumentId};
@@ -68,12 +67,8 @@ fn attachable(
         )
     };
     let doc = store::find(tx, id)?.ok_or_else(unknown)?;
-    match authorize(
-        &who.subject,
-        Action::DocumentsRead,
-        &Resource::Document { owner: doc.owner },
-        now,
-    ) {
+    let resource = super::vault::resource(tx, &doc)?;
+    match authorize(&who.subject, Action::DocumentsRead, &resource, now) {
         Err(Denial::NotOwner) => return Err(unknown()),
         denied => denied?,
     }
@@ -124,14 +119,13 @@ fn recorded(
     let history = NewHistory::of(app, event, Some(app.status))
         .by(Some(who.account), who.on_behalf_of)
         .comment(Some(format!("{}: {}", attachment.doc_type, attachment.name)));
-    let audit = AuditEntry::new(format!("application.{event}"), "application")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let audit = who
+        .audit(format!("application.{event}"), "application")
         .target(app.id)
-        .details(details.clone())
-        .from_ip(who.ip.clone());
+        .details(details.clone());
     let live = NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind: format!("application.{event}"),
         data: json!({ "actor": who.account, "details": details }),
         audience: crate::usecases::joint::members(tx, app)?,

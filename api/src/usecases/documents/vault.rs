@@ -1,11 +1,11 @@
 //! "My documents": recording an upload whose bytes are already published, the list,
 //! metadata and sharing, deletion, and the audit of a download by someone else.
 //! Representatives reach the principal's vault with `documents.read` and
-//! `documents.upload`; agencies never see the vault, only what is attached.
+//! `documents.upload` — under powers limited to services, only the documents of those
+//! services; agencies never see the vault, only what is attached.
 
 use chrono::NaiveDate;
 use domain::access::{authorize, Action, Resource};
-use domain::audit::AuditEntry;
 use domain::document::{self as rules, AccessLevel, Document, FileType, Sharing};
 use domain::ids::{AccountId, ApplicationId, DocumentId};
 use domain::time::Instant;
@@ -143,19 +143,18 @@ pub fn record_upload(
 ) -> Result<Outcome<Document>, ApiError> {
     store::touch_blob(tx, &document.sha256, document.size_bytes, now)?;
     store::insert(tx, &document)?;
-    let entry = AuditEntry::new("document.upload", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who
+        .audit("document.upload", "document")
         .target(document.id)
         .details(json!({
             "sha256": document.sha256, "size_bytes": document.size_bytes,
             "file_type": document.file_type.as_str(),
-        }))
-        .from_ip(who.ip.clone());
+        }));
     Ok(Outcome::new(document, Effects::none().audit(entry)))
 }
 
-/// The principal's documents, newest first.
+/// The principal's documents, newest first; on behalf under powers limited to services,
+/// only those of the services (attached to one of their applications or shared with one).
 pub fn list(
     conn: &mut DbConnection,
     who: &Acting,
@@ -169,7 +168,11 @@ pub fn list(
         &Resource::Account(owner),
         now,
     )?;
-    Ok(store::list(conn, owner, filter)?)
+    let filter = ListFilter {
+        services: who.subject.visible_services(Action::DocumentsRead, now),
+        ..filter.clone()
+    };
+    Ok(store::list(conn, owner, &filter)?)
 }
 
 /// A document the caller may take `action` on: 404 for anyone else's.
@@ -181,13 +184,16 @@ pub fn reach(
     now: Instant,
 ) -> Result<Document, ApiError> {
     let found = store::find(conn, id)?.ok_or_else(ApiError::not_found)?;
-    authorize(
-        &who.subject,
-        action,
-        &Resource::Document { owner: found.owner },
-        now,
-    )?;
+    authorize(&who.subject, action, &resource(conn, &found)?, now)?;
     Ok(found)
+}
+
+/// The document as the core sees it: whose it is, and which services it belongs to.
+pub fn resource(conn: &mut DbConnection, document: &Document) -> Result<Resource, ApiError> {
+    Ok(Resource::Document {
+        owner: document.owner,
+        services: store::services_of(conn, document)?,
+    })
 }
 
 /// The changes a `PATCH` may carry; absent fields stay as they are.
@@ -217,16 +223,14 @@ pub fn update(
     if !store::update(tx, &updated, version)? {
         return Err(stale(version + 1));
     }
-    let entry = AuditEntry::new("document.update", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who
+        .audit("document.update", "document")
         .target(updated.id)
         .details(json!({
             "access": { "from": current.sharing.level.as_str(), "to": updated.sharing.level.as_str() },
             "services": { "from": current.sharing.services, "to": updated.sharing.services },
             "retain_until": { "from": current.retain_until, "to": updated.retain_until },
-        }))
-        .from_ip(who.ip.clone());
+        }));
     Ok(Outcome::new(updated, Effects::none().audit(entry)))
 }
 
@@ -277,12 +281,10 @@ pub fn remove(
     if !store::delete(tx, found.id)? {
         return Err(ApiError::not_found());
     }
-    let entry = AuditEntry::new("document.delete", "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who
+        .audit("document.delete", "document")
         .target(found.id)
-        .details(json!({ "owner": found.owner, "sha256": found.sha256 }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "owner": found.owner, "sha256": found.sha256 }));
     Ok(Outcome::new((), Effects::none().audit(entry)))
 }
 
@@ -292,11 +294,9 @@ pub fn download_audit(who: &Acting, owner: AccountId, target: String, kind: &'st
     if who.account == owner {
         return None;
     }
-    let entry = AuditEntry::new(kind, "document")
-        .by(Some(who.account))
-        .on_behalf_of(who.on_behalf_of)
+    let entry = who
+        .audit(kind, "document")
         .target(target)
-        .details(json!({ "owner": owner }))
-        .from_ip(who.ip.clone());
+        .details(json!({ "owner": owner }));
     Some(Effects::none().audit(entry))
 }

@@ -20,6 +20,15 @@ pub fn may_watch_application(
     crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now).map(|_| ())
 }
 
+/// The services whose events the caller's own stream may carry: `None` for all, or, on
+/// behalf under powers limited to services, the services they cover (the core decides).
+pub fn services_watched(acting: &Acting, now: Instant) -> Option<std::sync::Arc<[String]>> {
+    acting
+        .subject
+        .visible_services(Action::ApplicationsRead, now)
+        .map(Into::into)
+}
+
 /// Whether the caller may watch the live events addressed to `principal`.
 pub fn may_watch_own(acting: &Acting, principal: AccountId, now: Instant) -> Result<(), ApiError> {
     Ok(authorize(

@@ -2,7 +2,6 @@
 //! audit record and the live event to everyone on it, and notices to some of them.
 
 use domain::application::Application;
-use domain::audit::AuditEntry;
 use domain::ids::AccountId;
 use domain::notice::Notice;
 use persistence::applications::NewHistory;
@@ -71,14 +70,13 @@ pub fn recorded(
     let entry = NewHistory::of(app, step, Some(app.status))
         .by(Some(acting.account), acting.on_behalf_of)
         .comment(comment);
-    let audit = AuditEntry::new(format!("application.{step}"), "application")
-        .by(Some(acting.account))
-        .on_behalf_of(acting.on_behalf_of)
+    let audit = acting
+        .audit(format!("application.{step}"), "application")
         .target(app.id)
-        .details(details.clone())
-        .from_ip(acting.ip.clone());
+        .details(details.clone());
     let live = NewLiveEvent {
         application: app.id,
+        service: app.service_code.clone(),
         kind: format!("application.{step}"),
         data: json!({ "actor": acting.account, "details": details }),
         audience,
