@@ -87,6 +87,9 @@ pub struct ApplicationFacts {
     /// The agency handling it now.
     pub agency_code: String,
     pub status: Status,
+    /// Whether it was ever submitted: only then has the agency received it. A draft
+    /// cancelled before submission stays the applicant's own business.
+    pub received: bool,
     /// The role on it of the account being authorized (or of the principal it acts
     /// for), when that account joined it as a participant.
     pub participant: Option<ParticipantRole>,
@@ -422,7 +425,7 @@ fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) 
 fn handles(subject: &Subject, app: &ApplicationFacts) -> bool {
     subject.has_role(Role::Officer)
         && subject.agency.as_deref() == Some(app.agency_code.as_str())
-        && app.status.is_visible_to_agency()
+        && app.received
 }
 
 fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
@@ -593,11 +596,12 @@ mod tests {
     #[test]
     fn the_application_table() {
         let owner = AccountId::new();
-        let app = |status| ApplicationFacts {
+        let app = |(status, received)| ApplicationFacts {
             owner,
             service_code: "passport".into(),
             agency_code: "mvd".into(),
             status,
+            received,
             participant: None,
         };
         let person = |account, roles: &[Role], level, agency: Option<&str>| Subject {
@@ -644,7 +648,15 @@ mod tests {
                 person(AccountId::new(), &[Role::Admin], AccountLevel::Confirmed, None),
             ),
         ];
-        for status in [Status::Draft, Status::Submitted] {
+        // A cancelled draft was never received: the agency sees it no more than a draft.
+        let histories = [
+            (Status::Draft, false),
+            (Status::Submitted, true),
+            (Status::Cancelled, false),
+            (Status::Cancelled, true),
+        ];
+        for history in histories {
+            let (status, received) = history;
             for (name, subject) in &callers {
                 let attachments = [Action::DocumentsRead, Action::DocumentsUpload];
                 for action in Action::APPLICANT
@@ -654,7 +666,7 @@ mod tests {
                 {
                     let applicant_side = !Action::OFFICER.contains(&action);
                     let reads = matches!(action, Action::ApplicationsRead | Action::DocumentsRead);
-                    let sees = status != Status::Draft;
+                    let sees = received;
                     let expected = match (*name, applicant_side) {
                         ("owner", true) => Ok(()),
                         ("simplified owner", true) if action == Action::ApplicationsSubmit => {
@@ -669,8 +681,8 @@ mod tests {
                         _ => Err(Denial::NotOwner),
                     };
                     let decision =
-                        authorize(subject, action, &Resource::Application(app(status)), Utc::now());
-                    assert_eq!(decision, expected, "{name} {action:?} {status:?}");
+                        authorize(subject, action, &Resource::Application(app(history)), Utc::now());
+                    assert_eq!(decision, expected, "{name} {action:?} {status:?} {received}");
                 }
             }
         }
@@ -686,6 +698,7 @@ mod tests {
                 service_code: "family".into(),
                 agency_code: "sfr".into(),
                 status: Status::Draft,
+                received: false,
                 participant,
             })
         };
@@ -744,6 +757,7 @@ mod tests {
                 service_code: "family".into(),
                 agency_code: "sfr".into(),
                 status: Status::Submitted,
+                received: true,
                 participant,
             })
         };
@@ -912,6 +926,7 @@ mod tests {
                 service_code: service.into(),
                 agency_code: "mvd".into(),
                 status: Status::Draft,
+                received: false,
                 participant: None,
             })
         };
