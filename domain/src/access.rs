@@ -35,6 +35,9 @@ pub struct OnBehalf {
     /// The caller heads the principal organisation: by law they act for it without a
     /// power of attorney.
     pub head: bool,
+    /// The principal is an organisation staff have not verified (pending or rejected):
+    /// nobody acts for it, its head included.
+    pub unverified_organisation: bool,
 }
 
 impl Subject {
@@ -63,10 +66,11 @@ pub enum Resource {
         representative: AccountId,
         head: Option<AccountId>,
     },
-    /// An organisation: its head and employees.
+    /// An organisation: its head and employees, and whether staff verified it.
     Organisation {
         head: AccountId,
         employees: Vec<AccountId>,
+        verified: bool,
     },
     /// A confirmation request a principal (or the principal organisation's head) decides.
     Confirmation {
@@ -122,6 +126,9 @@ pub enum Denial {
     ParticipantRole,
     /// Editing a comment someone else wrote.
     NotAuthor,
+    /// Acting for, or managing, an organisation whose registration staff have not
+    /// verified (or rejected).
+    OrganisationNotVerified,
 }
 
 impl Denial {
@@ -141,6 +148,7 @@ impl Denial {
             Denial::NeedsPrincipalConfirmation => "needs_principal_confirmation",
             Denial::ParticipantRole => "participant_role",
             Denial::NotAuthor => "not_author",
+            Denial::OrganisationNotVerified => "organisation_not_verified",
         }
     }
 
@@ -151,7 +159,9 @@ impl Denial {
             | Denial::LevelTooLow
             | Denial::NotApplicant
             | Denial::ParticipantRole
-            | Denial::NotAuthor => true,
+            | Denial::NotAuthor
+            // Said only to those who may see the organisation: its head and employees.
+            | Denial::OrganisationNotVerified => true,
             Denial::NotOwner | Denial::WrongAgency => false,
             // The caller named the principal; saying the delegation does not cover the
             // action reveals nothing about the principal's resources.
@@ -217,6 +227,11 @@ fn delegated(
     resource: &Resource,
     now: Instant,
 ) -> Result<(), Denial> {
+    // Before anything else: a registration is a claim until staff verify it, and
+    // nobody — its head included — acts on a claim.
+    if on_behalf.unverified_organisation {
+        return Err(Denial::OrganisationNotVerified);
+    }
     if on_behalf.head {
         return direct(&as_principal(on_behalf), action, resource, now);
     }
@@ -283,6 +298,23 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             subject.has_role(Role::Officer) || subject.has_role(Role::Admin),
             Denial::RoleRequired,
         ),
+        // Verifying (or rejecting) an organisation's registration confirms who it is:
+        // staff do; its own people are told no; anyone else does not learn it exists.
+        (Action::AccountsConfirmIdentity, Resource::Organisation { head, employees, .. }) => {
+            if subject.has_role(Role::Officer) || subject.has_role(Role::Admin) {
+                Ok(())
+            } else if *head == subject.account || employees.contains(&subject.account) {
+                Err(Denial::RoleRequired)
+            } else {
+                Err(Denial::NotOwner)
+            }
+        }
+        // Registering an organisation one heads: in one's own name, with a confirmed
+        // identity.
+        (Action::OrganisationsManage, Resource::Account(owner)) => {
+            require(*owner == subject.account, Denial::NotOwner)?;
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+        }
         (Action::AuditVerify | Action::CatalogManage, Resource::System) => {
             require(subject.has_role(Role::Admin), Denial::RoleRequired)
         }
@@ -340,7 +372,14 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             speaks_for(subject, *principal, *head) || *representative == subject.account,
             Denial::NotOwner,
         ),
-        (Action::OrganisationsManage, Resource::Organisation { head, employees }) => {
+        (
+            Action::OrganisationsManage,
+            Resource::Organisation {
+                head,
+                employees,
+                verified,
+            },
+        ) => {
             // Employees see their organisation, so refusing them is no secret; others get 404.
             let denial = if employees.contains(&subject.account) {
                 Denial::RoleRequired
@@ -348,9 +387,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
                 Denial::NotOwner
             };
             require(*head == subject.account, denial)?;
-            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)?;
+            require(*verified, Denial::OrganisationNotVerified)
         }
-        (Action::OrganisationsRead, Resource::Organisation { head, employees }) => require(
+        // Its own record stays readable while pending: the head sees where it stands.
+        (Action::OrganisationsRead, Resource::Organisation { head, employees, .. }) => require(
             *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
@@ -522,7 +563,9 @@ mod tests {
                             | Action::DocumentsUpload
                             | Action::PaymentsRead
                             | Action::PaymentsPay
-                            | Action::NotificationsRead,
+                            | Action::NotificationsRead
+                            // Registering an organisation in one's own name.
+                            | Action::OrganisationsManage,
                             "own",
                         ) => Ok(()),
                         _ => Err(Denial::NotOwner),
@@ -788,6 +831,7 @@ mod tests {
                     },
                 }],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(AccountId::new(), &[Role::Citizen])
         };
@@ -868,6 +912,7 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(other, &[Role::Citizen])
         };
@@ -999,6 +1044,7 @@ mod tests {
                         principal_level: AccountLevel::Confirmed,
                         grants: vec![grant],
                         head: false,
+                        unverified_organisation: false,
                     }),
                 };
                 for action in Action::APPLICANT
@@ -1053,11 +1099,168 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
         };
         assert_eq!(
             authorize(&stranger, Action::ApplicationsRead, &app("passport"), now),
             Err(Denial::NotDelegated)
+        );
+    }
+
+    /// An organisation before and after staff verify it: its head and employees read its
+    /// record either way; managing it and acting for it wait for verification; only staff
+    /// verify, and a stranger does not learn it exists.
+    #[test]
+    fn the_organisation_table() {
+        let (head, employee, stranger, org) = (
+            AccountId::new(),
+            AccountId::new(),
+            AccountId::new(),
+            AccountId::new(),
+        );
+        let now = Utc::now();
+        let record = |verified| Resource::Organisation {
+            head,
+            employees: vec![employee],
+            verified,
+        };
+        let for_org = |who, verified: bool| Subject {
+            on_behalf: Some(OnBehalf {
+                principal: org,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+                head: who == head,
+                unverified_organisation: !verified,
+            }),
+            ..subject(who, &[Role::Citizen])
+        };
+        let new_application = Resource::Application(ApplicationFacts {
+            owner: org,
+            service_code: "passport".into(),
+            agency_code: "mvd".into(),
+            status: Status::Draft,
+            received: false,
+            participant: None,
+        });
+        let citizen = |who| subject(who, &[Role::Citizen]);
+        let not_yet = Err(Denial::OrganisationNotVerified);
+        for verified in [false, true] {
+            let table = [
+                (
+                    "head reads",
+                    citizen(head),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "employee reads",
+                    citizen(employee),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "stranger reads",
+                    citizen(stranger),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Err(Denial::NotOwner),
+                ),
+                (
+                    "head manages",
+                    citizen(head),
+                    Action::OrganisationsManage,
+                    record(verified),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "head acts for it",
+                    for_org(head, verified),
+                    Action::ApplicationsCreate,
+                    new_application.clone(),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "head reads on its behalf",
+                    for_org(head, verified),
+                    Action::ApplicationsRead,
+                    Resource::Account(org),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "employee acts for it",
+                    for_org(employee, verified),
+                    Action::ApplicationsCreate,
+                    new_application.clone(),
+                    if verified {
+                        Err(Denial::NotDelegated)
+                    } else {
+                        not_yet
+                    },
+                ),
+                (
+                    "head verifies",
+                    citizen(head),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::RoleRequired),
+                ),
+                (
+                    "employee verifies",
+                    citizen(employee),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::RoleRequired),
+                ),
+                (
+                    "stranger verifies",
+                    citizen(stranger),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::NotOwner),
+                ),
+                (
+                    "officer verifies",
+                    subject(stranger, &[Role::Officer]),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "admin verifies",
+                    subject(stranger, &[Role::Admin]),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Ok(()),
+                ),
+            ];
+            for (what, who, action, resource, expected) in table {
+                assert_eq!(
+                    authorize(&who, action, &resource, now),
+                    expected,
+                    "{what}, verified: {verified}"
+                );
+            }
+        }
+        // Registering one: in one's own name and with a confirmed identity.
+        let registering = Action::OrganisationsManage;
+        assert_eq!(
+            authorize(&citizen(head), registering, &Resource::Account(head), now),
+            Ok(())
+        );
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..citizen(head)
+        };
+        assert_eq!(
+            authorize(&simplified, registering, &Resource::Account(head), now),
+            Err(Denial::LevelTooLow)
+        );
+        assert_eq!(
+            authorize(&citizen(head), registering, &Resource::Account(stranger), now),
+            Err(Denial::NotOwner)
         );
     }
 
@@ -1088,6 +1291,7 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(representative, &[Role::Citizen])
         };

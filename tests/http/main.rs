@@ -16,6 +16,7 @@ mod identity;
 mod joint;
 mod limits;
 mod openapi;
+mod organisations;
 mod outbox;
 mod service;
 mod uploads;
