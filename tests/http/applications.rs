@@ -583,6 +583,53 @@ async fn a_cancelled_draft_stays_private(backend: Backend) {
 }
 db_test!(a_cancelled_draft_stays_private);
 
+/// Free text treats ё and е alike, whichever the applicant or the searcher typed.
+async fn search_treats_yo_and_ye_alike(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    for full_name in ["Фёдорова Анна", "Федотова Ольга"] {
+        json(
+            app.send(
+                Method::POST,
+                "/api/v1/applications",
+                &token,
+                None,
+                Some(json!({"service_code": "test-passport", "form_data": {"full_name": full_name}})),
+            )
+            .await,
+            201,
+        )
+        .await;
+    }
+    for typed in ["федорова", "ФЁДОРОВА", "Федорова"] {
+        let found = json(
+            app.send(
+                Method::GET,
+                &format!("/api/v1/applications?q={}", urlencode(typed)),
+                &token,
+                None,
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let names: Vec<Value> = found["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["id"].clone())
+            .collect();
+        assert_eq!(names.len(), 1, "{typed} finds Фёдорова alone: {found}");
+    }
+}
+db_test!(search_treats_yo_and_ye_alike);
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// Five drafts of one confirmed citizen, the fourth with a name that needs quoting in CSV.
 async fn five_drafts(backend: Backend) -> (TestApp, String) {
     let app = TestApp::spawn(backend).await;

@@ -40,3 +40,7 @@ CREATE INDEX organisations_ogrn ON organisations (ogrn);
 CREATE INDEX organisations_inn ON organisations (inn);
 UPDATE accounts SET level = 'simplified' WHERE id IN (SELECT account_id FROM organisations);
 
+-- Issue 15 item 12: searches read ё as е. Search text written from now on is folded when
+-- it is stored; fold what is stored already (composed ё, and ё left decomposed).
+UPDATE applications SET search_text = REPLACE(REPLACE(search_text, 'ё', 'е'), 'ё', 'е');
+UPDATE services SET search_text = REPLACE(REPLACE(search_text, 'ё', 'е'), 'ё', 'е');
