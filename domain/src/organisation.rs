@@ -214,7 +214,9 @@ mod tests {
     fn a_registration_is_decided_once() {
         let (staff, now) = (AccountId::new(), chrono::Utc::now());
         let pending = claim("1027700132195", "7707083893");
-        let verified = pending.verify(staff, now).unwrap();
+        let Ok(verified) = pending.verify(staff, now) else {
+            panic!("a pending registration is verified");
+        };
         assert_eq!(
             (
                 verified.status,
@@ -223,7 +225,9 @@ mod tests {
             ),
             (Status::Verified, Some(staff), None)
         );
-        let rejected = pending.reject(staff, "Нет в ЕГРЮЛ", now).unwrap();
+        let Ok(rejected) = pending.reject(staff, "Нет в ЕГРЮЛ", now) else {
+            panic!("a pending registration is rejected");
+        };
         assert_eq!(rejected.status, Status::Rejected);
         assert_eq!(rejected.rejection_reason.as_deref(), Some("Нет в ЕГРЮЛ"));
         for decided in [&verified, &rejected] {
