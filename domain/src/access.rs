@@ -35,6 +35,9 @@ pub struct OnBehalf {
     /// The caller heads the principal organisation: by law they act for it without a
     /// power of attorney.
     pub head: bool,
+    /// The principal is an organisation staff have not verified (pending or rejected):
+    /// nobody acts for it, its head included.
+    pub unverified_organisation: bool,
 }
 
 impl Subject {
@@ -63,10 +66,11 @@ pub enum Resource {
         representative: AccountId,
         head: Option<AccountId>,
     },
-    /// An organisation: its head and employees.
+    /// An organisation: its head and employees, and whether staff verified it.
     Organisation {
         head: AccountId,
         employees: Vec<AccountId>,
+        verified: bool,
     },
     /// A confirmation request a principal (or the principal organisation's head) decides.
     Confirmation {
@@ -97,6 +101,9 @@ pub struct ApplicationFacts {
     /// The agency handling it now.
     pub agency_code: String,
     pub status: Status,
+    /// Whether it was ever submitted: only then has the agency received it. A draft
+    /// cancelled before submission stays the applicant's own business.
+    pub received: bool,
     /// The role on it of the account being authorized (or of the principal it acts
     /// for), when that account joined it as a participant.
     pub participant: Option<ParticipantRole>,
@@ -129,6 +136,9 @@ pub enum Denial {
     ParticipantRole,
     /// Editing a comment someone else wrote.
     NotAuthor,
+    /// Acting for, or managing, an organisation whose registration staff have not
+    /// verified (or rejected).
+    OrganisationNotVerified,
 }
 
 impl Denial {
@@ -148,6 +158,7 @@ impl Denial {
             Denial::NeedsPrincipalConfirmation => "needs_principal_confirmation",
             Denial::ParticipantRole => "participant_role",
             Denial::NotAuthor => "not_author",
+            Denial::OrganisationNotVerified => "organisation_not_verified",
         }
     }
 
@@ -158,7 +169,9 @@ impl Denial {
             | Denial::LevelTooLow
             | Denial::NotApplicant
             | Denial::ParticipantRole
-            | Denial::NotAuthor => true,
+            | Denial::NotAuthor
+            // Said only to those who may see the organisation: its head and employees.
+            | Denial::OrganisationNotVerified => true,
             Denial::NotOwner | Denial::WrongAgency => false,
             // The caller named the principal; saying the delegation does not cover the
             // action reveals nothing about the principal's resources.
@@ -229,6 +242,11 @@ fn delegated(
     resource: &Resource,
     now: Instant,
 ) -> Result<(), Denial> {
+    // Before anything else: a registration is a claim until staff verify it, and
+    // nobody — its head included — acts on a claim.
+    if on_behalf.unverified_organisation {
+        return Err(Denial::OrganisationNotVerified);
+    }
     if on_behalf.head {
         return direct(&as_principal(on_behalf), action, resource, now);
     }
@@ -302,6 +320,23 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             subject.has_role(Role::Officer) || subject.has_role(Role::Admin),
             Denial::RoleRequired,
         ),
+        // Verifying (or rejecting) an organisation's registration confirms who it is:
+        // staff do; its own people are told no; anyone else does not learn it exists.
+        (Action::AccountsConfirmIdentity, Resource::Organisation { head, employees, .. }) => {
+            if subject.has_role(Role::Officer) || subject.has_role(Role::Admin) {
+                Ok(())
+            } else if *head == subject.account || employees.contains(&subject.account) {
+                Err(Denial::RoleRequired)
+            } else {
+                Err(Denial::NotOwner)
+            }
+        }
+        // Registering an organisation one heads: in one's own name, with a confirmed
+        // identity.
+        (Action::OrganisationsManage, Resource::Account(owner)) => {
+            require(*owner == subject.account, Denial::NotOwner)?;
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+        }
         (Action::AuditVerify | Action::CatalogManage, Resource::System) => {
             require(subject.has_role(Role::Admin), Denial::RoleRequired)
         }
@@ -365,7 +400,14 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
             speaks_for(subject, *principal, *head) || *representative == subject.account,
             Denial::NotOwner,
         ),
-        (Action::OrganisationsManage, Resource::Organisation { head, employees }) => {
+        (
+            Action::OrganisationsManage,
+            Resource::Organisation {
+                head,
+                employees,
+                verified,
+            },
+        ) => {
             // Employees see their organisation, so refusing them is no secret; others get 404.
             let denial = if employees.contains(&subject.account) {
                 Denial::RoleRequired
@@ -373,9 +415,11 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
                 Denial::NotOwner
             };
             require(*head == subject.account, denial)?;
-            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
+            require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)?;
+            require(*verified, Denial::OrganisationNotVerified)
         }
-        (Action::OrganisationsRead, Resource::Organisation { head, employees }) => require(
+        // Its own record stays readable while pending: the head sees where it stands.
+        (Action::OrganisationsRead, Resource::Organisation { head, employees, .. }) => require(
             *head == subject.account || employees.contains(&subject.account),
             Denial::NotOwner,
         ),
@@ -447,7 +491,7 @@ fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) 
 fn handles(subject: &Subject, app: &ApplicationFacts) -> bool {
     subject.has_role(Role::Officer)
         && subject.agency.as_deref() == Some(app.agency_code.as_str())
-        && app.status.is_visible_to_agency()
+        && app.received
 }
 
 fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
@@ -548,7 +592,9 @@ mod tests {
                             | Action::DocumentsUpload
                             | Action::PaymentsRead
                             | Action::PaymentsPay
-                            | Action::NotificationsRead,
+                            | Action::NotificationsRead
+                            // Registering an organisation in one's own name.
+                            | Action::OrganisationsManage,
                             "own",
                         ) => Ok(()),
                         _ => Err(Denial::NotOwner),
@@ -684,11 +730,12 @@ mod tests {
     #[test]
     fn the_application_table() {
         let owner = AccountId::new();
-        let app = |status| ApplicationFacts {
+        let app = |(status, received)| ApplicationFacts {
             owner,
             service_code: "passport".into(),
             agency_code: "mvd".into(),
             status,
+            received,
             participant: None,
         };
         let person = |account, roles: &[Role], level, agency: Option<&str>| Subject {
@@ -735,7 +782,15 @@ mod tests {
                 person(AccountId::new(), &[Role::Admin], AccountLevel::Confirmed, None),
             ),
         ];
-        for status in [Status::Draft, Status::Submitted] {
+        // A cancelled draft was never received: the agency sees it no more than a draft.
+        let histories = [
+            (Status::Draft, false),
+            (Status::Submitted, true),
+            (Status::Cancelled, false),
+            (Status::Cancelled, true),
+        ];
+        for history in histories {
+            let (status, received) = history;
             for (name, subject) in &callers {
                 let attachments = [Action::DocumentsRead, Action::DocumentsUpload];
                 for action in Action::APPLICANT
@@ -745,7 +800,7 @@ mod tests {
                 {
                     let applicant_side = !Action::OFFICER.contains(&action);
                     let reads = matches!(action, Action::ApplicationsRead | Action::DocumentsRead);
-                    let sees = status != Status::Draft;
+                    let sees = received;
                     let expected = match (*name, applicant_side) {
                         ("owner", true) => Ok(()),
                         ("simplified owner", true) if action == Action::ApplicationsSubmit => {
@@ -760,8 +815,8 @@ mod tests {
                         _ => Err(Denial::NotOwner),
                     };
                     let decision =
-                        authorize(subject, action, &Resource::Application(app(status)), Utc::now());
-                    assert_eq!(decision, expected, "{name} {action:?} {status:?}");
+                        authorize(subject, action, &Resource::Application(app(history)), Utc::now());
+                    assert_eq!(decision, expected, "{name} {action:?} {status:?} {received}");
                 }
             }
         }
@@ -777,6 +832,7 @@ mod tests {
                 service_code: "family".into(),
                 agency_code: "sfr".into(),
                 status: Status::Draft,
+                received: false,
                 participant,
             })
         };
@@ -835,6 +891,7 @@ mod tests {
                 service_code: "family".into(),
                 agency_code: "sfr".into(),
                 status: Status::Submitted,
+                received: true,
                 participant,
             })
         };
@@ -865,6 +922,7 @@ mod tests {
                     },
                 }],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(AccountId::new(), &[Role::Citizen])
         };
@@ -945,6 +1003,7 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(other, &[Role::Citizen])
         };
@@ -1003,6 +1062,7 @@ mod tests {
                 service_code: service.into(),
                 agency_code: "mvd".into(),
                 status: Status::Draft,
+                received: false,
                 participant: None,
             })
         };
@@ -1075,6 +1135,7 @@ mod tests {
                         principal_level: AccountLevel::Confirmed,
                         grants: vec![grant],
                         head: false,
+                        unverified_organisation: false,
                     }),
                 };
                 for action in Action::APPLICANT.into_iter().chain([
@@ -1130,11 +1191,168 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
         };
         assert_eq!(
             authorize(&stranger, Action::ApplicationsRead, &app("passport"), now),
             Err(Denial::NotDelegated)
+        );
+    }
+
+    /// An organisation before and after staff verify it: its head and employees read its
+    /// record either way; managing it and acting for it wait for verification; only staff
+    /// verify, and a stranger does not learn it exists.
+    #[test]
+    fn the_organisation_table() {
+        let (head, employee, stranger, org) = (
+            AccountId::new(),
+            AccountId::new(),
+            AccountId::new(),
+            AccountId::new(),
+        );
+        let now = Utc::now();
+        let record = |verified| Resource::Organisation {
+            head,
+            employees: vec![employee],
+            verified,
+        };
+        let for_org = |who, verified: bool| Subject {
+            on_behalf: Some(OnBehalf {
+                principal: org,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+                head: who == head,
+                unverified_organisation: !verified,
+            }),
+            ..subject(who, &[Role::Citizen])
+        };
+        let new_application = Resource::Application(ApplicationFacts {
+            owner: org,
+            service_code: "passport".into(),
+            agency_code: "mvd".into(),
+            status: Status::Draft,
+            received: false,
+            participant: None,
+        });
+        let citizen = |who| subject(who, &[Role::Citizen]);
+        let not_yet = Err(Denial::OrganisationNotVerified);
+        for verified in [false, true] {
+            let table = [
+                (
+                    "head reads",
+                    citizen(head),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "employee reads",
+                    citizen(employee),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "stranger reads",
+                    citizen(stranger),
+                    Action::OrganisationsRead,
+                    record(verified),
+                    Err(Denial::NotOwner),
+                ),
+                (
+                    "head manages",
+                    citizen(head),
+                    Action::OrganisationsManage,
+                    record(verified),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "head acts for it",
+                    for_org(head, verified),
+                    Action::ApplicationsCreate,
+                    new_application.clone(),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "head reads on its behalf",
+                    for_org(head, verified),
+                    Action::ApplicationsRead,
+                    Resource::Account(org),
+                    if verified { Ok(()) } else { not_yet },
+                ),
+                (
+                    "employee acts for it",
+                    for_org(employee, verified),
+                    Action::ApplicationsCreate,
+                    new_application.clone(),
+                    if verified {
+                        Err(Denial::NotDelegated)
+                    } else {
+                        not_yet
+                    },
+                ),
+                (
+                    "head verifies",
+                    citizen(head),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::RoleRequired),
+                ),
+                (
+                    "employee verifies",
+                    citizen(employee),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::RoleRequired),
+                ),
+                (
+                    "stranger verifies",
+                    citizen(stranger),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Err(Denial::NotOwner),
+                ),
+                (
+                    "officer verifies",
+                    subject(stranger, &[Role::Officer]),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Ok(()),
+                ),
+                (
+                    "admin verifies",
+                    subject(stranger, &[Role::Admin]),
+                    Action::AccountsConfirmIdentity,
+                    record(verified),
+                    Ok(()),
+                ),
+            ];
+            for (what, who, action, resource, expected) in table {
+                assert_eq!(
+                    authorize(&who, action, &resource, now),
+                    expected,
+                    "{what}, verified: {verified}"
+                );
+            }
+        }
+        // Registering one: in one's own name and with a confirmed identity.
+        let registering = Action::OrganisationsManage;
+        assert_eq!(
+            authorize(&citizen(head), registering, &Resource::Account(head), now),
+            Ok(())
+        );
+        let simplified = Subject {
+            level: AccountLevel::Simplified,
+            ..citizen(head)
+        };
+        assert_eq!(
+            authorize(&simplified, registering, &Resource::Account(head), now),
+            Err(Denial::LevelTooLow)
+        );
+        assert_eq!(
+            authorize(&citizen(head), registering, &Resource::Account(stranger), now),
+            Err(Denial::NotOwner)
         );
     }
 
@@ -1165,6 +1383,7 @@ mod tests {
                 principal_level: AccountLevel::Confirmed,
                 grants: vec![],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(representative, &[Role::Citizen])
         };

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::Role;
 use crate::field_error::FieldError;
 use crate::ids::AccountId;
+use crate::names::person_name;
 use crate::person::{age_on, Email, Inn, PassportRf, Phone, Snils};
 use crate::time::Instant;
 
@@ -52,7 +53,6 @@ impl AccountLevel {
 }
 
 pub const MIN_AGE: u32 = 14;
-const MAX_NAME: usize = 100;
 
 /// Raw registration data as a client sends it.
 #[derive(Clone, Debug, Default)]
@@ -95,34 +95,40 @@ impl Registration {
         AccountLevel::from_documents(true, self.passport.is_some())
     }
 
-    /// The problems with the names and the birth date.
-    fn person_errors(input: &RegistrationInput, today: NaiveDate) -> Vec<FieldError> {
+    /// The names as stored (NFC, trimmed), or the problems with them and the birth date.
+    fn person(input: &RegistrationInput, today: NaiveDate) -> (Names, Vec<FieldError>) {
         let mut errors = Vec::new();
-        let mut check = |result: Result<(), FieldError>| {
-            if let Err(e) = result {
+        let mut check = |result: Result<String, FieldError>| match result {
+            Ok(name) => Some(name),
+            Err(e) => {
                 errors.push(e);
+                None
             }
         };
-        check(name("surname", &input.surname));
-        check(name("given_name", &input.given_name));
-        if let Some(p) = input.patronymic.as_deref().filter(|p| !p.trim().is_empty()) {
-            check(name("patronymic", p));
-        }
+        let names = Names {
+            surname: check(person_name("surname", &input.surname)),
+            given_name: check(person_name("given_name", &input.given_name)),
+            patronymic: input
+                .patronymic
+                .as_deref()
+                .filter(|p| !p.trim().is_empty())
+                .and_then(|p| check(person_name("patronymic", p))),
+        };
         if input.birth_date > today {
-            check(Err(FieldError::in_future("birth_date")));
+            errors.push(FieldError::in_future("birth_date"));
         } else if age_on(input.birth_date, today) < MIN_AGE {
-            check(Err(FieldError::new(
+            errors.push(FieldError::new(
                 "birth_date",
                 "too_young",
                 format!("Account holders must be at least {MIN_AGE}."),
-            )));
+            ));
         }
-        errors
+        (names, errors)
     }
 
     /// Validates every field and reports all problems at once, not just the first.
     pub fn validate(input: RegistrationInput, today: NaiveDate) -> Result<Registration, Vec<FieldError>> {
-        let mut errors = Registration::person_errors(&input, today);
+        let (names, mut errors) = Registration::person(&input, today);
         let snils = Snils::parse(&input.snils);
         let inn = input
             .inn
@@ -161,13 +167,13 @@ impl Registration {
         );
         match (snils, inn, phone, email, passport) {
             (Ok(snils), Ok(inn), Ok(phone), Ok(email), Ok(passport)) if errors.is_empty() => {
+                let (Some(surname), Some(given_name)) = (names.surname, names.given_name) else {
+                    return Err(errors);
+                };
                 Ok(Registration {
-                    surname: input.surname.trim().to_string(),
-                    given_name: input.given_name.trim().to_string(),
-                    patronymic: input
-                        .patronymic
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty()),
+                    surname,
+                    given_name,
+                    patronymic: names.patronymic,
                     birth_date: input.birth_date,
                     snils,
                     inn,
@@ -181,25 +187,11 @@ impl Registration {
     }
 }
 
-fn name(field: &'static str, value: &str) -> Result<(), FieldError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(FieldError::required(field));
-    }
-    if value.chars().count() > MAX_NAME {
-        return Err(FieldError::too_long(
-            field,
-            format!("At most {MAX_NAME} characters."),
-        ));
-    }
-    let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.');
-    if !value.chars().all(allowed) {
-        return Err(FieldError::invalid_format(
-            field,
-            "Only letters, spaces, hyphens and apostrophes.",
-        ));
-    }
-    Ok(())
+/// The names of a registration, each as stored once it passed.
+struct Names {
+    surname: Option<String>,
+    given_name: Option<String>,
+    patronymic: Option<String>,
 }
 
 /// The password rules of SPEC §8 (config).
@@ -401,6 +393,20 @@ mod tests {
             Registration::validate(with_passport, today()).unwrap().level(),
             AccountLevel::Standard
         );
+    }
+
+    #[test]
+    fn names_are_stored_composed() {
+        let mut decomposed = input();
+        decomposed.given_name = "Андреи\u{306}".into();
+        decomposed.patronymic = Some(" ".into());
+        let registration = Registration::validate(decomposed, today()).unwrap();
+        assert_eq!(registration.given_name, "Андрей");
+        assert_eq!(registration.patronymic, None);
+        let mut mixed = input();
+        mixed.surname = "Ивaнoва".into();
+        let errors = Registration::validate(mixed, today()).unwrap_err();
+        assert_eq!((errors[0].field, errors[0].code), ("surname", "mixed_scripts"));
     }
 
     #[test]

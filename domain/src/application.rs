@@ -79,11 +79,6 @@ impl Status {
     pub fn parse(s: &str) -> Option<Status> {
         s.parse().ok()
     }
-
-    /// Whether officers see it: drafts are the applicant's own business.
-    pub fn is_visible_to_agency(self) -> bool {
-        self != Status::Draft
-    }
 }
 
 /// Who fires an event.

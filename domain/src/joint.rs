@@ -184,7 +184,7 @@ impl Refusal {
             Refusal::AlreadyAnswered => "The invitation has already been answered.",
             Refusal::Expired => "The invitation has expired; ask for a new one.",
             Refusal::AlreadyParticipant => "This person already takes part.",
-            Refusal::AlreadyInvited => "This contact already has an open invitation.",
+            Refusal::AlreadyInvited => "This person already has an open invitation to this application.",
             Refusal::NotSignable => "Signing is open in the draft and while the agency asks for information.",
             Refusal::AlreadySigned => "You have already signed this version.",
             Refusal::NotParticipant => "Ask someone who takes part in the application.",

@@ -1,5 +1,6 @@
 //! Organisations as principals: a legal entity identified by OGRN and INN, headed by a
-//! citizen who acts for it without a power of attorney and issues delegations in its name.
+//! citizen who acts for it without a power of attorney and issues delegations in its name —
+//! once an officer or admin has verified the registration, which until then is a claim.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,96 @@ pub struct Organisation {
     pub head: AccountId,
     pub created_at: Instant,
     pub employees: Vec<AccountId>,
+    pub status: Status,
+    /// Who verified or rejected the registration, and when.
+    pub decided_by: Option<AccountId>,
+    pub decided_at: Option<Instant>,
+    pub rejection_reason: Option<String>,
+}
+
+/// Where a registration stands. Anyone can type a real company's OGRN and INN, so a
+/// registration counts only once staff have checked it against the state register.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Status {
+    /// Registered, not yet checked: the head sees the record, and nobody acts for it.
+    Pending,
+    Verified,
+    /// Refused by staff, or a claim on an OGRN or INN another registration was verified for.
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Why a decision on a registration is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionRefused {
+    /// Verified or rejected already: a decision is made once.
+    NotPending,
+}
+
+/// The reason a rejection gives its head; the reason told to rival claims when the real
+/// organisation is verified.
+pub const RIVAL_VERIFIED: &str = "Эти ОГРН или ИНН подтверждены за другой зарегистрированной организацией.";
+
+const MAX_REASON: usize = 1000;
+
+impl Organisation {
+    /// The registration verified by `by` (officer or admin).
+    pub fn verify(&self, by: AccountId, now: Instant) -> Result<Organisation, DecisionRefused> {
+        self.decide(Status::Verified, by, None, now)
+    }
+
+    /// The registration refused by `by`, with the reason its head is told.
+    pub fn reject(&self, by: AccountId, reason: &str, now: Instant) -> Result<Organisation, DecisionRefused> {
+        self.decide(Status::Rejected, by, Some(reason.to_string()), now)
+    }
+
+    fn decide(
+        &self,
+        status: Status,
+        by: AccountId,
+        reason: Option<String>,
+        now: Instant,
+    ) -> Result<Organisation, DecisionRefused> {
+        if self.status != Status::Pending {
+            return Err(DecisionRefused::NotPending);
+        }
+        Ok(Organisation {
+            status,
+            decided_by: Some(by),
+            decided_at: Some(now),
+            rejection_reason: reason,
+            ..self.clone()
+        })
+    }
+
+    /// Whether `other` claims the same legal entity (its OGRN or its INN).
+    pub fn same_entity(&self, other: &Organisation) -> bool {
+        self.id != other.id && (self.ogrn == other.ogrn || self.inn == other.inn)
+    }
+}
+
+/// A rejection's reason, as its head will read it: 1 to 1000 characters.
+pub fn rejection_reason(raw: &str) -> Result<String, FieldError> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(FieldError::required("reason"));
+    }
+    if reason.chars().count() > MAX_REASON {
+        return Err(FieldError::too_long(
+            "reason",
+            format!("At most {MAX_REASON} characters."),
+        ));
+    }
+    Ok(reason.to_string())
 }
 
 /// ОГРН: 13 digits; the last is the remainder of the first twelve (as a number) divided by
@@ -101,6 +192,73 @@ impl From<Ogrn> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn claim(ogrn: &str, inn: &str) -> Organisation {
+        Organisation {
+            id: AccountId::new(),
+            ogrn: ogrn.into(),
+            inn: inn.into(),
+            kpp: None,
+            name: "ПАО".into(),
+            head: AccountId::new(),
+            created_at: chrono::Utc::now(),
+            employees: vec![],
+            status: Status::Pending,
+            decided_by: None,
+            decided_at: None,
+            rejection_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_registration_is_decided_once() {
+        let (staff, now) = (AccountId::new(), chrono::Utc::now());
+        let pending = claim("1027700132195", "7707083893");
+        let Ok(verified) = pending.verify(staff, now) else {
+            panic!("a pending registration is verified");
+        };
+        assert_eq!(
+            (
+                verified.status,
+                verified.decided_by,
+                verified.rejection_reason.clone()
+            ),
+            (Status::Verified, Some(staff), None)
+        );
+        let Ok(rejected) = pending.reject(staff, "Нет в ЕГРЮЛ", now) else {
+            panic!("a pending registration is rejected");
+        };
+        assert_eq!(rejected.status, Status::Rejected);
+        assert_eq!(rejected.rejection_reason.as_deref(), Some("Нет в ЕГРЮЛ"));
+        for decided in [&verified, &rejected] {
+            assert_eq!(decided.verify(staff, now), Err(DecisionRefused::NotPending));
+            assert_eq!(decided.reject(staff, "x", now), Err(DecisionRefused::NotPending));
+        }
+        assert_eq!("pending".parse::<Status>(), Ok(Status::Pending));
+        assert_eq!(Status::Rejected.as_str(), "rejected");
+    }
+
+    #[test]
+    fn rival_claims_share_an_ogrn_or_an_inn() {
+        let real = claim("1027700132195", "7707083893");
+        assert!(real.same_entity(&claim("1027700132195", "7736050003")));
+        assert!(real.same_entity(&claim("1027739609391", "7707083893")));
+        assert!(!real.same_entity(&claim("1027739609391", "7736050003")));
+        assert!(!real.same_entity(&real), "a claim is no rival of itself");
+    }
+
+    #[test]
+    fn a_rejection_says_why() {
+        assert_eq!(
+            rejection_reason("  Нет  ").map_err(|e| e.code),
+            Ok("Нет".to_string())
+        );
+        assert_eq!(rejection_reason(" ").map_err(|e| e.code), Err("required"));
+        assert_eq!(
+            rejection_reason(&"я".repeat(1001)).map_err(|e| e.code),
+            Err("too_long")
+        );
+    }
 
     #[test]
     fn ogrn_check_digit() {

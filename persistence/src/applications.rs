@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
 use domain::ids::{AccountId, ApplicationId};
+use domain::search::fold;
 use domain::time::Instant;
 
 use crate::catalog::escape_like;
@@ -100,7 +101,8 @@ pub fn in_queue(status: Status) -> bool {
     )
 }
 
-/// The text `?q=` searches: the number, the service's name and every form value.
+/// The text `?q=` searches: the number, the service's name and every form value, folded
+/// as searches compare text (so «федорова» finds «Фёдорова»).
 fn search_text(app: &Application, service_name: &str) -> String {
     fn collect(value: &serde_json::Value, out: &mut String) {
         match value {
@@ -119,7 +121,7 @@ fn search_text(app: &Application, service_name: &str) -> String {
     }
     let mut text = format!("{} {}", app.number.as_deref().unwrap_or_default(), service_name);
     collect(&app.form_data, &mut text);
-    text.to_lowercase()
+    fold(&text)
 }
 
 impl ApplicationRow {
@@ -453,7 +455,7 @@ pub fn list_for_owner(
     if let Some(q) = &f.q {
         query = query.filter(
             applications::search_text
-                .like(format!("%{}%", escape_like(&q.to_lowercase())))
+                .like(format!("%{}%", escape_like(&fold(q))))
                 .escape('\\'),
         );
     }

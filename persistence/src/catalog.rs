@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 use domain::catalog::{Agency, Service, ServiceLevel, ServicePolicy};
+use domain::search::fold;
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
@@ -64,7 +65,7 @@ impl ServiceRow {
             appeal_window_days: days(s.policy.appeal_window_days),
             restore_window_days: days(s.policy.restore_window_days),
             fee_kopecks: s.policy.fee_kopecks,
-            search_text: format!("{} {} {}", s.code, s.name_ru, s.name_en).to_lowercase(),
+            search_text: fold(&format!("{} {} {}", s.code, s.name_ru, s.name_en)),
             version: s.version,
         }
     }
@@ -194,7 +195,7 @@ pub fn list(conn: &mut DbConnection, filter: &ServiceFilter) -> Result<Vec<Servi
     if let Some(q) = &filter.q {
         query = query.filter(
             services::search_text
-                .like(format!("%{}%", escape_like(&q.to_lowercase())))
+                .like(format!("%{}%", escape_like(&fold(q))))
                 .escape('\\'),
         );
     }

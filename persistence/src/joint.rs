@@ -235,6 +235,15 @@ pub fn addressed_to(
     Ok(owner.as_deref() == Some(account.to_string().as_str()))
 }
 
+/// Every login key of `account` (e-mail, phone, SNILS, name): one person, however an
+/// invitation addressed them.
+pub fn login_keys_of(conn: &mut DbConnection, account: AccountId) -> Result<Vec<String>, StoreError> {
+    Ok(account_logins::table
+        .filter(account_logins::account_id.eq(account.to_string()))
+        .select(account_logins::login_key)
+        .load(conn)?)
+}
+
 /// The application's pending invitations.
 pub fn pending_invitations_of(
     conn: &mut DbConnection,

@@ -379,6 +379,10 @@ diesel::table! {
         name -> Text,
         head_account_id -> Text,
         created_at -> Timestamp,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        rejection_reason -> Nullable<Text>,
     }
 }
 

@@ -547,6 +547,89 @@ async fn strangers_and_other_agencies_see_nothing(backend: Backend) {
 }
 db_test!(strangers_and_other_agencies_see_nothing);
 
+/// A draft cancelled before it was ever submitted stays the applicant's business: the
+/// agency never sees it, its history or its attachments; one cancelled after submission
+/// the agency received remains visible to it.
+async fn a_cancelled_draft_stays_private(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let (token, sent) = submitted(&app).await;
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &token,
+            None,
+            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let cancelled = act(&app, &token, &draft, "cancel", None).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    for hidden in [path.clone(), format!("{path}/history")] {
+        let seen = app.send(Method::GET, &hidden, &officer, None, None).await;
+        assert_eq!(problem(seen, 404).await["code"], "not_found", "{hidden}");
+    }
+    json(app.send(Method::GET, &path, &token, None, None).await, 200).await;
+
+    let withdrawn = act(&app, &token, &sent, "cancel", None).await;
+    let path = format!("/api/v1/applications/{}", s(&withdrawn["id"]));
+    let seen = json(app.send(Method::GET, &path, &officer, None, None).await, 200).await;
+    assert_eq!(seen["status"], "cancelled");
+}
+db_test!(a_cancelled_draft_stays_private);
+
+/// Free text treats ё and е alike, whichever the applicant or the searcher typed.
+async fn search_treats_yo_and_ye_alike(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    for full_name in ["Фёдорова Анна", "Федотова Ольга"] {
+        json(
+            app.send(
+                Method::POST,
+                "/api/v1/applications",
+                &token,
+                None,
+                Some(json!({"service_code": "test-passport", "form_data": {"full_name": full_name}})),
+            )
+            .await,
+            201,
+        )
+        .await;
+    }
+    for typed in ["федорова", "ФЁДОРОВА", "Федорова"] {
+        let found = json(
+            app.send(
+                Method::GET,
+                &format!("/api/v1/applications?q={}", urlencode(typed)),
+                &token,
+                None,
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let names: Vec<Value> = found["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["id"].clone())
+            .collect();
+        assert_eq!(names.len(), 1, "{typed} finds Фёдорова alone: {found}");
+    }
+}
+db_test!(search_treats_yo_and_ye_alike);
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// Five drafts of one confirmed citizen, the fourth with a name that needs quoting in CSV.
 async fn five_drafts(backend: Backend) -> (TestApp, String) {
     let app = TestApp::spawn(backend).await;

@@ -657,7 +657,7 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
 }
 db_test!(the_job_expires_delegations_and_reminds_before_the_end);
 
-/// A head with a registered organisation (`ООО «Ромашка»`); its id.
+/// A head with a registered and verified organisation (`ООО «Ромашка»`); its id.
 async fn organisation(app: &TestApp, head: &Person) -> String {
     let body =
         json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"});
@@ -674,6 +674,12 @@ async fn organisation(app: &TestApp, head: &Person) -> String {
     )
     .await;
     assert_eq!(org["head_id"], json!(head.id));
+    // A registration is a claim until staff verify it; these scenarios need a real one.
+    let admin = app
+        .staff_token(&format!("admin-{}", s(&org["id"])), domain::access::Role::Admin)
+        .await;
+    let verify = format!("/api/v1/organisations/{}/verify", s(&org["id"]));
+    json(app.send(Method::POST, &verify, &admin, None, None).await, 200).await;
     s(&org["id"])
 }
 

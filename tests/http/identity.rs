@@ -50,6 +50,45 @@ async fn registration_validates_every_field_and_sets_the_level(backend: Backend)
 }
 db_test!(registration_validates_every_field_and_sets_the_level);
 
+/// Names are compared as people read them: a decomposed letter is stored composed, a name
+/// mixing Cyrillic and Latin look-alikes is refused, and so is one with no letter at all.
+async fn names_are_normalised_single_script_and_lettered(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut decomposed = citizen(false);
+    // «Йорк», «Андрей», «Ёлкина» typed as base letters plus combining marks.
+    decomposed["surname"] = json!("\u{418}\u{306}орк");
+    decomposed["given_name"] = json!("Андреи\u{306}");
+    decomposed["patronymic"] = json!("Е\u{308}лкин");
+    let profile = app.register(&decomposed).await;
+    assert_eq!(profile["surname"], "Йорк");
+    assert_eq!(profile["given_name"], "Андрей");
+    assert_eq!(profile["patronymic"], "Ёлкин");
+    let mut latin = citizen(false);
+    latin["surname"] = json!("O'Neil-Smith");
+    latin["given_name"] = json!("Mary");
+    latin["patronymic"] = json!(null);
+    app.register(&latin).await;
+
+    for (field, value, code) in [
+        ("surname", "Ивaнoва", "mixed_scripts"),
+        ("given_name", "Maрия", "mixed_scripts"),
+        ("patronymic", "--", "no_letters"),
+        ("surname", "'.", "no_letters"),
+    ] {
+        let mut bad = citizen(false);
+        bad[field] = json!(value);
+        let refused = problem(app.post_json("/api/v1/accounts", &bad).await, 422).await;
+        let errors: Vec<(String, String)> = refused["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (s(&e["field"]), s(&e["code"])))
+            .collect();
+        assert_eq!(errors, vec![(field.to_string(), code.to_string())], "{value}");
+    }
+}
+db_test!(names_are_normalised_single_script_and_lettered);
+
 async fn a_duplicate_registration_does_not_say_which_login_exists(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let first = citizen(true);

@@ -832,6 +832,45 @@ async fn co_applicants_only_where_the_service_allows(backend: Backend) {
 }
 db_test!(co_applicants_only_where_the_service_allows);
 
+/// One person, one open invitation per application, whichever of their contacts the owner
+/// types: a second one to the same account is refused; once they have declined, they may
+/// be asked again.
+async fn one_open_invitation_per_person_whatever_the_contact(backend: Backend) {
+    let (app, owner, guest, path) = single_application(backend).await;
+    let participants = format!("{path}/participants");
+    let first = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": guest.email, "role": "viewer"}),
+    )
+    .await;
+    let again = app
+        .send(
+            Method::POST,
+            &participants,
+            &owner.token,
+            None,
+            Some(json!({"phone": guest.phone, "role": "contributor"})),
+        )
+        .await;
+    assert_eq!(problem(again, 409).await["code"], "already_invited");
+    assert_eq!(
+        app.count_notifications("application.invitation").await,
+        1,
+        "one notice, for the one invitation"
+    );
+    json(answer_invitation(&app, &guest, &first, "decline").await, 200).await;
+    invite(
+        &app,
+        &path,
+        &owner,
+        json!({"phone": guest.phone, "role": "contributor"}),
+    )
+    .await;
+}
+db_test!(one_open_invitation_per_person_whatever_the_contact);
+
 /// Seven days later an unanswered invitation is gone from the list and cannot be
 /// accepted; it gave no access.
 async fn an_invitation_expires_unanswered(backend: Backend) {

@@ -18,6 +18,7 @@ mod identity;
 mod joint;
 mod limits;
 mod openapi;
+mod organisations;
 mod outbox;
 mod service;
 mod uploads;

@@ -127,6 +127,7 @@ fn subject(conn: &mut DbConnection, claimed: &Claimed, now: Instant) -> Result<S
                 principal_level: level,
                 grants,
                 head: head == Some(representative),
+                unverified_organisation: persistence::organisations::unverified(conn, principal)?,
             })
         }
     };

@@ -113,6 +113,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(organisations::create)
                 .service(organisations::get_one)
                 .service(organisations::add_employee)
+                .service(organisations::verify)
+                .service(organisations::reject)
                 .service(confirmations::list)
                 .service(confirmations::approve)
                 .service(confirmations::reject)

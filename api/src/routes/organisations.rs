@@ -1,11 +1,13 @@
 //! Organisations as principals: a confirmed citizen registers the legal entity they head
-//! (OGRN, INN, KPP) and its employees; the head issues delegations in its name and acts for
-//! it with `X-On-Behalf-Of` without a power of attorney.
+//! (OGRN, INN, KPP); an officer or admin verifies or rejects the registration; once it is
+//! verified the head adds employees, issues delegations in its name and acts for it with
+//! `X-On-Behalf-Of` without a power of attorney.
 
 use actix_web::web::{Json, Path};
 use actix_web::{get, post, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use domain::ids::AccountId;
-use domain::organisation::Organisation;
+use domain::organisation::{Organisation, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,8 +30,29 @@ pub struct NewOrganisation {
     pub kpp: Option<String>,
 }
 
+/// Where a registration stands: `pending` until an officer or admin checks it against the
+/// state register; only a `verified` organisation acts (delegations, applications on its
+/// behalf, employees); `rejected` is final.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001", "head_id": "0193a8f0-0000-7000-8000-000000000001", "employees": []}))]
+#[serde(rename_all = "snake_case")]
+pub enum OrganisationStatus {
+    Pending,
+    Verified,
+    Rejected,
+}
+
+impl From<Status> for OrganisationStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => OrganisationStatus::Pending,
+            Status::Verified => OrganisationStatus::Verified,
+            Status::Rejected => OrganisationStatus::Rejected,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001", "head_id": "0193a8f0-0000-7000-8000-000000000001", "employees": [], "status": "pending", "decided_at": null, "rejection_reason": null}))]
 pub struct OrganisationView {
     /// Also the id to name in `X-On-Behalf-Of` and as a delegation's `principal_id`.
     #[schema(value_type = String, format = Uuid)]
@@ -42,6 +65,11 @@ pub struct OrganisationView {
     pub head_id: AccountId,
     #[schema(value_type = Vec<String>)]
     pub employees: Vec<AccountId>,
+    pub status: OrganisationStatus,
+    /// When staff verified or rejected the registration.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Why the registration was rejected (told to its head).
+    pub rejection_reason: Option<String>,
 }
 
 fn view(o: &Organisation) -> OrganisationView {
@@ -53,10 +81,18 @@ fn view(o: &Organisation) -> OrganisationView {
         kpp: o.kpp.clone(),
         head_id: o.head,
         employees: o.employees.clone(),
+        status: o.status.into(),
+        decided_at: o.decided_at,
+        rejection_reason: o.rejection_reason.clone(),
     }
 }
 
 /// Register an organisation you head.
+///
+/// The registration is `pending` until an officer or admin verifies it: until then the
+/// organisation cannot act (no delegations in its name, nothing on its behalf, no
+/// employees). Someone else's pending claim on the same OGRN or INN does not block it;
+/// one already verified does (409 `organisation_exists`).
 #[utoipa::path(
     tag = "organisations",
     operation_id = "createOrganisation",
@@ -64,8 +100,10 @@ fn view(o: &Organisation) -> OrganisationView {
     request_body = NewOrganisation,
     params(IdempotencyKey),
     responses(
-        (status = 201, description = "Registered; you are its head", body = OrganisationView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 201, description = "Registered, `pending`; you are its head", body = OrganisationView),
+        (status = 403, description = "`level_too_low`: registering needs a confirmed identity", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`organisation_exists`: a verified organisation holds this OGRN or INN, or you claimed it already", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
 #[post("/organisations")]
@@ -98,13 +136,16 @@ pub async fn create(
     Ok(answer.respond())
 }
 
-/// One organisation (its head and employees only).
+/// One organisation (its head and employees only), whatever its status.
 #[utoipa::path(
     tag = "organisations",
     operation_id = "getOrganisation",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, description = "The organisation", body = OrganisationView))
+    responses(
+        (status = 200, description = "The organisation", body = OrganisationView),
+        (status = 404, response = crate::openapi::NotFound),
+    )
 )]
 #[get("/organisations/{id}")]
 pub async fn get_one(
@@ -126,14 +167,20 @@ pub struct EmployeeBody {
     pub login: String,
 }
 
-/// Add an employee (the head).
+/// Add an employee (the head, once the organisation is verified: 403
+/// `organisation_not_verified` before).
 #[utoipa::path(
     tag = "organisations",
     operation_id = "addEmployee",
     security(("bearer" = [])),
     request_body = EmployeeBody,
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, description = "The organisation with its employees", body = OrganisationView))
+    responses(
+        (status = 200, description = "The organisation with its employees", body = OrganisationView),
+        (status = 403, description = "`role_required` (an employee), `level_too_low`, or `organisation_not_verified` (still pending or rejected)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Unprocessable),
+    )
 )]
 #[post("/organisations/{id}/employees")]
 pub async fn add_employee(
@@ -148,4 +195,81 @@ pub async fn add_employee(
         .run(move |tx, now| cases::add_employee(tx, &acting, id, &keys, now))
         .await?;
     Ok(Json(view(&updated)))
+}
+
+/// Verify an organisation's registration (officers and admins).
+///
+/// After checking the OGRN, INN and head against the state register: the organisation
+/// may act from now on, its head is notified, and every other pending registration
+/// claiming the same OGRN or INN is rejected, their heads told why. Audited as
+/// `organisation.verify` (and `organisation.reject` for each rival claim). A registration
+/// is decided once: 409 `organisation_not_pending` afterwards.
+#[utoipa::path(
+    tag = "organisations",
+    operation_id = "verifyOrganisation",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The organisation's id")),
+    responses(
+        (status = 200, description = "Verified", body = OrganisationView,
+            example = json!({"id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "name": "ПАО Сбербанк", "ogrn": "1027700132195", "inn": "7707083893", "kpp": null, "head_id": "0193a8f0-0000-7000-8000-000000000001", "employees": [], "status": "verified", "decided_at": "2026-12-02T10:15:00Z", "rejection_reason": null})),
+        (status = 403, description = "`role_required`: the organisation's own head or employee (only staff decide)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "`organisation_not_pending`: verified or rejected already", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:organisation_not_pending", "title": "Conflict", "status": 409, "detail": "This registration was verified or rejected already.", "code": "organisation_not_pending"})),
+    )
+)]
+#[post("/organisations/{id}/verify")]
+pub async fn verify(
+    state: State,
+    actor: Actor,
+    id: Path<AccountId>,
+) -> Result<Json<OrganisationView>, ApiError> {
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let verified = state
+        .run(move |tx, now| cases::verify(tx, &acting, id, now))
+        .await?;
+    Ok(Json(view(&verified)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"reason": "Руководитель не совпадает с данными ЕГРЮЛ"}))]
+pub struct RejectOrganisation {
+    /// Why, as the head will read it: 1 to 1000 characters.
+    pub reason: String,
+}
+
+/// Reject an organisation's registration (officers and admins).
+///
+/// The head is notified with the reason; the organisation never acts. Audited as
+/// `organisation.reject`. A registration is decided once: 409 `organisation_not_pending`
+/// afterwards.
+#[utoipa::path(
+    tag = "organisations",
+    operation_id = "rejectOrganisation",
+    security(("bearer" = [])),
+    request_body = RejectOrganisation,
+    params(("id" = String, Path, format = Uuid, description = "The organisation's id")),
+    responses(
+        (status = 200, description = "Rejected", body = OrganisationView,
+            example = json!({"id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "name": "ПАО Сбербанк", "ogrn": "1027700132195", "inn": "7707083893", "kpp": null, "head_id": "0193a8f0-0000-7000-8000-000000000001", "employees": [], "status": "rejected", "decided_at": "2026-12-02T10:15:00Z", "rejection_reason": "Руководитель не совпадает с данными ЕГРЮЛ"})),
+        (status = 403, description = "`role_required`: the organisation's own head or employee (only staff decide)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "`organisation_not_pending`: verified or rejected already", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:organisation_not_pending", "title": "Conflict", "status": 409, "detail": "This registration was verified or rejected already.", "code": "organisation_not_pending"})),
+        (status = 422, response = crate::openapi::Unprocessable),
+    )
+)]
+#[post("/organisations/{id}/reject")]
+pub async fn reject(
+    state: State,
+    actor: Actor,
+    id: Path<AccountId>,
+    body: Json<RejectOrganisation>,
+) -> Result<Json<OrganisationView>, ApiError> {
+    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let reason = body.into_inner().reason;
+    let rejected = state
+        .run(move |tx, now| cases::reject(tx, &acting, id, &reason, now))
+        .await?;
+    Ok(Json(view(&rejected)))
 }

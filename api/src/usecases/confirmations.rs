@@ -70,6 +70,7 @@ fn representative_now(
                 principal_level: principal.subject.level,
                 grants,
                 head: false,
+                unverified_organisation: persistence::organisations::unverified(tx, held.principal)?,
             }),
         },
         account: held.representative,

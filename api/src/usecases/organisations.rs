@@ -1,11 +1,13 @@
-//! Organisations as principals: a confirmed citizen registers the legal entity they head,
-//! reads it (head and employees), and adds employees.
+//! Organisations as principals: a confirmed citizen registers the legal entity they head
+//! (a claim, `pending`), staff verify or reject the registration, and once verified its
+//! head adds employees. Head and employees read it either way.
 
 use domain::access::{authorize, Action, Resource, Role};
 use domain::account::AccountLevel;
 use domain::audit::AuditEntry;
 use domain::ids::AccountId;
-use domain::organisation::{Organisation, Registration};
+use domain::notice::Notice;
+use domain::organisation::{self as rules, DecisionRefused, Organisation, Registration, Status};
 use domain::time::Instant;
 use persistence::accounts::{self, NewAccount};
 use persistence::organisations as store;
@@ -20,6 +22,7 @@ fn resource(o: &Organisation) -> Resource {
     Resource::Organisation {
         head: o.head,
         employees: o.employees.clone(),
+        verified: o.status == Status::Verified,
     }
 }
 
@@ -32,7 +35,8 @@ pub struct Asked {
 }
 
 /// Registers the organisation `who` heads, with its own account (no login, no password:
-/// its head acts for it).
+/// its head acts for it once staff verify the registration; until then it is `pending`
+/// and its account not `confirmed`).
 pub fn register(
     tx: &mut DbConnection,
     who: &Acting,
@@ -40,15 +44,16 @@ pub fn register(
     now: Instant,
 ) -> Result<Outcome<Organisation>, ApiError> {
     let head = who.account;
-    let founding = Resource::Organisation {
-        head,
-        employees: vec![],
-    };
-    authorize(&who.subject, Action::OrganisationsManage, &founding, now)?;
+    authorize(
+        &who.subject,
+        Action::OrganisationsManage,
+        &Resource::Account(head),
+        now,
+    )?;
     let Registration { name, ogrn, inn, kpp } =
         Registration::parse(&asked.name, &asked.ogrn, &asked.inn, asked.kpp.as_deref())
             .map_err(from_field_error)?;
-    if store::exists(tx, ogrn.as_str(), inn.as_str())? {
+    if store::exists(tx, ogrn.as_str(), inn.as_str(), head)? {
         return Err(ApiError::conflict(
             "organisation_exists",
             "An organisation with this OGRN or INN is registered.",
@@ -59,7 +64,7 @@ pub fn register(
         id,
         display_name: name.clone(),
         roles: vec![Role::Organisation],
-        level: Some(AccountLevel::Confirmed),
+        level: Some(AccountLevel::Simplified),
         password_hash: "!".into(),
         ..NewAccount::default()
     };
@@ -73,6 +78,10 @@ pub fn register(
         head,
         created_at: now,
         employees: vec![],
+        status: Status::Pending,
+        decided_by: None,
+        decided_at: None,
+        rejection_reason: None,
     };
     store::insert(tx, &organisation)?;
     let audit = AuditEntry::new("organisation.create", "organisation")
@@ -118,4 +127,107 @@ pub fn add_employee(
     }
     let updated = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;
     Ok(Outcome::new(updated, effects))
+}
+
+fn not_pending(_: DecisionRefused) -> ApiError {
+    ApiError::conflict(
+        "organisation_not_pending",
+        "This registration was verified or rejected already.",
+    )
+}
+
+/// The organisation `id`, when `who` may decide on its registration (staff).
+fn to_decide(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: AccountId,
+    now: Instant,
+) -> Result<Organisation, ApiError> {
+    let found = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    authorize(
+        &who.subject,
+        Action::AccountsConfirmIdentity,
+        &resource(&found),
+        now,
+    )?;
+    Ok(found)
+}
+
+/// Stores a decision taken on a pending registration, or 409 when another was taken first.
+fn record(tx: &mut DbConnection, decided: &Organisation) -> Result<(), ApiError> {
+    if !store::decide(tx, decided)? {
+        return Err(not_pending(DecisionRefused::NotPending));
+    }
+    Ok(())
+}
+
+fn rejected(who: &Acting, o: &Organisation) -> Effects {
+    let reason = o.rejection_reason.clone().unwrap_or_default();
+    let notice = Notice {
+        recipient: o.head,
+        kind: "organisation.rejected".into(),
+        title: format!("Регистрация организации «{}» отклонена", o.name),
+        body: format!("Причина: {reason}"),
+        data: json!({ "organisation_id": o.id, "reason": reason }),
+        important: true,
+    };
+    let audit = AuditEntry::new("organisation.reject", "organisation")
+        .by(Some(who.account))
+        .target(o.id)
+        .details(json!({ "ogrn": o.ogrn, "reason": reason }))
+        .from_ip(who.ip.clone());
+    Effects::none().notice(notice).audit(audit)
+}
+
+/// Staff verify a pending registration: the organisation acts from now on (its account
+/// becomes `confirmed`), its head is told, and every other pending claim on the same OGRN
+/// or INN is rejected with its head told why.
+pub fn verify(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: AccountId,
+    now: Instant,
+) -> Result<Outcome<Organisation>, ApiError> {
+    let found = to_decide(tx, who, id, now)?;
+    let verified = found.verify(who.account, now).map_err(not_pending)?;
+    record(tx, &verified)?;
+    accounts::set_level(tx, id, AccountLevel::Confirmed, now)?;
+    let notice = Notice {
+        recipient: verified.head,
+        kind: "organisation.verified".into(),
+        title: format!("Организация «{}» подтверждена", verified.name),
+        body: "Регистрация проверена: теперь вы можете действовать от имени организации и выдавать доверенности.".into(),
+        data: json!({ "organisation_id": id }),
+        important: false,
+    };
+    let audit = AuditEntry::new("organisation.verify", "organisation")
+        .by(Some(who.account))
+        .target(id)
+        .details(json!({ "ogrn": verified.ogrn, "inn": verified.inn }))
+        .from_ip(who.ip.clone());
+    let mut effects = Effects::none().notice(notice).audit(audit);
+    for rival in store::rival_claims(tx, &verified)? {
+        let refused = rival
+            .reject(who.account, rules::RIVAL_VERIFIED, now)
+            .map_err(not_pending)?;
+        record(tx, &refused)?;
+        effects = effects.and(rejected(who, &refused));
+    }
+    Ok(Outcome::new(verified, effects))
+}
+
+/// Staff reject a pending registration, saying why; its head is told.
+pub fn reject(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: AccountId,
+    reason: &str,
+    now: Instant,
+) -> Result<Outcome<Organisation>, ApiError> {
+    let found = to_decide(tx, who, id, now)?;
+    let reason = rules::rejection_reason(reason).map_err(from_field_error)?;
+    let refused = found.reject(who.account, &reason, now).map_err(not_pending)?;
+    record(tx, &refused)?;
+    let effects = rejected(who, &refused);
+    Ok(Outcome::new(refused, effects))
 }

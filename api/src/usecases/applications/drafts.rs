@@ -197,6 +197,7 @@ pub fn hold_over_daily_limit(
         service_code: service.code.clone(),
         agency_code: service.agency_code.clone(),
         status: Status::Draft,
+        received: false,
         participant: None,
     };
     // Refusals stay refusals: only an allowed creation can be held.

@@ -18,6 +18,7 @@ pub fn facts(app: &Application, participant: Option<ParticipantRole>) -> Applica
         service_code: app.service_code.clone(),
         agency_code: app.agency_code.clone(),
         status: app.status,
+        received: app.submitted_at.is_some(),
         participant,
     }
 }

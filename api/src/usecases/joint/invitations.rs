@@ -96,14 +96,18 @@ pub fn invite(
         crate::usecases::applications::load(tx, acting, id, Action::ParticipantsManage, now)?;
     rules::check_role(input.role, &service.policy).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
+    // The person behind the contact may have been invited through another of their
+    // contacts: an open invitation to any of their login keys counts.
+    let mut addressed = vec![contact.login_key.clone()];
     if let Some(invitee) = &invitee {
         if rules::role_on(app.owner, &store::participants_of(tx, app.id)?, invitee.id).is_some() {
             return Err(refused(Refusal::AlreadyParticipant));
         }
+        addressed.extend(store::login_keys_of(tx, invitee.id)?);
     }
     if store::pending_invitations_of(tx, app.id)?
         .iter()
-        .any(|i| i.login_key == contact.login_key && i.is_open(now))
+        .any(|i| addressed.contains(&i.login_key) && i.is_open(now))
     {
         return Err(refused(Refusal::AlreadyInvited));
     }
