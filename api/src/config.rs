@@ -77,6 +77,9 @@ pub struct Config {
     /// How long a rotated refresh token still answers with its successor (two tabs
     /// refreshing at once); later reuse ends the session.
     pub refresh_grace_secs: i64,
+    /// Where people count their days (a representative's daily limit) and read the dates
+    /// of notices: an IANA zone name.
+    pub time_zone: domain::time::Zone,
     pub code_ttl_minutes: i64,
     pub code_max_attempts: i32,
     /// `kid:base64key[,…]`, newest first; unset in development: generated in `data_dir`.
@@ -216,6 +219,7 @@ pub const KEYS: &[&str] = &[
     "factor_max_failures",
     "factor_lock_minutes",
     "refresh_grace_secs",
+    "time_zone",
     "code_ttl_minutes",
     "code_max_attempts",
     "pii_keys",
@@ -490,6 +494,11 @@ impl Config {
             factor_max_failures: source.positive("factor_max_failures", 5, ATTEMPTS)?,
             factor_lock_minutes: source.positive("factor_lock_minutes", 15, MINUTES)?,
             refresh_grace_secs: source.parse("refresh_grace_secs", 5, SECONDS)?,
+            time_zone: source.parse(
+                "time_zone",
+                domain::time::DEFAULT_ZONE,
+                "an IANA time zone such as Europe/Moscow",
+            )?,
             code_ttl_minutes: source.positive("code_ttl_minutes", 10, MINUTES)?,
             code_max_attempts: source.positive("code_max_attempts", 5, ATTEMPTS)?,
             pii_keys,
@@ -581,6 +590,7 @@ impl Config {
                 lock_for: chrono::TimeDelta::minutes(self.factor_lock_minutes),
             },
             code_attempts: self.code_max_attempts,
+            zone: self.time_zone,
         }
     }
 

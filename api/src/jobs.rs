@@ -49,7 +49,7 @@ pub fn expire_information_requests(db: &Database, at: Instant) -> Result<usize, 
 pub fn expire_and_remind_delegations(
     db: &Database,
     at: Instant,
-    remind_before: chrono::TimeDelta,
+    (remind_before, zone): (chrono::TimeDelta, domain::time::Zone),
 ) -> Result<usize, ApiError> {
     use domain::delegation::{Event as D, Side};
     use persistence::delegations as store;
@@ -74,10 +74,9 @@ pub fn expire_and_remind_delegations(
                     Some(current.status),
                 ))
                 .audit(domain::audit::AuditEntry::new("delegation.expire", "delegation").target(next.id))
-                .notices(
-                    [next.principal, next.representative]
-                        .map(|party| delegation_notice(party, &next, "expired", "Срок доверенности истёк")),
-                );
+                .notices([next.principal, next.representative].map(|party| {
+                    delegation_notice(party, &next, zone, ("expired", "Срок доверенности истёк"))
+                }));
             effects::commit(tx, effects, at)?;
             Ok(true)
         })?;
@@ -87,8 +86,9 @@ pub fn expire_and_remind_delegations(
     for d in ending {
         db.write(|tx| {
             if store::mark_reminded(tx, d.id, at)? {
-                let notices = [d.principal, d.representative]
-                    .map(|party| delegation_notice(party, &d, "ending", "Срок доверенности истекает"));
+                let notices = [d.principal, d.representative].map(|party| {
+                    delegation_notice(party, &d, zone, ("ending", "Срок доверенности истекает"))
+                });
                 effects::commit(tx, Effects::none().notices(notices), at)?;
             }
             Ok::<_, ApiError>(())
@@ -100,8 +100,8 @@ pub fn expire_and_remind_delegations(
 fn delegation_notice(
     to: domain::ids::AccountId,
     d: &domain::delegation::Delegation,
-    kind: &str,
-    title: &str,
+    zone: domain::time::Zone,
+    (kind, title): (&str, &str),
 ) -> domain::notice::Notice {
     domain::notice::Notice {
         recipient: to,
@@ -110,7 +110,7 @@ fn delegation_notice(
         body: format!(
             "{title}: доверенность {} (до {}).",
             d.number,
-            d.valid_until.format("%d.%m.%Y %H:%M UTC")
+            domain::time::local_text(d.valid_until, zone)
         ),
         data: serde_json::json!({ "delegation_id": d.id }),
         important: true,
@@ -122,6 +122,7 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
     let db = state.db.clone();
     let interval = Duration::from_secs(state.config.jobs_interval_secs);
     let remind_before = chrono::TimeDelta::hours(state.config.delegation_reminder_hours);
+    let zone = state.config.time_zone;
     let (reminder_hours, key_hours) = (
         state.config.request_reminder_hours,
         state.config.idempotency_ttl_hours,
@@ -130,7 +131,7 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
         let at = state.clock.now();
         let worker = db.clone();
         step("delegations expired", move || {
-            expire_and_remind_delegations(&worker, at, remind_before)
+            expire_and_remind_delegations(&worker, at, (remind_before, zone))
         })
         .await;
         let worker = db.clone();

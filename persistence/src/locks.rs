@@ -15,6 +15,9 @@ use crate::error::StoreError;
 pub enum Parent {
     Application,
     Delegation,
+    /// An account: serialises what is counted per principal (a representative's daily
+    /// creations on their behalf).
+    Account,
 }
 
 impl Parent {
@@ -22,6 +25,7 @@ impl Parent {
         match self {
             Parent::Application => "applications",
             Parent::Delegation => "delegations",
+            Parent::Account => "accounts",
         }
     }
 }

@@ -627,7 +627,14 @@ async fn the_job_expires_delegations_and_reminds_before_the_end(backend: Backend
 
     // Ending within the reminder window: both parties hear once.
     let remind = chrono::TimeDelta::hours(24);
-    let run = || api::jobs::expire_and_remind_delegations(&app.state.db, app.state.clock.now(), remind).ok();
+    let run = || {
+        api::jobs::expire_and_remind_delegations(
+            &app.state.db,
+            app.state.clock.now(),
+            (remind, app.state.config.time_zone),
+        )
+        .ok()
+    };
     assert_eq!(run(), Some(0));
     run();
     assert_eq!(

@@ -17,6 +17,7 @@ mod idempotency;
 mod identity;
 mod joint;
 mod limits;
+mod local_time;
 mod openapi;
 mod organisations;
 mod outbox;

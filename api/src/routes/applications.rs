@@ -65,7 +65,10 @@ pub async fn create(
         form_data: body.form_data,
     };
     let (forms, pii) = (state.forms.clone(), state.pii.clone());
-    let daily_limit = state.config.representative_daily_applications;
+    let (daily_limit, zone) = (
+        state.config.representative_daily_applications,
+        state.config.time_zone,
+    );
     let answer = state
         .run(move |tx, now| {
             idempotency::once(tx, key.as_ref(), now, |tx| {
@@ -73,6 +76,7 @@ pub async fn create(
                     forms: &forms,
                     pii: &pii,
                     daily_limit,
+                    zone,
                 };
                 let (started, effects) = cases::create(tx, &drafting, &acting, input, now)?.into_parts();
                 Ok(Outcome::new(started_answer(started)?, effects))

@@ -34,6 +34,8 @@ pub struct Guards {
     pub factor: LockoutPolicy,
     /// Tries of one code sent by e-mail or SMS.
     pub code_attempts: i32,
+    /// The zone in which a lock's end is told to its holder.
+    pub zone: domain::time::Zone,
 }
 
 /// What a login's failures count under.
@@ -218,14 +220,14 @@ pub fn prove(
             by_totp,
         })),
         Checked::Locked(until) => Outcome::quiet(Err(secret.locked(until, now))),
-        Checked::Failed(failure) => failed(account.id, secret, failure, wrong, ip, now),
+        Checked::Failed(failure) => failed((account.id, guards.zone), secret, failure, wrong, ip, now),
     })
 }
 
 /// The refusal of a counted failure of `account`'s `secret`, with its audit record, and
 /// the alert when this failure started a lock.
 pub fn failed<T>(
-    account: AccountId,
+    (account, zone): (AccountId, domain::time::Zone),
     secret: Secret,
     failure: Failure,
     wrong: ApiError,
@@ -248,8 +250,8 @@ pub fn failed<T>(
         Secret::SecondFactor => ("Второй фактор заблокирован", "второй фактор"),
     };
     let body = format!(
-        "После нескольких неудачных попыток {what} заблокирован до {} UTC. Если это были не вы, смените пароль.",
-        until.format("%H:%M")
+        "После нескольких неудачных попыток {what} заблокирован до {}. Если это были не вы, смените пароль.",
+        domain::time::local_text(until, zone)
     );
     let audit = AuditEntry::new("auth.locked", "account")
         .target(account)

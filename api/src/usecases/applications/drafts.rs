@@ -10,6 +10,7 @@ use domain::notice::Notice;
 use domain::time::Instant;
 use persistence::applications::NewHistory;
 use persistence::delegations::Confirmation;
+use persistence::locks::Parent;
 use persistence::{applications, catalog, DbConnection};
 use serde_json::{json, Value};
 
@@ -35,6 +36,8 @@ pub struct Drafting<'a> {
     pub pii: &'a PiiCipher,
     /// How many applications a representative starts for one principal a day unasked.
     pub daily_limit: i64,
+    /// Where that day starts and ends.
+    pub zone: domain::time::Zone,
 }
 
 /// A draft with its schema warnings, or a request held for the principal's confirmation.
@@ -66,7 +69,8 @@ pub fn create(
         (None, Some(t)) => templates::filled(tx, drafting.pii, acting.principal(), t)?,
         (None, None) => json!({}),
     };
-    if let Some(held) = hold_over_daily_limit(tx, acting, &service, &form, drafting.daily_limit, now)? {
+    let limit = (drafting.daily_limit, drafting.zone);
+    if let Some(held) = hold_over_daily_limit(tx, acting, &service, &form, limit, now)? {
         return Ok(held.map(Started::Held));
     }
     let started = start_draft(tx, acting, &service, form, now)?;
@@ -182,7 +186,7 @@ pub fn hold_over_daily_limit(
     acting: &Acting,
     service: &Service,
     form: &Value,
-    limit: i64,
+    (limit, zone): (i64, domain::time::Zone),
     at: Instant,
 ) -> Result<Option<Outcome<Confirmation>>, ApiError> {
     let Some(principal) = acting.on_behalf_of.map(AccountId::from_uuid) else {
@@ -207,11 +211,11 @@ pub fn hold_over_daily_limit(
         &Resource::Application(facts),
         at,
     )?;
-    let day_start = at
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or(at);
+    // Count and create as one step: concurrent creations for this principal wait here
+    // until the first commits, then count it (a count read beside them would let a burst
+    // through under READ COMMITTED).
+    persistence::locks::lock(tx, Parent::Account, &principal.to_string())?;
+    let day_start = domain::time::day_start(at, zone);
     let today = applications::created_on_behalf_since(tx, acting.account, principal.as_uuid(), day_start)?;
     if today < limit {
         return Ok(None);

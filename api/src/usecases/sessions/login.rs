@@ -105,7 +105,7 @@ pub fn with_password(
         }
         (Checked::Failed(failure), Some(account)) => {
             return Ok(proof::failed(
-                account.id,
+                (account.id, guards.zone),
                 Secret::Password,
                 failure,
                 bad_credentials(),
@@ -188,7 +188,7 @@ pub fn with_second_factor(
         Checked::Failed(failure) => {
             let wrong = ApiError::unauthorized("invalid_code", "The code is wrong or was used already.");
             return Ok(proof::failed(
-                account.id,
+                (account.id, guards.zone),
                 Secret::SecondFactor,
                 failure,
                 wrong,
