@@ -235,6 +235,23 @@ pub fn children(conn: &mut DbConnection, parent: DelegationId) -> Result<Vec<Del
         .collect()
 }
 
+/// Every delegation from `principal` to `representative`, whatever its status: what ends
+/// when the representative leaves an organisation.
+pub fn between(
+    conn: &mut DbConnection,
+    principal: AccountId,
+    representative: AccountId,
+) -> Result<Vec<Delegation>, StoreError> {
+    delegations::table
+        .filter(delegations::principal_id.eq(principal.to_string()))
+        .filter(delegations::representative_id.eq(representative.to_string()))
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Delegation::try_from)
+        .collect()
+}
+
 /// Which side of a delegation the list is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {

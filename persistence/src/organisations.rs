@@ -186,6 +186,31 @@ pub fn head(conn: &mut DbConnection, account: AccountId) -> Result<Option<Accoun
     head.map(|h| parse_id("organisations", &h)).transpose()
 }
 
+/// Whether `account` works for `organisation`.
+pub fn is_employee(
+    conn: &mut DbConnection,
+    organisation: AccountId,
+    account: AccountId,
+) -> Result<bool, StoreError> {
+    let found: i64 = organisation_employees::table
+        .find((organisation.to_string(), account.to_string()))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
+/// Removes an employee; `false` when they were none.
+pub fn remove_employee(
+    conn: &mut DbConnection,
+    organisation: AccountId,
+    account: AccountId,
+) -> Result<bool, StoreError> {
+    let removed =
+        diesel::delete(organisation_employees::table.find((organisation.to_string(), account.to_string())))
+            .execute(conn)?;
+    Ok(removed == 1)
+}
+
 /// Adds an employee; `false` when they were one already.
 pub fn add_employee(
     conn: &mut DbConnection,

@@ -754,6 +754,7 @@ async fn an_organisation_delegates_through_its_head(backend: Backend) {
     let employee = person(&app).await;
     let outsider = person(&app).await;
     let org_id = organisation(&app, &head).await;
+    employ(&app, &head, &org_id, &employee).await;
 
     // Only the head issues the organisation's delegations.
     let mut body = specific(10);
@@ -809,3 +810,77 @@ async fn an_organisation_delegates_through_its_head(backend: Backend) {
     assert_eq!(problem(refused, 403).await["code"], "not_delegated");
 }
 db_test!(an_organisation_delegates_through_its_head);
+
+/// `head` adds `who` to organisation `org_id`'s employees.
+async fn employ(app: &TestApp, head: &Person, org_id: &str, who: &Person) {
+    let profile = json(
+        app.send(Method::GET, "/api/v1/me", &who.token, None, None).await,
+        200,
+    )
+    .await;
+    let employees = format!("/api/v1/organisations/{org_id}/employees");
+    let login = json!({"login": s(&profile["email"])});
+    json(
+        app.send(Method::POST, &employees, &head.token, None, Some(login))
+            .await,
+        200,
+    )
+    .await;
+}
+
+/// An organisation's powers go to its employees only, and leave with them (issue 15, 14).
+async fn an_organisation_delegates_to_employees_only_and_a_leaver_loses_its_powers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (head, employee, outsider) = (person(&app).await, person(&app).await, person(&app).await);
+    let org_id = organisation(&app, &head).await;
+    let to = |who: &Person| {
+        let mut body = specific(10);
+        body["principal_id"] = json!(org_id);
+        body["representative_id"] = json!(who.id);
+        app.send(Method::POST, "/api/v1/delegations", &head.token, None, Some(body))
+    };
+    let refused = problem(to(&outsider).await, 422).await;
+    assert_eq!(refused["errors"][0]["code"], "not_an_employee");
+    employ(&app, &head, &org_id, &employee).await;
+    let d = json(to(&employee).await, 201).await;
+    json(
+        accept(&app, &employee, &d, &s(&d["verification_code"])).await,
+        200,
+    )
+    .await;
+    let org = Person {
+        id: org_id.clone(),
+        token: String::new(),
+    };
+    let apps = "/api/v1/applications";
+    let before = on_behalf(&app, &employee, &org, Method::GET, apps, None, None).await;
+    assert_eq!(before.status(), 200);
+
+    let leaver = format!("/api/v1/organisations/{org_id}/employees/{}", employee.id);
+    let left = json(
+        app.send(Method::DELETE, &leaver, &head.token, None, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(left["employees"], json!([]));
+    let after = on_behalf(&app, &employee, &org, Method::GET, apps, None, None).await;
+    assert_eq!(after.status(), 403);
+    let theirs = json(
+        app.send(
+            Method::GET,
+            &format!("/api/v1/delegations/{}", s(&d["id"])),
+            &employee.token,
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["status"], "revoked");
+    // Only the head removes; removing someone who is not there is 404.
+    let again = app.send(Method::DELETE, &leaver, &head.token, None, None).await;
+    assert_eq!(again.status(), 404);
+}
+db_test!(an_organisation_delegates_to_employees_only_and_a_leaver_loses_its_powers);

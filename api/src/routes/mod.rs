@@ -113,6 +113,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(organisations::create)
                 .service(organisations::get_one)
                 .service(organisations::add_employee)
+                .service(organisations::remove_employee)
                 .service(organisations::verify)
                 .service(organisations::reject)
                 .service(confirmations::list)

@@ -4,7 +4,7 @@
 //! `X-On-Behalf-Of` without a power of attorney.
 
 use actix_web::web::{Json, Path};
-use actix_web::{get, post, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::ids::AccountId;
 use domain::organisation::{Organisation, Status};
@@ -193,6 +193,36 @@ pub async fn add_employee(
     let keys = logins::candidate_keys(&state.pii, &body.login);
     let updated = state
         .run(move |tx, now| cases::add_employee(tx, &acting, id, &keys, now))
+        .await?;
+    Ok(Json(view(&updated)))
+}
+
+/// Remove an employee (the organisation's head). They no longer act for the organisation:
+/// every delegation it gave them ends (revoked, or cancelled while pending), with what
+/// was passed on from it, and they are told. Audited as `organisation.remove_employee`.
+#[utoipa::path(
+    tag = "organisations",
+    operation_id = "removeEmployee",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = Uuid, description = "The organisation's id"),
+        ("account_id" = String, Path, format = Uuid, description = "The employee's account id"),
+    ),
+    responses(
+        (status = 200, description = "The organisation with its remaining employees", body = OrganisationView),
+        (status = 403, description = "`role_required` (not the head), or `organisation_not_verified`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation for you, or no such employee", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/organisations/{id}/employees/{account_id}")]
+pub async fn remove_employee(
+    state: State,
+    actor: Actor,
+    ids: Path<(AccountId, AccountId)>,
+) -> Result<Json<OrganisationView>, ApiError> {
+    let ((id, employee), acting) = (ids.into_inner(), Acting::from(&actor));
+    let updated = state
+        .run(move |tx, now| cases::remove_employee(tx, &acting, id, employee, now))
         .await?;
     Ok(Json(view(&updated)))
 }

@@ -129,6 +129,29 @@ pub fn add_employee(
     Ok(Outcome::new(updated, effects))
 }
 
+/// The head removes an employee: they no longer act for the organisation, and every
+/// delegation the organisation gave them ends with it (they are told).
+pub fn remove_employee(
+    tx: &mut DbConnection,
+    who: &Acting,
+    id: AccountId,
+    employee: AccountId,
+    now: Instant,
+) -> Result<Outcome<Organisation>, ApiError> {
+    let found = get(tx, who, id, now)?;
+    authorize(&who.subject, Action::OrganisationsManage, &resource(&found), now)?;
+    if !store::remove_employee(tx, id, employee)? {
+        return Err(ApiError::not_found());
+    }
+    let ended = crate::usecases::delegations::end_between(tx, who, (id, employee), now)?;
+    let audit = who
+        .audit("organisation.remove_employee", "organisation")
+        .target(id)
+        .details(json!({ "employee": employee }));
+    let updated = store::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    Ok(Outcome::new(updated, Effects::none().audit(audit).and(ended)))
+}
+
 fn not_pending(_: DecisionRefused) -> ApiError {
     ApiError::conflict(
         "organisation_not_pending",

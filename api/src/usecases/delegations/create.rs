@@ -71,6 +71,16 @@ pub fn create(
         check_redelegation(parent, &draft.powers, draft.valid_from, draft.valid_until, now)?;
     }
     let representative = find_representative(tx, &draft.representative)?;
+    // An organisation's powers go to the people who work for it, and only to them.
+    if persistence::organisations::head(tx, principal)?.is_some()
+        && !persistence::organisations::is_employee(tx, principal, representative)?
+    {
+        return Err(ApiError::field(
+            "representative_id",
+            "not_an_employee",
+            "An organisation delegates to its employees only; the head adds them first.",
+        ));
+    }
     let parent = parent.map(|p| p.id);
     check_parties(principal, representative, who.account)?;
     require_second_factors(tx, who.account, representative)?;

@@ -10,6 +10,8 @@ pub mod respond;
 pub mod term;
 mod transition;
 
+pub use transition::end_between;
+
 use domain::access::{authorize, Action, Resource, Subject};
 use domain::delegation::{require_second_factor, Delegation, Refusal, Side};
 use domain::field_error::FieldError;

@@ -4,7 +4,7 @@
 
 use domain::access::Action;
 use domain::delegation::{Delegation, Event, Status};
-use domain::ids::DelegationId;
+use domain::ids::{AccountId, DelegationId};
 use domain::time::Instant;
 use persistence::delegations::{self as store, NewDelegationEvent};
 use persistence::DbConnection;
@@ -86,17 +86,39 @@ fn end_children(
     let mut queue = vec![parent];
     while let Some(id) = queue.pop() {
         for child in store::children(tx, id)? {
-            let event = if child.status == Status::Pending {
-                Event::Cancel
-            } else {
-                Event::Revoke
-            };
-            if child.step(event, event.side(), now).is_ok() {
-                let (_, ended) = transition(tx, who, &child, child.version, event, now)?.into_parts();
-                effects = effects.and(ended);
-            }
+            effects = effects.and(end(tx, who, &child, now)?);
             queue.push(child.id);
         }
+    }
+    Ok(effects)
+}
+
+/// Ends `d` if it is still in force or pending (a pending one is cancelled, an active one
+/// revoked), with its record; nothing for one that has ended.
+fn end(tx: &mut DbConnection, who: &Acting, d: &Delegation, now: Instant) -> Result<Effects, ApiError> {
+    let event = if d.status == Status::Pending {
+        Event::Cancel
+    } else {
+        Event::Revoke
+    };
+    if d.step(event, event.side(), now).is_err() {
+        return Ok(Effects::none());
+    }
+    Ok(transition(tx, who, d, d.version, event, now)?.into_parts().1)
+}
+
+/// Ends every delegation from `principal` to `representative` (and what was passed on
+/// from them): an employee who leaves an organisation keeps none of its powers. The
+/// caller has been authorized to manage the principal.
+pub fn end_between(
+    tx: &mut DbConnection,
+    who: &Acting,
+    (principal, representative): (AccountId, AccountId),
+    now: Instant,
+) -> Result<Effects, ApiError> {
+    let mut effects = Effects::none();
+    for d in store::between(tx, principal, representative)? {
+        effects = effects.and(end(tx, who, &d, now)?);
     }
     Ok(effects)
 }
