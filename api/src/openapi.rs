@@ -301,3 +301,90 @@ impl Modify for SecuritySchemes {
         );
     }
 }
+
+/// Component names are global in the document while Rust names are per module: two
+/// `ToSchema` types of one name would publish under one component, and the generator keeps
+/// one of them silently (once the comment endpoints were documented with the officer's
+/// decision note). Every schema type's published name must be unique.
+#[cfg(test)]
+mod unique_names {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The published name of each `ToSchema` type in `text`: its `#[schema(as = …)]`, or
+    /// the type's own name.
+    fn published(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut lines = text.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+                continue;
+            }
+            let mut renamed = None;
+            for next in lines.by_ref() {
+                if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                    renamed = rest.split([')', ',']).next().map(str::trim).map(str::to_string);
+                }
+                let declared = [
+                    "pub struct ",
+                    "pub enum ",
+                    "struct ",
+                    "enum ",
+                    "pub(crate) struct ",
+                    "pub(crate) enum ",
+                ]
+                .iter()
+                .find_map(|p| next.strip_prefix(p));
+                if let Some(rest) = declared {
+                    let own = rest
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .next()
+                        .unwrap_or_default();
+                    names.push(renamed.take().unwrap_or_else(|| own.to_string()));
+                    break;
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn no_two_schema_types_publish_under_one_name() {
+        let mut files = Vec::new();
+        sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for name in published(&text) {
+                seen.entry(name).or_default().push(file.display().to_string());
+            }
+        }
+        assert!(
+            seen.len() > 50,
+            "the scan found the schema types ({})",
+            seen.len()
+        );
+        let clashes: Vec<_> = seen.iter().filter(|(_, files)| files.len() > 1).collect();
+        assert!(
+            clashes.is_empty(),
+            "one component name for several types: {clashes:?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_sees_renames_and_clashes() {
+        let text = "#[derive(Serialize, ToSchema)]\n#[schema(as = Note)]\npub struct CommentBody {\n}\n#[derive(ToSchema)]\nenum Kind {}\n";
+        assert_eq!(published(text), vec!["Note".to_string(), "Kind".to_string()]);
+    }
+}
