@@ -640,6 +640,7 @@ mod tests {
             on_behalf: Some(OnBehalf {
                 principal: other,
                 principal_level: AccountLevel::Confirmed,
+                unverified_organisation: false,
                 grants: vec![Grant {
                     delegation: crate::ids::DelegationId::new(),
                     principal: other,
@@ -1498,6 +1499,7 @@ mod tests {
             on_behalf: Some(OnBehalf {
                 principal,
                 principal_level: AccountLevel::Confirmed,
+                unverified_organisation: false,
                 grants: vec![Grant {
                     delegation: crate::ids::DelegationId::new(),
                     principal,
