@@ -159,7 +159,7 @@ pub fn save_draft(
         return Err(stale(app.version));
     }
     let saved = app
-        .save_draft(form_data, now)
+        .save_draft(form_data, &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
     if !applications::update(tx, &saved, version, &service.name_ru)? {
         return Err(stale(version + 1));
