@@ -2,7 +2,7 @@
 //! transitions with who may fire each, the guards (service policy, appeal and restore
 //! windows, information-request due dates) and one pure function that applies an event.
 
-use chrono::TimeDelta;
+use chrono::{DurationRound, TimeDelta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -171,6 +171,8 @@ pub enum Event {
     RequestInfo {
         question: String,
         due_at: Instant,
+        /// The shortest time to answer, in days (config): see [`earliest_due`].
+        min_days: i64,
     },
     Respond {
         answer: String,
@@ -198,6 +200,7 @@ pub enum Event {
     },
     Extend {
         due_at: Instant,
+        min_days: i64,
         comment: Option<String>,
     },
 }
@@ -362,10 +365,17 @@ impl Application {
     }
 }
 
+/// Moscow time (UTC+3, without daylight saving since 2014): the agencies' calendar.
+const MOSCOW: TimeDelta = TimeDelta::hours(3);
+
 /// The earliest due date an information request (or its extension) may have at `now`:
-/// `min_days` calendar days, so an applicant always has time to answer.
+/// the start of the Moscow calendar day `min_days` days after today, so an applicant has
+/// that many calendar days to answer, and a client that asks for "now + N days" is not
+/// refused for the milliseconds its request took.
 pub fn earliest_due(now: Instant, min_days: i64) -> Instant {
-    now + TimeDelta::days(min_days)
+    let moscow = now + MOSCOW;
+    let midnight = moscow.duration_trunc(TimeDelta::days(1)).unwrap_or(moscow);
+    midnight - MOSCOW + TimeDelta::days(min_days)
 }
 
 /// Whether the applicant may start a new application prefilled from this one: the way
@@ -445,6 +455,20 @@ fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Ref
         });
     }
     Ok(text.to_string())
+}
+
+/// A due date the applicant can meet: in the future, and at least `min_days` away.
+fn due_date(due_at: Instant, min_days: i64, now: Instant) -> Result<(), (Reason, String)> {
+    if due_at <= now {
+        return Err((Reason::DueDateInPast, "The due date must be in the future.".into()));
+    }
+    if due_at < earliest_due(now, min_days) {
+        return Err((
+            Reason::DueDateTooSoon,
+            format!("Give the applicant at least {min_days} days to answer."),
+        ));
+    }
+    Ok(())
 }
 
 impl Application {
@@ -571,25 +595,31 @@ impl Application {
                 next.form_data = form_data;
             }
             Event::Take | Event::Expire => {}
-            Event::RequestInfo { question, due_at } => {
+            Event::RequestInfo {
+                question,
+                due_at,
+                min_days,
+            } => {
                 let question = required(&question, "A question", &allowed)?;
-                if due_at <= now {
-                    return refuse(
-                        Reason::DueDateInPast,
-                        "The due date must be in the future.".into(),
-                    );
-                }
+                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
+                    reason,
+                    message,
+                    allowed: allowed.clone(),
+                })?;
                 next.info_request = Some(question.clone());
                 next.info_due_at = Some(due_at);
                 comment = Some(question);
             }
-            Event::Extend { due_at, comment: note } => {
-                if due_at <= now {
-                    return refuse(
-                        Reason::DueDateInPast,
-                        "The due date must be in the future.".into(),
-                    );
-                }
+            Event::Extend {
+                due_at,
+                min_days,
+                comment: note,
+            } => {
+                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
+                    reason,
+                    message,
+                    allowed: allowed.clone(),
+                })?;
                 next.info_due_at = Some(due_at);
                 comment = Some(match note.filter(|n| !n.trim().is_empty()) {
                     Some(note) => format!("до {}: {}", due_at.format("%Y-%m-%d %H:%M UTC"), note.trim()),
@@ -736,6 +766,7 @@ mod tests {
             E::RequestInfo => Event::RequestInfo {
                 question: "Паспорт?".into(),
                 due_at: now + TimeDelta::days(5),
+                min_days: 3,
             },
             E::Respond => Event::Respond {
                 answer: "Вот".into()
@@ -759,6 +790,7 @@ mod tests {
             },
             E::Extend => Event::Extend {
                 due_at: now + TimeDelta::days(5),
+                min_days: 3,
                 comment: None,
             },
         }
@@ -943,8 +975,22 @@ mod tests {
         let past = Event::RequestInfo {
             question: "?".into(),
             due_at: now - TimeDelta::hours(1),
+            min_days: 3,
         };
         assert_eq!(code(&at(S::InReview), past, Officer), "due_date_in_past");
+        let soon = Event::RequestInfo {
+            question: "?".into(),
+            due_at: now + TimeDelta::seconds(2),
+            min_days: 3,
+        };
+        assert_eq!(code(&at(S::InReview), soon, Officer), "due_date_too_soon");
+        let extension = |days| Event::Extend {
+            due_at: now + TimeDelta::days(days),
+            min_days: 3,
+            comment: None,
+        };
+        assert_eq!(code(&at(S::Expired), extension(2), Officer), "due_date_too_soon");
+        assert!(at(S::Expired).apply(extension(3), Officer, &strict, now).is_ok());
         let mut final_rejection = at(S::Rejected);
         final_rejection.appeal_used = true;
         assert_eq!(
@@ -1056,6 +1102,20 @@ mod tests {
         let mut joint = at(S::Submitted);
         joint.signers = vec![joint.owner, AccountId::new()];
         assert!(!joint.next_steps(Applicant, &permissive(), now).contains(&E::Edit));
+    }
+
+    #[test]
+    fn the_minimum_counts_calendar_days_in_moscow() {
+        // 23:30 UTC on 1 Nov is 02:30 on 2 Nov in Moscow: three days on is 5 Nov, 00:00 MSK.
+        let late_evening = Utc.with_ymd_and_hms(2026, 11, 1, 23, 30, 0).unwrap();
+        assert_eq!(
+            earliest_due(late_evening, 3),
+            Utc.with_ymd_and_hms(2026, 11, 4, 21, 0, 0).unwrap()
+        );
+        assert_eq!(
+            earliest_due(t0(), 3),
+            Utc.with_ymd_and_hms(2026, 11, 3, 21, 0, 0).unwrap()
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod applications;
 mod audit;
 mod claims;
 mod delegation_bounds;
+mod deadlines;
 mod delegations;
 mod documents;
 mod edge;
