@@ -88,7 +88,7 @@ pub async fn queue(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "`invalid_transition`, or `signatures_missing` (with `missing_signers`): a joint application is taken only with the content every signer fixed at submission signed", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/take")]
