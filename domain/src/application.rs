@@ -460,7 +460,10 @@ fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Ref
 /// A due date the applicant can meet: in the future, and at least `min_days` away.
 fn due_date(due_at: Instant, min_days: i64, now: Instant) -> Result<(), (Reason, String)> {
     if due_at <= now {
-        return Err((Reason::DueDateInPast, "The due date must be in the future.".into()));
+        return Err((
+            Reason::DueDateInPast,
+            "The due date must be in the future.".into(),
+        ));
     }
     if due_at < earliest_due(now, min_days) {
         return Err((
@@ -483,7 +486,7 @@ impl Application {
         policy: &ServicePolicy,
         now: Instant,
     ) -> Result<Status, (Reason, String)> {
-        let from = self.from_status(kind, now);
+        let from = self.starting_status(kind, now);
         let Some(to) = table_target(from, kind, by) else {
             return Err((
                 Reason::InvalidTransition,
@@ -545,7 +548,7 @@ impl Application {
 
     /// The status an event of `kind` starts from: the effective one, except for the
     /// expiry job, which records what time has already decided.
-    fn from_status(&self, kind: EventKind, now: Instant) -> Status {
+    fn starting_status(&self, kind: EventKind, now: Instant) -> Status {
         if kind == EventKind::Expire {
             self.status
         } else {
@@ -571,7 +574,7 @@ impl Application {
         now: Instant,
     ) -> Result<Step, Refusal> {
         let kind = event.kind();
-        let from = self.from_status(kind, now);
+        let from = self.starting_status(kind, now);
         let allowed = || self.next_steps(by, policy, now);
         let refuse = |reason: Reason, message: String| {
             Err(Refusal {
@@ -691,7 +694,12 @@ impl Application {
     }
 
     /// Saving a draft's form is not a transition: only drafts change in place.
-    pub fn save_draft(&self, form_data: Value, policy: &ServicePolicy, now: Instant) -> Result<Application, Refusal> {
+    pub fn save_draft(
+        &self,
+        form_data: Value,
+        policy: &ServicePolicy,
+        now: Instant,
+    ) -> Result<Application, Refusal> {
         if self.status != Status::Draft {
             return Err(Refusal {
                 reason: Reason::NotADraft,
@@ -821,7 +829,10 @@ mod tests {
                             let refusal = result.unwrap_err();
                             assert_eq!(refusal.code(), "invalid_transition", "{status:?} {kind:?} {by:?}");
                             assert_eq!(refusal.allowed, app.next_steps(by, &permissive(), now));
-                            assert!(refusal.allowed.iter().all(|e| allowed_events(status, by).contains(e)));
+                            assert!(refusal
+                                .allowed
+                                .iter()
+                                .all(|e| allowed_events(status, by).contains(e)));
                         }
                         Some(target) => {
                             let step = result.unwrap_or_else(|r| panic!("{status:?} {kind:?} {by:?}: {r:?}"));
@@ -1127,11 +1138,17 @@ mod tests {
         let after = t0() + TimeDelta::days(3) + TimeDelta::seconds(2);
         assert_eq!(asked.effective_status(before), S::NeedsInfo);
         assert_eq!(asked.effective_status(after), S::Expired);
-        assert!(asked.apply(event(E::Respond, before), Applicant, &policy, before).is_ok());
-        let late = asked.apply(event(E::Respond, after), Applicant, &policy, after).unwrap_err();
+        assert!(asked
+            .apply(event(E::Respond, before), Applicant, &policy, before)
+            .is_ok());
+        let late = asked
+            .apply(event(E::Respond, after), Applicant, &policy, after)
+            .unwrap_err();
         assert_eq!(late.code(), "invalid_transition");
         assert_eq!(asked.next_steps(Officer, &policy, after), [E::Extend]);
-        let extended = asked.apply(event(E::Extend, after), Officer, &policy, after).unwrap();
+        let extended = asked
+            .apply(event(E::Extend, after), Officer, &policy, after)
+            .unwrap();
         assert_eq!((extended.from, extended.to), (S::Expired, S::NeedsInfo));
         assert!(extended
             .application

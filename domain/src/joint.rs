@@ -809,7 +809,11 @@ mod tests {
                 "{from:?} → {to:?}"
             );
         }
-        for (from, to) in [(None, Some(Viewer)), (Some(Contributor), Some(Viewer)), (Some(Viewer), None)] {
+        for (from, to) in [
+            (None, Some(Viewer)),
+            (Some(Contributor), Some(Viewer)),
+            (Some(Viewer), None),
+        ] {
             assert_eq!(check_signers_fixed(true, from, to), Ok(()));
         }
     }

@@ -155,10 +155,8 @@ impl ApplicationRow {
             rejection_reason: app.rejection_reason.clone(),
             result_note: app.result_note.clone(),
             search_text: search_text(app, service_name),
-            signers: serde_json::Value::from(
-                app.signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-            .to_string(),
+            signers: serde_json::Value::from(app.signers.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .to_string(),
             signed_hash: app.signed_hash.clone(),
         }
     }

@@ -16,8 +16,14 @@ fn in_days(app: &TestApp, days: i64, seconds: i64) -> String {
 
 async fn get(app: &TestApp, id: &str, token: &str) -> Value {
     json(
-        app.send(Method::GET, &format!("/api/v1/applications/{id}"), token, None, None)
-            .await,
+        app.send(
+            Method::GET,
+            &format!("/api/v1/applications/{id}"),
+            token,
+            None,
+            None,
+        )
+        .await,
         200,
     )
     .await
@@ -43,14 +49,19 @@ async fn an_expired_request_is_decided_by_time_and_has_a_way_out(backend: Backen
     // Two seconds to answer is no time at all: at least 3 days (KABINET_MIN_RESPONSE_DAYS).
     let hasty = problem(ask(in_days(&app, 0, 2)).await, 422).await;
     assert_eq!(
-        (hasty["errors"][0]["field"].clone(), hasty["errors"][0]["code"].clone()),
+        (
+            hasty["errors"][0]["field"].clone(),
+            hasty["errors"][0]["code"].clone()
+        ),
         (json!("due_at"), json!("due_date_too_soon"))
     );
     let asked = json(ask(in_days(&app, 3, 0)).await, 200).await;
     assert_eq!(asked["status"], "needs_info");
 
     // Two seconds past the due date, with no expiry job run: expired, and the answer is late.
-    app.state.clock.advance(chrono::Duration::days(3) + chrono::Duration::seconds(2));
+    app.state
+        .clock
+        .advance(chrono::Duration::days(3) + chrono::Duration::seconds(2));
     let seen = get(&app, &id, &token).await;
     assert_eq!(seen["status"], "expired");
     assert_eq!(seen["next_steps"], json!(["copy"]));
@@ -79,8 +90,16 @@ async fn an_expired_request_is_decided_by_time_and_has_a_way_out(backend: Backen
         .await;
     let copy = json(copy, 201).await;
     assert_eq!(
-        (copy["status"].clone(), copy["service_code"].clone(), copy["form_data"].clone()),
-        (json!("draft"), application["service_code"].clone(), application["form_data"].clone())
+        (
+            copy["status"].clone(),
+            copy["service_code"].clone(),
+            copy["form_data"].clone()
+        ),
+        (
+            json!("draft"),
+            application["service_code"].clone(),
+            application["form_data"].clone()
+        )
     );
     assert_ne!(copy["id"], application["id"]);
     let again = app
@@ -120,7 +139,14 @@ async fn an_expired_request_is_decided_by_time_and_has_a_way_out(backend: Backen
     let extended = json(extend(in_days(&app, 5, 0)).await, 200).await;
     assert_eq!(extended["status"], "needs_info");
     assert_eq!(extended["next_steps"], json!(["respond"]));
-    let answered = act(&app, &token, &extended, "respond", Some(json!({"answer": "Вот фото"}))).await;
+    let answered = act(
+        &app,
+        &token,
+        &extended,
+        "respond",
+        Some(json!({"answer": "Вот фото"})),
+    )
+    .await;
     assert_eq!(answered["status"], "in_review");
     // The job finds nothing left to expire.
     assert_eq!(
@@ -173,8 +199,18 @@ async fn hints_offer_only_what_is_accepted(backend: Backend) {
     let rejected = act(&app, &officer, &taken, "reject", Some(json!({"reason": "Нет"}))).await;
     assert_eq!(rejected["next_steps"], json!(["appeal"]));
     let appealed = act(&app, &token, &rejected, "appeal", Some(json!({"reason": "Есть"}))).await;
-    let last = act(&app, &officer, &appealed, "reject", Some(json!({"reason": "Всё равно нет"}))).await;
-    assert_eq!(get(&app, &s(&second["id"]), &token).await["next_steps"], json!([]));
+    let last = act(
+        &app,
+        &officer,
+        &appealed,
+        "reject",
+        Some(json!({"reason": "Всё равно нет"})),
+    )
+    .await;
+    assert_eq!(
+        get(&app, &s(&second["id"]), &token).await["next_steps"],
+        json!([])
+    );
     let again = app
         .send(
             Method::POST,

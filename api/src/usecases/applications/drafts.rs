@@ -199,7 +199,10 @@ pub fn save_draft(
             .audit(entry)
             .event(live_event(tx, &saved, "application.save_draft", acting)?);
     let warnings = forms.problems(&service, &saved.form_data);
-    Ok(Outcome::new(Shown::new(saved, warnings, &service.policy, now), effects))
+    Ok(Outcome::new(
+        Shown::new(saved, warnings, &service.policy, now),
+        effects,
+    ))
 }
 
 /// A representative's new application beyond the daily limit for a principal is not

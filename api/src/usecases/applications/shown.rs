@@ -16,7 +16,12 @@ pub struct Shown {
 }
 
 impl Shown {
-    pub fn new(application: Application, warnings: Vec<FieldProblem>, policy: &ServicePolicy, now: Instant) -> Shown {
+    pub fn new(
+        application: Application,
+        warnings: Vec<FieldProblem>,
+        policy: &ServicePolicy,
+        now: Instant,
+    ) -> Shown {
         let application = application.at(now);
         let next_steps = application.next_steps(Party::Applicant, policy, now);
         Shown {

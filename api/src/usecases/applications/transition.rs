@@ -15,9 +15,9 @@ use persistence::{applications, joint, DbConnection};
 use serde_json::json;
 
 use super::checks::{content_hash, precheck, signers_now};
-use super::shown::Shown;
 use super::load::load;
 use super::refusals::refused;
+use super::shown::Shown;
 use crate::concurrency::stale;
 use crate::error::ApiError;
 use crate::forms::FormValidators;

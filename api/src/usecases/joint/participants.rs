@@ -77,7 +77,8 @@ pub fn change_role(
         .into_iter()
         .find(|p| p.account == account)
         .ok_or_else(ApiError::not_found)?;
-    rules::check_signers_fixed(app.submitted_at.is_some(), Some(participant.role), Some(role)).map_err(refused)?;
+    rules::check_signers_fixed(app.submitted_at.is_some(), Some(participant.role), Some(role))
+        .map_err(refused)?;
     store::set_role(tx, id, account, role)?;
     let new_version = bump(tx, &app, now)?;
     let details = json!({ "account_id": account, "from": participant.role.as_str(), "to": role.as_str() });
