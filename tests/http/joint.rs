@@ -1118,6 +1118,19 @@ async fn the_signers_are_fixed_at_submission(backend: Backend) {
     let signed_hash = submitted["signed_content_hash"].clone();
     assert!(signed_hash.is_string(), "{submitted}");
     let fixed = |response: reqwest::Response| async move { problem(response, 409).await["code"].clone() };
+    // The seen case was on a service that lets applicants edit after submission: the
+    // admin allows it now, and still nothing changes what the signers signed.
+    app.state
+        .db
+        .write(|tx| -> Result<(), persistence::StoreError> {
+            if let Some(mut family) = persistence::catalog::find(tx, "test-family")? {
+                let version = family.version;
+                family.policy.editable_after_submit = true;
+                persistence::catalog::replace(tx, &family, version, app.state.clock.now())?;
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let v = current(app, path, &f.owner.token).await;
     let demote = app
@@ -1130,6 +1143,25 @@ async fn the_signers_are_fixed_at_submission(backend: Backend) {
         )
         .await;
     assert_eq!(fixed(demote).await, "participants_fixed");
+    let seen = json(app.send(Method::GET, path, &f.owner.token, None, None).await, 200).await;
+    assert!(
+        !seen["next_steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s == "edit"),
+        "{seen}"
+    );
+    let edit = app
+        .send(
+            Method::PATCH,
+            path,
+            &f.owner.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 3}})),
+        )
+        .await;
+    assert_eq!(fixed(edit).await, "signed_content_locked");
     let promote = app
         .send(
             Method::PATCH,
