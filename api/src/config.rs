@@ -96,6 +96,9 @@ pub struct Config {
     pub retention_notice_days: i64,
     /// Days an invitation to an application stays open (SPEC §4: 7).
     pub invitation_ttl_days: i64,
+    /// The shortest time, in calendar days, an applicant is given to answer an
+    /// information request (or its extension).
+    pub min_response_days: i64,
     /// Hours before a request's due date when its assignee is reminded.
     pub request_reminder_hours: i64,
     /// Hours an `Idempotency-Key` and its first answer are kept; a repeat after that
@@ -233,6 +236,7 @@ pub const KEYS: &[&str] = &[
     "orphan_grace_secs",
     "retention_notice_days",
     "invitation_ttl_days",
+    "min_response_days",
     "request_reminder_hours",
     "idempotency_ttl_hours",
     "stream_recheck_secs",
@@ -512,6 +516,7 @@ impl Config {
             orphan_grace_secs: source.positive("orphan_grace_secs", 3600, SECONDS)?,
             retention_notice_days: source.positive("retention_notice_days", 7, "a whole number of days")?,
             invitation_ttl_days: source.positive("invitation_ttl_days", 7, "a whole number of days")?,
+            min_response_days: source.positive("min_response_days", 3, "a whole number of days")?,
             request_reminder_hours: source.positive(
                 "request_reminder_hours",
                 24,

@@ -222,7 +222,8 @@ impl Action {
             EventKind::Cancel => Action::ApplicationsCancel,
             EventKind::Restore => Action::ApplicationsRestore,
             EventKind::Take => Action::ApplicationsTake,
-            EventKind::RequestInfo => Action::ApplicationsRequestInfo,
+            // Who may ask may also give more time to answer.
+            EventKind::RequestInfo | EventKind::Extend => Action::ApplicationsRequestInfo,
             EventKind::Approve | EventKind::Reject => Action::ApplicationsDecide,
             EventKind::Complete => Action::ApplicationsComplete,
             EventKind::Forward => Action::ApplicationsForward,

@@ -2,7 +2,7 @@
 //! transitions with who may fire each, the guards (service policy, appeal and restore
 //! windows, information-request due dates) and one pure function that applies an event.
 
-use chrono::TimeDelta;
+use chrono::{DurationRound, TimeDelta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -109,10 +109,12 @@ pub enum EventKind {
     Restore,
     Expire,
     Forward,
+    /// The agency gives the applicant more time to answer (also after the due date).
+    Extend,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Submit,
         EventKind::Edit,
         EventKind::Take,
@@ -126,6 +128,7 @@ impl EventKind {
         EventKind::Restore,
         EventKind::Expire,
         EventKind::Forward,
+        EventKind::Extend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,7 +152,8 @@ impl EventKind {
             | EventKind::Approve
             | EventKind::Reject
             | EventKind::Complete
-            | EventKind::Forward => Party::Officer,
+            | EventKind::Forward
+            | EventKind::Extend => Party::Officer,
             EventKind::Expire => Party::System,
         }
     }
@@ -167,6 +171,8 @@ pub enum Event {
     RequestInfo {
         question: String,
         due_at: Instant,
+        /// The shortest time to answer, in days (config): see [`earliest_due`].
+        min_days: i64,
     },
     Respond {
         answer: String,
@@ -192,6 +198,11 @@ pub enum Event {
         to_agency: String,
         comment: Option<String>,
     },
+    Extend {
+        due_at: Instant,
+        min_days: i64,
+        comment: Option<String>,
+    },
 }
 
 impl Event {
@@ -210,6 +221,7 @@ impl Event {
             Event::Restore => EventKind::Restore,
             Event::Expire => EventKind::Expire,
             Event::Forward { .. } => EventKind::Forward,
+            Event::Extend { .. } => EventKind::Extend,
         }
     }
 }
@@ -244,6 +256,9 @@ pub const TRANSITIONS: &[(Status, EventKind, Party, Status)] = &[
     (S::Submitted, E::Forward, Officer, S::Submitted),
     (S::Resubmitted, E::Forward, Officer, S::Submitted),
     (S::InReview, E::Forward, Officer, S::Submitted),
+    // An expired request is not a dead end: the agency may give more time.
+    (S::NeedsInfo, E::Extend, Officer, S::NeedsInfo),
+    (S::Expired, E::Extend, Officer, S::NeedsInfo),
 ];
 
 /// The table's target for `(from, event, by)`, if the table has the row.
@@ -288,6 +303,11 @@ pub struct Application {
     pub appeal_used: bool,
     pub rejection_reason: Option<String>,
     pub result_note: Option<String>,
+    /// Who had to sign, fixed at the first submission (empty: not a joint application).
+    /// Later role changes do not change it: everyone signed what the agency received.
+    pub signers: Vec<AccountId>,
+    /// The content hash every signer signed last (set at submission, renewed by an answer).
+    pub signed_hash: Option<String>,
 }
 
 impl Application {
@@ -319,8 +339,49 @@ impl Application {
             appeal_used: false,
             rejection_reason: None,
             result_note: None,
+            signers: vec![],
+            signed_hash: None,
         }
     }
+
+    /// The status that time gives the application: an information request past its due
+    /// date is `expired` whether or not the expiry job has run yet.
+    pub fn effective_status(&self, now: Instant) -> Status {
+        match (self.status, self.info_due_at) {
+            (Status::NeedsInfo, Some(due)) if due <= now => Status::Expired,
+            (status, _) => status,
+        }
+    }
+
+    /// The application as seen at `now` (see [`Application::effective_status`]).
+    pub fn at(mut self, now: Instant) -> Application {
+        self.status = self.effective_status(now);
+        self
+    }
+
+    /// Whether the content is fixed by the co-applicants' signatures.
+    pub fn is_joint(&self) -> bool {
+        !self.signers.is_empty()
+    }
+}
+
+/// Moscow time (UTC+3, without daylight saving since 2014): the agencies' calendar.
+const MOSCOW: TimeDelta = TimeDelta::hours(3);
+
+/// The earliest due date an information request (or its extension) may have at `now`:
+/// the start of the Moscow calendar day `min_days` days after today, so an applicant has
+/// that many calendar days to answer, and a client that asks for "now + N days" is not
+/// refused for the milliseconds its request took.
+pub fn earliest_due(now: Instant, min_days: i64) -> Instant {
+    let moscow = now + MOSCOW;
+    let midnight = moscow.duration_trunc(TimeDelta::days(1)).unwrap_or(moscow);
+    midnight - MOSCOW + TimeDelta::days(min_days)
+}
+
+/// Whether the applicant may start a new application prefilled from this one: the way
+/// out of an expired request (the old one stays as it is).
+pub fn may_copy(status: Status) -> bool {
+    status == Status::Expired
 }
 
 /// Why an event was refused. The wire code is the variant's snake_case name; the api
@@ -341,6 +402,11 @@ pub enum Reason {
     CommentRequired,
     DueDateInPast,
     SameAgency,
+    /// A due date closer than the minimum (see [`earliest_due`]).
+    DueDateTooSoon,
+    /// A joint application's content changes only when the agency asks (the co-applicants
+    /// signed what the agency received).
+    SignedContentLocked,
 }
 
 impl Reason {
@@ -391,7 +457,113 @@ fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Ref
     Ok(text.to_string())
 }
 
+/// A due date the applicant can meet: in the future, and at least `min_days` away.
+fn due_date(due_at: Instant, min_days: i64, now: Instant) -> Result<(), (Reason, String)> {
+    if due_at <= now {
+        return Err((
+            Reason::DueDateInPast,
+            "The due date must be in the future.".into(),
+        ));
+    }
+    if due_at < earliest_due(now, min_days) {
+        return Err((
+            Reason::DueDateTooSoon,
+            format!("Give the applicant at least {min_days} days to answer."),
+        ));
+    }
+    Ok(())
+}
+
 impl Application {
+    /// Whether `by` may fire an event of `kind` now, whatever its data: the table and
+    /// every guard that depends on the application, the service and time. Where it goes
+    /// when allowed. `apply` decides through this function and `next_steps` offers
+    /// exactly what it allows, so a hint never promises what a transition refuses.
+    pub fn guard(
+        &self,
+        kind: EventKind,
+        by: Party,
+        policy: &ServicePolicy,
+        now: Instant,
+    ) -> Result<Status, (Reason, String)> {
+        let from = self.starting_status(kind, now);
+        let Some(to) = table_target(from, kind, by) else {
+            return Err((
+                Reason::InvalidTransition,
+                format!(
+                    "Cannot {} an application that is {}.",
+                    kind.as_str(),
+                    from.as_str()
+                ),
+            ));
+        };
+        match kind {
+            EventKind::Edit if !policy.editable_after_submit => Err((
+                Reason::NotEditable,
+                "This service does not allow edits after submission.".into(),
+            )),
+            EventKind::Edit if self.is_joint() => Err((
+                Reason::SignedContentLocked,
+                "Every co-applicant signed what the agency received: it changes only when the agency asks for information.".into(),
+            )),
+            EventKind::Cancel if from == Status::InReview && !policy.cancellable_in_review => Err((
+                Reason::NotCancellable,
+                "This service does not allow cancelling during review.".into(),
+            )),
+            EventKind::Appeal if self.appeal_used => Err((
+                Reason::AppealUsed,
+                "The decision on the appeal is final.".into(),
+            )),
+            EventKind::Appeal
+                if now > self.decided_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.appeal_window_days) =>
+            {
+                Err((
+                    Reason::AppealWindowClosed,
+                    format!(
+                        "An appeal is possible within {} days of the decision.",
+                        policy.appeal_window_days
+                    ),
+                ))
+            }
+            EventKind::Restore
+                if now
+                    > self.cancelled_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.restore_window_days) =>
+            {
+                Err((
+                    Reason::RestoreWindowClosed,
+                    format!(
+                        "A restore is possible within {} days of the cancellation.",
+                        policy.restore_window_days
+                    ),
+                ))
+            }
+            EventKind::Restore => Ok(self.previous_status.unwrap_or(Status::Draft)),
+            EventKind::Expire if self.info_due_at.is_some_and(|due| due > now) => Err((
+                Reason::NotDue,
+                "The information request is not due yet.".into(),
+            )),
+            _ => Ok(to),
+        }
+    }
+
+    /// The status an event of `kind` starts from: the effective one, except for the
+    /// expiry job, which records what time has already decided.
+    fn starting_status(&self, kind: EventKind, now: Instant) -> Status {
+        if kind == EventKind::Expire {
+            self.status
+        } else {
+            self.effective_status(now)
+        }
+    }
+
+    /// The events `by` may fire now: exactly those [`Application::guard`] allows.
+    pub fn next_steps(&self, by: Party, policy: &ServicePolicy, now: Instant) -> Vec<EventKind> {
+        EventKind::ALL
+            .into_iter()
+            .filter(|kind| kind.party() == by && self.guard(*kind, by, policy, now).is_ok())
+            .collect()
+    }
+
     /// Applies `event` fired by `by` under `policy` at `now`. Pure: the caller stores the
     /// result (and its history entry) or answers the refusal.
     pub fn apply(
@@ -401,25 +573,21 @@ impl Application {
         policy: &ServicePolicy,
         now: Instant,
     ) -> Result<Step, Refusal> {
-        let allowed = allowed_events(self.status, by);
         let kind = event.kind();
+        let from = self.starting_status(kind, now);
+        let allowed = || self.next_steps(by, policy, now);
         let refuse = |reason: Reason, message: String| {
             Err(Refusal {
                 reason,
                 message,
-                allowed: allowed.clone(),
+                allowed: allowed(),
             })
         };
-        let Some(mut to) = table_target(self.status, kind, by) else {
-            return refuse(
-                Reason::InvalidTransition,
-                format!(
-                    "Cannot {} an application that is {}.",
-                    kind.as_str(),
-                    self.status.as_str()
-                ),
-            );
+        let to = match self.guard(kind, by, policy, now) {
+            Ok(to) => to,
+            Err((reason, message)) => return refuse(reason, message),
         };
+        let allowed = allowed();
         let mut next = self.clone();
         let mut comment = None;
         match event {
@@ -427,26 +595,39 @@ impl Application {
                 next.submitted_at = Some(now);
             }
             Event::Edit { form_data } => {
-                if !policy.editable_after_submit {
-                    return refuse(
-                        Reason::NotEditable,
-                        "This service does not allow edits after submission.".into(),
-                    );
-                }
                 next.form_data = form_data;
             }
-            Event::Take => {}
-            Event::RequestInfo { question, due_at } => {
+            Event::Take | Event::Expire => {}
+            Event::RequestInfo {
+                question,
+                due_at,
+                min_days,
+            } => {
                 let question = required(&question, "A question", &allowed)?;
-                if due_at <= now {
-                    return refuse(
-                        Reason::DueDateInPast,
-                        "The due date must be in the future.".into(),
-                    );
-                }
+                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
+                    reason,
+                    message,
+                    allowed: allowed.clone(),
+                })?;
                 next.info_request = Some(question.clone());
                 next.info_due_at = Some(due_at);
                 comment = Some(question);
+            }
+            Event::Extend {
+                due_at,
+                min_days,
+                comment: note,
+            } => {
+                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
+                    reason,
+                    message,
+                    allowed: allowed.clone(),
+                })?;
+                next.info_due_at = Some(due_at);
+                comment = Some(match note.filter(|n| !n.trim().is_empty()) {
+                    Some(note) => format!("до {}: {}", due_at.format("%Y-%m-%d %H:%M UTC"), note.trim()),
+                    None => format!("до {}", due_at.format("%Y-%m-%d %H:%M UTC")),
+                });
             }
             Event::Respond { answer } => {
                 comment = Some(required(&answer, "An answer", &allowed)?);
@@ -455,13 +636,13 @@ impl Application {
             }
             Event::Approve { comment: note } => {
                 next.decided_at = Some(now);
-                next.appeal_used = self.status == Status::Appealed;
+                next.appeal_used = from == Status::Appealed;
                 comment = note.filter(|n| !n.trim().is_empty());
             }
             Event::Reject { reason } => {
                 let reason = required(&reason, "A reason", &allowed)?;
                 next.decided_at = Some(now);
-                next.appeal_used = self.status == Status::Appealed;
+                next.appeal_used = from == Status::Appealed;
                 next.rejection_reason = Some(reason.clone());
                 comment = Some(reason);
             }
@@ -471,51 +652,16 @@ impl Application {
                 comment = Some(result);
             }
             Event::Appeal { reason } => {
-                if self.appeal_used {
-                    return refuse(Reason::AppealUsed, "The decision on the appeal is final.".into());
-                }
-                let decided = self.decided_at.unwrap_or(self.updated_at);
-                if now > decided + TimeDelta::days(policy.appeal_window_days) {
-                    return refuse(
-                        Reason::AppealWindowClosed,
-                        format!(
-                            "An appeal is possible within {} days of the decision.",
-                            policy.appeal_window_days
-                        ),
-                    );
-                }
                 comment = Some(required(&reason, "A reason", &allowed)?);
             }
             Event::Cancel { reason } => {
-                if self.status == Status::InReview && !policy.cancellable_in_review {
-                    return refuse(
-                        Reason::NotCancellable,
-                        "This service does not allow cancelling during review.".into(),
-                    );
-                }
-                next.previous_status = Some(self.status);
+                next.previous_status = Some(from);
                 next.cancelled_at = Some(now);
                 comment = reason.filter(|r| !r.trim().is_empty());
             }
             Event::Restore => {
-                let cancelled = self.cancelled_at.unwrap_or(self.updated_at);
-                if now > cancelled + TimeDelta::days(policy.restore_window_days) {
-                    return refuse(
-                        Reason::RestoreWindowClosed,
-                        format!(
-                            "A restore is possible within {} days of the cancellation.",
-                            policy.restore_window_days
-                        ),
-                    );
-                }
-                to = self.previous_status.unwrap_or(Status::Draft);
                 next.previous_status = None;
                 next.cancelled_at = None;
-            }
-            Event::Expire => {
-                if self.info_due_at.is_some_and(|due| due > now) {
-                    return refuse(Reason::NotDue, "The information request is not due yet.".into());
-                }
             }
             Event::Forward {
                 to_agency,
@@ -541,19 +687,24 @@ impl Application {
         Ok(Step {
             application: next,
             event: kind,
-            from: self.status,
+            from,
             to,
             comment,
         })
     }
 
     /// Saving a draft's form is not a transition: only drafts change in place.
-    pub fn save_draft(&self, form_data: Value, now: Instant) -> Result<Application, Refusal> {
+    pub fn save_draft(
+        &self,
+        form_data: Value,
+        policy: &ServicePolicy,
+        now: Instant,
+    ) -> Result<Application, Refusal> {
         if self.status != Status::Draft {
             return Err(Refusal {
                 reason: Reason::NotADraft,
                 message: "Only drafts are saved in place; after submission an edit resubmits.".into(),
-                allowed: allowed_events(self.status, Party::Applicant),
+                allowed: self.next_steps(Party::Applicant, policy, now),
             });
         }
         let mut next = self.clone();
@@ -603,7 +754,12 @@ mod tests {
         app.previous_status = (status == Status::Cancelled).then_some(Status::Submitted);
         app.decided_at = Some(t0());
         app.cancelled_at = Some(t0());
-        app.info_due_at = Some(t0());
+        // Expired applications were asked and not answered in time; the others are not due.
+        app.info_due_at = Some(if status == Status::Expired {
+            t0()
+        } else {
+            t0() + TimeDelta::days(30)
+        });
         app
     }
 
@@ -618,6 +774,7 @@ mod tests {
             E::RequestInfo => Event::RequestInfo {
                 question: "Паспорт?".into(),
                 due_at: now + TimeDelta::days(5),
+                min_days: 3,
             },
             E::Respond => Event::Respond {
                 answer: "Вот".into()
@@ -639,6 +796,11 @@ mod tests {
                 to_agency: "fns".into(),
                 comment: None,
             },
+            E::Extend => Event::Extend {
+                due_at: now + TimeDelta::days(5),
+                min_days: 3,
+                comment: None,
+            },
         }
     }
 
@@ -657,12 +819,20 @@ mod tests {
         for status in Status::ALL {
             for kind in EventKind::ALL {
                 for by in [Applicant, Officer, System] {
-                    let result = at(status).apply(event(kind, now), by, &permissive(), now);
+                    let mut app = at(status);
+                    if kind == E::Expire {
+                        app.info_due_at = Some(t0());
+                    }
+                    let result = app.apply(event(kind, now), by, &permissive(), now);
                     match table_target(status, kind, by) {
                         None => {
                             let refusal = result.unwrap_err();
                             assert_eq!(refusal.code(), "invalid_transition", "{status:?} {kind:?} {by:?}");
-                            assert_eq!(refusal.allowed, allowed_events(status, by));
+                            assert_eq!(refusal.allowed, app.next_steps(by, &permissive(), now));
+                            assert!(refusal
+                                .allowed
+                                .iter()
+                                .all(|e| allowed_events(status, by).contains(e)));
                         }
                         Some(target) => {
                             let step = result.unwrap_or_else(|r| panic!("{status:?} {kind:?} {by:?}: {r:?}"));
@@ -731,7 +901,9 @@ mod tests {
                 "not_a_draft",
                 "comment_required",
                 "due_date_in_past",
-                "same_agency"
+                "same_agency",
+                "due_date_too_soon",
+                "signed_content_locked"
             ]
         );
     }
@@ -814,8 +986,22 @@ mod tests {
         let past = Event::RequestInfo {
             question: "?".into(),
             due_at: now - TimeDelta::hours(1),
+            min_days: 3,
         };
         assert_eq!(code(&at(S::InReview), past, Officer), "due_date_in_past");
+        let soon = Event::RequestInfo {
+            question: "?".into(),
+            due_at: now + TimeDelta::seconds(2),
+            min_days: 3,
+        };
+        assert_eq!(code(&at(S::InReview), soon, Officer), "due_date_too_soon");
+        let extension = |days| Event::Extend {
+            due_at: now + TimeDelta::days(days),
+            min_days: 3,
+            comment: None,
+        };
+        assert_eq!(code(&at(S::Expired), extension(2), Officer), "due_date_too_soon");
+        assert!(at(S::Expired).apply(extension(3), Officer, &strict, now).is_ok());
         let mut final_rejection = at(S::Rejected);
         final_rejection.appeal_used = true;
         assert_eq!(
@@ -880,6 +1066,133 @@ mod tests {
         assert!(!app.is_overdue(&policy, t0() + TimeDelta::days(11)));
     }
 
+    /// An event of `kind` with data the guards accept for `app` (a forward goes elsewhere).
+    fn valid_event(kind: EventKind, app: &Application, now: Instant) -> Event {
+        match kind {
+            E::Forward => Event::Forward {
+                to_agency: if app.agency_code == "fns" { "mvd" } else { "fns" }.into(),
+                comment: None,
+            },
+            _ => event(kind, now),
+        }
+    }
+
+    fn any_policy() -> impl Strategy<Value = ServicePolicy> {
+        (any::<bool>(), any::<bool>(), 1..40i64, 1..40i64).prop_map(|(edit, cancel, appeal, restore)| {
+            ServicePolicy {
+                editable_after_submit: edit,
+                cancellable_in_review: cancel,
+                appeal_window_days: appeal,
+                restore_window_days: restore,
+                ..ServicePolicy::default()
+            }
+        })
+    }
+
+    /// The seen lies: `appeal` after the final decision, `edit` where the service forbids
+    /// it, and `restore` offered in the refusal that says the restore window closed.
+    #[test]
+    fn hints_do_not_offer_what_is_refused() {
+        let now = t0() + TimeDelta::days(1);
+        let mut final_rejection = at(S::Rejected);
+        final_rejection.appeal_used = true;
+        assert!(!final_rejection
+            .next_steps(Applicant, &permissive(), now)
+            .contains(&E::Appeal));
+        let strict = ServicePolicy {
+            editable_after_submit: false,
+            ..ServicePolicy::default()
+        };
+        assert_eq!(at(S::Submitted).next_steps(Applicant, &strict, now), [E::Cancel]);
+        let late = t0() + TimeDelta::days(31);
+        let refusal = at(S::Cancelled)
+            .apply(Event::Restore, Applicant, &permissive(), late)
+            .unwrap_err();
+        assert_eq!(refusal.code(), "restore_window_closed");
+        assert!(!refusal.allowed.contains(&E::Restore), "{:?}", refusal.allowed);
+        let mut joint = at(S::Submitted);
+        joint.signers = vec![joint.owner, AccountId::new()];
+        assert!(!joint.next_steps(Applicant, &permissive(), now).contains(&E::Edit));
+    }
+
+    #[test]
+    fn the_minimum_counts_calendar_days_in_moscow() {
+        // 23:30 UTC on 1 Nov is 02:30 on 2 Nov in Moscow: three days on is 5 Nov, 00:00 MSK.
+        let late_evening = Utc.with_ymd_and_hms(2026, 11, 1, 23, 30, 0).unwrap();
+        assert_eq!(
+            earliest_due(late_evening, 3),
+            Utc.with_ymd_and_hms(2026, 11, 4, 21, 0, 0).unwrap()
+        );
+        assert_eq!(
+            earliest_due(t0(), 3),
+            Utc.with_ymd_and_hms(2026, 11, 3, 21, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_unanswered_request_expires_with_time_and_the_agency_may_extend() {
+        let mut asked = at(S::NeedsInfo);
+        asked.info_due_at = Some(t0() + TimeDelta::days(3));
+        let policy = ServicePolicy::default();
+        let before = t0() + TimeDelta::days(3) - TimeDelta::seconds(1);
+        let after = t0() + TimeDelta::days(3) + TimeDelta::seconds(2);
+        assert_eq!(asked.effective_status(before), S::NeedsInfo);
+        assert_eq!(asked.effective_status(after), S::Expired);
+        assert!(asked
+            .apply(event(E::Respond, before), Applicant, &policy, before)
+            .is_ok());
+        let late = asked
+            .apply(event(E::Respond, after), Applicant, &policy, after)
+            .unwrap_err();
+        assert_eq!(late.code(), "invalid_transition");
+        assert_eq!(asked.next_steps(Officer, &policy, after), [E::Extend]);
+        let extended = asked
+            .apply(event(E::Extend, after), Officer, &policy, after)
+            .unwrap();
+        assert_eq!((extended.from, extended.to), (S::Expired, S::NeedsInfo));
+        assert!(extended
+            .application
+            .apply(event(E::Respond, after), Applicant, &policy, after)
+            .is_ok());
+        assert!(may_copy(S::Expired) && !may_copy(S::NeedsInfo));
+    }
+
+    proptest! {
+        /// Hints tell the truth: along random histories (random services, random pauses),
+        /// every step offered to a party is accepted with valid data, every step not
+        /// offered is refused, and a refusal's context lists exactly what is offered.
+        #[test]
+        fn every_offered_step_is_accepted_and_every_refused_one_is_not_offered(
+            policy in any_policy(),
+            joint in any::<bool>(),
+            events in proptest::collection::vec((0..EventKind::ALL.len(), 0..24 * 40i64), 0..50),
+        ) {
+            let mut app = draft();
+            if joint {
+                app.signers = vec![app.owner, AccountId::new()];
+            }
+            let mut now = t0();
+            for (index, pause_hours) in events {
+                now += TimeDelta::hours(pause_hours);
+                for kind in EventKind::ALL {
+                    let by = kind.party();
+                    let offered = app.next_steps(by, &policy, now);
+                    match app.apply(valid_event(kind, &app, now), by, &policy, now) {
+                        Ok(_) => prop_assert!(offered.contains(&kind), "{:?} accepted, not offered", kind),
+                        Err(refusal) => {
+                            prop_assert!(!offered.contains(&kind), "{:?} offered, refused: {:?}", kind, refusal);
+                            prop_assert_eq!(refusal.allowed, offered);
+                        }
+                    }
+                }
+                let kind = EventKind::ALL[index];
+                if let Ok(step) = app.apply(valid_event(kind, &app, now), kind.party(), &policy, now) {
+                    app = step.application;
+                }
+            }
+        }
+    }
+
     fn any_event() -> impl Strategy<Value = (EventKind, Party)> {
         (0..EventKind::ALL.len(), 0..3usize)
             .prop_map(|(e, p)| (EventKind::ALL[e], [Applicant, Officer, System][p]))
@@ -897,7 +1210,7 @@ mod tests {
             let mut before_cancel = None;
             for (kind, by) in events {
                 now += TimeDelta::hours(1);
-                let was = app.status;
+                let was = if kind == E::Expire { app.status } else { app.effective_status(now) };
                 match app.apply(event(kind, now), by, &permissive(), now) {
                     Ok(step) => {
                         history += 1;
@@ -912,7 +1225,7 @@ mod tests {
                         if kind == E::Cancel {
                             before_cancel = Some(was);
                         }
-                        prop_assert!(!matches!(was, S::Completed | S::Expired), "left a terminal state");
+                        prop_assert!(was != S::Completed, "left a terminal state");
                         app = step.application;
                     }
                     Err(refusal) => prop_assert!(!refusal.code().is_empty()),

@@ -134,6 +134,9 @@ pub enum Refusal {
     DocTypeRequired,
     /// A comment is 1 to [`COMMENT_MAX_LENGTH`] characters.
     CommentLength,
+    /// After submission nobody becomes or stops being a co-applicant (see
+    /// [`check_signers_fixed`]).
+    ParticipantsFixed,
 }
 
 impl Refusal {
@@ -153,6 +156,7 @@ impl Refusal {
             Refusal::DueDateInPast => "due_date_in_past",
             Refusal::DocTypeRequired => "required",
             Refusal::CommentLength => "invalid_value",
+            Refusal::ParticipantsFixed => "participants_fixed",
         }
     }
 
@@ -170,7 +174,8 @@ impl Refusal {
             | Refusal::AlreadyParticipant
             | Refusal::AlreadyInvited
             | Refusal::NotSignable
-            | Refusal::AlreadySigned => None,
+            | Refusal::AlreadySigned
+            | Refusal::ParticipantsFixed => None,
         }
     }
 
@@ -192,6 +197,9 @@ impl Refusal {
             Refusal::DueDateInPast => "The due date must be in the future.",
             Refusal::DocTypeRequired => "Say which document is asked for.",
             Refusal::CommentLength => "1 to 4000 characters.",
+            Refusal::ParticipantsFixed => {
+                "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now."
+            }
         }
     }
 }
@@ -381,6 +389,24 @@ pub fn required_signers(owner: AccountId, participants: &[(AccountId, Participan
         return vec![];
     }
     std::iter::once(owner).chain(co_applicants).collect()
+}
+
+/// Whether a participant may go from role `from` to role `to` (`None`: not on the
+/// application). Once the application was submitted, the signers are fixed with what
+/// the agency received: nobody becomes or stops being a co-applicant (by an invitation,
+/// a role change, a removal or leaving). Contributors and viewers, who do not sign, may
+/// still come and go. Chosen over reopening signing as a new version: one rule, and the
+/// agency never holds content signed by a set of people that changed under it.
+pub fn check_signers_fixed(
+    submitted: bool,
+    from: Option<ParticipantRole>,
+    to: Option<ParticipantRole>,
+) -> Result<(), Refusal> {
+    let signs = |role: Option<ParticipantRole>| role == Some(ParticipantRole::CoApplicant);
+    if submitted && signs(from) != signs(to) {
+        return Err(Refusal::ParticipantsFixed);
+    }
+    Ok(())
 }
 
 /// Whether participants sign in `status`: while the content may still change before it
@@ -764,6 +790,32 @@ mod tests {
         let (me, other) = (AccountId::new(), AccountId::new());
         assert_eq!(removal(me, me), Action::ParticipationLeave);
         assert_eq!(removal(other, me), Action::ParticipantsManage);
+    }
+
+    #[test]
+    fn signers_are_fixed_at_submission() {
+        use ParticipantRole::{CoApplicant, Contributor, Viewer};
+        let changes = [
+            (None, Some(CoApplicant)),
+            (Some(CoApplicant), None),
+            (Some(CoApplicant), Some(Viewer)),
+            (Some(Viewer), Some(CoApplicant)),
+        ];
+        for (from, to) in changes {
+            assert_eq!(check_signers_fixed(false, from, to), Ok(()));
+            assert_eq!(
+                check_signers_fixed(true, from, to).map_err(Refusal::code),
+                Err("participants_fixed"),
+                "{from:?} → {to:?}"
+            );
+        }
+        for (from, to) in [
+            (None, Some(Viewer)),
+            (Some(Contributor), Some(Viewer)),
+            (Some(Viewer), None),
+        ] {
+            assert_eq!(check_signers_fixed(true, from, to), Ok(()));
+        }
     }
 
     #[test]

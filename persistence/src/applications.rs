@@ -37,6 +37,8 @@ struct ApplicationRow {
     rejection_reason: Option<String>,
     result_note: Option<String>,
     search_text: String,
+    signers: String,
+    signed_hash: Option<String>,
 }
 
 /// A row as lists read it: everything but the form and the search text, which can be
@@ -62,6 +64,8 @@ struct ListedRow {
     appeal_used: bool,
     rejection_reason: Option<String>,
     result_note: Option<String>,
+    signers: String,
+    signed_hash: Option<String>,
 }
 
 impl TryFrom<ListedRow> for Application {
@@ -89,6 +93,8 @@ impl TryFrom<ListedRow> for Application {
             appeal_used: r.appeal_used,
             rejection_reason: r.rejection_reason,
             result_note: r.result_note,
+            signers: signers(&r.signers)?,
+            signed_hash: r.signed_hash,
         })
     }
 }
@@ -149,8 +155,17 @@ impl ApplicationRow {
             rejection_reason: app.rejection_reason.clone(),
             result_note: app.result_note.clone(),
             search_text: search_text(app, service_name),
+            signers: serde_json::Value::from(app.signers.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .to_string(),
+            signed_hash: app.signed_hash.clone(),
         }
     }
+}
+
+/// The fixed signers, stored as a JSON list of account ids.
+fn signers(text: &str) -> Result<Vec<AccountId>, StoreError> {
+    let ids: Vec<String> = serde_json::from_str(text).map_err(|e| StoreError::corrupt("applications", e))?;
+    ids.iter().map(|id| parse_id("applications", id)).collect()
 }
 
 fn status(text: &str) -> Result<Status, StoreError> {
@@ -183,6 +198,8 @@ impl TryFrom<ApplicationRow> for Application {
             appeal_used: r.appeal_used,
             rejection_reason: r.rejection_reason,
             result_note: r.result_note,
+            signers: signers(&r.signers)?,
+            signed_hash: r.signed_hash,
         })
     }
 }

@@ -228,6 +228,8 @@ diesel::table! {
         rejection_reason -> Nullable<Text>,
         result_note -> Nullable<Text>,
         search_text -> Text,
+        signers -> Text,
+        signed_hash -> Nullable<Text>,
     }
 }
 

@@ -8,16 +8,16 @@ use serde_json::{json, Value};
 use crate::db_test;
 use crate::support::{json, problem, Backend, TestApp};
 
-fn s(v: &Value) -> String {
+pub(crate) fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn version(v: &Value) -> i64 {
+pub(crate) fn version(v: &Value) -> i64 {
     v["version"].as_i64().unwrap_or_default()
 }
 
 /// An app whose sessions outlive the month its tests travel forward with the clock.
-async fn spawn_for_time_travel(backend: Backend) -> TestApp {
+pub(crate) async fn spawn_for_time_travel(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |s| {
         s.set("access_token_ttl_secs", "7776000")
             .set("refresh_token_ttl_days", "90")
@@ -26,7 +26,7 @@ async fn spawn_for_time_travel(backend: Backend) -> TestApp {
 }
 
 /// POSTs `action` on application `v` as `token`, at `v`'s version, expecting 200.
-async fn act(app: &TestApp, token: &str, v: &Value, action: &str, body: Option<Value>) -> Value {
+pub(crate) async fn act(app: &TestApp, token: &str, v: &Value, action: &str, body: Option<Value>) -> Value {
     let path = format!("/api/v1/applications/{}/{action}", s(&v["id"]));
     json(
         app.send(Method::POST, &path, token, Some(version(v)), body).await,
@@ -42,7 +42,7 @@ async fn rejected(app: &TestApp, officer: &str, v: Value) -> Value {
 }
 
 /// A submitted application of a fresh confirmed citizen: (token, application).
-async fn submitted(app: &TestApp) -> (String, Value) {
+pub(crate) async fn submitted(app: &TestApp) -> (String, Value) {
     let (_, _, token) = app.confirmed_citizen().await;
     let draft = json(
         app.send(Method::POST, "/api/v1/applications", &token, None, Some(json!({
@@ -955,7 +955,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
         200,
     )
     .await;
-    let due = (app.state.clock.now() + chrono::TimeDelta::days(1)).to_rfc3339();
+    let due = (app.state.clock.now() + chrono::TimeDelta::days(3)).to_rfc3339();
     json(
         app.send(
             Method::POST,
@@ -973,7 +973,7 @@ async fn unanswered_information_requests_expire(backend: Backend) {
         Some(0),
         "not due yet"
     );
-    app.state.clock.advance(chrono::Duration::days(2));
+    app.state.clock.advance(chrono::Duration::days(4));
     assert_eq!(
         api::jobs::expire_information_requests(&app.state.db, app.state.clock.now()).ok(),
         Some(1)

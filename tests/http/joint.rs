@@ -1098,3 +1098,132 @@ async fn a_joint_application_changes_after_submission_only_when_asked(backend: B
     assert_eq!(json(answered, 200).await["status"], "in_review");
 }
 db_test!(a_joint_application_changes_after_submission_only_when_asked);
+
+/// Who signs is fixed at submission (issue 15, item 1): afterwards nobody becomes or stops
+/// being a co-applicant — not by a role change, a removal, leaving, a new invitation or
+/// one accepted late — and the officer takes the content everyone signed.
+async fn the_signers_are_fixed_at_submission(backend: Backend) {
+    let f = signed_family(backend).await;
+    let (app, path) = (&f.app, &f.path);
+    // Sent before submission, answered after: still no way in as a signer.
+    let late_joiner = member(app, citizen(true)).await;
+    invite(
+        app,
+        path,
+        &f.owner,
+        json!({"email": late_joiner.email, "role": "co_applicant"}),
+    )
+    .await;
+    let submitted = submit(&f).await;
+    let signed_hash = submitted["signed_content_hash"].clone();
+    assert!(signed_hash.is_string(), "{submitted}");
+    let fixed = |response: reqwest::Response| async move { problem(response, 409).await["code"].clone() };
+    // The seen case was on a service that lets applicants edit after submission: the
+    // admin allows it now, and still nothing changes what the signers signed.
+    app.state
+        .db
+        .write(|tx| -> Result<(), persistence::StoreError> {
+            if let Some(mut family) = persistence::catalog::find(tx, "test-family")? {
+                let version = family.version;
+                family.policy.editable_after_submit = true;
+                persistence::catalog::replace(tx, &family, version, app.state.clock.now())?;
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let v = current(app, path, &f.owner.token).await;
+    let demote = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/participants/{}", f.spouse.id),
+            &f.owner.token,
+            Some(v),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(fixed(demote).await, "participants_fixed");
+    let seen = json(app.send(Method::GET, path, &f.owner.token, None, None).await, 200).await;
+    assert!(
+        !seen["next_steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s == "edit"),
+        "{seen}"
+    );
+    let edit = app
+        .send(
+            Method::PATCH,
+            path,
+            &f.owner.token,
+            Some(v),
+            Some(json!({"form_data": {"members": 3}})),
+        )
+        .await;
+    assert_eq!(fixed(edit).await, "signed_content_locked");
+    let promote = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/participants/{}", f.viewer.id),
+            &f.owner.token,
+            Some(v),
+            Some(json!({"role": "co_applicant"})),
+        )
+        .await;
+    assert_eq!(fixed(promote).await, "participants_fixed");
+    for (token, who) in [(&f.owner.token, &f.spouse.id), (&f.spouse.token, &f.spouse.id)] {
+        let removal = app
+            .send(
+                Method::DELETE,
+                &format!("{path}/participants/{who}"),
+                token,
+                Some(v),
+                None,
+            )
+            .await;
+        assert_eq!(fixed(removal).await, "participants_fixed");
+    }
+    let invitation = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &f.owner.token,
+            None,
+            Some(json!({"email": "late.co-applicant@example.ru", "role": "co_applicant"})),
+        )
+        .await;
+    assert_eq!(fixed(invitation).await, "participants_fixed");
+    assert_eq!(fixed(accept(&f, &late_joiner).await).await, "participants_fixed");
+    // Those who do not sign may still come and go.
+    let v = current(app, path, &f.owner.token).await;
+    let gone = app
+        .send(
+            Method::DELETE,
+            &format!("{path}/participants/{}", f.viewer.id),
+            &f.owner.token,
+            Some(v),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status().as_u16(), 204);
+
+    // The officer takes it and sees the version everyone signed.
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let v = current(app, path, &officer).await;
+    let taken = json(
+        app.send(Method::POST, &format!("{path}/take"), &officer, Some(v), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(taken["signed_content_hash"], signed_hash);
+    let sheet = json(
+        app.send(Method::GET, &format!("{path}/signatures"), &officer, None, None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(sheet["content_hash"], signed_hash);
+}
+db_test!(the_signers_are_fixed_at_submission);

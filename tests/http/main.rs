@@ -6,6 +6,7 @@ mod support;
 mod applications;
 mod audit;
 mod claims;
+mod deadlines;
 mod delegation_bounds;
 mod delegations;
 mod documents;

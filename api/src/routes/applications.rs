@@ -90,13 +90,59 @@ pub async fn create(
 fn started_answer(started: Started) -> Result<Answer, ApiError> {
     match started {
         Started::Held(held) => Answer::accepted(&ConfirmationView::of(&held)),
-        Started::Draft(draft, warnings) => {
-            let view = ApplicationView::of(&draft, warnings);
+        Started::Draft(shown) => {
+            let view = ApplicationView::of(&shown);
             Ok(Answer::created(&view)?
                 .version(view.version)
                 .location(format!("/api/v1/applications/{}", view.id)))
         }
     }
+}
+
+/// Start again from an expired application: a new draft of the same service with the
+/// same form (not its attachments), for the same owner. The old application stays
+/// `expired`. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(
+    tag = "applications",
+    operation_id = "copyApplication",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), IdempotencyKey),
+    responses(
+        (status = 201, description = "The new draft, prefilled", body = ApplicationView, headers(("ETag" = String), ("Location" = String)),
+            example = json!({"id": "0193a8f0-7777-7a2b-9c3d-4e5f6a7b8c9d", "number": null, "service_code": "passport-replacement", "agency_code": "mvd", "owner_id": "0193a8f0-0000-7000-8000-000000000001", "status": "draft", "status_label": "Черновик", "form_data": {"reason": "age_45"}, "version": 1, "created_at": "2026-12-10T09:00:00Z", "updated_at": "2026-12-10T09:00:00Z", "submitted_at": null, "decided_at": null, "info_request": null, "info_due_at": null, "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["submit", "cancel"], "signed_content_hash": null})),
+        (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = ConfirmationView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "`not_copyable`: only an `expired` application is copied (context: `status`)", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:not_copyable", "title": "Conflict", "status": 409, "detail": "Only an application whose information request expired is started again from a copy.", "code": "not_copyable", "context": {"status": "in_review"}})),
+    )
+)]
+#[post("/applications/{id}/copy")]
+pub async fn copy(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let key = Idempotency::of(&req, &actor, &id.to_string())?;
+    let acting = Acting::from(&actor);
+    let (forms, pii) = (state.forms.clone(), state.pii.clone());
+    let daily_limit = state.config.representative_daily_applications;
+    let answer = state
+        .run(move |tx, now| {
+            idempotency::once(tx, key.as_ref(), now, |tx| {
+                let drafting = Drafting {
+                    forms: &forms,
+                    pii: &pii,
+                    daily_limit,
+                };
+                let (started, effects) = cases::copy(tx, &drafting, &acting, id, now)?.into_parts();
+                Ok(Outcome::new(started_answer(started)?, effects))
+            })
+        })
+        .await?;
+    Ok(answer.respond())
 }
 
 /// One application.
@@ -112,10 +158,10 @@ fn started_answer(started: Started) -> Result<Answer, ApiError> {
 #[get("/applications/{id}")]
 pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
     let (acting, id, forms) = (Acting::from(&actor), id.into_inner(), state.forms.clone());
-    let (app, warnings) = state
+    let shown = state
         .query(move |c, now| cases::reads::one(c, &forms, &acting, id, now))
         .await?;
-    Ok(respond(&app, warnings))
+    Ok(respond(&shown))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -153,10 +199,10 @@ pub async fn patch_one(
         version: version.0,
         form_data: body.into_inner().form_data,
     };
-    let (app, warnings) = state
+    let shown = state
         .run(move |tx, now| cases::change_form(tx, &forms, &acting, input, now))
         .await?;
-    Ok(respond(&app, warnings))
+    Ok(respond(&shown))
 }
 
 /// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).

@@ -2,14 +2,14 @@
 //! officer's routes: the use case decides which party the event belongs to.
 
 use actix_web::HttpResponse;
-use domain::application::{Application, Event};
+use domain::application::Event;
 use domain::ids::ApplicationId;
 
 use crate::auth::Actor;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::state::State;
-use crate::usecases::applications::{self as cases, Fire};
+use crate::usecases::applications::{self as cases, Fire, Shown};
 use crate::usecases::Acting;
 use crate::views::applications::respond;
 
@@ -27,8 +27,8 @@ pub async fn fire_event(
         version: version.0,
         event,
     };
-    let app: Application = state
+    let shown: Shown = state
         .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
         .await?;
-    Ok(respond(&app, vec![]))
+    Ok(respond(&shown))
 }

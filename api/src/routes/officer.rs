@@ -88,7 +88,7 @@ pub async fn queue(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "`invalid_transition`, or `signatures_missing` (with `missing_signers`): a joint application is taken only with the content every signer fixed at submission signed", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/take")]
@@ -105,7 +105,8 @@ pub async fn take(
 #[schema(example = json!({"question": "Приложите фотографию 35×45 мм", "due_at": "2026-12-01T21:00:00Z"}))]
 pub struct InfoRequest {
     pub question: String,
-    /// When the answer is due; past it the application expires.
+    /// When the answer is due: at least `KABINET_MIN_RESPONSE_DAYS` (3) days from now;
+    /// past it the application is `expired` at once (whether or not a job has run).
     pub due_at: DateTime<Utc>,
 }
 
@@ -119,6 +120,7 @@ pub struct InfoRequest {
     responses(
         (status = 200, description = "Waiting for the applicant", body = ApplicationView),
         (status = 409, response = crate::openapi::Conflict),
+        (status = 422, description = "`comment_required`, `due_date_in_past`, or `due_date_too_soon` (closer than `KABINET_MIN_RESPONSE_DAYS` days)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/request-info")]
@@ -130,7 +132,59 @@ pub async fn request_info(
     body: Json<InfoRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let InfoRequest { question, due_at } = body.into_inner();
-    let event = Event::RequestInfo { question, due_at };
+    let min_days = state.config.min_response_days;
+    let event = Event::RequestInfo {
+        question,
+        due_at,
+        min_days,
+    };
+    fire_event(state, actor, id.into_inner(), version, event).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"due_at": "2026-12-15T21:00:00Z", "comment": "Заявитель просил больше времени"}))]
+pub struct Extension {
+    /// The new due date: at least `KABINET_MIN_RESPONSE_DAYS` days from now.
+    pub due_at: DateTime<Utc>,
+    /// Why, for the history.
+    pub comment: Option<String>,
+}
+
+/// Give the applicant more time to answer: a new due date for the information request,
+/// also after it expired (the application goes back to `needs_info`).
+#[utoipa::path(
+    tag = "officer",
+    operation_id = "extendInformationRequest",
+    security(("bearer" = [])),
+    request_body = Extension,
+    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    responses(
+        (status = 200, description = "Waiting for the applicant until the new due date", body = ApplicationView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, description = "`invalid_transition`: only a `needs_info` or `expired` application is extended (context: `status`, `allowed`)", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:invalid_transition", "title": "Conflict", "status": 409, "detail": "Cannot extend an application that is in_review.", "code": "invalid_transition", "context": {"status": "in_review", "allowed": ["request_info", "approve", "reject", "forward"]}})),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 422, description = "`due_date_in_past`, or `due_date_too_soon` (closer than `KABINET_MIN_RESPONSE_DAYS` days)", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:kabinet:problem:validation_failed", "title": "Unprocessable Content", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": [{"field": "due_at", "code": "due_date_too_soon", "message": "Give the applicant at least 3 days to answer."}]})),
+        (status = 428, response = crate::openapi::PreconditionRequired),
+    )
+)]
+#[post("/applications/{id}/extend")]
+pub async fn extend(
+    state: State,
+    actor: Actor,
+    id: Path<ApplicationId>,
+    version: IfMatch,
+    body: Json<Extension>,
+) -> Result<HttpResponse, ApiError> {
+    let Extension { due_at, comment } = body.into_inner();
+    let min_days = state.config.min_response_days;
+    let event = Event::Extend {
+        due_at,
+        min_days,
+        comment,
+    };
     fire_event(state, actor, id.into_inner(), version, event).await
 }
 

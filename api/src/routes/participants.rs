@@ -146,7 +146,7 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Invited", body = InvitationView),
-        (status = 409, description = "`already_participant` or `already_invited`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_participant`, `already_invited`, or `participants_fixed` (an invitation as co-applicant after submission)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/applications/{id}/participants")]
@@ -199,7 +199,10 @@ fn created<T, V: Serialize>(
     security(("bearer" = [])),
     request_body = RoleBody,
     params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
-    responses((status = 200, description = "Changed; `ETag` is the application's new version", body = ParticipantView, headers(("ETag" = String))))
+    responses(
+        (status = 200, description = "Changed; `ETag` is the application's new version", body = ParticipantView, headers(("ETag" = String))),
+        (status = 409, description = "`participants_fixed`: after submission nobody becomes or stops being a co-applicant (who signs was fixed with the submitted content)", body = crate::error::Problem, content_type = "application/problem+json", example = json!({"type": "urn:kabinet:problem:participants_fixed", "title": "Conflict", "status": 409, "detail": "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now.", "code": "participants_fixed"})),
+    )
 )]
 #[patch("/applications/{id}/participants/{participant_id}")]
 pub async fn change_role(
@@ -225,7 +228,10 @@ pub async fn change_role(
     operation_id = "removeParticipant",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
-    responses((status = 204, description = "Removed; `ETag` is the application's new version", headers(("ETag" = String))))
+    responses(
+        (status = 204, description = "Removed; `ETag` is the application's new version", headers(("ETag" = String))),
+        (status = 409, description = "`participants_fixed`: after submission nobody becomes or stops being a co-applicant (who signs was fixed with the submitted content)", body = crate::error::Problem, content_type = "application/problem+json", example = json!({"type": "urn:kabinet:problem:participants_fixed", "title": "Conflict", "status": 409, "detail": "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now.", "code": "participants_fixed"})),
+    )
 )]
 #[delete("/applications/{id}/participants/{participant_id}")]
 pub async fn remove(
@@ -274,7 +280,7 @@ pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, Ap
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "Joined", body = InvitationView),
-        (status = 409, description = "`invitation_expired`, `invitation_answered` or `already_participant`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invitation_expired`, `invitation_answered`, `already_participant`, or `participants_fixed` (joining as co-applicant after submission)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/invitations/{id}/accept")]

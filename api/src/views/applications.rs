@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
-use domain::application::{allowed_events, Application, Party};
+use domain::application::{may_copy, Application};
 use domain::ids::ApplicationId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::concurrency::etag;
 use crate::error::FieldProblem;
+use crate::usecases::applications::Shown;
 
 /// An application as its applicant (or the handling officer) sees it.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -22,7 +23,8 @@ use crate::error::FieldProblem;
     "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-22T12:00:00Z",
     "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null,
     "info_request": "Приложите фото 35×45", "info_due_at": "2026-11-29T23:59:59Z",
-    "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"]
+    "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"],
+    "signed_content_hash": null
 }))]
 pub struct ApplicationView {
     #[schema(value_type = String, format = Uuid)]
@@ -50,12 +52,21 @@ pub struct ApplicationView {
     pub result_note: Option<String>,
     /// Where the form does not (yet) satisfy the service's schema; submission needs none.
     pub warnings: Vec<FieldProblem>,
-    /// What the applicant can do next (`submit`, `edit`, `cancel`, `appeal`…).
+    /// What the applicant can do next (`submit`, `edit`, `cancel`, `appeal`…, and `copy`
+    /// for an expired one): exactly what the state machine would accept now.
     pub next_steps: Vec<String>,
+    /// A joint application: the content hash every co-applicant signed, which is what the
+    /// agency handles (null for a draft or a one-person application).
+    pub signed_content_hash: Option<String>,
 }
 
 impl ApplicationView {
-    pub fn of(app: &Application, warnings: Vec<FieldProblem>) -> ApplicationView {
+    pub fn of(shown: &Shown) -> ApplicationView {
+        let app = &shown.application;
+        let mut next_steps: Vec<String> = shown.next_steps.iter().map(|e| e.as_str().to_string()).collect();
+        if may_copy(app.status) {
+            next_steps.push("copy".into());
+        }
         ApplicationView {
             id: app.id,
             number: app.number.clone(),
@@ -74,11 +85,9 @@ impl ApplicationView {
             info_due_at: app.info_due_at,
             rejection_reason: app.rejection_reason.clone(),
             result_note: app.result_note.clone(),
-            warnings,
-            next_steps: allowed_events(app.status, Party::Applicant)
-                .iter()
-                .map(|e| e.as_str().to_string())
-                .collect(),
+            warnings: shown.warnings.clone(),
+            next_steps,
+            signed_content_hash: app.signed_hash.clone(),
         }
     }
 }
@@ -132,8 +141,8 @@ impl ApplicationSummary {
 }
 
 /// The application after a change or read: its view, with its version as the `ETag`.
-pub fn respond(app: &Application, warnings: Vec<FieldProblem>) -> HttpResponse {
+pub fn respond(shown: &Shown) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header(("ETag", etag(app.version)))
-        .json(ApplicationView::of(app, warnings))
+        .insert_header(("ETag", etag(shown.application.version)))
+        .json(ApplicationView::of(shown))
 }

@@ -26,9 +26,9 @@ pub fn precheck(
             required_documents(tx, app, service)?;
             required_signatures(tx, app)
         }
-        // An answer sends the content back to the agency: signed by everyone again if it
-        // changed while the agency asked.
-        Event::Respond { .. } => required_signatures(tx, app),
+        // An answer sends the content back to the agency, and the officer takes only what
+        // the fixed signers signed: signed by everyone again if it changed meanwhile.
+        Event::Respond { .. } | Event::Take => required_signatures(tx, app),
         Event::Edit { form_data } => {
             unasked_change(tx, app)?;
             schema(forms, service, form_data)
@@ -90,7 +90,7 @@ pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, 
 /// Refuses a change of a joint application's content that the agency did not ask for
 /// (see `domain::joint::may_change_unasked`).
 pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
-    let joint = !domain::joint::required_signers(app.owner, &roles(tx, app)?).is_empty();
+    let joint = !signers(tx, app)?.is_empty();
     if domain::joint::may_change_unasked(app.status, joint) {
         return Ok(());
     }
@@ -109,13 +109,27 @@ fn roles(tx: &mut DbConnection, app: &Application) -> Result<Vec<(AccountId, Par
         .collect())
 }
 
-/// Who must sign before submission and has not signed the current content.
+/// Who must sign a draft as its participants stand now.
+pub fn signers_now(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
+    Ok(domain::joint::required_signers(app.owner, &roles(tx, app)?))
+}
+
+/// Who must sign: in a draft, as the participants stand; once submitted, the signers
+/// fixed at submission, whatever roles are now.
+fn signers(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
+    if app.submitted_at.is_some() {
+        return Ok(app.signers.clone());
+    }
+    signers_now(tx, app)
+}
+
+/// Who must sign and has not signed the current content.
 pub fn unsigned(
     tx: &mut DbConnection,
     app: &Application,
 ) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
     let participants = roles(tx, app)?;
-    let required = domain::joint::required_signers(app.owner, &participants);
+    let required = signers(tx, app)?;
     if required.is_empty() {
         return Ok(vec![]);
     }

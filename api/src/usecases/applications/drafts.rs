@@ -16,10 +16,11 @@ use serde_json::{json, Value};
 
 use super::load::{facts, load};
 use super::refusals::refused;
+use super::shown::Shown;
 use super::transition::{fire, live_event, Fire};
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::forms::FormValidators;
 use crate::usecases::{templates, Acting, Effects, Outcome};
 
@@ -42,7 +43,7 @@ pub struct Drafting<'a> {
 
 /// A draft with its schema warnings, or a request held for the principal's confirmation.
 pub enum Started {
-    Draft(Application, Vec<FieldProblem>),
+    Draft(Shown),
     Held(Confirmation),
 }
 
@@ -76,8 +77,34 @@ pub fn create(
     let started = start_draft(tx, acting, &service, form, now)?;
     Ok(started.map(|draft| {
         let warnings = drafting.forms.problems(&service, &draft.form_data);
-        Started::Draft(draft, warnings)
+        Started::Draft(Shown::new(draft, warnings, &service.policy, now))
     }))
+}
+
+/// Starts a new application prefilled from application `id`: the way out of an expired
+/// information request (the old one stays as it is, for the record). The new draft goes
+/// through everything a new application does (authorization, the daily limit).
+pub fn copy(
+    tx: &mut DbConnection,
+    drafting: &Drafting,
+    acting: &Acting,
+    id: ApplicationId,
+    now: Instant,
+) -> Result<Outcome<Started>, ApiError> {
+    let source = super::load::visible(tx, acting, id, Action::ApplicationsRead, now)?;
+    if !domain::application::may_copy(source.status) {
+        return Err(ApiError::conflict(
+            "not_copyable",
+            "Only an application whose information request expired is started again from a copy.",
+        )
+        .with_context(json!({ "status": source.status.as_str() })));
+    }
+    let input = NewDraft {
+        service_code: Some(source.service_code),
+        template_id: None,
+        form_data: Some(source.form_data),
+    };
+    create(tx, drafting, acting, input, now)
 }
 
 /// Starts a draft for the caller (or, acting on behalf, for the principal): authorizes,
@@ -130,7 +157,7 @@ pub fn change_form(
     acting: &Acting,
     input: NewForm,
     now: Instant,
-) -> Result<Outcome<(Application, Vec<FieldProblem>)>, ApiError> {
+) -> Result<Outcome<Shown>, ApiError> {
     let current = applications::find(tx, input.id)?.ok_or_else(ApiError::not_found)?;
     if current.status == Status::Draft {
         return save_draft(tx, forms, acting, input, now);
@@ -142,7 +169,7 @@ pub fn change_form(
             form_data: input.form_data,
         },
     };
-    Ok(fire(tx, forms, acting, edit, now)?.map(|app| (app, vec![])))
+    fire(tx, forms, acting, edit, now)
 }
 
 /// Saves a draft's form in place (not a transition): returns the schema warnings.
@@ -152,7 +179,7 @@ pub fn save_draft(
     acting: &Acting,
     input: NewForm,
     now: Instant,
-) -> Result<Outcome<(Application, Vec<FieldProblem>)>, ApiError> {
+) -> Result<Outcome<Shown>, ApiError> {
     let NewForm {
         id,
         version,
@@ -163,7 +190,7 @@ pub fn save_draft(
         return Err(stale(app.version));
     }
     let saved = app
-        .save_draft(form_data, now)
+        .save_draft(form_data, &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
     if !applications::update(tx, &saved, version, &service.name_ru)? {
         return Err(stale(version + 1));
@@ -176,7 +203,10 @@ pub fn save_draft(
             .audit(entry)
             .event(live_event(tx, &saved, "application.save_draft", acting)?);
     let warnings = forms.problems(&service, &saved.form_data);
-    Ok(Outcome::new((saved, warnings), effects))
+    Ok(Outcome::new(
+        Shown::new(saved, warnings, &service.policy, now),
+        effects,
+    ))
 }
 
 /// A representative's new application beyond the daily limit for a principal is not

@@ -46,7 +46,11 @@ pub fn visible(
     action: Action,
     now: Instant,
 ) -> Result<Application, ApiError> {
-    let app = applications::find(tx, id)?.ok_or_else(ApiError::not_found)?;
+    // As time has it: past its due date an unanswered request is expired for every
+    // decision, whether or not the expiry job has run.
+    let app = applications::find(tx, id)?
+        .ok_or_else(ApiError::not_found)?
+        .at(now);
     let participant = participation(tx, acting, &app)?;
     authorize(
         &acting.subject,

@@ -8,10 +8,14 @@ pub mod reads;
 pub mod refusals;
 pub mod transition;
 
+pub mod shown;
+
 pub use checks::{content_hash, precheck, unasked_change, unsigned};
 pub use drafts::{
-    change_form, create, hold_over_daily_limit, save_draft, start_draft, Drafting, NewDraft, NewForm, Started,
+    change_form, copy, create, hold_over_daily_limit, save_draft, start_draft, Drafting, NewDraft, NewForm,
+    Started,
 };
 pub use load::{facts, load, visible};
 pub use refusals::refused;
+pub use shown::Shown;
 pub use transition::{fire, status_notice, store_step, Fire};

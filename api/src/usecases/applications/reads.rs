@@ -9,27 +9,32 @@ use persistence::applications::{self, HistoryEntry, ListFilter};
 use persistence::{catalog, DbConnection};
 
 use super::load::visible;
-use crate::error::{ApiError, FieldProblem};
+use super::shown::Shown;
+use crate::error::ApiError;
 use crate::forms::FormValidators;
 use crate::usecases::Acting;
 
-/// One application, with its schema warnings while it is a draft.
+/// One application, with its schema warnings while it is a draft and its next steps.
 pub fn one(
     tx: &mut DbConnection,
     forms: &FormValidators,
     acting: &Acting,
     id: ApplicationId,
     now: Instant,
-) -> Result<(Application, Vec<FieldProblem>), ApiError> {
+) -> Result<Shown, ApiError> {
     let app = visible(tx, acting, id, Action::ApplicationsRead, now)?;
-    // Only a draft shows its schema warnings, so only a draft needs its service.
+    // Only a draft shows its schema warnings, so only a draft needs its whole service
+    // (with the form schema); the next steps need only its policy.
     let warnings = match app.status {
         Status::Draft => catalog::find(tx, &app.service_code)?
             .map(|service| forms.problems(&service, &app.form_data))
             .unwrap_or_default(),
         _ => vec![],
     };
-    Ok((app, warnings))
+    let policy = catalog::policies(tx, std::slice::from_ref(&app.service_code))?
+        .remove(&app.service_code)
+        .ok_or_else(|| ApiError::internal(format!("application {} names a missing service", app.id)))?;
+    Ok(Shown::new(app, warnings, &policy, now))
 }
 
 /// Every transition of application `id`, oldest first.
@@ -54,7 +59,10 @@ pub fn list(
 ) -> Result<Vec<Application>, ApiError> {
     authorize(subject, Action::ApplicationsRead, &Resource::Account(owner), now)?;
     filter.services = subject.visible_services(Action::ApplicationsRead, now);
-    Ok(applications::list_for_owner(tx, owner, &filter)?)
+    Ok(applications::list_for_owner(tx, owner, &filter)?
+        .into_iter()
+        .map(|app| app.at(now))
+        .collect())
 }
 
 /// An application in the agency's queue, and whether it is past the service's normative
@@ -90,7 +98,7 @@ pub fn queue(
             overdue: policies
                 .get(&application.service_code)
                 .is_some_and(|p| application.is_overdue(p, now)),
-            application,
+            application: application.at(now),
         })
         .collect())
 }

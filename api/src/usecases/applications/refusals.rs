@@ -12,7 +12,9 @@ pub fn refused(refusal: Refusal, status: Status) -> ApiError {
         Reason::CommentRequired | Reason::DueDateInPast | Reason::SameAgency => {
             ApiError::field("body", code, refusal.message)
         }
-        Reason::InvalidTransition
+        Reason::DueDateTooSoon => ApiError::field("due_at", code, refusal.message),
+        Reason::SignedContentLocked
+        | Reason::InvalidTransition
         | Reason::NotEditable
         | Reason::NotCancellable
         | Reason::AppealUsed
@@ -42,9 +44,10 @@ mod tests {
                 allowed: vec![],
             };
             let expected = match reason {
-                Reason::CommentRequired | Reason::DueDateInPast | Reason::SameAgency => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
+                Reason::CommentRequired
+                | Reason::DueDateInPast
+                | Reason::SameAgency
+                | Reason::DueDateTooSoon => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::CONFLICT,
             };
             assert_eq!(refused(refusal, Status::Draft).status(), expected, "{reason:?}");

@@ -14,9 +14,10 @@ use persistence::events::NewLiveEvent;
 use persistence::{applications, joint, DbConnection};
 use serde_json::json;
 
-use super::checks::precheck;
+use super::checks::{content_hash, precheck, signers_now};
 use super::load::load;
 use super::refusals::refused;
+use super::shown::Shown;
 use crate::concurrency::stale;
 use crate::error::ApiError;
 use crate::forms::FormValidators;
@@ -37,7 +38,7 @@ pub fn fire(
     acting: &Acting,
     input: Fire,
     now: Instant,
-) -> Result<Outcome<Application>, ApiError> {
+) -> Result<Outcome<Shown>, ApiError> {
     let Fire { id, version, event } = input;
     let kind = event.kind();
     let action = Action::to_fire(kind)
@@ -52,9 +53,18 @@ pub fn fire(
         .map_err(|r| refused(r, app.status))?;
     if step.event == EventKind::Submit && step.application.number.is_none() {
         step.application.number = Some(applications::next_number(tx, now)?);
+        // Whether it is joint, and who signs, is fixed now: later role changes do not
+        // change what everyone signed (precheck saw each of them sign this content).
+        step.application.signers = signers_now(tx, &app)?;
+    }
+    if step.application.is_joint() && matches!(step.event, EventKind::Submit | EventKind::Respond) {
+        step.application.signed_hash = Some(content_hash(tx, &app)?);
     }
     let effects = store_step(tx, &step, &service, Some(acting), version, now)?;
-    Ok(Outcome::new(step.application, effects))
+    Ok(Outcome::new(
+        Shown::new(step.application, vec![], &service.policy, now),
+        effects,
+    ))
 }
 
 /// Writes a step's row (if still at `version`) and returns what it records: history,

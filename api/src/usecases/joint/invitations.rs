@@ -95,6 +95,7 @@ pub fn invite(
     let (app, service) =
         crate::usecases::applications::load(tx, acting, id, Action::ParticipantsManage, now)?;
     rules::check_role(input.role, &service.policy).map_err(refused)?;
+    rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(input.role)).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
     // The person behind the contact may have been invited through another of their
     // contacts: an open invitation to any of their login keys counts.
@@ -243,6 +244,8 @@ fn join(
             "You already take part in this application.",
         ));
     }
+    // An invitation sent before submission is not a way around the fixed signers.
+    rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(invitation.role)).map_err(refused)?;
     let participant = Participant {
         account: acting.account,
         role: invitation.role,

@@ -77,6 +77,8 @@ pub fn change_role(
         .into_iter()
         .find(|p| p.account == account)
         .ok_or_else(ApiError::not_found)?;
+    rules::check_signers_fixed(app.submitted_at.is_some(), Some(participant.role), Some(role))
+        .map_err(refused)?;
     store::set_role(tx, id, account, role)?;
     let new_version = bump(tx, &app, now)?;
     let details = json!({ "account_id": account, "from": participant.role.as_str(), "to": role.as_str() });
@@ -118,6 +120,8 @@ pub fn remove(
     if app.version != version {
         return Err(stale(app.version));
     }
+    let current = store::role_of(tx, id, account)?;
+    rules::check_signers_fixed(app.submitted_at.is_some(), current, None).map_err(refused)?;
     // The audience is taken while the participant is still on the application, so the
     // live event reaches them too (and ends their open stream).
     let everyone = members(tx, &app)?;

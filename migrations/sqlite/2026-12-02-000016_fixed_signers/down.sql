@@ -1,0 +1,2 @@
+ALTER TABLE applications DROP COLUMN signed_hash;
+ALTER TABLE applications DROP COLUMN signers;
