@@ -2,7 +2,7 @@
 //! transitions with who may fire each, the guards (service policy, appeal and restore
 //! windows, information-request due dates) and one pure function that applies an event.
 
-use chrono::{DurationRound, TimeDelta};
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -365,17 +365,12 @@ impl Application {
     }
 }
 
-/// Moscow time (UTC+3, without daylight saving since 2014): the agencies' calendar.
-const MOSCOW: TimeDelta = TimeDelta::hours(3);
-
 /// The earliest due date an information request (or its extension) may have at `now`:
-/// the start of the Moscow calendar day `min_days` days after today, so an applicant has
-/// that many calendar days to answer, and a client that asks for "now + N days" is not
-/// refused for the milliseconds its request took.
+/// the start of the agencies' calendar day (Moscow) `min_days` days after today, so an
+/// applicant has that many calendar days to answer, and a client that asks for
+/// "now + N days" is not refused for the milliseconds its request took.
 pub fn earliest_due(now: Instant, min_days: i64) -> Instant {
-    let moscow = now + MOSCOW;
-    let midnight = moscow.duration_trunc(TimeDelta::days(1)).unwrap_or(moscow);
-    midnight - MOSCOW + TimeDelta::days(min_days)
+    crate::time::day_start(now, crate::time::DEFAULT_ZONE) + TimeDelta::days(min_days)
 }
 
 /// Whether the applicant may start a new application prefilled from this one: the way

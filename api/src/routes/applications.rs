@@ -128,7 +128,10 @@ pub async fn copy(
     let key = Idempotency::of(&req, &actor, &id.to_string())?;
     let acting = Acting::from(&actor);
     let (forms, pii) = (state.forms.clone(), state.pii.clone());
-    let daily_limit = state.config.representative_daily_applications;
+    let (daily_limit, zone) = (
+        state.config.representative_daily_applications,
+        state.config.time_zone,
+    );
     let answer = state
         .run(move |tx, now| {
             idempotency::once(tx, key.as_ref(), now, |tx| {
@@ -136,6 +139,7 @@ pub async fn copy(
                     forms: &forms,
                     pii: &pii,
                     daily_limit,
+                    zone,
                 };
                 let (started, effects) = cases::copy(tx, &drafting, &acting, id, now)?.into_parts();
                 Ok(Outcome::new(started_answer(started)?, effects))
