@@ -653,6 +653,7 @@ mod tests {
                     },
                 }],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(me, &[Role::Citizen])
         };
@@ -1511,6 +1512,7 @@ mod tests {
                     },
                 }],
                 head: false,
+                unverified_organisation: false,
             }),
             ..subject(AccountId::new(), &[Role::Citizen])
         }

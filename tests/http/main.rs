@@ -9,6 +9,7 @@ mod claims;
 mod delegation_bounds;
 mod delegations;
 mod documents;
+mod duties;
 mod edge;
 mod errors;
 mod events;

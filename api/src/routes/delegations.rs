@@ -446,7 +446,7 @@ fn term_view(c: &TermChange) -> TermChangeView {
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Proposed; confirmed by you, awaiting the other party", body = TermChangeView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "The delegation is not active now (pending, ended, or past its end): `delegation_not_active`; a new term is a new delegation", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/delegations/{id}/term-changes")]
@@ -487,7 +487,7 @@ pub async fn propose_term(
     params(("id" = String, Path, format = Uuid), ("change_id" = String, Path)),
     responses(
         (status = 200, description = "The change, applied once both confirmed", body = TermChangeView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "No longer pending (`term_change_closed`), or the delegation is not active now (`delegation_not_active`): an expired one never comes back", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/delegations/{id}/term-changes/{change_id}/confirm")]

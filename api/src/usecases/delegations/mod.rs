@@ -129,7 +129,11 @@ impl From<Refusal> for ApiError {
                 "code_attempts_exceeded",
                 "The code was mistyped too often; ask for a new delegation.",
             ),
-            Refusal::Ended => ApiError::conflict("invalid_transition", "This delegation has ended."),
+            Refusal::NotActive(status) => ApiError::conflict(
+                "delegation_not_active",
+                "Only an active delegation's term can change; a new term is a new delegation.",
+            )
+            .with_context(json!({ "status": status.as_str() })),
             Refusal::TermChangeClosed => {
                 ApiError::conflict("term_change_closed", "This proposal is no longer pending.")
             }
