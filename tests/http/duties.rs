@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::db_test;
-use crate::delegations::{delegate_and_accept, fetch, person, s, term_of};
+use crate::delegations::{delegate_and_accept, fetch, lifecycle, person, s, term, term_of, Person};
 use crate::support::{json, problem, Backend, TestApp};
 
 /// 15.6: a term change reaches only a delegation that is in force. One proposed while it
@@ -44,3 +44,97 @@ async fn an_expired_delegation_takes_no_new_term(backend: Backend) {
     assert_eq!(after["valid_until"], d["valid_until"]);
 }
 db_test!(an_expired_delegation_takes_no_new_term);
+
+/// A request as `who` for `principal` carrying `key` as its `Idempotency-Key`.
+async fn keyed_on_behalf(
+    app: &TestApp,
+    who: &Person,
+    principal: &Person,
+    path: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(&who.token)
+        .header("X-On-Behalf-Of", &principal.id)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// 15.7: after the principal revokes the delegation, repeating a create on behalf with the
+/// old `Idempotency-Key` gets the refusal a fresh request gets, not the principal's
+/// application (nor a comment on it).
+async fn a_replay_after_revocation_is_refused_like_a_fresh_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let (valid_from, valid_until) = term(10);
+    let body = json!({"kind": "full", "valid_from": valid_from, "valid_until": valid_until});
+    let d = delegate_and_accept(&app, &principal, &representative, body).await;
+    let form = json!({
+        "service_code": "test-passport", "form_data": {"reason": "name_change", "full_name": "Иванова Мария"}
+    });
+    let first = keyed_on_behalf(
+        &app,
+        &representative,
+        &principal,
+        "/api/v1/applications",
+        "k-1",
+        form.clone(),
+    )
+    .await;
+    let created = json(first, 201).await;
+    let comments = format!("/api/v1/applications/{}/comments", s(&created["id"]));
+    let note = json!({"body": "Прошу принять"});
+    json(
+        keyed_on_behalf(&app, &representative, &principal, &comments, "k-2", note.clone()).await,
+        201,
+    )
+    .await;
+    // While the delegation holds, a repeat is the first answer.
+    let again = keyed_on_behalf(
+        &app,
+        &representative,
+        &principal,
+        "/api/v1/applications",
+        "k-1",
+        form.clone(),
+    )
+    .await;
+    assert_eq!(
+        again
+            .headers()
+            .get("Idempotent-Replayed")
+            .map(|v| v.as_bytes().to_vec()),
+        Some(b"true".to_vec())
+    );
+    json(lifecycle(&app, &principal, &d, "revoke").await, 200).await;
+    let fresh = keyed_on_behalf(
+        &app,
+        &representative,
+        &principal,
+        "/api/v1/applications",
+        "k-new",
+        form.clone(),
+    )
+    .await;
+    assert_eq!(problem(fresh, 403).await["code"], "delegation_revoked");
+    let replay = keyed_on_behalf(
+        &app,
+        &representative,
+        &principal,
+        "/api/v1/applications",
+        "k-1",
+        form,
+    )
+    .await;
+    assert_eq!(problem(replay, 403).await["code"], "delegation_revoked");
+    let replay = keyed_on_behalf(&app, &representative, &principal, &comments, "k-2", note).await;
+    assert_eq!(problem(replay, 403).await["code"], "delegation_revoked");
+}
+db_test!(a_replay_after_revocation_is_refused_like_a_fresh_request);

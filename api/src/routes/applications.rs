@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::applications::{self as cases, Drafting, NewDraft, NewForm, Started};
+use crate::usecases::replays;
 use crate::usecases::{Acting, Outcome};
 use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 use crate::views::confirmations::ConfirmationView;
@@ -68,7 +69,8 @@ pub async fn create(
     let daily_limit = state.config.representative_daily_applications;
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let drafting = Drafting {
                     forms: &forms,
                     pii: &pii,

@@ -181,7 +181,14 @@ pub async fn create(
     );
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, first: &Answer| match first.body_json()["id"].as_str().map(str::parse)
+            {
+                Some(Ok(id)) => cases::may_replay(tx, &acting.subject, id, now),
+                _ => Err(ApiError::internal(
+                    "a delegation's first answer names no delegation",
+                )),
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let issuing = Issuing { pii: &pii, max_days };
                 let (created, effects) =
                     cases::create::create(tx, &acting, draft, &issuing, now)?.into_parts();
@@ -469,7 +476,8 @@ pub async fn propose_term(
     };
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| cases::may_replay(tx, &acting.subject, id, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (change, effects) =
                     cases::term::propose(tx, &acting, id, asked, max_days, now)?.into_parts();
                 Ok(Outcome::new(Answer::created(&term_view(&change))?, effects))

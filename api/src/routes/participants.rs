@@ -19,8 +19,10 @@ use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::joint::invitations::{self, InviteInput};
 use crate::usecases::joint::participants;
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"account_id": "019a4c3e-0000-7000-8000-000000000001", "role": "co_applicant", "added_at": "2026-11-23T10:00:00Z"}))]
@@ -174,7 +176,10 @@ pub async fn invite(
     let ttl = TimeDelta::days(state.config.invitation_ttl_days);
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::ParticipantsManage, now)
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let invited = invitations::invite(tx, &acting, id, input, (&pii, ttl), now)?;
                 created(invited, |i| invitation_view(i, now))
             })

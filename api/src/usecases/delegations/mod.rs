@@ -174,3 +174,16 @@ fn field_error(refusal: Refusal) -> FieldError {
         other => FieldError::new("request", "refused", format!("{other:?}")),
     }
 }
+
+/// Whether `who` may still act on delegation `id` as when they created something on it
+/// (the delegation itself, a term proposal): asked before an `Idempotency-Key` replay.
+pub fn may_replay(
+    tx: &mut DbConnection,
+    who: &Subject,
+    id: DelegationId,
+    now: Instant,
+) -> Result<(), ApiError> {
+    let (_, resource) = load(tx, who, id, now)?;
+    domain::access::delegation_side(who, &resource, now)?;
+    Ok(())
+}
