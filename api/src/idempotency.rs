@@ -185,8 +185,8 @@ impl Answer {
 }
 
 /// The first answer to `key`, if it was seen before (422 when it came with another
-/// request) and `recheck` still allows the caller it. A use case whose first step must not run again on a replay (spending a
-/// one-time code) asks this before it.
+/// request) and `recheck` still allows the caller it. A use case whose first step must
+/// not run again on a replay (spending a one-time code) asks this before it.
 pub fn replayed(
     conn: &mut DbConnection,
     key: Option<&Idempotency>,
