@@ -139,6 +139,9 @@ pub enum Denial {
     /// Acting for, or managing, an organisation whose registration staff have not
     /// verified (or rejected).
     OrganisationNotVerified,
+    /// A representative making themselves a party to the principal's application: an
+    /// invitation on behalf to their own account, or accepting one they sent on behalf.
+    SelfInvitation,
 }
 
 impl Denial {
@@ -159,6 +162,7 @@ impl Denial {
             Denial::ParticipantRole => "participant_role",
             Denial::NotAuthor => "not_author",
             Denial::OrganisationNotVerified => "organisation_not_verified",
+            Denial::SelfInvitation => "self_invitation",
         }
     }
 
@@ -170,6 +174,8 @@ impl Denial {
             | Denial::NotApplicant
             | Denial::ParticipantRole
             | Denial::NotAuthor
+            // Said to the one who sent or holds the invitation, about their own doing.
+            | Denial::SelfInvitation
             // Said only to those who may see the organisation: its head and employees.
             | Denial::OrganisationNotVerified => true,
             Denial::NotOwner | Denial::WrongAgency => false,
@@ -480,6 +486,32 @@ impl Action {
 /// subject was allowed to write in the thread (`comments.write`).
 pub fn authorize_comment_edit(subject: &Subject, author: AccountId) -> Result<(), Denial> {
     require(subject.account == author, Denial::NotAuthor)
+}
+
+/// Whether the subject, allowed to manage the participants, may invite `invitee` (the
+/// account behind the contact, when there is one). Acting on behalf, never their own
+/// account: joining the principal's matter would give them, as a participant, what the
+/// delegation did not — and keep it after the delegation ends.
+pub fn authorize_invitee(subject: &Subject, invitee: Option<AccountId>) -> Result<(), Denial> {
+    require(
+        subject.on_behalf.is_none() || invitee != Some(subject.account),
+        Denial::SelfInvitation,
+    )
+}
+
+/// Whether the subject may accept (join through) an invitation sent by `invited_by`,
+/// on behalf of `on_behalf_of` if so. One a representative sent for a principal is
+/// never theirs to accept — not as themselves, nor for anyone they act for — even when it
+/// went to a contact that became theirs after it was sent.
+pub fn authorize_joining(
+    subject: &Subject,
+    invited_by: AccountId,
+    on_behalf_of: Option<AccountId>,
+) -> Result<(), Denial> {
+    require(
+        on_behalf_of.is_none() || invited_by != subject.account,
+        Denial::SelfInvitation,
+    )
 }
 
 /// The principal itself, or the head of the organisation that is the principal.
@@ -984,6 +1016,68 @@ mod tests {
         );
         assert!(Action::ParticipationLeave.is_write());
         assert_eq!(Action::ParticipationLeave.as_str(), "participation.leave");
+    }
+
+    /// A representative does not make themselves a party to the principal's matter: not by
+    /// inviting their own account on behalf, nor by accepting what they sent on behalf.
+    #[test]
+    fn nobody_joins_the_principals_matter_through_the_delegation() {
+        let (principal, me, guest) = (AccountId::new(), AccountId::new(), AccountId::new());
+        let myself = subject(me, &[Role::Citizen]);
+        let representing = acting_for(principal, crate::delegation::Kind::Full, vec![], None);
+        let representing = Subject {
+            account: me,
+            ..representing
+        };
+        let table = [
+            (
+                "own account on behalf",
+                &representing,
+                Some(me),
+                Err(Denial::SelfInvitation),
+            ),
+            ("someone else on behalf", &representing, Some(guest), Ok(())),
+            ("an unregistered contact on behalf", &representing, None, Ok(())),
+            // Inviting oneself in one's own name is the joint rules' business (the owner
+            // is already on it); the core has nothing against it.
+            ("own account, as oneself", &myself, Some(me), Ok(())),
+        ];
+        for (name, who, invitee, expected) in table {
+            assert_eq!(authorize_invitee(who, invitee), expected, "{name}");
+        }
+        let joining = [
+            (
+                "sent by me on behalf",
+                &myself,
+                me,
+                Some(principal),
+                Err(Denial::SelfInvitation),
+            ),
+            (
+                "sent by me on behalf, accepted for someone",
+                &representing,
+                me,
+                Some(principal),
+                Err(Denial::SelfInvitation),
+            ),
+            ("sent by me as myself", &myself, me, None, Ok(())),
+            (
+                "sent by another on behalf",
+                &myself,
+                guest,
+                Some(principal),
+                Ok(()),
+            ),
+        ];
+        for (name, who, invited_by, on_behalf_of, expected) in joining {
+            assert_eq!(
+                authorize_joining(who, invited_by, on_behalf_of),
+                expected,
+                "{name}"
+            );
+        }
+        assert!(Denial::SelfInvitation.reveals_resource());
+        assert_eq!(Denial::SelfInvitation.code(), "self_invitation");
     }
 
     /// Only the account that wrote a comment edits it: not another participant, not the

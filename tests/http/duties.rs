@@ -138,3 +138,74 @@ async fn a_replay_after_revocation_is_refused_like_a_fresh_request(backend: Back
     assert_eq!(problem(replay, 403).await["code"], "delegation_revoked");
 }
 db_test!(a_replay_after_revocation_is_refused_like_a_fresh_request);
+
+/// 15.2: a representative with `participants.manage` cannot make themselves a party to the
+/// principal's application by inviting their own contact; whom they invite on behalf is
+/// marked as invited on behalf of the principal (invitation and participant), and the
+/// principal hears of it.
+async fn a_representative_cannot_join_the_principals_matter(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    crate::joint::family_service(&app, false);
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let (valid_from, valid_until) = term(10);
+    let body = json!({"kind": "full", "valid_from": valid_from, "valid_until": valid_until});
+    delegate_and_accept(&app, &principal, &representative, body).await;
+    let draft = json!({"service_code": "test-family", "form_data": {"members": 2}});
+    let created = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &principal.token,
+            None,
+            Some(draft),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let participants = format!("/api/v1/applications/{}/participants", s(&created["id"]));
+    let own = json(app.get_as("/api/v1/me", &representative.token).await, 200).await;
+    for contact in [json!({"email": own["email"]}), json!({"phone": own["phone"]})] {
+        let mut invite = contact;
+        invite["role"] = json!("co_applicant");
+        let refused = keyed_on_behalf(&app, &representative, &principal, &participants, "x", invite).await;
+        assert_eq!(problem(refused, 403).await["code"], "self_invitation");
+    }
+    let (guest_body, guest_id, guest_token) = app.confirmed_citizen().await;
+    let invite = json!({"email": guest_body["email"], "role": "contributor"});
+    let invitation = json(
+        keyed_on_behalf(&app, &representative, &principal, &participants, "y", invite).await,
+        201,
+    )
+    .await;
+    assert_eq!(invitation["invited_on_behalf_of"], json!(principal.id));
+    assert_eq!(invitation["invited_by"], json!(representative.id));
+    assert_eq!(app.count_notifications("application.invited_on_behalf").await, 1);
+    let accept = format!("/api/v1/invitations/{}/accept", s(&invitation["id"]));
+    json(
+        app.send(Method::POST, &accept, &guest_token, None, None).await,
+        200,
+    )
+    .await;
+    let listed = json(app.get_as(&participants, &principal.token).await, 200).await;
+    let guest = listed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["account_id"] == json!(guest_id))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(guest["invited_on_behalf_of"], json!(principal.id));
+    // The owner's own invitation is no one's on behalf.
+    let (other_body, _, _) = app.confirmed_citizen().await;
+    let direct = json!({"email": other_body["email"], "role": "viewer"});
+    let plain = json(
+        app.send(Method::POST, &participants, &principal.token, None, Some(direct))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(plain["invited_on_behalf_of"], json!(null));
+}
+db_test!(a_representative_cannot_join_the_principals_matter);

@@ -32,6 +32,10 @@ pub struct ParticipantView {
     #[schema(value_type = String, example = "co_applicant")]
     pub role: ParticipantRole,
     pub added_at: chrono::DateTime<chrono::Utc>,
+    /// Set when a representative invited them for this principal (on behalf), not the
+    /// principal themselves.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub invited_on_behalf_of: Option<AccountId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +55,9 @@ pub struct InvitationView {
     pub contact: String,
     #[schema(value_type = String, format = Uuid)]
     pub invited_by: AccountId,
+    /// The principal `invited_by` acted for, when they invited on behalf.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub invited_on_behalf_of: Option<AccountId>,
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
     pub status: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
@@ -65,6 +72,7 @@ fn invitation_view(i: &Invitation, now: Instant) -> InvitationView {
         role: i.role,
         contact: i.contact_hint.clone(),
         invited_by: i.invited_by,
+        invited_on_behalf_of: i.invited_on_behalf_of,
         status: if i.is_expired(now) {
             "expired".into()
         } else {
@@ -80,6 +88,7 @@ fn participant_view(p: &Participant) -> ParticipantView {
         account_id: p.account,
         role: p.role,
         added_at: p.added_at,
+        invited_on_behalf_of: p.invited_on_behalf_of,
     }
 }
 
@@ -148,6 +157,7 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Invited", body = InvitationView),
+        (status = 403, description = "Not allowed; acting on behalf, inviting your own account: `self_invitation` (a representative does not join the principal's matter)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_participant` or `already_invited`", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -279,6 +289,7 @@ pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, Ap
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "Joined", body = InvitationView),
+        (status = 403, description = "`self_invitation`: you sent this invitation on someone's behalf; it is not yours to accept", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invitation_expired`, `invitation_answered` or `already_participant`", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
