@@ -697,6 +697,7 @@ mod tests {
             created_at: now,
             answered_at: None,
             version: 1,
+            invited_on_behalf_of: None,
         };
         let later = now + chrono::TimeDelta::days(7);
         let open = invitation(InvitationStatus::Pending, later);
