@@ -209,3 +209,178 @@ async fn a_representative_cannot_join_the_principals_matter(backend: Backend) {
     assert_eq!(plain["invited_on_behalf_of"], json!(null));
 }
 db_test!(a_representative_cannot_join_the_principals_matter);
+
+/// A staff account of `agency` with `roles`, created as the CLI does (staff are created
+/// `confirmed`), logged in: its id and token.
+async fn staff(app: &TestApp, login: &str, roles: Vec<domain::access::Role>, agency: &str) -> Person {
+    let password = "Staff-Passw0rd!";
+    let id = domain::ids::AccountId::new();
+    let account = persistence::accounts::NewStaff {
+        id,
+        login_key: domain::login::name_key(login),
+        display_name: login.into(),
+        roles,
+        agency_code: Some(agency.into()),
+        password_hash: api::auth::passwords::hash(password).unwrap_or_else(|e| panic!("{e}")),
+        email: None,
+    };
+    app.state
+        .db
+        .write(|tx| persistence::accounts::create_staff(tx, &account, app.state.clock.now()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tokens = app.login_ok(login, password).await;
+    Person {
+        id: id.to_string(),
+        token: s(&tokens["access_token"]),
+    }
+}
+
+/// Turns on TOTP for `who` (delegations need a second factor on both sides).
+async fn second_factor(app: &TestApp, who: &Person) {
+    let enrolment = json(
+        app.send(Method::POST, "/api/v1/me/mfa/totp", &who.token, None, None)
+            .await,
+        201,
+    )
+    .await;
+    let now = u64::try_from(app.state.clock.now().timestamp()).unwrap_or(0);
+    let code = api::auth::totp::code_at(&s(&enrolment["secret"]), now).unwrap_or_default();
+    let confirm = json!({ "code": code });
+    json(
+        app.send(
+            Method::POST,
+            "/api/v1/me/mfa/totp/confirm",
+            &who.token,
+            None,
+            Some(confirm),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
+fn passport_form() -> serde_json::Value {
+    json!({"service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}})
+}
+
+/// `who`'s new `test-passport` application, submitted.
+async fn submitted_by(app: &TestApp, who: &Person) -> serde_json::Value {
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &who.token,
+            None,
+            Some(passport_form()),
+        )
+        .await,
+        201,
+    )
+    .await;
+    officer_step(app, who, &draft, "submit", None, 200).await
+}
+
+/// POSTs `step` on application `v` at its version as `who`; the body on `status`.
+async fn officer_step(
+    app: &TestApp,
+    who: &Person,
+    v: &serde_json::Value,
+    step: &str,
+    body: Option<serde_json::Value>,
+    status: u16,
+) -> serde_json::Value {
+    let path = format!("/api/v1/applications/{}/{step}", s(&v["id"]));
+    let version = v["version"].as_i64();
+    let response = app.send(Method::POST, &path, &who.token, version, body).await;
+    if status < 300 {
+        json(response, status).await
+    } else {
+        problem(response, status).await
+    }
+}
+
+/// 15.3: staff are no applicants without a confirmed citizen identity of their own; an
+/// officer who has one may apply as a citizen, but does not take (or decide) an
+/// application they own or hold the owner's powers for.
+async fn nobody_decides_their_own_case(backend: Backend) {
+    use domain::access::Role;
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let admin = Person {
+        id: String::new(),
+        token: app.staff_token("admin-1", Role::Admin).await,
+    };
+    let officer = staff(&app, "officer-plain", vec![Role::Officer], "mvd").await;
+    for who in [&admin, &officer] {
+        let own = app
+            .send(
+                Method::POST,
+                "/api/v1/applications",
+                &who.token,
+                None,
+                Some(passport_form()),
+            )
+            .await;
+        assert_eq!(problem(own, 403).await["code"], "role_required");
+    }
+    let citizen_officer = staff(&app, "officer-citizen", vec![Role::Officer, Role::Citizen], "mvd").await;
+    let own = submitted_by(&app, &citizen_officer).await;
+    let refused = officer_step(&app, &citizen_officer, &own, "take", None, 403).await;
+    assert_eq!(refused["code"], "conflict_of_interest");
+    // Holding the owner's powers is as good as owning it.
+    let principal = person(&app).await;
+    second_factor(&app, &citizen_officer).await;
+    let (valid_from, valid_until) = term(10);
+    let body = json!({"kind": "limited", "valid_from": valid_from, "valid_until": valid_until});
+    delegate_and_accept(&app, &principal, &citizen_officer, body).await;
+    let theirs = submitted_by(&app, &principal).await;
+    let refused = officer_step(&app, &citizen_officer, &theirs, "take", None, 403).await;
+    assert_eq!(refused["code"], "conflict_of_interest");
+    // Anyone else of the agency takes them.
+    officer_step(&app, &officer, &theirs, "take", None, 200).await;
+    officer_step(&app, &officer, &own, "take", None, 200).await;
+}
+db_test!(nobody_decides_their_own_case);
+
+/// 15.3: taking assigns; only the assignee, or a supervisor of the agency, decides.
+async fn only_the_assignee_or_a_supervisor_decides(backend: Backend) {
+    use domain::access::Role;
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let assignee = staff(&app, "officer-a", vec![Role::Officer], "mvd").await;
+    let colleague = staff(&app, "officer-b", vec![Role::Officer], "mvd").await;
+    let supervisor = staff(
+        &app,
+        "supervisor-mvd",
+        vec![Role::Officer, Role::Supervisor],
+        "mvd",
+    )
+    .await;
+    let applicant = person(&app).await;
+    let first = submitted_by(&app, &applicant).await;
+    let taken = officer_step(&app, &assignee, &first, "take", None, 200).await;
+    let reason = || Some(json!({"reason": "Неполный пакет"}));
+    let due = (app.state.clock.now() + chrono::TimeDelta::days(7)).to_rfc3339();
+    let question = json!({"question": "Приложите фото", "due_at": due});
+    for (step, body) in [
+        ("reject", reason()),
+        ("approve", Some(json!({"comment": "Всё верно"}))),
+        ("request-info", Some(question)),
+        ("forward", Some(json!({"agency_code": "fns"}))),
+    ] {
+        let refused = officer_step(&app, &colleague, &taken, step, body, 403).await;
+        assert_eq!(refused["code"], "not_assignee", "{step}");
+    }
+    let rejected = officer_step(&app, &supervisor, &taken, "reject", reason(), 200).await;
+    assert_eq!(rejected["status"], "rejected");
+    let second = submitted_by(&app, &applicant).await;
+    let taken = officer_step(&app, &assignee, &second, "take", None, 200).await;
+    let approve = Some(json!({"comment": "Всё верно"}));
+    let approved = officer_step(&app, &assignee, &taken, "approve", approve, 200).await;
+    let result = Some(json!({"result": "Паспорт готов к выдаче"}));
+    let refused = officer_step(&app, &colleague, &approved, "complete", result.clone(), 403).await;
+    assert_eq!(refused["code"], "not_assignee");
+    officer_step(&app, &assignee, &approved, "complete", result, 200).await;
+}
+db_test!(only_the_assignee_or_a_supervisor_decides);

@@ -45,6 +45,8 @@ pub fn application_created(
         status: Status::Draft,
         received: false,
         participant: None,
+        assignee: None,
+        represents_owner: false,
     };
     authorize(
         &acting.subject,
