@@ -46,7 +46,7 @@ pub struct NewApplication {
     responses(
         (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String))),
         (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = ConfirmationView),
-        (status = 403, description = "Not allowed (on behalf, starting from the principal's template needs `profile.read`: `action_not_covered`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed (on behalf, starting from the principal's template needs `profile.read`: `action_not_covered`; a staff account without a confirmed citizen identity of its own applies for nothing: `role_required`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::openapi::NotFound),        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]

@@ -337,6 +337,7 @@ pub struct AcceptBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Active", body = DelegationView),
+        (status = 403, description = "`role_required`: a staff account holds no powers unless it also has a confirmed citizen identity; `level_too_low` below `confirmed`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]

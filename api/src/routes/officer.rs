@@ -88,6 +88,7 @@ pub async fn queue(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
+        (status = 403, description = "`conflict_of_interest`: the application is your own, you take part in it, or you hold (or held) the owner's powers; `wrong_agency` outside your agency", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -118,6 +119,7 @@ pub struct InfoRequest {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Waiting for the applicant", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -149,6 +151,7 @@ pub struct DecisionNote {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -179,6 +182,7 @@ pub struct RejectBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Rejected", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -211,6 +215,7 @@ pub struct CompleteBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Completed", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -244,6 +249,7 @@ pub struct ForwardBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Forwarded (back to submitted, in the other agency's queue)", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
