@@ -4,6 +4,9 @@
 //! request is refused (422). The key is checked and the answer kept inside the creating
 //! transaction, so a key is recorded exactly when its resource exists. An answer that
 //! carries a secret shown once (a delegation's verification code) is kept encrypted.
+//! A replay is an answer like any other: it is served only after the caller passes again
+//! the check a fresh request would meet (a revoked delegation, a participant removed), so
+//! an old key is no way around authorization.
 
 use std::sync::Arc;
 
@@ -33,6 +36,8 @@ const MAX_LENGTH: usize = 128;
 pub struct IdempotencyKey(
     /// 1 to 128 characters, unique per request you mean; a repeat with the same key and
     /// request gets the first answer (`Idempotent-Replayed: true`), with another request 422.
+    /// A repeat is authorized again first: a caller no longer allowed (a revoked delegation)
+    /// gets the refusal a fresh request would get.
     #[allow(dead_code)]
     Option<String>,
 );
@@ -154,6 +159,15 @@ impl Answer {
         self
     }
 
+    /// The body as first answered, for a replay's re-check to read what was created.
+    pub fn body_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn respond(self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, "application/json"));
@@ -171,9 +185,22 @@ impl Answer {
 }
 
 /// The first answer to `key`, if it was seen before (422 when it came with another
-/// request). A use case whose first step must not run again on a replay (spending a
-/// one-time code) asks this before it.
-pub fn replayed(conn: &mut DbConnection, key: Option<&Idempotency>) -> Result<Option<Answer>, ApiError> {
+/// request) and `recheck` still allows the caller it. A use case whose first step must
+/// not run again on a replay (spending a one-time code) asks this before it.
+pub fn replayed(
+    conn: &mut DbConnection,
+    key: Option<&Idempotency>,
+    recheck: impl FnOnce(&mut DbConnection, &Answer) -> Result<(), ApiError>,
+) -> Result<Option<Answer>, ApiError> {
+    let Some(first) = first_answer(conn, key)? else {
+        return Ok(None);
+    };
+    recheck(conn, &first)?;
+    Ok(Some(first))
+}
+
+/// The first answer to `key`, if any, before any re-check.
+fn first_answer(conn: &mut DbConnection, key: Option<&Idempotency>) -> Result<Option<Answer>, ApiError> {
     let Some(key) = key else {
         return Ok(None);
     };
@@ -198,17 +225,21 @@ pub fn replayed(conn: &mut DbConnection, key: Option<&Idempotency>) -> Result<Op
 
 /// Creates once per key, inside the use case's transaction: without a key `create` simply
 /// runs; with a key seen before, the first answer comes back with no effects (or 422 for
-/// another request); with a new key, `create` runs and its answer is kept.
+/// another request) once `recheck` allows the caller it still; with a new key, `create`
+/// runs and its answer is kept. `recheck` asks the core what a fresh request would be
+/// asked first (may this caller, now, act here and see what was created), so a replay after
+/// a revocation gets the fresh request's refusal.
 pub fn once(
     tx: &mut DbConnection,
     key: Option<&Idempotency>,
     now: Instant,
+    recheck: impl FnOnce(&mut DbConnection, &Answer) -> Result<(), ApiError>,
     create: impl FnOnce(&mut DbConnection) -> Result<Outcome<Answer>, ApiError>,
 ) -> Result<Outcome<Answer>, ApiError> {
     let Some(key) = key else {
         return create(tx);
     };
-    if let Some(first) = replayed(tx, Some(key))? {
+    if let Some(first) = replayed(tx, Some(key), recheck)? {
         return Ok(Outcome::quiet(first));
     }
     let outcome = create(tx)?;

@@ -45,6 +45,10 @@ enum Command {
         login: String,
         #[arg(long)]
         password: String,
+        /// A supervisor of the agency: decides any application it handles, not only
+        /// those they took.
+        #[arg(long)]
+        supervisor: bool,
     },
 }
 
@@ -82,13 +86,21 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::CreateAdmin { login, password } => {
-            create_staff(&config, &login, &password, Role::Admin, None)
+            create_staff(&config, &login, &password, vec![Role::Admin], None)
         }
         Command::CreateOfficer {
             agency,
             login,
             password,
-        } => create_staff(&config, &login, &password, Role::Officer, Some(agency)),
+            supervisor,
+        } => {
+            let roles = if supervisor {
+                vec![Role::Officer, Role::Supervisor]
+            } else {
+                vec![Role::Officer]
+            };
+            create_staff(&config, &login, &password, roles, Some(agency))
+        }
     }
 }
 
@@ -106,7 +118,7 @@ fn create_staff(
     config: &Config,
     login: &str,
     password: &str,
-    role: Role,
+    roles: Vec<Role>,
     agency: Option<String>,
 ) -> Result<(), String> {
     if login.trim().is_empty() {
@@ -122,7 +134,7 @@ fn create_staff(
         id: AccountId::new(),
         login_key: domain::login::name_key(login),
         display_name: login.trim().to_string(),
-        roles: vec![role],
+        roles,
         agency_code: agency,
         password_hash: passwords::hash(password)?,
         email: None,
@@ -133,6 +145,7 @@ fn create_staff(
     if !created {
         return Err(format!("the login {login:?} is taken already"));
     }
-    println!("created {} {} ({})", role.as_str(), login.trim(), staff.id);
+    let roles: Vec<&str> = staff.roles.iter().map(|r| r.as_str()).collect();
+    println!("created {} {} ({})", roles.join("+"), login.trim(), staff.id);
     Ok(())
 }

@@ -107,6 +107,11 @@ pub struct ApplicationFacts {
     /// The role on it of the account being authorized (or of the principal it acts
     /// for), when that account joined it as a participant.
     pub participant: Option<ParticipantRole>,
+    /// The officer who took it into work, until it is forwarded elsewhere.
+    pub assignee: Option<AccountId>,
+    /// The account being authorized holds, or held, powers from the owner (a delegation
+    /// the owner gave it was accepted at some time): as much the owner's side as the owner.
+    pub represents_owner: bool,
 }
 
 /// Why an action is refused; the code is part of the HTTP contract.
@@ -139,6 +144,14 @@ pub enum Denial {
     /// Acting for, or managing, an organisation whose registration staff have not
     /// verified (or rejected).
     OrganisationNotVerified,
+    /// An officer acting on an application that is their own business: they own it, take
+    /// part in it, or hold (or held) the owner's powers.
+    ConflictOfInterest,
+    /// An officer of the agency deciding an application another officer took.
+    NotAssignee,
+    /// A representative making themselves a party to the principal's application: an
+    /// invitation on behalf to their own account, or accepting one they sent on behalf.
+    SelfInvitation,
 }
 
 impl Denial {
@@ -159,6 +172,9 @@ impl Denial {
             Denial::ParticipantRole => "participant_role",
             Denial::NotAuthor => "not_author",
             Denial::OrganisationNotVerified => "organisation_not_verified",
+            Denial::SelfInvitation => "self_invitation",
+            Denial::ConflictOfInterest => "conflict_of_interest",
+            Denial::NotAssignee => "not_assignee",
         }
     }
 
@@ -170,6 +186,11 @@ impl Denial {
             | Denial::NotApplicant
             | Denial::ParticipantRole
             | Denial::NotAuthor
+            // Said to the one who sent or holds the invitation, about their own doing.
+            | Denial::SelfInvitation
+            // Said to officers of the agency handling it, who see it anyway.
+            | Denial::ConflictOfInterest
+            | Denial::NotAssignee
             // Said only to those who may see the organisation: its head and employees.
             | Denial::OrganisationNotVerified => true,
             Denial::NotOwner | Denial::WrongAgency => false,
@@ -247,6 +268,8 @@ fn delegated(
     if on_behalf.unverified_organisation {
         return Err(Denial::OrganisationNotVerified);
     }
+    // Staff act in their role; acting for someone is a citizen's doing (SPEC §1).
+    require(may_act_as_citizen(subject), Denial::RoleRequired)?;
     if on_behalf.head {
         return direct(&as_principal(on_behalf), action, resource, now);
     }
@@ -362,7 +385,9 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (action, Resource::Application(app)) if Action::JOINT.contains(&action) => {
             applicant(subject, action, app)
         }
-        (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => officer(subject, app),
+        (action, Resource::Application(app)) if Action::OFFICER.contains(&action) => {
+            officer(subject, action, app)
+        }
         (Action::ApplicationsRead, Resource::Account(owner)) => {
             require(*owner == subject.account, Denial::NotOwner)
         }
@@ -382,6 +407,8 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         }
         (Action::DelegationsRespond, Resource::Delegation { representative, .. }) => {
             require(*representative == subject.account, Denial::NotOwner)?;
+            // A staff account holds no powers unless it is also a confirmed citizen.
+            require(may_act_as_citizen(subject), Denial::RoleRequired)?;
             require(subject.level == AccountLevel::Confirmed, Denial::LevelTooLow)
         }
         (
@@ -482,6 +509,32 @@ pub fn authorize_comment_edit(subject: &Subject, author: AccountId) -> Result<()
     require(subject.account == author, Denial::NotAuthor)
 }
 
+/// Whether the subject, allowed to manage the participants, may invite `invitee` (the
+/// account behind the contact, when there is one). Acting on behalf, never their own
+/// account: joining the principal's matter would give them, as a participant, what the
+/// delegation did not — and keep it after the delegation ends.
+pub fn authorize_invitee(subject: &Subject, invitee: Option<AccountId>) -> Result<(), Denial> {
+    require(
+        subject.on_behalf.is_none() || invitee != Some(subject.account),
+        Denial::SelfInvitation,
+    )
+}
+
+/// Whether the subject may accept (join through) an invitation sent by `invited_by`,
+/// on behalf of `on_behalf_of` if so. One a representative sent for a principal is
+/// never theirs to accept — not as themselves, nor for anyone they act for — even when it
+/// went to a contact that became theirs after it was sent.
+pub fn authorize_joining(
+    subject: &Subject,
+    invited_by: AccountId,
+    on_behalf_of: Option<AccountId>,
+) -> Result<(), Denial> {
+    require(
+        on_behalf_of.is_none() || invited_by != subject.account,
+        Denial::SelfInvitation,
+    )
+}
+
 /// The principal itself, or the head of the organisation that is the principal.
 fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) -> bool {
     principal == subject.account || head == Some(subject.account)
@@ -494,10 +547,27 @@ fn handles(subject: &Subject, app: &ApplicationFacts) -> bool {
         && app.received
 }
 
+/// Staff accounts (officers, supervisors, admins).
+fn is_staff(subject: &Subject) -> bool {
+    [Role::Officer, Role::Supervisor, Role::Admin]
+        .iter()
+        .any(|r| subject.has_role(*r))
+}
+
+/// Whether the subject may be an applicant, a participant or a representative: anyone but
+/// staff, and staff who also hold a confirmed citizen identity of their own — so no one
+/// applies, or acts for an applicant, through an account made for handling cases.
+fn may_act_as_citizen(subject: &Subject) -> bool {
+    !is_staff(subject) || (subject.has_role(Role::Citizen) && subject.level == AccountLevel::Confirmed)
+}
+
 fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
     // Submitting and signing carry legal weight: they need an identity an officer or a
     // provider confirmed.
     let binding = matches!(action, Action::ApplicationsSubmit | Action::ApplicationsSign);
+    if app.owner == subject.account || app.participant.is_some() {
+        require(may_act_as_citizen(subject), Denial::RoleRequired)?;
+    }
     if app.owner == subject.account {
         return require(
             !binding || subject.level == AccountLevel::Confirmed,
@@ -527,9 +597,22 @@ fn applicant(subject: &Subject, action: Action, app: &ApplicationFacts) -> Resul
     })
 }
 
-fn officer(subject: &Subject, app: &ApplicationFacts) -> Result<(), Denial> {
+/// The officer's side. Nobody decides their own case: not an application they own, take
+/// part in, or hold the owner's powers for. Taking assigns the application; from then on
+/// only its assignee, or a supervisor of the agency, acts on it. Forwarding one nobody has
+/// taken yet is the queue's triage, open to every officer of the agency.
+fn officer(subject: &Subject, action: Action, app: &ApplicationFacts) -> Result<(), Denial> {
     if handles(subject, app) {
-        return Ok(());
+        let own = app.owner == subject.account || app.participant.is_some() || app.represents_owner;
+        require(!own, Denial::ConflictOfInterest)?;
+        let assigned = match app.assignee {
+            Some(assignee) => assignee == subject.account,
+            None => matches!(action, Action::ApplicationsTake | Action::ApplicationsForward),
+        };
+        return require(
+            action == Action::ApplicationsTake || assigned || subject.has_role(Role::Supervisor),
+            Denial::NotAssignee,
+        );
     }
     if app.owner == subject.account {
         return Err(Denial::RoleRequired);
@@ -738,6 +821,8 @@ mod tests {
             status,
             received,
             participant: None,
+            assignee: None,
+            represents_owner: false,
         };
         let person = |account, roles: &[Role], level, agency: Option<&str>| Subject {
             account,
@@ -811,7 +896,18 @@ mod tests {
                         ("owner" | "simplified owner", false) => Err(Denial::RoleRequired),
                         ("officer", true) if sees && reads => Ok(()),
                         ("officer", true) if sees => Err(Denial::NotApplicant),
-                        ("officer", false) if sees => Ok(()),
+                        // Nobody took it yet: the agency's officers take it or send it on;
+                        // deciding waits for an assignee (see the separation table).
+                        ("officer", false)
+                            if sees
+                                && matches!(
+                                    action,
+                                    Action::ApplicationsTake | Action::ApplicationsForward
+                                ) =>
+                        {
+                            Ok(())
+                        }
+                        ("officer", false) if sees => Err(Denial::NotAssignee),
                         ("officer" | "other officer", _) => Err(Denial::WrongAgency),
                         _ => Err(Denial::NotOwner),
                     };
@@ -835,6 +931,8 @@ mod tests {
                 status: Status::Draft,
                 received: false,
                 participant,
+                assignee: None,
+                represents_owner: false,
             })
         };
         let confirmed = subject(me, &[Role::Citizen]);
@@ -894,6 +992,8 @@ mod tests {
                 status: Status::Submitted,
                 received: true,
                 participant,
+                assignee: None,
+                represents_owner: false,
             })
         };
         let citizen = subject(me, &[Role::Citizen]);
@@ -986,6 +1086,223 @@ mod tests {
         assert_eq!(Action::ParticipationLeave.as_str(), "participation.leave");
     }
 
+    /// Separation of duties: staff apply (or act for applicants) only with a confirmed
+    /// citizen identity of their own; an officer never acts on a case they own, take part
+    /// in or hold the owner's powers for; once taken, only the assignee or a supervisor of
+    /// the agency acts on it.
+    #[test]
+    fn the_separation_of_duties_table() {
+        let (owner, me, colleague) = (AccountId::new(), AccountId::new(), AccountId::new());
+        let now = Utc::now();
+        let staff = |roles: &[Role], level| Subject {
+            level,
+            agency: Some("mvd".into()),
+            ..subject(me, roles)
+        };
+        let officer = staff(&[Role::Officer], AccountLevel::Confirmed);
+        let supervisor = staff(&[Role::Officer, Role::Supervisor], AccountLevel::Confirmed);
+        let citizen_officer = staff(&[Role::Officer, Role::Citizen], AccountLevel::Confirmed);
+        let unconfirmed_citizen_officer = staff(&[Role::Officer, Role::Citizen], AccountLevel::Standard);
+        let admin = Subject {
+            agency: None,
+            ..staff(&[Role::Admin], AccountLevel::Confirmed)
+        };
+        let app = |owner, participant, assignee, represents_owner| {
+            Resource::Application(ApplicationFacts {
+                owner,
+                service_code: "passport".into(),
+                agency_code: "mvd".into(),
+                status: Status::InReview,
+                received: true,
+                participant,
+                assignee,
+                represents_owner,
+            })
+        };
+        let theirs = app(owner, None, None, false);
+        let mine = app(me, None, None, false);
+        let mine_taken = app(owner, None, Some(me), false);
+        let colleagues = app(owner, None, Some(colleague), false);
+        let joined = app(owner, Some(ParticipantRole::Viewer), Some(me), false);
+        let represented = app(owner, None, Some(me), true);
+        use Action::{ApplicationsCreate as Create, ApplicationsDecide as Decide, ApplicationsTake as Take};
+        use Action::{ApplicationsForward as Forward, ApplicationsRead as Read};
+        let table = [
+            (
+                "officer applies",
+                &officer,
+                Create,
+                &mine,
+                Err(Denial::RoleRequired),
+            ),
+            ("admin applies", &admin, Create, &mine, Err(Denial::RoleRequired)),
+            (
+                "officer who is a citizen applies",
+                &citizen_officer,
+                Create,
+                &mine,
+                Ok(()),
+            ),
+            (
+                "officer, unconfirmed citizen, applies",
+                &unconfirmed_citizen_officer,
+                Create,
+                &mine,
+                Err(Denial::RoleRequired),
+            ),
+            (
+                "owner takes",
+                &citizen_officer,
+                Take,
+                &mine,
+                Err(Denial::ConflictOfInterest),
+            ),
+            (
+                "participant decides",
+                &officer,
+                Decide,
+                &joined,
+                Err(Denial::ConflictOfInterest),
+            ),
+            (
+                "representative decides",
+                &officer,
+                Decide,
+                &represented,
+                Err(Denial::ConflictOfInterest),
+            ),
+            (
+                "supervisor representing decides",
+                &supervisor,
+                Decide,
+                &represented,
+                Err(Denial::ConflictOfInterest),
+            ),
+            ("anyone takes", &officer, Take, &theirs, Ok(())),
+            ("untaken: forward", &officer, Forward, &theirs, Ok(())),
+            (
+                "untaken: decide",
+                &officer,
+                Decide,
+                &theirs,
+                Err(Denial::NotAssignee),
+            ),
+            ("assignee decides", &officer, Decide, &mine_taken, Ok(())),
+            ("assignee forwards", &officer, Forward, &mine_taken, Ok(())),
+            (
+                "colleague decides",
+                &officer,
+                Decide,
+                &colleagues,
+                Err(Denial::NotAssignee),
+            ),
+            (
+                "colleague forwards",
+                &officer,
+                Forward,
+                &colleagues,
+                Err(Denial::NotAssignee),
+            ),
+            ("colleague reads", &officer, Read, &colleagues, Ok(())),
+            ("supervisor decides", &supervisor, Decide, &colleagues, Ok(())),
+            ("supervisor, untaken", &supervisor, Decide, &theirs, Ok(())),
+        ];
+        for (name, who, action, resource, expected) in table {
+            assert_eq!(authorize(who, action, resource, now), expected, "{name}");
+        }
+        // Staff hold no powers without a citizen identity: they neither accept a delegation
+        // nor act on one.
+        let delegation = Resource::Delegation {
+            principal: owner,
+            representative: me,
+            head: None,
+        };
+        assert_eq!(
+            authorize(&officer, Action::DelegationsRespond, &delegation, now),
+            Err(Denial::RoleRequired)
+        );
+        assert_eq!(
+            authorize(&citizen_officer, Action::DelegationsRespond, &delegation, now),
+            Ok(())
+        );
+        let representing = Subject {
+            roles: vec![Role::Officer],
+            agency: Some("mvd".into()),
+            ..acting_for(owner, crate::delegation::Kind::Full, vec![], None)
+        };
+        assert_eq!(
+            authorize(&representing, Read, &Resource::Account(owner), now),
+            Err(Denial::RoleRequired)
+        );
+        for denial in [Denial::ConflictOfInterest, Denial::NotAssignee] {
+            assert!(denial.reveals_resource(), "{denial:?}");
+        }
+        assert_eq!(Denial::ConflictOfInterest.code(), "conflict_of_interest");
+        assert_eq!(Denial::NotAssignee.code(), "not_assignee");
+    }
+
+    /// A representative does not make themselves a party to the principal's matter: not by
+    /// inviting their own account on behalf, nor by accepting what they sent on behalf.
+    #[test]
+    fn nobody_joins_the_principals_matter_through_the_delegation() {
+        let (principal, me, guest) = (AccountId::new(), AccountId::new(), AccountId::new());
+        let myself = subject(me, &[Role::Citizen]);
+        let representing = acting_for(principal, crate::delegation::Kind::Full, vec![], None);
+        let representing = Subject {
+            account: me,
+            ..representing
+        };
+        let table = [
+            (
+                "own account on behalf",
+                &representing,
+                Some(me),
+                Err(Denial::SelfInvitation),
+            ),
+            ("someone else on behalf", &representing, Some(guest), Ok(())),
+            ("an unregistered contact on behalf", &representing, None, Ok(())),
+            // Inviting oneself in one's own name is the joint rules' business (the owner
+            // is already on it); the core has nothing against it.
+            ("own account, as oneself", &myself, Some(me), Ok(())),
+        ];
+        for (name, who, invitee, expected) in table {
+            assert_eq!(authorize_invitee(who, invitee), expected, "{name}");
+        }
+        let joining = [
+            (
+                "sent by me on behalf",
+                &myself,
+                me,
+                Some(principal),
+                Err(Denial::SelfInvitation),
+            ),
+            (
+                "sent by me on behalf, accepted for someone",
+                &representing,
+                me,
+                Some(principal),
+                Err(Denial::SelfInvitation),
+            ),
+            ("sent by me as myself", &myself, me, None, Ok(())),
+            (
+                "sent by another on behalf",
+                &myself,
+                guest,
+                Some(principal),
+                Ok(()),
+            ),
+        ];
+        for (name, who, invited_by, on_behalf_of, expected) in joining {
+            assert_eq!(
+                authorize_joining(who, invited_by, on_behalf_of),
+                expected,
+                "{name}"
+            );
+        }
+        assert!(Denial::SelfInvitation.reveals_resource());
+        assert_eq!(Denial::SelfInvitation.code(), "self_invitation");
+    }
+
     /// Only the account that wrote a comment edits it: not another participant, not the
     /// owner, not the principal a representative wrote for.
     #[test]
@@ -1065,6 +1382,8 @@ mod tests {
                 status: Status::Draft,
                 received: false,
                 participant: None,
+                assignee: None,
+                represents_owner: false,
             })
         };
         let powers = |kind| match kind {
@@ -1235,6 +1554,8 @@ mod tests {
             status: Status::Draft,
             received: false,
             participant: None,
+            assignee: None,
+            represents_owner: false,
         });
         let citizen = |who| subject(who, &[Role::Citizen]);
         let not_yet = Err(Denial::OrganisationNotVerified);

@@ -16,15 +16,19 @@ pub enum Role {
     Admin,
     /// The account of a legal entity: it never logs in; its head acts for it.
     Organisation,
+    /// An officer who oversees their agency's work: decides any application the agency
+    /// handles, not only those they took (held together with `officer`).
+    Supervisor,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Citizen,
         Role::Officer,
         Role::Notary,
         Role::Admin,
         Role::Organisation,
+        Role::Supervisor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl Role {
             Role::Notary => "notary",
             Role::Admin => "admin",
             Role::Organisation => "organisation",
+            Role::Supervisor => "supervisor",
         }
     }
 

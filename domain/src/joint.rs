@@ -82,6 +82,9 @@ pub struct Participant {
     pub role: ParticipantRole,
     pub added_by: AccountId,
     pub added_at: Instant,
+    /// Set when whoever invited them did so for this principal (a representative acting
+    /// on behalf): a party chosen for the principal, not by them.
+    pub invited_on_behalf_of: Option<AccountId>,
 }
 
 /// `account`'s role on the application of `owner` with `participants`: the owner's, a
@@ -254,6 +257,8 @@ pub struct Invitation {
     pub created_at: Instant,
     pub answered_at: Option<Instant>,
     pub version: i64,
+    /// The principal `invited_by` acted for, when they invited on behalf.
+    pub invited_on_behalf_of: Option<AccountId>,
 }
 
 impl Invitation {
@@ -718,6 +723,7 @@ mod tests {
             created_at: now,
             answered_at: None,
             version: 1,
+            invited_on_behalf_of: None,
         };
         let later = now + chrono::TimeDelta::days(7);
         let open = invitation(InvitationStatus::Pending, later);
@@ -826,6 +832,7 @@ mod tests {
             role: ParticipantRole::CoApplicant,
             added_by: owner,
             added_at: chrono::Utc::now(),
+            invited_on_behalf_of: None,
         }];
         assert_eq!(role_on(owner, &joined, owner), Some(ParticipantRole::Owner));
         assert_eq!(

@@ -30,6 +30,7 @@ pub fn add_participant(
             participants::role.eq(p.role.as_str()),
             participants::added_by.eq(p.added_by.to_string()),
             participants::added_at.eq(to_db_time(p.added_at)),
+            participants::invited_on_behalf_of.eq(p.invited_on_behalf_of.map(|a| a.to_string())),
         ))
         .execute(conn)?;
     Ok(())
@@ -54,7 +55,7 @@ pub fn participants_of(
     conn: &mut DbConnection,
     application: ApplicationId,
 ) -> Result<Vec<Participant>, StoreError> {
-    let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = participants::table
+    let rows: Vec<(String, String, String, chrono::NaiveDateTime, Option<String>)> = participants::table
         .filter(participants::application_id.eq(application.to_string()))
         .order(participants::added_at.asc())
         .select((
@@ -62,15 +63,17 @@ pub fn participants_of(
             participants::role,
             participants::added_by,
             participants::added_at,
+            participants::invited_on_behalf_of,
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(account, r, added_by, added_at)| {
+        .map(|(account, r, added_by, added_at, for_whom)| {
             Ok(Participant {
                 account: parse_id("participants", &account)?,
                 role: role("participants", &r)?,
                 added_by: parse_id("participants", &added_by)?,
                 added_at: from_db_time(added_at),
+                invited_on_behalf_of: parse_optional_id("participants", for_whom.as_deref())?,
             })
         })
         .collect()
@@ -111,6 +114,7 @@ type InvitationRow = (
     chrono::NaiveDateTime,
     Option<chrono::NaiveDateTime>,
     i64,
+    Option<String>,
 );
 
 #[allow(clippy::type_complexity)]
@@ -127,6 +131,7 @@ fn invitation_columns() -> (
     invitations::created_at,
     invitations::answered_at,
     invitations::version,
+    invitations::invited_on_behalf_of,
 ) {
     (
         invitations::id,
@@ -141,6 +146,7 @@ fn invitation_columns() -> (
         invitations::created_at,
         invitations::answered_at,
         invitations::version,
+        invitations::invited_on_behalf_of,
     )
 }
 
@@ -158,6 +164,7 @@ fn invitation(row: InvitationRow) -> Result<Invitation, StoreError> {
         created,
         answered,
         version,
+        for_whom,
     ) = row;
     Ok(Invitation {
         id: parse_id("invitations", &id)?,
@@ -173,6 +180,7 @@ fn invitation(row: InvitationRow) -> Result<Invitation, StoreError> {
         created_at: from_db_time(created),
         answered_at: answered.map(from_db_time),
         version,
+        invited_on_behalf_of: parse_optional_id("invitations", for_whom.as_deref())?,
     })
 }
 
@@ -191,6 +199,7 @@ pub fn insert_invitation(conn: &mut DbConnection, i: &Invitation) -> Result<(), 
             invitations::created_at.eq(to_db_time(i.created_at)),
             invitations::answered_at.eq(i.answered_at.map(to_db_time)),
             invitations::version.eq(i.version),
+            invitations::invited_on_behalf_of.eq(i.invited_on_behalf_of.map(|a| a.to_string())),
         ))
         .execute(conn)?;
     Ok(())

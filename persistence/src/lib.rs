@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod assignments;
 pub mod attempts;
 pub mod audit;
 pub mod catalog;

@@ -287,6 +287,7 @@ diesel::joinable!(applications -> services (service_code));
 diesel::joinable!(application_history -> applications (application_id));
 diesel::allow_tables_to_appear_in_same_query!(
     agencies,
+    application_assignments,
     services,
     applications,
     application_history,
@@ -454,6 +455,7 @@ diesel::table! {
         role -> Text,
         added_by -> Text,
         added_at -> Timestamp,
+        invited_on_behalf_of -> Nullable<Text>,
     }
 }
 
@@ -471,6 +473,15 @@ diesel::table! {
         created_at -> Timestamp,
         answered_at -> Nullable<Timestamp>,
         version -> BigInt,
+        invited_on_behalf_of -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    application_assignments (application_id) {
+        application_id -> Text,
+        officer_id -> Text,
+        assigned_at -> Timestamp,
     }
 }
 

@@ -10,6 +10,7 @@ mod deadlines;
 mod delegation_bounds;
 mod delegations;
 mod documents;
+mod duties;
 mod edge;
 mod errors;
 mod events;

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::applications::{self as cases, Drafting, NewDraft, NewForm, Started};
+use crate::usecases::replays;
 use crate::usecases::{Acting, Outcome};
 use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 use crate::views::confirmations::ConfirmationView;
@@ -45,7 +46,7 @@ pub struct NewApplication {
     responses(
         (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String))),
         (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = ConfirmationView),
-        (status = 403, description = "Not allowed (on behalf, starting from the principal's template needs `profile.read`: `action_not_covered`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed (on behalf, starting from the principal's template needs `profile.read`: `action_not_covered`; a staff account without a confirmed citizen identity of its own applies for nothing: `role_required`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::openapi::NotFound),        (status = 422, response = crate::openapi::Unprocessable),
     )
 )]
@@ -71,7 +72,8 @@ pub async fn create(
     );
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let drafting = Drafting {
                     forms: &forms,
                     pii: &pii,
@@ -134,7 +136,9 @@ pub async fn copy(
     );
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            // A replayed copy is a created application like any other: re-checked alike.
+            let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let drafting = Drafting {
                     forms: &forms,
                     pii: &pii,

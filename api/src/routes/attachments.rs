@@ -16,9 +16,11 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::documents::attachments::{self, Attach};
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
 use crate::vault::serve::{serve, StoredFile};
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -116,7 +118,10 @@ pub async fn attach(
     };
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::DocumentsUpload, now)
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let outcome = attachments::attach(tx, &acting, id, version.0, input, now)?;
                 let ((attachment, new_version), effects) = outcome.into_parts();
                 let answer = Answer::created(&view(&attachment))?.version(new_version);

@@ -13,6 +13,7 @@ use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
+use crate::usecases::replays;
 use crate::usecases::{catalog as cases, Acting, Outcome};
 use crate::views::catalog::ServiceBody;
 
@@ -136,7 +137,7 @@ pub async fn create_service(
             // Only admins learn what is wrong with a service they send.
             cases::may_manage(&acting, now)?;
             let service = body.into_service()?;
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            idempotency::once(tx, key.as_ref(), now, replays::checked_before, |tx| {
                 let (created, effects) = cases::create(tx, &acting, service, now)?.into_parts();
                 let answer = Answer::created(&ServiceBody::from(&created))?.version(created.version);
                 Ok(Outcome::new(answer, effects))

@@ -16,9 +16,11 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::joint::comments;
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
 use crate::validation::Valid;
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -136,7 +138,9 @@ pub async fn add(
     let (id, acting, text) = (id.into_inner(), Acting::from(&actor), body.into_inner().body);
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck =
+                |tx: &mut _, _: &Answer| replays::on_application(tx, &acting, id, Action::CommentsWrite, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (comment, effects) = comments::add(tx, &acting, id, &text, now)?.into_parts();
                 let answer = Answer::created(&view(&comment, vec![]))?.version(comment.version);
                 Ok(Outcome::new(answer, effects))

@@ -181,7 +181,14 @@ pub async fn create(
     );
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, first: &Answer| match first.body_json()["id"].as_str().map(str::parse)
+            {
+                Some(Ok(id)) => cases::may_replay(tx, &acting.subject, id, now),
+                _ => Err(ApiError::internal(
+                    "a delegation's first answer names no delegation",
+                )),
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let issuing = Issuing { pii: &pii, max_days };
                 let (created, effects) =
                     cases::create::create(tx, &acting, draft, &issuing, now)?.into_parts();
@@ -330,6 +337,7 @@ pub struct AcceptBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Active", body = DelegationView),
+        (status = 403, description = "`role_required`: a staff account holds no powers unless it also has a confirmed citizen identity; `level_too_low` below `confirmed`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -446,7 +454,7 @@ fn term_view(c: &TermChange) -> TermChangeView {
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Proposed; confirmed by you, awaiting the other party", body = TermChangeView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "The delegation is not active now (pending, ended, or past its end): `delegation_not_active`; a new term is a new delegation", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/delegations/{id}/term-changes")]
@@ -469,7 +477,8 @@ pub async fn propose_term(
     };
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| cases::may_replay(tx, &acting.subject, id, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (change, effects) =
                     cases::term::propose(tx, &acting, id, asked, max_days, now)?.into_parts();
                 Ok(Outcome::new(Answer::created(&term_view(&change))?, effects))
@@ -487,7 +496,7 @@ pub async fn propose_term(
     params(("id" = String, Path, format = Uuid), ("change_id" = String, Path)),
     responses(
         (status = 200, description = "The change, applied once both confirmed", body = TermChangeView),
-        (status = 409, response = crate::openapi::Conflict),
+        (status = 409, description = "No longer pending (`term_change_closed`), or the delegation is not active now (`delegation_not_active`): an expired one never comes back", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/delegations/{id}/term-changes/{change_id}/confirm")]

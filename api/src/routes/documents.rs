@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::documents::vault::{self as documents, Changes, Limits, Upload};
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
 use crate::vault::serve::{serve, StoredFile};
@@ -224,7 +225,7 @@ pub async fn upload(
     let acting = Acting::from(&actor);
     let written = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            idempotency::once(tx, key.as_ref(), now, replays::checked_before, |tx| {
                 let document = documents::describe(&acting, &incoming, now)?;
                 let (document, effects) = documents::record_upload(tx, &acting, document, now)?.into_parts();
                 Ok(Outcome::new(created(&document)?, effects))

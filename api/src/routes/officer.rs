@@ -88,6 +88,7 @@ pub async fn queue(
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
+        (status = 403, description = "`conflict_of_interest`: the application is your own, you take part in it, or you hold (or held) the owner's powers; `wrong_agency` outside your agency", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_transition`, or `signatures_missing` (with `missing_signers`): a joint application is taken only with the content every signer fixed at submission signed", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -119,6 +120,7 @@ pub struct InfoRequest {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Waiting for the applicant", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
         (status = 422, description = "`comment_required`, `due_date_in_past`, or `due_date_too_soon` (closer than `KABINET_MIN_RESPONSE_DAYS` days)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -203,6 +205,7 @@ pub struct DecisionNote {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -233,6 +236,7 @@ pub struct RejectBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Rejected", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -265,6 +269,7 @@ pub struct CompleteBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Completed", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]
@@ -298,6 +303,7 @@ pub struct ForwardBody {
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Forwarded (back to submitted, in the other agency's queue)", body = ApplicationView),
+        (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, response = crate::openapi::Conflict),
     )
 )]

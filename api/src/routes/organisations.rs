@@ -16,7 +16,9 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::organisations as cases;
+use crate::usecases::replays;
 use crate::usecases::Acting;
+use domain::access::Action;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]
@@ -124,7 +126,9 @@ pub async fn create(
     let acting = Acting::from(&actor);
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck =
+                |_: &mut _, _: &Answer| replays::on_account(&acting, Action::OrganisationsManage, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (organisation, effects) = cases::register(tx, &acting, &asked, now)?.into_parts();
                 Ok(crate::usecases::Outcome::new(
                     Answer::created(&view(&organisation))?,

@@ -19,8 +19,10 @@ use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::joint::invitations::{self, InviteInput};
 use crate::usecases::joint::participants;
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"account_id": "019a4c3e-0000-7000-8000-000000000001", "role": "co_applicant", "added_at": "2026-11-23T10:00:00Z"}))]
@@ -30,6 +32,10 @@ pub struct ParticipantView {
     #[schema(value_type = String, example = "co_applicant")]
     pub role: ParticipantRole,
     pub added_at: chrono::DateTime<chrono::Utc>,
+    /// Set when a representative invited them for this principal (on behalf), not the
+    /// principal themselves.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub invited_on_behalf_of: Option<AccountId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -49,6 +55,9 @@ pub struct InvitationView {
     pub contact: String,
     #[schema(value_type = String, format = Uuid)]
     pub invited_by: AccountId,
+    /// The principal `invited_by` acted for, when they invited on behalf.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub invited_on_behalf_of: Option<AccountId>,
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
     pub status: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
@@ -63,6 +72,7 @@ fn invitation_view(i: &Invitation, now: Instant) -> InvitationView {
         role: i.role,
         contact: i.contact_hint.clone(),
         invited_by: i.invited_by,
+        invited_on_behalf_of: i.invited_on_behalf_of,
         status: if i.is_expired(now) {
             "expired".into()
         } else {
@@ -78,6 +88,7 @@ fn participant_view(p: &Participant) -> ParticipantView {
         account_id: p.account,
         role: p.role,
         added_at: p.added_at,
+        invited_on_behalf_of: p.invited_on_behalf_of,
     }
 }
 
@@ -146,6 +157,7 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
     responses(
         (status = 201, description = "Invited", body = InvitationView),
+        (status = 403, description = "Not allowed; acting on behalf, inviting your own account: `self_invitation` (a representative does not join the principal's matter)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_participant`, `already_invited`, or `participants_fixed` (an invitation as co-applicant after submission)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -174,7 +186,10 @@ pub async fn invite(
     let ttl = TimeDelta::days(state.config.invitation_ttl_days);
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::ParticipantsManage, now)
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let invited = invitations::invite(tx, &acting, id, input, (&pii, ttl), now)?;
                 created(invited, |i| invitation_view(i, now))
             })
@@ -280,6 +295,7 @@ pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, Ap
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "Joined", body = InvitationView),
+        (status = 403, description = "`self_invitation`: you sent this invitation on someone's behalf; it is not yours to accept", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invitation_expired`, `invitation_answered`, `already_participant`, or `participants_fixed` (joining as co-applicant after submission)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

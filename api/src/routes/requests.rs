@@ -14,8 +14,10 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::joint::requests::{self, AskInput};
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -135,7 +137,10 @@ pub async fn create(
     };
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::RequestsCreate, now)
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (request, effects) = requests::create(tx, &acting, id, input, now)?.into_parts();
                 Ok(Outcome::new(Answer::created(&view(&request))?, effects))
             })

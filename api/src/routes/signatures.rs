@@ -16,8 +16,10 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
 use crate::usecases::joint::signatures::{self, SignInput};
+use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
+use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -157,9 +159,14 @@ pub async fn sign(
     let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
     let (code, guards, who) = (body.into_inner().code, state.config.guards(), acting.clone());
     // A replay answers before the code is checked again: it was spent by the first request.
-    let asked = key.clone();
+    let (asked, replaying) = (key.clone(), acting.clone());
     if let Some(first) = state
-        .query(move |c, _| idempotency::replayed(c, asked.as_ref()))
+        .query(move |c, now| {
+            let recheck = |c: &mut _, _: &Answer| {
+                replays::on_application(c, &replaying, id, Action::ApplicationsSign, now)
+            };
+            idempotency::replayed(c, asked.as_ref(), recheck)
+        })
         .await?
     {
         return Ok(first.respond());
@@ -170,7 +177,10 @@ pub async fn sign(
     let input = SignInput { version: version.0 };
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::ApplicationsSign, now)
+            };
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (signature, effects) =
                     signatures::sign(tx, &acting, id, input, proven, now)?.into_parts();
                 let answer = Answer::created(&view(&signature, &signature.content_hash))?;

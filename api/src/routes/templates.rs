@@ -13,8 +13,10 @@ use crate::concurrency::{etag, IfMatch};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
+use crate::usecases::replays;
 use crate::usecases::templates::{self as cases, Replacement, TemplateInput};
 use crate::usecases::{Acting, Outcome};
+use domain::access::Action;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}}))]
@@ -96,7 +98,8 @@ pub async fn create(
     let (acting, input) = (Acting::from(&actor), TemplateInput::from(body.into_inner()));
     let answer = state
         .run(move |tx, now| {
-            idempotency::once(tx, key.as_ref(), now, |tx| {
+            let recheck = |_: &mut _, _: &Answer| replays::on_account(&acting, Action::ProfileEdit, now);
+            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (saved, effects) = cases::create(tx, &acting, input, now)?.into_parts();
                 let answer = Answer::created(&view(&saved))?.version(saved.version);
                 Ok(Outcome::new(answer, effects))

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod templates;
 
 pub mod proof;
+pub mod replays;
 
 pub use effects::{Effects, History, Outcome};
 

@@ -34,8 +34,9 @@ pub enum Refusal {
     CodeAttemptsExceeded,
     /// The code does not match; `tries_left` remain.
     WrongCode { tries_left: i32 },
-    /// The delegation has ended: its term can no longer change.
-    Ended,
+    /// The delegation is not in force now (pending, ended, or past its end): its term
+    /// can no longer change.
+    NotActive(Status),
     /// The term change was applied or superseded already.
     TermChangeClosed,
     /// A field of the request breaks a shape rule (a term too long, say).

@@ -6,7 +6,17 @@ use serde::{Deserialize, Serialize};
 use crate::ids::DelegationId;
 use crate::time::Instant;
 
-use super::{check_term, Delegation, Refusal, Side};
+use super::{check_term, Delegation, Refusal, Side, Status};
+
+/// Only a delegation in force now takes a new term: its status is computed from the clock,
+/// so one past its end is over even before the job marks it, and stays over — a new term
+/// for it is a new delegation.
+fn require_active(d: &Delegation, now: Instant) -> Result<(), Refusal> {
+    match d.effective_status(now) {
+        Status::Active => Ok(()),
+        status => Err(Refusal::NotActive(status)),
+    }
+}
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString,
@@ -60,10 +70,8 @@ impl TermChange {
         } else {
             now
         };
+        require_active(d, now)?;
         check_term(valid_from, valid_until, earliest, max_days)?;
-        if d.status.is_final() {
-            return Err(Refusal::Ended);
-        }
         Ok(TermChange {
             id: uuid::Uuid::now_v7().to_string(),
             delegation: d.id,
@@ -76,7 +84,8 @@ impl TermChange {
     }
 
     /// `by`'s confirmation of a pending proposal.
-    pub fn confirm(&mut self, by: Side) -> Result<(), Refusal> {
+    pub fn confirm(&mut self, d: &Delegation, by: Side, now: Instant) -> Result<(), Refusal> {
+        require_active(d, now)?;
         if self.status != TermChangeStatus::Pending {
             return Err(Refusal::TermChangeClosed);
         }
@@ -96,9 +105,7 @@ impl TermChange {
     /// `d` with this change's term, once both agreed; the change is then applied. The term
     /// is checked again: time passed since it was proposed.
     pub fn apply_to(&mut self, d: &Delegation, now: Instant, max_days: i64) -> Result<Delegation, Refusal> {
-        if d.status.is_final() {
-            return Err(Refusal::Ended);
-        }
+        require_active(d, now)?;
         check_term(
             self.valid_from,
             self.valid_until,
@@ -159,12 +166,15 @@ mod tests {
         let mut change = TermChange::propose(&d, Side::Principal, d.valid_from, until, now, 30).unwrap();
         assert!((change.principal_confirmed, change.representative_confirmed) == (true, false));
         assert!(!change.agreed());
-        change.confirm(Side::Representative).unwrap();
+        change.confirm(&d, Side::Representative, now).unwrap();
         assert!(change.agreed());
         let next = change.apply_to(&d, now, 30).unwrap();
         assert_eq!((next.valid_until, next.version), (until, 4));
         assert_eq!(change.status, TermChangeStatus::Applied);
-        assert_eq!(change.confirm(Side::Principal), Err(Refusal::TermChangeClosed));
+        assert_eq!(
+            change.confirm(&d, Side::Principal, now),
+            Err(Refusal::TermChangeClosed)
+        );
     }
 
     #[test]
@@ -175,10 +185,15 @@ mod tests {
             status: Status::Revoked,
             ..active()
         };
+        let pending = Delegation {
+            status: Status::Pending,
+            ..active()
+        };
+        let after_end = d.valid_until + TimeDelta::minutes(1);
         let code = |r: Result<TermChange, Refusal>| match r {
             Ok(_) => "ok",
             Err(Refusal::Invalid(e)) => e.code,
-            Err(Refusal::Ended) => "ended",
+            Err(Refusal::NotActive(_)) => "not_active",
             Err(_) => "other",
         };
         let table = [
@@ -204,12 +219,62 @@ mod tests {
                 d.valid_from + TimeDelta::days(31),
                 "too_long",
             ),
-            ("ended", &ended, d.valid_from, now + TimeDelta::days(5), "ended"),
+            (
+                "ended",
+                &ended,
+                d.valid_from,
+                now + TimeDelta::days(5),
+                "not_active",
+            ),
+            (
+                "pending",
+                &pending,
+                d.valid_from,
+                now + TimeDelta::days(5),
+                "not_active",
+            ),
         ];
         for (case, delegation, from, until, expected) in table {
             let proposed = TermChange::propose(delegation, Side::Representative, from, until, now, 30);
             assert_eq!(code(proposed), expected, "{case}");
         }
+        // Past its end, still stored as active because no job ran yet: over all the same.
+        let late = TermChange::propose(
+            &d,
+            Side::Principal,
+            after_end,
+            after_end + TimeDelta::days(5),
+            after_end,
+            30,
+        );
+        assert_eq!(code(late), "not_active");
+    }
+
+    /// A proposal made in time is not confirmed, nor applied, once the delegation ran out.
+    #[test]
+    fn a_proposal_dies_with_its_delegation() {
+        let d = active();
+        let now = t0() + TimeDelta::days(2);
+        let mut change = TermChange::propose(
+            &d,
+            Side::Principal,
+            d.valid_from,
+            t0() + TimeDelta::days(20),
+            now,
+            30,
+        )
+        .unwrap();
+        let after_end = d.valid_until + TimeDelta::seconds(1);
+        assert_eq!(
+            change.confirm(&d, Side::Representative, after_end),
+            Err(Refusal::NotActive(Status::Expired))
+        );
+        change.representative_confirmed = true;
+        assert_eq!(
+            change.apply_to(&d, after_end, 30),
+            Err(Refusal::NotActive(Status::Expired))
+        );
+        assert_eq!(change.status, TermChangeStatus::Pending);
     }
 
     #[test]

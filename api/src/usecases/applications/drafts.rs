@@ -233,6 +233,8 @@ pub fn hold_over_daily_limit(
         status: Status::Draft,
         received: false,
         participant: None,
+        assignee: None,
+        represents_owner: false,
     };
     // Refusals stay refusals: only an allowed creation can be held.
     authorize(

@@ -1,13 +1,13 @@
 //! Loading an application for a caller: what the authorization core needs to know about
 //! it, and the application (with its service) only when the caller may take the action.
 
-use domain::access::{authorize, Action, ApplicationFacts, Resource};
+use domain::access::{authorize, Action, ApplicationFacts, Resource, Role};
 use domain::application::Application;
 use domain::catalog::Service;
 use domain::ids::ApplicationId;
 use domain::joint::ParticipantRole;
 use domain::time::Instant;
-use persistence::{applications, catalog, joint, DbConnection};
+use persistence::{applications, assignments, catalog, joint, DbConnection};
 
 use crate::error::ApiError;
 use crate::usecases::Acting;
@@ -20,21 +20,43 @@ pub fn facts(app: &Application, participant: Option<ParticipantRole>) -> Applica
         status: app.status,
         received: app.submitted_at.is_some(),
         participant,
+        assignee: None,
+        represents_owner: false,
     }
 }
 
 /// The caller's (or principal's) role on the application when they joined it; the owner
-/// and officers need no lookup.
+/// needs no lookup. Officers are looked up too: taking part in a case is a conflict of
+/// interest for the officer handling it.
 fn participation(
     tx: &mut DbConnection,
     acting: &Acting,
     app: &Application,
 ) -> Result<Option<ParticipantRole>, ApiError> {
     let principal = acting.principal();
-    if principal == app.owner || acting.subject.agency.is_some() {
+    if principal == app.owner {
         return Ok(None);
     }
     Ok(joint::role_of(tx, app.id, principal)?)
+}
+
+/// What the core weighs for an officer: who took the application, and whether the
+/// officer holds (or held) the owner's powers. Asked only of officers: nobody else's
+/// rules read them, so citizens' requests spend no lookups on them.
+fn handling(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    app: &Application,
+    facts: ApplicationFacts,
+) -> Result<ApplicationFacts, ApiError> {
+    if !acting.subject.has_role(Role::Officer) {
+        return Ok(facts);
+    }
+    Ok(ApplicationFacts {
+        assignee: assignments::assignee_of(tx, app.id)?,
+        represents_owner: assignments::ever_represented(tx, acting.account, app.owner)?,
+        ..facts
+    })
 }
 
 /// The application alone, when the caller may take `action` on it (reads need no service:
@@ -52,12 +74,8 @@ pub fn visible(
         .ok_or_else(ApiError::not_found)?
         .at(now);
     let participant = participation(tx, acting, &app)?;
-    authorize(
-        &acting.subject,
-        action,
-        &Resource::Application(facts(&app, participant)),
-        now,
-    )?;
+    let facts = handling(tx, acting, &app, facts(&app, participant))?;
+    authorize(&acting.subject, action, &Resource::Application(facts), now)?;
     Ok(app)
 }
 

@@ -61,10 +61,23 @@ pub fn fire(
         step.application.signed_hash = Some(content_hash(tx, &app)?);
     }
     let effects = store_step(tx, &step, &service, Some(acting), version, now)?;
+    assign(tx, &step, acting, now)?;
     Ok(Outcome::new(
         Shown::new(step.application, vec![], &service.policy, now),
         effects,
     ))
+}
+
+/// Taking an application assigns it to the officer who took it; forwarding it to another
+/// agency ends the assignment (the core decides who may act from it).
+fn assign(tx: &mut DbConnection, step: &Step, acting: &Acting, now: Instant) -> Result<(), ApiError> {
+    let id = step.application.id;
+    match step.event {
+        EventKind::Take => persistence::assignments::assign(tx, id, acting.account, now)?,
+        EventKind::Forward => persistence::assignments::release(tx, id)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Writes a step's row (if still at `version`) and returns what it records: history,

@@ -131,7 +131,11 @@ impl From<Refusal> for ApiError {
                 "code_attempts_exceeded",
                 "The code was mistyped too often; ask for a new delegation.",
             ),
-            Refusal::Ended => ApiError::conflict("invalid_transition", "This delegation has ended."),
+            Refusal::NotActive(status) => ApiError::conflict(
+                "delegation_not_active",
+                "Only an active delegation's term can change; a new term is a new delegation.",
+            )
+            .with_context(json!({ "status": status.as_str() })),
             Refusal::TermChangeClosed => {
                 ApiError::conflict("term_change_closed", "This proposal is no longer pending.")
             }
@@ -171,4 +175,17 @@ fn field_error(refusal: Refusal) -> FieldError {
         // Only the field refusals above are sent here.
         other => FieldError::new("request", "refused", format!("{other:?}")),
     }
+}
+
+/// Whether `who` may still act on delegation `id` as when they created something on it
+/// (the delegation itself, a term proposal): asked before an `Idempotency-Key` replay.
+pub fn may_replay(
+    tx: &mut DbConnection,
+    who: &Subject,
+    id: DelegationId,
+    now: Instant,
+) -> Result<(), ApiError> {
+    let (_, resource) = load(tx, who, id, now)?;
+    domain::access::delegation_side(who, &resource, now)?;
+    Ok(())
 }

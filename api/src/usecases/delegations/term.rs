@@ -77,7 +77,7 @@ pub fn confirm(
     let side = delegation_side(&who.subject, &resource, now)?;
     require_second_factors(tx, current.principal, current.representative)?;
     let mut change = store::find_term_change(tx, current.id, change_id)?.ok_or_else(ApiError::not_found)?;
-    change.confirm(side)?;
+    change.confirm(&current, side, now)?;
     let mut effects = Effects::none();
     if change.agreed() {
         let next = change.apply_to(&current, now, max_days)?;

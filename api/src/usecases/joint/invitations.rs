@@ -3,7 +3,7 @@
 //! within the invitation's lifetime.
 
 use chrono::TimeDelta;
-use domain::access::Action;
+use domain::access::{authorize_invitee, authorize_joining, Action};
 use domain::application::Application;
 use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId, InvitationId};
@@ -97,6 +97,7 @@ pub fn invite(
     rules::check_role(input.role, &service.policy).map_err(refused)?;
     rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(input.role)).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
+    authorize_invitee(&acting.subject, invitee.as_ref().map(|i| i.id))?;
     // The person behind the contact may have been invited through another of their
     // contacts: an open invitation to any of their login keys counts.
     let mut addressed = vec![contact.login_key.clone()];
@@ -125,9 +126,13 @@ pub fn invite(
         created_at: now,
         answered_at: None,
         version: 1,
+        invited_on_behalf_of: acting.on_behalf_of.map(AccountId::from_uuid),
     };
     store::insert_invitation(tx, &invitation)?;
     let mut effects = Effects::none();
+    if let Some(principal) = invitation.invited_on_behalf_of {
+        effects = effects.notice(invited_for(&app, &invitation).to(principal));
+    }
     match (invitee, contact.letter) {
         (Some(invitee), _) => {
             effects = effects.notice(invitation_tidings(&app, &service, &invitation).to(invitee.id))
@@ -141,6 +146,23 @@ pub fn invite(
     let label = Some(input.role.label().into());
     let step = recorded(acting, &app, "invite", label, details, members(tx, &app)?);
     Ok(Outcome::new(invitation, step.and(effects)))
+}
+
+/// The principal hears whom their representative invited in their name: a party chosen
+/// for them is one they should know of (and may remove).
+fn invited_for(app: &Application, invitation: &Invitation) -> Tidings {
+    Tidings {
+        kind: "application.invited_on_behalf",
+        title: format!("Заявление {}: приглашение от вашего имени", title(app)),
+        body: format!(
+            "Ваш представитель пригласил участника ({}, {}) к заявлению от вашего имени.",
+            invitation.role.label(),
+            invitation.contact_hint
+        ),
+        data: json!({
+            "application_id": app.id, "invitation_id": invitation.id, "invited_by": invitation.invited_by
+        }),
+    }
 }
 
 fn invitation_tidings(app: &Application, service: &Service, invitation: &Invitation) -> Tidings {
@@ -200,6 +222,13 @@ fn answer(
     now: Instant,
 ) -> Result<Outcome<Invitation>, ApiError> {
     let mut invitation = addressed(tx, acting.account, id)?;
+    if status == InvitationStatus::Accepted {
+        authorize_joining(
+            &acting.subject,
+            invitation.invited_by,
+            invitation.invited_on_behalf_of,
+        )?;
+    }
     invitation.check_answer(now).map_err(refused)?;
     if !store::answer_invitation(tx, &invitation, status, acting.account, now)? {
         return Err(refused(Refusal::AlreadyAnswered));
@@ -251,6 +280,7 @@ fn join(
         role: invitation.role,
         added_by: invitation.invited_by,
         added_at: now,
+        invited_on_behalf_of: invitation.invited_on_behalf_of,
     };
     store::add_participant(tx, app.id, &participant)?;
     bump(tx, app, now)?;

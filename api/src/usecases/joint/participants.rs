@@ -35,6 +35,7 @@ pub fn list(
         role: ParticipantRole::Owner,
         added_by: app.owner,
         added_at: app.created_at,
+        invited_on_behalf_of: None,
     };
     let mut people = vec![owner];
     people.extend(store::participants_of(tx, id)?);
