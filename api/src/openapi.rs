@@ -245,6 +245,10 @@ fn common_responses(
             ("403", "Forbidden"),
         ]);
     }
+    // A key reused with another request is 422 `idempotency_key_reused`, body or not.
+    if parameters.iter().any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key")) {
+        common.push(("422", "Unprocessable"));
+    }
     if parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match")) {
         common.extend([("412", "PreconditionFailed"), ("428", "PreconditionRequired")]);
     }
