@@ -246,7 +246,10 @@ fn common_responses(
         ]);
     }
     // A key reused with another request is 422 `idempotency_key_reused`, body or not.
-    if parameters.iter().any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key")) {
+    if parameters
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key"))
+    {
         common.push(("422", "Unprocessable"));
     }
     if parameters.iter().any(|p| p.name.eq_ignore_ascii_case("If-Match")) {
