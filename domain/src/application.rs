@@ -308,6 +308,14 @@ pub struct Application {
     pub signers: Vec<AccountId>,
     /// The content hash every signer signed last (set at submission, renewed by an answer).
     pub signed_hash: Option<String>,
+    /// The agencies that held it before the current one, oldest first (forwarding adds
+    /// to it; no application comes back to an agency that passed it on).
+    pub route: Vec<String>,
+    /// Until when an appeal is possible, fixed at the decision: a later change of the
+    /// service's window does not move it. `None` for decisions made before it was kept.
+    pub appeal_until: Option<Instant>,
+    /// Until when a cancelled application may be restored, fixed at the cancellation.
+    pub restore_until: Option<Instant>,
 }
 
 impl Application {
@@ -341,6 +349,9 @@ impl Application {
             result_note: None,
             signers: vec![],
             signed_hash: None,
+            route: vec![],
+            appeal_until: None,
+            restore_until: None,
         }
     }
 
@@ -362,6 +373,76 @@ impl Application {
     /// Whether the content is fixed by the co-applicants' signatures.
     pub fn is_joint(&self) -> bool {
         !self.signers.is_empty()
+    }
+
+    /// The last moment of the appeal window: as fixed at the decision, or (for decisions
+    /// made before windows were kept) as the service's policy gives it.
+    pub fn appeal_deadline(&self, policy: &ServicePolicy) -> Instant {
+        self.appeal_until.unwrap_or_else(|| {
+            self.decided_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.appeal_window_days)
+        })
+    }
+
+    /// The last moment of the restore window (see [`Application::appeal_deadline`]).
+    pub fn restore_deadline(&self, policy: &ServicePolicy) -> Instant {
+        self.restore_until.unwrap_or_else(|| {
+            self.cancelled_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.restore_window_days)
+        })
+    }
+
+    /// Whether forwarding to `agency` is possible: one the service names as able to handle
+    /// its applications, that has not held this one before (no loops).
+    fn forward_target(&self, agency: &str, policy: &ServicePolicy) -> Result<(), (Reason, String)> {
+        if agency == self.agency_code {
+            return Err((
+                Reason::SameAgency,
+                "The application is with this agency already.".into(),
+            ));
+        }
+        if self.route.iter().any(|held| held == agency) {
+            return Err((
+                Reason::ForwardLoop,
+                format!(
+                    "The application came from {agency}: it goes back only through the applicant, not in a loop ({}).",
+                    self.route_text()
+                ),
+            ));
+        }
+        if !policy.forward_to.iter().any(|able| able == agency) {
+            return Err((
+                Reason::AgencyCannotHandle,
+                format!(
+                    "This service's applications can be forwarded only to: {}.",
+                    if policy.forward_to.is_empty() {
+                        "no other agency".to_string()
+                    } else {
+                        policy.forward_to.join(", ")
+                    }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where an officer may forward it now: the service's other agencies that have not
+    /// held it.
+    pub fn forward_targets<'a>(&self, policy: &'a ServicePolicy) -> Vec<&'a str> {
+        policy
+            .forward_to
+            .iter()
+            .filter(|agency| self.forward_target(agency, policy).is_ok())
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The agencies that held it, the current one last: `mvd → fns`.
+    pub fn route_text(&self) -> String {
+        self.route
+            .iter()
+            .chain(std::iter::once(&self.agency_code))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" → ")
     }
 }
 
@@ -402,6 +483,10 @@ pub enum Reason {
     /// A joint application's content changes only when the agency asks (the co-applicants
     /// signed what the agency received).
     SignedContentLocked,
+    /// Forwarding back to an agency that already passed the application on.
+    ForwardLoop,
+    /// Forwarding to an agency the service does not name as able to handle it.
+    AgencyCannotHandle,
 }
 
 impl Reason {
@@ -509,30 +594,30 @@ impl Application {
                 Reason::AppealUsed,
                 "The decision on the appeal is final.".into(),
             )),
-            EventKind::Appeal
-                if now > self.decided_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.appeal_window_days) =>
-            {
+            EventKind::Appeal if now > self.appeal_deadline(policy) => {
                 Err((
                     Reason::AppealWindowClosed,
                     format!(
-                        "An appeal is possible within {} days of the decision.",
-                        policy.appeal_window_days
+                        "An appeal was possible until {}.",
+                        self.appeal_deadline(policy).format("%Y-%m-%d %H:%M UTC")
                     ),
                 ))
             }
-            EventKind::Restore
-                if now
-                    > self.cancelled_at.unwrap_or(self.updated_at) + TimeDelta::days(policy.restore_window_days) =>
-            {
-                Err((
-                    Reason::RestoreWindowClosed,
-                    format!(
-                        "A restore is possible within {} days of the cancellation.",
-                        policy.restore_window_days
-                    ),
-                ))
-            }
+            EventKind::Restore if now > self.restore_deadline(policy) => Err((
+                Reason::RestoreWindowClosed,
+                format!(
+                    "A restore was possible until {}.",
+                    self.restore_deadline(policy).format("%Y-%m-%d %H:%M UTC")
+                ),
+            )),
             EventKind::Restore => Ok(self.previous_status.unwrap_or(Status::Draft)),
+            EventKind::Forward if self.forward_targets(policy).is_empty() => Err((
+                Reason::AgencyCannotHandle,
+                format!(
+                    "No other agency can take this application (its route: {}).",
+                    self.route_text()
+                ),
+            )),
             EventKind::Expire if self.info_due_at.is_some_and(|due| due > now) => Err((
                 Reason::NotDue,
                 "The information request is not due yet.".into(),
@@ -578,6 +663,15 @@ impl Application {
                 allowed: allowed(),
             })
         };
+        // Where a forward may not go says more than "nowhere left to go".
+        if let Event::Forward { to_agency, .. } = &event {
+            let named = to_agency.trim();
+            if !named.is_empty() && table_target(from, kind, by).is_some() {
+                if let Err((reason, message)) = self.forward_target(named, policy) {
+                    return refuse(reason, message);
+                }
+            }
+        }
         let to = match self.guard(kind, by, policy, now) {
             Ok(to) => to,
             Err((reason, message)) => return refuse(reason, message),
@@ -631,12 +725,14 @@ impl Application {
             }
             Event::Approve { comment: note } => {
                 next.decided_at = Some(now);
+                next.appeal_until = Some(now + TimeDelta::days(policy.appeal_window_days));
                 next.appeal_used = from == Status::Appealed;
                 comment = note.filter(|n| !n.trim().is_empty());
             }
             Event::Reject { reason } => {
                 let reason = required(&reason, "A reason", &allowed)?;
                 next.decided_at = Some(now);
+                next.appeal_until = Some(now + TimeDelta::days(policy.appeal_window_days));
                 next.appeal_used = from == Status::Appealed;
                 next.rejection_reason = Some(reason.clone());
                 comment = Some(reason);
@@ -652,27 +748,27 @@ impl Application {
             Event::Cancel { reason } => {
                 next.previous_status = Some(from);
                 next.cancelled_at = Some(now);
+                next.restore_until = Some(now + TimeDelta::days(policy.restore_window_days));
                 comment = reason.filter(|r| !r.trim().is_empty());
             }
             Event::Restore => {
                 next.previous_status = None;
                 next.cancelled_at = None;
+                next.restore_until = None;
             }
             Event::Forward {
                 to_agency,
                 comment: note,
             } => {
                 let to_agency = required(&to_agency, "The target agency", &allowed)?;
-                if to_agency == self.agency_code {
-                    return refuse(
-                        Reason::SameAgency,
-                        "The application is with this agency already.".into(),
-                    );
+                if let Err((reason, message)) = self.forward_target(&to_agency, policy) {
+                    return refuse(reason, message);
                 }
                 comment = Some(match note.filter(|n| !n.trim().is_empty()) {
                     Some(note) => format!("{} → {}: {}", self.agency_code, to_agency, note.trim()),
                     None => format!("{} → {}", self.agency_code, to_agency),
                 });
+                next.route.push(self.agency_code.clone());
                 next.agency_code = to_agency;
             }
         }
@@ -802,6 +898,7 @@ mod tests {
     fn permissive() -> ServicePolicy {
         ServicePolicy {
             cancellable_in_review: true,
+            forward_to: vec!["fns".into()],
             ..ServicePolicy::default()
         }
     }
@@ -898,7 +995,9 @@ mod tests {
                 "due_date_in_past",
                 "same_agency",
                 "due_date_too_soon",
-                "signed_content_locked"
+                "signed_content_locked",
+                "forward_loop",
+                "agency_cannot_handle"
             ]
         );
     }
@@ -1008,7 +1107,12 @@ mod tests {
         assert_eq!(code(&not_due, Event::Expire, System), "not_due");
         let mut here = at(S::Submitted);
         here.agency_code = "fns".into();
-        assert_eq!(code(&here, event(E::Forward, now), Officer), "same_agency");
+        let elsewhere = ServicePolicy {
+            forward_to: vec!["fns".into(), "gibdd".into()],
+            ..ServicePolicy::default()
+        };
+        let refusal = here.apply(event(E::Forward, now), Officer, &elsewhere, now);
+        assert_eq!(refusal.unwrap_err().code(), "same_agency");
     }
 
     #[test]
@@ -1029,22 +1133,93 @@ mod tests {
         assert_eq!(late.unwrap_err().code(), "restore_window_closed");
     }
 
+    fn forward(app: &Application, to: &str, policy: &ServicePolicy) -> Result<Step, Refusal> {
+        let event = Event::Forward {
+            to_agency: to.into(),
+            comment: Some("по подведомственности".into()),
+        };
+        app.apply(event, Officer, policy, t0())
+    }
+
     #[test]
     fn forwarding_keeps_the_route_in_the_comment() {
-        let step = at(S::InReview)
-            .apply(
-                Event::Forward {
-                    to_agency: "fns".into(),
-                    comment: Some("по подведомственности".into()),
-                },
-                Officer,
-                &ServicePolicy::default(),
-                t0(),
-            )
-            .unwrap();
+        let policy = ServicePolicy {
+            forward_to: vec!["fns".into(), "gibdd".into()],
+            ..ServicePolicy::default()
+        };
+        let step = forward(&at(S::InReview), "fns", &policy).unwrap();
         assert_eq!(step.to, S::Submitted);
         assert_eq!(step.application.agency_code, "fns");
         assert_eq!(step.comment.as_deref(), Some("mvd → fns: по подведомственности"));
+        let onward = forward(&step.application, "gibdd", &policy).unwrap();
+        assert_eq!(onward.application.route, ["mvd", "fns"]);
+        assert_eq!(onward.application.route_text(), "mvd → fns → gibdd");
+    }
+
+    /// mvd → fns → mvd is a loop; a passport case does not go to an agency the service
+    /// does not name; with nowhere left to go, forwarding is not offered.
+    #[test]
+    fn forwarding_goes_only_where_the_service_allows_and_never_back() {
+        let policy = ServicePolicy {
+            forward_to: vec!["fns".into(), "gibdd".into()],
+            ..ServicePolicy::default()
+        };
+        let away = forward(&at(S::InReview), "fns", &policy).unwrap().application;
+        assert_eq!(forward(&away, "mvd", &policy).unwrap_err().code(), "forward_loop");
+        let last = forward(&away, "gibdd", &policy).unwrap().application;
+        assert_eq!(
+            forward(&at(S::InReview), "rosreestr", &policy)
+                .unwrap_err()
+                .code(),
+            "agency_cannot_handle"
+        );
+        assert!(!last.next_steps(Officer, &policy, t0()).contains(&E::Forward));
+        assert_eq!(forward(&last, "fns", &policy).unwrap_err().code(), "forward_loop");
+        assert!(at(S::InReview)
+            .next_steps(Officer, &policy, t0())
+            .contains(&E::Forward));
+        let nowhere = ServicePolicy::default();
+        assert!(!at(S::InReview)
+            .next_steps(Officer, &nowhere, t0())
+            .contains(&E::Forward));
+    }
+
+    /// A window is what it was when it opened: shortening the service's restore or appeal
+    /// window does not shorten it for applications already cancelled or decided.
+    #[test]
+    fn windows_are_fixed_when_they_open() {
+        let long = ServicePolicy {
+            restore_window_days: 30,
+            appeal_window_days: 30,
+            ..ServicePolicy::default()
+        };
+        let short = ServicePolicy {
+            restore_window_days: 1,
+            appeal_window_days: 1,
+            ..ServicePolicy::default()
+        };
+        let later = t0() + TimeDelta::days(10);
+        let cancelled = at(S::Submitted)
+            .apply(Event::Cancel { reason: None }, Applicant, &long, t0())
+            .unwrap()
+            .application;
+        assert!(cancelled.apply(Event::Restore, Applicant, &short, later).is_ok());
+        let rejected = at(S::InReview)
+            .apply(event(E::Reject, t0()), Officer, &long, t0())
+            .unwrap()
+            .application;
+        assert!(rejected
+            .apply(event(E::Appeal, later), Applicant, &short, later)
+            .is_ok());
+        // Windows opened under the short policy stay short.
+        let briefly = at(S::Submitted)
+            .apply(Event::Cancel { reason: None }, Applicant, &short, t0())
+            .unwrap()
+            .application;
+        let refused = briefly
+            .apply(Event::Restore, Applicant, &long, later)
+            .unwrap_err();
+        assert_eq!(refused.code(), "restore_window_closed");
     }
 
     #[test]
@@ -1061,11 +1236,12 @@ mod tests {
         assert!(!app.is_overdue(&policy, t0() + TimeDelta::days(11)));
     }
 
-    /// An event of `kind` with data the guards accept for `app` (a forward goes elsewhere).
-    fn valid_event(kind: EventKind, app: &Application, now: Instant) -> Event {
+    /// An event of `kind` with data the guards accept for `app` (a forward goes to an
+    /// agency it may still go to).
+    fn valid_event(kind: EventKind, app: &Application, policy: &ServicePolicy, now: Instant) -> Event {
         match kind {
             E::Forward => Event::Forward {
-                to_agency: if app.agency_code == "fns" { "mvd" } else { "fns" }.into(),
+                to_agency: app.forward_targets(policy).first().unwrap_or(&"fns").to_string(),
                 comment: None,
             },
             _ => event(kind, now),
@@ -1073,15 +1249,17 @@ mod tests {
     }
 
     fn any_policy() -> impl Strategy<Value = ServicePolicy> {
-        (any::<bool>(), any::<bool>(), 1..40i64, 1..40i64).prop_map(|(edit, cancel, appeal, restore)| {
-            ServicePolicy {
+        let agencies = proptest::sample::subsequence(vec!["fns", "gibdd", "sfr"], 0..=3);
+        (any::<bool>(), any::<bool>(), 1..40i64, 1..40i64, agencies).prop_map(
+            |(edit, cancel, appeal, restore, forward_to)| ServicePolicy {
                 editable_after_submit: edit,
                 cancellable_in_review: cancel,
                 appeal_window_days: appeal,
                 restore_window_days: restore,
+                forward_to: forward_to.into_iter().map(String::from).collect(),
                 ..ServicePolicy::default()
-            }
-        })
+            },
+        )
     }
 
     /// The seen lies: `appeal` after the final decision, `edit` where the service forbids
@@ -1172,7 +1350,7 @@ mod tests {
                 for kind in EventKind::ALL {
                     let by = kind.party();
                     let offered = app.next_steps(by, &policy, now);
-                    match app.apply(valid_event(kind, &app, now), by, &policy, now) {
+                    match app.apply(valid_event(kind, &app, &policy, now), by, &policy, now) {
                         Ok(_) => prop_assert!(offered.contains(&kind), "{:?} accepted, not offered", kind),
                         Err(refusal) => {
                             prop_assert!(!offered.contains(&kind), "{:?} offered, refused: {:?}", kind, refusal);
@@ -1181,7 +1359,7 @@ mod tests {
                     }
                 }
                 let kind = EventKind::ALL[index];
-                if let Ok(step) = app.apply(valid_event(kind, &app, now), kind.party(), &policy, now) {
+                if let Ok(step) = app.apply(valid_event(kind, &app, &policy, now), kind.party(), &policy, now) {
                     app = step.application;
                 }
             }

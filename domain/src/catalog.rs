@@ -49,6 +49,11 @@ pub struct ServicePolicy {
     pub fee_kopecks: i64,
     /// Normative processing time; the queue flags applications past it as overdue.
     pub processing_days: i64,
+    /// Other agencies able to handle its applications: forwarding goes only there.
+    pub forward_to: Vec<String>,
+    /// One file may fill several required papers (a single scan holding them all). By
+    /// default each required paper needs a file of its own.
+    pub file_fills_several_papers: bool,
 }
 
 impl Default for ServicePolicy {
@@ -61,6 +66,8 @@ impl Default for ServicePolicy {
             restore_window_days: 30,
             fee_kopecks: 0,
             processing_days: 30,
+            forward_to: vec![],
+            file_fills_several_papers: false,
         }
     }
 }
@@ -125,6 +132,16 @@ impl ServicePolicy {
             if !(1..=3650).contains(&days) {
                 return Err(FieldError::new(field, "out_of_range", "Between 1 and 3650 days."));
             }
+        }
+        let mut listed = self.forward_to.clone();
+        listed.sort();
+        listed.dedup();
+        if listed.len() != self.forward_to.len() {
+            return Err(FieldError::new(
+                "forward_to",
+                "invalid_value",
+                "An agency is listed twice.",
+            ));
         }
         if self.fee_kopecks < 0 {
             return Err(FieldError::new(

@@ -325,6 +325,70 @@ pub fn missing_documents<'a>(required: &'a [String], attached: &[String]) -> Vec
         .collect()
 }
 
+/// The required papers an application's attachments do not fill, in the service's
+/// order. `attached` pairs each attachment's paper type with its file's SHA-256. One
+/// file fills one paper (a scan attached as passport, photo and receipt at once fills
+/// just one of them) unless `one_file_many_papers`: the papers and the files are matched
+/// one to one (a maximum bipartite matching, by augmenting paths), so the answer does not
+/// depend on the order things were attached in.
+pub fn unfilled_papers<'a>(
+    required: &'a [String],
+    attached: &[(&str, &str)],
+    one_file_many_papers: bool,
+) -> Vec<&'a str> {
+    if one_file_many_papers {
+        let types: Vec<String> = attached.iter().map(|(t, _)| t.to_string()).collect();
+        return missing_documents(required, &types);
+    }
+    let mut files: Vec<&str> = attached.iter().map(|(_, f)| *f).collect();
+    files.sort_unstable();
+    files.dedup();
+    // For each paper, the files that could fill it.
+    let fits: Vec<Vec<usize>> = required
+        .iter()
+        .map(|paper| {
+            let mut fit: Vec<usize> = attached
+                .iter()
+                .filter(|(t, _)| *t == paper.as_str())
+                .filter_map(|(_, f)| files.binary_search(f).ok())
+                .collect();
+            fit.dedup();
+            fit
+        })
+        .collect();
+    let mut holder: Vec<Option<usize>> = vec![None; files.len()];
+    for paper in 0..required.len() {
+        let mut seen = vec![false; files.len()];
+        augment(paper, &fits, &mut holder, &mut seen);
+    }
+    let filled: Vec<usize> = holder.iter().flatten().copied().collect();
+    required
+        .iter()
+        .enumerate()
+        .filter(|(paper, _)| !filled.contains(paper))
+        .map(|(_, t)| t.as_str())
+        .collect()
+}
+
+/// Finds a file for `paper`, moving papers already holding a file to another of theirs.
+fn augment(paper: usize, fits: &[Vec<usize>], holder: &mut [Option<usize>], seen: &mut [bool]) -> bool {
+    for &file in &fits[paper] {
+        if seen[file] {
+            continue;
+        }
+        seen[file] = true;
+        let free = match holder[file] {
+            None => true,
+            Some(other) => augment(other, fits, holder, seen),
+        };
+        if free {
+            holder[file] = Some(paper);
+            return true;
+        }
+    }
+    false
+}
+
 /// A retention date must lie in the future when it is set.
 pub fn check_retention(retain_until: NaiveDate, today: NaiveDate) -> Result<(), FieldError> {
     if retain_until > today {
@@ -479,5 +543,32 @@ mod tests {
             vec!["passport_scan", "receipt"]
         );
         assert!(missing_documents(&required, &required).is_empty());
+    }
+
+    #[test]
+    fn one_file_fills_one_paper() {
+        let required = vec!["passport_scan".to_string(), "photo".into(), "receipt".into()];
+        let one_pdf = [("passport_scan", "aa"), ("photo", "aa"), ("receipt", "aa")];
+        assert_eq!(
+            unfilled_papers(&required, &one_pdf, false),
+            vec!["photo", "receipt"]
+        );
+        assert!(unfilled_papers(&required, &one_pdf, true).is_empty());
+        let three = [("passport_scan", "aa"), ("photo", "bb"), ("receipt", "cc")];
+        assert!(unfilled_papers(&required, &three, false).is_empty());
+    }
+
+    /// A file attached for two papers does not block a second file that fits only one of
+    /// them: the matching moves it, whatever order things were attached in.
+    #[test]
+    fn the_matching_does_not_depend_on_order() {
+        let required = vec!["passport_scan".to_string(), "photo".into()];
+        let attached = [("passport_scan", "aa"), ("photo", "aa"), ("passport_scan", "bb")];
+        assert!(unfilled_papers(&required, &attached, false).is_empty());
+        let reversed = [("passport_scan", "bb"), ("photo", "aa"), ("passport_scan", "aa")];
+        assert!(unfilled_papers(&required, &reversed, false).is_empty());
+        let twice = vec!["photo".to_string(), "photo".into()];
+        assert_eq!(unfilled_papers(&twice, &[("photo", "aa")], false), vec!["photo"]);
+        assert!(unfilled_papers(&twice, &[("photo", "aa"), ("photo", "bb")], false).is_empty());
     }
 }

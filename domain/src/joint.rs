@@ -140,6 +140,8 @@ pub enum Refusal {
     /// After submission nobody becomes or stops being a co-applicant (see
     /// [`check_signers_fixed`]).
     ParticipantsFixed,
+    /// Nobody joins a cancelled or closed application (see [`check_open`]).
+    ApplicationClosed,
 }
 
 impl Refusal {
@@ -160,6 +162,7 @@ impl Refusal {
             Refusal::DocTypeRequired => "required",
             Refusal::CommentLength => "invalid_value",
             Refusal::ParticipantsFixed => "participants_fixed",
+            Refusal::ApplicationClosed => "application_closed",
         }
     }
 
@@ -178,7 +181,8 @@ impl Refusal {
             | Refusal::AlreadyInvited
             | Refusal::NotSignable
             | Refusal::AlreadySigned
-            | Refusal::ParticipantsFixed => None,
+            | Refusal::ParticipantsFixed
+            | Refusal::ApplicationClosed => None,
         }
     }
 
@@ -203,8 +207,24 @@ impl Refusal {
             Refusal::ParticipantsFixed => {
                 "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now."
             }
+            Refusal::ApplicationClosed => {
+                "The application is cancelled or closed: nobody is invited to it or joins it now."
+            }
         }
     }
+}
+
+/// Whether people may still be invited to an application in `status` (its effective
+/// status), or join it: not once it is cancelled (the applicant stopped it; a restore
+/// reopens it), completed, or finally rejected (`final_decision`: the appeal was decided).
+/// An expired one stays open: the agency may extend it.
+pub fn check_open(status: Status, final_decision: bool) -> Result<(), Refusal> {
+    let closed = matches!(status, Status::Cancelled | Status::Completed)
+        || (status == Status::Rejected && final_decision);
+    if closed {
+        return Err(Refusal::ApplicationClosed);
+    }
+    Ok(())
 }
 
 /// Whether `role` may be given on an application of a service with `policy`.

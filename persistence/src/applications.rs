@@ -39,6 +39,9 @@ struct ApplicationRow {
     search_text: String,
     signers: String,
     signed_hash: Option<String>,
+    route: String,
+    appeal_until: Option<chrono::NaiveDateTime>,
+    restore_until: Option<chrono::NaiveDateTime>,
 }
 
 /// A row as lists read it: everything but the form and the search text, which can be
@@ -66,6 +69,9 @@ struct ListedRow {
     result_note: Option<String>,
     signers: String,
     signed_hash: Option<String>,
+    route: String,
+    appeal_until: Option<chrono::NaiveDateTime>,
+    restore_until: Option<chrono::NaiveDateTime>,
 }
 
 impl TryFrom<ListedRow> for Application {
@@ -95,6 +101,9 @@ impl TryFrom<ListedRow> for Application {
             result_note: r.result_note,
             signers: signers(&r.signers)?,
             signed_hash: r.signed_hash,
+            route: serde_json::from_str(&r.route).map_err(|e| StoreError::corrupt("applications", e))?,
+            appeal_until: time(r.appeal_until),
+            restore_until: time(r.restore_until),
         })
     }
 }
@@ -158,6 +167,9 @@ impl ApplicationRow {
             signers: serde_json::Value::from(app.signers.iter().map(ToString::to_string).collect::<Vec<_>>())
                 .to_string(),
             signed_hash: app.signed_hash.clone(),
+            route: serde_json::Value::from(app.route.clone()).to_string(),
+            appeal_until: time(app.appeal_until),
+            restore_until: time(app.restore_until),
         }
     }
 }
@@ -200,6 +212,9 @@ impl TryFrom<ApplicationRow> for Application {
             result_note: r.result_note,
             signers: signers(&r.signers)?,
             signed_hash: r.signed_hash,
+            route: serde_json::from_str(&r.route).map_err(|e| StoreError::corrupt("applications", e))?,
+            appeal_until: time(r.appeal_until),
+            restore_until: time(r.restore_until),
         })
     }
 }

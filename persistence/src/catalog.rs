@@ -34,6 +34,8 @@ struct ServiceRow {
     fee_kopecks: i64,
     search_text: String,
     version: i64,
+    forward_to: String,
+    file_fills_several_papers: bool,
 }
 
 fn corrupt(detail: impl ToString) -> StoreError {
@@ -67,6 +69,8 @@ impl ServiceRow {
             fee_kopecks: s.policy.fee_kopecks,
             search_text: fold(&format!("{} {} {}", s.code, s.name_ru, s.name_en)),
             version: s.version,
+            forward_to: serde_json::Value::from(s.policy.forward_to.clone()).to_string(),
+            file_fills_several_papers: s.policy.file_fills_several_papers,
         }
     }
 }
@@ -88,6 +92,8 @@ impl TryFrom<ServiceRow> for Service {
                 restore_window_days: i64::from(r.restore_window_days),
                 fee_kopecks: r.fee_kopecks,
                 processing_days: i64::from(r.processing_days),
+                forward_to: serde_json::from_str(&r.forward_to).map_err(corrupt)?,
+                file_fills_several_papers: r.file_fills_several_papers,
             },
             code: r.code,
             name_ru: r.name_ru,
@@ -222,7 +228,7 @@ pub fn policies(
     conn: &mut DbConnection,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, ServicePolicy>, StoreError> {
-    type Row = (String, bool, bool, bool, i32, i32, i64, i32);
+    type Row = (String, bool, bool, bool, i32, i32, i64, i32, String, bool);
     let rows: Vec<Row> = services::table
         .filter(services::code.eq_any(codes))
         .select((
@@ -234,12 +240,13 @@ pub fn policies(
             services::restore_window_days,
             services::fee_kopecks,
             services::processing_days,
+            services::forward_to,
+            services::file_fills_several_papers,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
-            |(code, editable, cancellable, co, appeal, restore, fee, processing)| {
+            |(code, editable, cancellable, co, appeal, restore, fee, processing, forward_to, several)| {
                 let policy = ServicePolicy {
                     editable_after_submit: editable,
                     cancellable_in_review: cancellable,
@@ -248,9 +255,11 @@ pub fn policies(
                     restore_window_days: i64::from(restore),
                     fee_kopecks: fee,
                     processing_days: i64::from(processing),
+                    forward_to: serde_json::from_str(&forward_to).map_err(corrupt)?,
+                    file_fills_several_papers: several,
                 };
-                (code, policy)
+                Ok((code, policy))
             },
         )
-        .collect())
+        .collect()
 }

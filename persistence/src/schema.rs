@@ -202,6 +202,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        forward_to -> Text,
+        file_fills_several_papers -> Bool,
     }
 }
 
@@ -230,6 +232,9 @@ diesel::table! {
         search_text -> Text,
         signers -> Text,
         signed_hash -> Nullable<Text>,
+        route -> Text,
+        appeal_until -> Nullable<Timestamp>,
+        restore_until -> Nullable<Timestamp>,
     }
 }
 

@@ -924,6 +924,36 @@ async fn forwarding_moves_an_application_to_the_other_agency(backend: Backend) {
         .and_then(|h| h.last().cloned())
         .unwrap_or_default();
     assert_eq!(last["comment"], "mvd → fns: По подведомственности");
+    assert_eq!(forwarded["route"], json!(["mvd"]));
+    // Back where it came from is a loop; the service names no other agency.
+    let back = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{id}/forward"),
+            &fns,
+            Some(version(&forwarded)),
+            Some(json!({"agency_code": "mvd"})),
+        )
+        .await;
+    assert_eq!(problem(back, 409).await["code"], "forward_loop");
+    let (_, other) = submitted(&app).await;
+    let elsewhere = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/applications/{}/forward", s(&other["id"])),
+            &officer,
+            Some(version(&other)),
+            Some(json!({"agency_code": "gibdd"})),
+        )
+        .await;
+    let elsewhere = problem(elsewhere, 422).await;
+    assert_eq!(
+        (
+            elsewhere["errors"][0]["field"].clone(),
+            elsewhere["errors"][0]["code"].clone()
+        ),
+        (json!("agency_code"), json!("agency_cannot_handle"))
+    );
     let unknown = app
         .send(
             Method::POST,
@@ -1201,3 +1231,55 @@ async fn the_catalog_is_public_and_admins_manage_it(backend: Backend) {
     .await;
 }
 db_test!(the_catalog_is_public_and_admins_manage_it);
+
+/// A window is what it was when it opened: an admin shortening the service's restore and
+/// appeal windows does not shorten them for applications already cancelled or rejected;
+/// windows opened afterwards are the short ones.
+async fn shortened_windows_are_not_retroactive(backend: Backend) {
+    let app = spawn_for_time_travel(backend).await;
+    app.seed_catalog(true, false, 30);
+    let officer = app.officer_token("officer-mvd", "mvd").await;
+    let admin = app
+        .staff_token("catalog-admin", domain::access::Role::Admin)
+        .await;
+    let (owner, first) = submitted(&app).await;
+    let cancelled = act(&app, &owner, &first, "cancel", None).await;
+    let (appellant, second) = submitted(&app).await;
+    let decided = rejected(&app, &officer, second).await;
+    assert!(cancelled["restore_until"].is_string() && decided["appeal_until"].is_string());
+
+    let mut service = json(app.get("/api/v1/services/test-passport").await, 200).await;
+    service["restore_window_days"] = json!(1);
+    service["appeal_window_days"] = json!(1);
+    let put = app
+        .send(
+            Method::PUT,
+            "/api/v1/services/test-passport",
+            &admin,
+            Some(version(&service)),
+            Some(service),
+        )
+        .await;
+    json(put, 200).await;
+    let (late_owner, third) = submitted(&app).await;
+    let briefly = act(&app, &late_owner, &third, "cancel", None).await;
+
+    app.state.clock.advance(chrono::Duration::days(5));
+    let restored = act(&app, &owner, &cancelled, "restore", None).await;
+    assert_eq!(restored["status"], "submitted");
+    let appealed = act(
+        &app,
+        &appellant,
+        &decided,
+        "appeal",
+        Some(json!({"reason": "Не согласен"})),
+    )
+    .await;
+    assert_eq!(appealed["status"], "appealed");
+    let path = format!("/api/v1/applications/{}/restore", s(&briefly["id"]));
+    let closed = app
+        .send(Method::POST, &path, &late_owner, Some(version(&briefly)), None)
+        .await;
+    assert_eq!(problem(closed, 409).await["code"], "restore_window_closed");
+}
+db_test!(shortened_windows_are_not_retroactive);

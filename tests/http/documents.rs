@@ -813,3 +813,103 @@ async fn the_same_bytes_uploaded_at_once_are_stored_once(backend: Backend) {
     assert_eq!(app.stored_files().len(), 1);
 }
 db_test!(the_same_bytes_uploaded_at_once_are_stored_once);
+
+/// What the agency receives is checked when it leaves: one scan attached as every
+/// required paper fills only one of them, and a paper made private after it was
+/// attached stops the submission until it is shared again.
+async fn papers_are_checked_when_they_go_to_the_agency(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let mut papers = service("test-docs", "mvd");
+    papers.required_documents = vec!["passport_scan".into(), "photo".into(), "receipt".into()];
+    app.add_service(&papers);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let application = draft(&app, &token).await;
+    let id = s(&application["id"]);
+    let at = |tail: &str| format!("/api/v1/applications/{id}{tail}");
+    let upload = |filler: usize, paper: &'static str| {
+        let (app, token, query) = (&app, &token, format!("?application_id={id}"));
+        async move {
+            json(
+                app.upload(token, &query, pdf(filler), "scan.pdf", &[("doc_type", paper)])
+                    .await,
+                201,
+            )
+            .await
+        }
+    };
+    let mut version = 1;
+    let mut attach = |doc: Value, paper: &'static str| {
+        version += 1;
+        let (app, token, path, expected) = (&app, &token, at("/attachments"), version - 1);
+        async move {
+            let body = json!({"document_id": doc["id"], "doc_type": paper});
+            json(
+                app.send(Method::POST, &path, token, Some(expected), Some(body))
+                    .await,
+                201,
+            )
+            .await
+        }
+    };
+    let everything = upload(100, "passport_scan").await;
+    for paper in ["passport_scan", "photo", "receipt"] {
+        attach(everything.clone(), paper).await;
+    }
+    let one_file = problem(
+        app.send(Method::POST, &at("/submit"), &token, Some(4), None)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(
+        (
+            one_file["code"].clone(),
+            one_file["context"]["missing_documents"].clone()
+        ),
+        (json!("required_documents_missing"), json!(["photo", "receipt"]))
+    );
+    attach(upload(101, "photo").await, "photo").await;
+    attach(upload(102, "receipt").await, "receipt").await;
+
+    // The owner withdraws the scan from the service after attaching it.
+    let doc_path = format!("/api/v1/documents/{}", s(&everything["id"]));
+    let withdrawn = json!({"access": "private"});
+    json(
+        app.send(Method::PATCH, &doc_path, &token, Some(1), Some(withdrawn))
+            .await,
+        200,
+    )
+    .await;
+    let refused = problem(
+        app.send(Method::POST, &at("/submit"), &token, Some(6), None)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(refused["code"], "document_not_shared");
+    let listed = refused["context"]["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(listed.len(), 3, "{refused}");
+    assert!(listed
+        .iter()
+        .all(|a| a["document_id"] == everything["id"] && a["access"] == "private"));
+
+    let shared = json!({"access": "services", "services": ["test-docs"]});
+    json(
+        app.send(Method::PATCH, &doc_path, &token, Some(2), Some(shared))
+            .await,
+        200,
+    )
+    .await;
+    let submitted = json(
+        app.send(Method::POST, &at("/submit"), &token, Some(6), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(submitted["status"], "submitted");
+}
+db_test!(papers_are_checked_when_they_go_to_the_agency);

@@ -1227,3 +1227,62 @@ async fn the_signers_are_fixed_at_submission(backend: Backend) {
     assert_eq!(sheet["content_hash"], signed_hash);
 }
 db_test!(the_signers_are_fixed_at_submission);
+
+/// Nobody is invited to, or joins, a cancelled application: an invitation sent before the
+/// cancellation does not open it afterwards; a restore reopens it.
+async fn nobody_joins_a_cancelled_application(backend: Backend) {
+    let (app, owner, guest, path) = single_application(backend).await;
+    let invited = invite(
+        &app,
+        &path,
+        &owner,
+        json!({"email": guest.email, "role": "viewer"}),
+    )
+    .await;
+    let v = current(&app, &path, &owner.token).await;
+    json(
+        app.send(
+            Method::POST,
+            &format!("{path}/cancel"),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    let late = answer_invitation(&app, &guest, &invited, "accept").await;
+    assert_eq!(problem(late, 409).await["code"], "application_closed");
+    let other = member(&app, citizen(true)).await;
+    let body = json!({"email": other.email, "role": "viewer"});
+    let refused = app
+        .send(
+            Method::POST,
+            &format!("{path}/participants"),
+            &owner.token,
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(problem(refused, 409).await["code"], "application_closed");
+    problem(app.get_as(&path, &guest.token).await, 404).await;
+
+    let v = current(&app, &path, &owner.token).await;
+    json(
+        app.send(
+            Method::POST,
+            &format!("{path}/restore"),
+            &owner.token,
+            Some(v),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    json(answer_invitation(&app, &guest, &invited, "accept").await, 200).await;
+    json(app.get_as(&path, &guest.token).await, 200).await;
+}
+db_test!(nobody_joins_a_cancelled_application);

@@ -751,8 +751,9 @@ impl TestApp {
         )
     }
 
-    /// Agencies `mvd` and `fns` and a service `test-passport` handled by `mvd`, whose form
-    /// needs `reason` (one of three) and `full_name`.
+    /// Agencies `mvd`, `fns` and `gibdd` and a service `test-passport` handled by `mvd`
+    /// (which may forward to `fns`), whose form needs `reason` (one of three) and
+    /// `full_name`.
     pub fn seed_catalog(
         &self,
         editable_after_submit: bool,
@@ -764,7 +765,12 @@ impl TestApp {
         self.state
             .db
             .write(|tx| -> Result<(), persistence::StoreError> {
-                for (code, name) in [("mvd", "МВД России"), ("fns", "ФНС России")] {
+                let agencies = [
+                    ("mvd", "МВД России"),
+                    ("fns", "ФНС России"),
+                    ("gibdd", "Госавтоинспекция"),
+                ];
+                for (code, name) in agencies {
                     let agency = Agency {
                         code: code.into(),
                         name: name.into(),
@@ -796,6 +802,7 @@ impl TestApp {
                         editable_after_submit,
                         cancellable_in_review,
                         processing_days,
+                        forward_to: vec!["fns".into()],
                         ..ServicePolicy::default()
                     },
                     version: 1,

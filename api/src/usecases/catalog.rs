@@ -32,6 +32,21 @@ pub fn may_manage(acting: &Acting, now: Instant) -> Result<(), ApiError> {
     )?)
 }
 
+/// The owning agency and every agency applications may be forwarded to are in the catalog.
+fn known_agencies(tx: &mut DbConnection, service: &Service) -> Result<(), ApiError> {
+    known_agency(tx, &service.agency_code)?;
+    for agency in &service.policy.forward_to {
+        if !catalog::agency_exists(tx, agency)? {
+            return Err(ApiError::field(
+                "forward_to",
+                "unknown_agency",
+                format!("No such agency: {agency}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Adds a service with a code not taken yet, of an agency the catalog knows.
 pub fn create(
     tx: &mut DbConnection,
@@ -40,7 +55,7 @@ pub fn create(
     now: Instant,
 ) -> Result<Outcome<Service>, ApiError> {
     may_manage(acting, now)?;
-    known_agency(tx, &service.agency_code)?;
+    known_agencies(tx, &service)?;
     if !catalog::insert(tx, &service, now)? {
         return Err(ApiError::conflict(
             "service_exists",
@@ -62,7 +77,7 @@ pub fn replace(
 ) -> Result<Outcome<Service>, ApiError> {
     may_manage(acting, now)?;
     let current = one(tx, &service.code)?;
-    known_agency(tx, &service.agency_code)?;
+    known_agencies(tx, &service)?;
     if !catalog::replace(tx, &service, version, now)? {
         return Err(stale(current.version));
     }

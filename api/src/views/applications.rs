@@ -24,7 +24,7 @@ use crate::usecases::applications::Shown;
     "submitted_at": "2026-11-20T09:30:00Z", "decided_at": null,
     "info_request": "Приложите фото 35×45", "info_due_at": "2026-11-29T23:59:59Z",
     "rejection_reason": null, "result_note": null, "warnings": [], "next_steps": ["respond"],
-    "signed_content_hash": null
+    "signed_content_hash": null, "route": ["fns"], "appeal_until": null, "restore_until": null
 }))]
 pub struct ApplicationView {
     #[schema(value_type = String, format = Uuid)]
@@ -58,6 +58,13 @@ pub struct ApplicationView {
     /// A joint application: the content hash every co-applicant signed, which is what the
     /// agency handles (null for a draft or a one-person application).
     pub signed_content_hash: Option<String>,
+    /// The agencies that held it before `agency_code`, oldest first: forwarding adds the
+    /// one passing it on, and it never goes back to one of them.
+    pub route: Vec<String>,
+    /// Until when the applicant may appeal a decision, fixed when it was made.
+    pub appeal_until: Option<DateTime<Utc>>,
+    /// Until when a cancelled application may be restored, fixed when it was cancelled.
+    pub restore_until: Option<DateTime<Utc>>,
 }
 
 impl ApplicationView {
@@ -88,6 +95,9 @@ impl ApplicationView {
             warnings: shown.warnings.clone(),
             next_steps,
             signed_content_hash: app.signed_hash.clone(),
+            route: app.route.clone(),
+            appeal_until: app.appeal_until,
+            restore_until: app.restore_until,
         }
     }
 }

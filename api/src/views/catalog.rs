@@ -18,7 +18,8 @@ use crate::error::{from_field_error, ApiError};
     "required_documents": ["passport_scan", "photo"], "allowed_file_types": ["pdf", "jpg", "png"],
     "max_file_bytes": 5242880, "processing_days": 10, "editable_after_submit": true,
     "cancellable_in_review": false, "co_applicants_allowed": false, "appeal_window_days": 30,
-    "restore_window_days": 30, "fee_kopecks": 150000, "version": 1
+    "restore_window_days": 30, "fee_kopecks": 150000, "forward_to": ["gibdd"],
+    "file_fills_several_papers": false, "version": 1
 }))]
 pub struct ServiceBody {
     pub code: String,
@@ -46,6 +47,13 @@ pub struct ServiceBody {
     pub restore_window_days: i64,
     /// The fee in kopecks.
     pub fee_kopecks: i64,
+    /// Other agencies able to handle its applications: officers forward only there (the
+    /// owning agency is not listed; an application never returns to an agency it left).
+    #[serde(default)]
+    pub forward_to: Vec<String>,
+    /// One file may fill several required papers; by default each needs its own file.
+    #[serde(default)]
+    pub file_fills_several_papers: bool,
     /// Read-only: the version for `If-Match`.
     #[serde(default)]
     pub version: i64,
@@ -72,6 +80,8 @@ impl From<&Service> for ServiceBody {
             appeal_window_days: s.policy.appeal_window_days,
             restore_window_days: s.policy.restore_window_days,
             fee_kopecks: s.policy.fee_kopecks,
+            forward_to: s.policy.forward_to.clone(),
+            file_fills_several_papers: s.policy.file_fills_several_papers,
             version: s.version,
         }
     }
@@ -108,8 +118,17 @@ impl ServiceBody {
             restore_window_days: self.restore_window_days,
             fee_kopecks: self.fee_kopecks,
             processing_days: self.processing_days,
+            forward_to: self.forward_to,
+            file_fills_several_papers: self.file_fills_several_papers,
         };
         policy.check().map_err(from_field_error)?;
+        if policy.forward_to.contains(&self.agency_code) {
+            return Err(ApiError::field(
+                "forward_to",
+                "invalid_value",
+                "The owning agency handles the service already: list only the others.",
+            ));
+        }
         Ok(Service {
             code: self.code,
             name_ru: self.name_ru.trim().into(),

@@ -23,12 +23,17 @@ pub fn precheck(
     match event {
         Event::Submit => {
             schema(forms, service, &app.form_data)?;
+            still_shared(tx, app, service)?;
             required_documents(tx, app, service)?;
             required_signatures(tx, app)
         }
         // An answer sends the content back to the agency, and the officer takes only what
         // the fixed signers signed: signed by everyone again if it changed meanwhile.
-        Event::Respond { .. } | Event::Take => required_signatures(tx, app),
+        Event::Respond { .. } => {
+            still_shared(tx, app, service)?;
+            required_signatures(tx, app)
+        }
+        Event::Take => required_signatures(tx, app),
         Event::Edit { form_data } => {
             unasked_change(tx, app)?;
             schema(forms, service, form_data)
@@ -61,21 +66,67 @@ pub fn known_agency(tx: &mut DbConnection, code: &str) -> Result<(), ApiError> {
 }
 
 /// The one place where submission checks the service's required documents: every
-/// required type must be among the application's current attachments.
+/// required paper is filled by an attachment of its type, one file per paper unless the
+/// service lets one file fill several (see `domain::document::unfilled_papers`).
 fn required_documents(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
-    let attached: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
-        .into_iter()
-        .map(|a| a.doc_type)
+    let attachments = persistence::documents::attachments_of(tx, app.id, false)?;
+    let attached: Vec<(&str, &str)> = attachments
+        .iter()
+        .map(|a| (a.doc_type.as_str(), a.sha256.as_str()))
         .collect();
-    let missing = domain::document::missing_documents(&service.required_documents, &attached);
+    let missing = domain::document::unfilled_papers(
+        &service.required_documents,
+        &attached,
+        service.policy.file_fills_several_papers,
+    );
     if missing.is_empty() {
         return Ok(());
     }
+    let shared_file = missing
+        .iter()
+        .any(|paper| attached.iter().any(|(t, _)| t == paper));
+    let hint = if shared_file {
+        " (one file fills one paper: attach a separate file for each)"
+    } else {
+        ""
+    };
     Err(ApiError::conflict(
         "required_documents_missing",
-        format!("Attach the required documents first: {}.", missing.join(", ")),
+        format!(
+            "Attach the required documents first: {}{hint}.",
+            missing.join(", ")
+        ),
     )
     .with_context(json!({ "missing_documents": missing })))
+}
+
+/// Consent is checked when the papers go to the agency, not only when they were attached:
+/// a vault document made private (or deleted) since stops its attachment from leaving.
+/// Papers the agency already holds (frozen) are not taken back.
+fn still_shared(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
+    let mut withdrawn = vec![];
+    for attachment in persistence::documents::attachments_of(tx, app.id, false)? {
+        if attachment.frozen_at.is_some() {
+            continue;
+        }
+        let access = match persistence::documents::find(tx, attachment.document)? {
+            Some(doc) if doc.sharing.shares_with(&service.code) => continue,
+            Some(doc) => doc.sharing.level.as_str(),
+            None => "deleted",
+        };
+        withdrawn.push(json!({
+            "attachment_id": attachment.id, "document_id": attachment.document,
+            "doc_type": attachment.doc_type, "access": access,
+        }));
+    }
+    if withdrawn.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "document_not_shared",
+        "An attached document is no longer shared with this service: share it again or detach it.",
+    )
+    .with_context(json!({ "service": service.code, "attachments": withdrawn })))
 }
 
 /// The hash a signature covers: the form and the current attachments' hashes.

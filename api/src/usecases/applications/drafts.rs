@@ -43,7 +43,7 @@ pub struct Drafting<'a> {
 
 /// A draft with its schema warnings, or a request held for the principal's confirmation.
 pub enum Started {
-    Draft(Shown),
+    Draft(Box<Shown>),
     Held(Confirmation),
 }
 
@@ -77,7 +77,7 @@ pub fn create(
     let started = start_draft(tx, acting, &service, form, now)?;
     Ok(started.map(|draft| {
         let warnings = drafting.forms.problems(&service, &draft.form_data);
-        Started::Draft(Shown::new(draft, warnings, &service.policy, now))
+        Started::Draft(Box::new(Shown::new(draft, warnings, &service.policy, now)))
     }))
 }
 

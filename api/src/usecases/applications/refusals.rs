@@ -13,7 +13,9 @@ pub fn refused(refusal: Refusal, status: Status) -> ApiError {
             ApiError::field("body", code, refusal.message)
         }
         Reason::DueDateTooSoon => ApiError::field("due_at", code, refusal.message),
-        Reason::SignedContentLocked
+        Reason::AgencyCannotHandle => ApiError::field("agency_code", code, refusal.message),
+        Reason::ForwardLoop
+        | Reason::SignedContentLocked
         | Reason::InvalidTransition
         | Reason::NotEditable
         | Reason::NotCancellable
@@ -47,7 +49,8 @@ mod tests {
                 Reason::CommentRequired
                 | Reason::DueDateInPast
                 | Reason::SameAgency
-                | Reason::DueDateTooSoon => StatusCode::UNPROCESSABLE_ENTITY,
+                | Reason::DueDateTooSoon
+                | Reason::AgencyCannotHandle => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::CONFLICT,
             };
             assert_eq!(refused(refusal, Status::Draft).status(), expected, "{reason:?}");

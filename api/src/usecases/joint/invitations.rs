@@ -94,6 +94,7 @@ pub fn invite(
     let contact = contact(&input, pii)?;
     let (app, service) =
         crate::usecases::applications::load(tx, acting, id, Action::ParticipantsManage, now)?;
+    rules::check_open(app.effective_status(now), app.appeal_used).map_err(refused)?;
     rules::check_role(input.role, &service.policy).map_err(refused)?;
     rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(input.role)).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
@@ -273,6 +274,8 @@ fn join(
             "You already take part in this application.",
         ));
     }
+    // An invitation sent before a cancellation or the end is not a way in afterwards.
+    rules::check_open(app.effective_status(now), app.appeal_used).map_err(refused)?;
     // An invitation sent before submission is not a way around the fixed signers.
     rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(invitation.role)).map_err(refused)?;
     let participant = Participant {
