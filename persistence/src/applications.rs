@@ -451,11 +451,14 @@ pub struct ListFilter {
 }
 
 /// The owner's applications (without their forms), newest (or oldest) first; served by the
-/// `(owner_id, created_at, id)` index in both directions.
+/// `(owner_id, created_at, id)` index in both directions. A status filter selects by the
+/// status time gives at `now` (an unanswered request past its due date is `expired`
+/// whether or not the expiry job has written it).
 pub fn list_for_owner(
     conn: &mut DbConnection,
     owner: AccountId,
     f: &ListFilter,
+    now: Instant,
 ) -> Result<Vec<Application>, StoreError> {
     let mut query = applications::table.select(ListedRow::as_select()).into_boxed();
     query = if f.shared {
@@ -469,9 +472,27 @@ pub fn list_for_owner(
     } else {
         query.filter(applications::owner_id.eq(owner.to_string()))
     };
-    if let Some(status) = f.status {
-        query = query.filter(applications::status.eq(status.as_str()));
-    }
+    let due = to_db_time(now);
+    let lapsed = applications::status
+        .eq(Status::NeedsInfo.as_str())
+        .and(applications::info_due_at.le(due));
+    query = match f.status {
+        Some(Status::Expired) => query.filter(
+            applications::status
+                .eq(Status::Expired.as_str())
+                .nullable()
+                .or(lapsed.nullable()),
+        ),
+        Some(Status::NeedsInfo) => query.filter(
+            applications::status.eq(Status::NeedsInfo.as_str()).and(
+                applications::info_due_at
+                    .is_null()
+                    .or(applications::info_due_at.gt(due)),
+            ),
+        ),
+        Some(status) => query.filter(applications::status.eq(status.as_str())),
+        None => query,
+    };
     if let Some(service) = &f.service {
         query = query.filter(applications::service_code.eq(service.clone()));
     }

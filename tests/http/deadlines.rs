@@ -65,6 +65,22 @@ async fn an_expired_request_is_decided_by_time_and_has_a_way_out(backend: Backen
     let seen = get(&app, &id, &token).await;
     assert_eq!(seen["status"], "expired");
     assert_eq!(seen["next_steps"], json!(["copy"]));
+    // The lists filter by the same status time gives.
+    let listed = |status: &'static str| {
+        let (app, token) = (&app, &token);
+        async move {
+            let page = json(
+                app.get_as(&format!("/api/v1/applications?status={status}"), token)
+                    .await,
+                200,
+            )
+            .await;
+            page["items"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    assert_eq!(listed("expired").await.len(), 1);
+    assert_eq!(listed("expired").await[0]["id"], application["id"]);
+    assert!(listed("needs_info").await.is_empty());
     let late = app
         .send(
             Method::POST,

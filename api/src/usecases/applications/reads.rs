@@ -59,7 +59,7 @@ pub fn list(
 ) -> Result<Vec<Application>, ApiError> {
     authorize(subject, Action::ApplicationsRead, &Resource::Account(owner), now)?;
     filter.services = subject.visible_services(Action::ApplicationsRead, now);
-    Ok(applications::list_for_owner(tx, owner, &filter)?
+    Ok(applications::list_for_owner(tx, owner, &filter, now)?
         .into_iter()
         .map(|app| app.at(now))
         .collect())
