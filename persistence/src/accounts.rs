@@ -425,20 +425,6 @@ fn release_contact(
         .map(Some)
 }
 
-/// Proves the account's own claimed contact (its code came back): it becomes a login key.
-/// Answers the accounts whose claims on it were released, or `None` when another account
-/// proved it first.
-pub fn prove_contact(
-    conn: &mut DbConnection,
-    id: AccountId,
-    kind: ContactKind,
-    value: &str,
-    key: &str,
-    now: Instant,
-) -> Result<Option<Vec<AccountId>>, StoreError> {
-    replace_contact(conn, id, kind, value, None, key, now)
-}
-
 /// At identity confirmation: the claimed SNILS becomes a login key of `id`, and every other
 /// account claiming it loses the claim (and the level it gave). `None` when a confirmed
 /// account holds that SNILS already.

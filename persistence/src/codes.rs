@@ -56,7 +56,6 @@ pub struct PendingCode {
     pub code_hash: String,
     pub target: Option<String>,
     pub expires_at: Instant,
-    pub attempts: i32,
 }
 
 pub struct NewCode<'a> {
@@ -108,27 +107,23 @@ pub fn pending(
     if let Some(id) = id {
         query = query.filter(one_time_codes::id.eq(id.to_string()));
     }
-    let row: Option<(String, String, Option<String>, chrono::NaiveDateTime, i32)> = query
+    let row: Option<(String, String, Option<String>, chrono::NaiveDateTime)> = query
         .order(one_time_codes::created_at.desc())
         .select((
             one_time_codes::id,
             one_time_codes::code_hash,
             one_time_codes::target,
             one_time_codes::expires_at,
-            one_time_codes::attempts,
         ))
         .first(conn)
         .optional()?;
-    Ok(
-        row.map(|(id, code_hash, target, expires_at, attempts)| PendingCode {
-            id,
-            account,
-            code_hash,
-            target,
-            expires_at: from_db_time(expires_at),
-            attempts,
-        }),
-    )
+    Ok(row.map(|(id, code_hash, target, expires_at)| PendingCode {
+        id,
+        account,
+        code_hash,
+        target,
+        expires_at: from_db_time(expires_at),
+    }))
 }
 
 /// Takes one try of code `id` if it has tries left and is unused; `false` otherwise. One

@@ -6,7 +6,9 @@ use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::application::{Event, Status};
 use domain::ids::{ApplicationId, TemplateId};
+use domain::time::Instant;
 use persistence::applications::ListFilter;
+use persistence::DbConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -65,22 +67,38 @@ pub async fn create(
         template_id: body.template_id,
         form_data: body.form_data,
     };
-    let (forms, pii) = (state.forms.clone(), state.pii.clone());
-    let (daily_limit, zone) = (
-        state.config.representative_daily_applications,
-        state.config.time_zone,
-    );
+    start(&state, acting, key, move |tx, drafting, acting, now| {
+        cases::create(tx, drafting, acting, input, now)
+    })
+    .await
+}
+
+/// What starting a draft needs, from the app's state.
+fn drafting(state: &State) -> Drafting {
+    Drafting {
+        forms: state.forms.clone(),
+        pii: state.pii.clone(),
+        daily_limit: state.config.representative_daily_applications,
+        zone: state.config.time_zone,
+    }
+}
+
+/// Starts an application (a create or a copy) once per `Idempotency-Key`: a replay is a
+/// created application like any other, so it is re-checked for the caller alike.
+async fn start(
+    state: &State,
+    acting: Acting,
+    key: Option<Idempotency>,
+    begin: impl FnOnce(&mut DbConnection, &Drafting, &Acting, Instant) -> Result<Outcome<Started>, ApiError>
+        + Send
+        + 'static,
+) -> Result<HttpResponse, ApiError> {
+    let drafting = drafting(state);
     let answer = state
         .run(move |tx, now| {
             let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
             idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
-                let drafting = Drafting {
-                    forms: &forms,
-                    pii: &pii,
-                    daily_limit,
-                    zone,
-                };
-                let (started, effects) = cases::create(tx, &drafting, &acting, input, now)?.into_parts();
+                let (started, effects) = begin(tx, &drafting, &acting, now)?.into_parts();
                 Ok(Outcome::new(started_answer(started)?, effects))
             })
         })
@@ -129,28 +147,10 @@ pub async fn copy(
     let id = id.into_inner();
     let key = Idempotency::of(&req, &actor, &id.to_string())?;
     let acting = Acting::from(&actor);
-    let (forms, pii) = (state.forms.clone(), state.pii.clone());
-    let (daily_limit, zone) = (
-        state.config.representative_daily_applications,
-        state.config.time_zone,
-    );
-    let answer = state
-        .run(move |tx, now| {
-            // A replayed copy is a created application like any other: re-checked alike.
-            let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
-            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
-                let drafting = Drafting {
-                    forms: &forms,
-                    pii: &pii,
-                    daily_limit,
-                    zone,
-                };
-                let (started, effects) = cases::copy(tx, &drafting, &acting, id, now)?.into_parts();
-                Ok(Outcome::new(started_answer(started)?, effects))
-            })
-        })
-        .await?;
-    Ok(answer.respond())
+    start(&state, acting, key, move |tx, drafting, acting, now| {
+        cases::copy(tx, drafting, acting, id, now)
+    })
+    .await
 }
 
 /// One application.

@@ -153,7 +153,8 @@ pub fn confirm(
             domain::login::phone_key(&phone)
         }
     };
-    let Some(others) = accounts::prove_contact(tx, id, kind, &value, &key, now)? else {
+    // The claimed contact replaces itself, proven: no old login key to drop.
+    let Some(others) = accounts::replace_contact(tx, id, kind, &value, None, &key, now)? else {
         let taken = ApiError::conflict(
             "contact_unavailable",
             "This contact belongs to another account; log in there or reset its password.",

@@ -13,6 +13,7 @@ use persistence::delegations::Confirmation;
 use persistence::locks::Parent;
 use persistence::{applications, catalog, DbConnection};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use super::load::{facts, load};
 use super::refusals::refused;
@@ -31,10 +32,11 @@ pub struct NewDraft {
     pub form_data: Option<Value>,
 }
 
-/// What starting a draft needs besides the database.
-pub struct Drafting<'a> {
-    pub forms: &'a FormValidators,
-    pub pii: &'a PiiCipher,
+/// What starting a draft needs besides the database (cheap to clone: shared handles).
+#[derive(Clone)]
+pub struct Drafting {
+    pub forms: Arc<FormValidators>,
+    pub pii: Arc<PiiCipher>,
     /// How many applications a representative starts for one principal a day unasked.
     pub daily_limit: i64,
     /// Where that day starts and ends.
@@ -67,7 +69,7 @@ pub fn create(
         .ok_or_else(|| ApiError::field("service_code", "unknown_service", "No such service."))?;
     let form = match (input.form_data, &template) {
         (Some(form), _) => form,
-        (None, Some(t)) => templates::filled(tx, drafting.pii, acting.principal(), t)?,
+        (None, Some(t)) => templates::filled(tx, &drafting.pii, acting.principal(), t)?,
         (None, None) => json!({}),
     };
     let limit = (drafting.daily_limit, drafting.zone);
