@@ -25,3 +25,4 @@ mod organisations;
 mod outbox;
 mod service;
 mod uploads;
+mod web_frontends;
