@@ -5,6 +5,7 @@ mod support;
 
 mod applications;
 mod audit;
+mod browser;
 mod claims;
 mod deadlines;
 mod delegation_bounds;
