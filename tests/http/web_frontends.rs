@@ -335,3 +335,44 @@ async fn one_ticket_opens_one_stream_however_many_race_for_it(backend: Backend) 
     }
 }
 db_test!(one_ticket_opens_one_stream_however_many_race_for_it);
+
+async fn a_ticket_keeps_the_principal_it_was_asked_for(backend: Backend) {
+    use crate::delegations::{delegate_and_accept, fetch, lifecycle, person, specific};
+    let app = TestApp::spawn_with(backend, |s| s.set("stream_recheck_secs", "1")).await;
+    app.seed_catalog(true, false, 30);
+    let principal = person(&app).await;
+    let representative = person(&app).await;
+    let delegation = delegate_and_accept(&app, &principal, &representative, specific(10)).await;
+    let on_behalf = || async {
+        let answer = app
+            .client
+            .post(app.url("/api/v1/events/tickets"))
+            .bearer_auth(&representative.token)
+            .header("X-On-Behalf-Of", &principal.id)
+            .json(&json!({"stream": "me"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        json(answer, 201).await
+    };
+    let issued = on_behalf().await;
+    let later = on_behalf().await;
+
+    // The stream is the principal's, though the URL carries no X-On-Behalf-Of.
+    let mut stream = Sse::of(open(&app, &s(&issued["stream_url"])).await, "/api/v1/me/events");
+    let created = draft(&app, &principal.token).await;
+    let event = stream.expect_event().await;
+    assert_eq!(event.data["application_id"], created["id"]);
+
+    // Once the delegation is revoked, a ticket asked for under it opens nothing.
+    let current = fetch(&app, &principal, &delegation).await;
+    assert_eq!(
+        lifecycle(&app, &principal, &current, "revoke").await.status(),
+        200
+    );
+    let refused = problem(open(&app, &s(&later["stream_url"])).await, 403).await;
+    assert_eq!(refused["code"], "delegation_revoked", "{refused}");
+    // ...and the stream it opened ends at its next check, as a bearer token's would.
+    assert!(stream.ends_within(std::time::Duration::from_secs(10)).await);
+}
+db_test!(a_ticket_keeps_the_principal_it_was_asked_for);
