@@ -19,13 +19,14 @@ FEATURES   := --features kabinet-api/s3
 # The steps of `make ci`, in order; each is also a target of its own.
 CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
 
-.PHONY: help run test ci fmt-check clippy pg-check test-ci openapi openapi-check \
+.PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
         schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
 	@echo "make test           unit and HTTP tests (SQLite; also PostgreSQL if KABINET_TEST_POSTGRES is set)"
 	@echo "make ci             $(CI_STEPS)"
+	@echo "make browser-deps   install Debian's chromium (headless) for the browser test, if missing"
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
@@ -64,6 +65,8 @@ clippy:
 test-ci pg-check: export KABINET_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 # A PostgreSQL variant without a server fails here instead of reporting SKIPPED.
 test-ci: export KABINET_REQUIRE_POSTGRES = 1
+# So does the browser test (tests/http/browser.rs) without Chromium.
+test-ci: export KABINET_REQUIRE_BROWSER = 1
 
 pg-check:
 	@command -v pg_isready >/dev/null || { echo "pg_isready not found: install postgresql-client" >&2; exit 1; }
@@ -75,7 +78,16 @@ pg-check:
 	   echo "PostgreSQL at $$KABINET_TEST_POSTGRES refused the login (see the psql error above)." >&2; exit 1; }
 	@echo "PostgreSQL reachable at $$KABINET_TEST_POSTGRES"
 
-test-ci: pg-check
+# Headless Chromium drives a web page on another origin against the API (CORS, stream
+# tickets, EventSource); Debian's package, installed only when it is missing.
+browser-deps:
+	@if command -v chromium >/dev/null; then echo "chromium present: $$(command -v chromium)"; else \
+	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	   echo "==> installing chromium (Debian)"; \
+	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; \
+	 fi
+
+test-ci: pg-check browser-deps
 	$(CARGO) test --workspace $(FEATURES)
 
 # Written through a temporary file so that a failed run leaves the committed copy intact.

@@ -258,6 +258,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
     let spec = spec();
     let known = web::Data::new(KnownRoutes::from_spec(&spec));
     let server = HttpServer::new(move || {
+        let cors = edge::cors::policy(&config);
         let (app, _) = App::new()
             .into_utoipa_app()
             .configure(routes::configure)
@@ -277,6 +278,10 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .wrap(ErrorHandlers::new().default_handler(http_errors::normalize))
             .wrap(from_fn(edge::headers::secure))
             .wrap(from_fn(http_errors::timeout))
+            // Outside every layer that may refuse: preflights are answered here, and
+            // refusals made inside still carry the headers a listed page needs to read them.
+            .wrap(cors)
+            .wrap(from_fn(edge::cors::explain))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::<KabinetRootSpan>::new())
             .wrap(from_fn(telemetry::request_id))

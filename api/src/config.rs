@@ -124,6 +124,13 @@ pub struct Config {
     pub ooxml_max_uncompressed_bytes: u64,
     /// How many times its compressed size one part of a DOCX or XLSX may inflate to.
     pub ooxml_max_ratio: u64,
+    /// Web frontends on other origins that may call the API from a browser: exact
+    /// origins (`https://portal.example.ru`); empty, none.
+    pub cors_origins: Vec<String>,
+    /// How long a browser may cache a preflight's answer.
+    pub cors_max_age_secs: usize,
+    /// How long a stream ticket (`POST /api/v1/events/tickets`) may wait to be used.
+    pub stream_ticket_ttl_secs: i64,
 }
 
 /// The blob store behind documents.
@@ -161,6 +168,8 @@ pub struct Limits {
     pub messages_per_sender: Quota,
     pub uploads_per_account: Quota,
     pub creates_per_account: Quota,
+    /// Stream tickets one account asks for (each is a database row).
+    pub stream_tickets_per_account: Quota,
 }
 
 impl Limits {
@@ -185,6 +194,7 @@ impl Limits {
             messages_per_sender: quota("rate_messages_per_sender", "50/1d")?,
             uploads_per_account: quota("rate_uploads_per_account", "60/1h")?,
             creates_per_account: quota("rate_creates_per_account", "300/1h")?,
+            stream_tickets_per_account: quota("rate_stream_tickets_per_account", "120/1h")?,
         })
     }
 }
@@ -249,10 +259,13 @@ pub const KEYS: &[&str] = &[
     "ooxml_max_parts",
     "ooxml_max_uncompressed_bytes",
     "ooxml_max_ratio",
+    "cors_origins",
+    "cors_max_age_secs",
+    "stream_ticket_ttl_secs",
 ];
 
 /// The abuse-limit keys (see [`Limits`]); also accepted in the file and environment.
-pub const RATE_KEYS: [&str; 10] = [
+pub const RATE_KEYS: [&str; 11] = [
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_second_factor_per_account",
@@ -263,6 +276,7 @@ pub const RATE_KEYS: [&str; 10] = [
     "rate_messages_per_sender",
     "rate_uploads_per_account",
     "rate_creates_per_account",
+    "rate_stream_tickets_per_account",
 ];
 
 const SECONDS: &str = "a whole number of seconds";
@@ -441,6 +455,10 @@ impl Config {
             ));
         }
         let storage = Self::storage(source, environment)?;
+        let cors_origins = source
+            .raw("cors_origins")
+            .map_or(Ok(Vec::new()), |(_, v)| cors_origins(v))
+            .map_err(|problem| source.error("cors_origins", problem))?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(Config {
             database_url,
@@ -552,6 +570,9 @@ impl Config {
                 100,
                 "a whole number (times the compressed size)",
             )?,
+            cors_origins,
+            cors_max_age_secs: source.positive("cors_max_age_secs", 3600, SECONDS)?,
+            stream_ticket_ttl_secs: source.positive("stream_ticket_ttl_secs", 30, SECONDS)?,
         })
     }
 
@@ -611,9 +632,73 @@ impl Config {
     }
 }
 
+/// The origins a comma-separated list names, each exactly as a browser sends it in
+/// `Origin`: `http` or `https`, a host, an optional port, nothing after. A wildcard is
+/// refused: every caller of this API carries a bearer token, and a page on any origin
+/// that can make a user's browser call it must not be allowed to read the answers.
+fn cors_origins(text: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for origin in text.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin.contains('*') {
+            return Err(format!(
+                "{origin:?}: wildcards are refused; list each origin exactly (https://portal.example.ru)"
+            ));
+        }
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("{origin:?}: an origin starts with https:// or http://"))?;
+        let (name, port) = match host.rsplit_once(':').filter(|(name, _)| !name.ends_with(':')) {
+            Some((name, port)) if !name.starts_with('[') || name.ends_with(']') => (name, Some(port)),
+            _ => (host, None),
+        };
+        let name_ok = !name.is_empty()
+            && (name.starts_with('[') && name.ends_with(']')
+                || name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'));
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !name_ok || !port_ok {
+            return Err(format!(
+                "{origin:?} is not an origin: scheme://host[:port] in lower case, with no path, not even a trailing /"
+            ));
+        }
+        origins.push(origin.to_string());
+    }
+    Ok(origins)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_exact_and_checked() {
+        assert_eq!(
+            cors_origins(" https://portal.example.ru, http://127.0.0.1:5173 ,"),
+            Ok(vec![
+                "https://portal.example.ru".to_string(),
+                "http://127.0.0.1:5173".to_string()
+            ])
+        );
+        assert_eq!(cors_origins(""), Ok(vec![]));
+        for bad in [
+            "*",
+            "https://*.example.ru",
+            "portal.example.ru",
+            "https://portal.example.ru/",
+            "https://portal.example.ru/app",
+            "https://Portal.example.ru",
+            "https://portal.example.ru:0",
+            "https://portal.example.ru:99999",
+            "ftp://portal.example.ru",
+            "https://",
+        ] {
+            assert!(cors_origins(bad).is_err(), "{bad} accepted");
+        }
+        let error = Config::from_source(&Source::default().set("cors_origins", "*")).err();
+        assert_eq!(error.map(|e| e.key), Some("cors_origins".to_string()));
+    }
 
     #[test]
     fn defaults_use_sqlite_in_the_data_dir() {

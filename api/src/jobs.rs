@@ -159,6 +159,13 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             worker.write(|tx| Ok::<_, ApiError>(persistence::attempts::purge(tx, at)?))
         })
         .await;
+        let worker = db.clone();
+        step("stream tickets purged", move || {
+            // Kept an hour past expiry, then nothing about them matters any more.
+            let before = at - chrono::TimeDelta::hours(1);
+            worker.write(|tx| Ok::<_, ApiError>(persistence::stream_tickets::sweep(tx, before)?))
+        })
+        .await;
         match documents(&state, at).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),

@@ -3,7 +3,7 @@
 //! so a route cannot exist without its spec entry.
 
 use utoipa::openapi::security::{
-    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 
@@ -295,6 +295,13 @@ impl Modify for SecuritySchemes {
                     .description(Some("Access token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "stream_ticket",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "ticket",
+                "Event streams only: a single-use ticket from POST /api/v1/events/tickets, for a browser's EventSource",
+            ))),
         );
         components.add_security_scheme(
             "oauth2",

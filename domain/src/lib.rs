@@ -21,5 +21,6 @@ pub mod package;
 pub mod person;
 pub mod rate;
 pub mod search;
+pub mod stream;
 pub mod template;
 pub mod time;

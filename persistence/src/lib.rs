@@ -25,6 +25,7 @@ pub mod rate_limits;
 mod rows;
 pub mod schema;
 pub mod sessions;
+pub mod stream_tickets;
 pub mod templates;
 
 pub use connection::{DatabaseUrl, DbConnection};

@@ -593,3 +593,18 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    stream_tickets (ticket_hash) {
+        ticket_hash -> Text,
+        session_id -> Text,
+        account_id -> Text,
+        on_behalf_of -> Nullable<Text>,
+        stream -> Text,
+        mfa -> Bool,
+        token_expires_at -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

@@ -5,6 +5,7 @@ mod support;
 
 mod applications;
 mod audit;
+mod browser;
 mod claims;
 mod deadlines;
 mod delegation_bounds;
@@ -25,3 +26,4 @@ mod organisations;
 mod outbox;
 mod service;
 mod uploads;
+mod web_frontends;

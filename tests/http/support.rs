@@ -1054,7 +1054,7 @@ impl TestApp {
 }
 
 impl Sse {
-    fn of(response: reqwest::Response, path: &str) -> Sse {
+    pub fn of(response: reqwest::Response, path: &str) -> Sse {
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response
             .headers()

@@ -43,6 +43,39 @@ impl Actor {
     pub fn on_behalf_of(&self) -> Option<AccountId> {
         self.subject.on_behalf.as_ref().map(|o| o.principal)
     }
+
+    /// When the access token this actor came with expires (Unix seconds).
+    pub fn token_expires_at(&self) -> i64 {
+        self.claimed.expires_at
+    }
+
+    /// The actor a used stream ticket speaks for, as the database has it now: the same
+    /// checks as a bearer token's (session live, address allowed, delegation in force),
+    /// with the ticket's claims in place of the token's.
+    pub fn from_ticket(
+        conn: &mut DbConnection,
+        ticket: &persistence::stream_tickets::Ticket,
+        ip: Option<String>,
+        user_agent: Option<String>,
+        now: Instant,
+    ) -> Result<Actor, ApiError> {
+        let claimed = Claimed {
+            session: ticket.session,
+            account: ticket.account,
+            on_behalf: ticket.on_behalf_of,
+            mfa: ticket.mfa,
+            expires_at: ticket.token_expires_at.timestamp(),
+            ip: ip.clone(),
+        };
+        Ok(Actor {
+            account: claimed.account,
+            session: claimed.session,
+            subject: subject(conn, &claimed, now)?,
+            ip,
+            user_agent,
+            claimed,
+        })
+    }
 }
 
 pub const ON_BEHALF_OF: &str = "X-On-Behalf-Of";

@@ -10,6 +10,7 @@ pub mod password_pool;
 pub mod passwords;
 pub mod second_factor;
 pub mod session;
+pub mod tickets;
 mod tokens;
 pub mod totp;
 

@@ -261,6 +261,13 @@ fn table() -> Vec<Rule> {
             Account,
             |l: &Limits| l.creates_per_account,
         ),
+        rule(
+            "stream-tickets",
+            Method::POST,
+            "/api/v1/events/tickets",
+            Account,
+            |l: &Limits| l.stream_tickets_per_account,
+        ),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! every answer carries the headers a browser needs to treat it safely.
 
 pub mod body;
+pub mod cors;
 pub mod headers;
 pub mod limits;
 pub mod nul;

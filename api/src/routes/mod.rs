@@ -129,6 +129,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(documents::content)
                 .service(events::application_events)
                 .service(events::my_events)
+                .service(events::create_ticket)
                 .service(audit::verify),
         );
 }

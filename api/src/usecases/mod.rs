@@ -20,6 +20,7 @@ pub mod effects;
 pub mod joint;
 pub mod organisations;
 pub mod sessions;
+pub mod stream_tickets;
 pub mod templates;
 
 pub mod proof;
