@@ -12,15 +12,21 @@ VENV_STAMP := $(VENV)/.requirements-ci.stamp
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 KABINET    := $(TARGET_DIR)/debug/kabinet
 SPEC       := openapi/openapi.json
+# Spectral, pinned by tools/spectral/package-lock.json and installed there by `npm ci`.
+SPECTRAL_DIR   := tools/spectral
+SPECTRAL       := $(SPECTRAL_DIR)/node_modules/.bin/spectral
+SPECTRAL_STAMP := $(SPECTRAL_DIR)/node_modules/.installed.stamp
 # Optional parts that CI and release builds compile in (S3 document storage); `make run`
 # and `make test` build without them, which is faster.
 FEATURES   := --features kabinet-api/s3
 
-# The steps of `make ci`, in order; each is also a target of its own.
-CI_STEPS := fmt-check clippy test-ci openapi-check schemathesis
+# The steps of `make ci`, in order; each is also a target of its own. The lint of the
+# committed spec takes seconds and needs no build, so it runs early; openapi-check later
+# proves that the linted file is what the code serves.
+CI_STEPS := fmt-check spectral clippy test-ci openapi-check schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
-        schemathesis venv bench bench-auth bench-documents bench-events clean
+        spectral spectral-install schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -29,13 +35,14 @@ help:
 	@echo "make browser-deps   install Debian's chromium (headless) for the browser test, if missing"
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
+	@echo "make spectral       lint $(SPEC) with Spectral and .spectral.yaml (warnings fail too)"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
 	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
 	@echo "make bench-documents Criterion 5 MB upload/download throughput against the disk floor"
 	@echo "make bench-events   SSE streams one node holds and event fan-out latency (Criterion)"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
-	@echo "make clean          remove build output, $(VENV) and reports (keeps ./data)"
+	@echo "make clean          remove build output, $(VENV), Spectral's node_modules and reports (keeps ./data)"
 
 run:
 	$(CARGO) build --bin kabinet
@@ -109,6 +116,19 @@ openapi-check: venv
 	 fi; \
 	 echo "$(SPEC) matches the code"
 
+# Lints the committed spec (which openapi-check keeps equal to the served one) with the
+# rules in .spectral.yaml; a warning fails like an error.
+spectral: $(SPECTRAL_STAMP)
+	$(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity=warn $(SPEC)
+
+spectral-install: $(SPECTRAL_STAMP)
+
+# Install scripts are not run: Spectral needs none (one dependency's would only phone home).
+$(SPECTRAL_STAMP): $(SPECTRAL_DIR)/package.json $(SPECTRAL_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (18.18 or later) with npm" >&2; exit 1; }
+	cd $(SPECTRAL_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 schemathesis: venv
 	$(CARGO) build $(FEATURES) --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
@@ -158,4 +178,4 @@ $(VENV_STAMP): requirements-ci.txt
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SPECTRAL_DIR)/node_modules

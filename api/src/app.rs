@@ -52,6 +52,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     crate::openapi::add_common_responses(&mut api);
+    crate::openapi::refer_page_items(&mut api);
     api
 }
 

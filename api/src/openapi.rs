@@ -146,7 +146,14 @@ citizens, their representatives, co-applicants, notaries and agency officers wor
 applications, each with exactly the rights given to them, and every step is recorded.\n\n\
 Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         version = env!("CARGO_PKG_VERSION"),
-        license(name = "Apache-2.0", identifier = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        contact(name = "Kabinet API maintainers", email = "api@kabinet.example")
+    ),
+    // Relative: the paths are absolute (`/api/v1/…`, `/health`), so `/` means "the origin
+    // that served this document" — right for every deployment, port and proxy, which a
+    // fixed host such as http://localhost:8080 would be for one laptop only.
+    servers(
+        (url = "/", description = "The server that serves this document (the same origin as `/api-docs/openapi.json` and Swagger UI)")
     ),
     modifiers(&SecuritySchemes),
     components(
@@ -163,8 +170,10 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         (name = "accounts", description = "Registration, the profile, second factors and contacts"),
         (name = "auth", description = "Logging in, tokens, sessions and password reset"),
         (name = "catalog", description = "The service catalog"),
-        (name = "applications", description = "Applications (заявления) from the applicant's side"),
+        (name = "applications", description = "Applications (заявления) from the applicant's side, with their attachments"),
         (name = "officer", description = "The agency queue and decisions"),
+        (name = "joint", description = "Joint work on an application: participants and invitations, comments, signatures, and requests between participants"),
+        (name = "documents", description = "The personal document vault: uploads, metadata and sharing, downloads"),
         (name = "templates", description = "Saved application templates"),
         (name = "organisations", description = "Organisations as principals: head and employees"),
         (name = "delegations", description = "Delegation of powers, acting on behalf (X-On-Behalf-Of) and confirmations"),
@@ -209,6 +218,30 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                     .parameters
                     .get_or_insert_with(Vec::new)
                     .push(on_behalf_of());
+            }
+        }
+    }
+}
+
+/// A page's items (`Page<T>`, published as `Page_T`) refer to `T`'s component instead of
+/// repeating it inline, as utoipa does with a generic's argument: one definition per type,
+/// and none published but unused (the queue's `QueueItem` was).
+pub fn refer_page_items(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let pages: Vec<(String, String)> = components
+        .schemas
+        .keys()
+        .filter_map(|name| Some((name.clone(), name.strip_prefix("Page_")?.to_string())))
+        .filter(|(_, item)| components.schemas.contains_key(item))
+        .collect();
+    for (page, item) in pages {
+        if let Some(RefOr::T(Schema::Object(page))) = components.schemas.get_mut(&page) {
+            if let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") {
+                items.items = ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
             }
         }
     }

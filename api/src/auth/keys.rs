@@ -25,6 +25,7 @@ pub struct Jwk {
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(example = json!({"keys": [{"alg": "EdDSA", "crv": "Ed25519", "kid": "5f2b1c0a9e8d7c6b", "kty": "OKP", "use": "sig", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}))]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }

@@ -70,7 +70,12 @@ impl RegistrationRequest {
     }
 }
 
-/// Register a citizen account (level `simplified`, or `standard` with a passport).
+/// Register a citizen account.
+///
+/// Caller: anyone, no token. Creates a citizen account at level `simplified` (or `standard`
+/// when a passport is given) and sends a code to its e-mail and to its phone: each becomes
+/// a login once its code comes back. 409 when a proven login is taken, without saying which
+/// one.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "register",
@@ -113,7 +118,12 @@ pub async fn register(
         .json(view))
 }
 
-/// Confirm a citizen's identity (officers and admins): raises the account to `confirmed`.
+/// Confirm a citizen's identity.
+///
+/// Caller: an officer or an admin (anyone else: 403 `role_required`). Changes: raises the
+/// account to level `confirmed`, which delegating, submitting and signing need; audited.
+/// 409 `documents_missing` below `standard` (passport and SNILS first), `already_confirmed`
+/// when it is.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "confirmIdentity",
@@ -153,9 +163,12 @@ pub struct ContactKindBody {
     pub kind: String,
 }
 
-/// Prove a registered e-mail or phone with the code sent to it; from then on it is a login
-/// (and matches invitations). Needs no sign-in: the code is the proof. A wrong code counts
-/// toward the code's tries; a contact another account proved first is 409.
+/// Prove a registered e-mail or phone with the code sent to it.
+///
+/// Caller: anyone, no token: the code is the proof. Changes: the contact becomes a login
+/// and matches invitations; other accounts' unproven claims on it are released and their
+/// holders told. A wrong code counts toward the code's tries; a contact another account
+/// proved first is 409 `contact_unavailable`.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "proveContact",
@@ -187,8 +200,11 @@ pub async fn prove_contact(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Send a new code to a registered e-mail or phone that is not proven yet. The answer is
-/// the same whatever the id or the contact (nothing is told to a caller not signed in).
+/// Send a new code to a registered e-mail or phone not proven yet.
+///
+/// Caller: anyone, no token. Changes: a fresh code replaces the previous one, if the
+/// account has such an unproven contact. The answer is the same whatever the id or the
+/// contact, so it tells a stranger nothing.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "resendContactCode",

@@ -38,7 +38,12 @@ pub struct NewApplication {
     pub form_data: Option<Value>,
 }
 
-/// Start a draft application. Send `Idempotency-Key` to make retries safe.
+/// Start a draft application.
+///
+/// Caller: a citizen for themselves, or a representative with `applications.create` (for
+/// the service) for the principal, who owns the draft. Changes: a new `draft`, optionally
+/// from a saved template. A representative over the daily limit gets 202: the draft waits
+/// for the principal's confirmation. Send `Idempotency-Key` to make retries safe.
 #[utoipa::path(
     tag = "applications",
     operation_id = "createApplication",
@@ -119,9 +124,12 @@ fn started_answer(started: Started) -> Result<Answer, ApiError> {
     }
 }
 
-/// Start again from an expired application: a new draft of the same service with the
-/// same form (not its attachments), for the same owner. The old application stays
-/// `expired`. Send `Idempotency-Key` to make retries safe.
+/// Start again from an expired application.
+///
+/// Caller: the owner, or a representative with `applications.create` for the owner.
+/// Changes: a new draft of the same service with the same form (not its attachments), for
+/// the same owner; the old application stays `expired`. Send `Idempotency-Key` to make
+/// retries safe.
 #[utoipa::path(
     tag = "applications",
     operation_id = "copyApplication",
@@ -154,6 +162,10 @@ pub async fn copy(
 }
 
 /// One application.
+///
+/// Caller: the owner, a participant, a representative with `applications.read`, or an
+/// officer of the agency handling it. Changes nothing. The `ETag` is what changes need in
+/// `If-Match`.
 #[utoipa::path(
     tag = "applications",
     operation_id = "getApplication",
@@ -179,9 +191,13 @@ pub struct FormBody {
     pub form_data: Value,
 }
 
-/// Change the form: a draft is saved in place (schema problems come back as warnings);
-/// after submission, where the service allows, the change resubmits the application —
-/// except a joint one, whose co-applicants signed what the agency received.
+/// Change the application's form.
+///
+/// Caller: the owner, a co-applicant or contributor, or a representative with
+/// `applications.edit` (requires `If-Match`). Changes: a draft is saved in place (schema
+/// problems come back as warnings); after submission, where the service allows, the change
+/// resubmits it — except a joint one, whose co-applicants signed what the agency received
+/// (409 `signed_content_locked`).
 #[utoipa::path(
     tag = "applications",
     operation_id = "patchApplication",
@@ -213,7 +229,13 @@ pub async fn patch_one(
     Ok(respond(&shown))
 }
 
-/// Submit the draft (a `confirmed` account; the form must satisfy the service's schema).
+/// Submit the draft.
+///
+/// Caller: the owner, or a representative with `applications.submit`, with a `confirmed`
+/// account (requires `If-Match`). Changes: `draft` → `submitted`, a number is assigned and
+/// the agency's queue receives it; the form must satisfy the service's schema (422), the
+/// required documents must be attached and, for a joint application, every co-applicant
+/// must have signed (409).
 #[utoipa::path(
     tag = "applications",
     operation_id = "submitApplication",
@@ -241,12 +263,17 @@ pub struct ReasonBody {
     pub reason: Option<String>,
 }
 
-/// Cancel (a draft, a submitted application, or one in review where the service allows).
+/// Cancel an application.
+///
+/// Caller: the owner, or a representative with `applications.cancel` (requires `If-Match`).
+/// Changes: a draft, a submitted application, or one in review where the service allows,
+/// becomes `cancelled`; it can be restored within the restore window. Other states: 409
+/// `invalid_transition`.
 #[utoipa::path(
     tag = "applications",
     operation_id = "cancelApplication",
     security(("bearer" = [])),
-    request_body(content = Option<ReasonBody>),
+    request_body(content = Option<ReasonBody>, example = json!({"reason": "Подам позже"})),
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Cancelled", body = ApplicationView),
@@ -265,7 +292,11 @@ pub async fn cancel(
     fire_event(state, actor, id.into_inner(), version, Event::Cancel { reason }).await
 }
 
-/// Restore a cancelled application to where it was (within the restore window).
+/// Restore a cancelled application.
+///
+/// Caller: the owner, or a representative with `applications.restore` (requires
+/// `If-Match`). Changes: the application goes back to the state it was cancelled from,
+/// within the restore window (409 after it).
 #[utoipa::path(
     tag = "applications",
     operation_id = "restoreApplication",
@@ -292,7 +323,11 @@ pub struct RequiredReason {
     pub reason: String,
 }
 
-/// Appeal a rejection (within the appeal window; once).
+/// Appeal a rejection.
+///
+/// Caller: the owner, or a representative with `applications.appeal` (requires `If-Match`).
+/// Changes: a `rejected` application goes back to the agency for review on appeal; allowed
+/// once, within the appeal window (409 otherwise).
 #[utoipa::path(
     tag = "applications",
     operation_id = "appealApplication",
@@ -325,6 +360,11 @@ pub struct AnswerBody {
 }
 
 /// Answer the agency's information request.
+///
+/// Caller: the owner, or a representative with `applications.respond` (requires
+/// `If-Match`). Changes: `needs_info` → back in review with the answer. A joint application
+/// whose content changed since everyone signed is 409 `signatures_missing` until they sign
+/// again.
 #[utoipa::path(
     tag = "applications",
     operation_id = "respondToApplication",
@@ -369,11 +409,16 @@ pub struct HistoryView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"actor_id": "0193a8f0-0000-7000-8000-000000000001", "agency_code": "mvd", "comment": null, "event": "submit", "from_status": "draft", "occurred_at": "2026-11-20T09:30:00Z", "on_behalf_of": null, "seq": 2, "to_status": "submitted"}]}))]
 pub struct HistoryList {
     pub items: Vec<HistoryView>,
 }
 
-/// Every transition, with who, for whom, when and why.
+/// Every transition of an application.
+///
+/// Caller: whoever may read the application (owner, participant, representative with
+/// `applications.read`, officer handling it). Changes nothing. Each entry says who, for
+/// whom, when and why, oldest first.
 #[utoipa::path(
     tag = "applications",
     operation_id = "applicationHistory",
@@ -478,13 +523,18 @@ impl ListQuery {
 }
 
 /// Your applications, filtered, sorted and paginated by cursor.
+///
+/// Caller: a citizen (their own and those they take part in), or a representative with
+/// `applications.read` (the principal's, within the services the powers cover). Changes
+/// nothing.
 #[utoipa::path(
     tag = "applications",
     operation_id = "listApplications",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page", body = Page<ApplicationSummary>),
+        (status = 200, description = "A page", body = Page<ApplicationSummary>,
+            example = json!({"items": [{"agency_code": "mvd", "created_at": "2026-11-20T09:00:00Z", "decided_at": null, "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "info_due_at": null, "number": "KB-2026-00000042", "owner_id": "0193a8f0-0000-7000-8000-000000000001", "service_code": "passport-replacement", "status": "in_review", "status_label": "В работе", "submitted_at": "2026-11-20T09:30:00Z", "updated_at": "2026-11-22T12:00:00Z", "version": 4}], "next_cursor": "MTc2Mzg5MjAwMDAwMDAwMHwwMTkzYTg"})),
     )
 )]
 #[get("/applications")]
@@ -540,8 +590,10 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-/// The same rows as the list (same filters), as CSV: UTF-8 with a BOM so spreadsheets read
-/// the Cyrillic right. At most 10 000 rows.
+/// Your applications as CSV.
+///
+/// Caller: as for `listApplications`, with the same filters and rows. Changes nothing.
+/// UTF-8 with a BOM so spreadsheets read the Cyrillic right; at most 10 000 rows.
 #[utoipa::path(
     tag = "applications",
     operation_id = "exportApplications",

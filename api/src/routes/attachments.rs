@@ -27,7 +27,7 @@ use domain::access::Action;
     "id": "019a4c40-11aa-7bb2-8c3d-5e6f7a8b9c0d", "document_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69",
     "doc_type": "passport_scan", "name": "паспорт.pdf", "file_type": "pdf", "media_type": "application/pdf",
     "size_bytes": 482113, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-    "revision": 1, "frozen": true, "attached_at": "2026-11-23T10:05:00Z",
+    "revision": 1, "frozen": true, "attached_by": "019a4c3e-0000-7000-8000-000000000001", "attached_at": "2026-11-23T10:05:00Z",
     "frozen_at": "2026-11-23T10:10:00Z", "superseded_at": null
 }))]
 pub struct AttachmentView {
@@ -75,6 +75,7 @@ fn view(a: &Attachment) -> AttachmentView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"attached_at": "2026-11-23T10:05:00Z", "doc_type": "passport_scan", "document_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "file_type": "pdf", "frozen": true, "frozen_at": "2026-11-23T10:10:00Z", "id": "019a4c40-11aa-7bb2-8c3d-5e6f7a8b9c0d", "media_type": "application/pdf", "name": "паспорт.pdf", "revision": 1, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size_bytes": 482113, "superseded_at": null, "attached_by": "019a4c3e-0000-7000-8000-000000000001"}]}))]
 pub struct AttachmentList {
     pub items: Vec<AttachmentView>,
 }
@@ -89,7 +90,13 @@ pub struct AttachBody {
     pub doc_type: Option<String>,
 }
 
-/// Attach a vault document (requires the application's `If-Match`).
+/// Attach a vault document to an application.
+///
+/// Caller: the owner, a co-applicant or contributor, or a representative with
+/// `documents.upload`, attaching a document from their own vault (requires the
+/// application's `If-Match`). Changes: the attachment, and a new version of the
+/// application. 409 once attachments are closed, for a document not shared with the
+/// service, or one attached already.
 #[utoipa::path(
     tag = "applications",
     operation_id = "attachDocument",
@@ -132,7 +139,12 @@ pub async fn attach(
     Ok(answer.respond())
 }
 
-/// Remove an attachment not yet frozen (requires the application's `If-Match`).
+/// Remove an attachment not yet frozen.
+///
+/// Caller: the owner, a co-applicant or contributor, or a representative with
+/// `documents.upload` (requires the application's `If-Match`). Changes: the attachment
+/// goes, and the application moves to a new version. Papers frozen at submission stay (409
+/// `attachment_frozen`).
 #[utoipa::path(
     tag = "applications",
     operation_id = "detachDocument",
@@ -166,7 +178,11 @@ pub struct AttachmentQuery {
     pub all: Option<bool>,
 }
 
-/// An application's attachments (for its applicant and the officers handling it).
+/// An application's attachments.
+///
+/// Caller: whoever may read the application's documents: the owner, a participant, a
+/// representative with `documents.read`, an officer of the agency handling it. Changes
+/// nothing. In the order they were attached.
 #[utoipa::path(
     tag = "applications",
     operation_id = "listAttachments",
@@ -190,7 +206,11 @@ pub async fn list(
     }))
 }
 
-/// Download an attachment (supports `Range`, `If-None-Match`).
+/// Download an attachment.
+///
+/// Caller: whoever may read the application's documents (owner, participant, representative
+/// with `documents.read`, officer handling it). Changes nothing but the audit: a download
+/// by anyone but the paper's owner is recorded. Supports `Range` and `If-None-Match`.
 #[utoipa::path(
     tag = "applications",
     operation_id = "downloadAttachment",

@@ -26,7 +26,10 @@ pub struct AuditVerification {
     pub problem: Option<&'static str>,
 }
 
-/// Recompute the whole hash chain and report the first broken record (admins).
+/// Verify the audit log's hash chain.
+///
+/// Caller: an admin (403 `role_required` otherwise). Changes nothing. Recomputes the whole
+/// hash chain and reports the first broken record, if any.
 #[utoipa::path(
     tag = "audit",
     operation_id = "verifyAudit",

@@ -84,6 +84,7 @@ pub struct SessionView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"created_at": "2026-11-23T10:00:00Z", "current": true, "expires_at": "2026-12-23T10:00:00Z", "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "ip": "203.0.113.7", "last_seen_at": "2026-11-23T10:14:00Z", "revoked_at": null, "revoked_reason": null, "user_agent": "Mozilla/5.0"}]}))]
 pub struct SessionList {
     pub items: Vec<SessionView>,
 }
@@ -179,7 +180,12 @@ async fn check_password(
         .await
 }
 
-/// Log in with a login (e-mail, phone, SNILS or user name) and password.
+/// Log in with a login and a password.
+///
+/// Caller: anyone, no token; the login is an e-mail, phone, SNILS or user name. Changes:
+/// opens a session and answers its tokens, or answers `mfa_required` with an `mfa_token`
+/// when TOTP is on. Failures count toward the login's lock (429 `account_locked`); an
+/// address outside the account's allow-list is 403.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -230,6 +236,10 @@ pub async fn login(
 }
 
 /// Complete a login with a TOTP code or a recovery code.
+///
+/// Caller: anyone holding the `mfa_token` from `login`. Changes: opens the session and
+/// answers its tokens; a recovery code is used up. Wrong codes count toward the second
+/// factor's lock (429).
 #[utoipa::path(
     tag = "auth",
     operation_id = "loginMfa",
@@ -264,8 +274,11 @@ pub async fn login_mfa(
     Ok(Json(LoginResponse::authenticated(tokens)))
 }
 
-/// Exchange a refresh token for new tokens; the refresh token rotates. The same token sent
-/// again within a few seconds (two tabs) answers the same pair; later, it ends the session.
+/// Exchange a refresh token for new tokens.
+///
+/// Caller: anyone holding a refresh token (no bearer token needed). Changes: the refresh
+/// token rotates. The same token again within a few seconds (two tabs) answers the same
+/// pair; later, it means a copy exists and ends the whole session (401).
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh",
@@ -293,6 +306,9 @@ pub async fn refresh(
 }
 
 /// End the current session.
+///
+/// Caller: the signed-in account holder. Changes: the session of this access token ends,
+/// with its refresh token; the access token stops working on the next request.
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
@@ -311,6 +327,9 @@ pub async fn logout(state: State, actor: Actor) -> Result<HttpResponse, ApiError
 }
 
 /// List your sessions (the 50 most recent).
+///
+/// Caller: the account holder only (sessions guard the account: never on behalf). Changes
+/// nothing.
 #[utoipa::path(
     tag = "auth",
     operation_id = "listSessions",
@@ -331,6 +350,9 @@ pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionLis
 }
 
 /// End one of your sessions.
+///
+/// Caller: the account holder only (never on behalf). Changes: that session and its tokens
+/// stop working at the next request; audited. Someone else's session is 404.
 #[utoipa::path(
     tag = "auth",
     operation_id = "endSession",
@@ -353,7 +375,10 @@ pub async fn end_one_session(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Ask for a password-reset code. The answer is the same whether or not the login exists.
+/// Ask for a password-reset code.
+///
+/// Caller: anyone, no token. Changes: a one-time code goes to the account's proven contact,
+/// if the login names an account; the answer is the same whether or not it does.
 #[utoipa::path(
     tag = "auth",
     operation_id = "requestPasswordReset",
@@ -377,7 +402,11 @@ pub async fn password_reset(
     Ok(HttpResponse::Accepted().json(ACCEPTED))
 }
 
-/// Set a new password with the code sent by `password-reset`; ends every session.
+/// Set a new password with the code sent by `password-reset`.
+///
+/// Caller: anyone holding the reset code. Changes: the new password is set and every
+/// session of the account ends. A wrong code counts its try; a refused password still uses
+/// up the code.
 #[utoipa::path(
     tag = "auth",
     operation_id = "confirmPasswordReset",

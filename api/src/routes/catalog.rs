@@ -32,12 +32,16 @@ pub struct ServiceQuery {
 }
 
 /// Browse the catalog.
+///
+/// Caller: anyone, no token. Changes nothing. Filters by level, region and text; a page of
+/// services ordered by code.
 #[utoipa::path(
     tag = "catalog",
     operation_id = "listServices",
     params(ServiceQuery),
     responses(
-        (status = 200, description = "Services by code", body = Page<ServiceBody>),
+        (status = 200, description = "Services by code", body = Page<ServiceBody>,
+            example = json!({"items": [{"agency_code": "mvd", "allowed_file_types": ["pdf", "jpg", "png"], "appeal_window_days": 30, "cancellable_in_review": false, "co_applicants_allowed": false, "code": "passport-replacement", "description": "Замена паспорта по достижении 20 и 45 лет, при смене ФИО или порче.", "editable_after_submit": true, "fee_kopecks": 150000, "form_schema": {"properties": {"reason": {"enum": ["age_20", "age_45", "name_change"], "type": "string"}}, "required": ["reason"], "type": "object"}, "level": "federal", "max_file_bytes": 5242880, "name_en": "Replacement of the Russian internal passport", "name_ru": "Замена паспорта гражданина РФ", "processing_days": 10, "region": null, "required_documents": ["passport_scan", "photo"], "restore_window_days": 30, "version": 1}], "next_cursor": null})),
     )
 )]
 #[get("/services")]
@@ -89,6 +93,9 @@ pub async fn list_services(
 }
 
 /// One service, with its form schema.
+///
+/// Caller: anyone, no token. Changes nothing. The `ETag` is what `replaceService` needs in
+/// `If-Match`.
 #[utoipa::path(
     tag = "catalog",
     operation_id = "getService",
@@ -111,7 +118,10 @@ fn respond(service: &Service) -> HttpResponse {
         .json(ServiceBody::from(service))
 }
 
-/// Add a service (admins).
+/// Add a service.
+///
+/// Caller: an admin (anyone else: 403 `role_required`). Changes: a new service in the
+/// catalog, of an agency the catalog knows; audited. 409 when the code is taken.
 #[utoipa::path(
     tag = "catalog",
     operation_id = "createService",
@@ -147,7 +157,10 @@ pub async fn create_service(
     Ok(answer.respond())
 }
 
-/// Replace a service (admins; requires `If-Match`).
+/// Replace a service.
+///
+/// Caller: an admin (requires `If-Match`). Changes: the service's definition, its form
+/// schema included; audited.
 #[utoipa::path(
     tag = "catalog",
     operation_id = "replaceService",

@@ -89,13 +89,17 @@ pub struct ThreadQuery {
     pub cursor: Option<String>,
 }
 
-/// The thread, oldest first.
+/// An application's comment thread, oldest first.
+///
+/// Caller: whoever may read the application (owner, participant, representative with
+/// `applications.read`, officer handling it). Changes nothing.
 #[utoipa::path(
     tag = "joint",
     operation_id = "listComments",
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), ThreadQuery),
-    responses((status = 200, description = "A page of comments", body = Page<CommentView>))
+    responses((status = 200, description = "A page of comments", body = Page<CommentView>,
+            example = json!({"items": [{"author_id": "019a4c3e-0000-7000-8000-000000000001", "body": "Приложила справку о доходах.", "created_at": "2026-11-23T10:30:00Z", "edited_at": "2026-11-23T10:35:00Z", "history": [{"body": "Приложу справку завтра.", "version": 1, "written_at": "2026-11-23T10:30:00Z"}], "id": "019a4c60-0000-7000-8000-000000000004", "on_behalf_of": null, "version": 2}], "next_cursor": null})))
 )]
 #[get("/applications/{id}/comments")]
 pub async fn list(
@@ -117,7 +121,11 @@ pub async fn list(
     }))
 }
 
-/// Write a comment (participants and the handling officers).
+/// Write a comment on an application.
+///
+/// Caller: the owner, a participant, a representative with `comments.write`, or an officer
+/// of the agency handling it. Changes: a new comment; everyone on the application is told.
+/// Send `Idempotency-Key` to make retries safe.
 #[utoipa::path(
     tag = "joint",
     operation_id = "addComment",
@@ -150,7 +158,11 @@ pub async fn add(
     Ok(answer.respond())
 }
 
-/// Edit your comment (requires `If-Match`); the previous text stays in its history.
+/// Edit your comment.
+///
+/// Caller: the comment's author only — the account that wrote it (requires `If-Match`).
+/// Changes: the text; the previous one stays in its history and everyone on the application
+/// is told.
 #[utoipa::path(
     tag = "joint",
     operation_id = "editComment",
@@ -177,6 +189,10 @@ pub async fn edit(
 }
 
 /// One comment with its earlier texts.
+///
+/// Caller: whoever may read the application (owner, participant, representative with
+/// `applications.read`, officer handling it). Changes nothing. Its `ETag` is what
+/// `editComment` needs in `If-Match`.
 #[utoipa::path(
     tag = "joint",
     operation_id = "getComment",

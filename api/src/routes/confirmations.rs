@@ -13,11 +13,15 @@ use crate::usecases::{confirmations as cases, Acting};
 use crate::views::confirmations::ConfirmationView;
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"action": "applications.create", "code": "needs_principal_confirmation", "created_at": "2026-11-23T10:00:00Z", "decided_at": null, "delegation_id": "0193a8f0-0000-7000-8000-000000000003", "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "payload": {"form_data": {}, "service_code": "passport-replacement"}, "principal_id": "0193a8f0-0000-7000-8000-000000000001", "representative_id": "0193a8f0-0000-7000-8000-000000000002", "result": null, "status": "pending"}]}))]
 pub struct ConfirmationList {
     pub items: Vec<ConfirmationView>,
 }
 
-/// Confirmation requests you are to decide, or that you raised as a representative.
+/// Confirmation requests to decide or raised.
+///
+/// Caller: a principal (or an organisation's head) sees what they are to decide; a
+/// representative sees what they raised. Changes nothing. Newest first, at most 100.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "listConfirmations",
@@ -33,7 +37,11 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<ConfirmationList>, 
     }))
 }
 
-/// Approve: the held action runs now, exactly once, if the delegation still covers it.
+/// Approve a held action.
+///
+/// Caller: the principal, or the head of the principal organisation; the representative who
+/// raised it gets 404. Changes: the held action runs now, exactly once, if the delegation
+/// still covers it (409 otherwise).
 #[utoipa::path(
     tag = "delegations",
     operation_id = "approveConfirmation",
@@ -57,7 +65,10 @@ pub async fn approve(
     Ok(Json(ConfirmationView::of(&approved)))
 }
 
-/// Reject: the held action is discarded.
+/// Reject a held action.
+///
+/// Caller: the principal, or the head of the principal organisation. Changes: the held
+/// action is discarded and the representative is told; a request decided already is 409.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "rejectConfirmation",

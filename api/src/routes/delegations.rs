@@ -149,7 +149,12 @@ fn parse_powers(kind: &str, actions: &[String], services: Option<Vec<String>>) -
     Ok(powers)
 }
 
-/// Give powers to a representative (or pass on part of yours, with `parent_id`).
+/// Give powers to a representative.
+///
+/// Caller: a citizen with a `confirmed` account and 2FA, for themselves or an organisation
+/// they head; or a representative passing on part of their powers (`parent_id`) where the
+/// delegation allows it. Changes: a `pending` delegation, whose acceptance code is shown
+/// this once to pass on out of band. Staff accounts issue none (403 `role_required`).
 #[utoipa::path(
     tag = "delegations",
     operation_id = "createDelegation",
@@ -241,12 +246,16 @@ pub struct ListQuery {
 }
 
 /// Delegations you gave or received.
+///
+/// Caller: any signed-in account: the principal's side (or an organisation's head) and the
+/// representative see theirs. Changes nothing. Newest first; filter with `as` and `status`.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "listDelegations",
     security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, description = "Newest first", body = Page<DelegationView>))
+    responses((status = 200, description = "Newest first", body = Page<DelegationView>,
+            example = json!({"items": [{"accepted_at": "2026-11-23T11:00:00Z", "actions": ["applications.read"], "ended_at": null, "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "issued_at": "2026-11-23T10:00:00Z", "kind": "specific", "number": "МЧД-2026-000017", "parent_id": null, "principal_id": "0193a8f0-0000-7000-8000-000000000001", "redelegation_allowed": false, "representative_id": "0193a8f0-0000-7000-8000-000000000002", "services": null, "status": "active", "valid_from": "2026-11-24T00:00:00Z", "valid_until": "2026-12-04T00:00:00Z", "verification_code": null, "version": 2}], "next_cursor": null})))
 )]
 #[get("/delegations")]
 pub async fn list(
@@ -304,7 +313,10 @@ impl ListQuery {
     }
 }
 
-/// One delegation (its parties only).
+/// One delegation.
+///
+/// Caller: its parties only: the principal (or its organisation's head) and the
+/// representative; anyone else gets 404. Changes nothing.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "getDelegation",
@@ -328,7 +340,11 @@ pub struct AcceptBody {
     pub code: String,
 }
 
-/// Accept a delegation with the principal's code (representative; 2FA on both sides).
+/// Accept a delegation with the principal's code.
+///
+/// Caller: the representative it names, with a `confirmed` account and 2FA (as the
+/// principal has). Changes: `pending` → `active`; acting on behalf works from the next
+/// request, within the validity window. A wrong code counts its try.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "acceptDelegation",
@@ -365,11 +381,12 @@ pub async fn accept(
 }
 
 macro_rules! lifecycle_route {
-    ($name:ident, $path:literal, $op:literal, $summary:literal, $case:path) => {
+    ($name:ident, $path:literal, $op:literal, $summary:literal, $description:literal, $case:path) => {
         #[doc = $summary]
         #[utoipa::path(
             tag = "delegations",
             operation_id = $op,
+            description = $description,
             security(("bearer" = [])),
             params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
             responses(
@@ -390,28 +407,32 @@ lifecycle_route!(
     decline,
     "/delegations/{id}/decline",
     "declineDelegation",
-    "Decline a pending delegation (representative).",
+    "Decline a pending delegation.",
+    "Caller: the representative it names (requires `If-Match`). Changes: `pending` → `declined`; the acceptance code stops working.",
     cases::respond::decline
 );
 lifecycle_route!(
     cancel,
     "/delegations/{id}/cancel",
     "cancelDelegation",
-    "Cancel a delegation not yet accepted (principal).",
+    "Cancel a delegation not yet accepted.",
+    "Caller: the principal, or the head of the principal organisation (requires `If-Match`). Changes: `pending` → `cancelled`; the acceptance code stops working.",
     cases::manage::cancel
 );
 lifecycle_route!(
     revoke,
     "/delegations/{id}/revoke",
     "revokeDelegation",
-    "Revoke an active delegation, and everything passed on from it (principal).",
+    "Revoke an active delegation.",
+    "Caller: the principal, or the head of the principal organisation (requires `If-Match`). Changes: `active` → `revoked`, with every delegation passed on from it; the representative is refused from the very next request.",
     cases::manage::revoke
 );
 lifecycle_route!(
     renounce,
     "/delegations/{id}/renounce",
     "renounceDelegation",
-    "Give up an active delegation (representative).",
+    "Give up an active delegation.",
+    "Caller: the representative it names (requires `If-Match`). Changes: `active` → `renounced`, with every delegation passed on from it; acting on behalf stops with the very next request.",
     cases::respond::renounce
 );
 
@@ -445,7 +466,11 @@ fn term_view(c: &TermChange) -> TermChangeView {
     }
 }
 
-/// Propose a new term; the old one stands until both parties confirm.
+/// Propose a new term for an active delegation.
+///
+/// Caller: either party: the principal (or its organisation's head) or the representative.
+/// Changes: a term-change request, confirmed by the proposer; the old term stands until the
+/// other party confirms too. An inactive delegation is 409 `delegation_not_active`.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "proposeTermChange",
@@ -488,7 +513,10 @@ pub async fn propose_term(
     Ok(answer.respond())
 }
 
-/// Confirm a proposed term; with both confirmations the new term takes effect.
+/// Confirm a proposed term.
+///
+/// Caller: either party of the delegation. Changes: records the caller's confirmation; with
+/// both, the new term takes effect. A change no longer pending is 409 `term_change_closed`.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "confirmTermChange",
@@ -514,6 +542,7 @@ pub async fn confirm_term(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"seq": 2, "occurred_at": "2026-11-23T11:00:00Z", "actor_id": "0193a8f0-0000-7000-8000-000000000002", "event": "accept", "from_status": "pending", "to_status": "active", "details": {}}))]
 pub struct DelegationEventView {
     pub seq: i32,
     pub occurred_at: DateTime<Utc>,
@@ -527,11 +556,15 @@ pub struct DelegationEventView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"seq": 2, "occurred_at": "2026-11-23T11:00:00Z", "actor_id": "0193a8f0-0000-7000-8000-000000000002", "event": "accept", "from_status": "pending", "to_status": "active", "details": {}}]}))]
 pub struct DelegationHistory {
     pub items: Vec<DelegationEventView>,
 }
 
 /// Everything that happened to a delegation.
+///
+/// Caller: its parties only (the principal or its organisation's head, and the
+/// representative). Changes nothing. Oldest first.
 #[utoipa::path(
     tag = "delegations",
     operation_id = "delegationHistory",

@@ -82,6 +82,7 @@ pub fn view(d: &Document) -> DocumentView {
 
 /// The multipart form of an upload. Only `file` is required.
 #[derive(ToSchema)]
+#[schema(example = json!({"file": "(the file's bytes)", "doc_type": "passport_scan", "access": "services", "services": "passport-replacement", "name": "паспорт.pdf"}))]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The file: PDF, JPG, PNG, DOCX or XLSX (or the service's narrower list), at most
@@ -174,7 +175,13 @@ async fn receive(state: &State, body: &mut Multipart, max_bytes: u64) -> Result<
     Ok((staged, fields))
 }
 
-/// Upload a document (multipart, streamed).
+/// Upload a document into the vault.
+///
+/// Caller: a citizen, or a representative with `documents.upload` (into the principal's
+/// vault). Changes: a new document (for an application, held to its service's rules),
+/// streamed and checked: its type is detected from its bytes, and refused when not accepted
+/// (415) or when it carries what is not allowed (422). Send `Idempotency-Key` to make
+/// retries safe.
 #[utoipa::path(
     tag = "documents",
     operation_id = "uploadDocument",
@@ -338,14 +345,19 @@ impl ListQuery {
     }
 }
 
-/// Your documents (or, acting on behalf, the principal's), newest first.
+/// Your documents, newest first.
+///
+/// Caller: a citizen (their vault), or a representative with `documents.read` (the
+/// principal's; under powers limited to services, only those services' documents). Changes
+/// nothing. Agencies never see the vault, only attachments.
 #[utoipa::path(
     tag = "documents",
     operation_id = "listDocuments",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of documents; on behalf under powers limited to services, only the documents of those services", body = Page<DocumentView>),
+        (status = 200, description = "A page of documents; on behalf under powers limited to services, only the documents of those services", body = Page<DocumentView>,
+            example = json!({"items": [{"access": "services", "created_at": "2026-11-23T10:00:00Z", "doc_type": "passport_scan", "file_type": "pdf", "id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "media_type": "application/pdf", "name": "паспорт.pdf", "retain_until": "2027-12-31", "services": ["passport-replacement"], "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size_bytes": 482113, "updated_at": "2026-11-23T10:00:00Z", "version": 1}], "next_cursor": null})),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
@@ -376,6 +388,9 @@ async fn reach(state: &State, actor: &Actor, id: DocumentId, action: Action) -> 
 }
 
 /// One document's metadata.
+///
+/// Caller: its owner, or a representative with `documents.read` within the services the
+/// powers cover; anyone else gets 404. Changes nothing.
 #[utoipa::path(
     tag = "documents",
     operation_id = "getDocument",
@@ -417,7 +432,11 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Rename, retype, share or set the retention of a document (requires `If-Match`).
+/// Rename, retype, share or set the retention of a document.
+///
+/// Caller: its owner, or a representative with `documents.upload` (requires `If-Match`).
+/// Changes: the document's metadata and which services it is shared with; the bytes never
+/// change.
 #[utoipa::path(
     tag = "documents",
     operation_id = "updateDocument",
@@ -451,7 +470,10 @@ pub async fn update(
         .json(view(&updated)))
 }
 
-/// Delete a document from the vault. Applications it was attached to keep their copy.
+/// Delete a document from the vault.
+///
+/// Caller: its owner, or a representative with `documents.upload`. Changes: the document
+/// leaves the vault; applications it was attached to keep their copy.
 #[utoipa::path(
     tag = "documents",
     operation_id = "deleteDocument",
@@ -468,7 +490,11 @@ pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Download a document (supports `Range`, `If-None-Match`).
+/// Download a document.
+///
+/// Caller: its owner, or a representative with `documents.read` within the services the
+/// powers cover (a representative's download is audited). Changes nothing else. Supports
+/// `Range` and `If-None-Match`.
 #[utoipa::path(
     tag = "documents",
     operation_id = "downloadDocument",

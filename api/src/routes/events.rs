@@ -60,12 +60,15 @@ fn resume_after(req: &HttpRequest, query: &Resume) -> Result<Option<i64>, ApiErr
 
 /// Live events of one application: status changes and edits, as Server-Sent Events.
 ///
-/// Send `Last-Event-ID` (or `?last_event_id=`) to receive first every event after that
-/// id, then live ones; without it the stream starts from now. A comment line
-/// (`: keep-alive`) comes every 15 s. A participant removed from the application gets
-/// that event and then the stream ends; the stream also ends, within
-/// `stream_recheck_secs`, once the caller may no longer see it (token expired, session
-/// ended, delegation revoked): reconnect with a fresh token.
+/// Caller: whoever may read the application (owner, participant, representative with
+/// `applications.read`, officer handling it). Changes nothing: a read-only stream.
+///
+/// Send `Last-Event-ID` (or `?last_event_id=`) to receive first every event after that id,
+/// then live ones; without it the stream starts from now. A comment line (`: keep-alive`)
+/// comes every 15 s. A participant removed from the application gets that event and then
+/// the stream ends; the stream also ends, within `stream_recheck_secs`, once the caller may
+/// no longer see it (token expired, session ended, delegation revoked): reconnect with a
+/// fresh token.
 ///
 /// One account may hold at most `streams_per_account` streams (both kinds together) on a
 /// node, and a node at most `streams_per_node`; past either, 429 `too_many_streams` with
@@ -110,12 +113,14 @@ pub async fn application_events(
     respond(&state, actor, feed, gate, after).await
 }
 
-/// Live events addressed to the caller (or the principal it acts for), across all
-/// applications, as Server-Sent Events; resumable like an application's stream, and
-/// counted against the same caps (429 `too_many_streams` past them). Acting under powers
-/// limited to services, only the events of those services' applications are sent or
-/// replayed. A browser's EventSource passes `?ticket=` instead of `Authorization`, as for
-/// an application's stream.
+/// Live events addressed to you, across all applications.
+///
+/// Caller: any signed-in account, or a representative with `applications.read` for the
+/// principal. Changes nothing. Server-Sent Events, resumable like an application's stream
+/// and counted against the same caps (429 `too_many_streams` past them). Acting under
+/// powers limited to services, only the events of those services' applications are sent or
+/// replayed. A browser's EventSource passes `?ticket=` (from `POST /api/v1/events/tickets`)
+/// instead of `Authorization`.
 #[utoipa::path(
     tag = "events",
     operation_id = "myEvents",

@@ -26,6 +26,9 @@ pub struct Readiness {
 }
 
 /// Liveness: the process is up and serving.
+///
+/// Caller: anyone, no token (load balancers, orchestrators). Changes nothing and does not
+/// touch the database; see `ready` for that.
 #[utoipa::path(tag = "service", operation_id = "health", responses((status = 200, body = Health)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
@@ -33,6 +36,9 @@ pub async fn health() -> HttpResponse {
 }
 
 /// Readiness: the database answers and every migration is applied.
+///
+/// Caller: anyone, no token. Changes nothing. 503 `database_unavailable` when the database
+/// does not answer, 503 `migrations_pending` while migrations are still to be applied.
 #[utoipa::path(
     tag = "service",
     operation_id = "ready",
@@ -60,6 +66,10 @@ pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
 }
 
 /// Prometheus metrics in the text exposition format.
+///
+/// Caller: the metrics scraper; when the operator set a metrics token, only with
+/// `Authorization: Bearer <that token>` (401 `metrics_token_required` otherwise), else
+/// anyone. Changes nothing.
 #[utoipa::path(
     tag = "service",
     operation_id = "metrics",
@@ -95,6 +105,9 @@ fn bearer_matches(req: &actix_web::HttpRequest, expected: &str) -> bool {
 }
 
 /// The public keys that verify Kabinet's access tokens (JWKS, RFC 7517).
+///
+/// Caller: anyone, no token (regional portals and other services that check Kabinet's
+/// access tokens themselves). Changes nothing.
 #[utoipa::path(tag = "service", operation_id = "jwks", responses((status = 200, body = Jwks)))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> HttpResponse {

@@ -27,6 +27,9 @@ fn profile_response(account: &Account, state: &State) -> Result<HttpResponse, Ap
 }
 
 /// Your profile, with your personal data.
+///
+/// Caller: the account holder, or a representative with `profile.read` (then the
+/// principal's profile). Changes nothing; personal data is decrypted for this answer only.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "getMe",
@@ -54,7 +57,12 @@ pub struct ProfilePatch {
     pub ip_allow_list: Option<Vec<String>>,
 }
 
-/// Update your documents or IP allow-list (requires `If-Match`).
+/// Update your documents or IP allow-list.
+///
+/// Caller: the account holder (requires `If-Match`); a representative with `profile.edit`
+/// may change the INN only. Changes: the passport (which can raise the level to
+/// `standard`), the INN, the IP allow-list. The passport (`identity.manage`) and the
+/// allow-list (`credentials.manage`) are never done on behalf: 403 `action_not_covered`.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "patchMe",
@@ -109,7 +117,11 @@ pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
-/// Start TOTP enrolment: a new secret to put into an authenticator app.
+/// Start TOTP enrolment.
+///
+/// Caller: the account holder only (`credentials.manage`, never on behalf). Changes: a new
+/// secret to put into an authenticator app, not in force until confirmed; audited. 409 when
+/// TOTP is on already.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "startTotp",
@@ -131,7 +143,11 @@ pub async fn start_totp(state: State, actor: Actor) -> Result<HttpResponse, ApiE
     }))
 }
 
-/// Confirm TOTP enrolment with a first code; answers the recovery codes (shown once).
+/// Confirm TOTP enrolment with a first code.
+///
+/// Caller: the account holder only (never on behalf). Changes: TOTP is on from now (logins
+/// ask for a code); answers the recovery codes, shown this once. 409 without an enrolment
+/// in progress.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "confirmTotp",
@@ -156,6 +172,10 @@ pub async fn confirm_totp(
 }
 
 /// Turn TOTP off with a current code.
+///
+/// Caller: the account holder only (never on behalf). Changes: TOTP is off and the recovery
+/// codes void; audited. Wrong codes count toward the second factor's lock (401
+/// `invalid_code`, then 429 `factor_locked`).
 #[utoipa::path(
     tag = "accounts",
     operation_id = "disableTotp",
@@ -240,7 +260,12 @@ async fn reauthenticate(
         .await?
 }
 
-/// Start changing your e-mail or phone: a code goes to the new contact.
+/// Start changing your e-mail or phone.
+///
+/// Caller: the account holder only (never on behalf), proving themselves again with the
+/// password or a code. Changes: a code goes to the new contact; nothing else changes until
+/// it is confirmed. Wrong proofs count toward the login or second-factor lock (403
+/// `reauthentication_failed`, 429).
 #[utoipa::path(
     tag = "accounts",
     operation_id = "startContactChange",
@@ -280,6 +305,10 @@ pub async fn start_contact_change(
 }
 
 /// Confirm a contact change with the code sent to the new contact.
+///
+/// Caller: the account holder who started the change. Changes: the new contact replaces the
+/// old one as a login, and the old contact is told. A wrong code counts its try; a change
+/// already used or expired is 409.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "confirmContactChange",

@@ -33,14 +33,19 @@ pub struct QueueQuery {
     pub cursor: Option<String>,
 }
 
-/// Your agency's open applications, oldest submission first, overdue ones flagged.
+/// Your agency's open applications.
+///
+/// Caller: an officer (403 `role_required` otherwise); only their own agency's queue.
+/// Changes nothing. Oldest submission first, applications past the service's processing
+/// time flagged `overdue`.
 #[utoipa::path(
     tag = "officer",
     operation_id = "agencyQueue",
     security(("bearer" = [])),
     params(QueueQuery),
     responses(
-        (status = 200, description = "A page of the queue", body = Page<QueueItem>),
+        (status = 200, description = "A page of the queue", body = Page<QueueItem>,
+            example = json!({"items": [{"agency_code": "mvd", "created_at": "2026-11-20T09:00:00Z", "decided_at": null, "id": "0193a8f0-5c1e-7a2b-9c3d-4e5f6a7b8c9d", "info_due_at": null, "number": "KB-2026-00000042", "owner_id": "0193a8f0-0000-7000-8000-000000000001", "service_code": "passport-replacement", "status": "in_review", "status_label": "В работе", "submitted_at": "2026-11-20T09:30:00Z", "updated_at": "2026-11-22T12:00:00Z", "version": 4, "overdue": false}], "next_cursor": null})),
     )
 )]
 #[get("/agency/queue")]
@@ -81,6 +86,11 @@ pub async fn queue(
 }
 
 /// Take an application into work.
+///
+/// Caller: an officer of the agency handling it, not on their own case (403
+/// `conflict_of_interest`). Changes: `submitted` → `in_review`, assigned to the caller;
+/// from then on only they or a supervisor act on it. A joint application is taken only with
+/// every fixed signer's signature on the content (409 `signatures_missing`).
 #[utoipa::path(
     tag = "officer",
     operation_id = "takeApplication",
@@ -112,6 +122,10 @@ pub struct InfoRequest {
 }
 
 /// Ask the applicant for information, with a due date.
+///
+/// Caller: the assignee, or a supervisor of the agency (requires `If-Match`). Changes:
+/// `in_review` → `needs_info` with the comment and due date; the applicant is told. The due
+/// date must be at least the minimum number of days away (422).
 #[utoipa::path(
     tag = "officer",
     operation_id = "requestInformation",
@@ -152,8 +166,11 @@ pub struct Extension {
     pub comment: Option<String>,
 }
 
-/// Give the applicant more time to answer: a new due date for the information request,
-/// also after it expired (the application goes back to `needs_info`).
+/// Give the applicant more time to answer.
+///
+/// Caller: the assignee, or a supervisor of the agency (requires `If-Match`). Changes: a
+/// new due date for the information request, also after it expired (the application goes
+/// back from `expired` to `needs_info`); the applicant is told.
 #[utoipa::path(
     tag = "officer",
     operation_id = "extendInformationRequest",
@@ -196,12 +213,16 @@ pub struct DecisionNote {
     pub comment: Option<String>,
 }
 
-/// Approve (after review, or on appeal).
+/// Approve an application.
+///
+/// Caller: the assignee, or a supervisor of the agency (requires `If-Match`); never on
+/// one's own case. Changes: `in_review` (or an appeal) → `approved`; the applicant is told.
+/// Then `completeApplication` records the result.
 #[utoipa::path(
     tag = "officer",
     operation_id = "approveApplication",
     security(("bearer" = [])),
-    request_body(content = Option<DecisionNote>),
+    request_body(content = Option<DecisionNote>, example = json!({"comment": "Документы в порядке"})),
     params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
@@ -227,7 +248,11 @@ pub struct RejectBody {
     pub reason: String,
 }
 
-/// Reject, with a reason (after review, or on appeal: then final).
+/// Reject an application, with a reason.
+///
+/// Caller: the assignee, or a supervisor of the agency (requires `If-Match`); never on
+/// one's own case. Changes: → `rejected` with the reason; the applicant may appeal once
+/// within the window. A rejection on appeal is final.
 #[utoipa::path(
     tag = "officer",
     operation_id = "rejectApplication",
@@ -261,6 +286,9 @@ pub struct CompleteBody {
 }
 
 /// Complete an approved application with its result.
+///
+/// Caller: the assignee, or a supervisor of the agency (requires `If-Match`). Changes:
+/// `approved` → `completed` with the result note; the applicant is told.
 #[utoipa::path(
     tag = "officer",
     operation_id = "completeApplication",
@@ -294,7 +322,12 @@ pub struct ForwardBody {
     pub comment: Option<String>,
 }
 
-/// Forward to another agency; the history keeps the route.
+/// Forward an application to another agency.
+///
+/// Caller: the assignee or a supervisor; one nobody has taken yet, any officer of the
+/// agency (triage). Requires `If-Match`. Changes: the application goes back to `submitted`
+/// in the other agency's queue; the history keeps the route. An agency the catalog does not
+/// know is 422.
 #[utoipa::path(
     tag = "officer",
     operation_id = "forwardApplication",

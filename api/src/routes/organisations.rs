@@ -91,10 +91,13 @@ fn view(o: &Organisation) -> OrganisationView {
 
 /// Register an organisation you head.
 ///
+/// Caller: a citizen with a `confirmed` account (403 `level_too_low` otherwise), who
+/// becomes its head. Changes: a new organisation registration.
+///
 /// The registration is `pending` until an officer or admin verifies it: until then the
 /// organisation cannot act (no delegations in its name, nothing on its behalf, no
-/// employees). Someone else's pending claim on the same OGRN or INN does not block it;
-/// one already verified does (409 `organisation_exists`).
+/// employees). Someone else's pending claim on the same OGRN or INN does not block it; one
+/// already verified does (409 `organisation_exists`).
 #[utoipa::path(
     tag = "organisations",
     operation_id = "createOrganisation",
@@ -140,7 +143,9 @@ pub async fn create(
     Ok(answer.respond())
 }
 
-/// One organisation (its head and employees only), whatever its status.
+/// One organisation, whatever its status.
+///
+/// Caller: its head or one of its employees; anyone else gets 404. Changes nothing.
 #[utoipa::path(
     tag = "organisations",
     operation_id = "getOrganisation",
@@ -171,8 +176,12 @@ pub struct EmployeeBody {
     pub login: String,
 }
 
-/// Add an employee (the head, once the organisation is verified: 403
-/// `organisation_not_verified` before).
+/// Add an employee to an organisation.
+///
+/// Caller: the organisation's head, with a `confirmed` account, once the organisation is
+/// verified (403 `organisation_not_verified` before; `role_required` for an employee).
+/// Changes: the account becomes an employee, who may then receive the organisation's
+/// delegations.
 #[utoipa::path(
     tag = "organisations",
     operation_id = "addEmployee",
@@ -201,9 +210,12 @@ pub async fn add_employee(
     Ok(Json(view(&updated)))
 }
 
-/// Remove an employee (the organisation's head). They no longer act for the organisation:
-/// every delegation it gave them ends (revoked, or cancelled while pending), with what
-/// was passed on from it, and they are told. Audited as `organisation.remove_employee`.
+/// Remove an employee from an organisation.
+///
+/// Caller: the organisation's head. Changes: the employee no longer acts for the
+/// organisation: every delegation it gave them ends (revoked, or cancelled while pending),
+/// with what was passed on from it, and they are told. Audited as
+/// `organisation.remove_employee`.
 #[utoipa::path(
     tag = "organisations",
     operation_id = "removeEmployee",
@@ -233,11 +245,14 @@ pub async fn remove_employee(
 
 /// Verify an organisation's registration (officers and admins).
 ///
-/// After checking the OGRN, INN and head against the state register: the organisation
-/// may act from now on, its head is notified, and every other pending registration
-/// claiming the same OGRN or INN is rejected, their heads told why. Audited as
-/// `organisation.verify` (and `organisation.reject` for each rival claim). A registration
-/// is decided once: 409 `organisation_not_pending` afterwards.
+/// Caller: an officer or an admin; the organisation's own head or employees get 403
+/// `role_required`, anyone else 404.
+///
+/// After checking the OGRN, INN and head against the state register: the organisation may
+/// act from now on, its head is notified, and every other pending registration claiming the
+/// same OGRN or INN is rejected, their heads told why. Audited as `organisation.verify`
+/// (and `organisation.reject` for each rival claim). A registration is decided once: 409
+/// `organisation_not_pending` afterwards.
 #[utoipa::path(
     tag = "organisations",
     operation_id = "verifyOrganisation",
@@ -273,6 +288,9 @@ pub struct RejectOrganisation {
 }
 
 /// Reject an organisation's registration (officers and admins).
+///
+/// Caller: an officer or an admin; the organisation's own head or employees get 403
+/// `role_required`, anyone else 404.
 ///
 /// The head is notified with the reason; the organisation never acts. Audited as
 /// `organisation.reject`. A registration is decided once: 409 `organisation_not_pending`

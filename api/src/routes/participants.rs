@@ -41,7 +41,7 @@ pub struct ParticipantView {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "019a4c41-0000-7000-8000-000000000002", "application_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69",
-    "role": "contributor", "contact": "s***@example.ru", "status": "pending",
+    "role": "contributor", "contact": "s***@example.ru", "invited_by": "019a4c3e-0000-7000-8000-000000000001", "status": "pending",
     "expires_at": "2026-11-30T10:00:00Z", "created_at": "2026-11-23T10:00:00Z"
 }))]
 pub struct InvitationView {
@@ -93,6 +93,7 @@ fn participant_view(p: &Participant) -> ParticipantView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"account_id": "019a4c3e-0000-7000-8000-000000000001", "added_at": "2026-11-23T10:00:00Z", "role": "co_applicant"}], "invitations": [{"application_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "contact": "s***@example.ru", "created_at": "2026-11-23T10:00:00Z", "expires_at": "2026-11-30T10:00:00Z", "id": "019a4c41-0000-7000-8000-000000000002", "role": "contributor", "status": "pending", "invited_by": "019a4c3e-0000-7000-8000-000000000001"}]}))]
 pub struct ParticipantList {
     /// The owner first, then everyone who joined, in order.
     pub items: Vec<ParticipantView>,
@@ -121,6 +122,10 @@ pub struct RoleBody {
 }
 
 /// The application's participants and pending invitations.
+///
+/// Caller: whoever may read the application (owner, participant, representative with
+/// `applications.read`, officer handling it). Changes nothing. The owner first, then
+/// everyone who joined, in order; then the invitations not answered yet.
 #[utoipa::path(
     tag = "joint",
     operation_id = "listParticipants",
@@ -148,7 +153,12 @@ pub async fn list(
     }))
 }
 
-/// Invite someone by e-mail, phone or SNILS (the owner).
+/// Invite someone to an application.
+///
+/// Caller: the owner, or a representative with `participants.manage` (never inviting their
+/// own account: 403 `self_invitation`). Changes: an invitation by e-mail, phone or SNILS in
+/// a role (co-applicant, contributor, viewer); the invitee is told. No new co-applicants
+/// after submission (409 `participants_fixed`).
 #[utoipa::path(
     tag = "joint",
     operation_id = "inviteParticipant",
@@ -207,7 +217,12 @@ fn created<T, V: Serialize>(
     Ok(Outcome::new(Answer::created(&view(&value))?, effects))
 }
 
-/// Change a participant's role (the owner; requires the application's `If-Match`).
+/// Change a participant's role.
+///
+/// Caller: the owner, or a representative with `participants.manage` (requires the
+/// application's `If-Match`). Changes: the role, so what the participant may do from the
+/// next request. After submission nobody becomes or stops being a co-applicant (409
+/// `participants_fixed`).
 #[utoipa::path(
     tag = "joint",
     operation_id = "changeParticipantRole",
@@ -236,8 +251,12 @@ pub async fn change_role(
         .json(participant_view(&changed.participant)))
 }
 
-/// Remove a participant (the owner), or leave (a participant removing themselves);
-/// requires the application's `If-Match`. Access ends with the very next request.
+/// Remove a participant, or leave.
+///
+/// Caller: the owner or a representative with `participants.manage` (removing anyone), or a
+/// participant removing themselves (requires the application's `If-Match`). Changes: the
+/// participant loses access with the very next request and their open event streams end.
+/// Co-applicants stay after submission (409 `participants_fixed`).
 #[utoipa::path(
     tag = "joint",
     operation_id = "removeParticipant",
@@ -265,11 +284,15 @@ pub async fn remove(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"application_id": "019a4c3e-7d2f-7c10-9b8e-2f1d3c4b5a69", "contact": "s***@example.ru", "created_at": "2026-11-23T10:00:00Z", "expires_at": "2026-11-30T10:00:00Z", "id": "019a4c41-0000-7000-8000-000000000002", "role": "contributor", "status": "pending", "invited_by": "019a4c3e-0000-7000-8000-000000000001"}]}))]
 pub struct InvitationList {
     pub items: Vec<InvitationView>,
 }
 
-/// Invitations waiting for you (sent to any of your e-mail, phone or SNILS).
+/// Invitations waiting for you.
+///
+/// Caller: any signed-in account: invitations sent to any of its proven e-mail, phone or
+/// SNILS. Changes nothing.
 #[utoipa::path(
     tag = "joint",
     operation_id = "listInvitations",
@@ -287,7 +310,12 @@ pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, Ap
     }))
 }
 
-/// Accept an invitation: you join the application in the invited role.
+/// Accept an invitation to an application.
+///
+/// Caller: the invitee (an invitation sent on behalf is never the sender's to accept: 403
+/// `self_invitation`). Changes: the caller joins the application in the invited role;
+/// everyone on it is told. 409 when it expired, was answered, or the role is closed after
+/// submission.
 #[utoipa::path(
     tag = "joint",
     operation_id = "acceptInvitation",
@@ -313,6 +341,9 @@ pub async fn accept(
 }
 
 /// Decline an invitation.
+///
+/// Caller: the invitee. Changes: the invitation is `declined` and can no longer be
+/// accepted; 409 when it expired or was answered already.
 #[utoipa::path(
     tag = "joint",
     operation_id = "declineInvitation",

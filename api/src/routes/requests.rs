@@ -61,6 +61,7 @@ fn view(r: &Request) -> RequestView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"assignee_id": "019a4c3e-0000-7000-8000-000000000002", "created_at": "2026-11-23T10:40:00Z", "doc_type": "income_certificate", "due_at": "2026-11-30T00:00:00Z", "fulfilled_at": null, "id": "019a4c70-0000-7000-8000-000000000005", "kind": "document", "message": "Приложи справку о доходах", "requested_by": "019a4c3e-0000-7000-8000-000000000001", "status": "open"}]}))]
 pub struct RequestList {
     pub items: Vec<RequestView>,
 }
@@ -80,6 +81,9 @@ pub struct RequestBody {
 }
 
 /// The application's requests.
+///
+/// Caller: whoever may read the application. Changes nothing. Signature and document
+/// requests between participants, with their status.
 #[utoipa::path(
     tag = "joint",
     operation_id = "listRequests",
@@ -103,6 +107,10 @@ pub async fn list(
 }
 
 /// Ask a participant for a signature or a document.
+///
+/// Caller: the owner, a co-applicant or contributor, or a representative with
+/// `requests.create`. Changes: an open request to a participant whose role can fulfil it;
+/// they are told, and reminded as the due date nears.
 #[utoipa::path(
     tag = "joint",
     operation_id = "createRequest",

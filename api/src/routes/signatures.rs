@@ -45,6 +45,7 @@ pub struct SignatureView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"account_id": "019a4c3e-0000-7000-8000-000000000002", "role": "co_applicant"}))]
 pub struct Signer {
     #[schema(value_type = String, format = Uuid)]
     pub account_id: AccountId,
@@ -53,6 +54,7 @@ pub struct Signer {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"account_id": "019a4c3e-0000-7000-8000-000000000001", "application_version": 4, "content_hash": "5d41402abc4b2a76b9719d911017c592ae0b1f3e2a8c5f0e6d1b7a2c3e4f5a6b", "current": true, "id": "019a4c50-0000-7000-8000-000000000003", "method": "totp", "role": "co_applicant", "signed_at": "2026-11-23T10:20:00Z"}], "content_hash": "5d41402abc4b2a76b9719d911017c592ae0b1f3e2a8c5f0e6d1b7a2c3e4f5a6b", "missing": [{"account_id": "019a4c3e-0000-7000-8000-000000000002", "role": "co_applicant"}]}))]
 pub struct SignatureList {
     pub items: Vec<SignatureView>,
     /// The hash of the current version.
@@ -83,6 +85,9 @@ pub struct SignBody {
 }
 
 /// The application's signatures and who still has to sign.
+///
+/// Caller: whoever may read the application. Changes nothing. Each signature says whether
+/// it covers the current content.
 #[utoipa::path(
     tag = "joint",
     operation_id = "listSignatures",
@@ -115,7 +120,11 @@ pub async fn list(
     }))
 }
 
-/// Send a one-time code for signing (for signers without an authenticator).
+/// Send a one-time code for signing.
+///
+/// Caller: a signer — the owner or a co-applicant, in person (signing is never done on
+/// behalf). Changes: a code goes to the caller's e-mail (or phone), for signers without an
+/// authenticator app.
 #[utoipa::path(
     tag = "joint",
     operation_id = "sendSigningCode",
@@ -133,7 +142,12 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     Ok(HttpResponse::Accepted().json(crate::views::accepted::ACCEPTED))
 }
 
-/// Sign the current version (requires `If-Match` naming it and a fresh one-time code).
+/// Sign the current version of an application.
+///
+/// Caller: the owner or a co-applicant, in person, with a `confirmed` account (never on
+/// behalf); requires `If-Match` naming the version and a fresh one-time code. Changes: a
+/// simple electronic signature of that content. Wrong codes count toward the second
+/// factor's lock (429 `factor_locked`).
 #[utoipa::path(
     tag = "joint",
     operation_id = "signApplication",

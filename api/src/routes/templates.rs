@@ -29,6 +29,7 @@ pub struct TemplateBody {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "019a4c80-0000-7000-8000-000000000006", "name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}, "version": 1, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"}))]
 pub struct TemplateView {
     #[schema(value_type = String, format = Uuid)]
     pub id: TemplateId,
@@ -42,6 +43,7 @@ pub struct TemplateView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "019a4c80-0000-7000-8000-000000000006", "name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}, "version": 1, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"}]}))]
 pub struct TemplateList {
     pub items: Vec<TemplateView>,
 }
@@ -75,7 +77,11 @@ fn respond(t: &Template) -> HttpResponse {
         .json(view(t))
 }
 
-/// Save a template: yours or, acting on behalf, the principal's (filled from their profile when used).
+/// Save an application template.
+///
+/// Caller: a citizen for themselves, or a representative with `profile.edit` for the
+/// principal, who owns it. Changes: a new template for a service the catalog knows; when
+/// used, its placeholders are filled from the owner's profile.
 #[utoipa::path(
     tag = "templates",
     operation_id = "createTemplate",
@@ -109,7 +115,10 @@ pub async fn create(
     Ok(answer.respond())
 }
 
-/// Your templates (acting on behalf: the principal's), newest first.
+/// Your templates, newest first.
+///
+/// Caller: a citizen (their own), or a representative with `profile.read` (the
+/// principal's). Changes nothing.
 #[utoipa::path(
     tag = "templates",
     operation_id = "listTemplates",
@@ -126,6 +135,9 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
 }
 
 /// One template.
+///
+/// Caller: its owner, or a representative with `profile.read` for the owner; anyone else
+/// gets 404. Changes nothing.
 #[utoipa::path(
     tag = "templates",
     operation_id = "getTemplate",
@@ -142,7 +154,10 @@ pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result
     Ok(respond(&found))
 }
 
-/// Replace a template (requires `If-Match`).
+/// Replace a template.
+///
+/// Caller: its owner, or a representative with `profile.edit` for the owner (requires
+/// `If-Match`). Changes: its name and form; it keeps its service.
 #[utoipa::path(
     tag = "templates",
     operation_id = "replaceTemplate",
@@ -174,6 +189,9 @@ pub async fn replace(
 }
 
 /// Delete a template.
+///
+/// Caller: its owner, or a representative with `profile.edit` for the owner. Changes: the
+/// template is gone; applications started from it are not affected.
 #[utoipa::path(
     tag = "templates",
     operation_id = "deleteTemplate",
