@@ -212,6 +212,9 @@ pub struct StreamTicket {
 
 /// A single-use ticket that opens one event stream without `Authorization`.
 ///
+/// Caller: any signed-in account, or a representative acting on behalf (the ticket is then
+/// bound to that principal). Changes: stores the ticket's hash; nothing else.
+///
 /// A browser's `EventSource` cannot send headers, so a web page asks for a ticket with its
 /// access token and opens the stream at `stream_url` (`?ticket=`). The ticket is good
 /// once, for the named stream only, for `stream_ticket_ttl_secs` (30 s by default), and
