@@ -18,6 +18,7 @@ mod guessing;
 mod idempotency;
 mod identity;
 mod joint;
+mod keys;
 mod limits;
 mod local_time;
 mod openapi;
