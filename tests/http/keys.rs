@@ -192,3 +192,46 @@ async fn a_node_whose_personal_data_keys_cannot_read_the_database_refuses_to_sta
     }
 }
 db_test!(a_node_whose_personal_data_keys_cannot_read_the_database_refuses_to_start);
+
+async fn two_nodes_starting_at_once_on_a_new_database_agree(backend: Backend) {
+    let dir = crate::support::TempDir::new();
+    let (url, _pg) = match &backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.0.join("kabinet.db").display()), None),
+        Backend::Postgres(server) => {
+            let db = crate::support::fresh_postgres(server);
+            (db.url(), Some(db))
+        }
+    };
+    let config = |node: &str| {
+        let source = api::Source::default()
+            .set("database_url", url.clone())
+            .set("data_dir", dir.0.join(node).to_string_lossy());
+        api::Config::from_source(&source).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (one, two) = (config("one"), config("two"));
+    api::app::open_database(&one).unwrap_or_else(|e| panic!("{e}"));
+    // Both insert their own candidates at the same moment; each must end with the winner's.
+    let start = std::sync::Barrier::new(2);
+    let node = |config: &api::Config| {
+        let db = api::app::open_database(config).unwrap_or_else(|e| panic!("{e}"));
+        start.wait();
+        api::node_keys::load(&db, config, api::clock::now()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| node(&one));
+        let b = scope.spawn(|| node(&two));
+        (a.join(), b.join())
+    });
+    let (a, b) = match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => panic!("a node failed to start"),
+    };
+    assert_eq!(a.tokens.jwk().kid, b.tokens.jwk().kid);
+    let sealed = a.pii.encrypt("snils", "11223344595");
+    assert_eq!(
+        b.pii.decrypt("snils", &sealed).ok().as_deref(),
+        Some("11223344595")
+    );
+    assert_eq!(a.pii.keyed_hash("snils", "1"), b.pii.keyed_hash("snils", "1"));
+}
+db_test!(two_nodes_starting_at_once_on_a_new_database_agree);
