@@ -28,10 +28,24 @@ pub struct NodeKeys {
 /// The keys `config` names or the database holds, checked against the database's
 /// personal-data sentinel.
 pub fn load(db: &Database, config: &Config, now: Instant) -> Result<NodeKeys, StartError> {
-    let database = |e: StoreError| StartError::Database {
-        url: config.database_url.redacted(),
-        detail: e.to_string(),
-    };
+    let tokens = token_keys(db, config, now)?;
+    let pii = pii_cipher(db, config, now)?;
+    db.write(|tx| pii_sentinel::check(tx, &pii, now))
+        .map_err(|e| match e {
+            SentinelError::Store(e) => database(config, e),
+            SentinelError::Unreadable { setting, problem } => refused(setting, problem),
+        })?;
+    // Key ids are public (token headers, the JWKS); the keys themselves are never logged.
+    tracing::info!(
+        signing_kid = %tokens.jwk().kid,
+        verifying_keys = tokens.jwks().len(),
+        pii_kid = pii.encrypting_kid(),
+        "keys loaded"
+    );
+    Ok(NodeKeys { tokens, pii })
+}
+
+fn token_keys(db: &Database, config: &Config, now: Instant) -> Result<TokenKeys, StartError> {
     let signing = match &config.signing_keys {
         Some(keys) => SigningKeys::parse(keys.expose()),
         None => {
@@ -42,13 +56,17 @@ pub fn load(db: &Database, config: &Config, now: Instant) -> Result<NodeKeys, St
             let candidate = candidate.to_setting().map_err(|p| refused(SIGNING_SETTING, p))?;
             let stored = db
                 .write(|tx| node_keys::keep_first(tx, SIGNING, &candidate, now))
-                .map_err(database)?;
+                .map_err(|e| database(config, e))?;
             SigningKeys::parse(&stored).map_err(|p| format!("the database's generated key: {p}"))
         }
     }
     .map_err(|p| refused(SIGNING_SETTING, p))?;
-    let tokens = TokenKeys::new(&signing).map_err(|p| refused(SIGNING_SETTING, p))?;
-    let pii = match (&config.pii_keys, &config.pii_index_key) {
+    TokenKeys::new(&signing).map_err(|p| refused(SIGNING_SETTING, p))
+}
+
+fn pii_cipher(db: &Database, config: &Config, now: Instant) -> Result<PiiCipher, StartError> {
+    // Configuration sets both or neither (see `config`).
+    match (&config.pii_keys, &config.pii_index_key) {
         (Some(keys), Some(index)) => PiiCipher::from_config(keys.expose(), index.expose()),
         _ => {
             let (keys, index) = legacy_pii(&config.data_dir)?.unwrap_or_else(PiiCipher::generate_settings);
@@ -59,23 +77,18 @@ pub fn load(db: &Database, config: &Config, now: Instant) -> Result<NodeKeys, St
                         node_keys::keep_first(tx, PII_INDEX, &index, now)?,
                     ))
                 })
-                .map_err(database)?;
+                .map_err(|e| database(config, e))?;
             PiiCipher::from_config(&keys, &index).map_err(|p| format!("the database's generated keys: {p}"))
         }
     }
-    .map_err(|p| refused(KEYS_SETTING, p))?;
-    db.write(|tx| pii_sentinel::check(tx, &pii, now))
-        .map_err(|e| match e {
-            SentinelError::Store(e) => database(e),
-            SentinelError::Unreadable { setting, problem } => refused(setting, problem),
-        })?;
-    tracing::info!(
-        signing_kid = %tokens.jwk().kid,
-        verifying_keys = tokens.jwks().len(),
-        pii_kid = pii.encrypting_kid(),
-        "keys loaded"
-    );
-    Ok(NodeKeys { tokens, pii })
+    .map_err(|p| refused(KEYS_SETTING, p))
+}
+
+fn database(config: &Config, error: StoreError) -> StartError {
+    StartError::Database {
+        url: config.database_url.redacted(),
+        detail: error.to_string(),
+    }
 }
 
 fn refused(setting: &'static str, problem: String) -> StartError {

@@ -79,6 +79,25 @@ async fn nodes_share_the_keys_the_first_one_generated(backend: Backend) {
     assert_eq!(kid_of(&token), published[0]);
     // Nothing is written to a node's data directory any more: the database holds the keys.
     assert!(!second.data_dir.0.join("keys").exists());
+    let stored: Vec<String> = first
+        .state
+        .db
+        .read(|c| {
+            use diesel::prelude::*;
+            use persistence::schema::node_keys;
+            node_keys::table
+                .filter(node_keys::name.ne("pii_sentinel"))
+                .select(node_keys::value)
+                .load::<String>(c)
+                .map_err(persistence::StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 3, "signing, pii and pii_index");
+    let logs = captured_logs();
+    for value in stored {
+        let secret = value.rsplit(':').next().unwrap_or_default();
+        assert!(!logs.contains(secret), "a generated key reached the logs");
+    }
 }
 db_test!(nodes_share_the_keys_the_first_one_generated);
 
