@@ -1,4 +1,4 @@
-//! Building and running the server: open the database, migrate, load keys, bind the
+//! Building and running the server: open the database, migrate, load and check keys, bind the
 //! listener (port 0 in tests) and serve until a signal, finishing in-flight requests.
 
 use std::net::TcpListener;
@@ -16,14 +16,13 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::password_pool::PasswordPool;
-use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::PiiCipher;
 use crate::dispatcher::Dispatcher;
 use crate::events::{self, EventBus, StreamSlots};
 use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
+use crate::node_keys::NodeKeys;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::telemetry::{self, KabinetRootSpan};
@@ -36,8 +35,9 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("database {url}: {detail}")]
     Database { url: String, detail: String },
-    #[error("signing key: {0}")]
-    Keys(String),
+    /// Keys that cannot serve: `setting` names what the operator must fix.
+    #[error("{setting}: {problem}")]
+    Keys { setting: &'static str, problem: String },
     #[error("cannot listen on {addr}: {detail}")]
     Listen { addr: String, detail: String },
     #[error("{0}")]
@@ -95,10 +95,7 @@ impl Application {
     /// Builds with the given clock (tests share one between nodes and move it).
     pub fn build_with_clock(config: Config, clock: Arc<Clock>) -> Result<Application, StartError> {
         let db = open_database(&config)?;
-        let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
-        let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
-        let pii = PiiCipher::from_settings(&config)
-            .map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
+        let NodeKeys { tokens, pii } = crate::node_keys::load(&db, &config, clock.now())?;
         if config.demo {
             demo::seed(&db, &pii).map_err(StartError::Other)?;
         }

@@ -30,6 +30,26 @@ pub enum Environment {
     Production,
 }
 
+/// A setting that must never be printed: `Debug` shows that it is set, not what it is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// Every setting, with its default. Policy numbers from SPEC.md marked (config) live here too.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,7 +58,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub demo: bool,
     /// When set, `GET /metrics` answers only `Authorization: Bearer <this token>`.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// Abuse limits (see `edge::limits`).
     pub limits: Limits,
     pub log: String,
@@ -82,9 +102,13 @@ pub struct Config {
     pub time_zone: domain::time::Zone,
     pub code_ttl_minutes: i64,
     pub code_max_attempts: i32,
-    /// `kid:base64key[,…]`, newest first; unset in development: generated in `data_dir`.
-    pub pii_keys: Option<String>,
-    pub pii_index_key: Option<String>,
+    /// `kid:base64(PKCS#8 DER Ed25519 key)[,…]`, newest first: the first signs access
+    /// tokens, all verify. Unset outside production: the database's generated key.
+    pub signing_keys: Option<Secret>,
+    /// `kid:base64key[,…]`, newest first; unset outside production: the database's
+    /// generated keys.
+    pub pii_keys: Option<Secret>,
+    pub pii_index_key: Option<Secret>,
     /// Where document bytes are kept.
     pub storage: Storage,
     /// Largest upload, in bytes (SPEC §5: 5 MB); a service may set a smaller one.
@@ -235,6 +259,7 @@ pub const KEYS: &[&str] = &[
     "time_zone",
     "code_ttl_minutes",
     "code_max_attempts",
+    "signing_keys",
     "pii_keys",
     "pii_index_key",
     "storage",
@@ -434,10 +459,11 @@ impl Config {
                 "refused when KABINET_ENV=production: demo accounts have published passwords".into(),
             ));
         }
-        let metrics_token = source.raw("metrics_token").map(|(_, v)| v.to_string());
+        let secret = |key: &str| source.raw(key).map(|(_, v)| Secret::new(v));
+        let metrics_token = secret("metrics_token");
         let single_session = source.flag("single_session", true)?;
-        let pii_keys = source.raw("pii_keys").map(|(_, v)| v.to_string());
-        let pii_index_key = source.raw("pii_index_key").map(|(_, v)| v.to_string());
+        let pii_keys = secret("pii_keys");
+        let pii_index_key = secret("pii_index_key");
         if pii_keys.is_some() != pii_index_key.is_some() {
             return Err(source.error(
                 "pii_keys",
@@ -446,6 +472,12 @@ impl Config {
         }
         if pii_keys.is_none() && environment == Environment::Production {
             return Err(source.error("pii_keys", "required when KABINET_ENV=production".into()));
+        }
+        // Every node must sign with the same key: a key generated per node would make one
+        // node refuse the tokens of another.
+        let signing_keys = secret("signing_keys");
+        if signing_keys.is_none() && environment == Environment::Production {
+            return Err(source.error("signing_keys", "required when KABINET_ENV=production".into()));
         }
         let dev_mailbox = source.raw("dev_mailbox").map(|(_, v)| PathBuf::from(v));
         if dev_mailbox.is_some() && environment == Environment::Production {
@@ -523,6 +555,7 @@ impl Config {
             )?,
             code_ttl_minutes: source.positive("code_ttl_minutes", 10, MINUTES)?,
             code_max_attempts: source.positive("code_max_attempts", 5, ATTEMPTS)?,
+            signing_keys,
             pii_keys,
             pii_index_key,
             storage,
@@ -726,6 +759,7 @@ mod tests {
             .set("env", "production")
             .set("pii_keys", "k1:AAAA")
             .set("pii_index_key", "AAAA")
+            .set("signing_keys", "s1:AAAA")
             .set("dev_mailbox", "/tmp/m.jsonl");
         let error = Config::from_source(&source).err();
         assert_eq!(error.map(|e| e.key), Some("dev_mailbox".to_string()));
@@ -748,6 +782,30 @@ mod tests {
         assert_eq!(error.map(|e| e.key), Some("KABINET_PII_KEYS".to_string()));
         let half = Source::default().set("pii_keys", "k1:AAAA");
         assert!(Config::from_source(&half).is_err());
+    }
+
+    #[test]
+    fn production_needs_configured_signing_keys() {
+        let source = Source::default()
+            .set("env", "production")
+            .set("pii_keys", "k1:AAAA")
+            .set("pii_index_key", "AAAA");
+        let error = Config::from_source(&source).err();
+        assert_eq!(error.map(|e| e.key), Some("KABINET_SIGNING_KEYS".to_string()));
+        let configured = Config::from_source(&source.set("signing_keys", "s1:AAAA"));
+        assert!(configured.is_ok());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let source = Source::default()
+            .set("signing_keys", "s1:SIGNING-SECRET")
+            .set("pii_keys", "k1:PII-SECRET")
+            .set("pii_index_key", "INDEX-SECRET")
+            .set("metrics_token", "METRICS-SECRET");
+        let printed = format!("{:?}", Config::from_source(&source));
+        assert!(printed.contains("signing_keys: Some(Secret(…))"), "{printed}");
+        assert!(!printed.contains("SECRET"), "{printed}");
     }
 
     #[test]

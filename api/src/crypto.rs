@@ -1,9 +1,7 @@
 //! Personal data at rest: AEAD encryption (XChaCha20-Poly1305, random 192-bit nonces) with a
 //! key id for rotation, and keyed hashes (HMAC-SHA-256) for lookups by SNILS and for storing
-//! one-time codes. The keys come from configuration; in development they are generated into
-//! the data directory on first start.
-
-use std::path::Path;
+//! one-time codes. The keys come from configuration; outside production they may be generated
+//! once per database (see `node_keys`).
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -11,7 +9,6 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 const FORMAT: &str = "v1";
@@ -38,22 +35,10 @@ pub enum CryptoError {
     Forged,
 }
 
-#[derive(Serialize, Deserialize)]
-struct KeyFile {
-    keys: Vec<KeyEntry>,
-    index_key: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct KeyEntry {
-    kid: String,
-    key: String,
-}
-
 fn decode_key(text: &str) -> Result<[u8; 32], String> {
     let bytes = STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("not base64: {e}"))?;
+        .map_err(|_| "a key is not base64".to_string())?;
     bytes
         .try_into()
         .map_err(|_| "a key must be 32 bytes (base64 of 32 random bytes)".to_string())
@@ -88,40 +73,26 @@ impl PiiCipher {
         })
     }
 
-    /// The keys the configuration names, or development keys in the data directory.
-    pub fn from_settings(config: &crate::config::Config) -> Result<PiiCipher, String> {
-        match (&config.pii_keys, &config.pii_index_key) {
-            (Some(keys), Some(index)) => PiiCipher::from_config(keys, index),
-            _ => PiiCipher::load_or_generate(&config.data_dir),
-        }
+    /// New random keys in the form `from_config` reads: `(keys, index_key)`.
+    pub fn generate_settings() -> (String, String) {
+        (
+            format!("dev1:{}", STANDARD.encode(random_key())),
+            STANDARD.encode(random_key()),
+        )
     }
 
-    /// Development keys kept in `dir/keys/pii.json`, created (mode 0600) on first use.
-    pub fn load_or_generate(dir: &Path) -> Result<PiiCipher, String> {
-        let path = dir.join("keys").join("pii.json");
-        if !path.exists() {
-            let file = KeyFile {
-                keys: vec![KeyEntry {
-                    kid: "dev1".into(),
-                    key: STANDARD.encode(random_key()),
-                }],
-                index_key: STANDARD.encode(random_key()),
-            };
-            let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-            crate::auth::write_private_file(&path, text.as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    /// The id of the key that encrypts.
+    pub fn encrypting_kid(&self) -> &str {
+        self.keys.first().map_or("", |k| k.id.as_str())
+    }
+
+    /// The id of the key a stored ciphertext was sealed with.
+    pub fn sealed_with(stored: &str) -> Option<&str> {
+        let mut parts = stored.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(FORMAT), Some(kid), Some(_)) => Some(kid),
+            _ => None,
         }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let file: KeyFile =
-            serde_json::from_str(&text).map_err(|e| format!("{} is malformed: {e}", path.display()))?;
-        let keys = file
-            .keys
-            .iter()
-            .map(|k| format!("{}:{}", k.kid, k.key))
-            .collect::<Vec<_>>()
-            .join(",");
-        PiiCipher::from_config(&keys, &file.index_key)
     }
 
     /// Encrypts `plaintext`; `field` is bound as associated data, so a ciphertext moved to
@@ -177,13 +148,26 @@ impl PiiCipher {
     /// A keyed hash for equality lookups and for storing codes: without the key, neither a
     /// SNILS nor a six-digit code can be recovered by trying every value.
     pub fn keyed_hash(&self, purpose: &str, value: &str) -> String {
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key) else {
-            return String::new(); // HMAC accepts keys of any length
-        };
+        self.mac(purpose, value)
+            .map(|mac| hex::encode(mac.finalize().into_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// Whether `expected` (hex) is the keyed hash of `value`, compared in constant time.
+    pub fn keyed_hash_matches(&self, purpose: &str, value: &str, expected: &str) -> bool {
+        match (self.mac(purpose, value), hex::decode(expected)) {
+            (Some(mac), Ok(expected)) => mac.verify_slice(&expected).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn mac(&self, purpose: &str, value: &str) -> Option<Hmac<Sha256>> {
+        // HMAC accepts keys of any length: this never answers None.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).ok()?;
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        Some(mac)
     }
 }
 

@@ -78,8 +78,8 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::SeedDemo => {
             let db = app::open_database(&config).map_err(|e| e.to_string())?;
-            let pii = kabinet_api::crypto::PiiCipher::from_settings(&config)?;
-            for line in demo::seed(&db, &pii)? {
+            let keys = kabinet_api::node_keys::load(&db, &config, now()).map_err(|e| e.to_string())?;
+            for line in demo::seed(&db, &keys.pii)? {
                 println!("created {line}");
             }
             println!("demo data present");

@@ -580,6 +580,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    node_keys (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     secret_attempts (key) {
         key -> Text,
         failures -> Integer,

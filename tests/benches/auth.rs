@@ -160,9 +160,8 @@ fn http(c: &mut Criterion) {
 }
 
 fn tokens(c: &mut Criterion) {
-    use api::auth::{AccessClaims, TokenKeys, ISSUER};
-    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let keys = TokenKeys::new(&key).unwrap_or_else(|e| panic!("{e}"));
+    use api::auth::{AccessClaims, SigningKeys, TokenKeys, ISSUER};
+    let keys = TokenKeys::new(&SigningKeys::generate()).unwrap_or_else(|e| panic!("{e}"));
     let claims = AccessClaims {
         iss: ISSUER.into(),
         sub: domain::ids::AccountId::new(),

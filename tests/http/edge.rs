@@ -115,10 +115,14 @@ db_test!(answers_are_never_sniffed_and_personal_data_is_never_cached);
 async fn production_answers_carry_hsts() {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let signing = api::auth::SigningKeys::generate()
+        .to_setting()
+        .unwrap_or_else(|e| panic!("{e}"));
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.set("env", "production")
             .set("pii_keys", format!("k1:{key}"))
             .set("pii_index_key", key.clone())
+            .set("signing_keys", signing)
             .unset("dev_mailbox")
     })
     .await;

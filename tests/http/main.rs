@@ -19,6 +19,7 @@ mod guessing;
 mod idempotency;
 mod identity;
 mod joint;
+mod keys;
 mod limits;
 mod local_time;
 mod openapi;

@@ -95,7 +95,7 @@ async fn jwks_publishes_the_signing_key(backend: Backend) {
     assert_eq!(key["alg"], "EdDSA");
     assert_eq!(key["kid"].as_str().map(str::len), Some(16));
 
-    // A second node on the same data has the same key; a fresh data dir would not.
+    // A second node, with a data directory of its own, finds the same key in the database.
     let second = app.second_node().await;
     let again: Value = second
         .get("/.well-known/jwks.json")

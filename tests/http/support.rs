@@ -273,16 +273,20 @@ impl TestApp {
     /// A second node whose configuration `adjust` may change (as a deployment sets every
     /// node alike).
     pub async fn second_node_with(&self, adjust: impl FnOnce(Source) -> Source) -> TestApp {
+        self.try_second_node_with(adjust)
+            .unwrap_or_else(|e| panic!("start on {}: {e}", self.backend.name()))
+    }
+
+    /// A second node, or why it refused to start.
+    pub fn try_second_node_with(
+        &self,
+        adjust: impl FnOnce(Source) -> Source,
+    ) -> Result<TestApp, api::app::StartError> {
+        // A data directory of its own: keys come from the shared database or from what
+        // `adjust` configures, never from another node's files.
         let data_dir = TempDir::new();
-        // Same signing and personal-data keys, as every node of one deployment has.
-        let keys = self.data_dir.0.join("keys");
-        let target = data_dir.0.join("keys");
-        std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{e}"));
-        for file in ["ed25519.pem", "pii.json"] {
-            std::fs::copy(keys.join(file), target.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        }
         // One mailbox: whichever node's dispatcher sends a message, the test finds it.
-        TestApp::start(
+        TestApp::try_start(
             self.backend.clone(),
             data_dir,
             (self.database_url.clone(), self.mailbox.clone()),
@@ -300,6 +304,19 @@ impl TestApp {
         clock: Option<std::sync::Arc<api::clock::Clock>>,
         adjust: impl FnOnce(Source) -> Source,
     ) -> TestApp {
+        let name = backend.name();
+        TestApp::try_start(backend, data_dir, (database_url, mailbox), pg, clock, adjust)
+            .unwrap_or_else(|e| panic!("start on {name}: {e}"))
+    }
+
+    fn try_start(
+        backend: Backend,
+        data_dir: TempDir,
+        (database_url, mailbox): (String, PathBuf),
+        pg: Option<std::sync::Arc<PgDatabase>>,
+        clock: Option<std::sync::Arc<api::clock::Clock>>,
+        adjust: impl FnOnce(Source) -> Source,
+    ) -> Result<TestApp, api::app::StartError> {
         let source = Source::default()
             .set("database_url", database_url.clone())
             .set("listen", "127.0.0.1:0")
@@ -314,18 +331,17 @@ impl TestApp {
         let source = api::config::RATE_KEYS
             .iter()
             .fold(source, |s, key| s.set(key, "100000/1h"));
-        let config = Config::from_source(&adjust(source)).unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::from_source(&adjust(source))?;
         install_log_capture();
         // Nodes of one deployment share a clock, so moving it moves the whole cluster.
         let clock = clock.unwrap_or_else(|| std::sync::Arc::new(api::clock::Clock::system()));
-        let app = Application::build_with_clock(config, clock)
-            .unwrap_or_else(|e| panic!("start on {}: {e}", backend.name()));
+        let app = Application::build_with_clock(config, clock)?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
         let shutdown = app.shutdown();
         actix_web::rt::spawn(app.run_until_stopped());
-        TestApp {
+        Ok(TestApp {
             backend,
             address,
             client: reqwest::Client::builder()
@@ -340,7 +356,7 @@ impl TestApp {
             shutdown,
             _pg: pg,
             taken_codes: Default::default(),
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {

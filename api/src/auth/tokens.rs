@@ -1,4 +1,5 @@
-//! Access tokens: short-lived EdDSA JWTs with a `kid`. Verified tokens are remembered
+//! Access tokens: short-lived EdDSA JWTs with a `kid`, signed by the newest key and
+//! verified by whichever key their `kid` names. Verified tokens are remembered
 //! (keyed by a hash of the token, until they expire, bounded in size) because a signature
 //! check costs ~100 µs — a large share of two cores at thousands of requests per second.
 
@@ -8,12 +9,11 @@ use std::sync::Mutex;
 use domain::access::Role;
 use domain::ids::{AccountId, SessionId};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::keys::{public_jwk, Jwk};
+use super::keys::{public_jwk, Jwk, SigningKeys};
 
 pub const ISSUER: &str = "kabinet";
 /// RFC 9068 access-token type; MFA tokens carry their own type and never pass for one.
@@ -57,20 +57,33 @@ pub enum TokenError {
 
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    jwk: Jwk,
+    /// The public half of the signing key.
+    signer: Jwk,
+    /// Every public key, the signing one first: what the JWKS publishes.
+    jwks: Vec<Jwk>,
+    /// By key id, in the order of `jwks`.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
 
 impl TokenKeys {
-    pub fn new(key: &SigningKey) -> Result<TokenKeys, String> {
-        let jwk = public_jwk(key);
-        let der = key
+    pub fn new(keys: &SigningKeys) -> Result<TokenKeys, String> {
+        let der = keys
+            .newest()
+            .key
             .to_pkcs8_der()
             .map_err(|e| format!("cannot encode the signing key: {e}"))?;
         let encoding = EncodingKey::from_ed_der(der.as_bytes());
-        let decoding = DecodingKey::from_ed_components(&jwk.x).map_err(|e| format!("bad public key: {e}"))?;
+        let jwks: Vec<Jwk> = keys.iter().map(public_jwk).collect();
+        let decoding = jwks
+            .iter()
+            .map(|jwk| {
+                DecodingKey::from_ed_components(&jwk.x)
+                    .map(|key| (jwk.kid.clone(), key))
+                    .map_err(|e| format!("bad public key {:?}: {e}", jwk.kid))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -81,20 +94,27 @@ impl TokenKeys {
         validation.validate_aud = false;
         Ok(TokenKeys {
             encoding,
+            signer: public_jwk(keys.newest()),
+            jwks,
             decoding,
-            jwk,
             validation,
             verified: Mutex::new(HashMap::new()),
         })
     }
 
+    /// The key that signs new tokens.
     pub fn jwk(&self) -> &Jwk {
-        &self.jwk
+        &self.signer
+    }
+
+    /// Every key that verifies, the signing one first.
+    pub fn jwks(&self) -> &[Jwk] {
+        &self.jwks
     }
 
     fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, String> {
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.jwk.kid.clone());
+        header.kid = Some(self.signer.kid.clone());
         header.typ = Some(typ.to_string());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
     }
@@ -103,13 +123,16 @@ impl TokenKeys {
     /// signature; expiry is the caller's to check against its clock.
     fn open<T: serde::de::DeserializeOwned>(&self, typ: &str, token: &str) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.kid.as_deref() != Some(self.jwk.kid.as_str()) {
-            return Err(TokenError::UnknownKey);
-        }
+        let decoding = self
+            .decoding
+            .iter()
+            .find(|(kid, _)| Some(kid.as_str()) == header.kid.as_deref())
+            .map(|(_, key)| key)
+            .ok_or(TokenError::UnknownKey)?;
         if header.typ.as_deref() != Some(typ) {
             return Err(TokenError::Invalid);
         }
-        jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)
+        jsonwebtoken::decode::<T>(token, decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)
     }
@@ -171,8 +194,7 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        match TokenKeys::new(&key) {
+        match TokenKeys::new(&SigningKeys::generate()) {
             Ok(keys) => keys,
             Err(e) => panic!("{e}"),
         }
@@ -213,13 +235,34 @@ mod tests {
         let ours = keys();
         let theirs = keys();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(ours.jwk.kid.clone());
+        header.kid = Some(ours.signer.kid.clone());
         header.typ = Some(ACCESS_TYP.into());
         let forged =
             jsonwebtoken::encode(&header, &claims(2_000_000_000), &theirs.encoding).unwrap_or_default();
         assert_eq!(ours.verify(&forged, 1_000), Err(TokenError::Invalid));
         let token = theirs.issue(&claims(2_000_000_000)).unwrap_or_default();
         assert_eq!(ours.verify(&token, 1_000), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn after_a_rotation_the_new_key_signs_and_the_old_one_still_verifies() {
+        let old = SigningKeys::generate();
+        let new = SigningKeys::generate();
+        let setting = |keys: &[&SigningKeys]| {
+            let texts: Result<Vec<String>, String> = keys.iter().map(|k| k.to_setting()).collect();
+            SigningKeys::parse(&texts.unwrap_or_else(|e| panic!("{e}")).join(","))
+                .and_then(|keys| TokenKeys::new(&keys))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let before = setting(&[&old]);
+        let after = setting(&[&new, &old]);
+        let old_token = before.issue(&claims(2_000_000_000)).unwrap_or_default();
+        assert!(after.verify(&old_token, 1_000).is_ok());
+        assert_eq!(after.jwk().kid, new.newest().kid);
+        let kids: Vec<&str> = after.jwks().iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, [new.newest().kid.as_str(), old.newest().kid.as_str()]);
+        let new_token = after.issue(&claims(2_000_000_000)).unwrap_or_default();
+        assert_eq!(before.verify(&new_token, 1_000), Err(TokenError::UnknownKey));
     }
 
     #[test]
@@ -245,7 +288,7 @@ mod tests {
         let body = URL_SAFE.encode(serde_json::to_vec(&claims(2_000_000_000)).unwrap_or_default());
         let header = URL_SAFE.encode(format!(
             r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
-            keys.jwk.kid
+            keys.signer.kid
         ));
         assert_eq!(
             keys.verify(&format!("{header}.{body}."), 1_000),

@@ -80,7 +80,7 @@ pub async fn ready(state: State) -> Result<HttpResponse, ApiError> {
 #[get("/metrics")]
 pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     if let Some(expected) = &state.config.metrics_token {
-        if !bearer_matches(&req, expected) {
+        if !bearer_matches(&req, expected.expose()) {
             return Err(ApiError::unauthorized(
                 "metrics_token_required",
                 "Send Authorization: Bearer <the metrics token>.",
@@ -112,6 +112,6 @@ fn bearer_matches(req: &actix_web::HttpRequest, expected: &str) -> bool {
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> HttpResponse {
     HttpResponse::Ok().json(Jwks {
-        keys: vec![state.tokens.jwk().clone()],
+        keys: state.tokens.jwks().to_vec(),
     })
 }
