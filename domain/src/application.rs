@@ -454,6 +454,12 @@ pub fn earliest_due(now: Instant, min_days: i64) -> Instant {
     crate::time::day_start(now, crate::time::DEFAULT_ZONE) + TimeDelta::days(min_days)
 }
 
+/// A moment as people read it in messages and the history: local time on the agencies'
+/// calendar (Moscow), never "UTC" (`02.12.2026 23:15 MSK`).
+fn local(at: Instant) -> String {
+    crate::time::local_text(at, crate::time::DEFAULT_ZONE)
+}
+
 /// Whether the applicant may start a new application prefilled from this one: the way
 /// out of an expired request (the old one stays as it is).
 pub fn may_copy(status: Status) -> bool {
@@ -599,7 +605,7 @@ impl Application {
                     Reason::AppealWindowClosed,
                     format!(
                         "An appeal was possible until {}.",
-                        self.appeal_deadline(policy).format("%Y-%m-%d %H:%M UTC")
+                        local(self.appeal_deadline(policy))
                     ),
                 ))
             }
@@ -607,7 +613,7 @@ impl Application {
                 Reason::RestoreWindowClosed,
                 format!(
                     "A restore was possible until {}.",
-                    self.restore_deadline(policy).format("%Y-%m-%d %H:%M UTC")
+                    local(self.restore_deadline(policy))
                 ),
             )),
             EventKind::Restore => Ok(self.previous_status.unwrap_or(Status::Draft)),
@@ -714,8 +720,8 @@ impl Application {
                 })?;
                 next.info_due_at = Some(due_at);
                 comment = Some(match note.filter(|n| !n.trim().is_empty()) {
-                    Some(note) => format!("до {}: {}", due_at.format("%Y-%m-%d %H:%M UTC"), note.trim()),
-                    None => format!("до {}", due_at.format("%Y-%m-%d %H:%M UTC")),
+                    Some(note) => format!("до {}: {}", local(due_at), note.trim()),
+                    None => format!("до {}", local(due_at)),
                 });
             }
             Event::Respond { answer } => {
@@ -1323,6 +1329,8 @@ mod tests {
             .apply(event(E::Extend, after), Officer, &policy, after)
             .unwrap();
         assert_eq!((extended.from, extended.to), (S::Expired, S::NeedsInfo));
+        // Five days after that is 9 Nov, 09:00 UTC: 12:00 in Moscow, as people read it.
+        assert_eq!(extended.comment.as_deref(), Some("до 09.11.2026 12:00 MSK"));
         assert!(extended
             .application
             .apply(event(E::Respond, after), Applicant, &policy, after)
