@@ -531,14 +531,10 @@ pub struct Step {
     pub comment: Option<String>,
 }
 
-fn required(text: &str, what: &str, allowed: &[EventKind]) -> Result<String, Refusal> {
+fn required(text: &str, what: &str) -> Result<String, (Reason, String)> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(Refusal {
-            reason: Reason::CommentRequired,
-            message: format!("{what} is required."),
-            allowed: allowed.to_vec(),
-        });
+        return Err((Reason::CommentRequired, format!("{what} is required.")));
     }
     Ok(text.to_string())
 }
@@ -661,123 +657,21 @@ impl Application {
     ) -> Result<Step, Refusal> {
         let kind = event.kind();
         let from = self.starting_status(kind, now);
-        let allowed = || self.next_steps(by, policy, now);
-        let refuse = |reason: Reason, message: String| {
-            Err(Refusal {
-                reason,
-                message,
-                allowed: allowed(),
-            })
+        let refuse = |(reason, message): (Reason, String)| Refusal {
+            reason,
+            message,
+            allowed: self.next_steps(by, policy, now),
         };
         // Where a forward may not go says more than "nowhere left to go".
         if let Event::Forward { to_agency, .. } = &event {
             let named = to_agency.trim();
             if !named.is_empty() && table_target(from, kind, by).is_some() {
-                if let Err((reason, message)) = self.forward_target(named, policy) {
-                    return refuse(reason, message);
-                }
+                self.forward_target(named, policy).map_err(refuse)?;
             }
         }
-        let to = match self.guard(kind, by, policy, now) {
-            Ok(to) => to,
-            Err((reason, message)) => return refuse(reason, message),
-        };
-        let allowed = allowed();
+        let to = self.guard(kind, by, policy, now).map_err(refuse)?;
         let mut next = self.clone();
-        let mut comment = None;
-        match event {
-            Event::Submit => {
-                next.submitted_at = Some(now);
-            }
-            Event::Edit { form_data } => {
-                next.form_data = form_data;
-            }
-            Event::Take | Event::Expire => {}
-            Event::RequestInfo {
-                question,
-                due_at,
-                min_days,
-            } => {
-                let question = required(&question, "A question", &allowed)?;
-                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
-                    reason,
-                    message,
-                    allowed: allowed.clone(),
-                })?;
-                next.info_request = Some(question.clone());
-                next.info_due_at = Some(due_at);
-                comment = Some(question);
-            }
-            Event::Extend {
-                due_at,
-                min_days,
-                comment: note,
-            } => {
-                due_date(due_at, min_days, now).map_err(|(reason, message)| Refusal {
-                    reason,
-                    message,
-                    allowed: allowed.clone(),
-                })?;
-                next.info_due_at = Some(due_at);
-                comment = Some(match note.filter(|n| !n.trim().is_empty()) {
-                    Some(note) => format!("до {}: {}", local(due_at), note.trim()),
-                    None => format!("до {}", local(due_at)),
-                });
-            }
-            Event::Respond { answer } => {
-                comment = Some(required(&answer, "An answer", &allowed)?);
-                next.info_request = None;
-                next.info_due_at = None;
-            }
-            Event::Approve { comment: note } => {
-                next.decided_at = Some(now);
-                next.appeal_until = Some(now + TimeDelta::days(policy.appeal_window_days));
-                next.appeal_used = from == Status::Appealed;
-                comment = note.filter(|n| !n.trim().is_empty());
-            }
-            Event::Reject { reason } => {
-                let reason = required(&reason, "A reason", &allowed)?;
-                next.decided_at = Some(now);
-                next.appeal_until = Some(now + TimeDelta::days(policy.appeal_window_days));
-                next.appeal_used = from == Status::Appealed;
-                next.rejection_reason = Some(reason.clone());
-                comment = Some(reason);
-            }
-            Event::Complete { result } => {
-                let result = required(&result, "A result", &allowed)?;
-                next.result_note = Some(result.clone());
-                comment = Some(result);
-            }
-            Event::Appeal { reason } => {
-                comment = Some(required(&reason, "A reason", &allowed)?);
-            }
-            Event::Cancel { reason } => {
-                next.previous_status = Some(from);
-                next.cancelled_at = Some(now);
-                next.restore_until = Some(now + TimeDelta::days(policy.restore_window_days));
-                comment = reason.filter(|r| !r.trim().is_empty());
-            }
-            Event::Restore => {
-                next.previous_status = None;
-                next.cancelled_at = None;
-                next.restore_until = None;
-            }
-            Event::Forward {
-                to_agency,
-                comment: note,
-            } => {
-                let to_agency = required(&to_agency, "The target agency", &allowed)?;
-                if let Err((reason, message)) = self.forward_target(&to_agency, policy) {
-                    return refuse(reason, message);
-                }
-                comment = Some(match note.filter(|n| !n.trim().is_empty()) {
-                    Some(note) => format!("{} → {}: {}", self.agency_code, to_agency, note.trim()),
-                    None => format!("{} → {}", self.agency_code, to_agency),
-                });
-                next.route.push(self.agency_code.clone());
-                next.agency_code = to_agency;
-            }
-        }
+        let comment = next.change(event, from, policy, now).map_err(refuse)?;
         next.status = to;
         next.version = self.version + 1;
         next.updated_at = now;
@@ -787,6 +681,122 @@ impl Application {
             from,
             to,
             comment,
+        })
+    }
+
+    /// What `event` changes besides the status (which [`Application::guard`] decided),
+    /// and the history comment it leaves.
+    fn change(
+        &mut self,
+        event: Event,
+        from: Status,
+        policy: &ServicePolicy,
+        now: Instant,
+    ) -> Result<Option<String>, (Reason, String)> {
+        let days = |n: i64| now + TimeDelta::days(n);
+        match event {
+            Event::Submit => self.submitted_at = Some(now),
+            Event::Edit { form_data } => self.form_data = form_data,
+            Event::Take | Event::Expire => {}
+            Event::RequestInfo {
+                question,
+                due_at,
+                min_days,
+            } => return self.ask(question, due_at, min_days, now).map(Some),
+            Event::Extend {
+                due_at,
+                min_days,
+                comment,
+            } => return self.extend(due_at, min_days, comment, now).map(Some),
+            Event::Respond { answer } => {
+                self.info_request = None;
+                self.info_due_at = None;
+                return required(&answer, "An answer").map(Some);
+            }
+            Event::Approve { comment } => {
+                self.decide(from, days(policy.appeal_window_days), now);
+                return Ok(comment.filter(|n| !n.trim().is_empty()));
+            }
+            Event::Reject { reason } => {
+                let reason = required(&reason, "A reason")?;
+                self.decide(from, days(policy.appeal_window_days), now);
+                self.rejection_reason = Some(reason.clone());
+                return Ok(Some(reason));
+            }
+            Event::Complete { result } => {
+                let result = required(&result, "A result")?;
+                self.result_note = Some(result.clone());
+                return Ok(Some(result));
+            }
+            Event::Appeal { reason } => return required(&reason, "A reason").map(Some),
+            Event::Cancel { reason } => {
+                self.previous_status = Some(from);
+                self.cancelled_at = Some(now);
+                self.restore_until = Some(days(policy.restore_window_days));
+                return Ok(reason.filter(|r| !r.trim().is_empty()));
+            }
+            Event::Restore => {
+                self.previous_status = None;
+                self.cancelled_at = None;
+                self.restore_until = None;
+            }
+            Event::Forward { to_agency, comment } => {
+                return self.forward(to_agency, comment, policy).map(Some)
+            }
+        }
+        Ok(None)
+    }
+
+    fn ask(
+        &mut self,
+        question: String,
+        due_at: Instant,
+        min_days: i64,
+        now: Instant,
+    ) -> Result<String, (Reason, String)> {
+        let question = required(&question, "A question")?;
+        due_date(due_at, min_days, now)?;
+        self.info_request = Some(question.clone());
+        self.info_due_at = Some(due_at);
+        Ok(question)
+    }
+
+    fn extend(
+        &mut self,
+        due_at: Instant,
+        min_days: i64,
+        note: Option<String>,
+        now: Instant,
+    ) -> Result<String, (Reason, String)> {
+        due_date(due_at, min_days, now)?;
+        self.info_due_at = Some(due_at);
+        Ok(match note.filter(|n| !n.trim().is_empty()) {
+            Some(note) => format!("до {}: {}", local(due_at), note.trim()),
+            None => format!("до {}", local(due_at)),
+        })
+    }
+
+    /// A decision opens the appeal window, fixed now; one on an appeal is final.
+    fn decide(&mut self, from: Status, appeal_until: Instant, now: Instant) {
+        self.decided_at = Some(now);
+        self.appeal_until = Some(appeal_until);
+        self.appeal_used = from == Status::Appealed;
+    }
+
+    fn forward(
+        &mut self,
+        to_agency: String,
+        note: Option<String>,
+        policy: &ServicePolicy,
+    ) -> Result<String, (Reason, String)> {
+        let to_agency = required(&to_agency, "The target agency")?;
+        self.forward_target(&to_agency, policy)?;
+        let hop = format!("{} → {}", self.agency_code, to_agency);
+        self.route
+            .push(std::mem::replace(&mut self.agency_code, to_agency));
+        Ok(match note.filter(|n| !n.trim().is_empty()) {
+            Some(note) => format!("{hop}: {}", note.trim()),
+            None => hop,
         })
     }
 

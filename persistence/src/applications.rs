@@ -431,6 +431,37 @@ pub fn history(conn: &mut DbConnection, id: ApplicationId) -> Result<Vec<History
         .collect()
 }
 
+type Condition = Box<
+    dyn BoxableExpression<
+        applications::table,
+        crate::connection::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
+/// Applications whose status, as time gives it at `now`, is `status`: an unanswered
+/// request past its due date is `expired` whether or not the expiry job wrote it.
+fn in_status(status: Status, now: Instant) -> Condition {
+    let due = to_db_time(now);
+    let asking = applications::status.eq(Status::NeedsInfo.as_str());
+    match status {
+        Status::Expired => Box::new(
+            applications::status
+                .eq(Status::Expired.as_str())
+                .or(asking.and(applications::info_due_at.le(due)).assume_not_null()),
+        ),
+        Status::NeedsInfo => Box::new(
+            asking.and(
+                applications::info_due_at
+                    .is_null()
+                    .or(applications::info_due_at.gt(due))
+                    .assume_not_null(),
+            ),
+        ),
+        status => Box::new(applications::status.eq(status.as_str())),
+    }
+}
+
 /// Filters and keyset position for "my applications".
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
@@ -472,27 +503,9 @@ pub fn list_for_owner(
     } else {
         query.filter(applications::owner_id.eq(owner.to_string()))
     };
-    let due = to_db_time(now);
-    let lapsed = applications::status
-        .eq(Status::NeedsInfo.as_str())
-        .and(applications::info_due_at.le(due));
-    query = match f.status {
-        Some(Status::Expired) => query.filter(
-            applications::status
-                .eq(Status::Expired.as_str())
-                .nullable()
-                .or(lapsed.nullable()),
-        ),
-        Some(Status::NeedsInfo) => query.filter(
-            applications::status.eq(Status::NeedsInfo.as_str()).and(
-                applications::info_due_at
-                    .is_null()
-                    .or(applications::info_due_at.gt(due)),
-            ),
-        ),
-        Some(status) => query.filter(applications::status.eq(status.as_str())),
-        None => query,
-    };
+    if let Some(status) = f.status {
+        query = query.filter(in_status(status, now));
+    }
     if let Some(service) = &f.service {
         query = query.filter(applications::service_code.eq(service.clone()));
     }

@@ -59,6 +59,31 @@ pub fn open<R: Read + Seek>(archive: R, limits: PackageLimits) -> Opened {
     }
 }
 
+/// What the directory says the parts inflate to: refused before inflating anything when
+/// the sum or a part's ratio is over the limits (the inflation below checks that it lied
+/// about neither).
+fn declared_sizes<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    limits: PackageLimits,
+) -> Result<(), PackageRefusal> {
+    let mut declared: u64 = 0;
+    for index in 0..zip.len() {
+        let part = zip.by_index_raw(index).map_err(|_| PackageRefusal::Unreadable)?;
+        declared = declared.saturating_add(part.size());
+        if declared > limits.max_uncompressed_bytes {
+            return Err(PackageRefusal::TooLarge {
+                limit: limits.max_uncompressed_bytes,
+            });
+        }
+        if part.size() > RATIO_GRACE_BYTES && part.size() / part.compressed_size().max(1) > limits.max_ratio {
+            return Err(PackageRefusal::Ratio {
+                limit: limits.max_ratio,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     kind: FileType,
@@ -68,22 +93,10 @@ fn check<R: Read + Seek>(
     for name in zip.file_names() {
         check_part_name(kind, name)?;
     }
+    declared_sizes(zip, limits)?;
     let too_large = PackageRefusal::TooLarge {
         limit: limits.max_uncompressed_bytes,
     };
-    let mut declared: u64 = 0;
-    for index in 0..zip.len() {
-        let part = zip.by_index_raw(index).map_err(|_| PackageRefusal::Unreadable)?;
-        declared = declared.saturating_add(part.size());
-        if declared > limits.max_uncompressed_bytes {
-            return Err(too_large);
-        }
-        if part.size() > RATIO_GRACE_BYTES && part.size() / part.compressed_size().max(1) > limits.max_ratio {
-            return Err(PackageRefusal::Ratio {
-                limit: limits.max_ratio,
-            });
-        }
-    }
     let mut inflated: u64 = 0;
     let mut buffer = vec![0u8; CHUNK];
     for index in 0..zip.len() {

@@ -71,16 +71,7 @@ pub fn create(
         check_redelegation(parent, &draft.powers, draft.valid_from, draft.valid_until, now)?;
     }
     let representative = find_representative(tx, &draft.representative)?;
-    // An organisation's powers go to the people who work for it, and only to them.
-    if persistence::organisations::head(tx, principal)?.is_some()
-        && !persistence::organisations::is_employee(tx, principal, representative)?
-    {
-        return Err(ApiError::field(
-            "representative_id",
-            "not_an_employee",
-            "An organisation delegates to its employees only; the head adds them first.",
-        ));
-    }
+    employees_only(tx, principal, representative)?;
     let parent = parent.map(|p| p.id);
     check_parties(principal, representative, who.account)?;
     require_second_factors(tx, who.account, representative)?;
@@ -110,6 +101,24 @@ pub fn create(
     store::insert(tx, &delegation, &code_hash(issuing.pii, delegation.id, &code))?;
     let effects = recorded(who, &delegation);
     Ok(Outcome::new(Created { delegation, code }, effects))
+}
+
+/// An organisation's powers go to the people who work for it, and only to them.
+fn employees_only(
+    tx: &mut DbConnection,
+    principal: AccountId,
+    representative: AccountId,
+) -> Result<(), ApiError> {
+    if persistence::organisations::head(tx, principal)?.is_some()
+        && !persistence::organisations::is_employee(tx, principal, representative)?
+    {
+        return Err(ApiError::field(
+            "representative_id",
+            "not_an_employee",
+            "An organisation delegates to its employees only; the head adds them first.",
+        ));
+    }
+    Ok(())
 }
 
 fn find_representative(tx: &mut DbConnection, named: &Representative) -> Result<AccountId, ApiError> {

@@ -123,44 +123,57 @@ fn clip_children(
                 effects = effects.and(done);
                 continue;
             }
-            let clipped = Delegation {
-                valid_from,
-                valid_until,
-                version: child.version + 1,
-                updated_at: now,
-                ..child.clone()
-            };
-            if !store::update(tx, &clipped, child.version)? {
-                return Err(stale(child.version + 1));
-            }
-            let history =
-                NewDelegationEvent::of(&clipped, Some(who.account), "term_clipped", Some(child.status))
-                    .details(
-                        json!({ "valid_from": valid_from, "valid_until": valid_until, "parent": parent.id }),
-                    );
-            let audit = who
-                .audit("delegation.term_clipped", "delegation")
-                .target(clipped.id)
-                .details(json!({ "parent": parent.id }));
-            let body = format!(
-                "Срок доверенности {} сокращён вслед за исходной: до {}.",
-                clipped.number,
-                clipped.valid_until.format("%d.%m.%Y")
-            );
-            let told = [clipped.principal, clipped.representative].map(|party| {
-                notice(
-                    party,
-                    &clipped,
-                    "term_changed",
-                    "Срок доверенности изменён",
-                    body.clone(),
-                )
-            });
-            effects = effects.and(Effects::none().history(history).audit(audit).notices(told));
+            let (clipped, told) = clip(tx, who, &parent, &child, (valid_from, valid_until), now)?;
+            effects = effects.and(told);
             queue.push(clipped);
         }
     }
     Ok(effects)
+}
+
+/// Shortens `child` to `term`, inside its `parent`'s; tells both its parties.
+fn clip(
+    tx: &mut DbConnection,
+    who: &Acting,
+    parent: &Delegation,
+    child: &Delegation,
+    (valid_from, valid_until): (Instant, Instant),
+    now: Instant,
+) -> Result<(Delegation, Effects), ApiError> {
+    let clipped = Delegation {
+        valid_from,
+        valid_until,
+        version: child.version + 1,
+        updated_at: now,
+        ..child.clone()
+    };
+    if !store::update(tx, &clipped, child.version)? {
+        return Err(stale(child.version + 1));
+    }
+    let history = NewDelegationEvent::of(&clipped, Some(who.account), "term_clipped", Some(child.status))
+        .details(json!({ "valid_from": valid_from, "valid_until": valid_until, "parent": parent.id }));
+    let audit = who
+        .audit("delegation.term_clipped", "delegation")
+        .target(clipped.id)
+        .details(json!({ "parent": parent.id }));
+    let body = format!(
+        "Срок доверенности {} сокращён вслед за исходной: до {}.",
+        clipped.number,
+        clipped.valid_until.format("%d.%m.%Y")
+    );
+    let told = [clipped.principal, clipped.representative].map(|party| {
+        notice(
+            party,
+            &clipped,
+            "term_changed",
+            "Срок доверенности изменён",
+            body.clone(),
+        )
+    });
+    Ok((
+        clipped,
+        Effects::none().history(history).audit(audit).notices(told),
+    ))
 }
 
 /// History, audit, and both parties told of the new term.

@@ -99,21 +99,7 @@ pub fn invite(
     rules::check_signers_fixed(app.submitted_at.is_some(), None, Some(input.role)).map_err(refused)?;
     let invitee = persistence::accounts::find_by_login(tx, std::slice::from_ref(&contact.login_key))?;
     authorize_invitee(&acting.subject, invitee.as_ref().map(|i| i.id))?;
-    // The person behind the contact may have been invited through another of their
-    // contacts: an open invitation to any of their login keys counts.
-    let mut addressed = vec![contact.login_key.clone()];
-    if let Some(invitee) = &invitee {
-        if rules::role_on(app.owner, &store::participants_of(tx, app.id)?, invitee.id).is_some() {
-            return Err(refused(Refusal::AlreadyParticipant));
-        }
-        addressed.extend(store::login_keys_of(tx, invitee.id)?);
-    }
-    if store::pending_invitations_of(tx, app.id)?
-        .iter()
-        .any(|i| addressed.contains(&i.login_key) && i.is_open(now))
-    {
-        return Err(refused(Refusal::AlreadyInvited));
-    }
+    not_yet_asked(tx, &app, &contact.login_key, invitee.as_ref(), now)?;
     let invitation = Invitation {
         id: InvitationId::new(),
         application: app.id,
@@ -147,6 +133,32 @@ pub fn invite(
     let label = Some(input.role.label().into());
     let step = recorded(acting, &app, "invite", label, details, members(tx, &app)?);
     Ok(Outcome::new(invitation, step.and(effects)))
+}
+
+/// One person, one open invitation: the person behind the contact is neither on the
+/// application nor invited already — through any of their contacts, since an open
+/// invitation to any of their login keys counts.
+fn not_yet_asked(
+    tx: &mut DbConnection,
+    app: &Application,
+    login_key: &str,
+    invitee: Option<&domain::account::Account>,
+    now: Instant,
+) -> Result<(), ApiError> {
+    let mut addressed = vec![login_key.to_string()];
+    if let Some(invitee) = invitee {
+        if rules::role_on(app.owner, &store::participants_of(tx, app.id)?, invitee.id).is_some() {
+            return Err(refused(Refusal::AlreadyParticipant));
+        }
+        addressed.extend(store::login_keys_of(tx, invitee.id)?);
+    }
+    if store::pending_invitations_of(tx, app.id)?
+        .iter()
+        .any(|i| addressed.contains(&i.login_key) && i.is_open(now))
+    {
+        return Err(refused(Refusal::AlreadyInvited));
+    }
+    Ok(())
 }
 
 /// The principal hears whom their representative invited in their name: a party chosen

@@ -125,22 +125,27 @@ pub fn with_password(
         }
     };
     if account.totp.enabled {
-        let claims = MfaClaims {
-            iss: ISSUER.into(),
-            sub: account.id,
-            jti: uuid::Uuid::now_v7().to_string(),
-            iat: now.timestamp(),
-            exp: now.timestamp() + rules.mfa_ttl_secs,
-        };
-        let mfa_token = rules.keys.issue_mfa(&claims).map_err(ApiError::internal)?;
-        let step = LoginStep::MfaRequired {
-            mfa_token,
-            expires_in: rules.mfa_ttl_secs,
-        };
-        return Ok(Outcome::quiet(Ok(step)));
+        return Ok(Outcome::quiet(second_step(rules, &account, now)));
     }
     let opened = session::open(tx, rules, &account, vec!["pwd".into()], origin, now)?;
     Ok(opened.map(|tokens| Ok(LoginStep::Authenticated(tokens))))
+}
+
+/// The password was right and the account has a second factor: a short-lived token that
+/// only the second step accepts.
+fn second_step(rules: &SessionRules, account: &Account, now: Instant) -> Answered<LoginStep> {
+    let claims = MfaClaims {
+        iss: ISSUER.into(),
+        sub: account.id,
+        jti: uuid::Uuid::now_v7().to_string(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + rules.mfa_ttl_secs,
+    };
+    let mfa_token = rules.keys.issue_mfa(&claims).map_err(ApiError::internal)?;
+    Ok(LoginStep::MfaRequired {
+        mfa_token,
+        expires_in: rules.mfa_ttl_secs,
+    })
 }
 
 /// The second step: the token the password step gave, and exactly one code.
@@ -166,17 +171,7 @@ pub fn with_second_factor(
     if let Some(until) = attempts::peek(tx, &LoginKey::Account(account.id).key())?.locked_at(now) {
         return Err(proof::login_locked(until, now));
     }
-    let proof = match (attempt.code, attempt.recovery_code) {
-        (Some(code), None) => Proof::Totp(code),
-        (None, Some(code)) => Proof::Recovery(code),
-        _ => {
-            return Err(ApiError::field(
-                "code",
-                "required",
-                "Send exactly one of code and recovery_code.",
-            ))
-        }
-    };
+    let proof = proof_of(attempt.code, attempt.recovery_code)?;
     let ip = attempt.origin.ip.clone();
     let key = Secret::SecondFactor.key(account.id);
     let checked = guarded(tx, &key, guards.factor, now, |tx| {
@@ -212,6 +207,19 @@ pub fn with_second_factor(
     }
     let amr = vec!["pwd".into(), "mfa".into(), "otp".into()];
     Ok(session::open(tx, rules, &account, amr, attempt.origin, now)?.map(Ok))
+}
+
+/// The one second factor a login step sends: a TOTP code or a recovery code.
+fn proof_of(code: Option<String>, recovery_code: Option<String>) -> Result<Proof, ApiError> {
+    match (code, recovery_code) {
+        (Some(code), None) => Ok(Proof::Totp(code)),
+        (None, Some(code)) => Ok(Proof::Recovery(code)),
+        _ => Err(ApiError::field(
+            "code",
+            "required",
+            "Send exactly one of code and recovery_code.",
+        )),
+    }
 }
 
 /// The account a typed login names (its candidate keys), if any.

@@ -68,7 +68,18 @@ pub fn refresh(
         RefreshLookup::Unknown => return Ok(Outcome::quiet(Err(refused("invalid_refresh_token")))),
         RefreshLookup::Expired => return Ok(Outcome::quiet(Err(refused("refresh_token_expired")))),
     };
-    // A rotated token came back: someone holds a copy. End the whole session.
+    reused(tx, session, account, ip, now)
+}
+
+/// A rotated token came back: someone holds a copy. The whole session ends, and its
+/// holder is told.
+fn reused(
+    tx: &mut DbConnection,
+    session: SessionId,
+    account: AccountId,
+    ip: Option<String>,
+    now: Instant,
+) -> Result<Outcome<Answered<TokenPair>>, ApiError> {
     let mut effects = Effects::none();
     if sessions::revoke(tx, session, "refresh_reuse", now)? {
         let audit = AuditEntry::new("auth.refresh_reuse", "session")
