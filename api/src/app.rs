@@ -25,6 +25,7 @@ use crate::events::{self, EventBus, StreamSlots};
 use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
 use crate::openapi::ApiDoc;
+use crate::sealer::{CheckpointKey, Sealer};
 use crate::state::AppState;
 use crate::telemetry::{self, KabinetRootSpan};
 use crate::{demo, edge, routes};
@@ -96,6 +97,12 @@ impl Application {
         let db = open_database(&config)?;
         let key = crate::auth::load_or_generate_key(&config.data_dir).map_err(StartError::Keys)?;
         let tokens = TokenKeys::new(&key).map_err(StartError::Keys)?;
+        let sealer = Sealer::new(
+            db.clone(),
+            config.database_url.clone(),
+            CheckpointKey::from_signing_key(&key),
+            chrono::TimeDelta::seconds(i64::try_from(config.audit_checkpoint_secs).unwrap_or(i64::MAX)),
+        );
         let pii = PiiCipher::from_settings(&config)
             .map_err(|e| StartError::Keys(format!("personal-data keys: {e}")))?;
         if config.demo {
@@ -149,6 +156,7 @@ impl Application {
             streams: Arc::new(streams),
             passwords: Arc::new(passwords),
             clock,
+            sealer: Arc::new(sealer),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {
@@ -195,6 +203,7 @@ impl Application {
             }
         }
         let loader = actix_web::rt::spawn(bus.run(self.state.db.clone(), stopped.clone()));
+        let sealer = actix_web::rt::spawn(crate::jobs::seal_audit(self.state.clone(), stopped.clone()));
         let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.clone(), stopped));
         let signals = actix_web::rt::spawn(self.shutdown().on_signal());
         let result = self.server.await;
@@ -204,6 +213,7 @@ impl Application {
             let _ = task.await;
         }
         let _ = jobs.await;
+        let _ = sealer.await;
         let _ = loader.await;
         result
     }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod open_files;
 pub mod openapi;
 pub mod routes;
+pub mod sealer;
 pub mod state;
 pub mod telemetry;
 pub mod usecases;

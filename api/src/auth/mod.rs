@@ -14,5 +14,5 @@ mod tokens;
 pub mod totp;
 
 pub use actor::Actor;
-pub use keys::{load_or_generate as load_or_generate_key, write_private_file, Jwk, Jwks};
+pub use keys::{load_or_generate as load_or_generate_key, public_jwk, write_private_file, Jwk, Jwks};
 pub use tokens::{AccessClaims, MfaClaims, TokenError, TokenKeys, ISSUER};

@@ -129,6 +129,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(documents::content)
                 .service(events::application_events)
                 .service(events::my_events)
-                .service(audit::verify),
+                .service(audit::verify)
+                .service(audit::checkpoint)
+                .service(audit::consistency_proof)
+                .service(audit::inclusion_proof),
         );
 }
