@@ -11,7 +11,7 @@ use domain::ids::AuditRecordId;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{json, problem, Backend, TestApp};
+use crate::support::{empty_postgres, json, problem, Backend, TempDir, TestApp};
 
 /// An app whose sealer runs only when the test says so.
 async fn spawn(backend: Backend) -> TestApp {
@@ -578,3 +578,65 @@ async fn logins_are_audited_with_their_outcome(backend: Backend) {
     );
 }
 db_test!(logins_are_audited_with_their_outcome);
+
+/// The hash chain's records become the tree's first leaves, in chain order; new records
+/// are numbered after them; the migration reverts and re-applies.
+async fn the_chain_becomes_the_first_leaves(backend: Backend) {
+    let dir = TempDir::new();
+    let (_pg, url) = match &backend {
+        Backend::Sqlite => (None, format!("sqlite://{}", dir.0.join("chain.db").display())),
+        Backend::Postgres(server) => {
+            let db = empty_postgres(server);
+            let url = db.url();
+            (Some(db), url)
+        }
+    };
+    let url = persistence::DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+    let db = persistence::Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+    db.migrate_through("2026-12-03-000019")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let chain: Vec<String> = (1..=3).map(|_| AuditRecordId::new().to_string()).collect();
+    for (seq, id) in chain.iter().enumerate() {
+        let seq = seq + 1;
+        let sql = format!(
+            "INSERT INTO audit_log (seq, id, occurred_at, action, target_type, details, prev_hash, hash) \
+             VALUES ({seq}, '{id}', '2026-11-30 10:00:00', 'test.chain', 'thing', '{{}}', 'p{seq}', 'h{seq}')"
+        );
+        db.read(|c| {
+            diesel::sql_query(sql)
+                .execute(c)
+                .map_err(persistence::StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    db.migrate().unwrap_or_else(|e| panic!("{e}"));
+    let new = db
+        .write(|tx| persistence::audit::record(tx, AuditEntry::new("test.new", "thing"), api::clock::now()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sealed = db
+        .write(|tx| persistence::audit::seal(tx, 100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sealed.tree_size, 4);
+    let rows: Vec<(i64, String, Option<i64>)> = db
+        .read(|c| {
+            use diesel::prelude::*;
+            use persistence::schema::audit_log;
+            audit_log::table
+                .order(audit_log::seq.asc())
+                .select((audit_log::seq, audit_log::id, audit_log::leaf_index))
+                .load(c)
+                .map_err(persistence::StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut expected: Vec<_> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (i as i64 + 1, id.clone(), Some(i as i64)))
+        .collect();
+    expected.push((4, new.to_string(), Some(3)));
+    assert_eq!(rows, expected);
+
+    db.revert_last_migration().unwrap_or_else(|e| panic!("down: {e}"));
+    db.migrate().unwrap_or_else(|e| panic!("up again: {e}"));
+}
+db_test!(the_chain_becomes_the_first_leaves);
