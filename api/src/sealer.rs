@@ -199,6 +199,8 @@ fn elect(url: &str) -> Result<Option<DbConnection>, ApiError> {
 pub struct LogVerification {
     pub records_checked: u64,
     pub tree_size: u64,
+    /// Records written but not sealed yet.
+    pub unsealed: u64,
     pub checkpoints_checked: u64,
     pub first_break: Option<LogBreak>,
 }
@@ -215,6 +217,7 @@ pub fn verify(conn: &mut DbConnection, key: &CheckpointKey) -> Result<LogVerific
     Ok(LogVerification {
         records_checked: rebuilt.records_checked,
         tree_size: rebuilt.tree_size,
+        unsealed: rebuilt.unsealed,
         checkpoints_checked: rebuilt.checkpoints_checked,
         first_break: rebuilt.first_break.or(forged),
     })
@@ -225,8 +228,8 @@ impl std::fmt::Display for LogVerification {
         match &self.first_break {
             None => write!(
                 f,
-                "audit log intact: {} records, {} signed checkpoints verified",
-                self.records_checked, self.checkpoints_checked
+                "audit log intact: {} records, {} signed checkpoints verified ({} records not sealed yet)",
+                self.records_checked, self.checkpoints_checked, self.unsealed
             ),
             Some(found) => {
                 let what = match found {

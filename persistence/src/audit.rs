@@ -324,6 +324,8 @@ pub struct Verification {
     pub records_checked: u64,
     /// How many records the stored tree says it holds.
     pub tree_size: u64,
+    /// Records written but not sealed yet (not checked: nothing vouches for them yet).
+    pub unsealed: u64,
     /// Checkpoints whose root the rebuilt tree matched.
     pub checkpoints_checked: u64,
     /// Every stored checkpoint, for the caller to check signatures (it holds the keys).
@@ -342,6 +344,10 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
         .map(SignedCheckpoint::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     let tree_size = tree_size(conn)?;
+    let unsealed: i64 = audit_log::table
+        .filter(audit_log::leaf_index.is_null())
+        .count()
+        .get_result(conn)?;
     let mut rebuild = Rebuild::new(
         checkpoints
             .iter()
@@ -352,6 +358,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
     Ok(Verification {
         records_checked: rebuild.leaves(),
         tree_size,
+        unsealed: position(unsealed)?,
         checkpoints_checked: rebuild.checkpoints_checked(),
         checkpoints,
         first_break,

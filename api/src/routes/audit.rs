@@ -16,7 +16,7 @@ use crate::usecases::audit;
 use crate::usecases::Acting;
 
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"intact": false, "records_checked": 41, "tree_size": 57, "checkpoints_checked": 12,
+#[schema(example = json!({"intact": false, "records_checked": 41, "tree_size": 57, "checkpoints_checked": 12, "records_unsealed": 0,
     "first_broken_leaf": 41, "problem": "altered", "head_seq": 57, "first_broken_seq": 42}))]
 pub struct AuditVerification {
     /// True when the tree rebuilt from the records matches every leaf stored at sealing and
@@ -28,6 +28,8 @@ pub struct AuditVerification {
     pub tree_size: u64,
     /// Signed checkpoints whose root the rebuilt tree matched.
     pub checkpoints_checked: u64,
+    /// Records written but not sealed into the tree yet (sealed within seconds; not checked).
+    pub records_unsealed: u64,
     /// The position (leaf index, from 0) of the first record that fails, when one can be named.
     pub first_broken_leaf: Option<u64>,
     /// `altered` (a record differs from the leaf sealed for it, or was moved), `gap` (a sealed
@@ -66,6 +68,7 @@ pub async fn verify(state: State, actor: Actor) -> Result<Json<AuditVerification
         records_checked: result.records_checked,
         tree_size: result.tree_size,
         checkpoints_checked: result.checkpoints_checked,
+        records_unsealed: result.unsealed,
         first_broken_leaf,
         problem: result.first_break.as_ref().map(|b| b.code()),
         head_seq: result.tree_size,
