@@ -24,6 +24,7 @@ use crate::http_errors::{self, KnownRoutes};
 use crate::metrics::{self, Metrics};
 use crate::node_keys::NodeKeys;
 use crate::openapi::ApiDoc;
+use crate::sealer::Sealer;
 use crate::state::AppState;
 use crate::telemetry::{self, KabinetRootSpan};
 use crate::{demo, edge, routes};
@@ -95,7 +96,17 @@ impl Application {
     /// Builds with the given clock (tests share one between nodes and move it).
     pub fn build_with_clock(config: Config, clock: Arc<Clock>) -> Result<Application, StartError> {
         let db = open_database(&config)?;
-        let NodeKeys { tokens, pii } = crate::node_keys::load(&db, &config, clock.now())?;
+        let NodeKeys {
+            tokens,
+            pii,
+            checkpoints,
+        } = crate::node_keys::load(&db, &config, clock.now())?;
+        let sealer = Sealer::new(
+            db.clone(),
+            config.database_url.clone(),
+            checkpoints,
+            chrono::TimeDelta::seconds(i64::try_from(config.audit_checkpoint_secs).unwrap_or(i64::MAX)),
+        );
         if config.demo {
             demo::seed(&db, &pii).map_err(StartError::Other)?;
         }
@@ -147,6 +158,7 @@ impl Application {
             streams: Arc::new(streams),
             passwords: Arc::new(passwords),
             clock,
+            sealer: Arc::new(sealer),
         });
         let server = serve(state.clone(), listener)?;
         Ok(Application {
@@ -193,6 +205,7 @@ impl Application {
             }
         }
         let loader = actix_web::rt::spawn(bus.run(self.state.db.clone(), stopped.clone()));
+        let sealer = actix_web::rt::spawn(crate::jobs::seal_audit(self.state.clone(), stopped.clone()));
         let jobs = actix_web::rt::spawn(crate::jobs::run(self.state.clone(), stopped));
         let signals = actix_web::rt::spawn(self.shutdown().on_signal());
         let result = self.server.await;
@@ -202,6 +215,7 @@ impl Application {
             let _ = task.await;
         }
         let _ = jobs.await;
+        let _ = sealer.await;
         let _ = loader.await;
         result
     }

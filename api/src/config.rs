@@ -73,6 +73,11 @@ pub struct Config {
     pub outbox_poll_ms: u64,
     pub outbox_max_attempts: i32,
     pub jobs_interval_secs: u64,
+    /// How often this node tries to seal new audit records (only the elected sealer does).
+    pub audit_seal_ms: u64,
+    /// The least time between two signed audit checkpoints (one is signed only when the
+    /// tree has grown).
+    pub audit_checkpoint_secs: u64,
     /// Longest delegation, in days (SPEC §2: 30).
     pub delegation_max_days: i64,
     /// Tries for a delegation's acceptance code.
@@ -242,6 +247,8 @@ pub const KEYS: &[&str] = &[
     "outbox_poll_ms",
     "outbox_max_attempts",
     "jobs_interval_secs",
+    "audit_seal_ms",
+    "audit_checkpoint_secs",
     "delegation_max_days",
     "delegation_code_attempts",
     "delegation_reminder_hours",
@@ -522,6 +529,8 @@ impl Config {
             outbox_poll_ms: source.positive("outbox_poll_ms", 1000, "a whole number of milliseconds")?,
             outbox_max_attempts: source.positive("outbox_max_attempts", 8, "a whole number of attempts")?,
             jobs_interval_secs: source.positive("jobs_interval_secs", 60, SECONDS)?,
+            audit_seal_ms: source.positive("audit_seal_ms", 1000, "a whole number of milliseconds")?,
+            audit_checkpoint_secs: source.positive("audit_checkpoint_secs", 10, SECONDS)?,
             delegation_max_days: source.positive("delegation_max_days", 30, "a whole number of days")?,
             delegation_code_attempts: source.positive("delegation_code_attempts", 5, ATTEMPTS)?,
             delegation_reminder_hours: source.positive(

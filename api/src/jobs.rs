@@ -178,6 +178,34 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
     }
 }
 
+/// Seals audit records and signs checkpoints every `audit_seal_ms` until `stop` turns true
+/// (only on the node that holds the sealer's lock; the others' passes do nothing).
+pub async fn seal_audit(
+    state: actix_web::web::Data<crate::state::AppState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = Duration::from_millis(state.config.audit_seal_ms);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => break,
+        }
+        let (sealer, now) = (state.sealer.clone(), state.clock.now());
+        match actix_web::rt::task::spawn_blocking(move || sealer.pass(now)).await {
+            Ok(Ok(crate::sealer::Pass::Sealed {
+                sealed,
+                tree_size,
+                checkpoint,
+            })) if sealed > 0 || checkpoint.is_some() => {
+                tracing::debug!(sealed, tree_size, ?checkpoint, "audit records sealed")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "audit sealing failed"),
+            Err(error) => tracing::error!(%error, "audit sealing panicked"),
+        }
+    }
+}
+
 /// Runs one job on the blocking pool and logs how many things it changed; a failure is
 /// logged and the loop goes on.
 async fn step(job: &'static str, work: impl FnOnce() -> Result<usize, ApiError> + Send + 'static) {

@@ -23,6 +23,7 @@ pub mod open_files;
 pub mod openapi;
 pub mod pii_sentinel;
 pub mod routes;
+pub mod sealer;
 pub mod state;
 pub mod telemetry;
 pub mod usecases;

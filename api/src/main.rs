@@ -50,6 +50,18 @@ enum Command {
         #[arg(long)]
         supervisor: bool,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Rebuild the Merkle tree from the stored records and check every signed checkpoint's
+    /// root and signature; exits non-zero when anything fails.
+    Verify,
 }
 
 fn main() {
@@ -101,7 +113,23 @@ fn run(command: Command) -> Result<(), String> {
             };
             create_staff(&config, &login, &password, roles, Some(agency))
         }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => verify_audit(&config),
     }
+}
+
+fn verify_audit(config: &Config) -> Result<(), String> {
+    let db = app::open_database(config).map_err(|e| e.to_string())?;
+    let keys = kabinet_api::node_keys::load(&db, config, chrono::Utc::now()).map_err(|e| e.to_string())?;
+    let verification = db
+        .read(|conn| kabinet_api::sealer::verify(conn, &keys.checkpoints))
+        .map_err(|e| e.to_string())?;
+    if verification.first_break.is_some() {
+        return Err(verification.to_string());
+    }
+    println!("{verification}");
+    Ok(())
 }
 
 fn serve(config: Config) -> Result<(), String> {

@@ -13,6 +13,7 @@ use crate::auth::{SigningKeys, TokenKeys};
 use crate::config::Config;
 use crate::crypto::PiiCipher;
 use crate::pii_sentinel::{self, SentinelError, KEYS_SETTING};
+use crate::sealer::CheckpointKey;
 
 const SIGNING_SETTING: &str = "KABINET_SIGNING_KEYS";
 /// Where generated keys are kept, by name in `node_keys`.
@@ -23,12 +24,15 @@ const PII_INDEX: &str = "pii_index";
 pub struct NodeKeys {
     pub tokens: TokenKeys,
     pub pii: PiiCipher,
+    /// Signs the audit log's checkpoints: the newest token-signing key, so a verifier
+    /// finds its public half in the JWKS.
+    pub checkpoints: CheckpointKey,
 }
 
 /// The keys `config` names or the database holds, checked against the database's
 /// personal-data sentinel.
 pub fn load(db: &Database, config: &Config, now: Instant) -> Result<NodeKeys, StartError> {
-    let tokens = token_keys(db, config, now)?;
+    let (tokens, checkpoints) = token_keys(db, config, now)?;
     let pii = pii_cipher(db, config, now)?;
     db.write(|tx| pii_sentinel::check(tx, &pii, now))
         .map_err(|e| match e {
@@ -42,10 +46,18 @@ pub fn load(db: &Database, config: &Config, now: Instant) -> Result<NodeKeys, St
         pii_kid = pii.encrypting_kid(),
         "keys loaded"
     );
-    Ok(NodeKeys { tokens, pii })
+    Ok(NodeKeys {
+        tokens,
+        pii,
+        checkpoints,
+    })
 }
 
-fn token_keys(db: &Database, config: &Config, now: Instant) -> Result<TokenKeys, StartError> {
+fn token_keys(
+    db: &Database,
+    config: &Config,
+    now: Instant,
+) -> Result<(TokenKeys, CheckpointKey), StartError> {
     let signing = match &config.signing_keys {
         Some(keys) => SigningKeys::parse(keys.expose()),
         None => {
@@ -61,7 +73,8 @@ fn token_keys(db: &Database, config: &Config, now: Instant) -> Result<TokenKeys,
         }
     }
     .map_err(|p| refused(SIGNING_SETTING, p))?;
-    TokenKeys::new(&signing).map_err(|p| refused(SIGNING_SETTING, p))
+    let tokens = TokenKeys::new(&signing).map_err(|p| refused(SIGNING_SETTING, p))?;
+    Ok((tokens, CheckpointKey::from_signing_key(signing.newest())))
 }
 
 fn pii_cipher(db: &Database, config: &Config, now: Instant) -> Result<PiiCipher, StartError> {

@@ -178,7 +178,7 @@ Errors are RFC 9457 `application/problem+json` with a machine `code`.",
         (name = "organisations", description = "Organisations as principals: head and employees"),
         (name = "delegations", description = "Delegation of powers, acting on behalf (X-On-Behalf-Of) and confirmations"),
         (name = "events", description = "Live events of applications (Server-Sent Events), resumable with Last-Event-ID"),
-        (name = "audit", description = "The hash-chained audit log")
+        (name = "audit", description = "The audit log: an RFC 9162 Merkle tree with signed checkpoints, inclusion and consistency proofs")
     )
 )]
 pub struct ApiDoc;

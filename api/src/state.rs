@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::events::{EventBus, StreamSlots};
 use crate::forms::FormValidators;
 use crate::metrics::Metrics;
+use crate::sealer::Sealer;
 use crate::usecases::{effects, Outcome};
 use crate::vault::Vault;
 
@@ -36,6 +37,9 @@ pub struct AppState {
     pub passwords: Arc<PasswordPool>,
     /// The one clock: use cases get `now` from it; tests move it.
     pub clock: Arc<Clock>,
+    /// Seals audit records into the tree and signs checkpoints (when this node is elected);
+    /// tests run its passes by hand.
+    pub sealer: Arc<Sealer>,
 }
 
 pub type State = web::Data<AppState>;

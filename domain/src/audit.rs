@@ -1,14 +1,14 @@
-//! The audit log's vocabulary and its hash chain: each record carries the SHA-256 of its
-//! own canonical encoding together with the previous record's hash, so any edit breaks the chain.
+//! The audit log's vocabulary: what a use case records, the record as stored, its canonical
+//! leaf bytes in the Merkle tree (`crate::merkle`), signed checkpoints, and rebuilding the
+//! tree from stored records to find tampering.
+
+use std::collections::VecDeque;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::ids::{AccountId, AuditRecordId};
+use crate::merkle::{Frontier, Hash};
 use crate::time::Instant;
-
-/// The hash the first record chains to.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What happened, as a use case hands it to the audit log inside its transaction.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,8 @@ impl AuditEntry {
     }
 }
 
-/// A record as stored: every field in the exact text form that is hashed.
+/// A record as stored. `seq` is its insertion number (insertion order, not commit order);
+/// `leaf_index` its position in the tree once the sealer has taken it in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditRecord {
     pub seq: i64,
@@ -76,54 +77,33 @@ pub struct AuditRecord {
     pub action: String,
     pub target_type: String,
     pub target_id: Option<String>,
-    /// The details exactly as serialized at append time; hashing this text (not a
-    /// re-serialization) keeps the hash independent of JSON map ordering.
+    /// The details exactly as serialized when recorded; the leaf holds this text (not a
+    /// re-serialization), so it does not depend on JSON map ordering.
     pub details: String,
     pub ip: Option<String>,
-    pub prev_hash: String,
-    pub hash: String,
+    pub leaf_index: Option<u64>,
 }
 
-impl AuditRecord {
-    /// Seals `entry` as record number `seq` after a record whose hash is `prev_hash`.
-    pub fn seal(
-        entry: AuditEntry,
-        seq: i64,
-        id: AuditRecordId,
-        occurred_at: Instant,
-        prev_hash: String,
-    ) -> Self {
-        let mut record = Self {
-            seq,
-            id,
-            occurred_at,
-            actor: entry.actor,
-            on_behalf_of: entry.on_behalf_of,
-            action: entry.action,
-            target_type: entry.target_type,
-            target_id: entry.target_id,
-            details: entry.details.to_string(),
-            ip: entry.ip,
-            prev_hash,
-            hash: String::new(),
-        };
-        record.hash = record.computed_hash();
-        record
-    }
+/// The first field of every leaf: a version, so the encoding can change without ambiguity.
+pub const LEAF_FORMAT: &str = "kabinet.audit.leaf.v1";
 
-    /// SHA-256 over a length-prefixed encoding of every field, so no two different
-    /// records can encode to the same bytes (no separator ambiguity).
-    pub fn computed_hash(&self) -> String {
-        let mut hasher = Sha256::new();
+impl AuditRecord {
+    /// The canonical leaf bytes: eleven fields in this order — `LEAF_FORMAT`, seq (decimal),
+    /// id (lowercase UUID), occurred_at (RFC 3339 UTC, microseconds, `Z`), actor, on behalf
+    /// of, action, target type, target id, details, ip — each either `0x00` (absent) or
+    /// `0x01`, its UTF-8 length as a big-endian u64, and its UTF-8 bytes. Length prefixes
+    /// make the encoding injective (no separator ambiguity; absent differs from empty).
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.details.len());
         let mut field = |value: Option<&str>| match value {
-            None => hasher.update([0u8]),
+            None => out.push(0x00),
             Some(text) => {
-                hasher.update([1u8]);
-                hasher.update((text.len() as u64).to_be_bytes());
-                hasher.update(text.as_bytes());
+                out.push(0x01);
+                out.extend_from_slice(&(text.len() as u64).to_be_bytes());
+                out.extend_from_slice(text.as_bytes());
             }
         };
-        field(Some(&self.prev_hash));
+        field(Some(LEAF_FORMAT));
         field(Some(&self.seq.to_string()));
         field(Some(&self.id.to_string()));
         field(Some(
@@ -138,52 +118,156 @@ impl AuditRecord {
         field(self.target_id.as_deref());
         field(Some(&self.details));
         field(self.ip.as_deref());
-        hex::encode(hasher.finalize())
+        out
+    }
+
+    pub fn leaf_hash(&self) -> Hash {
+        crate::merkle::leaf_hash(&self.leaf_bytes())
     }
 }
 
-/// Where a chain stops being valid.
+/// A statement the server signs: "the first `tree_size` records have root `root`".
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChainBreak {
-    /// The record's own hash does not match its contents.
-    Altered { seq: i64 },
-    /// The record does not point at its predecessor's hash (inserted, deleted or reordered).
-    Unlinked { seq: i64 },
-    /// A sequence number is missing.
-    Gap { expected: i64, found: i64 },
+pub struct Checkpoint {
+    pub tree_size: u64,
+    pub root: Hash,
+    pub signed_at: Instant,
 }
 
-impl ChainBreak {
-    /// The first sequence number that does not check out.
-    pub fn seq(&self) -> i64 {
+impl Checkpoint {
+    /// The exact bytes signed (Ed25519): four lines, each ending in `\n`:
+    /// `kabinet.audit.checkpoint.v1`, the tree size in decimal, the root as 64 lowercase hex
+    /// digits, and the time in RFC 3339 UTC with microseconds (`2026-12-03T10:00:00.000000Z`).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        format!(
+            "kabinet.audit.checkpoint.v1\n{}\n{}\n{}\n",
+            self.tree_size,
+            hex::encode(self.root),
+            self.signed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+        .into_bytes()
+    }
+}
+
+/// The first thing a rebuild found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogBreak {
+    /// Sealed positions skip or repeat: a record was deleted, or its position edited.
+    Gap { expected: u64, found: u64 },
+    /// The record at this position does not hash to the leaf stored when it was sealed
+    /// (edited, or moved from another position).
+    Altered { leaf: u64 },
+    /// The tree rebuilt from the records does not have this signed checkpoint's root.
+    RootMismatch { tree_size: u64 },
+    /// This checkpoint's signature does not verify, or names a key we do not have.
+    BadSignature { tree_size: u64 },
+    /// A checkpoint vouches for more records than the log holds: its tail was cut off.
+    Truncated { tree_size: u64, leaves: u64 },
+}
+
+impl LogBreak {
+    /// The first leaf position that does not check out, when one can be named.
+    pub fn leaf(&self) -> Option<u64> {
         match self {
-            ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq } => *seq,
-            ChainBreak::Gap { expected, .. } => *expected,
+            LogBreak::Gap { expected, .. } => Some(*expected),
+            LogBreak::Altered { leaf } => Some(*leaf),
+            LogBreak::Truncated { leaves, .. } => Some(*leaves),
+            LogBreak::RootMismatch { .. } | LogBreak::BadSignature { .. } => None,
+        }
+    }
+
+    /// The machine name the API and the CLI report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LogBreak::Gap { .. } => "gap",
+            LogBreak::Altered { .. } => "altered",
+            LogBreak::RootMismatch { .. } => "root_mismatch",
+            LogBreak::BadSignature { .. } => "bad_signature",
+            LogBreak::Truncated { .. } => "truncated",
         }
     }
 }
 
-/// Checks records in sequence order, continuing from `(last_seq, last_hash)`; returns the new
-/// tail so verification can run in pages.
-pub fn verify_page(tail: (i64, String), records: &[AuditRecord]) -> Result<(i64, String), ChainBreak> {
-    let (mut last_seq, mut last_hash) = tail;
-    for record in records {
-        if record.seq != last_seq + 1 {
-            return Err(ChainBreak::Gap {
-                expected: last_seq + 1,
-                found: record.seq,
+/// Rebuilds the tree from records fed in leaf order (page by page) and checks each record
+/// against the leaf stored at sealing and each checkpoint's root as the tree reaches its size.
+#[derive(Debug)]
+pub struct Rebuild {
+    frontier: Frontier,
+    /// (tree size, root) of the checkpoints not reached yet, smallest first.
+    pending: VecDeque<(u64, Hash)>,
+    checked: u64,
+}
+
+impl Rebuild {
+    pub fn new(mut checkpoints: Vec<(u64, Hash)>) -> Rebuild {
+        checkpoints.sort_by_key(|(size, _)| *size);
+        let mut rebuild = Rebuild {
+            frontier: Frontier::empty(),
+            pending: checkpoints.into(),
+            checked: 0,
+        };
+        // An empty tree has a root too; a checkpoint of it is checked at once.
+        let _ = rebuild.check_checkpoints();
+        rebuild
+    }
+
+    /// How many records have been checked.
+    pub fn leaves(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// How many checkpoint roots matched.
+    pub fn checkpoints_checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Takes the record sealed at `leaf_index`, with the leaf hash stored when it was sealed.
+    pub fn push(
+        &mut self,
+        leaf_index: u64,
+        record: &AuditRecord,
+        stored: Option<Hash>,
+    ) -> Result<(), LogBreak> {
+        let expected = self.frontier.size();
+        if leaf_index != expected {
+            return Err(LogBreak::Gap {
+                expected,
+                found: leaf_index,
             });
         }
-        if record.prev_hash != last_hash {
-            return Err(ChainBreak::Unlinked { seq: record.seq });
+        let leaf = record.leaf_hash();
+        if stored != Some(leaf) {
+            return Err(LogBreak::Altered { leaf: leaf_index });
         }
-        if record.computed_hash() != record.hash {
-            return Err(ChainBreak::Altered { seq: record.seq });
-        }
-        last_seq = record.seq;
-        last_hash.clone_from(&record.hash);
+        self.frontier.push(leaf);
+        self.check_checkpoints()
     }
-    Ok((last_seq, last_hash))
+
+    fn check_checkpoints(&mut self) -> Result<(), LogBreak> {
+        while let Some(&(size, root)) = self.pending.front() {
+            if size != self.frontier.size() {
+                break;
+            }
+            self.pending.pop_front();
+            if root != self.frontier.root() {
+                return Err(LogBreak::RootMismatch { tree_size: size });
+            }
+            self.checked += 1;
+        }
+        Ok(())
+    }
+
+    /// After the last record: no checkpoint may be left beyond the end of the log.
+    pub fn finish(&self) -> Result<(), LogBreak> {
+        match self.pending.front() {
+            Some(&(tree_size, _)) => Err(LogBreak::Truncated {
+                tree_size,
+                leaves: self.frontier.size(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,66 +275,133 @@ mod tests {
     use super::*;
     use chrono::Utc;
 
-    fn chain(n: i64) -> Vec<AuditRecord> {
-        let mut prev = GENESIS_HASH.to_string();
+    fn records(n: i64) -> Vec<AuditRecord> {
         (1..=n)
-            .map(|seq| {
-                let entry = AuditEntry::new("test.event", "thing")
-                    .target(seq)
-                    .details(serde_json::json!({ "n": seq }));
-                let record = AuditRecord::seal(entry, seq, AuditRecordId::new(), Utc::now(), prev.clone());
-                prev.clone_from(&record.hash);
-                record
+            .map(|seq| AuditRecord {
+                seq,
+                id: AuditRecordId::new(),
+                occurred_at: Utc::now(),
+                actor: None,
+                on_behalf_of: None,
+                action: "test.event".into(),
+                target_type: "thing".into(),
+                target_id: Some(seq.to_string()),
+                details: serde_json::json!({ "n": seq }).to_string(),
+                ip: None,
+                leaf_index: Some(seq as u64 - 1),
             })
             .collect()
     }
 
-    #[test]
-    fn an_intact_chain_verifies() {
-        let records = chain(5);
-        let tail = verify_page((0, GENESIS_HASH.into()), &records);
-        assert_eq!(tail.map(|(seq, _)| seq), Ok(5));
+    /// Seals `records` as the sealer would: the stored leaf hashes and a checkpoint at every size.
+    fn sealed(records: &[AuditRecord]) -> (Vec<Hash>, Vec<(u64, Hash)>) {
+        let mut frontier = Frontier::empty();
+        let mut leaves = Vec::new();
+        let mut checkpoints = Vec::new();
+        for record in records {
+            leaves.push(record.leaf_hash());
+            frontier.push(record.leaf_hash());
+            checkpoints.push((frontier.size(), frontier.root()));
+        }
+        (leaves, checkpoints)
+    }
+
+    fn rebuild(
+        records: &[AuditRecord],
+        stored: &[Hash],
+        checkpoints: Vec<(u64, Hash)>,
+    ) -> Result<u64, LogBreak> {
+        let mut rebuild = Rebuild::new(checkpoints);
+        for (record, leaf) in records.iter().zip(stored) {
+            rebuild.push(record.leaf_index.unwrap_or(u64::MAX), record, Some(*leaf))?;
+        }
+        rebuild.finish()?;
+        Ok(rebuild.checkpoints_checked())
     }
 
     #[test]
-    fn an_edited_field_is_detected() {
-        let mut records = chain(5);
-        records[2].action = "test.other".into();
+    fn an_intact_log_checks_every_checkpoint() {
+        let records = records(6);
+        let (stored, checkpoints) = sealed(&records);
+        assert_eq!(rebuild(&records, &stored, checkpoints), Ok(6));
+    }
+
+    #[test]
+    fn an_edited_record_is_named() {
+        let mut records = records(6);
+        let (stored, checkpoints) = sealed(&records);
+        records[3].details = "{}".into();
         assert_eq!(
-            verify_page((0, GENESIS_HASH.into()), &records),
-            Err(ChainBreak::Altered { seq: 3 })
+            rebuild(&records, &stored, checkpoints),
+            Err(LogBreak::Altered { leaf: 3 })
         );
     }
 
     #[test]
-    fn a_deleted_record_is_detected() {
-        let mut records = chain(5);
-        records.remove(1);
+    fn an_edit_with_its_stored_leaf_still_breaks_the_signed_root() {
+        let mut records = records(6);
+        let (mut stored, checkpoints) = sealed(&records);
+        records[3].action = "test.forged".into();
+        stored[3] = records[3].leaf_hash();
         assert_eq!(
-            verify_page((0, GENESIS_HASH.into()), &records),
-            Err(ChainBreak::Gap {
+            rebuild(&records, &stored, checkpoints),
+            Err(LogBreak::RootMismatch { tree_size: 4 })
+        );
+    }
+
+    #[test]
+    fn a_deleted_record_is_a_gap_and_a_cut_tail_is_truncation() {
+        let mut records = records(6);
+        let (mut stored, checkpoints) = sealed(&records);
+        records.remove(2);
+        stored.remove(2);
+        assert_eq!(
+            rebuild(&records, &stored, checkpoints.clone()),
+            Err(LogBreak::Gap {
                 expected: 2,
                 found: 3
+            })
+        );
+        records.truncate(2);
+        stored.truncate(2);
+        assert_eq!(
+            rebuild(&records, &stored, checkpoints),
+            Err(LogBreak::Truncated {
+                tree_size: 3,
+                leaves: 2
             })
         );
     }
 
     #[test]
-    fn a_rehashed_record_still_breaks_the_link_to_its_successor() {
-        let mut records = chain(5);
-        records[2].details = "{}".into();
-        records[2].hash = records[2].computed_hash();
-        assert_eq!(
-            verify_page((0, GENESIS_HASH.into()), &records),
-            Err(ChainBreak::Unlinked { seq: 4 })
-        );
+    fn leaf_bytes_tell_absent_from_empty_and_cover_every_field() {
+        let mut record = records(1).remove(0);
+        let before = record.leaf_bytes();
+        record.target_id = Some(String::new());
+        let empty = record.leaf_bytes();
+        assert_ne!(before, empty);
+        record.target_id = None;
+        assert_ne!(record.leaf_bytes(), empty);
+        record.ip = Some("10.0.0.1".into());
+        assert_ne!(record.leaf_bytes(), before);
     }
 
     #[test]
-    fn null_and_empty_fields_hash_differently() {
-        let mut records = chain(1);
-        let with_null = records[0].computed_hash();
-        records[0].target_id = Some(String::new());
-        assert_ne!(records[0].computed_hash(), with_null);
+    fn checkpoint_bytes_are_the_documented_lines() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let checkpoint = Checkpoint {
+            tree_size: 7,
+            root: [0xab; 32],
+            signed_at: at,
+        };
+        assert_eq!(
+            String::from_utf8(checkpoint.signed_bytes()).unwrap_or_default(),
+            format!(
+                "kabinet.audit.checkpoint.v1\n7\n{}\n2026-12-03T10:00:00.000000Z\n",
+                "ab".repeat(32)
+            )
+        );
     }
 }

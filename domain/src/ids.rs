@@ -76,7 +76,7 @@ id_type!(
     TemplateId
 );
 id_type!(
-    /// One record of the hash-chained audit log.
+    /// One record of the audit log.
     AuditRecordId
 );
 id_type!(

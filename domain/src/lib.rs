@@ -14,6 +14,7 @@ pub mod field_error;
 pub mod ids;
 pub mod joint;
 pub mod login;
+pub mod merkle;
 pub mod names;
 pub mod notice;
 pub mod organisation;

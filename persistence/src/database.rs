@@ -113,6 +113,27 @@ impl Database {
         Ok(applied.iter().map(|v| v.to_string()).collect())
     }
 
+    /// Applies pending migrations up to and including `version` (`2026-12-03-000019`), so a
+    /// test can write data under an older schema and watch the next migration carry it.
+    pub fn migrate_through(&self, version: &str) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        match &mut *conn {
+            DbConnection::Postgresql(c) => run_through(c, POSTGRES_MIGRATIONS, version),
+            DbConnection::Sqlite(c) => run_through(c, SQLITE_MIGRATIONS, version),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Reverts the newest applied migration (tests of down migrations).
+    pub fn revert_last_migration(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        match &mut *conn {
+            DbConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
     /// How many embedded migrations the database has not applied yet.
     pub fn pending_migrations(&self) -> Result<usize, StoreError> {
         let mut conn = self.connection()?;
@@ -156,4 +177,22 @@ pub fn transaction<T, E: From<StoreError>>(
             Err(error)
         }
     }
+}
+
+fn run_through<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: EmbeddedMigrations,
+    version: &str,
+) -> diesel::migration::Result<()>
+where
+    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let last = version.replace('-', "");
+    for migration in conn.pending_migrations(source)? {
+        if migration.name().version().to_string().replace('-', "") > last {
+            break;
+        }
+        conn.run_migration(&*migration)?;
+    }
+    Ok(())
 }

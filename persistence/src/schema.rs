@@ -50,16 +50,26 @@ diesel::table! {
         target_id -> Nullable<Text>,
         details -> Text,
         ip -> Nullable<Text>,
-        prev_hash -> Text,
+        txid -> Nullable<BigInt>,
+        leaf_index -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_nodes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
         hash -> Text,
     }
 }
 
 diesel::table! {
-    audit_head (id) {
-        id -> Integer,
-        seq -> BigInt,
-        hash -> Text,
+    audit_checkpoints (tree_size) {
+        tree_size -> BigInt,
+        root_hash -> Text,
+        signed_at -> Timestamp,
+        kid -> Text,
+        signature -> Text,
     }
 }
 
@@ -159,7 +169,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     account_logins,
     audit_log,
-    audit_head,
+    audit_nodes,
+    audit_checkpoints,
     notifications,
     outbox,
     sessions,

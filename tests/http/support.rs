@@ -157,6 +157,20 @@ fn drop_template_at_exit(server: &str, name: &str) {
     }
 }
 
+/// A PostgreSQL database with no tables at all (tests of migrations).
+pub fn empty_postgres(server: &str) -> PgDatabase {
+    let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .unwrap_or_else(|e| panic!("create test database: {e}"));
+    PgDatabase {
+        server: server.to_string(),
+        name,
+    }
+}
+
 pub fn fresh_postgres(server: &str) -> PgDatabase {
     let template = template(server);
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());

@@ -15,5 +15,5 @@ mod tokens;
 pub mod totp;
 
 pub use actor::Actor;
-pub use keys::{Jwk, Jwks, SigningKeys};
+pub use keys::{public_jwk, Jwk, Jwks, NamedKey, SigningKeys};
 pub use tokens::{AccessClaims, MfaClaims, TokenError, TokenKeys, ISSUER};

@@ -130,6 +130,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(events::application_events)
                 .service(events::my_events)
                 .service(events::create_ticket)
-                .service(audit::verify),
+                .service(audit::verify)
+                .service(audit::checkpoint)
+                .service(audit::consistency_proof)
+                .service(audit::inclusion_proof),
         );
 }
