@@ -274,6 +274,8 @@ pub fn checkpoint(
     tree_size: Option<u64>,
 ) -> Result<Option<SignedCheckpoint>, StoreError> {
     let row = match tree_size {
+        // No tree grows past i64::MAX records: no checkpoint of that size exists.
+        Some(size) if i64::try_from(size).is_err() => return Ok(None),
         Some(size) => audit_checkpoints::table
             .find(stored(size)?)
             .select(CheckpointRow::as_select())
