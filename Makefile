@@ -47,7 +47,7 @@ help:
 run:
 	$(CARGO) build --bin kabinet
 	@listen="$${KABINET_LISTEN:-127.0.0.1:8080}"; \
-	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/"
+	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/  Redoc: http://$${listen/#0.0.0.0:/127.0.0.1:}/docs"
 	KABINET_DEMO=1 $(KABINET) serve
 
 test:
