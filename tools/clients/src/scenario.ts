@@ -44,10 +44,20 @@ function snils(): string {
   return `${d.slice(0, 3)}-${d.slice(3, 6)}-${d.slice(6, 9)} ${String(check).padStart(2, "0")}`;
 }
 
-interface Message {
-  channel: string;
-  to: string;
-  code: string | null;
+/** The code of one mailbox line (JSON: channel, to, subject, body, code), if it went to `to`. */
+function codeIn(line: string, to: string): string | undefined {
+  const message: unknown = JSON.parse(line);
+  if (
+    typeof message === "object" &&
+    message !== null &&
+    "to" in message &&
+    "code" in message &&
+    message.to === to &&
+    typeof message.code === "string"
+  ) {
+    return message.code;
+  }
+  return undefined;
 }
 
 /** The latest code the mailbox holds for `to`; the dispatcher delivers after the commit. */
@@ -63,9 +73,8 @@ async function codeFor(to: string): Promise<string> {
     const codes = text
       .split("\n")
       .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as Message)
-      .filter((message) => message.to === to && message.code !== null)
-      .map((message) => message.code);
+      .map((line) => codeIn(line, to))
+      .filter((code): code is string => code !== undefined);
     const code = codes[codes.length - 1];
     if (code) return code;
     if (Date.now() > deadline) throw new Error(`no code for ${to} in ${mailbox} within 30 s`);
@@ -170,7 +179,7 @@ async function main(): Promise<void> {
     headers: citizen,
   });
   const draft = ok("create the draft", created);
-  if (!("status" in draft) || draft.status !== "draft") {
+  if (draft.status !== "draft") {
     throw new Error(`create the draft: ${JSON.stringify(draft)}`);
   }
   const etag = created.response.headers.get("ETag");
