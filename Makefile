@@ -16,17 +16,21 @@ SPEC       := openapi/openapi.json
 SPECTRAL_DIR   := tools/spectral
 SPECTRAL       := $(SPECTRAL_DIR)/node_modules/.bin/spectral
 SPECTRAL_STAMP := $(SPECTRAL_DIR)/node_modules/.installed.stamp
+# openapi-typescript, openapi-fetch and TypeScript for `make clients`, pinned the same way.
+CLIENTS_DIR    := tools/clients
+CLIENTS_STAMP  := $(CLIENTS_DIR)/node_modules/.installed.stamp
 # Optional parts that CI and release builds compile in (S3 document storage); `make run`
 # and `make test` build without them, which is faster.
 FEATURES   := --features kabinet-api/s3
 
 # The steps of `make ci`, in order; each is also a target of its own. The lint of the
 # committed spec takes seconds and needs no build, so it runs early; openapi-check later
-# proves that the linted file is what the code serves.
-CI_STEPS := fmt-check spectral clippy test-ci openapi-check schemathesis
+# proves that the linted file is what the code serves; clients then proves it generates
+# working TypeScript and Python clients.
+CI_STEPS := fmt-check spectral clippy test-ci openapi-check clients schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
-        spectral spectral-install schemathesis venv bench bench-auth bench-documents bench-events clean
+        spectral spectral-install clients clients-install schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -36,18 +40,19 @@ help:
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
 	@echo "make spectral       lint $(SPEC) with Spectral and .spectral.yaml (warnings fail too)"
+	@echo "make clients        generate TypeScript and Python clients from $(SPEC) and run them against a throw-away server"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
 	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
 	@echo "make bench-documents Criterion 5 MB upload/download throughput against the disk floor"
 	@echo "make bench-events   SSE streams one node holds and event fan-out latency (Criterion)"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
-	@echo "make clean          remove build output, $(VENV), Spectral's node_modules and reports (keeps ./data)"
+	@echo "make clean          remove build output, $(VENV), the tools' node_modules and generated clients (keeps ./data)"
 
 run:
 	$(CARGO) build --bin kabinet
 	@listen="$${KABINET_LISTEN:-127.0.0.1:8080}"; \
-	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/"
+	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/  Redoc: http://$${listen/#0.0.0.0:/127.0.0.1:}/docs"
 	KABINET_DEMO=1 $(KABINET) serve
 
 test:
@@ -129,6 +134,19 @@ $(SPECTRAL_STAMP): $(SPECTRAL_DIR)/package.json $(SPECTRAL_DIR)/package-lock.jso
 	cd $(SPECTRAL_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# Generated clients (scripts/clients.sh): TypeScript types type-checked with a scenario and
+# run against a throw-away server; a Python client generated without warnings and used.
+clients: venv $(CLIENTS_STAMP)
+	$(CARGO) build $(FEATURES) --bin kabinet
+	KABINET_BIN=$(KABINET) OPENAPI_PYTHON_CLIENT=$(VENV)/bin/openapi-python-client bash scripts/clients.sh
+
+clients-install: $(CLIENTS_STAMP)
+
+$(CLIENTS_STAMP): $(CLIENTS_DIR)/package.json $(CLIENTS_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (18 or later) with npm" >&2; exit 1; }
+	cd $(CLIENTS_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 schemathesis: venv
 	$(CARGO) build $(FEATURES) --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
@@ -178,4 +196,4 @@ $(VENV_STAMP): requirements-ci.txt
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(SPECTRAL_DIR)/node_modules
+	rm -rf $(VENV) $(SPECTRAL_DIR)/node_modules $(CLIENTS_DIR)/node_modules $(CLIENTS_DIR)/generated

@@ -27,7 +27,7 @@ use crate::openapi::ApiDoc;
 use crate::sealer::Sealer;
 use crate::state::AppState;
 use crate::telemetry::{self, KabinetRootSpan};
-use crate::{demo, edge, routes};
+use crate::{demo, edge, redoc, routes};
 
 /// Why the server could not start; printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +284,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .app_data(http_errors::query_config())
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
+            .configure(redoc::configure)
             .default_service(web::to(http_errors::no_route))
             .wrap(from_fn(edge::nul::refuse))
             .wrap(from_fn(edge::limits::limit))

@@ -22,6 +22,7 @@ pub mod node_keys;
 pub mod open_files;
 pub mod openapi;
 pub mod pii_sentinel;
+pub mod redoc;
 pub mod routes;
 pub mod sealer;
 pub mod state;

@@ -137,7 +137,7 @@ fn serve(config: Config) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let application = Application::build(config).map_err(|e| e.to_string())?;
-        tracing::info!(%listen, port = application.port(), workers, "serving; Swagger UI at /swagger-ui/");
+        tracing::info!(%listen, port = application.port(), workers, "serving; Swagger UI at /swagger-ui/, Redoc at /docs");
         application.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

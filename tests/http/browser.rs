@@ -1,14 +1,15 @@
-//! A web frontend in a real browser: headless Chromium loads a page from another origin
-//! (a second server on another port), which logs in cross-origin, reads `/api/v1/me` and
+//! Kabinet in a real browser, headless Chromium. First, a web frontend: a page from another
+//! origin (a second server on another port) logs in cross-origin, reads `/api/v1/me` and
 //! its `ETag`, takes a stream ticket and opens an `EventSource`; the test then causes an
-//! event and the page reports what it saw. SQLite only: what is tested is the browser's
-//! side of CORS and tickets, which the database does not change (the ticket rules run on
-//! both backends in `web_frontends`).
+//! event and the page reports what it saw. Second, the API reference at `/docs` (Redoc)
+//! renders every operation under its own Content Security Policy. SQLite only: what is
+//! tested is the browser's side, which the database does not change (the ticket rules run
+//! on both backends in `web_frontends`).
 //!
-//! Why plain `chromium --headless` and no driver: the page reports each step by POSTing
-//! JSON to its own server, so the test needs neither the DevTools protocol nor a DOM
-//! dump, only a process to start and kill; no crate or npm package to install, and every
-//! wait is a channel read with a deadline.
+//! Why plain `chromium --headless` and no driver: the frontend page reports each step by
+//! POSTing JSON to its own server, and `/docs` is read back with `--dump-dom`, so the tests
+//! need neither the DevTools protocol nor an npm package, only a process to start and kill;
+//! every wait has a deadline.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -34,6 +35,19 @@ fn chromium() -> Option<PathBuf> {
         .iter()
         .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
         .find(|candidate| candidate.is_file())
+}
+
+/// The browser, or `None` when there is none and the test may be skipped (it says so).
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let binary = chromium();
+    if binary.is_none() {
+        if std::env::var("KABINET_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("no chromium on PATH but KABINET_REQUIRE_BROWSER=1 (make browser-deps installs it)");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "SKIPPED browser::{test} — no chromium");
+    }
+    binary
 }
 
 /// The page: each step reported to `/report` on its own origin; the API is another origin.
@@ -86,15 +100,19 @@ const report = (step, data) => fetch('/report', {{
 struct Browser {
     child: Child,
     log: PathBuf,
+    output: PathBuf,
     _profile: TempDir,
 }
 
 impl Browser {
-    fn open(binary: &PathBuf, url: &str) -> Browser {
+    /// Chromium on `url`, with `extra` switches after the usual headless ones.
+    fn open(binary: &PathBuf, url: &str, extra: &[&str]) -> Browser {
         use std::os::unix::process::CommandExt;
         let profile = TempDir::new();
         let log = profile.0.join("chromium.log");
+        let output = profile.0.join("stdout");
         let stderr = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+        let stdout = std::fs::File::create(&output).unwrap_or_else(|e| panic!("{e}"));
         let child = Command::new(binary)
             .args([
                 "--headless",
@@ -108,9 +126,10 @@ impl Browser {
                 "--disable-background-networking",
             ])
             .arg(format!("--user-data-dir={}", profile.0.join("profile").display()))
+            .args(extra)
             .arg(url)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .process_group(0)
             .spawn()
@@ -118,13 +137,40 @@ impl Browser {
         Browser {
             child,
             log,
+            output,
             _profile: profile,
         }
     }
 
+    /// Waits until the browser exits by itself (as it does after `--dump-dom`), within
+    /// [`STEP`], and returns what it printed on standard output.
+    async fn finish(&mut self) -> String {
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Ok(None) => panic!(
+                    "the browser was still running after {STEP:?}; it said:\n{}",
+                    self.log_tail()
+                ),
+                Err(e) => panic!("waiting for the browser: {e}"),
+            }
+        }
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// What the browser printed on standard error (its log and, with `--enable-logging`,
+    /// the page's console).
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The end of what the browser printed, for a failure message.
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.log();
         let lines: Vec<&str> = text.lines().filter(|l| !l.contains("dbus")).collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
@@ -159,15 +205,7 @@ async fn next_report(
 
 #[actix_web::test]
 async fn a_page_on_another_origin_logs_in_and_follows_live_events() {
-    let Some(binary) = chromium() else {
-        if std::env::var("KABINET_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("no chromium on PATH but KABINET_REQUIRE_BROWSER=1 (make browser-deps installs it)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED browser::a_page_on_another_origin_logs_in_and_follows_live_events — no chromium"
-        );
+    let Some(binary) = chromium_or_skip("a_page_on_another_origin_logs_in_and_follows_live_events") else {
         return;
     };
 
@@ -220,7 +258,7 @@ async fn a_page_on_another_origin_logs_in_and_follows_live_events() {
     let page_server = server.handle();
     actix_web::rt::spawn(server);
 
-    let browser = Browser::open(&binary, &format!("{origin}/page.html"));
+    let browser = Browser::open(&binary, &format!("{origin}/page.html"), &[]);
     let ready = next_report(&mut reports, &browser, "the stream to open").await;
     assert_eq!(ready["step"], "ready", "{ready}");
     assert_eq!(ready["login"], 200, "{ready}");
@@ -260,4 +298,71 @@ async fn a_page_on_another_origin_logs_in_and_follows_live_events() {
 
     drop(browser);
     page_server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn the_api_reference_renders_every_operation_under_its_content_security_policy() {
+    let Some(binary) =
+        chromium_or_skip("the_api_reference_renders_every_operation_under_its_content_security_policy")
+    else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut browser = Browser::open(
+        &binary,
+        &format!("{}/docs", app.address),
+        &[
+            // Virtual time runs only while nothing is loading: the page gets the document
+            // and renders before the DOM is printed, however slow the machine.
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            // The page's console, where Chromium reports what the policy refused.
+            "--enable-logging=stderr",
+            "--v=0",
+        ],
+    );
+    let dom = browser.finish().await;
+
+    // Every operation's summary is on the page, as Redoc rendered it from the served spec.
+    let spec = serde_json::to_value(api::spec()).unwrap_or_default();
+    let summaries: Vec<String> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .filter_map(|operation| operation["summary"].as_str())
+        .map(|summary| {
+            summary
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
+        .collect();
+    assert!(summaries.len() > 50, "the spec lists its operations");
+    let missing: Vec<&String> = summaries.iter().filter(|s| !dom.contains(s.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "/docs did not render {} of {} operations, e.g. {:?}; the page ({} bytes) begins:\n{}\nthe browser said:\n{}",
+        missing.len(),
+        summaries.len(),
+        missing.first(),
+        dom.len(),
+        dom.chars().take(800).collect::<String>(),
+        browser.log_tail()
+    );
+
+    // Nothing the page needs was refused; Redocly's footer logo from its CDN is refused on
+    // purpose (the page contacts no other origin) and the bundle then hides it.
+    let log = browser.log();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Content Security Policy"))
+        .filter(|line| !line.contains("https://cdn.redoc.ly/"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "the policy of /docs refused:\n{}",
+        refused.join("\n")
+    );
 }

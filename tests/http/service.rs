@@ -122,3 +122,36 @@ async fn swagger_ui_is_served_offline(backend: Backend) {
         .contains("/api-docs/openapi.json"));
 }
 db_test!(swagger_ui_is_served_offline);
+
+async fn the_api_reference_is_served_offline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = app.get("/docs").await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self';")
+            && csp.contains("worker-src blob:")
+            && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap_or_default();
+    assert!(
+        html.contains(r#"<redoc spec-url="/api-docs/openapi.json">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<script src="/docs/redoc.standalone.js">"#),
+        "{html}"
+    );
+    assert!(!html.contains("http"), "the page names no other origin: {html}");
+
+    let bundle = app.get("/docs/redoc.standalone.js").await;
+    assert_eq!(bundle.status(), 200);
+    assert_eq!(bundle.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert!(bundle.text().await.unwrap_or_default().contains("ReDoc"));
+    assert!(app.get("/docs/").await.status().is_redirection());
+}
+db_test!(the_api_reference_is_served_offline);

@@ -20,6 +20,7 @@ use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
 use crate::vault::serve::{serve, StoredFile};
+use crate::views::file::FileBytes;
 use domain::access::Action;
 
 #[derive(Serialize, ToSchema)]
@@ -218,9 +219,9 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid), ("attachment_id" = String, Path, format = Uuid),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`")),
     responses(
-        (status = 200, description = "The file, as the type its bytes showed", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        (status = 200, description = "The file, as the type its bytes showed", content((FileBytes = "application/pdf"), (FileBytes = "image/jpeg"), (FileBytes = "image/png"), (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
             headers(("ETag" = String), ("Content-Disposition" = String), ("Accept-Ranges" = String))),
-        (status = 206, description = "The requested range", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        (status = 206, description = "The requested range", content((FileBytes = "application/pdf"), (FileBytes = "image/jpeg"), (FileBytes = "image/png"), (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
             headers(("Content-Range" = String))),
         (status = 304, description = "Your copy is current"),
         (status = 416, description = "The range lies outside the file", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -33,20 +33,48 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// Either tokens, or a request for the second factor.
+/// Either tokens (`status` `authenticated`), or a request for the second factor (`status`
+/// `mfa_required`).
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"status": "mfa_required", "mfa_token": "eyJhbGciOiJFZERTQSIsInR5cCI6Im1mYStqd3QifQ.e30.c2ln", "expires_in": 300}))]
-pub struct LoginResponse {
-    /// `authenticated` (tokens are present) or `mfa_required` (send `mfa_token` with a code
-    /// to `/api/v1/auth/login/mfa`).
-    pub status: &'static str,
+#[serde(untagged)]
+#[schema(example = json!({"status": "mfa_required", "mfa_token": "eyJhbGciOiJFZERTQSIsInR5cCI6Im1mYStqd3QifQ.e30.c2ln", "mfa_expires_in": 300}))]
+pub enum LoginResponse {
+    Authenticated(LoggedIn),
+    MfaRequired(SecondFactorRequired),
+}
+
+// Each answer is a named schema stating its own `status`: client generators then see a
+// plain union of two objects (one generator refuses an `allOf` inside a `oneOf`).
+
+/// Logged in: the tokens.
+#[derive(Serialize, ToSchema)]
+pub struct LoggedIn {
+    #[schema(inline)]
+    status: Authenticated,
     #[serde(flatten)]
-    pub tokens: Option<TokenPair>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mfa_token: Option<String>,
+    tokens: TokenPair,
+}
+
+/// The password was right; now send `mfa_token` with a code to `/api/v1/auth/login/mfa`.
+#[derive(Serialize, ToSchema)]
+pub struct SecondFactorRequired {
+    #[schema(inline)]
+    status: MfaRequired,
+    mfa_token: String,
     /// Seconds the `mfa_token` stays valid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mfa_expires_in: Option<i64>,
+    mfa_expires_in: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Authenticated {
+    Authenticated,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum MfaRequired {
+    MfaRequired,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -111,24 +139,21 @@ impl From<LoginStep> for LoginResponse {
             LoginStep::MfaRequired {
                 mfa_token,
                 expires_in,
-            } => LoginResponse {
-                status: "mfa_required",
-                tokens: None,
-                mfa_token: Some(mfa_token),
-                mfa_expires_in: Some(expires_in),
-            },
+            } => LoginResponse::MfaRequired(SecondFactorRequired {
+                status: MfaRequired::MfaRequired,
+                mfa_token,
+                mfa_expires_in: expires_in,
+            }),
         }
     }
 }
 
 impl LoginResponse {
     fn authenticated(tokens: TokenPair) -> LoginResponse {
-        LoginResponse {
-            status: "authenticated",
-            tokens: Some(tokens),
-            mfa_token: None,
-            mfa_expires_in: None,
-        }
+        LoginResponse::Authenticated(LoggedIn {
+            status: Authenticated::Authenticated,
+            tokens,
+        })
     }
 }
 

@@ -4,4 +4,5 @@ pub mod accepted;
 pub mod applications;
 pub mod catalog;
 pub mod confirmations;
+pub mod file;
 pub mod profile;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Generated clients: proves that openapi/openapi.json makes working clients.
+#   TypeScript: types from openapi-typescript, type-checked with `tsc --strict` together
+#               with a scenario written against them (tools/clients/src/scenario.ts,
+#               openapi-fetch), which then runs on Node against a throw-away server
+#               (loopback, free port, fresh SQLite data directory, demo data, a
+#               development mailbox for the registration codes).
+#   Python:     a client from openapi-python-client; any warning it prints fails the run.
+#               A short check (tools/clients/smoke.py) then uses it against the same server.
+# Builds nothing: `make clients` builds the binary, the venv and tools/clients/node_modules.
+# Output goes to tools/clients/generated/ (ignored by git).
+#
+# Environment (all optional):
+#   KABINET_BIN              server binary           (default: ${CARGO_TARGET_DIR:-target}/debug/kabinet)
+#   OPENAPI_PYTHON_CLIENT    generator CLI           (default: .venv/bin/openapi-python-client)
+#   CLIENTS_REPORT_DIR       where the server log goes (default: target/clients)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+kabinet_bin=${KABINET_BIN:-${CARGO_TARGET_DIR:-target}/debug/kabinet}
+python_generator=${OPENAPI_PYTHON_CLIENT:-.venv/bin/openapi-python-client}
+report_dir=${CLIENTS_REPORT_DIR:-target/clients}
+tools=tools/clients
+generated=$tools/generated
+spec=openapi/openapi.json
+
+say() { printf 'clients.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[[ -x $kabinet_bin ]] || die "$kabinet_bin not found or not executable; run 'make clients'"
+[[ -x $python_generator ]] || die "$python_generator not found; run 'make venv'"
+[[ -x $tools/node_modules/.bin/tsc ]] || die "$tools/node_modules is not installed; run 'make clients'"
+command -v node >/dev/null || die "node is required (Node.js 18 or later)"
+command -v curl >/dev/null || die "curl is required"
+
+rm -rf "$generated"
+mkdir -p "$generated" "$report_dir"
+report_dir=$(cd "$report_dir" && pwd)
+
+# --- TypeScript: generate, type-check strictly, compile. -----------------------------------
+# An object schema without properties (a service's form schema, an application's form)
+# holds any JSON object: `unknown` values rather than openapi-typescript's default `never`.
+"$tools/node_modules/.bin/openapi-typescript" "$spec" --empty-objects-unknown \
+    --output "$generated/schema.d.ts" >/dev/null
+(cd "$tools" && node_modules/.bin/tsc --project tsconfig.json --strict)
+say "TypeScript types generated and the scenario type-checked (tsc --strict)"
+
+# --- Python: generate; a warning fails. -----------------------------------------------------
+# The generator formats its output with ruff, which the venv has beside it.
+python_log="$report_dir/openapi-python-client.log"
+PATH="$(cd "$(dirname "$python_generator")" && pwd):$PATH" "$python_generator" generate \
+    --path "$spec" --config "$tools/openapi-python-client.yaml" \
+    --output-path "$generated/python" >"$python_log" 2>&1 \
+    || { cat "$python_log" >&2; die "openapi-python-client failed"; }
+# It prints only "Generating <dir>" when all went well.
+if grep -v '^Generating ' "$python_log" | grep -q '[^[:space:]]'; then
+    cat "$python_log" >&2
+    die "openapi-python-client printed warnings (above): fix the spec so that it generates cleanly"
+fi
+"${PYTHON:-python3}" -m compileall -q "$generated/python" >/dev/null \
+    || die "the generated Python client does not compile"
+say "Python client generated without warnings ($generated/python)"
+
+# --- The scenario, against a throw-away server. ----------------------------------------------
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+work=$(mktemp -d "${TMPDIR:-/tmp}/kabinet-clients.XXXXXX")
+server_log="$report_dir/server.log"
+server_pid=""
+
+cleanup() {
+    local status=$?
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do # graceful shutdown gets 5 s, then it is killed
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A clean, self-contained server: nothing from the caller's configuration leaks in.
+unset DATABASE_URL KABINET_CONFIG
+export KABINET_LISTEN="127.0.0.1:$port"
+export KABINET_DATA_DIR="$work/data"
+export KABINET_DEMO=1
+export KABINET_ENV=development
+export KABINET_DEV_MAILBOX="$work/mailbox.jsonl"
+export KABINET_LOG=${KABINET_LOG:-info}
+export KABINET_LOG_FORMAT=text
+export KABINET_WORKERS=2
+export KABINET_SHUTDOWN_TIMEOUT_SECS=5
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+mkdir -p "$KABINET_DATA_DIR"
+
+say "starting $kabinet_bin serve on $base (log in $server_log)"
+"$kabinet_bin" serve >"$server_log" 2>&1 &
+server_pid=$!
+deadline=$(( $(date +%s) + 60 ))
+until curl -fsS --max-time 2 -o /dev/null "$base/health" 2>/dev/null; do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        tail -n 40 "$server_log" >&2 || true
+        die "the server exited before answering /health"
+    fi
+    if (( $(date +%s) >= deadline )); then
+        tail -n 40 "$server_log" >&2 || true
+        die "no answer from $base/health within 60 s"
+    fi
+    sleep 0.5
+done
+
+# The clients were generated from the committed document: it must be what the server serves.
+curl -fsS --max-time 10 -o "$work/served.json" "$base/api-docs/openapi.json" \
+    || die "cannot fetch $base/api-docs/openapi.json"
+python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+    "$work/served.json" "$spec" \
+    || die "/api-docs/openapi.json differs from $spec: run 'make openapi' and commit it"
+
+KABINET_URL=$base timeout 120 node "$generated/dist/scenario.js" || {
+    say "server log tail ($server_log):"
+    tail -n 20 "$server_log" >&2 || true
+    die "the TypeScript scenario failed"
+}
+
+KABINET_URL=$base PYTHONPATH="$generated/python" timeout 60 "$(dirname "$python_generator")/python" "$tools/smoke.py" || {
+    say "server log tail ($server_log):"
+    tail -n 20 "$server_log" >&2 || true
+    die "the generated Python client failed"
+}
