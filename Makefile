@@ -28,10 +28,10 @@ FEATURES   := --features kabinet-api/s3
 # committed spec takes seconds and needs no build, so it runs early; openapi-check later
 # proves that the linted file is what the code serves. So does the comparison with the
 # released spec (api-diff).
-CI_STEPS := fmt-check spectral api-diff clippy test-ci openapi-check schemathesis
+CI_STEPS := fmt-check spectral api-diff clippy test-ci openapi-check quick-tour schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
-        spectral spectral-install api-diff api-diff-install api-release schemathesis venv bench bench-auth bench-documents bench-events clean
+        spectral spectral-install api-diff api-diff-install api-release quick-tour schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -43,6 +43,7 @@ help:
 	@echo "make spectral       lint $(SPEC) with Spectral and .spectral.yaml (warnings fail too)"
 	@echo "make api-diff       fail on a breaking change since openapi/released/openapi.json (Optic)"
 	@echo "make api-release    make the current spec the released one (then commit and tag api-vX.Y.Z)"
+	@echo "make quick-tour     run the README's Quick tour (curl and jq) against a throw-away server"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
 	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
@@ -55,7 +56,7 @@ run:
 	$(CARGO) build --bin kabinet
 	@listen="$${KABINET_LISTEN:-127.0.0.1:8080}"; \
 	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/"
-	KABINET_DEMO=1 $(KABINET) serve
+	KABINET_DEMO=1 KABINET_DEV_MAILBOX=$${KABINET_DEV_MAILBOX:-data/mailbox.jsonl} $(KABINET) serve
 
 test:
 	$(CARGO) test --workspace
@@ -152,6 +153,11 @@ $(API_DIFF_STAMP): $(API_DIFF_DIR)/package.json $(API_DIFF_DIR)/package-lock.jso
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js (18.18 or later) with npm" >&2; exit 1; }
 	cd $(API_DIFF_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# The README's Quick tour, executed as written (scripts/quick-tour.sh), so it cannot go stale.
+quick-tour:
+	$(CARGO) build $(FEATURES) --bin kabinet
+	KABINET_BIN=$(KABINET) bash scripts/quick-tour.sh
 
 schemathesis: venv
 	$(CARGO) build $(FEATURES) --bin kabinet
