@@ -19,6 +19,10 @@ SPECTRAL_STAMP := $(SPECTRAL_DIR)/node_modules/.installed.stamp
 # openapi-typescript, openapi-fetch and TypeScript for `make clients`, pinned the same way.
 CLIENTS_DIR    := tools/clients
 CLIENTS_STAMP  := $(CLIENTS_DIR)/node_modules/.installed.stamp
+# Optic, pinned by tools/api-diff/package-lock.json, finds breaking changes (make api-diff).
+API_DIFF_DIR   := tools/api-diff
+OPTIC          := $(API_DIFF_DIR)/node_modules/.bin/optic
+API_DIFF_STAMP := $(API_DIFF_DIR)/node_modules/.installed.stamp
 # Optional parts that CI and release builds compile in (S3 document storage); `make run`
 # and `make test` build without them, which is faster.
 FEATURES   := --features kabinet-api/s3
@@ -26,11 +30,13 @@ FEATURES   := --features kabinet-api/s3
 # The steps of `make ci`, in order; each is also a target of its own. The lint of the
 # committed spec takes seconds and needs no build, so it runs early; openapi-check later
 # proves that the linted file is what the code serves; clients then proves it generates
-# working TypeScript and Python clients.
-CI_STEPS := fmt-check spectral clippy test-ci openapi-check clients schemathesis
+# working TypeScript and Python clients. So does the comparison with the released spec
+# (api-diff).
+CI_STEPS := fmt-check spectral api-diff clippy test-ci openapi-check clients quick-tour schemathesis
 
 .PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
-        spectral spectral-install clients clients-install schemathesis venv bench bench-auth bench-documents bench-events clean
+        spectral spectral-install clients clients-install api-diff api-diff-install api-release quick-tour \
+        schemathesis venv bench bench-auth bench-documents bench-events clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -41,6 +47,9 @@ help:
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
 	@echo "make spectral       lint $(SPEC) with Spectral and .spectral.yaml (warnings fail too)"
 	@echo "make clients        generate TypeScript and Python clients from $(SPEC) and run them against a throw-away server"
+	@echo "make api-diff       fail on a breaking change since openapi/released/openapi.json (Optic)"
+	@echo "make api-release    make the current spec the released one (then commit and tag api-vX.Y.Z)"
+	@echo "make quick-tour     run the README's Quick tour (curl and jq) against a throw-away server"
 	@echo "make schemathesis   fuzz a throw-away local server against its OpenAPI document"
 	@echo "make bench          HTTP benchmark on SQLite and PostgreSQL -> docs/benchmarks.md, then bench-auth"
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
@@ -53,7 +62,7 @@ run:
 	$(CARGO) build --bin kabinet
 	@listen="$${KABINET_LISTEN:-127.0.0.1:8080}"; \
 	 echo "Swagger UI: http://$${listen/#0.0.0.0:/127.0.0.1:}/swagger-ui/  Redoc: http://$${listen/#0.0.0.0:/127.0.0.1:}/docs"
-	KABINET_DEMO=1 $(KABINET) serve
+	KABINET_DEMO=1 KABINET_DEV_MAILBOX=$${KABINET_DEV_MAILBOX:-data/mailbox.jsonl} $(KABINET) serve
 
 test:
 	$(CARGO) test --workspace
@@ -147,6 +156,28 @@ $(CLIENTS_STAMP): $(CLIENTS_DIR)/package.json $(CLIENTS_DIR)/package-lock.json
 	cd $(CLIENTS_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# Breaking changes since the last released spec (scripts/api_diff.py): first proves that
+# the tool flags a removed operation and a removed required response field, then compares.
+api-diff: $(API_DIFF_STAMP)
+	OPTIC=$(OPTIC) $(PYTHON) scripts/api_diff.py --self-check
+	OPTIC=$(OPTIC) $(PYTHON) scripts/api_diff.py
+
+api-diff-install: $(API_DIFF_STAMP)
+
+api-release:
+	$(PYTHON) scripts/api_diff.py --release
+
+# As for Spectral: no install scripts run (Optic needs none).
+$(API_DIFF_STAMP): $(API_DIFF_DIR)/package.json $(API_DIFF_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (18.18 or later) with npm" >&2; exit 1; }
+	cd $(API_DIFF_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# The README's Quick tour, executed as written (scripts/quick-tour.sh), so it cannot go stale.
+quick-tour:
+	$(CARGO) build $(FEATURES) --bin kabinet
+	KABINET_BIN=$(KABINET) bash scripts/quick-tour.sh
+
 schemathesis: venv
 	$(CARGO) build $(FEATURES) --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
@@ -196,4 +227,4 @@ $(VENV_STAMP): requirements-ci.txt
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(SPECTRAL_DIR)/node_modules $(CLIENTS_DIR)/node_modules $(CLIENTS_DIR)/generated
+	rm -rf $(VENV) $(SPECTRAL_DIR)/node_modules $(CLIENTS_DIR)/node_modules $(CLIENTS_DIR)/generated $(API_DIFF_DIR)/node_modules

@@ -54,6 +54,9 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     crate::openapi::add_common_responses(&mut api);
     crate::openapi::refer_page_items(&mut api);
+    if let Err(unknown) = edge::deprecation::mark(&mut api, edge::deprecation::DEPRECATED) {
+        tracing::error!(?unknown, "deprecated operations that the spec does not have");
+    }
     api
 }
 
@@ -285,7 +288,9 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", spec.clone()))
             .configure(redoc::configure)
+            .app_data(web::Data::new(edge::deprecation::Deprecations::default()))
             .default_service(web::to(http_errors::no_route))
+            .wrap(from_fn(edge::deprecation::announce))
             .wrap(from_fn(edge::nul::refuse))
             .wrap(from_fn(edge::limits::limit))
             .wrap(ErrorHandlers::new().default_handler(http_errors::normalize))

@@ -38,7 +38,8 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Machine-readable error code, stable across releases.
+    /// Machine-readable error code, stable across releases: one of `crate::codes::CATALOGUE`.
+    #[schema(schema_with = crate::codes::schema)]
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod blocking;
 pub mod clock;
+pub mod codes;
 pub mod concurrency;
 pub mod config;
 pub mod crypto;

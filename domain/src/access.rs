@@ -115,7 +115,7 @@ pub struct ApplicationFacts {
 }
 
 /// Why an action is refused; the code is part of the HTTP contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
 pub enum Denial {
     /// The caller lacks the role the action needs.
     RoleRequired,
@@ -155,6 +155,11 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// Every denial, in declaration order.
+    pub fn all() -> impl Iterator<Item = Denial> {
+        <Denial as strum::IntoEnumIterator>::iter()
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Denial::RoleRequired => "role_required",

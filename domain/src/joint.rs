@@ -113,7 +113,7 @@ pub fn removal(target: AccountId, principal: AccountId) -> Action {
 
 /// Why a joint action is refused. Those naming a field are the caller's input (422),
 /// the others the application's or invitation's state (409).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
 pub enum Refusal {
     /// Only services that allow co-applicants accept them.
     CoApplicantsNotAllowed,
@@ -145,6 +145,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal, in declaration order.
+    pub fn all() -> impl Iterator<Item = Refusal> {
+        <Refusal as strum::IntoEnumIterator>::iter()
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Refusal::CoApplicantsNotAllowed => "co_applicants_not_allowed",

@@ -5,7 +5,7 @@
 use crate::document::FileType;
 
 /// Why an OOXML package is refused. Each is a package an officer must never be handed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, strum::EnumIter)]
 pub enum PackageRefusal {
     /// More parts than the limit (a central directory made to exhaust us).
     TooManyParts { limit: usize },
@@ -24,6 +24,11 @@ pub enum PackageRefusal {
 }
 
 impl PackageRefusal {
+    /// Every kind of refusal (limits and part names left at their defaults).
+    pub fn all() -> impl Iterator<Item = PackageRefusal> {
+        <PackageRefusal as strum::IntoEnumIterator>::iter()
+    }
+
     /// The machine code of the refusal (problem+json `code`).
     pub fn code(&self) -> &'static str {
         match self {

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod cors;
+pub mod deprecation;
 pub mod headers;
 pub mod limits;
 pub mod nul;

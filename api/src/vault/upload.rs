@@ -132,7 +132,7 @@ fn refused(code: &'static str, detail: impl Into<String>, context: serde_json::V
     ApiError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, code, detail).with_context(context)
 }
 
-fn refused_package(refusal: &PackageRefusal) -> ApiError {
+pub(crate) fn refused_package(refusal: &PackageRefusal) -> ApiError {
     let detail = match refusal {
         PackageRefusal::TooManyParts { limit } => format!("The package has more than {limit} parts."),
         PackageRefusal::TooLarge { limit } => format!("The package inflates to more than {limit} bytes."),
