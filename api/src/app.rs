@@ -119,29 +119,9 @@ impl Application {
             .read(persistence::events::latest)
             .map_err(|e| StartError::Other(format!("events: {e}")))?;
         let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(format!("metrics: {e}")))?);
-        let open_files = crate::open_files::raise();
-        let streams = StreamSlots::new(
-            config.streams_per_account,
-            crate::open_files::stream_cap(config.streams_per_node, open_files),
-        );
-        if streams.per_node() < config.streams_per_node {
-            tracing::warn!(
-                configured = config.streams_per_node,
-                allowed = streams.per_node(),
-                open_files,
-                "the open-files limit leaves room for fewer event streams than configured"
-            );
-        }
-        metrics.stream_limits(streams.per_account(), streams.per_node(), open_files);
+        let streams = stream_slots(&config, &metrics);
         let passwords = PasswordPool::from_config(&config, metrics.clone());
-        let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
-            addr: config.listen.to_string(),
-            detail: e.to_string(),
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartError::Other(e.to_string()))?
-            .port();
+        let (listener, port) = bind(&config)?;
         let dispatcher = Dispatcher::new(
             db.clone(),
             clock.clone(),
@@ -222,6 +202,40 @@ impl Application {
         let _ = loader.await;
         result
     }
+}
+
+/// As many event streams as the open-files limit leaves room for (raised first); fewer
+/// than configured is said once at start and shown in the metrics.
+fn stream_slots(config: &Config, metrics: &Metrics) -> StreamSlots {
+    let open_files = crate::open_files::raise();
+    let streams = StreamSlots::new(
+        config.streams_per_account,
+        crate::open_files::stream_cap(config.streams_per_node, open_files),
+    );
+    if streams.per_node() < config.streams_per_node {
+        tracing::warn!(
+            configured = config.streams_per_node,
+            allowed = streams.per_node(),
+            open_files,
+            "the open-files limit leaves room for fewer event streams than configured"
+        );
+    }
+    metrics.stream_limits(streams.per_account(), streams.per_node(), open_files);
+    streams
+}
+
+/// The listening socket, and its port (the configured one, or the one the system chose
+/// for port 0).
+fn bind(config: &Config) -> Result<(TcpListener, u16), StartError> {
+    let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen {
+        addr: config.listen.to_string(),
+        detail: e.to_string(),
+    })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?
+        .port();
+    Ok((listener, port))
 }
 
 /// Stops the server gracefully: event streams end first (their clients resume on another
