@@ -41,11 +41,12 @@ impl FromRequest for IfMatch {
     type Future = Ready<Result<IfMatch, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match req
+        // An empty If-Match names nothing: as if it were not sent.
+        let sent = req
             .headers()
             .get(header::IF_MATCH)
-            .map(|v| v.to_str().ok().and_then(parse))
-        {
+            .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace));
+        let result = match sent.map(|v| v.to_str().ok().and_then(parse)) {
             None => Err(ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "if_match_required",

@@ -128,3 +128,32 @@ async fn expired_tokens_are_401(backend: Backend) {
     assert_eq!(problem(expired, 401).await["code"], "token_expired");
 }
 db_test!(expired_tokens_are_401);
+
+/// Input outside the schema is refused (schemathesis's negative-data check found both): an
+/// empty login asks for no reset (422, not the anonymous 202), and an empty If-Match is a
+/// missing one (428), while a tag that names no version is 412.
+async fn input_outside_the_schema_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let empty = app
+        .post_json("/api/v1/auth/password-reset", &json!({"login": ""}))
+        .await;
+    assert_eq!(problem(empty, 422).await["errors"][0]["field"], "login");
+    let (_, _, token) = app.confirmed_citizen().await;
+    for (if_match, status, code) in [("", 428, "if_match_required"), ("\"x\"", 412, "stale_version")] {
+        let answer = app
+            .client
+            .patch(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .header("If-Match", if_match)
+            .json(&json!({"display_name": "Мария"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            problem(answer, status).await["code"],
+            code,
+            "If-Match {if_match:?}"
+        );
+    }
+}
+db_test!(input_outside_the_schema_is_refused);

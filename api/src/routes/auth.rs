@@ -21,7 +21,9 @@ use crate::usecases::sessions::login::{LoginStep, PasswordAttempt, SecondFactorA
 use crate::usecases::sessions::reset::{self, NewPassword, ResetRules};
 use crate::usecases::sessions::{own, refresh as refreshing};
 use crate::usecases::Acting;
+use crate::validation::Valid;
 use crate::views::accepted::{Accepted, ACCEPTED};
+use validator::Validate;
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"login": "maria@example.ru", "password": "Tundra-Violet-42"}))]
@@ -117,10 +119,11 @@ pub struct SessionList {
     pub items: Vec<SessionView>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Validate)]
 #[schema(example = json!({"login": "maria@example.ru"}))]
 pub struct PasswordResetRequest {
     #[schema(min_length = 1)]
+    #[validate(length(min = 1))]
     pub login: String,
 }
 
@@ -415,7 +418,7 @@ pub async fn end_one_session(
 #[post("/auth/password-reset")]
 pub async fn password_reset(
     state: State,
-    body: Json<PasswordResetRequest>,
+    body: Valid<PasswordResetRequest>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let keys = logins::candidate_keys(&state.pii, &body.login);
