@@ -63,59 +63,9 @@ fi
 say "Python client generated without warnings ($generated/python)"
 
 # --- The scenario, against a throw-away server. ----------------------------------------------
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-work=$(mktemp -d "${TMPDIR:-/tmp}/kabinet-clients.XXXXXX")
-server_log="$report_dir/server.log"
-server_pid=""
-
-cleanup() {
-    local status=$?
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do # graceful shutdown gets 5 s, then it is killed
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A clean, self-contained server: nothing from the caller's configuration leaks in.
-unset DATABASE_URL KABINET_CONFIG
-export KABINET_LISTEN="127.0.0.1:$port"
-export KABINET_DATA_DIR="$work/data"
-export KABINET_DEMO=1
-export KABINET_ENV=development
-export KABINET_DEV_MAILBOX="$work/mailbox.jsonl"
-export KABINET_LOG=${KABINET_LOG:-info}
-export KABINET_LOG_FORMAT=text
-export KABINET_WORKERS=2
-export KABINET_SHUTDOWN_TIMEOUT_SECS=5
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
-mkdir -p "$KABINET_DATA_DIR"
-
-say "starting $kabinet_bin serve on $base (log in $server_log)"
-"$kabinet_bin" serve >"$server_log" 2>&1 &
-server_pid=$!
-deadline=$(( $(date +%s) + 60 ))
-until curl -fsS --max-time 2 -o /dev/null "$base/health" 2>/dev/null; do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        tail -n 40 "$server_log" >&2 || true
-        die "the server exited before answering /health"
-    fi
-    if (( $(date +%s) >= deadline )); then
-        tail -n 40 "$server_log" >&2 || true
-        die "no answer from $base/health within 60 s"
-    fi
-    sleep 0.5
-done
+. scripts/throwaway-server.sh
+throwaway_prepare clients "$report_dir/server.log"
+throwaway_start
 
 # The clients were generated from the committed document: it must be what the server serves.
 curl -fsS --max-time 10 -o "$work/served.json" "$base/api-docs/openapi.json" \
@@ -124,14 +74,7 @@ python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.load
     "$work/served.json" "$spec" \
     || die "/api-docs/openapi.json differs from $spec: run 'make openapi' and commit it"
 
-KABINET_URL=$base timeout 120 node "$generated/dist/scenario.js" || {
-    say "server log tail ($server_log):"
-    tail -n 20 "$server_log" >&2 || true
-    die "the TypeScript scenario failed"
-}
+KABINET_URL=$base timeout 120 node "$generated/dist/scenario.js" || die "the TypeScript scenario failed"
 
-KABINET_URL=$base PYTHONPATH="$generated/python" timeout 60 "$(dirname "$python_generator")/python" "$tools/smoke.py" || {
-    say "server log tail ($server_log):"
-    tail -n 20 "$server_log" >&2 || true
-    die "the generated Python client failed"
-}
+KABINET_URL=$base PYTHONPATH="$generated/python" timeout 60 "$(dirname "$python_generator")/python" "$tools/smoke.py" \
+    || die "the generated Python client failed"

@@ -46,49 +46,13 @@ command -v curl >/dev/null || die "curl is required"
 command -v python3 >/dev/null || die "python3 is required"
 case $auth_mode in admin | none) ;; *) die "SCHEMATHESIS_AUTH must be admin or none, got '$auth_mode'" ;; esac
 
-if [[ -n ${SCHEMATHESIS_PORT:-} ]]; then
-    port=$SCHEMATHESIS_PORT
-else
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-fi
-base="http://127.0.0.1:$port"
-
 mkdir -p "$report_dir"
 report_dir=$(cd "$report_dir" && pwd)
 server_log="$report_dir/server.log"
 : >"$server_log.setup"
-work=$(mktemp -d "${TMPDIR:-/tmp}/kabinet-schemathesis.XXXXXX")
-server_pid=""
+. scripts/throwaway-server.sh
+throwaway_prepare schemathesis "$server_log" "${SCHEMATHESIS_PORT:-}"
 
-cleanup() {
-    local status=$?
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do # graceful shutdown gets 5 s, then it is killed
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A clean, self-contained server: nothing from the caller's configuration leaks in.
-unset DATABASE_URL KABINET_CONFIG
-export KABINET_LISTEN="127.0.0.1:$port"
-export KABINET_DATA_DIR="$work/data"
-export KABINET_DEMO=1
-export KABINET_ENV=development
-export KABINET_DEV_MAILBOX="$work/mailbox.jsonl"
-export KABINET_LOG=${KABINET_LOG:-info}
-export KABINET_LOG_FORMAT=text
-export KABINET_WORKERS=2
-export KABINET_SHUTDOWN_TIMEOUT_SECS=5
 export KABINET_ACCESS_TOKEN_TTL_SECS=7200 # outlives the run
 # The fuzzer sends thousands of requests from one address and account: the abuse limits
 # (tested on their own in tests/http/limits.rs) are set out of its reach.
@@ -96,8 +60,6 @@ for key in LOGIN_PER_IP LOGIN_PER_ACCOUNT SECOND_FACTOR_PER_ACCOUNT REGISTER_PER
            RESET_PER_IP RESET_PER_TARGET MESSAGES_PER_SENDER UPLOADS_PER_ACCOUNT CREATES_PER_ACCOUNT; do
     export "KABINET_RATE_$key=1000000/1h"
 done
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
-mkdir -p "$KABINET_DATA_DIR"
 
 # An admin account so that operations behind the bearer token are exercised beyond their
 # 401 answer. Failing to create it fails the run: a silent fall-back to unauthenticated
@@ -113,22 +75,7 @@ if [[ -z $token && $auth_mode == admin ]]; then
     fi
 fi
 
-say "starting $kabinet_bin serve on $base (data in $KABINET_DATA_DIR, log in $server_log)"
-"$kabinet_bin" serve >"$server_log" 2>&1 &
-server_pid=$!
-
-deadline=$(( $(date +%s) + 60 ))
-until curl -fsS --max-time 2 -o /dev/null "$base/health" 2>/dev/null; do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        tail -n 40 "$server_log" >&2 || true
-        die "the server exited before answering /health"
-    fi
-    if (( $(date +%s) >= deadline )); then
-        tail -n 40 "$server_log" >&2 || true
-        die "no answer from $base/health within 60 s"
-    fi
-    sleep 0.5
-done
+throwaway_start
 say "server is up"
 
 # The contract: what the server serves is exactly the committed document.
