@@ -36,7 +36,7 @@ CI_STEPS := fmt-check spectral api-diff clippy test-ci openapi-check clients qui
 
 .PHONY: help run test ci fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
         spectral spectral-install clients clients-install api-diff api-diff-install api-release quick-tour \
-        schemathesis venv bench bench-auth bench-documents bench-events clean
+        schemathesis venv bench bench-auth bench-documents bench-events bench-cluster clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
@@ -55,6 +55,7 @@ help:
 	@echo "make bench-auth     Criterion auth benchmarks (release build; figures in target/criterion)"
 	@echo "make bench-documents Criterion 5 MB upload/download throughput against the disk floor"
 	@echo "make bench-events   SSE streams one node holds and event fan-out latency (Criterion)"
+	@echo "make bench-cluster  two nodes behind HAProxy under load, one killed mid-run: lost writes, audit, SSE resume"
 	@echo "make venv           Python tools for CI in $(VENV) (from requirements-ci.txt)"
 	@echo "make clean          remove build output, $(VENV), the tools' node_modules and generated clients (keeps ./data)"
 
@@ -208,6 +209,24 @@ bench:
 # postgres:// database to measure PostgreSQL instead of SQLite.
 bench-auth:
 	$(CARGO) bench -p kabinet-tests --bench auth
+
+# Two PostgreSQL-backed nodes behind HAProxy under a mixed load; one is killed (SIGKILL)
+# mid-run; every acknowledged write, the audit log and every SSE subscriber's events are
+# checked afterwards (issue 17, item 5). Installs HAProxy from Debian like `bench` installs wrk.
+CLUSTER_TOOLS := haproxy:haproxy curl:curl psql:postgresql-client pg_isready:postgresql-client
+
+bench-cluster:
+	@missing=""; for pair in $(CLUSTER_TOOLS); do \
+	   command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+	 done; \
+	 if [ -n "$$missing" ]; then \
+	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	   echo "==> bench-cluster: installing$$missing"; \
+	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	 fi
+	$(CARGO) build --release $(FEATURES) -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
+	KABINET_BIN=$(TARGET_DIR)/release/kabinet KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench \
+	  bash scripts/bench_cluster.sh
 
 # Upload and download throughput of a 5 MB document against the disk's own floor.
 bench-documents:

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # HTTP benchmark (`make bench`): for each backend (SQLite, then PostgreSQL) a fresh database
 # with the benchmark's volume (kabinet-bench seed: 10,000 citizens, 200,000 applications with
-# their history, 30,000 drafts of one heavy citizen), a release `kabinet serve` and the bare
-# actix-web + diesel ceiling (`kabinet-bench ceiling`), both on loopback; then every scenario
-# driven by wrk at its peak and, for the reads, again by wrk paced to half that rate
-# (scripts/bench/common.lua: evenly spaced requests). PostgreSQL query
-# plans, SQLite query plans and PostgreSQL's seq-scan counters go with the figures into one
-# results file, from which scripts/bench_report.py writes docs/benchmarks.md.
+# their history, 40,000 drafts of one heavy citizen, 40,000 drafts to sign spread over 512
+# writers), a release `kabinet serve` and the bare actix-web + diesel ceilings
+# (`kabinet-bench ceiling`: a primary-key read, and a row plus an audit-shaped row written in
+# one transaction), both on loopback. Every read is driven by wrk at its peak and again
+# paced to half that rate (scripts/bench/common.lua: evenly spaced requests); every write
+# (the write ceiling, create, submit, comment, sign) at its peak with 8, 32 and 64
+# connections, then paced to half its best peak. During each PostgreSQL write run a sampler
+# reads pg_stat_activity every 200 ms (backends waiting on a lock). PostgreSQL query plans,
+# SQLite query plans and PostgreSQL's seq-scan counters go with the figures into one results
+# file, from which scripts/bench_report.py writes docs/benchmarks.md.
+#
+# Every answer of every scenario must have the scenario's expected status (and no request
+# may go unanswered): otherwise the run goes on to the end, the report names the scenario,
+# and the script exits 1.
 #
 # Builds nothing: `make bench` installs wrk and builds the release binaries first.
 # Only 127.0.0.1 is contacted; every run is bounded in time; servers stop on exit.
@@ -16,9 +24,12 @@
 #   BENCH_BACKENDS        "sqlite postgres" (default), or one of them
 #   BENCH_POSTGRES        server URL without database (default postgres://postgres@127.0.0.1:5432);
 #                         the database kabinet_bench on it is dropped and created again
-#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 30000)
+#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 40000)
+#   BENCH_WRITERS         citizens who create, comment and sign (default 512; each logs in once)
+#   BENCH_SIGN_DRAFTS     drafts to sign, spread over the writers (default 40000)
 #   BENCH_DURATION        seconds per measured run (default 10)
 #   BENCH_THREADS / BENCH_CONNECTIONS   wrk, at peak and at half peak (default 2 / 32)
+#   BENCH_WRITE_CONNECTIONS   connection counts of the write peaks (default "8 32 64")
 #   BENCH_DEEP_PAGES      pages followed to reach the deep cursor (default 50)
 #   BENCH_QUIET_WAIT      seconds to wait at most, before each run, for other work on the machine
 #                         to drop under a third of a core (default 45)
@@ -38,7 +49,10 @@ pg_server=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 pg_db=kabinet_bench
 citizens=${BENCH_CITIZENS:-10000}
 applications=${BENCH_APPLICATIONS:-200000}
-drafts=${BENCH_DRAFTS:-30000}
+drafts=${BENCH_DRAFTS:-40000}
+writers=${BENCH_WRITERS:-512}
+sign_drafts=${BENCH_SIGN_DRAFTS:-40000}
+write_connections=${BENCH_WRITE_CONNECTIONS:-8 32 64}
 duration=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-32}
@@ -57,11 +71,15 @@ started=$(date +%s)
 say() { printf '[bench %4ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-for tool in curl python3 wrk timeout flock; do
+for tool in curl python3 wrk timeout flock openssl; do
     command -v "$tool" >/dev/null || die "$tool is required (make bench installs wrk)"
 done
 [[ -x $kabinet_bin ]] || die "$kabinet_bin not found; run 'make bench' (or cargo build --release -p kabinet-api --bin kabinet)"
 [[ -x $bench_bin ]] || die "$bench_bin not found; run 'make bench' (or cargo build --release -p kabinet-tests --bin kabinet-bench)"
+for c in $write_connections $connections; do
+    # Sign gives each connection its own writers (one request of a writer at a time).
+    ((writers >= c)) || die "BENCH_WRITERS ($writers) must be at least every connection count ($c): sign gives each connection writers of its own"
+done
 kabinet_bin=$(cd "$(dirname "$kabinet_bin")" && pwd)/$(basename "$kabinet_bin")
 bench_bin=$(cd "$(dirname "$bench_bin")" && pwd)/$(basename "$bench_bin")
 for backend in $backends; do
@@ -169,14 +187,21 @@ pg_scans() {
     psql "$db_url" -XAtq -F' ' -c "SELECT relname, seq_scan, COALESCE(idx_scan, 0), n_live_tup FROM pg_stat_user_tables ORDER BY relname"
 }
 
-scans_before=
-scans_mark() { [[ $backend == postgres ]] && scans_before=$(pg_scans) || true; }
-scans_record() { # OP: tables whose seq_scan grew since scans_mark
-    [[ $backend == postgres ]] || return 0
-    sleep 2 # backends flush their statistics at most once a second when idle
-    local after
-    after=$(pg_scans)
-    record kind=scans backend="$backend" op="$1" tables:="$(python3 -c '
+scans_before= scans_own=
+scans_mark() { [[ $backend == postgres ]] && scans_before=$(pg_scans) && scans_own= || true; }
+# own_queries COMMAND…: runs the benchmark's own bulk queries (a plan's preparation), whose
+# scans are not the server's: scans_record leaves them out. psql flushes its statistics
+# when it exits, and the machine is quiet by then (wait_quiet).
+own_queries() {
+    [[ $backend == postgres ]] || { "$@"; return; }
+    local before
+    before=$(pg_scans)
+    "$@"
+    scans_own+=$(scans_delta "$before" "$(pg_scans)")$'\n'
+}
+# scans_delta BEFORE AFTER: one JSON object, per table its seq and index scans in between.
+scans_delta() {
+    python3 -c '
 import json, sys
 before = {l.split()[0]: l.split()[1:] for l in sys.argv[1].splitlines() if l.strip()}
 out = {}
@@ -187,8 +212,22 @@ for line in sys.argv[2].splitlines():
     b = before.get(name, ["0", "0", rows])
     out[name] = {"seq_scan": int(seq) - int(b[0]), "idx_scan": int(idx) - int(b[1]),
                  "rows_before": int(b[2]), "rows": int(rows)}
+print(json.dumps(out))
+' "$1" "$2"
+}
+scans_record() { # OP: tables whose scans grew since scans_mark, less the benchmark's own
+    [[ $backend == postgres ]] || return 0
+    sleep 2 # backends flush their statistics at most once a second when idle
+    record kind=scans backend="$backend" op="$1" tables:="$(python3 -c '
+import json, sys
+out = json.loads(sys.argv[1])
+for line in sys.argv[2].splitlines():
+    for name, own in (json.loads(line) if line.strip() else {}).items():
+        if name in out:
+            out[name]["seq_scan"] -= own["seq_scan"]
+            out[name]["idx_scan"] -= own["idx_scan"]
 print(json.dumps({k: v for k, v in out.items() if v["seq_scan"] or v["idx_scan"]}))
-' "$scans_before" "$after")"
+' "$(scans_delta "$scans_before" "$(pg_scans)")" "$scans_own")"
 }
 
 # CPU accounting around each measured run, to tell how much other work (compiles…) the
@@ -262,8 +301,45 @@ print(round(time.monotonic() - start - 1, 1))
 PY
 }
 
+# Scenarios whose answers were not all the expected status ("backend op mode: what").
+failures=()
+
+# answers_ok RUN EXPECTED FIGURES: true when every answer has status EXPECTED, none went
+# unanswered (socket errors, timeouts) and no plan line was sent twice; otherwise prints why.
+answers_ok() {
+    python3 -c 'import json, sys
+f, expected = json.loads(sys.argv[2]), sys.argv[1]
+bad = []
+other = {c: n for c, n in (f.get("statuses") or {}).items() if c != expected}
+if other:
+    bad.append("answers " + ", ".join(f"{c}x{n}" for c, n in sorted(other.items())) + f" (expected {expected})")
+errors = f["errors"]
+if not f.get("statuses") and errors["status"]:
+    bad.append("%d answers >= 400" % errors["status"])
+unanswered = sum(v for k, v in errors.items() if k != "status")
+if unanswered:
+    bad.append("%d requests unanswered (socket errors or timeouts)" % unanswered)
+if f.get("ids_reused"):
+    bad.append("ran out of prepared lines: %d sent again" % f["ids_reused"])
+samples = list((f.get("failed_samples") or {}).values())
+if bad and samples:
+    bad.append("first: " + samples[0][:200])
+if bad:
+    print("; ".join(bad))
+    sys.exit(1)' "$1" "$2"
+}
+
+# verify RUN-NAME EXPECTED FIGURES: answers_ok, remembering a failure for the end.
+verify() {
+    local why
+    if ! why=$(answers_ok "$2" "$3"); then
+        failures+=("$1: $why")
+        say "$1: NOT THE EXPECTED ANSWERS: $why"
+    fi
+}
+
 # measure OP KIND SCRIPT [VAR=value …]: wrk at peak, then (KIND read) wrk paced to half the
-# peak throughput; KIND peak: the peak run only.
+# peak throughput; KIND peak: the peak run only. Every answer must be 200.
 measure() {
     local op=$1 kind=$2 script=$3
     shift 3
@@ -277,7 +353,8 @@ measure() {
     cpu_stop
     peak=$(json_field rps <<<"$figures")
     say "$backend: $op peak $(summary "$figures" "$cpu")"
-    record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" \
+    verify "$backend $op peak" 200 "$figures"
+    record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" expected=200 \
         quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" figures:="$figures"
     if [[ $kind == read ]]; then
         local rate
@@ -289,11 +366,140 @@ measure() {
         half=$(wrk_run "$backend-$op-half" "$script" "$@" BENCH_RATE="$rate")
         cpu_stop
         say "$backend: $op half peak $(summary "$half" "$cpu")"
-        record kind=run backend="$backend" op="$op" mode=half tool=wrk loadavg_before="$load" \
+        verify "$backend $op half" 200 "$half"
+        record kind=run backend="$backend" op="$op" mode=half tool=wrk loadavg_before="$load" expected=200 \
             quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" \
             target_rps:="$rate" figures:="$half"
     fi
     scans_record "$op"
+}
+
+# Lock sampling (PostgreSQL write runs): one psql session reads pg_stat_activity every
+# 200 ms; per sample the active client backends of the benchmark's database (the sampler
+# left out), those waiting on a lock (wait_event_type 'Lock'), and the waiting queries.
+locks_start() {
+    [[ $backend == postgres ]] || return 0
+    locks_file=$raw/$backend-$1.locks
+    rm -f "$tmp/locks.stop"
+    (
+        while [[ ! -e $tmp/locks.stop ]]; do
+            printf '%s\n' "SELECT count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'), coalesce(string_agg(coalesce(wait_event, '') || ' ' || regexp_replace(left(query, 200), '\s+', ' ', 'g'), ' | ') FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'), '') FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid();"
+            sleep 0.2
+        done | psql "$db_url" -XAtq -F$'\t' >"$locks_file" 2>&1
+    ) &
+    locks_pid=$!
+}
+
+# locks_stop OP MODE CONNECTIONS: ends the sampler and records its counts.
+locks_stop() {
+    [[ $backend == postgres ]] || return 0
+    touch "$tmp/locks.stop"
+    wait "$locks_pid" 2>/dev/null || true
+    record kind=locks backend="$backend" op="$1" mode="$2" connections:="$3" locks:="$(python3 - "$locks_file" <<'PY'
+import collections, json, sys
+samples = backends = waiting = 0
+queries = collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) < 2 or not parts[0].isdigit():
+        continue
+    samples += 1
+    backends += int(parts[0])
+    waiting += int(parts[1])
+    for q in filter(None, (parts[2] if len(parts) > 2 else "").split(" | ")):
+        queries[q.strip()] += 1
+print(json.dumps({"samples": samples, "backend_samples": backends, "lock_samples": waiting,
+                  "top": [[q, n] for q, n in queries.most_common(5)]}))
+PY
+)"
+}
+
+# measure_write OP EXPECTED PREPARE SCRIPT [VAR=value …]: wrk at peak with each connection
+# count of BENCH_WRITE_CONNECTIONS, then paced to half the best peak with BENCH_CONNECTIONS.
+# PREPARE (a function, or "-") runs before each run and may set plan_vars (extra VAR=value:
+# the run's plan); THREADS=connections among the variables gives each connection a thread.
+measure_write() {
+    local op=$1 expected=$2 prepare=$3 script=$4
+    shift 4
+    local figures load quiet cpu c best=0 rate half_connections=$connections
+    local per_connection=false
+    [[ " $* " == *" THREADS=connections "* ]] && per_connection=true
+    local -a vars=()
+    local v
+    for v in "$@"; do
+        [[ $v == THREADS=connections ]] || vars+=("$v")
+    done
+    scans_mark
+    for c in $write_connections; do
+        local connections=$c threads=$threads
+        if $per_connection; then threads=$c; elif ((threads > c)); then threads=$c; fi
+        # Prepared after the machine is quiet: the requests the last run left in flight have
+        # been answered, and what they used is no longer in the plan.
+        quiet=$(wait_quiet)
+        plan_vars=()
+        [[ $prepare == - ]] || own_queries $prepare
+        load=$(loadavg)
+        say "$backend: $op at peak (wrk -t$threads -c$c -d${duration}s)"
+        locks_start "$op-peak-c$c"
+        cpu_mark
+        figures=$(wrk_run "$backend-$op-peak-c$c" "$script" "${vars[@]}" "${plan_vars[@]}")
+        cpu_stop
+        locks_stop "$op" peak "$c"
+        say "$backend: $op peak, $c connections: $(summary "$figures" "$cpu")"
+        verify "$backend $op peak c$c" "$expected" "$figures"
+        record kind=run backend="$backend" op="$op" mode=peak tool=wrk loadavg_before="$load" expected="$expected" \
+            quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$c" figures:="$figures"
+        best=$(python3 -c "import json, sys; print(max(float(sys.argv[1]), json.loads(sys.argv[2])['rps']))" "$best" "$figures")
+    done
+    rate=$(python3 -c "print(round(float('$best') / 2, 1))")
+    local connections=$half_connections threads=$threads
+    $per_connection && threads=$connections
+    quiet=$(wait_quiet)
+    plan_vars=()
+    [[ $prepare == - ]] || own_queries $prepare
+    load=$(loadavg)
+    say "$backend: $op at half peak (wrk -t$threads -c$connections paced to $rate req/s)"
+    locks_start "$op-half"
+    cpu_mark
+    figures=$(wrk_run "$backend-$op-half" "$script" "${vars[@]}" "${plan_vars[@]}" BENCH_RATE="$rate")
+    cpu_stop
+    locks_stop "$op" half "$connections"
+    say "$backend: $op half peak $(summary "$figures" "$cpu")"
+    verify "$backend $op half" "$expected" "$figures"
+    record kind=run backend="$backend" op="$op" mode=half tool=wrk loadavg_before="$load" expected="$expected" \
+        quiet_wait:="$quiet" cpu:="$cpu" threads:="$threads" connections:="$connections" \
+        target_rps:="$rate" figures:="$figures"
+    scans_record "$op"
+}
+
+# db_rows SQL: the rows of a query on the run's database, tab-separated.
+db_rows() {
+    case $backend in
+        sqlite) python3 -c 'import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print("\t".join("" if v is None else str(v) for v in row))' "${db_url#sqlite://}" "$1" ;;
+        postgres) psql "$db_url" -XAtq -F$'\t' -c "$1" ;;
+    esac
+}
+
+# Plans of the writes that use each draft once, made from the database before each run, so
+# a run never gets a draft an earlier run used.
+prepare_submit() { # the heavy citizen's drafts with their paper attached (seeded for it), each its own group
+    sleep 2 # the requests the last run left in flight are answered by now
+    db_rows "SELECT a.id FROM applications a JOIN attachments t ON t.application_id = a.id WHERE a.owner_id = '$heavy_id' AND a.status = 'draft' AND a.version = 1 ORDER BY a.id" \
+        | awk -F'\t' '{ printf "%d\t0\t/api/v1/applications/%s/submit\n", NR, $1 }' >"$seed_dir/submit.plan"
+    plan_vars=(BENCH_PLAN="$seed_dir/submit.plan")
+}
+prepare_sign() { # each writer's drafts with a pending code, newest code first, one group a writer
+    sleep 2 # the requests the last run left in flight are answered by now
+    # Ranked within each writer (newest code first), then rank by rank across the writers: a
+    # thread holding several writers spends them evenly, so later runs find every writer
+    # with drafts left.
+    db_rows "SELECT account_id, target FROM one_time_codes WHERE purpose = 'application.sign' AND used_at IS NULL ORDER BY account_id, created_at DESC" \
+        | awk -F'\t' 'NR == FNR { index_of[$1] = FNR - 1; next }
+            ($1 in index_of) { printf "%d\t%d\t%d\t/api/v1/applications/%s/signatures\n", rank[$1]++, index_of[$1], index_of[$1], $2 }' \
+            "$seed_dir/writers.txt" - | sort -n -s -k1,1 | cut -f2- >"$seed_dir/sign.plan"
+    plan_vars=(BENCH_PLAN="$seed_dir/sign.plan")
 }
 
 summary() { # FIGURES CPU: one line for the progress output
@@ -330,6 +536,30 @@ login() { # LOGIN PASSWORD -> access token
     json_field access_token <<<"$answer"
 }
 
+# login_writers: one login per writer (bench.1 … bench.N), tokens in writers.tokens in the
+# order of writers.txt; two at a time (argon2 uses a core each).
+login_writers() {
+    say "$backend: logging $writers writers in"
+    python3 - "$api/auth/login" "$bench_password" "$seed_dir/writers.txt" "$seed_dir/writers.tokens" <<'PY' \
+        || die "logging the writers in failed"
+import concurrent.futures, json, sys, urllib.request
+url, password, writers, out = sys.argv[1:]
+logins = [line.rstrip("\n").split("\t")[1] for line in open(writers, encoding="utf-8") if line.strip()]
+def login(name):
+    body = json.dumps({"login": name, "password": password}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        data = json.load(answer)
+    if data.get("status") != "authenticated":
+        raise SystemExit(f"login of {name}: {data}")
+    return data["access_token"]
+with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    tokens = list(pool.map(login, logins))
+with open(out, "w", encoding="utf-8") as f:
+    f.write("\n".join(tokens) + "\n")
+PY
+}
+
 prepare_database() {
     case $backend in
         sqlite)
@@ -360,6 +590,9 @@ queries = [
     ("list deep page", f"SELECT * FROM applications WHERE owner_id = {q(heavy)} AND (created_at, id) < ({q(at)}, {q(deep_id)}) ORDER BY created_at DESC, id DESC LIMIT 21"),
     ("officer queue", "SELECT * FROM applications WHERE agency_code = 'mvd' AND in_queue = 1 ORDER BY submitted_at, id LIMIT 21"),
     ("get one", f"SELECT * FROM applications WHERE id = {q(some_id)}"),
+    ("signing code (sign)", "SELECT id, code_hash, target, expires_at FROM one_time_codes WHERE account_id = "
+     + q(c.execute("SELECT account_id FROM one_time_codes LIMIT 1").fetchone()[0])
+     + " AND purpose = 'application.sign' AND used_at IS NULL ORDER BY created_at DESC LIMIT 1"),
 ]
 for name, sql in queries:
     rows = c.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
@@ -376,12 +609,15 @@ pg_plans() {
     at=${deep%%|*}
     deep_id=${deep#*|}
     some_id=$(head -n 1 "$seed_dir/applications.txt")
-    local -a names=("list first page" "list deep page" "officer queue" "get one")
+    local signer
+    signer=$(psql "$db_url" -XAtq -c "SELECT account_id FROM one_time_codes WHERE purpose = 'application.sign' LIMIT 1")
+    local -a names=("list first page" "list deep page" "officer queue" "get one" "signing code (sign)")
     local -a queries=(
         "SELECT * FROM applications WHERE owner_id = '$heavy_id' ORDER BY created_at DESC, id DESC LIMIT 21"
         "SELECT * FROM applications WHERE owner_id = '$heavy_id' AND (created_at, id) < ('$at', '$deep_id') ORDER BY created_at DESC, id DESC LIMIT 21"
         "SELECT * FROM applications WHERE agency_code = 'mvd' AND in_queue = true ORDER BY submitted_at, id LIMIT 21"
         "SELECT * FROM applications WHERE id = '$some_id'"
+        "SELECT id, code_hash, target, expires_at FROM one_time_codes WHERE account_id = '$signer' AND purpose = 'application.sign' AND used_at IS NULL ORDER BY created_at DESC LIMIT 1"
     )
     local i
     for i in "${!names[@]}"; do
@@ -401,13 +637,20 @@ run_backend() {
     prepare_database
     export DATABASE_URL=$db_url KABINET_DATA_DIR=$data KABINET_LOG=warn KABINET_WORKERS=2 \
         KABINET_ACCESS_TOKEN_TTL_SECS=7200
+    # Abuse limits out of the way (still counted in the database on every request, as in
+    # production): one address logs all writers in, and each writer creates, comments and
+    # signs hundreds of times a second.
+    local quota=1000000000/1d
+    export KABINET_RATE_LOGIN_PER_IP=$quota KABINET_RATE_LOGIN_PER_ACCOUNT=$quota \
+        KABINET_RATE_CREATES_PER_ACCOUNT=$quota KABINET_RATE_SECOND_FACTOR_PER_ACCOUNT=$quota
     say "$backend: migrate and demo catalog ($db_url)"
     timeout 300 "$kabinet_bin" migrate >"$raw/$backend-setup.log" 2>&1 || die "migrate failed: $(tail -n 5 "$raw/$backend-setup.log")"
     timeout 300 "$kabinet_bin" seed-demo >>"$raw/$backend-setup.log" 2>&1 || die "seed-demo failed: $(tail -n 5 "$raw/$backend-setup.log")"
     say "$backend: seeding $citizens citizens, $applications applications, $drafts drafts"
     t0=$(date +%s)
     timeout 3600 "$bench_bin" seed --database-url "$db_url" --out "$seed_dir" \
-        --citizens "$citizens" --applications "$applications" --drafts "$drafts" 2>"$raw/$backend-seed.log" \
+        --citizens "$citizens" --applications "$applications" --drafts "$drafts" \
+        --writers "$writers" --sign-drafts "$sign_drafts" 2>"$raw/$backend-seed.log" \
         || die "seed failed: $(tail -c 600 "$raw/$backend-seed.log")"
     local seed_seconds=$(( $(date +%s) - t0 ))
     if [[ $backend == postgres ]]; then
@@ -442,6 +685,7 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     wait_http "$ceil/row/$some_id" 60 "$ceiling_pid" || die "kabinet-bench ceiling did not come up: $(tail -n 20 "$ceiling_log")"
     server_pids="$server_pid $ceiling_pid"
     say "$backend: server on $base (pid $server_pid), ceiling on $ceil (pid $ceiling_pid)"
+    login_writers
 
     # One login per account for the whole run: a new login ends the account's previous session.
     local heavy_token officer_token
@@ -464,20 +708,33 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     done
     url_deep="/api/v1/applications?limit=20&cursor=$cursor"
 
-    # Submit: one draft through curl first (what does it answer?); wrk gets the others.
-    local submit_id
+    # Submit and sign: one draft each through curl first; wrk gets the others.
+    local submit_id sign_line sign_token
     submit_id=$(tail -n 1 "$seed_dir/drafts.txt")
-    head -n -1 "$seed_dir/drafts.txt" >"$seed_dir/drafts-wrk.txt"
     local create_body='{"service_code": "passport-replacement", "form_data": {"reason": "age_45"}}'
+    local comment_body='{"body": "Приложу справку о доходах завтра."}' sign_body='{"code": "246810"}'
+    prepare_sign
+    sign_line=$(head -n 1 "$seed_dir/sign.plan")
+    sign_token=$(sed -n "$(( $(cut -f2 <<<"$sign_line") + 1 ))p" "$seed_dir/writers.tokens")
+    # Create and comment: every writer in turn, on the writer's own submitted applications.
+    awk '{ printf "%d\t%d\t/api/v1/applications\n", NR - 1, NR - 1 }' "$seed_dir/writers.tokens" >"$seed_dir/create.plan"
+    awk -F'\t' '{ printf "%d\t%d\t/api/v1/applications/%s/comments\n", $1, $1, $2 }' "$seed_dir/comments.txt" >"$seed_dir/comment.plan"
+    local comment_line comment_token
+    comment_line=$(head -n 1 "$seed_dir/comment.plan")
+    comment_token=$(sed -n "$(( $(cut -f2 <<<"$comment_line") + 1 ))p" "$seed_dir/writers.tokens")
     local auth_heavy=(-H "Authorization: Bearer $heavy_token") auth_officer=(-H "Authorization: Bearer $officer_token")
     expect ceiling 200 "$ceil/row/$some_id"
     expect get 200 "${auth_heavy[@]}" "$api/applications/$some_id"
     expect list_first 200 "${auth_heavy[@]}" "$api/applications?limit=20"
     expect list_deep 200 "${auth_heavy[@]}" "$base$url_deep"
     expect queue 200 "${auth_officer[@]}" "$api/agency/queue?limit=20"
+    expect ceiling_write 201 -H 'Content-Type: application/json' -d "$create_body" "$ceil/write"
     expect create 201 "${auth_heavy[@]}" -H 'Content-Type: application/json' -d "$create_body" "$api/applications"
-    # Submit is measured whatever it answers; the report marks a non-2xx answer.
-    check submit 200 "${auth_heavy[@]}" -H 'If-Match: "1"' -X POST "$api/applications/$submit_id/submit" >/dev/null
+    expect submit 200 "${auth_heavy[@]}" -H 'If-Match: "1"' -X POST "$api/applications/$submit_id/submit"
+    expect comment 201 -H "Authorization: Bearer $comment_token" -H 'Content-Type: application/json' \
+        -d "$comment_body" "$base$(cut -f3 <<<"$comment_line")"
+    expect sign 201 -H "Authorization: Bearer $sign_token" -H 'Content-Type: application/json' -H 'If-Match: "1"' \
+        -d "$sign_body" "$base$(cut -f3 <<<"$sign_line")"
 
     say "$backend: warm-up"
     local warm=$duration
@@ -516,12 +773,18 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
         postgres) pg_plans ;;
     esac
 
-    # Writes, after the reads (they add rows to the heavy citizen's list and the queue).
+    # Writes, after the reads (they add rows to the lists, the queue and the audit log).
+    printf '%s\n' "$heavy_token" >"$seed_dir/heavy.tokens"
+    target_url=$ceil
+    measure_write ceiling_write 201 - create.lua BENCH_PATH=/write BENCH_BODY="$create_body"
     target_url=$base
-    measure create peak create.lua \
-        BENCH_TOKEN="$heavy_token" BENCH_PATH="/api/v1/applications" BENCH_BODY="$create_body"
-    measure submit peak submit.lua \
-        BENCH_TOKEN="$heavy_token" BENCH_IDS="$seed_dir/drafts-wrk.txt"
+    measure_write create 201 - plan.lua BENCH_PLAN="$seed_dir/create.plan" \
+        BENCH_TOKENS="$seed_dir/writers.tokens" BENCH_BODY="$create_body" BENCH_CYCLE=1
+    measure_write submit 200 prepare_submit plan.lua BENCH_TOKENS="$seed_dir/heavy.tokens" BENCH_IF_MATCH='"1"'
+    measure_write comment 201 - plan.lua BENCH_PLAN="$seed_dir/comment.plan" \
+        BENCH_TOKENS="$seed_dir/writers.tokens" BENCH_BODY="$comment_body" BENCH_CYCLE=1
+    measure_write sign 201 prepare_sign plan.lua BENCH_TOKENS="$seed_dir/writers.tokens" \
+        BENCH_BODY="$sign_body" BENCH_IF_MATCH='"1"' THREADS=connections
 
     stop_servers
     if grep -qE ' ERROR |panicked' "$server_log" "$ceiling_log"; then
@@ -531,13 +794,20 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     unset DATABASE_URL
 }
 
+# Keys of the run, as production configures them (the seeder hashes the signing codes with
+# the index key): generated here, never written anywhere but this process's environment.
+KABINET_SIGNING_KEYS="bench:$(openssl genpkey -algorithm ed25519 -outform DER | base64 -w0)"
+KABINET_PII_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
+KABINET_PII_INDEX_KEY=$(head -c 32 /dev/urandom | base64 -w0)
+export KABINET_SIGNING_KEYS KABINET_PII_KEYS KABINET_PII_INDEX_KEY
+
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=false
 [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && dirty=true
 record kind=meta command="$command_line" commit="$commit" dirty:="$dirty" started:="$started" \
     citizens:="$citizens" applications:="$applications" drafts:="$drafts" duration:="$duration" \
-    threads:="$threads" connections:="$connections" \
-    deep_pages:="$deep_pages" loadavg_start="$(cat /proc/loadavg)" \
+    threads:="$threads" connections:="$connections" write_connections="$write_connections" \
+    writers:="$writers" sign_drafts:="$sign_drafts" deep_pages:="$deep_pages" loadavg_start="$(cat /proc/loadavg)" \
     wrk_version="$(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)" \
     postgres_version="$(psql "$pg_server/postgres" -XAtq -c 'SHOW server_version' 2>/dev/null || echo unknown)" \
     sqlite_version="$(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
@@ -554,3 +824,8 @@ if [[ -n $doc ]]; then
     say "wrote $doc"
 fi
 say "done in $(( $(date +%s) - started ))s"
+if ((${#failures[@]})); then
+    say "FAILED: answers other than the expected status (see the report's Targets):"
+    printf '  %s\n' "${failures[@]}" >&2
+    exit 1
+fi

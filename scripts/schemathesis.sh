@@ -3,6 +3,12 @@
 # directory, demo data) and runs schemathesis 4.x against every operation in the OpenAPI
 # document it serves. Builds nothing: `make schemathesis` builds the binary and the venv.
 #
+# Three identities, each sent with the operations of its role (scripts/schemathesis.toml
+# says which): a citizen registered through the API (e-mail proved with the code from the
+# development mailbox, identity confirmed by the officer), an officer of МВД and an admin,
+# both created with the CLI. None is a demo account: no example in the document logs in as
+# one of them, which with one session per account would end the session the run relies on.
+#
 # Bounded: at most SCHEMATHESIS_MAX_EXAMPLES generated cases per operation in the fuzzing
 # phase, and a hard wall-clock limit (SCHEMATHESIS_TIMEOUT seconds) around the whole run.
 # Only 127.0.0.1 is ever contacted, and redirects are not followed.
@@ -15,9 +21,10 @@
 #   SCHEMATHESIS_TIMEOUT        wall-clock seconds    (default: 600)
 #   SCHEMATHESIS_WORKERS        concurrent workers    (default: 1, see below)
 #   SCHEMATHESIS_SEED           random seed           (default: random; printed, to reproduce)
-#   SCHEMATHESIS_AUTH           admin | none          (default: admin, best effort, see below)
-#   SCHEMATHESIS_TOKEN          a bearer token to send instead of logging in
-#   SCHEMATHESIS_CHECKS         comma-separated checks (default: see `checks` below)
+#   SCHEMATHESIS_CHECKS         comma-separated checks for every operation alike, overriding
+#                               the toml's per-operation exceptions (default: the toml's)
+#   SCHEMATHESIS_ARGS           more arguments for `schemathesis run`, e.g.
+#                               "--include-operation-id createApplication --phases examples"
 #   SCHEMATHESIS_REPORT_DIR     JUnit report and server log (default: target/schemathesis)
 set -euo pipefail
 
@@ -32,7 +39,6 @@ wall_clock=${SCHEMATHESIS_TIMEOUT:-600}
 # a run error. Reproduced here on 3.11.7; not on 3.12.1.
 workers=${SCHEMATHESIS_WORKERS:-1}
 seed=${SCHEMATHESIS_SEED:-$(( (RANDOM << 15) | RANDOM ))}
-auth_mode=${SCHEMATHESIS_AUTH:-admin}
 report_dir=${SCHEMATHESIS_REPORT_DIR:-target/schemathesis}
 committed_spec=openapi/openapi.json
 
@@ -42,9 +48,11 @@ die() { say "error: $*"; exit 1; }
 [[ -x $kabinet_bin ]] || die "$kabinet_bin not found or not executable; run 'cargo build --bin kabinet' (or 'make schemathesis')"
 [[ -x $schemathesis_bin ]] || die "$schemathesis_bin not found; run 'make venv'"
 schemathesis_bin=$(cd "$(dirname "$schemathesis_bin")" && pwd)/$(basename "$schemathesis_bin")
-command -v curl >/dev/null || die "curl is required"
-command -v python3 >/dev/null || die "python3 is required"
-case $auth_mode in admin | none) ;; *) die "SCHEMATHESIS_AUTH must be admin or none, got '$auth_mode'" ;; esac
+for tool in curl jq python3; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+[[ -z ${SCHEMATHESIS_AUTH:-}${SCHEMATHESIS_TOKEN:-} ]] \
+    || die "SCHEMATHESIS_AUTH and SCHEMATHESIS_TOKEN are gone: the run logs in as a citizen, an officer and an admin"
 
 mkdir -p "$report_dir"
 report_dir=$(cd "$report_dir" && pwd)
@@ -61,18 +69,22 @@ for key in LOGIN_PER_IP LOGIN_PER_ACCOUNT SECOND_FACTOR_PER_ACCOUNT REGISTER_PER
     export "KABINET_RATE_$key=1000000/1h"
 done
 
-# An admin account so that operations behind the bearer token are exercised beyond their
-# 401 answer. Failing to create it fails the run: a silent fall-back to unauthenticated
-# fuzzing would pass while testing far less.
-admin_login="schemathesis-admin@example.org" # logins may have to be an e-mail, phone or SNILS
-admin_password="St-$(python3 -c 'import secrets; print(secrets.token_hex(12))')-9x"
-token=${SCHEMATHESIS_TOKEN:-}
-if [[ -z $token && $auth_mode == admin ]]; then
-    if ! "$kabinet_bin" migrate >>"$server_log.setup" 2>&1 \
-        || ! "$kabinet_bin" create-admin --login "$admin_login" --password "$admin_password" >>"$server_log.setup" 2>&1; then
-        cat "$server_log.setup" >&2 || true
-        die "could not create the admin account for authenticated fuzzing" 
-    fi
+# Staff accounts, so that the operations of their roles are exercised beyond 401 and 403.
+# Failing to create one fails the run: a silent fall-back to unauthenticated fuzzing would
+# pass while testing far less. Logins have to be an e-mail, phone or SNILS.
+secret() { python3 -c 'import secrets; print("St-" + secrets.token_hex(12) + "-9x")'; }
+admin_login="schemathesis-admin@example.org"
+admin_password=$(secret)
+officer_login="schemathesis-officer@example.org"
+officer_password=$(secret)
+citizen_login="schemathesis-citizen@example.org"
+citizen_password=$(secret)
+if ! "$kabinet_bin" migrate >>"$server_log.setup" 2>&1 \
+    || ! "$kabinet_bin" create-admin --login "$admin_login" --password "$admin_password" >>"$server_log.setup" 2>&1 \
+    || ! "$kabinet_bin" create-officer --agency mvd --login "$officer_login" --password "$officer_password" \
+        >>"$server_log.setup" 2>&1; then
+    cat "$server_log.setup" >&2 || true
+    die "could not create the staff accounts for authenticated fuzzing"
 fi
 
 throwaway_start
@@ -96,46 +108,68 @@ PY
 ) || die "served OpenAPI document check failed"
 say "served document equals $committed_spec ($operations operations)"
 
-if [[ -z $token && $auth_mode == admin ]]; then
-    token=$(curl -sS --max-time 30 -H 'Content-Type: application/json' \
-        --data "{\"login\":\"$admin_login\",\"password\":\"$admin_password\"}" \
-        "$base/api/v1/auth/login" 2>/dev/null \
-        | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("access_token") or (d.get("tokens") or {}).get("access_token") or "")' 2>/dev/null) || token=""
-    [[ -n $token ]] || die "could not log in as $admin_login for authenticated fuzzing"
-fi
+post() { # PATH BODY [TOKEN]: prints the JSON answer; fails on any error status
+    curl -sS --fail-with-body --max-time 30 -H 'Content-Type: application/json' \
+        ${3:+-H "Authorization: Bearer $3"} --data "$2" "$base$1" 2>>"$server_log.setup"
+}
+login() { # LOGIN PASSWORD: prints an access token
+    post /api/v1/auth/login "$(jq -nc --arg l "$1" --arg p "$2" '{login: $l, password: $p}')" \
+        | jq -r '.access_token // empty'
+}
+admin_token=$(login "$admin_login" "$admin_password") || true
+[[ -n $admin_token ]] || die "could not log in as $admin_login"
+officer_token=$(login "$officer_login" "$officer_password") || true
+[[ -n $officer_token ]] || die "could not log in as $officer_login"
 
-# Checks: no 5xx for any input; every status code, content type, documented response header
-# and body as the document says; a declared security requirement is enforced (401); and
-# input outside the schema is refused (negative_data_rejection; scripts/schemathesis.toml
-# counts 412 as a refusal: a write naming no current version is refused before its body).
-# Not run, because they would flag behaviour the contract asks for:
-#   missing_required_header   expects 400/401/403/406/415/422 when a required header is
-#                             missing; the contract answers a missing If-Match with 428.
-#   positive_data_acceptance  expects schema-valid bodies to be accepted; business rules no
-#                             schema can express (password policy, date ranges, state
-#                             machines) answer 422 by design.
-#   unsupported_method, allow_header_conformance
-#                             expect 405 with Allow for undeclared methods; actix routes
-#                             per-method handlers, so an undeclared method on a known path may
-#                             reach the default service (404 problem+json). 5xx is still caught.
-#   use_after_free, ensure_resource_availability, object_level_authorization
-#                             need resource links or a second identity, which this run lacks.
-checks=${SCHEMATHESIS_CHECKS:-not_a_server_error}
-if [[ -z ${SCHEMATHESIS_CHECKS:-} ]]; then
-    checks+=,status_code_conformance
-    checks+=,content_type_conformance
-    checks+=,response_headers_conformance
-    checks+=,response_schema_conformance
-    checks+=,ignored_auth
-    checks+=,negative_data_rejection
-fi
+# The citizen registers as anyone would (a SNILS with valid check digits, a passport, a
+# phone of her own), proves the e-mail with its code, and the officer confirms her identity:
+# level `confirmed`, so that submitting, delegating and registering an organisation are
+# open to her.
+registration=$(python3 - "$citizen_login" "$citizen_password" <<'PY'
+import json, random, sys
+digits = [random.randrange(10) for _ in range(9)]
+total = sum(d * (9 - i) for i, d in enumerate(digits))
+check = total if total < 100 else total % 101 % 100
+number = "".join(map(str, digits))
+print(json.dumps({
+    "surname": "Фаззерова", "given_name": "Схема", "birth_date": "1990-01-01",
+    "snils": f"{number[:3]}-{number[3:6]}-{number[6:]} {check:02d}",
+    "phone": "+7999" + "".join(str(random.randrange(10)) for _ in range(7)),
+    "passport": {"series": "4615", "number": f"{random.randrange(10**6):06d}",
+                 "issued_on": "2015-05-20", "division_code": "500-001"},
+    "email": sys.argv[1], "password": sys.argv[2],
+}, ensure_ascii=False))
+PY
+)
+citizen_id=$(post /api/v1/accounts "$registration" | jq -r '.id // empty') || true
+[[ -n $citizen_id ]] || die "could not register $citizen_login (see $server_log.setup)"
+code=""
+for _ in $(seq 1 40); do # the outbox sends a moment after the commit
+    code=$(jq -r --arg to "$citizen_login" 'select(.to == $to and .code) | .code' "$KABINET_DEV_MAILBOX" 2>/dev/null \
+        | tail -n 1) || true
+    [[ -n $code ]] && break
+    sleep 0.5
+done
+[[ -n $code ]] || die "no e-mail code for $citizen_login in $KABINET_DEV_MAILBOX"
+post "/api/v1/accounts/$citizen_id/contact-proofs" "$(jq -nc --arg c "$code" '{kind: "email", code: $c}')" >/dev/null \
+    || die "could not prove the e-mail of $citizen_login"
+citizen_token=$(login "$citizen_login" "$citizen_password") || true
+[[ -n $citizen_token ]] || die "could not log in as $citizen_login"
+level=$(post "/api/v1/accounts/$citizen_id/confirm-identity" '{}' "$officer_token" | jq -r '.level // empty') || true
+[[ $level == confirmed ]] || die "the officer could not confirm the identity of $citizen_login (level '$level')"
+# scripts/schemathesis.toml sends each token with the operations of its role.
+export SCHEMATHESIS_CITIZEN_TOKEN=$citizen_token SCHEMATHESIS_OFFICER_TOKEN=$officer_token \
+    SCHEMATHESIS_ADMIN_TOKEN=$admin_token
+say "logged in as a citizen ($citizen_login, confirmed), an officer of mvd and an admin"
 
+# Which checks run, and where positive_data_acceptance does not apply and why, is in
+# scripts/schemathesis.toml: checks named on the command line would override its
+# per-operation exceptions, so they are named there unless SCHEMATHESIS_CHECKS is set.
 args=(
     --config-file "$PWD/scripts/schemathesis.toml"
     run "$base/api-docs/openapi.json"
     # Send every request to the loopback server, whatever `servers` says (its base path kept).
     --origin "$base"
-    --checks "$checks"
     --max-examples "$max_examples"
     --seed "$seed"
     --workers "$workers"
@@ -144,29 +178,25 @@ args=(
     --max-redirects 0
     --generation-database none
     --report junit --report-dir "$report_dir"
+    # These end the session behind a token and would turn the rest of the run into 401s.
+    --exclude-name 'POST /api/v1/auth/logout'
+    --exclude-name 'DELETE /api/v1/auth/sessions/{id}'
+    # Server-Sent Events streams stay open by design: with a valid token a request would
+    # only end by timing out.
+    --exclude-path-regex '/events$'
 )
-if [[ -n $token ]]; then
-    args+=(
-        -H "Authorization: Bearer $token"
-        # These end the session behind the token and would turn the rest of the run into
-        # 401s; without a token they are fuzzed like everything else.
-        --exclude-name 'POST /api/v1/auth/logout'
-        --exclude-name 'DELETE /api/v1/auth/sessions/{id}'
-        # Server-Sent Events streams stay open by design: with a valid token a request would
-        # only end by timing out. (Without one they answer 401 at once and are tested.)
-        --exclude-path-regex '/events$'
-    )
-    auth_state="bearer token"
-else
-    auth_state="none"
-fi
+[[ -z ${SCHEMATHESIS_CHECKS:-} ]] || args+=(--checks "$SCHEMATHESIS_CHECKS")
+# shellcheck disable=SC2206 # word splitting is the point
+[[ -z ${SCHEMATHESIS_ARGS:-} ]] || args+=($SCHEMATHESIS_ARGS)
 
+# Fresh Idempotency-Keys and no invented cursors in valid cases (see the file for why).
+hooks_dir=$PWD/scripts
 say "seed $seed (reproduce: SCHEMATHESIS_SEED=$seed make schemathesis)"
 started=$(date +%s)
 status=0
 # Run from the report directory: schemathesis keeps its `.schemathesis/` cache (for
 # `st replay ID`) and hypothesis its `.hypothesis/` in the working directory.
-(cd "$report_dir" && exec timeout --signal=INT --kill-after=30 "$wall_clock" "$schemathesis_bin" "${args[@]}") || status=$?
+(cd "$report_dir" && PYTHONPATH="$hooks_dir${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks exec timeout --signal=INT --kill-after=30 "$wall_clock" "$schemathesis_bin" "${args[@]}") || status=$?
 elapsed=$(( $(date +%s) - started ))
 
 if (( status == 124 || status == 137 )); then
@@ -178,5 +208,5 @@ else
     say "server log tail ($server_log):"
     tail -n 20 "$server_log" >&2 || true
 fi
-echo "schemathesis: $result; $operations operations, max $max_examples examples each, seed $seed, auth: $auth_state, ${elapsed}s; report in $report_dir"
+echo "schemathesis: $result; $operations operations, max $max_examples examples each, seed $seed, as citizen, officer and admin, ${elapsed}s; report in $report_dir"
 [[ $status -eq 0 ]] || exit 1

@@ -54,6 +54,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     crate::openapi::add_common_responses(&mut api);
     crate::openapi::refer_page_items(&mut api);
+    crate::openapi::camel_case_links(&mut api);
     if let Err(unknown) = edge::deprecation::mark(&mut api, edge::deprecation::DEPRECATED) {
         tracing::error!(?unknown, "deprecated operations that the spec does not have");
     }

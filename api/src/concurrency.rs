@@ -8,8 +8,20 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::json;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
+
+/// The header as an operation parameter, for the writes that require it.
+#[derive(IntoParams)]
+#[into_params(names("If-Match"), parameter_in = Header)]
+pub struct IfMatchHeader(
+    /// The `ETag` you read (`"7"`; a weak `W/"7"` is taken as the same). Missing or empty:
+    /// 428; naming another version, or not a version at all: 412 with the current one.
+    #[param(pattern = r#"^(W/)?"[0-9]+"$"#, example = "\"7\"")]
+    #[allow(dead_code)]
+    String,
+);
 
 /// The version a write is based on, from `If-Match`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -199,6 +199,8 @@ pub struct Limits {
     pub creates_per_account: Quota,
     /// Stream tickets one account asks for (each is a database row).
     pub stream_tickets_per_account: Quota,
+    /// CSV exports of the audit log one account asks for (each reads every record it may see).
+    pub audit_exports_per_account: Quota,
 }
 
 impl Limits {
@@ -224,6 +226,7 @@ impl Limits {
             uploads_per_account: quota("rate_uploads_per_account", "60/1h")?,
             creates_per_account: quota("rate_creates_per_account", "300/1h")?,
             stream_tickets_per_account: quota("rate_stream_tickets_per_account", "120/1h")?,
+            audit_exports_per_account: quota("rate_audit_exports_per_account", "10/1h")?,
         })
     }
 }
@@ -297,7 +300,7 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// The abuse-limit keys (see [`Limits`]); also accepted in the file and environment.
-pub const RATE_KEYS: [&str; 11] = [
+pub const RATE_KEYS: [&str; 12] = [
     "rate_login_per_ip",
     "rate_login_per_account",
     "rate_second_factor_per_account",
@@ -309,6 +312,7 @@ pub const RATE_KEYS: [&str; 11] = [
     "rate_uploads_per_account",
     "rate_creates_per_account",
     "rate_stream_tickets_per_account",
+    "rate_audit_exports_per_account",
 ];
 
 const SECONDS: &str = "a whole number of seconds";

@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Caller};
 use crate::concurrency::etag;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
@@ -34,10 +34,11 @@ const MAX_LENGTH: usize = 128;
 #[derive(IntoParams)]
 #[into_params(names("Idempotency-Key"), parameter_in = Header)]
 pub struct IdempotencyKey(
-    /// 1 to 128 characters, unique per request you mean; a repeat with the same key and
+    /// 1 to 128 visible ASCII characters, unique per request you mean; a repeat with the same key and
     /// request gets the first answer (`Idempotent-Replayed: true`), with another request 422.
     /// A repeat is authorized again first: a caller no longer allowed (a revoked delegation)
     /// gets the refusal a fresh request would get.
+    #[param(min_length = 1, max_length = 128, pattern = r"^[!-~]([\t -~]*[!-~])?$")]
     #[allow(dead_code)]
     Option<String>,
 );
@@ -52,11 +53,40 @@ pub struct Idempotency {
     seal: Option<Arc<PiiCipher>>,
 }
 
+/// Whose key it is: the account that sent it and the principal it acts for.
+pub struct KeyOwner {
+    account: AccountId,
+    principal: AccountId,
+}
+
+impl From<&Actor> for KeyOwner {
+    fn from(actor: &Actor) -> KeyOwner {
+        KeyOwner {
+            account: actor.account,
+            principal: actor.principal(),
+        }
+    }
+}
+
+impl From<&Caller> for KeyOwner {
+    fn from(caller: &Caller) -> KeyOwner {
+        KeyOwner {
+            account: caller.account(),
+            principal: caller.principal(),
+        }
+    }
+}
+
 impl Idempotency {
-    /// The key `actor` sent with `req`, if any; keys are the caller's own. The fingerprint
+    /// The key `owner` sent with `req`, if any; keys are the caller's own. The fingerprint
     /// covers the method, path, query, principal and `body`: the same key reused on
     /// another resource, for another principal or with other content is another request.
-    pub fn of(req: &HttpRequest, actor: &Actor, body: &impl Serialize) -> Result<Option<Self>, ApiError> {
+    pub fn of(
+        req: &HttpRequest,
+        owner: impl Into<KeyOwner>,
+        body: &impl Serialize,
+    ) -> Result<Option<Self>, ApiError> {
+        let owner = owner.into();
         let Some(value) = req.headers().get(HEADER) else {
             return Ok(None);
         };
@@ -69,7 +99,7 @@ impl Idempotency {
                 "Idempotency-Key is 1 to 128 characters.",
             ));
         }
-        let principal = actor.principal().to_string();
+        let principal = owner.principal.to_string();
         let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
         let mut hash = Sha256::new();
         for part in [
@@ -84,7 +114,7 @@ impl Idempotency {
             hash.update(part);
         }
         Ok(Some(Self {
-            account: actor.account,
+            account: owner.account,
             key: key.to_string(),
             fingerprint: hex::encode(hash.finalize()),
             seal: None,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use domain::time::Instant;
 
 use crate::error::ApiError;
-use crate::usecases::applications::store_step;
+use crate::usecases::applications::{store_step, Parts};
 use crate::usecases::{effects, Effects, Outcome};
 
 const BATCH: i64 = 100;
@@ -31,7 +31,8 @@ pub fn expire_information_requests(db: &Database, at: Instant) -> Result<usize, 
             };
             match current.apply(Event::Expire, Party::System, &service.policy, at) {
                 Ok(step) => {
-                    let effects = store_step(tx, &step, &service, None, current.version, at)?;
+                    let participants = Parts::of(&current).participants(tx)?;
+                    let effects = store_step(tx, &step, &service, None, &participants, current.version, at)?;
                     effects::commit(tx, effects, at)?;
                     Ok::<_, ApiError>(true)
                 }
@@ -144,38 +145,47 @@ pub async fn run(state: actix_web::web::Data<crate::state::AppState>, mut stop: 
             remind_requests(&worker, at, reminder_hours)
         })
         .await;
-        let worker = db.clone();
-        step("idempotency keys purged", move || {
-            purge_idempotency_keys(&worker, at, key_hours)
-        })
-        .await;
-        let worker = db.clone();
-        step("rate limits purged", move || {
-            worker.write(|tx| Ok::<_, ApiError>(persistence::rate_limits::purge(tx, at)?))
-        })
-        .await;
-        let worker = db.clone();
-        step("ended locks and spent tokens purged", move || {
-            worker.write(|tx| Ok::<_, ApiError>(persistence::attempts::purge(tx, at)?))
-        })
-        .await;
-        let worker = db.clone();
-        step("stream tickets purged", move || {
-            // Kept an hour past expiry, then nothing about them matters any more.
-            let before = at - chrono::TimeDelta::hours(1);
-            worker.write(|tx| Ok::<_, ApiError>(persistence::stream_tickets::sweep(tx, before)?))
-        })
-        .await;
+        purge(&db, at, key_hours).await;
         match documents(&state, at).await {
             Ok((0, 0)) => {}
             Ok((announced, expired)) => tracing::info!(announced, expired, "document retention"),
             Err(error) => tracing::warn!(%error, "document retention job failed"),
         }
+        // The jobs write through the pool, not `AppState::write`: their events reach streams
+        // here and on other nodes now rather than at the loaders' fallback tick.
+        state.events.committed();
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => break,
         }
     }
+}
+
+/// Forgets what no longer matters: old idempotency keys, spent rate limits, ended locks
+/// and spent tokens, stream tickets an hour past expiry.
+async fn purge(db: &Database, at: Instant, key_hours: i64) {
+    let worker = db.clone();
+    step("idempotency keys purged", move || {
+        purge_idempotency_keys(&worker, at, key_hours)
+    })
+    .await;
+    let worker = db.clone();
+    step("rate limits purged", move || {
+        worker.write(|tx| Ok::<_, ApiError>(persistence::rate_limits::purge(tx, at)?))
+    })
+    .await;
+    let worker = db.clone();
+    step("ended locks and spent tokens purged", move || {
+        worker.write(|tx| Ok::<_, ApiError>(persistence::attempts::purge(tx, at)?))
+    })
+    .await;
+    let worker = db.clone();
+    step("stream tickets purged", move || {
+        // Kept an hour past expiry, then nothing about them matters any more.
+        let before = at - chrono::TimeDelta::hours(1);
+        worker.write(|tx| Ok::<_, ApiError>(persistence::stream_tickets::sweep(tx, before)?))
+    })
+    .await;
 }
 
 /// Seals audit records and signs checkpoints every `audit_seal_ms` until `stop` turns true

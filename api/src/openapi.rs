@@ -144,7 +144,8 @@ pub struct Unprocessable(Problem);
         description = "Public-services personal cabinet built around joint handling of matters: \
 citizens, their representatives, co-applicants, notaries and agency officers work on the same \
 applications, each with exactly the rights given to them, and every step is recorded.\n\n\
-Errors are RFC 9457 `application/problem+json` with a machine `code`.",
+Errors are RFC 9457 `application/problem+json` with a machine `code`. No text, in a body, \
+a query or a path, may hold the NUL character U+0000: it is refused with 422 `nul_character`.",
         // The API's own version (CHANGELOG.md): its major moves with every breaking
         // change, which `make api-diff` enforces against openapi/released/openapi.json.
         version = "1.0.0",
@@ -220,6 +221,44 @@ pub fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                     .parameters
                     .get_or_insert_with(Vec::new)
                     .push(on_behalf_of());
+            }
+        }
+    }
+}
+
+/// Response links spelled as OpenAPI spells them. utoipa 5.5 serializes a link's
+/// `operation_id`, `operation_ref` and `request_body` in snake case, which no reader of the
+/// document (schemathesis' stateful phase, Spectral, Swagger UI) recognises; each is moved
+/// into the link's extensions under its camel-case name, which serialize flattened.
+pub fn camel_case_links(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else { continue };
+                for link in response.links.values_mut() {
+                    let RefOr::T(link) = link else { continue };
+                    let mut moved = utoipa::openapi::extensions::Extensions::default();
+                    for (name, value) in [
+                        ("operationId", std::mem::take(&mut link.operation_id)),
+                        ("operationRef", std::mem::take(&mut link.operation_ref)),
+                    ] {
+                        if !value.is_empty() {
+                            moved.insert(name.to_string(), value.into());
+                        }
+                    }
+                    if let Some(body) = link.request_body.take() {
+                        moved.insert("requestBody".to_string(), body);
+                    }
+                    link.extensions.get_or_insert_with(Default::default).merge(moved);
+                }
             }
         }
     }

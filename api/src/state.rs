@@ -9,7 +9,7 @@ use domain::time::Instant;
 use persistence::{Database, DbConnection};
 
 use crate::auth::password_pool::PasswordPool;
-use crate::auth::TokenKeys;
+use crate::auth::{Actor, Caller, TokenKeys};
 use crate::blocking::blocking;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -46,7 +46,7 @@ pub type State = web::Data<AppState>;
 
 impl AppState {
     /// One transaction on the blocking pool. A committed one may have published events,
-    /// so the bus looks at once rather than at its next timer tick.
+    /// so the bus looks at once rather than at its next timer tick, and other nodes hear.
     pub async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -54,7 +54,7 @@ impl AppState {
         let db = self.db.clone();
         let result = blocking(move || db.write(work)).await;
         if result.is_ok() {
-            self.events.wake();
+            self.events.committed();
         }
         result
     }
@@ -72,6 +72,34 @@ impl AppState {
             let Outcome { value, effects } = case(tx, now)?;
             effects::commit(tx, effects, now)?;
             Ok(value)
+        })
+        .await
+    }
+
+    /// `run` for a caller whose session is checked inside the same transaction: one hop to
+    /// the blocking pool, one connection, and no write by a session that has just ended.
+    pub async fn run_as<T: Send + 'static>(
+        &self,
+        caller: Caller,
+        case: impl FnOnce(&mut DbConnection, &Actor, Instant) -> Result<Outcome<T>, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(move |tx, now| {
+            let actor = caller.check(tx, now)?;
+            case(tx, &actor, now)
+        })
+        .await
+    }
+
+    /// `query` for a caller whose session is checked on the same connection, in the same
+    /// blocking call: an authenticated read is one hop, not two.
+    pub async fn query_as<T: Send + 'static>(
+        &self,
+        caller: Caller,
+        case: impl FnOnce(&mut DbConnection, &Actor, Instant) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.query(move |conn, now| {
+            let actor = caller.check(conn, now)?;
+            case(conn, &actor, now)
         })
         .await
     }

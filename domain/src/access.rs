@@ -368,6 +368,8 @@ fn direct(subject: &Subject, action: Action, resource: &Resource, _now: Instant)
         (Action::AuditVerify | Action::CatalogManage, Resource::System) => {
             require(subject.has_role(Role::Admin), Denial::RoleRequired)
         }
+        // One's own audit records; what they are is `audit_scope`'s business.
+        (Action::AuditRead, Resource::Account(owner)) => require(*owner == subject.account, Denial::NotOwner),
         (
             Action::DocumentsRead
             | Action::DocumentsUpload
@@ -540,6 +542,68 @@ pub fn authorize_joining(
     )
 }
 
+/// Whose audit records a caller reads (the audit list, its CSV export, a record's
+/// inclusion proof).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditScope {
+    /// Admins: every record.
+    Everything,
+    /// Every other account — citizens, and staff who are not admins (officers and
+    /// supervisors see what they did and what was done to their account, not their
+    /// agency's cases): the records about this account, and those of the applications it
+    /// owns or takes part in now, whoever acted there.
+    About(AccountId),
+}
+
+/// What deciding whether one audit record is in a scope needs to know about it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuditRecordFacts {
+    pub actor: Option<AccountId>,
+    /// The principal the actor acted for.
+    pub on_behalf_of: Option<AccountId>,
+    /// The account the record is about, when its target is an account.
+    pub target_account: Option<AccountId>,
+    /// Its target is an application the scope's account owns or takes part in (as owner,
+    /// co-applicant, contributor or viewer) now.
+    pub on_own_application: bool,
+}
+
+/// Which audit records the subject reads. Never on someone's behalf: who logged in, from
+/// where and what was done is what guards an account, like its credentials — a
+/// representative is refused as for them (`action_not_covered`, or the delegation's own
+/// refusal), and so is an organisation's head.
+pub fn audit_scope(subject: &Subject, now: Instant) -> Result<AuditScope, Denial> {
+    let principal = subject
+        .on_behalf
+        .as_ref()
+        .map_or(subject.account, |o| o.principal);
+    authorize(subject, Action::AuditRead, &Resource::Account(principal), now)?;
+    // A head speaks for the organisation without a delegation, but not here.
+    require(subject.on_behalf.is_none(), Denial::ActionNotCovered)?;
+    Ok(if subject.has_role(Role::Admin) {
+        AuditScope::Everything
+    } else {
+        AuditScope::About(subject.account)
+    })
+}
+
+impl AuditScope {
+    /// Whether the record is in the scope: the account acted, was acted for or is the
+    /// target, or the record is about one of its applications — which shows it what its
+    /// representatives, its co-participants and the officers did there.
+    pub fn covers(&self, record: &AuditRecordFacts) -> bool {
+        match self {
+            AuditScope::Everything => true,
+            AuditScope::About(account) => {
+                record.actor == Some(*account)
+                    || record.on_behalf_of == Some(*account)
+                    || record.target_account == Some(*account)
+                    || record.on_own_application
+            }
+        }
+    }
+}
+
 /// The principal itself, or the head of the organisation that is the principal.
 fn speaks_for(subject: &Subject, principal: AccountId, head: Option<AccountId>) -> bool {
     principal == subject.account || head == Some(subject.account)
@@ -674,6 +738,7 @@ mod tests {
                             Ok(())
                         }
                         (Action::AuditVerify | Action::CatalogManage, "system") => Err(Denial::RoleRequired),
+                        (Action::AuditRead, "own") => Ok(()),
                         (
                             Action::ApplicationsRead
                             | Action::DocumentsRead
@@ -1870,6 +1935,7 @@ mod tests {
             (Action::DelegationsManage, delegation.clone()),
             (Action::DelegationsRead, delegation.clone()),
             (Action::DelegationsRespond, delegation.clone()),
+            (Action::AuditRead, Resource::Account(principal)),
         ];
         for kind in Kind::ALL {
             let listed = if kind == Kind::Specific {
@@ -1897,7 +1963,7 @@ mod tests {
             }
         }
         let own = subject(principal, &[Role::Citizen]);
-        for (action, resource) in &guarded[..3] {
+        for (action, resource) in guarded[..3].iter().chain(guarded.last()) {
             assert_eq!(authorize(&own, *action, resource, now), Ok(()), "{action:?}");
         }
         assert_eq!(Action::IdentityManage.as_str(), "identity.manage");
@@ -2022,5 +2088,135 @@ mod tests {
             Some(vec![])
         );
         assert_eq!(full.visible_services(Action::DocumentsRead, now), None);
+    }
+
+    /// Whose audit records each caller reads: admins every record, every other account —
+    /// staff included — the records about itself and its applications; nobody on behalf,
+    /// whatever the delegation, and no organisation's head for the organisation.
+    #[test]
+    fn the_audit_scope_table() {
+        use crate::delegation::Kind;
+        let now = Utc::now();
+        let (me, principal) = (AccountId::new(), AccountId::new());
+        let head = Subject {
+            on_behalf: Some(OnBehalf {
+                principal,
+                principal_level: AccountLevel::Confirmed,
+                grants: vec![],
+                head: true,
+                unverified_organisation: false,
+            }),
+            ..subject(me, &[Role::Citizen])
+        };
+        let full = acting_for(principal, Kind::Full, vec![], None);
+        let specific = acting_for(principal, Kind::Specific, Action::ALL.to_vec(), None);
+        let table: Vec<(&str, Subject, Result<AuditScope, Denial>)> = vec![
+            ("admin", subject(me, &[Role::Admin]), Ok(AuditScope::Everything)),
+            (
+                "citizen",
+                subject(me, &[Role::Citizen]),
+                Ok(AuditScope::About(me)),
+            ),
+            (
+                "officer",
+                subject(me, &[Role::Officer]),
+                Ok(AuditScope::About(me)),
+            ),
+            (
+                "supervisor",
+                subject(me, &[Role::Officer, Role::Supervisor]),
+                Ok(AuditScope::About(me)),
+            ),
+            ("notary", subject(me, &[Role::Notary]), Ok(AuditScope::About(me))),
+            (
+                "simplified citizen",
+                Subject {
+                    level: AccountLevel::Simplified,
+                    ..subject(me, &[Role::Citizen])
+                },
+                Ok(AuditScope::About(me)),
+            ),
+            ("full delegation", full.clone(), Err(Denial::ActionNotCovered)),
+            ("listing every action", specific, Err(Denial::ActionNotCovered)),
+            ("an organisation's head", head, Err(Denial::ActionNotCovered)),
+            (
+                "no delegation",
+                Subject {
+                    on_behalf: full.on_behalf.clone().map(|o| OnBehalf { grants: vec![], ..o }),
+                    ..full.clone()
+                },
+                Err(Denial::NotDelegated),
+            ),
+        ];
+        for (name, who, expected) in table {
+            assert_eq!(audit_scope(&who, now), expected, "{name}");
+        }
+
+        let (other, stranger) = (AccountId::new(), AccountId::new());
+        let about = |f: AuditRecordFacts| {
+            (
+                AuditScope::About(me).covers(&f),
+                AuditScope::Everything.covers(&f),
+            )
+        };
+        let facts = AuditRecordFacts::default;
+        let records = [
+            (
+                "I acted",
+                AuditRecordFacts {
+                    actor: Some(me),
+                    ..facts()
+                },
+                true,
+            ),
+            (
+                "my representative acted for me",
+                AuditRecordFacts {
+                    actor: Some(other),
+                    on_behalf_of: Some(me),
+                    ..facts()
+                },
+                true,
+            ),
+            (
+                "someone failed to log in to my account",
+                AuditRecordFacts {
+                    target_account: Some(me),
+                    ..facts()
+                },
+                true,
+            ),
+            (
+                "a co-participant acted on my application",
+                AuditRecordFacts {
+                    actor: Some(other),
+                    on_own_application: true,
+                    ..facts()
+                },
+                true,
+            ),
+            (
+                "the system expired my application",
+                AuditRecordFacts {
+                    on_own_application: true,
+                    ..facts()
+                },
+                true,
+            ),
+            (
+                "another citizen acted for a third",
+                AuditRecordFacts {
+                    actor: Some(other),
+                    on_behalf_of: Some(stranger),
+                    target_account: Some(stranger),
+                    on_own_application: false,
+                },
+                false,
+            ),
+            ("a system record about nobody", facts(), false),
+        ];
+        for (name, record, mine) in records {
+            assert_eq!(about(record), (mine, true), "{name}");
+        }
     }
 }

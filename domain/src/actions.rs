@@ -67,6 +67,10 @@ pub enum Action {
     AccountsConfirmIdentity,
     #[serde(rename = "audit.verify")]
     AuditVerify,
+    /// Reading the audit records about one's account and applications: what guards the
+    /// account (who logged in, from where), so never on behalf.
+    #[serde(rename = "audit.read")]
+    AuditRead,
     #[serde(rename = "catalog.manage")]
     CatalogManage,
     #[serde(rename = "applications.read")]
@@ -145,13 +149,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 39] = [
         Action::ProfileRead,
         Action::ProfileEdit,
         Action::CredentialsManage,
         Action::IdentityManage,
         Action::AccountsConfirmIdentity,
         Action::AuditVerify,
+        Action::AuditRead,
         Action::CatalogManage,
         Action::ApplicationsRead,
         Action::ApplicationsCreate,
@@ -249,6 +254,7 @@ impl Action {
                 | Action::DelegationsRead
                 | Action::ConfirmationsRead
                 | Action::OrganisationsRead
+                | Action::AuditRead
         )
     }
 
@@ -260,6 +266,7 @@ impl Action {
             Action::IdentityManage => "identity.manage",
             Action::AccountsConfirmIdentity => "accounts.confirm_identity",
             Action::AuditVerify => "audit.verify",
+            Action::AuditRead => "audit.read",
             Action::CatalogManage => "catalog.manage",
             Action::ApplicationsRead => "applications.read",
             Action::ApplicationsCreate => "applications.create",

@@ -104,7 +104,7 @@ pub fn never_delegable(action: Action) -> bool {
     ) || crate::actions::Action::OFFICER.contains(&action)
         || matches!(
             action,
-            Action::AgencyQueueRead | Action::AuditVerify | Action::CatalogManage
+            Action::AgencyQueueRead | Action::AuditVerify | Action::AuditRead | Action::CatalogManage
         )
 }
 

@@ -391,10 +391,10 @@ fn canonical(value: &Value, out: &mut String) {
 /// What a signature covers: the SHA-256 of the form (canonical JSON) and the hashes of
 /// the current attachments (sorted). Any edit or attachment change gives a new hash, so
 /// earlier signatures no longer match.
-pub fn content_hash(form_data: &Value, attachment_hashes: &[String]) -> String {
+pub fn content_hash(form_data: &Value, attachment_hashes: &[impl AsRef<str>]) -> String {
     let mut form = String::new();
     canonical(form_data, &mut form);
-    let mut attachments: Vec<&String> = attachment_hashes.iter().collect();
+    let mut attachments: Vec<&str> = attachment_hashes.iter().map(AsRef::as_ref).collect();
     attachments.sort();
     let mut hasher = Sha256::new();
     hasher.update(b"kabinet-application-v1\n");

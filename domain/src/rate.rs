@@ -37,25 +37,27 @@ impl Quota {
         Some(Quota { count, period })
     }
 
-    /// The time one request uses up.
-    fn emission(&self) -> TimeDelta {
-        self.period / i32::try_from(self.count).unwrap_or(i32::MAX)
+    /// The time one request uses up, in whole microseconds: the precision at which both
+    /// databases store a TAT, so a decision made here and one made in SQL agree.
+    pub fn emission(&self) -> TimeDelta {
+        let count = i64::from(self.count.max(1));
+        TimeDelta::microseconds(self.period.num_microseconds().unwrap_or(i64::MAX) / count)
     }
 
     /// Decides a request arriving at `now` given the key's stored TAT (none: never seen).
+    /// Admitted exactly when `max(tat, now) + emission <= now + period`.
     pub fn decide(&self, tat: Option<Instant>, now: Instant) -> Decision {
-        let tat = tat.filter(|t| *t > now).unwrap_or(now);
-        let next = tat + self.emission();
-        let allowed_from = next - self.period;
-        if now < allowed_from {
-            return Decision {
-                allowed: false,
-                tat,
-                remaining: 0,
-                retry_after: allowed_from - now,
-                reset: tat - now,
-            };
+        let next = tat.filter(|t| *t > now).unwrap_or(now) + self.emission();
+        if next > now + self.period {
+            self.refused(tat, now)
+        } else {
+            self.admitted(next, now)
         }
+    }
+
+    /// The answer to an admitted request whose new TAT is `next` (as `decide` computed it,
+    /// or as a database computed it by the same rule in the statement that stored it).
+    pub fn admitted(&self, next: Instant, now: Instant) -> Decision {
         let room = now + self.period - next;
         let remaining = u32::try_from(
             room.num_microseconds().unwrap_or(0) / self.emission().num_microseconds().unwrap_or(1).max(1),
@@ -67,6 +69,19 @@ impl Quota {
             remaining,
             retry_after: TimeDelta::zero(),
             reset: next - now,
+        }
+    }
+
+    /// The answer to a refused request, the key's TAT being `tat`: it uses up nothing.
+    pub fn refused(&self, tat: Option<Instant>, now: Instant) -> Decision {
+        let tat = tat.filter(|t| *t > now).unwrap_or(now);
+        let allowed_from = tat + self.emission() - self.period;
+        Decision {
+            allowed: false,
+            tat,
+            remaining: 0,
+            retry_after: (allowed_from - now).max(TimeDelta::zero()),
+            reset: tat - now,
         }
     }
 }

@@ -3,15 +3,16 @@
 
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
+use domain::catalog::{Service, ServicePolicy};
 use domain::ids::{AccountId, ApplicationId};
 use domain::search::fold;
 use domain::time::Instant;
 
-use crate::catalog::escape_like;
+use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{application_history, applications, counters};
+use crate::schema::{application_history, applications, counters, services};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = applications, treat_none_as_null = true)]
@@ -274,19 +275,89 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
         .transpose()
 }
 
-/// The next human-readable number, e.g. `KB-2026-00000042`. The counter row's lock
-/// serialises submissions for the instant of the increment only.
+/// The application with its service's policy, in one query: what showing it needs.
+pub fn find_with_policy(
+    conn: &mut DbConnection,
+    id: ApplicationId,
+) -> Result<Option<(Application, ServicePolicy)>, StoreError> {
+    applications::table
+        .inner_join(services::table)
+        .filter(applications::id.eq(id.to_string()))
+        .select((ApplicationRow::as_select(), PolicyRow::as_select()))
+        .first::<(ApplicationRow, PolicyRow)>(conn)
+        .optional()?
+        .map(|(row, policy)| Ok((Application::try_from(row)?, ServicePolicy::try_from(policy)?)))
+        .transpose()
+}
+
+/// The application with its whole service (one query): what changing it needs.
+pub fn find_with_service(
+    conn: &mut DbConnection,
+    id: ApplicationId,
+) -> Result<Option<(Application, Service)>, StoreError> {
+    applications::table
+        .inner_join(services::table)
+        .filter(applications::id.eq(id.to_string()))
+        .select((ApplicationRow::as_select(), ServiceRow::as_select()))
+        .first::<(ApplicationRow, ServiceRow)>(conn)
+        .optional()?
+        .map(|(row, service)| Ok((Application::try_from(row)?, Service::try_from(service)?)))
+        .transpose()
+}
+
+/// The next human-readable number, e.g. `KB-2026-00000042`: unique, not dense.
 pub fn next_number(conn: &mut DbConnection, now: Instant) -> Result<String, StoreError> {
-    let value = next_counter(conn, "application_number")?;
+    let value = next_counter(conn, Counter::ApplicationNumber)?;
     Ok(format!("KB-{}-{value:08}", now.format("%Y")))
 }
 
-/// Increments the named counter and returns its new value.
-pub fn next_counter(conn: &mut DbConnection, name: &str) -> Result<i64, StoreError> {
-    diesel::update(counters::table.find(name))
-        .set(counters::value.eq(counters::value + 1))
-        .execute(conn)?;
-    Ok(counters::table.find(name).select(counters::value).first(conn)?)
+/// The named counters.
+#[derive(Clone, Copy, Debug)]
+pub enum Counter {
+    ApplicationNumber,
+    DelegationNumber,
+    /// Live-event ids on SQLite (PostgreSQL numbers them by transaction, see `events`).
+    EventId,
+}
+
+impl Counter {
+    fn name(self) -> &'static str {
+        match self {
+            Counter::ApplicationNumber => "application_number",
+            Counter::DelegationNumber => "delegation_number",
+            Counter::EventId => "event_id",
+        }
+    }
+}
+
+/// Takes the counter's next value.
+///
+/// On PostgreSQL a counter is a sequence: taking a value locks nothing until commit, so
+/// creating transactions never queue on it, and a rolled-back one leaves a gap. SQLite runs
+/// one writer at a time, so its counter row is never contended.
+pub fn next_counter(conn: &mut DbConnection, counter: Counter) -> Result<i64, StoreError> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Next {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                value: i64,
+            }
+            let next: Next = diesel::sql_query("SELECT nextval($1::regclass) AS value")
+                .bind::<diesel::sql_types::Text, _>(format!("{}_seq", counter.name()))
+                .get_result(pg)?;
+            Ok(next.value)
+        }
+        DbConnection::Sqlite(_) => {
+            diesel::update(counters::table.find(counter.name()))
+                .set(counters::value.eq(counters::value + 1))
+                .execute(conn)?;
+            Ok(counters::table
+                .find(counter.name())
+                .select(counters::value)
+                .first(conn)?)
+        }
+    }
 }
 
 /// One entry of an application's history.
@@ -316,18 +387,37 @@ pub struct NewHistory {
     pub comment: Option<String>,
     pub actor: Option<AccountId>,
     pub on_behalf_of: Option<uuid::Uuid>,
+    numbering: Numbering,
+}
+
+/// What appending an entry must do to number it without a gap or a clash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Numbering {
+    /// The application's first entry, written in the transaction that inserts the row no
+    /// other transaction can see yet: number 1, nothing to wait for.
+    First,
+    /// A transition's entry: the transaction has just updated the row, so it holds the
+    /// row's lock that every other appender waits for.
+    RowLocked,
+    /// Anything else: lock the row first, then count on from the last entry.
+    Lock,
 }
 
 impl NewHistory {
     /// The creation of `app`.
     pub fn created(app: &Application) -> NewHistory {
-        NewHistory::of(app, "create", None)
+        NewHistory {
+            numbering: Numbering::First,
+            ..NewHistory::of(app, "create", None)
+        }
     }
 
-    /// The transition `step` produced (`app` is the application after it).
+    /// The transition `step` produced (`app` is the application after it), appended in
+    /// the transaction that updated the application's row.
     pub fn step(app: &Application, step: &Step) -> NewHistory {
         NewHistory {
             comment: step.comment.clone(),
+            numbering: Numbering::RowLocked,
             ..NewHistory::of(app, step.event.as_str(), Some(step.from))
         }
     }
@@ -343,6 +433,7 @@ impl NewHistory {
             comment: None,
             actor: None,
             on_behalf_of: None,
+            numbering: Numbering::Lock,
         }
     }
 
@@ -362,11 +453,20 @@ impl NewHistory {
 /// application's row is taken so two appends never compute the same number).
 pub fn append_history(conn: &mut DbConnection, entry: &NewHistory, now: Instant) -> Result<(), StoreError> {
     let application = entry.application.to_string();
-    crate::locks::lock(conn, crate::locks::Parent::Application, &application)?;
-    let last: Option<i32> = application_history::table
-        .filter(application_history::application_id.eq(&application))
-        .select(diesel::dsl::max(application_history::seq))
-        .first(conn)?;
+    let last_seq = |conn: &mut DbConnection| -> Result<Option<i32>, StoreError> {
+        Ok(application_history::table
+            .filter(application_history::application_id.eq(&application))
+            .select(diesel::dsl::max(application_history::seq))
+            .first(conn)?)
+    };
+    let last = match entry.numbering {
+        Numbering::First => None,
+        Numbering::RowLocked => last_seq(conn)?,
+        Numbering::Lock => {
+            crate::locks::lock(conn, crate::locks::Parent::Application, &application)?;
+            last_seq(conn)?
+        }
+    };
     diesel::insert_into(application_history::table)
         .values((
             application_history::id.eq(uuid::Uuid::now_v7().to_string()),

@@ -1,18 +1,20 @@
 //! The audit log: use cases [`record`] unsealed rows inside their own transaction (no row
 //! shared by writers); the sealer ([`seal`]) gives them tree positions in commit order and
-//! stores the Merkle tree's nodes and signed checkpoints, from which proofs are made.
+//! stores the Merkle tree's nodes and signed checkpoints, from which proofs are made;
+//! readers [`list`] the records in a scope the authorization core decided.
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use domain::access::{AuditRecordFacts, AuditScope};
 use domain::audit::{AuditEntry, AuditRecord, Checkpoint, LogBreak, Rebuild};
-use domain::ids::AuditRecordId;
+use domain::ids::{AccountId, AuditRecordId};
 use domain::merkle::{self, Frontier, Hash, NodeId, ProofError};
 use domain::time::{to_storage_precision, Instant};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{audit_checkpoints, audit_log, audit_nodes};
+use crate::schema::{applications, audit_checkpoints, audit_log, audit_nodes, participants};
 
 const PAGE: i64 = 1_000;
 
@@ -181,38 +183,102 @@ pub fn seal(conn: &mut DbConnection, limit: i64) -> Result<Sealed, StoreError> {
         .select(AuditRow::as_select())
         .load(conn)?;
     let mut nodes = Vec::new();
+    let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
         let seq = row.seq;
         let record = AuditRecord::try_from(row)?;
-        let leaf_index = stored(frontier.size())?;
+        leaves.push((seq, stored(frontier.size())?));
         nodes.extend(frontier.push(record.leaf_hash()));
-        let updated = diesel::update(audit_log::table.find(seq))
-            .filter(audit_log::leaf_index.is_null())
-            .set(audit_log::leaf_index.eq(leaf_index))
-            .execute(conn)?;
-        if updated != 1 {
-            return Err(StoreError::corrupt(
-                "audit_log",
-                format!("record {seq} was sealed meanwhile"),
-            ));
-        }
     }
-    // One statement per node: the combined backend has no multi-row insert.
-    for (id, hash) in nodes {
-        let level =
-            i32::try_from(id.level).map_err(|_| StoreError::corrupt("audit_nodes", "level too large"))?;
-        diesel::insert_into(audit_nodes::table)
-            .values((
-                audit_nodes::level.eq(level),
-                audit_nodes::idx.eq(stored(id.index)?),
-                audit_nodes::hash.eq(hex::encode(hash)),
-            ))
-            .execute(conn)?;
-    }
+    let nodes = nodes
+        .into_iter()
+        .map(|(id, hash)| {
+            let level =
+                i32::try_from(id.level).map_err(|_| StoreError::corrupt("audit_nodes", "level too large"))?;
+            Ok((level, stored(id.index)?, hex::encode(hash)))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    mark_leaves(conn, &leaves)?;
+    insert_nodes(conn, &nodes)?;
     Ok(Sealed {
         sealed: frontier.size() - size,
         tree_size: frontier.size(),
     })
+}
+
+/// Gives each record `(seq, leaf index)` its place in the tree: on PostgreSQL in one
+/// statement for the batch, on SQLite (in-process, no round trips) one by one.
+fn mark_leaves(conn: &mut DbConnection, leaves: &[(i64, i64)]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt};
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let updated = match conn {
+        DbConnection::Postgresql(pg) => {
+            let (seqs, indexes): (Vec<i64>, Vec<i64>) = leaves.iter().copied().unzip();
+            diesel::sql_query(
+                "UPDATE audit_log AS a SET leaf_index = v.idx \
+                 FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, idx) \
+                 WHERE a.seq = v.seq AND a.leaf_index IS NULL",
+            )
+            .bind::<Array<BigInt>, _>(seqs)
+            .bind::<Array<BigInt>, _>(indexes)
+            .execute(pg)?
+        }
+        DbConnection::Sqlite(_) => {
+            let mut updated = 0;
+            for (seq, leaf_index) in leaves {
+                updated += diesel::update(audit_log::table.find(seq))
+                    .filter(audit_log::leaf_index.is_null())
+                    .set(audit_log::leaf_index.eq(leaf_index))
+                    .execute(conn)?;
+            }
+            updated
+        }
+    };
+    if updated != leaves.len() {
+        return Err(StoreError::corrupt(
+            "audit_log",
+            "a record of the batch was sealed meanwhile",
+        ));
+    }
+    Ok(())
+}
+
+/// Stores new tree nodes `(level, index, hex hash)`: on PostgreSQL in one statement, on
+/// SQLite one by one (the combined backend has no multi-row insert).
+fn insert_nodes(conn: &mut DbConnection, nodes: &[(i32, i64, String)]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Integer, Text};
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            let levels: Vec<i32> = nodes.iter().map(|n| n.0).collect();
+            let indexes: Vec<i64> = nodes.iter().map(|n| n.1).collect();
+            let hashes: Vec<&str> = nodes.iter().map(|n| n.2.as_str()).collect();
+            diesel::sql_query(
+                "INSERT INTO audit_nodes (level, idx, hash) \
+                 SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[])",
+            )
+            .bind::<Array<Integer>, _>(levels)
+            .bind::<Array<BigInt>, _>(indexes)
+            .bind::<Array<Text>, _>(hashes)
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            for (level, index, hash) in nodes {
+                diesel::insert_into(audit_nodes::table)
+                    .values((
+                        audit_nodes::level.eq(level),
+                        audit_nodes::idx.eq(index),
+                        audit_nodes::hash.eq(hash),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The root of the first `size` leaves.
@@ -299,6 +365,122 @@ pub fn find(conn: &mut DbConnection, id: AuditRecordId) -> Result<Option<AuditRe
         .optional()?
         .map(AuditRecord::try_from)
         .transpose()
+}
+
+/// What the audit list is narrowed to (each filter optional), newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordFilter {
+    pub actor: Option<AccountId>,
+    /// The principal acted for (an account or an organisation).
+    pub principal: Option<uuid::Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub action: Option<String>,
+    /// At or after this instant.
+    pub from: Option<Instant>,
+    /// Before this instant.
+    pub to: Option<Instant>,
+    /// Only records inserted before this one (its `seq`): the page after a cursor.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// The applications `account` owns or takes part in now (any role), by id.
+pub fn applications_of(conn: &mut DbConnection, account: AccountId) -> Result<Vec<String>, StoreError> {
+    let account = account.to_string();
+    let mut ids: Vec<String> = applications::table
+        .filter(applications::owner_id.eq(&account))
+        .select(applications::id)
+        .load(conn)?;
+    ids.extend(
+        participants::table
+            .filter(participants::account_id.eq(&account))
+            .select(participants::application_id)
+            .load::<String>(conn)?,
+    );
+    Ok(ids)
+}
+
+/// The records in `scope` that pass `filter`, newest (highest `seq`) first, at most
+/// `filter.limit`. A scope about one account is four indexed conditions (actor, principal,
+/// target account, target application among its own), each served by an index on
+/// `(column…, seq)`, so no filter scans the table.
+pub fn list(
+    conn: &mut DbConnection,
+    scope: AuditScope,
+    filter: &RecordFilter,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut query = audit_log::table.select(AuditRow::as_select()).into_boxed();
+    if let AuditScope::About(account) = scope {
+        let own = applications_of(conn, account)?;
+        let account = account.to_string();
+        query = query.filter(
+            audit_log::actor_id
+                .eq(account.clone())
+                .or(audit_log::on_behalf_of.eq(account.clone()))
+                .or(audit_log::target_type
+                    .eq("account")
+                    .and(audit_log::target_id.eq(account)))
+                .or(audit_log::target_type
+                    .eq("application")
+                    .and(audit_log::target_id.eq_any(own))),
+        );
+    }
+    if let Some(actor) = filter.actor {
+        query = query.filter(audit_log::actor_id.eq(actor.to_string()));
+    }
+    if let Some(principal) = filter.principal {
+        query = query.filter(audit_log::on_behalf_of.eq(principal.to_string()));
+    }
+    if let Some(target_type) = &filter.target_type {
+        query = query.filter(audit_log::target_type.eq(target_type.clone()));
+    }
+    if let Some(target_id) = &filter.target_id {
+        query = query.filter(audit_log::target_id.eq(target_id.clone()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::occurred_at.ge(to_db_time(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::occurred_at.lt(to_db_time(to)));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(audit_log::seq.lt(before));
+    }
+    query
+        .order(audit_log::seq.desc())
+        .limit(filter.limit)
+        .load(conn)?
+        .into_iter()
+        .map(AuditRecord::try_from)
+        .collect()
+}
+
+/// What the authorization core needs to know about `record` to decide whether it is in
+/// `account`'s scope.
+pub fn facts(
+    conn: &mut DbConnection,
+    account: AccountId,
+    record: &AuditRecord,
+) -> Result<AuditRecordFacts, StoreError> {
+    let target = record.target_id.as_deref();
+    let target_account = match (record.target_type.as_str(), target) {
+        ("account", Some(id)) => id.parse::<AccountId>().ok(),
+        _ => None,
+    };
+    let on_own_application = match (record.target_type.as_str(), target) {
+        ("application", Some(id)) => applications_of(conn, account)?.iter().any(|own| own == id),
+        _ => false,
+    };
+    Ok(AuditRecordFacts {
+        actor: record.actor,
+        on_behalf_of: record.on_behalf_of.map(AccountId::from_uuid),
+        target_account,
+        on_own_application,
+    })
 }
 
 /// PATH(leaf, D[size]) from the stored nodes.

@@ -13,7 +13,7 @@ use crate::schema::{agencies, services};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = services)]
-struct ServiceRow {
+pub(crate) struct ServiceRow {
     code: String,
     name_ru: String,
     name_en: String,
@@ -25,6 +25,17 @@ struct ServiceRow {
     required_documents: String,
     allowed_file_types: String,
     max_file_bytes: i64,
+    #[diesel(embed)]
+    policy: PolicyRow,
+    search_text: String,
+    version: i64,
+}
+
+/// A service's policy columns (not its form schema): part of every service row, and
+/// selected alone or joined where only the policy is needed.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = services)]
+pub(crate) struct PolicyRow {
     processing_days: i32,
     editable_after_submit: bool,
     cancellable_in_review: bool,
@@ -32,10 +43,42 @@ struct ServiceRow {
     appeal_window_days: i32,
     restore_window_days: i32,
     fee_kopecks: i64,
-    search_text: String,
-    version: i64,
     forward_to: String,
     file_fills_several_papers: bool,
+}
+
+impl PolicyRow {
+    fn of(p: &ServicePolicy) -> PolicyRow {
+        PolicyRow {
+            processing_days: days(p.processing_days),
+            editable_after_submit: p.editable_after_submit,
+            cancellable_in_review: p.cancellable_in_review,
+            co_applicants_allowed: p.co_applicants_allowed,
+            appeal_window_days: days(p.appeal_window_days),
+            restore_window_days: days(p.restore_window_days),
+            fee_kopecks: p.fee_kopecks,
+            forward_to: serde_json::Value::from(p.forward_to.clone()).to_string(),
+            file_fills_several_papers: p.file_fills_several_papers,
+        }
+    }
+}
+
+impl TryFrom<PolicyRow> for ServicePolicy {
+    type Error = StoreError;
+
+    fn try_from(r: PolicyRow) -> Result<Self, StoreError> {
+        Ok(ServicePolicy {
+            editable_after_submit: r.editable_after_submit,
+            cancellable_in_review: r.cancellable_in_review,
+            co_applicants_allowed: r.co_applicants_allowed,
+            appeal_window_days: i64::from(r.appeal_window_days),
+            restore_window_days: i64::from(r.restore_window_days),
+            fee_kopecks: r.fee_kopecks,
+            processing_days: i64::from(r.processing_days),
+            forward_to: serde_json::from_str(&r.forward_to).map_err(corrupt)?,
+            file_fills_several_papers: r.file_fills_several_papers,
+        })
+    }
 }
 
 fn corrupt(detail: impl ToString) -> StoreError {
@@ -60,17 +103,9 @@ impl ServiceRow {
             required_documents: serde_json::Value::from(s.required_documents.clone()).to_string(),
             allowed_file_types: serde_json::Value::from(s.allowed_file_types.clone()).to_string(),
             max_file_bytes: s.max_file_bytes,
-            processing_days: days(s.policy.processing_days),
-            editable_after_submit: s.policy.editable_after_submit,
-            cancellable_in_review: s.policy.cancellable_in_review,
-            co_applicants_allowed: s.policy.co_applicants_allowed,
-            appeal_window_days: days(s.policy.appeal_window_days),
-            restore_window_days: days(s.policy.restore_window_days),
-            fee_kopecks: s.policy.fee_kopecks,
+            policy: PolicyRow::of(&s.policy),
             search_text: fold(&format!("{} {} {}", s.code, s.name_ru, s.name_en)),
             version: s.version,
-            forward_to: serde_json::Value::from(s.policy.forward_to.clone()).to_string(),
-            file_fills_several_papers: s.policy.file_fills_several_papers,
         }
     }
 }
@@ -84,17 +119,7 @@ impl TryFrom<ServiceRow> for Service {
             form_schema: serde_json::from_str(&r.form_schema).map_err(corrupt)?,
             required_documents: serde_json::from_str(&r.required_documents).map_err(corrupt)?,
             allowed_file_types: serde_json::from_str(&r.allowed_file_types).map_err(corrupt)?,
-            policy: ServicePolicy {
-                editable_after_submit: r.editable_after_submit,
-                cancellable_in_review: r.cancellable_in_review,
-                co_applicants_allowed: r.co_applicants_allowed,
-                appeal_window_days: i64::from(r.appeal_window_days),
-                restore_window_days: i64::from(r.restore_window_days),
-                fee_kopecks: r.fee_kopecks,
-                processing_days: i64::from(r.processing_days),
-                forward_to: serde_json::from_str(&r.forward_to).map_err(corrupt)?,
-                file_fills_several_papers: r.file_fills_several_papers,
-            },
+            policy: ServicePolicy::try_from(r.policy)?,
             code: r.code,
             name_ru: r.name_ru,
             name_en: r.name_en,
@@ -228,38 +253,11 @@ pub fn policies(
     conn: &mut DbConnection,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, ServicePolicy>, StoreError> {
-    type Row = (String, bool, bool, bool, i32, i32, i64, i32, String, bool);
-    let rows: Vec<Row> = services::table
+    let rows: Vec<(String, PolicyRow)> = services::table
         .filter(services::code.eq_any(codes))
-        .select((
-            services::code,
-            services::editable_after_submit,
-            services::cancellable_in_review,
-            services::co_applicants_allowed,
-            services::appeal_window_days,
-            services::restore_window_days,
-            services::fee_kopecks,
-            services::processing_days,
-            services::forward_to,
-            services::file_fills_several_papers,
-        ))
+        .select((services::code, PolicyRow::as_select()))
         .load(conn)?;
     rows.into_iter()
-        .map(
-            |(code, editable, cancellable, co, appeal, restore, fee, processing, forward_to, several)| {
-                let policy = ServicePolicy {
-                    editable_after_submit: editable,
-                    cancellable_in_review: cancellable,
-                    co_applicants_allowed: co,
-                    appeal_window_days: i64::from(appeal),
-                    restore_window_days: i64::from(restore),
-                    fee_kopecks: fee,
-                    processing_days: i64::from(processing),
-                    forward_to: serde_json::from_str(&forward_to).map_err(corrupt)?,
-                    file_fills_several_papers: several,
-                };
-                Ok((code, policy))
-            },
-        )
+        .map(|(code, row)| Ok((code, ServicePolicy::try_from(row)?)))
         .collect()
 }

@@ -4,17 +4,16 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use domain::ids::{AccountId, ApplicationId};
 use domain::time::Instant;
 
-use crate::applications::next_counter;
+use crate::applications::{next_counter, Counter};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::{event_audience, events};
 
-/// The PostgreSQL channel on which a committed event's id is announced to every node.
+/// The PostgreSQL channel on which a node announces that it has committed events.
 pub const CHANNEL: &str = "kabinet_events";
 
 /// A live event to record (what streams carry: not a state-machine event, not a
@@ -64,23 +63,20 @@ struct AudienceRow {
 
 /// Records `event` in the caller's transaction and returns its id.
 ///
-/// Ids come from the `event_id` counter. Its row lock is held until commit, so a second
-/// publisher waits for the first to commit or roll back: ids are gapless and become
-/// visible in id order. That is what lets any node (and any resuming client) treat
-/// "every event with id > N" as complete — a reader never sees N+1 before N. Publishers
-/// already serialise on the audit chain's head, so the lock adds no new contention.
+/// Ids are positions that need no lock shared by writers (see `next_position`), and every
+/// reader asks only for events below the horizon (`horizon`): the positions no
+/// transaction still running can take. So "every event after N, up to the horizon" is
+/// complete on every node, and a reader never sees N+1 and later N.
 pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Result<i64, StoreError> {
-    let id = next_counter(conn, "event_id")?;
-    diesel::insert_into(events::table)
-        .values(EventRow {
-            id,
-            application_id: event.application.to_string(),
-            kind: event.kind.clone(),
-            data: event.data.to_string(),
-            created_at: to_db_time(at),
-            service_code: Some(event.service.clone()),
-        })
-        .execute(conn)?;
+    let row = EventRow {
+        id: 0,
+        application_id: event.application.to_string(),
+        kind: event.kind.clone(),
+        data: event.data.to_string(),
+        created_at: to_db_time(at),
+        service_code: Some(event.service.clone()),
+    };
+    let id = insert_at_next_position(conn, row)?;
     let mut audience: Vec<String> = event.audience.iter().map(ToString::to_string).collect();
     audience.sort();
     audience.dedup();
@@ -92,40 +88,154 @@ pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Re
             })
             .execute(conn)?;
     }
-    announce(conn, id)?;
+    // No NOTIFY here: a transaction that notified takes PostgreSQL's one queue lock at
+    // commit, which every other notifying writer then waits for. The node announces its
+    // commits afterwards, coalesced, on its listener's own connection (`EventBus::committed`).
     Ok(id)
 }
 
-/// On PostgreSQL, tells the other nodes' listeners about `id`; the notification is
-/// delivered only when (and if) the transaction commits. SQLite has one node per file,
-/// woken in-process.
-fn announce(conn: &mut DbConnection, id: i64) -> Result<(), StoreError> {
+/// Positions one transaction can take: its events are numbered within its own block.
+const PER_TRANSACTION: i64 = 1 << 16;
+
+/// Inserts `row` at the next position of the current transaction and returns it.
+///
+/// On PostgreSQL the position is the transaction's id (`xid8`, which only grows) times
+/// `PER_TRANSACTION`, plus the events it has already published, found and written in one
+/// statement: no row is locked, so concurrent writers never wait for each other here.
+/// Positions are not gapless and not in commit order; `horizon` is what makes reading them
+/// complete. SQLite runs one writer at a time, so its counter row is never contended and
+/// keeps ids dense.
+fn insert_at_next_position(conn: &mut DbConnection, mut row: EventRow) -> Result<i64, StoreError> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
     match conn {
         DbConnection::Postgresql(pg) => {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(id.to_string())
-                .execute(pg)?;
+            #[derive(QueryableByName)]
+            struct Inserted {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            let inserted: Inserted = diesel::sql_query(
+                "WITH block AS (SELECT pg_current_xact_id()::text::bigint * $1 AS first) \
+                 INSERT INTO events (id, application_id, kind, data, created_at, service_code) \
+                 SELECT COALESCE((SELECT MAX(e.id) + 1 FROM events e \
+                                  WHERE e.id >= block.first AND e.id < block.first + $1), block.first), \
+                        $2, $3, $4, $5, $6 \
+                 FROM block RETURNING id",
+            )
+            .bind::<BigInt, _>(PER_TRANSACTION)
+            .bind::<Text, _>(&row.application_id)
+            .bind::<Text, _>(&row.kind)
+            .bind::<Text, _>(&row.data)
+            .bind::<Timestamp, _>(row.created_at)
+            .bind::<Nullable<Text>, _>(&row.service_code)
+            .get_result(pg)?;
+            Ok(inserted.id)
         }
-        DbConnection::Sqlite(_) => {}
+        DbConnection::Sqlite(_) => {
+            row.id = next_counter(conn, Counter::EventId)?;
+            diesel::insert_into(events::table).values(&row).execute(conn)?;
+            Ok(row.id)
+        }
     }
-    Ok(())
 }
 
-/// The highest committed event id (0 when there is none): where a starting node begins.
+/// The first position a transaction still running (or yet to start) may take: every event
+/// below it is committed or will never be. On PostgreSQL that is the oldest running
+/// transaction id of the snapshot (`pg_snapshot_xmin`), as a position; SQLite's one
+/// writer commits in id order, so everything visible is final.
+pub fn horizon(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Horizon {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                position: i64,
+            }
+            let horizon: Horizon = diesel::sql_query(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * $1 AS position",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(PER_TRANSACTION)
+            .get_result(pg)?;
+            Ok(horizon.position)
+        }
+        DbConnection::Sqlite(_) => Ok(i64::MAX),
+    }
+}
+
+/// The highest final event id (0 when there is none): where a starting node begins.
+/// Events of transactions still running are above it, so the node's bus loads them.
 pub fn latest(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    let max: Option<i64> = events::table.select(diesel::dsl::max(events::id)).first(conn)?;
+    let below = horizon(conn)?;
+    let max: Option<i64> = events::table
+        .filter(events::id.lt(below))
+        .select(diesel::dsl::max(events::id))
+        .first(conn)?;
     Ok(max.unwrap_or(0))
 }
 
-/// Every event after `after`, oldest first (the bus loader).
-pub fn after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<LiveEvent>, StoreError> {
+/// Where a stream that starts now begins: every event below the horizon is past, and so are
+/// the committed ones above it that wait behind an older transaction. Events are not
+/// committed in position order, so "now" is a position plus those few exceptions.
+#[derive(Debug, Default)]
+pub struct Now {
+    /// Everything at or below it is past.
+    pub after: i64,
+    /// Committed events above `after`: past too, though the bus has yet to broadcast them.
+    pub committed_above: Vec<i64>,
+}
+
+pub fn now(conn: &mut DbConnection) -> Result<Now, StoreError> {
+    let below = horizon(conn)?;
+    if below == i64::MAX {
+        return Ok(Now {
+            after: latest(conn)?,
+            committed_above: vec![],
+        });
+    }
+    let committed_above = events::table
+        .filter(events::id.ge(below))
+        .select(events::id)
+        .order(events::id.asc())
+        .load(conn)?;
+    Ok(Now {
+        after: below - 1,
+        committed_above,
+    })
+}
+
+/// What the bus loader found after a position.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Final events after the position, oldest first.
+    pub events: Vec<LiveEvent>,
+    /// Whether committed events wait above the horizon, behind a transaction that began
+    /// earlier and still runs: the loader looks again shortly rather than at its next wake.
+    pub held_back: bool,
+}
+
+/// Every final event after `after`, oldest first (the bus loader).
+pub fn after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Loaded, StoreError> {
+    let below = horizon(conn)?;
     let rows = events::table
         .filter(events::id.gt(after))
+        .filter(events::id.lt(below))
         .order(events::id.asc())
         .limit(limit)
         .load::<EventRow>(conn)?;
-    with_audience(conn, rows)
+    // The first such event by the index, not EXISTS: PostgreSQL's generic plan for
+    // EXISTS (… id >= $1) is a sequential scan that stops at the first match, and above the
+    // horizon there is rarely one, so every load read the whole table.
+    let held_back = events::table
+        .filter(events::id.ge(below.max(after + 1)))
+        .select(events::id)
+        .order(events::id.asc())
+        .first::<i64>(conn)
+        .optional()?
+        .is_some();
+    Ok(Loaded {
+        events: with_audience(conn, rows)?,
+        held_back,
+    })
 }
 
 /// The events of one application after `after`, oldest first.
@@ -138,6 +248,7 @@ pub fn of_application_after(
     let rows = events::table
         .filter(events::application_id.eq(application.to_string()))
         .filter(events::id.gt(after))
+        .filter(events::id.lt(horizon(conn)?))
         .order(events::id.asc())
         .limit(limit)
         .load::<EventRow>(conn)?;
@@ -156,6 +267,7 @@ pub fn for_account_after(
     let mut query = event_audience::table
         .filter(event_audience::account_id.eq(account.to_string()))
         .filter(event_audience::event_id.gt(after))
+        .filter(event_audience::event_id.lt(horizon(conn)?))
         .select(event_audience::event_id)
         .into_boxed();
     if let Some(services) = services {

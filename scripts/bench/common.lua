@@ -82,15 +82,21 @@ function bench_ids(path)
    return ids
 end
 
+local function json_string(v)
+   return '"' .. v:gsub('[%c"\\]', function(c)
+      return string.format("\\u%04x", c:byte())
+   end) .. '"'
+end
+
 local function json_value(v)
    if type(v) == "table" then
       local parts = {}
       for k, x in pairs(v) do
-         table.insert(parts, string.format("%q: %s", tostring(k), json_value(x)))
+         table.insert(parts, json_string(tostring(k)) .. ": " .. json_value(x))
       end
       return "{" .. table.concat(parts, ", ") .. "}"
    elseif type(v) == "string" then
-      return string.format("%q", v)
+      return json_string(v)
    elseif type(v) == "boolean" then
       return tostring(v)
    elseif v == nil then
@@ -100,8 +106,17 @@ local function json_value(v)
    end
 end
 
+-- The first answers >= 400 of a thread (status and the head of the body), for the report:
+-- a scenario whose answers are not its expected status says what they were.
+failed_samples = {}
+function bench_sample(status, body)
+   if status >= 400 and #failed_samples < 3 then
+      table.insert(failed_samples, status .. " " .. string.sub(body or "", 1, 300))
+   end
+end
+
 function done(summary, latency, requests)
-   local statuses, exhausted = {}, 0
+   local statuses, exhausted, samples = {}, 0, {}
    for _, t in ipairs(threads) do
       local s = t:get("statuses")
       if s then
@@ -110,6 +125,11 @@ function done(summary, latency, requests)
          end
       end
       exhausted = exhausted + (t:get("reused") or 0)
+      for _, sample in ipairs(t:get("failed_samples") or {}) do
+         if #samples < 5 then
+            samples[tostring(#samples + 1)] = sample
+         end
+      end
    end
    local seconds = summary.duration / 1e6
    local e = summary.errors
@@ -127,6 +147,7 @@ function done(summary, latency, requests)
                  status = e.status, timeout = e.timeout },
       statuses = statuses,
       ids_reused = exhausted,
+      failed_samples = samples,
    }
    local out = os.getenv("BENCH_OUT")
    if out and out ~= "" then

@@ -12,4 +12,5 @@ end
 
 function response(status, headers, body)
    statuses[status] = (statuses[status] or 0) + 1
+   bench_sample(status, body)
 end

@@ -1,5 +1,6 @@
 -- GET with a bearer token. BENCH_PATH is the path; a "{id}" in it is replaced, request by
 -- request, by the ids of the file BENCH_IDS (each thread cycles through its own share).
+-- Answers are counted by status.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local ids, next_id, prefix, suffix
@@ -24,4 +25,11 @@ if os.getenv("BENCH_IDS") and os.getenv("BENCH_IDS") ~= "" then
       next_id = next_id % #ids + 1
       return wrk.format(nil, prefix .. ids[next_id] .. suffix)
    end
+end
+
+statuses = {}
+
+function response(status, headers, body)
+   statuses[status] = (statuses[status] or 0) + 1
+   bench_sample(status, body)
 end

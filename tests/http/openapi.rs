@@ -76,3 +76,58 @@ fn every_operation_is_documented() {
         .unwrap_or_default();
     assert!(schemes.contains_key("bearer") && schemes.contains_key("oauth2"));
 }
+
+/// Response links are what schemathesis' stateful phase follows: each is spelled as OpenAPI
+/// spells it (`operationId`, never utoipa's `operation_id`), names an operation the document
+/// has, and passes only parameters that operation takes.
+#[test]
+fn links_name_existing_operations_and_their_parameters() {
+    let spec = serde_json::to_value(api::spec()).unwrap_or_default();
+    let mut operations = std::collections::HashMap::new();
+    for item in spec["paths"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_values()
+    {
+        for operation in item.as_object().cloned().unwrap_or_default().into_values() {
+            let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+            let parameters: Vec<String> = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect();
+            operations.insert(id, parameters);
+        }
+    }
+    let mut links = 0;
+    for (path, item) in spec["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, operation) in item.as_object().cloned().unwrap_or_default() {
+            for (status, response) in operation["responses"].as_object().cloned().unwrap_or_default() {
+                for (name, link) in response["links"].as_object().cloned().unwrap_or_default() {
+                    links += 1;
+                    let at = format!("{method} {path} {status} link {name}");
+                    for snake in ["operation_id", "operation_ref", "request_body"] {
+                        assert!(
+                            link.get(snake).is_none(),
+                            "{at}: `{snake}` is not OpenAPI's spelling"
+                        );
+                    }
+                    let target = link["operationId"].as_str().unwrap_or_default();
+                    let Some(parameters) = operations.get(target) else {
+                        panic!("{at}: no operation `{target}`");
+                    };
+                    for parameter in link["parameters"].as_object().cloned().unwrap_or_default().keys() {
+                        assert!(
+                            parameters.contains(parameter),
+                            "{at}: `{target}` takes no parameter `{parameter}`"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(links > 0, "the document declares no links");
+}

@@ -104,6 +104,22 @@ impl Drop for PgDatabase {
     }
 }
 
+/// PostgreSQL's horizon (`pg_snapshot_xmin`) is server-wide: a test that holds a writing
+/// transaction open holds back the live events and the sealing of every test database on
+/// the server while it does. Such tests hold this lock's write side; tests that time
+/// delivery hold its read side, so the two never overlap.
+static HORIZON: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// For a test that holds a writing transaction open on PostgreSQL.
+pub async fn holding_the_horizon() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    HORIZON.write().await
+}
+
+/// For a test that times how soon something committed is delivered.
+pub async fn timing_delivery() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    HORIZON.read().await
+}
+
 /// A migrated template, built once per test run; every test copies it, which is much
 /// faster than migrating a fresh database each time.
 fn template(server: &str) -> String {
@@ -219,6 +235,8 @@ fn install_log_capture() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
+        // Timestamps carry six random digits per line; tests look for leaked numbers.
+        .without_time()
         .with_writer(move || Capture(buffer.clone()))
         .try_init();
 }

@@ -186,50 +186,103 @@ impl Actor {
     }
 }
 
-impl FromRequest for Actor {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Actor, ApiError>>;
+/// A caller whose access token is verified (signature, expiry, headers read) but whose
+/// session is not checked yet. The check runs in the same blocking call, on the same
+/// pooled connection, as the handler's own work (`AppState::query_as` and `run_as`), so an
+/// authenticated request costs one hop to the blocking pool, not two; and a write checks
+/// the session inside its own transaction.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    claimed: Claimed,
+    user_agent: Option<String>,
+}
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
-        let ip = client_ip(req);
-        let user_agent = user_agent(req);
-        let on_behalf = on_behalf_of(req);
-        Box::pin(async move {
-            let on_behalf = on_behalf?;
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let token = token.ok_or_else(|| {
-                ApiError::unauthorized("missing_token", "Send Authorization: Bearer <access token>.")
+impl Caller {
+    /// The actor this caller is, as the database has it now (see `subject`).
+    pub fn check(&self, conn: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
+        Ok(Actor {
+            account: self.claimed.account,
+            session: self.claimed.session,
+            subject: subject(conn, &self.claimed, now)?,
+            ip: self.claimed.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            claimed: self.claimed.clone(),
+        })
+    }
+
+    /// The account the token was issued to (not yet checked against its session).
+    pub fn account(&self) -> AccountId {
+        self.claimed.account
+    }
+
+    /// The session the token belongs to (not yet checked).
+    pub fn session(&self) -> SessionId {
+        self.claimed.session
+    }
+
+    /// The account the request is about, as claimed: the principal named by
+    /// `X-On-Behalf-Of`, else the caller. The check decides whether the claim holds.
+    pub fn principal(&self) -> AccountId {
+        self.claimed
+            .on_behalf
+            .filter(|p| *p != self.claimed.account)
+            .unwrap_or(self.claimed.account)
+    }
+
+    fn from_headers(req: &HttpRequest) -> Result<Caller, ApiError> {
+        let on_behalf = on_behalf_of(req)?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("application state missing"))?;
+        let token = bearer(req).ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "Send Authorization: Bearer <access token>.")
+        })?;
+        let claims = state
+            .tokens
+            .verify(&token, state.clock.now().timestamp())
+            .map_err(|e| match e {
+                TokenError::Expired => token_expired(),
+                TokenError::Invalid | TokenError::UnknownKey => {
+                    ApiError::unauthorized("invalid_token", "The access token is not valid.")
+                }
             })?;
-            let now = state.clock.now();
-            let claims = state
-                .tokens
-                .verify(&token, now.timestamp())
-                .map_err(|e| match e {
-                    TokenError::Expired => token_expired(),
-                    TokenError::Invalid | TokenError::UnknownKey => {
-                        ApiError::unauthorized("invalid_token", "The access token is not valid.")
-                    }
-                })?;
-            let claimed = Claimed {
+        Ok(Caller {
+            claimed: Claimed {
                 session: claims.sid,
                 account: claims.sub,
                 on_behalf,
                 mfa: claims.amr.iter().any(|m| m == "mfa"),
                 expires_at: claims.exp,
-                ip,
-            };
-            let checked = claimed.clone();
-            let subject = state.read(move |conn| subject(conn, &checked, now)).await?;
-            Ok(Actor {
-                account: claimed.account,
-                session: claimed.session,
-                subject,
-                ip: claimed.ip.clone(),
-                user_agent,
-                claimed,
-            })
+                ip: client_ip(req),
+            },
+            user_agent: user_agent(req),
+        })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Caller::from_headers(req))
+    }
+}
+
+/// For handlers that need the checked actor before their own work (streams, uploads):
+/// the session check is a blocking call of its own.
+impl FromRequest for Actor {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Actor, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = Caller::from_headers(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let caller = caller?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let now = state.clock.now();
+            state.read(move |conn| caller.check(conn, now)).await
         })
     }
 }

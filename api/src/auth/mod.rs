@@ -14,6 +14,6 @@ pub mod tickets;
 mod tokens;
 pub mod totp;
 
-pub use actor::Actor;
+pub use actor::{Actor, Caller};
 pub use keys::{public_jwk, Jwk, Jwks, NamedKey, SigningKeys};
 pub use tokens::{AccessClaims, MfaClaims, TokenError, TokenKeys, ISSUER};

@@ -8,7 +8,8 @@
 //! What an attacker would try, and what stops it: guessing passwords or second factors
 //! from many addresses (per-account keys), from one address against many accounts
 //! (per-address keys), making us send e-mails or SMS to a victim (per-target and
-//! per-sender keys), filling storage or tables (per-account uploads and creates).
+//! per-sender keys), filling storage or tables (per-account uploads and creates), making
+//! the database read a whole audit log again and again (per-account CSV exports).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -268,6 +269,13 @@ fn table() -> Vec<Rule> {
             Account,
             |l: &Limits| l.stream_tickets_per_account,
         ),
+        rule(
+            "audit-exports",
+            Method::GET,
+            "/api/v1/audit/export.csv",
+            Account,
+            |l: &Limits| l.audit_exports_per_account,
+        ),
     ]
 }
 
@@ -338,13 +346,14 @@ fn needs_body(req: &ServiceRequest) -> bool {
         .any(|r| matches!(r.by, By::Field(_)) && r.method == req.method() && matches(r.path, req.path()))
 }
 
-/// Decides every key of one request in one transaction, stopping at the first refusal.
+/// Decides the keys of one request in order, stopping at the first refusal (each key's
+/// count is one atomic step of its own).
 fn decide(state: &AppState, counted: Vec<Counted>) -> Result<Vec<(Counted, Decision)>, ApiError> {
     let now = state.clock.now();
-    state.db.write(move |tx| {
+    state.db.count(move |conn| {
         let mut decided = Vec::new();
         for c in counted {
-            let decision = persistence::rate_limits::take(tx, &c.key, c.quota, now)?;
+            let decision = persistence::rate_limits::take(conn, &c.key, c.quota, now)?;
             let refused = !decision.allowed;
             decided.push((c, decision));
             if refused {

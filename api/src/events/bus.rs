@@ -1,7 +1,8 @@
-//! The node's event bus: a broadcast channel fed by one loader task that reads events
-//! with ids above the last one it loaded, so every stream sees events in commit order.
+//! The node's event bus: a broadcast channel fed by one loader task that reads final events
+//! with ids above the last one it loaded, so every stream sees events in id order, none
+//! skipped (see `persistence::events::horizon`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use persistence::events::{self, LiveEvent};
@@ -12,9 +13,12 @@ use tokio::sync::{broadcast, watch, Notify};
 const CAPACITY: usize = 4096;
 /// Events loaded per query.
 const PAGE: i64 = 500;
-/// Writes that bypass `AppState::write` (background jobs) and lost notifications still
+/// Writes that announce nothing and lost notifications still
 /// arrive within this time.
 const FALLBACK: Duration = Duration::from_secs(1);
+/// How soon the loader looks again when committed events wait behind an older transaction
+/// still running: such transactions are short, and their commit may announce nothing.
+const HELD_BACK: Duration = Duration::from_millis(5);
 
 pub struct EventBus {
     sender: broadcast::Sender<Arc<LiveEvent>>,
@@ -24,6 +28,16 @@ pub struct EventBus {
     closing: watch::Sender<bool>,
     /// The latest event when the node started: the loader broadcasts what comes after.
     start: i64,
+    /// Commits of this node that other nodes have not been told of yet.
+    unannounced: Announcements,
+}
+
+/// A flag the writers raise and the listener thread takes, so that a burst of commits
+/// becomes one NOTIFY (see `EventBus::committed`).
+#[derive(Default)]
+struct Announcements {
+    pending: Mutex<bool>,
+    raised: Condvar,
 }
 
 impl EventBus {
@@ -37,7 +51,38 @@ impl EventBus {
             wake: Notify::new(),
             closing: watch::Sender::new(false),
             start: last,
+            unannounced: Announcements::default(),
         }
+    }
+
+    /// Says that this node has committed a write that may carry events: the loader looks
+    /// now, and the listener tells the other nodes (PostgreSQL). The writing transaction
+    /// itself never notifies: PostgreSQL serialises every notifying commit on one
+    /// cluster-wide lock, which the benchmark found to be the writers' last shared wait.
+    pub fn committed(&self) {
+        self.wake();
+        *self
+            .unannounced
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.unannounced.raised.notify_one();
+    }
+
+    /// Waits up to `timeout` for commits to announce; answers whether there were any, and
+    /// takes them all: the caller sends one announcement for the lot.
+    pub fn take_unannounced(&self, timeout: Duration) -> bool {
+        let pending = self
+            .unannounced
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (mut pending, _) = self
+            .unannounced
+            .raised
+            .wait_timeout_while(pending, timeout, |pending| !*pending)
+            .unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *pending)
     }
 
     /// Asks the loader to look for new events now. A wake while it is loading is kept
@@ -65,12 +110,17 @@ impl EventBus {
     pub async fn run(self: Arc<Self>, db: Database, mut stop: watch::Receiver<bool>) {
         let mut last = self.start;
         loop {
-            if let Err(error) = self.load(&db, &mut last).await {
-                tracing::warn!(%error, "loading events failed; retrying");
-            }
+            let again = match self.load(&db, &mut last).await {
+                Ok(true) => HELD_BACK,
+                Ok(false) => FALLBACK,
+                Err(error) => {
+                    tracing::warn!(%error, "loading events failed; retrying");
+                    FALLBACK
+                }
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(FALLBACK) => {}
+                _ = tokio::time::sleep(again) => {}
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
                         return;
@@ -80,22 +130,23 @@ impl EventBus {
         }
     }
 
-    /// Broadcasts every committed event after `last`, page by page, advancing it.
-    async fn load(&self, db: &Database, last: &mut i64) -> Result<(), String> {
+    /// Broadcasts every final event after `last`, page by page, advancing it; answers
+    /// whether committed events are held back behind an older running transaction.
+    async fn load(&self, db: &Database, last: &mut i64) -> Result<bool, String> {
         loop {
             let (db, after) = (db.clone(), *last);
             let page = tokio::task::spawn_blocking(move || db.read(|c| events::after(c, after, PAGE)))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-            let full = page.len() as i64 == PAGE;
-            for event in page {
+            let full = page.events.len() as i64 == PAGE;
+            for event in page.events {
                 *last = event.id;
                 // No receivers is not an error: nobody is listening on this node.
                 let _ = self.sender.send(Arc::new(event));
             }
             if !full {
-                return Ok(());
+                return Ok(page.held_back);
             }
         }
     }

@@ -1,16 +1,18 @@
 //! Cross-node wake-ups on PostgreSQL: a dedicated thread LISTENs on the events channel
-//! and wakes this node's loader whenever another node commits an event.
+//! and wakes this node's loader whenever another node commits an event, and announces
+//! this node's commits on the same connection, once per burst.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use persistence::events::CHANNEL;
 use tokio::sync::watch;
 
 use super::EventBus;
 
-/// How often the connection is polled: a notification waits at most this long.
+/// How often the connection is polled: another node's notification waits at most this
+/// long; this node's own commits are announced as soon as they are made.
 const POLL: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -53,19 +55,33 @@ fn connect(url: &str) -> Result<PgConnection, String> {
     Ok(conn)
 }
 
-/// Drains notifications until `stop` or a connection error. The payload (an id) is not
-/// needed: the loader reads everything after its last id anyway.
+#[derive(QueryableByName)]
+struct Backend {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// Announces this node's commits and drains the others' notifications until `stop` or a
+/// connection error. No payload is sent or needed: a loader reads everything after its
+/// last id anyway. Our own notifications come back to us and are skipped.
 fn poll(conn: &mut PgConnection, bus: &EventBus, stop: &watch::Receiver<bool>) -> Result<(), String> {
+    let own: Backend = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(conn)
+        .map_err(|e| e.to_string())?;
     while !*stop.borrow() {
+        if bus.take_unannounced(POLL) {
+            // A statement of its own, so it commits (and is delivered) at once.
+            diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+                .execute(conn)
+                .map_err(|e| e.to_string())?;
+        }
         let mut woken = false;
         for notification in conn.notifications_iter() {
-            notification.map_err(|e| e.to_string())?;
-            woken = true;
+            woken |= notification.map_err(|e| e.to_string())?.process_id != own.pid;
         }
         if woken {
             bus.wake();
         }
-        std::thread::sleep(POLL);
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! A stream starts only with a slot under the per-account and per-node caps, and holds it
 //! until it ends.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,10 +145,13 @@ pub async fn respond(
     let receiver = state.events.subscribe();
     let closing = state.events.closing();
     let start = match resume {
-        Some(after) => after,
+        Some(after) => events::Now {
+            after,
+            committed_above: vec![],
+        },
         // "Now" is what the database has committed, not what the bus has broadcast yet:
         // an event committed just before the request must not show up as live.
-        None => state.read(|c| Ok(events::latest(c)?)).await?,
+        None => state.read(|c| Ok(events::now(c)?)).await?,
     };
     let stream = Stream::new(
         feed,
@@ -176,6 +179,9 @@ struct Stream {
     receiver: broadcast::Receiver<Arc<LiveEvent>>,
     /// The highest id sent (or the starting point): nothing at or below it is sent again.
     last_sent: i64,
+    /// Events above the starting point that were committed before the stream started
+    /// (see `events::Now`): never sent as live.
+    past: HashSet<i64>,
     /// Whether the database may hold events after `last_sent` that the receiver lacks.
     replay: bool,
     opened: bool,
@@ -200,7 +206,7 @@ impl Stream {
         feed: Feed,
         db: Database,
         receiver: broadcast::Receiver<Arc<LiveEvent>>,
-        start: i64,
+        start: events::Now,
         replay: bool,
         metrics: &Arc<Metrics>,
     ) -> Stream {
@@ -209,7 +215,8 @@ impl Stream {
             feed,
             db,
             receiver,
-            last_sent: start,
+            last_sent: start.after,
+            past: start.committed_above.into_iter().collect(),
             replay,
             opened: false,
             done: false,
@@ -300,6 +307,12 @@ impl Stream {
         }
     }
 
+    /// Whether `event` is news to this stream: after what it sent and not from before it
+    /// started.
+    fn fresh(&self, event: &LiveEvent) -> bool {
+        event.id > self.last_sent && !self.past.contains(&event.id)
+    }
+
     fn deliver(&mut self, event: &LiveEvent) -> Bytes {
         self.last_sent = event.id;
         self.metrics.event_delivered();
@@ -320,7 +333,7 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
             return None;
         }
         if let Some(event) = s.backlog.pop_front() {
-            if event.id > s.last_sent {
+            if s.fresh(&event) {
                 let chunk = s.deliver(&event);
                 return Some((Ok(chunk), s));
             }
@@ -335,7 +348,7 @@ async fn next(mut s: Stream) -> Option<(Chunk, Stream)> {
         tokio::select! {
             received = s.receiver.recv() => match received {
                 Ok(event) => {
-                    if event.id > s.last_sent && s.feed.matches(&event) {
+                    if s.fresh(&event) && s.feed.matches(&event) {
                         let chunk = s.deliver(&event);
                         return Some((Ok(chunk), s));
                     }
@@ -444,7 +457,7 @@ mod tests {
         let stored = db
             .read(|c| events::after(c, 0, 100))
             .unwrap_or_else(|e: StoreError| panic!("{e}"));
-        for event in stored {
+        for event in stored.events {
             let _ = sender.send(Arc::new(event));
         }
         let metrics = Arc::new(Metrics::new().unwrap_or_else(|e| panic!("{e}")));
@@ -452,7 +465,7 @@ mod tests {
             id: application,
             viewer: AccountId::new(),
         };
-        let stream = Stream::new(feed, db, receiver, 0, false, &metrics);
+        let stream = Stream::new(feed, db, receiver, events::Now::default(), false, &metrics);
         let reading = futures_util::stream::unfold(stream, next)
             .take(11)
             .map(|c| c.unwrap_or_else(|e| match e {}))

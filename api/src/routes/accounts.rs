@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::network::client_ip;
-use crate::auth::{passwords, Actor};
+use crate::auth::{passwords, Caller};
 use crate::concurrency::etag;
 use crate::error::ApiError;
 use crate::state::State;
@@ -137,12 +137,14 @@ pub async fn register(
 #[post("/accounts/{id}/confirm-identity")]
 pub async fn confirm_identity(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<AccountId>,
 ) -> Result<Json<LevelView>, ApiError> {
-    let (acting, target) = (Acting::from(&actor), id.into_inner());
+    let target = id.into_inner();
     let level = state
-        .run(move |tx, now| identity::confirm(tx, &acting, target, now))
+        .run_as(caller, move |tx, actor, now| {
+            identity::confirm(tx, &Acting::from(actor), target, now)
+        })
         .await?;
     Ok(Json(LevelView { id: target, level }))
 }
@@ -160,6 +162,7 @@ pub struct ContactProof {
 #[schema(example = json!({"kind": "phone"}))]
 pub struct ContactKindBody {
     /// `email` or `phone`.
+    #[schema(pattern = "^(email|phone)$")]
     pub kind: String,
 }
 

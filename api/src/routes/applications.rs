@@ -14,9 +14,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::firing::fire_event;
-use super::paging::{self, Cursor, Page};
-use crate::auth::Actor;
-use crate::concurrency::IfMatch;
+use super::paging::{self, Page};
+use crate::auth::Caller;
+use crate::concurrency::{IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -51,7 +51,15 @@ pub struct NewApplication {
     request_body = NewApplication,
     params(IdempotencyKey),
     responses(
-        (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String))),
+        (status = 201, description = "The draft", body = ApplicationView, headers(("ETag" = String), ("Location" = String)),
+            links(
+            ("get" = (operation_id = "getApplication", parameters(("id" = "$response.body#/id")))),
+            ("history" = (operation_id = "applicationHistory", parameters(("id" = "$response.body#/id")))),
+            ("edit" = (operation_id = "patchApplication", parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+            ("submit" = (operation_id = "submitApplication", parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+            ("cancel" = (operation_id = "cancelApplication", parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+            ("comment" = (operation_id = "addComment", parameters(("id" = "$response.body#/id"))))
+            )),
         (status = 202, description = "A representative over the daily limit: held until the principal approves it", body = ConfirmationView),
         (status = 403, description = "Not allowed (on behalf, starting from the principal's template needs `profile.read`: `action_not_covered`; a staff account without a confirmed citizen identity of its own applies for nothing: `role_required`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::openapi::NotFound),        (status = 422, response = crate::openapi::Unprocessable),
@@ -60,19 +68,18 @@ pub struct NewApplication {
 #[post("/applications")]
 pub async fn create(
     state: State,
-    actor: Actor,
+    caller: Caller,
     body: Json<NewApplication>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let key = Idempotency::of(&req, &actor, &body)?;
-    let acting = Acting::from(&actor);
+    let key = Idempotency::of(&req, &caller, &body)?;
     let input = NewDraft {
         service_code: body.service_code,
         template_id: body.template_id,
         form_data: body.form_data,
     };
-    start(&state, acting, key, move |tx, drafting, acting, now| {
+    start(&state, caller, key, move |tx, drafting, acting, now| {
         cases::create(tx, drafting, acting, input, now)
     })
     .await
@@ -92,7 +99,7 @@ fn drafting(state: &State) -> Drafting {
 /// created application like any other, so it is re-checked for the caller alike.
 async fn start(
     state: &State,
-    acting: Acting,
+    caller: Caller,
     key: Option<Idempotency>,
     begin: impl FnOnce(&mut DbConnection, &Drafting, &Acting, Instant) -> Result<Outcome<Started>, ApiError>
         + Send
@@ -100,7 +107,8 @@ async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let drafting = drafting(state);
     let answer = state
-        .run(move |tx, now| {
+        .run_as(caller, move |tx, actor, now| {
+            let acting = Acting::from(actor);
             let recheck = |tx: &mut _, first: &Answer| replays::application_created(tx, &acting, first, now);
             idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (started, effects) = begin(tx, &drafting, &acting, now)?.into_parts();
@@ -148,14 +156,13 @@ fn started_answer(started: Started) -> Result<Answer, ApiError> {
 #[post("/applications/{id}/copy")]
 pub async fn copy(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let key = Idempotency::of(&req, &actor, &id.to_string())?;
-    let acting = Acting::from(&actor);
-    start(&state, acting, key, move |tx, drafting, acting, now| {
+    let key = Idempotency::of(&req, &caller, &id.to_string())?;
+    start(&state, caller, key, move |tx, drafting, acting, now| {
         cases::copy(tx, drafting, acting, id, now)
     })
     .await
@@ -176,10 +183,16 @@ pub async fn copy(
     )
 )]
 #[get("/applications/{id}")]
-pub async fn get_one(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
-    let (acting, id, forms) = (Acting::from(&actor), id.into_inner(), state.forms.clone());
+pub async fn get_one(
+    state: State,
+    caller: Caller,
+    id: Path<ApplicationId>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, forms) = (id.into_inner(), state.forms.clone());
     let shown = state
-        .query(move |c, now| cases::reads::one(c, &forms, &acting, id, now))
+        .query_as(caller, move |c, actor, now| {
+            cases::reads::one(c, &forms, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(respond(&shown))
 }
@@ -203,7 +216,7 @@ pub struct FormBody {
     operation_id = "patchApplication",
     security(("bearer" = [])),
     request_body = FormBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Saved", body = ApplicationView, headers(("ETag" = String))),
         (status = 409, description = "`invalid_transition`, or `signed_content_locked` for a submitted joint application", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -212,19 +225,21 @@ pub struct FormBody {
 #[patch("/applications/{id}")]
 pub async fn patch_one(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<FormBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let forms = state.forms.clone();
     let input = NewForm {
         id: id.into_inner(),
         version: version.0,
         form_data: body.into_inner().form_data,
     };
     let shown = state
-        .run(move |tx, now| cases::change_form(tx, &forms, &acting, input, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::change_form(tx, &forms, &Acting::from(actor), input, now)
+        })
         .await?;
     Ok(respond(&shown))
 }
@@ -240,7 +255,7 @@ pub async fn patch_one(
     tag = "applications",
     operation_id = "submitApplication",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Submitted; the number is assigned", body = ApplicationView),
         (status = 409, response = crate::openapi::Conflict),
@@ -250,11 +265,11 @@ pub async fn patch_one(
 #[post("/applications/{id}/submit")]
 pub async fn submit(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    fire_event(state, actor, id.into_inner(), version, Event::Submit).await
+    fire_event(state, caller, id.into_inner(), version, Event::Submit).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -274,7 +289,7 @@ pub struct ReasonBody {
     operation_id = "cancelApplication",
     security(("bearer" = [])),
     request_body(content = Option<ReasonBody>, example = json!({"reason": "Подам позже"})),
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Cancelled", body = ApplicationView),
         (status = 409, response = crate::openapi::Conflict),
@@ -283,13 +298,13 @@ pub struct ReasonBody {
 #[post("/applications/{id}/cancel")]
 pub async fn cancel(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Option<Json<ReasonBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.and_then(|b| b.into_inner().reason);
-    fire_event(state, actor, id.into_inner(), version, Event::Cancel { reason }).await
+    fire_event(state, caller, id.into_inner(), version, Event::Cancel { reason }).await
 }
 
 /// Restore a cancelled application.
@@ -301,7 +316,7 @@ pub async fn cancel(
     tag = "applications",
     operation_id = "restoreApplication",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Restored", body = ApplicationView),
         (status = 409, response = crate::openapi::Conflict),
@@ -310,11 +325,11 @@ pub async fn cancel(
 #[post("/applications/{id}/restore")]
 pub async fn restore(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    fire_event(state, actor, id.into_inner(), version, Event::Restore).await
+    fire_event(state, caller, id.into_inner(), version, Event::Restore).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -333,7 +348,7 @@ pub struct RequiredReason {
     operation_id = "appealApplication",
     security(("bearer" = [])),
     request_body = RequiredReason,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Appealed", body = ApplicationView),
         (status = 409, response = crate::openapi::Conflict),
@@ -342,7 +357,7 @@ pub struct RequiredReason {
 #[post("/applications/{id}/appeal")]
 pub async fn appeal(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<RequiredReason>,
@@ -350,7 +365,7 @@ pub async fn appeal(
     let event = Event::Appeal {
         reason: body.into_inner().reason,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -370,7 +385,7 @@ pub struct AnswerBody {
     operation_id = "respondToApplication",
     security(("bearer" = [])),
     request_body = AnswerBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Answered; back in review", body = ApplicationView),
         (status = 409, description = "`invalid_transition`, or `signatures_missing` (with `missing_signers`) when a joint application's content changed since everyone signed", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -379,7 +394,7 @@ pub struct AnswerBody {
 #[post("/applications/{id}/respond")]
 pub async fn respond_to(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<AnswerBody>,
@@ -387,7 +402,7 @@ pub async fn respond_to(
     let event = Event::Respond {
         answer: body.into_inner().answer,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -431,12 +446,14 @@ pub struct HistoryList {
 #[get("/applications/{id}/history")]
 pub async fn history(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
 ) -> Result<Json<HistoryList>, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let id = id.into_inner();
     let entries = state
-        .query(move |c, now| cases::reads::history(c, &acting, id, now))
+        .query_as(caller, move |c, actor, now| {
+            cases::reads::history(c, &Acting::from(actor), id, now)
+        })
         .await?;
     let items = entries
         .into_iter()
@@ -458,19 +475,25 @@ pub async fn history(
 #[derive(Deserialize, IntoParams, Clone)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(
+        pattern = "^(draft|submitted|resubmitted|in_review|needs_info|approved|rejected|appealed|completed|cancelled|expired)$"
+    )]
     pub status: Option<String>,
     pub service: Option<String>,
     /// Created on or after this date (`YYYY-MM-DD`) or instant (RFC 3339).
+    #[param(schema_with = paging::date_or_instant)]
     pub from: Option<String>,
     /// Created before this date or instant.
+    #[param(schema_with = paging::date_or_instant)]
     pub to: Option<String>,
     /// Free text over the number, the service's name and the form.
     pub q: Option<String>,
     /// `-created_at` (newest first, the default) or `created_at`.
+    #[param(pattern = "^-?created_at$")]
     pub sort: Option<String>,
     /// `owner` (yours, the default) or `participant` (those you were invited to).
     #[serde(rename = "as")]
-    #[param(rename = "as")]
+    #[param(rename = "as", pattern = "^(owner|participant)$")]
     pub role: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -540,28 +563,17 @@ impl ListQuery {
 #[get("/applications")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     query: Query<ListQuery>,
 ) -> Result<Json<Page<ApplicationSummary>>, ApiError> {
     let limit = paging::limit(query.limit)?;
     let filter = query.filter(limit + 1)?;
-    let (subject, owner) = (actor.subject.clone(), actor.principal());
-    let mut found = state
-        .query(move |c, now| cases::reads::list(c, &subject, owner, filter, now))
-        .await?;
-    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            found.last().map(|a| {
-                Cursor {
-                    at: Some(a.created_at),
-                    id: a.id.to_string(),
-                }
-                .encode()
-            })
+    let found = state
+        .query_as(caller, move |c, actor, now| {
+            cases::reads::list(c, &actor.subject, actor.principal(), filter, now)
         })
-        .flatten();
+        .await?;
+    let (found, next_cursor) = paging::page_of(found, limit, |a| paging::at(a.created_at, a.id));
     Ok(Json(Page {
         items: found.iter().map(ApplicationSummary::of).collect(),
         next_cursor,
@@ -605,12 +617,13 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
     )
 )]
 #[get("/applications/export.csv")]
-pub async fn export(state: State, actor: Actor, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn export(state: State, caller: Caller, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let mut filter = query.filter(EXPORT_LIMIT)?;
     filter.after = None;
-    let (subject, owner) = (actor.subject.clone(), actor.principal());
     let rows = state
-        .query(move |c, now| cases::reads::list(c, &subject, owner, filter, now))
+        .query_as(caller, move |c, actor, now| {
+            cases::reads::list(c, &actor.subject, actor.principal(), filter, now)
+        })
         .await?;
     let mut csv = String::from("\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n");
     for a in rows {

@@ -10,8 +10,8 @@ use domain::ids::{AccountId, ApplicationId, AttachmentId, DocumentId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -103,7 +103,7 @@ pub struct AttachBody {
     operation_id = "attachDocument",
     security(("bearer" = [])),
     request_body = AttachBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header), IdempotencyKey),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader, IdempotencyKey),
     responses(
         (status = 201, description = "Attached; `ETag` is the application's new version", body = AttachmentView, headers(("ETag" = String))),
         (status = 409, description = "`attachments_closed`, `document_not_shared` or `already_attached`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -150,7 +150,7 @@ pub async fn attach(
     tag = "applications",
     operation_id = "detachDocument",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), ("document_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("document_id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 204, description = "Removed; `ETag` is the application's new version", headers(("ETag" = String))),
         (status = 409, description = "`attachment_frozen` (submitted papers stay) or `attachments_closed`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -194,13 +194,15 @@ pub struct AttachmentQuery {
 #[get("/applications/{id}/attachments")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     query: Query<AttachmentQuery>,
 ) -> Result<Json<AttachmentList>, ApiError> {
-    let (id, acting, all) = (id.into_inner(), Acting::from(&actor), query.all.unwrap_or(false));
+    let (id, all) = (id.into_inner(), query.all.unwrap_or(false));
     let found = state
-        .query(move |c, now| attachments::list(c, &acting, id, all, now))
+        .query_as(caller, move |c, actor, now| {
+            attachments::list(c, &Acting::from(actor), id, all, now)
+        })
         .await?;
     Ok(Json(AttachmentList {
         items: found.iter().map(view).collect(),

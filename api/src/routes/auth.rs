@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::auth::network::client_ip;
 use crate::auth::session::{Origin, SessionRules, TokenPair};
-use crate::auth::{actor::user_agent, logins, passwords, Actor};
+use crate::auth::{actor::user_agent, logins, passwords, Actor, Caller};
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::proof::LoginKey;
@@ -367,13 +367,14 @@ pub async fn logout(state: State, actor: Actor) -> Result<HttpResponse, ApiError
     )
 )]
 #[get("/auth/sessions")]
-pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionList>, ApiError> {
-    let acting = Acting::from(&actor);
-    let listed = state.query(move |c, now| own::list(c, &acting, now)).await?;
-    let items = listed
-        .into_iter()
-        .map(|s| SessionView::of(s, actor.session))
-        .collect();
+pub async fn list_sessions(state: State, caller: Caller) -> Result<Json<SessionList>, ApiError> {
+    let current = caller.session();
+    let listed = state
+        .query_as(caller, move |c, actor, now| {
+            own::list(c, &Acting::from(actor), now)
+        })
+        .await?;
+    let items = listed.into_iter().map(|s| SessionView::of(s, current)).collect();
     Ok(Json(SessionList { items }))
 }
 
@@ -393,12 +394,14 @@ pub async fn list_sessions(state: State, actor: Actor) -> Result<Json<SessionLis
 #[delete("/auth/sessions/{id}")]
 pub async fn end_one_session(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, session) = (Acting::from(&actor), id.into_inner());
+    let session = id.into_inner();
     state
-        .run(move |tx, now| own::end_one(tx, &acting, session, now))
+        .run_as(caller, move |tx, actor, now| {
+            own::end_one(tx, &Acting::from(actor), session, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::paging::{self, Cursor, Page};
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -21,6 +21,7 @@ use crate::views::catalog::ServiceBody;
 #[into_params(parameter_in = Query)]
 pub struct ServiceQuery {
     /// `federal`, `regional` or `municipal`.
+    #[param(pattern = "^(federal|regional|municipal)$")]
     pub level: Option<String>,
     /// A region code: its regional and municipal services and every federal one.
     pub region: Option<String>,
@@ -72,20 +73,13 @@ pub async fn list_services(
         after,
         limit: limit + 1,
     };
-    let mut found = state.query(move |c, _| cases::list(c, &filter)).await?;
-    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            found.last().map(|s| {
-                Cursor {
-                    at: None,
-                    id: s.code.clone(),
-                }
-                .encode()
-            })
+    let found = state.query(move |c, _| cases::list(c, &filter)).await?;
+    let (found, next_cursor) = paging::page_of(found, limit, |s| {
+        Some(Cursor {
+            at: None,
+            id: s.code.clone(),
         })
-        .flatten();
+    });
     Ok(Json(Page {
         items: found.iter().map(ServiceBody::from).collect(),
         next_cursor,
@@ -168,7 +162,7 @@ pub async fn create_service(
     request_body = ServiceBody,
     params(
         ("code" = String, Path, description = "Service code"),
-        ("If-Match" = String, Header, description = "The ETag you read"),
+        IfMatchHeader,
     ),
     responses(
         (status = 200, description = "Replaced", body = ServiceBody, headers(("ETag" = String))),
@@ -177,19 +171,18 @@ pub async fn create_service(
 #[put("/services/{code}")]
 pub async fn replace_service(
     state: State,
-    actor: Actor,
+    caller: Caller,
     code: Path<String>,
     version: IfMatch,
     body: Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let acting = Acting::from(&actor);
     let mut body = body.into_inner();
     body.code = code.into_inner();
     let replaced = state
-        .run(move |tx, now| {
-            cases::may_manage(&acting, now)?;
+        .run_as(caller, move |tx, actor, now| {
+            cases::may_manage(&Acting::from(actor), now)?;
             let service = body.into_service()?;
-            cases::replace(tx, &acting, service, version.0, now)
+            cases::replace(tx, &Acting::from(actor), service, version.0, now)
         })
         .await?;
     Ok(respond(&replaced))

@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::paging::{self, Page};
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::Caller;
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -104,17 +104,19 @@ pub struct ThreadQuery {
 #[get("/applications/{id}/comments")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     query: Query<ThreadQuery>,
 ) -> Result<Json<Page<CommentView>>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.cursor.as_deref())?;
     let found = state
-        .query(move |c, now| comments::page(c, &acting, id, after.as_ref(), limit, now))
+        .query_as(caller, move |c, actor, now| {
+            comments::page(c, &Acting::from(actor), id, after.as_ref(), limit + 1, now)
+        })
         .await?;
-    let next_cursor = paging::next(&found, limit, |c| (c.created_at, c.id.to_string()));
+    let (found, next_cursor) = paging::page_of(found, limit, |c| paging::at(c.created_at, c.id));
     Ok(Json(Page {
         items: found.iter().map(|c| view(c, vec![])).collect(),
         next_cursor,
@@ -132,20 +134,25 @@ pub async fn list(
     security(("bearer" = [])),
     request_body = CommentBody,
     params(("id" = String, Path, format = Uuid), IdempotencyKey),
-    responses((status = 201, description = "Written", body = CommentView, headers(("ETag" = String))))
+    responses((status = 201, description = "Written", body = CommentView, headers(("ETag" = String)),
+            links(
+            ("get" = (operation_id = "getComment", parameters(("id" = "$request.path.id"), ("comment_id" = "$response.body#/id")))),
+            ("edit" = (operation_id = "editComment", parameters(("id" = "$request.path.id"), ("comment_id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag"))))
+            )))
 )]
 #[post("/applications/{id}/comments")]
 pub async fn add(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     body: Valid<CommentBody>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let key = Idempotency::of(&req, &actor, &*body)?;
-    let (id, acting, text) = (id.into_inner(), Acting::from(&actor), body.into_inner().body);
+    let key = Idempotency::of(&req, &caller, &*body)?;
+    let (id, text) = (id.into_inner(), body.into_inner().body);
     let answer = state
-        .run(move |tx, now| {
+        .run_as(caller, move |tx, actor, now| {
+            let acting = Acting::from(actor);
             let recheck =
                 |tx: &mut _, _: &Answer| replays::on_application(tx, &acting, id, Action::CommentsWrite, now);
             idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
@@ -168,20 +175,22 @@ pub async fn add(
     operation_id = "editComment",
     security(("bearer" = [])),
     request_body = CommentBody,
-    params(("id" = String, Path, format = Uuid), ("comment_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("comment_id" = String, Path, format = Uuid), IfMatchHeader),
     responses((status = 200, description = "Edited", body = CommentView, headers(("ETag" = String))))
 )]
 #[patch("/applications/{id}/comments/{comment_id}")]
 pub async fn edit(
     state: State,
-    actor: Actor,
+    caller: Caller,
     path: Path<(ApplicationId, CommentId)>,
     version: IfMatch,
     body: Valid<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, acting, text) = (path.into_inner(), Acting::from(&actor), body.into_inner().body);
+    let (path, text) = (path.into_inner(), body.into_inner().body);
     let (edited, history) = state
-        .run(move |tx, now| comments::edit(tx, &acting, path, (&text, version.0), now))
+        .run_as(caller, move |tx, actor, now| {
+            comments::edit(tx, &Acting::from(actor), path, (&text, version.0), now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(edited.version)))
@@ -203,12 +212,14 @@ pub async fn edit(
 #[get("/applications/{id}/comments/{comment_id}")]
 pub async fn get_one(
     state: State,
-    actor: Actor,
+    caller: Caller,
     path: Path<(ApplicationId, CommentId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, acting) = (path.into_inner(), Acting::from(&actor));
+    let path = path.into_inner();
     let (comment, history) = state
-        .query(move |c, now| comments::one(c, &acting, path, now))
+        .query_as(caller, move |c, actor, now| {
+            comments::one(c, &Acting::from(actor), path, now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(comment.version)))

@@ -6,7 +6,7 @@ use actix_web::{get, post};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::{confirmations as cases, Acting};
@@ -29,9 +29,12 @@ pub struct ConfirmationList {
     responses((status = 200, description = "Newest first (at most 100)", body = ConfirmationList))
 )]
 #[get("/confirmations")]
-pub async fn list(state: State, actor: Actor) -> Result<Json<ConfirmationList>, ApiError> {
-    let acting = Acting::from(&actor);
-    let found = state.query(move |c, now| cases::list(c, &acting, now)).await?;
+pub async fn list(state: State, caller: Caller) -> Result<Json<ConfirmationList>, ApiError> {
+    let found = state
+        .query_as(caller, move |c, actor, now| {
+            cases::list(c, &Acting::from(actor), now)
+        })
+        .await?;
     Ok(Json(ConfirmationList {
         items: found.iter().map(ConfirmationView::of).collect(),
     }))
@@ -55,12 +58,14 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<ConfirmationList>, 
 #[post("/confirmations/{id}/approve")]
 pub async fn approve(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<String>,
 ) -> Result<Json<ConfirmationView>, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let id = id.into_inner();
     let approved = state
-        .run(move |tx, now| cases::approve(tx, &acting, &id, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::approve(tx, &Acting::from(actor), &id, now)
+        })
         .await?;
     Ok(Json(ConfirmationView::of(&approved)))
 }
@@ -82,12 +87,14 @@ pub async fn approve(
 #[post("/confirmations/{id}/reject")]
 pub async fn reject(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<String>,
 ) -> Result<Json<ConfirmationView>, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let id = id.into_inner();
     let rejected = state
-        .run(move |tx, now| cases::reject(tx, &acting, &id, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::reject(tx, &Acting::from(actor), &id, now)
+        })
         .await?;
     Ok(Json(ConfirmationView::of(&rejected)))
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Cursor, Page};
-use crate::auth::{logins, Actor};
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{logins, Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::{from_field_error, ApiError};
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -238,7 +238,9 @@ impl NewDelegation {
 pub struct ListQuery {
     /// `principal` (given, the default) or `representative` (received).
     #[serde(rename = "as")]
+    #[param(pattern = "^(principal|representative)$")]
     pub side: Option<String>,
+    #[param(pattern = "^(pending|active|declined|cancelled|revoked|renounced|expired)$")]
     pub status: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -260,13 +262,14 @@ pub struct ListQuery {
 #[get("/delegations")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     query: Query<ListQuery>,
 ) -> Result<Json<Page<DelegationView>>, ApiError> {
     let listing = query.into_inner().listing()?;
-    let acting = Acting::from(&actor);
     let listed = state
-        .query(move |tx, now| cases::read::list(tx, &acting, listing, now))
+        .query_as(caller, move |tx, actor, now| {
+            cases::read::list(tx, &Acting::from(actor), listing, now)
+        })
         .await?;
     let next_cursor = listed.more.then(|| listed.items.last()).flatten().map(|d| {
         Cursor {
@@ -325,10 +328,12 @@ impl ListQuery {
     responses((status = 200, description = "The delegation", body = DelegationView, headers(("ETag" = String))))
 )]
 #[get("/delegations/{id}")]
-pub async fn get_one(state: State, actor: Actor, id: Path<DelegationId>) -> Result<HttpResponse, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+pub async fn get_one(state: State, caller: Caller, id: Path<DelegationId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     let found = state
-        .query(move |tx, now| cases::read::get(tx, &acting, id, now))
+        .query_as(caller, move |tx, actor, now| {
+            cases::read::get(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(respond(&found))
 }
@@ -350,7 +355,7 @@ pub struct AcceptBody {
     operation_id = "acceptDelegation",
     security(("bearer" = [])),
     request_body = AcceptBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Active", body = DelegationView),
         (status = 403, description = "`role_required`: a staff account holds no powers unless it also has a confirmed citizen identity; `level_too_low` below `confirmed`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -360,20 +365,20 @@ pub struct AcceptBody {
 #[post("/delegations/{id}/accept")]
 pub async fn accept(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<DelegationId>,
     version: IfMatch,
     body: Json<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, acting, code) = (id.into_inner(), Acting::from(&actor), body.into_inner().code);
+    let (id, code) = (id.into_inner(), body.into_inner().code);
     let (pii, max_attempts) = (state.pii.clone(), state.config.delegation_code_attempts);
     let accepted = state
-        .run(move |tx, now| {
+        .run_as(caller, move |tx, actor, now| {
             let check = CodeCheck {
                 pii: &pii,
                 max_attempts,
             };
-            cases::respond::accept(tx, &acting, id, version.0, &code, &check, now)
+            cases::respond::accept(tx, &Acting::from(actor), id, version.0, &code, &check, now)
         })
         .await?;
     // A wrong code still counts its try, so the refusal is answered after the commit.
@@ -388,7 +393,7 @@ macro_rules! lifecycle_route {
             operation_id = $op,
             description = $description,
             security(("bearer" = [])),
-            params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+            params(("id" = String, Path, format = Uuid), IfMatchHeader),
             responses(
                 (status = 200, description = "The delegation after the change", body = DelegationView),
                 (status = 409, response = crate::openapi::Conflict),
@@ -575,12 +580,14 @@ pub struct DelegationHistory {
 #[get("/delegations/{id}/history")]
 pub async fn history(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<DelegationId>,
 ) -> Result<Json<DelegationHistory>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let entries = state
-        .query(move |tx, now| cases::read::history(tx, &acting, id, now))
+        .query_as(caller, move |tx, actor, now| {
+            cases::read::history(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(Json(DelegationHistory {
         items: entries.into_iter().map(DelegationEventView::from).collect(),

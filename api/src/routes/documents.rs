@@ -15,8 +15,8 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -81,8 +81,10 @@ pub fn view(d: &Document) -> DocumentView {
     }
 }
 
-/// The multipart form of an upload. Only `file` is required.
+/// The multipart form of an upload. Only `file` is required; another part is refused
+/// (422 `unknown_field`).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"file": "(the file's bytes)", "doc_type": "passport_scan", "access": "services", "services": "passport-replacement", "name": "паспорт.pdf"}))]
 #[allow(dead_code)]
 pub struct UploadForm {
@@ -94,6 +96,7 @@ pub struct UploadForm {
     doc_type: Option<String>,
     /// `private` (default), `services` or `agencies`; uploads for an application default
     /// to `services` for that application's service.
+    #[schema(pattern = "^(private|services|agencies)$")]
     access: Option<String>,
     /// Comma-separated service codes, for `access=services`.
     services: Option<String>,
@@ -309,11 +312,14 @@ async fn receive_checked(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `pdf`, `jpg`, `png`, `docx` or `xlsx`.
+    #[param(pattern = "^(pdf|jpg|png|docx|xlsx)$")]
     pub file_type: Option<String>,
     pub doc_type: Option<String>,
     /// Uploaded on or after this date (`YYYY-MM-DD`) or instant (RFC 3339).
+    #[param(schema_with = paging::date_or_instant)]
     pub from: Option<String>,
     /// Uploaded before this date or instant.
+    #[param(schema_with = paging::date_or_instant)]
     pub to: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -365,15 +371,18 @@ impl ListQuery {
 #[get("/documents")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     query: Query<ListQuery>,
 ) -> Result<Json<Page<DocumentView>>, ApiError> {
-    let filter = query.filter()?;
-    let (acting, limit) = (Acting::from(&actor), filter.limit);
+    let mut filter = query.filter()?;
+    let limit = filter.limit;
+    filter.limit += 1;
     let found = state
-        .query(move |c, now| documents::list(c, &acting, &filter, now))
+        .query_as(caller, move |c, actor, now| {
+            documents::list(c, &Acting::from(actor), &filter, now)
+        })
         .await?;
-    let next_cursor = paging::next(&found, limit, |d| (d.created_at, d.id.to_string()));
+    let (found, next_cursor) = paging::page_of(found, limit, |d| paging::at(d.created_at, d.id));
     Ok(Json(Page {
         items: found.iter().map(view).collect(),
         next_cursor,
@@ -417,7 +426,7 @@ pub async fn get_one(state: State, actor: Actor, id: Path<DocumentId>) -> Result
 pub struct DocumentPatch {
     pub name: Option<String>,
     pub doc_type: Option<String>,
-    #[schema(value_type = Option<String>, example = "agencies")]
+    #[schema(value_type = Option<String>, example = "agencies", pattern = "^(private|services|agencies)$")]
     pub access: Option<AccessLevel>,
     pub services: Option<Vec<String>>,
     /// A future date, or `null` to keep the document indefinitely.
@@ -443,13 +452,13 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     operation_id = "updateDocument",
     security(("bearer" = [])),
     request_body = DocumentPatch,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses((status = 200, description = "Updated", body = DocumentView, headers(("ETag" = String))))
 )]
 #[patch("/documents/{id}")]
 pub async fn update(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<DocumentId>,
     version: IfMatch,
     body: Json<DocumentPatch>,
@@ -462,9 +471,11 @@ pub async fn update(
         services: patch.services,
         retain_until: patch.retain_until,
     };
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+    let id = id.into_inner();
     let updated = state
-        .run(move |tx, now| documents::update(tx, &acting, id, version.0, changes, now))
+        .run_as(caller, move |tx, actor, now| {
+            documents::update(tx, &Acting::from(actor), id, version.0, changes, now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(updated.version)))
@@ -483,10 +494,12 @@ pub async fn update(
     responses((status = 204, description = "Deleted"))
 )]
 #[delete("/documents/{id}")]
-pub async fn remove(state: State, actor: Actor, id: Path<DocumentId>) -> Result<HttpResponse, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+pub async fn remove(state: State, caller: Caller, id: Path<DocumentId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     state
-        .run(move |tx, now| documents::remove(tx, &acting, id, now))
+        .run_as(caller, move |tx, actor, now| {
+            documents::remove(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

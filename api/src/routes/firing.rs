@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use domain::application::Event;
 use domain::ids::ApplicationId;
 
-use crate::auth::Actor;
+use crate::auth::Caller;
 use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::state::State;
@@ -16,19 +16,21 @@ use crate::views::applications::respond;
 /// Fires `event` (as the party it belongs to) and answers the application after it.
 pub async fn fire_event(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: ApplicationId,
     version: IfMatch,
     event: Event,
 ) -> Result<HttpResponse, ApiError> {
-    let (acting, forms) = (Acting::from(&actor), state.forms.clone());
+    let forms = state.forms.clone();
     let input = Fire {
         id,
         version: version.0,
         event,
     };
     let shown: Shown = state
-        .run(move |tx, now| cases::fire(tx, &forms, &acting, input, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::fire(tx, &forms, &Acting::from(actor), input, now)
+        })
         .await?;
     Ok(respond(&shown))
 }

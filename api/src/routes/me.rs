@@ -8,8 +8,8 @@ use domain::account::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{passwords, Actor};
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{passwords, Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::accounts::contacts;
@@ -40,9 +40,12 @@ fn profile_response(account: &Account, state: &State) -> Result<HttpResponse, Ap
     )
 )]
 #[get("/me")]
-pub async fn get_me(state: State, actor: Actor) -> Result<HttpResponse, ApiError> {
-    let acting = Acting::from(&actor);
-    let account = state.query(move |c, now| profile::read(c, &acting, now)).await?;
+pub async fn get_me(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let account = state
+        .query_as(caller, move |c, actor, now| {
+            profile::read(c, &Acting::from(actor), now)
+        })
+        .await?;
     profile_response(&account, &state)
 }
 
@@ -68,7 +71,7 @@ pub struct ProfilePatch {
     operation_id = "patchMe",
     security(("bearer" = [])),
     request_body = ProfilePatch,
-    params(("If-Match" = String, Header, description = "The ETag of the profile you read")),
+    params(IfMatchHeader),
     responses(
         (status = 200, description = "The updated profile", body = ProfileView),
         (status = 403, description = "Not allowed. On behalf, the passport (`identity.manage`) and the IP allow-list (`credentials.manage`) are never covered, whatever the delegation: `action_not_covered`", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -78,7 +81,7 @@ pub struct ProfilePatch {
 #[patch("/me")]
 pub async fn patch_me(
     state: State,
-    actor: Actor,
+    caller: Caller,
     version: IfMatch,
     body: Json<ProfilePatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -88,9 +91,11 @@ pub async fn patch_me(
         inn: patch.inn,
         ip_allow_list: patch.ip_allow_list,
     };
-    let (acting, pii) = (Acting::from(&actor), state.pii.clone());
+    let pii = state.pii.clone();
     let account = state
-        .run(move |tx, now| profile::change(tx, &acting, &pii, version.0, changes, now))
+        .run_as(caller, move |tx, actor, now| {
+            profile::change(tx, &Acting::from(actor), &pii, version.0, changes, now)
+        })
         .await?;
     profile_response(&account, &state)
 }
@@ -132,10 +137,12 @@ pub struct RecoveryCodes {
     )
 )]
 #[post("/me/mfa/totp")]
-pub async fn start_totp(state: State, actor: Actor) -> Result<HttpResponse, ApiError> {
-    let (acting, pii) = (Acting::from(&actor), state.pii.clone());
+pub async fn start_totp(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let pii = state.pii.clone();
     let started = state
-        .run(move |tx, now| second_factor::start(tx, &acting, &pii, now))
+        .run_as(caller, move |tx, actor, now| {
+            second_factor::start(tx, &Acting::from(actor), &pii, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(TotpEnrolment {
         secret: started.secret,
@@ -161,12 +168,14 @@ pub async fn start_totp(state: State, actor: Actor) -> Result<HttpResponse, ApiE
 #[post("/me/mfa/totp/confirm")]
 pub async fn confirm_totp(
     state: State,
-    actor: Actor,
+    caller: Caller,
     body: Json<CodeBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let (acting, pii, code) = (Acting::from(&actor), state.pii.clone(), body.into_inner().code);
+    let (pii, code) = (state.pii.clone(), body.into_inner().code);
     let recovery_codes = state
-        .run(move |tx, now| second_factor::confirm(tx, &acting, &pii, &code, now))
+        .run_as(caller, move |tx, actor, now| {
+            second_factor::confirm(tx, &Acting::from(actor), &pii, &code, now)
+        })
         .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

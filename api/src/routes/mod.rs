@@ -130,6 +130,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(events::application_events)
                 .service(events::my_events)
                 .service(events::create_ticket)
+                .service(audit::list)
+                .service(audit::export)
                 .service(audit::verify)
                 .service(audit::checkpoint)
                 .service(audit::consistency_proof)

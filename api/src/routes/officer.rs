@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::firing::fire_event;
-use super::paging::{self, Cursor, Page};
-use crate::auth::Actor;
-use crate::concurrency::IfMatch;
+use super::paging::{self, Page};
+use crate::auth::Caller;
+use crate::concurrency::{IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::applications as cases;
@@ -51,37 +51,26 @@ pub struct QueueQuery {
 #[get("/agency/queue")]
 pub async fn queue(
     state: State,
-    actor: Actor,
+    caller: Caller,
     query: Query<QueueQuery>,
 ) -> Result<Json<Page<QueueItem>>, ApiError> {
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.cursor.as_deref())?;
-    let subject = actor.subject.clone();
     let queued = state
-        .query(move |c, now| cases::reads::queue(c, &subject, after, limit + 1, now))
+        .query_as(caller, move |c, actor, now| {
+            cases::reads::queue(c, &actor.subject, after, limit + 1, now)
+        })
         .await?;
-    let mut items: Vec<QueueItem> = queued
+    let items: Vec<QueueItem> = queued
         .iter()
         .map(|q| QueueItem {
             overdue: q.overdue,
             application: ApplicationSummary::of(&q.application),
         })
         .collect();
-    let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    items.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            items.last().and_then(|i| {
-                i.application.submitted_at.map(|at| {
-                    Cursor {
-                        at: Some(at),
-                        id: i.application.id.to_string(),
-                    }
-                    .encode()
-                })
-            })
-        })
-        .flatten();
+    let (items, next_cursor) = paging::page_of(items, limit, |i| {
+        paging::at(i.application.submitted_at?, i.application.id)
+    });
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -95,7 +84,7 @@ pub async fn queue(
     tag = "officer",
     operation_id = "takeApplication",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "In review", body = ApplicationView),
         (status = 403, description = "`conflict_of_interest`: the application is your own, you take part in it, or you hold (or held) the owner's powers; `wrong_agency` outside your agency", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -105,11 +94,11 @@ pub async fn queue(
 #[post("/applications/{id}/take")]
 pub async fn take(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    fire_event(state, actor, id.into_inner(), version, Event::Take).await
+    fire_event(state, caller, id.into_inner(), version, Event::Take).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -131,7 +120,7 @@ pub struct InfoRequest {
     operation_id = "requestInformation",
     security(("bearer" = [])),
     request_body = InfoRequest,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Waiting for the applicant", body = ApplicationView),
         (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -142,7 +131,7 @@ pub struct InfoRequest {
 #[post("/applications/{id}/request-info")]
 pub async fn request_info(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<InfoRequest>,
@@ -154,7 +143,7 @@ pub async fn request_info(
         due_at,
         min_days,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,7 +165,7 @@ pub struct Extension {
     operation_id = "extendInformationRequest",
     security(("bearer" = [])),
     request_body = Extension,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Waiting for the applicant until the new due date", body = ApplicationView),
         (status = 403, response = crate::openapi::Forbidden),
@@ -192,7 +181,7 @@ pub struct Extension {
 #[post("/applications/{id}/extend")]
 pub async fn extend(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<Extension>,
@@ -204,7 +193,7 @@ pub async fn extend(
         min_days,
         comment,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -223,7 +212,7 @@ pub struct DecisionNote {
     operation_id = "approveApplication",
     security(("bearer" = [])),
     request_body(content = Option<DecisionNote>, example = json!({"comment": "Документы в порядке"})),
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Approved", body = ApplicationView),
         (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -233,13 +222,20 @@ pub struct DecisionNote {
 #[post("/applications/{id}/approve")]
 pub async fn approve(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Option<Json<DecisionNote>>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.and_then(|b| b.into_inner().comment);
-    fire_event(state, actor, id.into_inner(), version, Event::Approve { comment }).await
+    fire_event(
+        state,
+        caller,
+        id.into_inner(),
+        version,
+        Event::Approve { comment },
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -258,7 +254,7 @@ pub struct RejectBody {
     operation_id = "rejectApplication",
     security(("bearer" = [])),
     request_body = RejectBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Rejected", body = ApplicationView),
         (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -268,7 +264,7 @@ pub struct RejectBody {
 #[post("/applications/{id}/reject")]
 pub async fn reject(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<RejectBody>,
@@ -276,7 +272,7 @@ pub async fn reject(
     let event = Event::Reject {
         reason: body.into_inner().reason,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -294,7 +290,7 @@ pub struct CompleteBody {
     operation_id = "completeApplication",
     security(("bearer" = [])),
     request_body = CompleteBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Completed", body = ApplicationView),
         (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -304,7 +300,7 @@ pub struct CompleteBody {
 #[post("/applications/{id}/complete")]
 pub async fn complete(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<CompleteBody>,
@@ -312,7 +308,7 @@ pub async fn complete(
     let event = Event::Complete {
         result: body.into_inner().result,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -333,7 +329,7 @@ pub struct ForwardBody {
     operation_id = "forwardApplication",
     security(("bearer" = [])),
     request_body = ForwardBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Forwarded (back to submitted, in the other agency's queue)", body = ApplicationView),
         (status = 403, description = "`not_assignee`: another officer took it (only the assignee or a supervisor of the agency acts on it); `conflict_of_interest`: it is your own, you take part in it, or you hold (or held) the owner's powers", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -343,7 +339,7 @@ pub struct ForwardBody {
 #[post("/applications/{id}/forward")]
 pub async fn forward(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<ForwardBody>,
@@ -353,5 +349,5 @@ pub async fn forward(
         to_agency: agency_code,
         comment,
     };
-    fire_event(state, actor, id.into_inner(), version, event).await
+    fire_event(state, caller, id.into_inner(), version, event).await
 }

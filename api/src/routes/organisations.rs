@@ -11,7 +11,7 @@ use domain::organisation::{Organisation, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{logins, Actor};
+use crate::auth::{logins, Actor, Caller};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -23,6 +23,7 @@ use domain::access::Action;
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]
 pub struct NewOrganisation {
+    #[schema(max_length = 300, pattern = r"\S")]
     pub name: String,
     /// ОГРН, 13 digits with its check digit.
     pub ogrn: String,
@@ -159,12 +160,14 @@ pub async fn create(
 #[get("/organisations/{id}")]
 pub async fn get_one(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<AccountId>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let found = state
-        .query(move |tx, now| cases::get(tx, &acting, id, now))
+        .query_as(caller, move |tx, actor, now| {
+            cases::get(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(Json(view(&found)))
 }
@@ -198,14 +201,16 @@ pub struct EmployeeBody {
 #[post("/organisations/{id}/employees")]
 pub async fn add_employee(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<AccountId>,
     body: Json<EmployeeBody>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let keys = logins::candidate_keys(&state.pii, &body.login);
     let updated = state
-        .run(move |tx, now| cases::add_employee(tx, &acting, id, &keys, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::add_employee(tx, &Acting::from(actor), id, &keys, now)
+        })
         .await?;
     Ok(Json(view(&updated)))
 }
@@ -270,12 +275,14 @@ pub async fn remove_employee(
 #[post("/organisations/{id}/verify")]
 pub async fn verify(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<AccountId>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let verified = state
-        .run(move |tx, now| cases::verify(tx, &acting, id, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::verify(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(Json(view(&verified)))
 }
@@ -284,6 +291,7 @@ pub async fn verify(
 #[schema(example = json!({"reason": "Руководитель не совпадает с данными ЕГРЮЛ"}))]
 pub struct RejectOrganisation {
     /// Why, as the head will read it: 1 to 1000 characters.
+    #[schema(max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -314,14 +322,16 @@ pub struct RejectOrganisation {
 #[post("/organisations/{id}/reject")]
 pub async fn reject(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<AccountId>,
     body: Json<RejectOrganisation>,
 ) -> Result<Json<OrganisationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let reason = body.into_inner().reason;
     let rejected = state
-        .run(move |tx, now| cases::reject(tx, &acting, id, &reason, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::reject(tx, &Acting::from(actor), id, &reason, now)
+        })
         .await?;
     Ok(Json(view(&rejected)))
 }

@@ -67,14 +67,26 @@ pub fn after(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, Ap
     }
 }
 
-/// The cursor of the page after `items`, when the page is full.
-pub fn next<T>(items: &[T], limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, String)) -> Option<String> {
-    if items.len() as i64 != limit {
-        return None;
-    }
-    items.last().map(|last| {
-        let (at, id) = key(last);
-        Cursor { at: Some(at), id }.encode()
+/// The page of `fetched`, which was asked for with `limit + 1` rows: the extra row, when
+/// it came, says that a next page exists, and the cursor names the last row shown (`key`).
+/// So the last page never carries a cursor to an empty one.
+pub fn page_of<T>(
+    mut fetched: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> Option<Cursor>,
+) -> (Vec<T>, Option<String>) {
+    let shown = usize::try_from(limit).unwrap_or(0);
+    let more = fetched.len() > shown;
+    fetched.truncate(shown);
+    let next = more.then(|| fetched.last().and_then(key)).flatten();
+    (fetched, next.map(|cursor| cursor.encode()))
+}
+
+/// The cursor of a row ordered by time, then id.
+pub fn at(at: DateTime<Utc>, id: impl ToString) -> Option<Cursor> {
+    Some(Cursor {
+        at: Some(at),
+        id: id.to_string(),
     })
 }
 
@@ -86,6 +98,22 @@ pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     } else {
         Err(ApiError::field("limit", "out_of_range", "Between 1 and 100."))
     }
+}
+
+/// The schema of a `from`/`to` filter value: a date or an RFC 3339 instant (see `instant`).
+pub fn date_or_instant() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .build(),
+    )
 }
 
 /// A `from`/`to` filter value: a date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant.
@@ -109,6 +137,32 @@ pub fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One row past the limit means a next page, named by the last row shown; no extra
+    /// row means the last page, with no cursor to an empty one.
+    #[test]
+    fn a_page_has_a_cursor_only_when_a_row_follows() {
+        let key = |n: &i64| {
+            Some(Cursor {
+                at: None,
+                id: n.to_string(),
+            })
+        };
+        let (shown, next) = page_of(vec![1, 2, 3], 2, key);
+        assert_eq!(shown, vec![1, 2]);
+        assert_eq!(
+            next.as_deref()
+                .map(Cursor::decode)
+                .transpose()
+                .ok()
+                .flatten()
+                .map(|c| c.id),
+            Some("2".into())
+        );
+        let (shown, next) = page_of(vec![1, 2], 2, key);
+        assert_eq!(shown, vec![1, 2]);
+        assert_eq!(next, None);
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

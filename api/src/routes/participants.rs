@@ -12,8 +12,8 @@ use domain::time::Instant;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -117,7 +117,7 @@ pub struct InviteBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"role": "viewer"}))]
 pub struct RoleBody {
-    #[schema(value_type = String, example = "viewer")]
+    #[schema(value_type = String, example = "viewer", pattern = "^(owner|co_applicant|contributor|viewer)$")]
     pub role: ParticipantRole,
 }
 
@@ -136,12 +136,14 @@ pub struct RoleBody {
 #[get("/applications/{id}/participants")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
 ) -> Result<Json<ParticipantList>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let (roster, now) = state
-        .query(move |c, now| Ok((participants::list(c, &acting, id, now)?, now)))
+        .query_as(caller, move |c, actor, now| {
+            Ok((participants::list(c, &Acting::from(actor), id, now)?, now))
+        })
         .await?;
     Ok(Json(ParticipantList {
         items: roster.people.iter().map(participant_view).collect(),
@@ -228,7 +230,7 @@ fn created<T, V: Serialize>(
     operation_id = "changeParticipantRole",
     security(("bearer" = [])),
     request_body = RoleBody,
-    params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Changed; `ETag` is the application's new version", body = ParticipantView, headers(("ETag" = String))),
         (status = 409, description = "`participants_fixed`: after submission nobody becomes or stops being a co-applicant (who signs was fixed with the submitted content)", body = crate::error::Problem, content_type = "application/problem+json", example = json!({"type": "urn:kabinet:problem:participants_fixed", "title": "Conflict", "status": 409, "detail": "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now.", "code": "participants_fixed"})),
@@ -237,14 +239,16 @@ fn created<T, V: Serialize>(
 #[patch("/applications/{id}/participants/{participant_id}")]
 pub async fn change_role(
     state: State,
-    actor: Actor,
+    caller: Caller,
     path: Path<(ApplicationId, AccountId)>,
     version: IfMatch,
     body: Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, role, acting) = (path.into_inner(), body.role, Acting::from(&actor));
+    let (path, role) = (path.into_inner(), body.role);
     let changed = state
-        .run(move |tx, now| participants::change_role(tx, &acting, path, role, version.0, now))
+        .run_as(caller, move |tx, actor, now| {
+            participants::change_role(tx, &Acting::from(actor), path, role, version.0, now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(changed.version)))
@@ -261,7 +265,7 @@ pub async fn change_role(
     tag = "joint",
     operation_id = "removeParticipant",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), ("participant_id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 204, description = "Removed; `ETag` is the application's new version", headers(("ETag" = String))),
         (status = 409, description = "`participants_fixed`: after submission nobody becomes or stops being a co-applicant (who signs was fixed with the submitted content)", body = crate::error::Problem, content_type = "application/problem+json", example = json!({"type": "urn:kabinet:problem:participants_fixed", "title": "Conflict", "status": 409, "detail": "Who signs was fixed when the application was submitted: co-applicants cannot be added, removed or given another role now.", "code": "participants_fixed"})),
@@ -270,13 +274,15 @@ pub async fn change_role(
 #[delete("/applications/{id}/participants/{participant_id}")]
 pub async fn remove(
     state: State,
-    actor: Actor,
+    caller: Caller,
     path: Path<(ApplicationId, AccountId)>,
     version: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, acting) = (path.into_inner(), Acting::from(&actor));
+    let path = path.into_inner();
     let new_version = state
-        .run(move |tx, now| participants::remove(tx, &acting, path, version.0, now))
+        .run_as(caller, move |tx, actor, now| {
+            participants::remove(tx, &Acting::from(actor), path, version.0, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("ETag", etag(new_version)))
@@ -300,10 +306,11 @@ pub struct InvitationList {
     responses((status = 200, description = "Open invitations", body = InvitationList))
 )]
 #[get("/invitations")]
-pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, ApiError> {
-    let account = actor.account;
+pub async fn mine(state: State, caller: Caller) -> Result<Json<InvitationList>, ApiError> {
     let (found, now) = state
-        .query(move |c, now| Ok((invitations::mine(c, account, now)?, now)))
+        .query_as(caller, move |c, actor, now| {
+            Ok((invitations::mine(c, actor.account, now)?, now))
+        })
         .await?;
     Ok(Json(InvitationList {
         items: found.iter().map(|i| invitation_view(i, now)).collect(),
@@ -330,12 +337,14 @@ pub async fn mine(state: State, actor: Actor) -> Result<Json<InvitationList>, Ap
 #[post("/invitations/{id}/accept")]
 pub async fn accept(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<InvitationId>,
 ) -> Result<Json<InvitationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let answered = state
-        .run(move |tx, now| Ok(invitations::accept(tx, &acting, id, now)?.map(|i| invitation_view(&i, now))))
+        .run_as(caller, move |tx, actor, now| {
+            Ok(invitations::accept(tx, &Acting::from(actor), id, now)?.map(|i| invitation_view(&i, now)))
+        })
         .await?;
     Ok(Json(answered))
 }
@@ -357,12 +366,14 @@ pub async fn accept(
 #[post("/invitations/{id}/decline")]
 pub async fn decline(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<InvitationId>,
 ) -> Result<Json<InvitationView>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let answered = state
-        .run(move |tx, now| Ok(invitations::decline(tx, &acting, id, now)?.map(|i| invitation_view(&i, now))))
+        .run_as(caller, move |tx, actor, now| {
+            Ok(invitations::decline(tx, &Acting::from(actor), id, now)?.map(|i| invitation_view(&i, now)))
+        })
         .await?;
     Ok(Json(answered))
 }

@@ -9,7 +9,7 @@ use domain::joint::{Request, RequestKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Caller};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -94,12 +94,14 @@ pub struct RequestBody {
 #[get("/applications/{id}/requests")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
 ) -> Result<Json<RequestList>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let found = state
-        .query(move |c, now| requests::list(c, &acting, id, now))
+        .query_as(caller, move |c, actor, now| {
+            requests::list(c, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(Json(RequestList {
         items: found.iter().map(view).collect(),

@@ -10,8 +10,8 @@ use domain::joint::{ParticipantRole, Signature};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
-use crate::concurrency::IfMatch;
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -98,12 +98,14 @@ pub struct SignBody {
 #[get("/applications/{id}/signatures")]
 pub async fn list(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
 ) -> Result<Json<SignatureList>, ApiError> {
-    let (id, acting) = (id.into_inner(), Acting::from(&actor));
+    let id = id.into_inner();
     let sheet = state
-        .query(move |c, now| signatures::list(c, &acting, id, now))
+        .query_as(caller, move |c, actor, now| {
+            signatures::list(c, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(Json(SignatureList {
         items: sheet
@@ -133,11 +135,13 @@ pub async fn list(
     responses((status = 202, description = "A code is on its way to your e-mail or phone", body = crate::views::accepted::Accepted))
 )]
 #[post("/applications/{id}/signatures/code")]
-pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
-    let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
+pub async fn send(state: State, caller: Caller, id: Path<ApplicationId>) -> Result<HttpResponse, ApiError> {
+    let (id, pii) = (id.into_inner(), state.pii.clone());
     let ttl = TimeDelta::minutes(state.config.code_ttl_minutes);
     state
-        .run(move |tx, now| signatures::send_code(tx, &acting, id, (&pii, ttl), now))
+        .run_as(caller, move |tx, actor, now| {
+            signatures::send_code(tx, &Acting::from(actor), id, (&pii, ttl), now)
+        })
         .await?;
     Ok(HttpResponse::Accepted().json(crate::views::accepted::ACCEPTED))
 }
@@ -153,7 +157,7 @@ pub async fn send(state: State, actor: Actor, id: Path<ApplicationId>) -> Result
     operation_id = "signApplication",
     security(("bearer" = [])),
     request_body = SignBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header), IdempotencyKey),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader, IdempotencyKey),
     responses(
         (status = 201, description = "Signed", body = SignatureView),
         (status = 409, description = "`already_signed`, or `not_signable` outside the draft and information requests", body = crate::error::Problem, content_type = "application/problem+json"),

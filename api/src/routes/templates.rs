@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
-use crate::concurrency::{etag, IfMatch};
+use crate::auth::{Actor, Caller};
+use crate::concurrency::{etag, IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
 use crate::state::State;
@@ -21,6 +21,7 @@ use domain::access::Action;
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}}))]
 pub struct TemplateBody {
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: String,
     pub service_code: String,
     /// Form data; strings may hold placeholders such as `{{surname}}`.
@@ -89,7 +90,12 @@ fn respond(t: &Template) -> HttpResponse {
     request_body = TemplateBody,
     params(IdempotencyKey),
     responses(
-        (status = 201, description = "Saved", body = TemplateView, headers(("ETag" = String))),
+        (status = 201, description = "Saved", body = TemplateView, headers(("ETag" = String)),
+            links(
+            ("get" = (operation_id = "getTemplate", parameters(("id" = "$response.body#/id")))),
+            ("replace" = (operation_id = "replaceTemplate", parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+            ("delete" = (operation_id = "deleteTemplate", parameters(("id" = "$response.body#/id"))))
+            )),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
@@ -126,9 +132,12 @@ pub async fn create(
     responses((status = 200, description = "Templates", body = TemplateList))
 )]
 #[get("/templates")]
-pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiError> {
-    let acting = Acting::from(&actor);
-    let found = state.query(move |c, now| cases::list(c, &acting, now)).await?;
+pub async fn list(state: State, caller: Caller) -> Result<Json<TemplateList>, ApiError> {
+    let found = state
+        .query_as(caller, move |c, actor, now| {
+            cases::list(c, &Acting::from(actor), now)
+        })
+        .await?;
     Ok(Json(TemplateList {
         items: found.iter().map(view).collect(),
     }))
@@ -148,9 +157,13 @@ pub async fn list(state: State, actor: Actor) -> Result<Json<TemplateList>, ApiE
     )
 )]
 #[get("/templates/{id}")]
-pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
-    let found = state.query(move |c, now| cases::one(c, &acting, id, now)).await?;
+pub async fn get_one(state: State, caller: Caller, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .query_as(caller, move |c, actor, now| {
+            cases::one(c, &Acting::from(actor), id, now)
+        })
+        .await?;
     Ok(respond(&found))
 }
 
@@ -163,7 +176,7 @@ pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result
     operation_id = "replaceTemplate",
     security(("bearer" = [])),
     request_body = TemplateBody,
-    params(("id" = String, Path, format = Uuid), ("If-Match" = String, Header)),
+    params(("id" = String, Path, format = Uuid), IfMatchHeader),
     responses(
         (status = 200, description = "Replaced", body = TemplateView, headers(("ETag" = String))),
     )
@@ -171,19 +184,20 @@ pub async fn get_one(state: State, actor: Actor, id: Path<TemplateId>) -> Result
 #[put("/templates/{id}")]
 pub async fn replace(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<TemplateId>,
     version: IfMatch,
     body: Json<TemplateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let acting = Acting::from(&actor);
     let input = Replacement {
         id: id.into_inner(),
         version: version.0,
         content: body.into_inner().into(),
     };
     let replaced = state
-        .run(move |tx, now| cases::replace(tx, &acting, input, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::replace(tx, &Acting::from(actor), input, now)
+        })
         .await?;
     Ok(respond(&replaced))
 }
@@ -202,10 +216,12 @@ pub async fn replace(
     )
 )]
 #[delete("/templates/{id}")]
-pub async fn delete(state: State, actor: Actor, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
-    let (acting, id) = (Acting::from(&actor), id.into_inner());
+pub async fn delete(state: State, caller: Caller, id: Path<TemplateId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     state
-        .run(move |tx, now| cases::delete(tx, &acting, id, now))
+        .run_as(caller, move |tx, actor, now| {
+            cases::delete(tx, &Acting::from(actor), id, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,13 +1,15 @@
-//! The audit log's transparency: signed checkpoints and consistency proofs for anyone,
-//! inclusion proofs and the full integrity check for admins.
+//! The audit log read and checked: each caller lists the records in the scope the
+//! authorization core gives them (admins all, everyone else the records about themselves and
+//! their applications), with inclusion proofs; signed checkpoints and consistency proofs for
+//! anyone; the full integrity check for admins.
 
 use actix_web::http::StatusCode;
-use domain::access::{authorize, Action, Resource};
+use domain::access::{audit_scope, authorize, Action, AuditScope, Resource};
 use domain::audit::AuditRecord;
 use domain::ids::AuditRecordId;
 use domain::merkle::{Hash, ProofError};
 use domain::time::Instant;
-use persistence::audit::{self, SignedCheckpoint};
+use persistence::audit::{self, RecordFilter, SignedCheckpoint};
 use persistence::{DbConnection, StoreError};
 
 use crate::error::ApiError;
@@ -59,16 +61,70 @@ pub struct InclusionProof {
     pub root: Hash,
 }
 
+/// Whether `record` is in `scope` (the core decides, from the record's facts).
+fn in_scope(conn: &mut DbConnection, scope: AuditScope, record: &AuditRecord) -> Result<bool, ApiError> {
+    Ok(match scope {
+        AuditScope::Everything => true,
+        AuditScope::About(account) => scope.covers(&audit::facts(conn, account, record)?),
+    })
+}
+
+/// A page of the records the caller may read, newest first, and their proofs when asked.
+pub struct Listed {
+    pub records: Vec<AuditRecord>,
+    /// Asked for proofs: the latest checkpoint (none before the first is signed) and, for
+    /// each record in order, its inclusion path to that checkpoint's root when it is sealed
+    /// under it.
+    pub proofs: Option<Proofs>,
+}
+
+pub struct Proofs {
+    pub checkpoint: Option<SignedCheckpoint>,
+    pub paths: Vec<Option<Vec<Hash>>>,
+}
+
+/// The records in the caller's scope (never on anyone's behalf) that pass `filter`.
+pub fn list(
+    conn: &mut DbConnection,
+    who: &Acting,
+    (filter, with_proofs): (RecordFilter, bool),
+    now: Instant,
+) -> Result<Listed, ApiError> {
+    let scope = audit_scope(&who.subject, now)?;
+    let records = audit::list(conn, scope, &filter)?;
+    let proofs = with_proofs.then(|| proofs(conn, &records)).transpose()?;
+    Ok(Listed { records, proofs })
+}
+
+fn proofs(conn: &mut DbConnection, records: &[AuditRecord]) -> Result<Proofs, ApiError> {
+    let checkpoint = audit::checkpoint(conn, None)?;
+    let size = checkpoint.as_ref().map_or(0, |c| c.checkpoint.tree_size);
+    let paths = records
+        .iter()
+        .map(|r| match r.leaf_index {
+            Some(leaf) if leaf < size => audit::inclusion_proof(conn, leaf, size)
+                .map(Some)
+                .map_err(|e| proof_error(e, size)),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Proofs { checkpoint, paths })
+}
+
 /// Proves record `id` is in the tree of `tree_size` records (by default the latest
-/// checkpoint's). Only those who may verify the log (admins) see records this way.
+/// checkpoint's), for whoever may read the record (404 for anyone else, as for a record
+/// that does not exist).
 pub fn inclusion_proof(
     conn: &mut DbConnection,
     who: &Acting,
     (id, tree_size): (AuditRecordId, Option<u64>),
     now: Instant,
 ) -> Result<InclusionProof, ApiError> {
-    authorize(&who.subject, Action::AuditVerify, &Resource::System, now)?;
+    let scope = audit_scope(&who.subject, now)?;
     let record = audit::find(conn, id)?.ok_or_else(ApiError::not_found)?;
+    if !in_scope(conn, scope, &record)? {
+        return Err(ApiError::not_found());
+    }
     let pending = || {
         ApiError::conflict(
             "audit_record_pending",

@@ -94,9 +94,6 @@ fn check<R: Read + Seek>(
         check_part_name(kind, name)?;
     }
     declared_sizes(zip, limits)?;
-    let too_large = PackageRefusal::TooLarge {
-        limit: limits.max_uncompressed_bytes,
-    };
     let mut inflated: u64 = 0;
     let mut buffer = vec![0u8; CHUNK];
     for index in 0..zip.len() {
@@ -108,44 +105,67 @@ fn check<R: Read + Seek>(
             .saturating_mul(limits.max_ratio)
             .max(RATIO_GRACE_BYTES);
         let keep_text = name == "[Content_Types].xml";
-        let mut text = Vec::new();
-        let mut head = Vec::with_capacity(4);
-        let mut read_here: u64 = 0;
-        // Never more than one byte past what is left of the budget: that byte is enough to
-        // know the part lied, and a bomb is never inflated further than that.
-        let budget = limits.max_uncompressed_bytes - inflated;
-        let mut bounded = (&mut part).take(budget.saturating_add(1));
-        loop {
-            let n = bounded
-                .read(&mut buffer)
-                .map_err(|_| PackageRefusal::Unreadable)?;
-            if n == 0 {
-                break;
-            }
-            let chunk = &buffer[..n];
-            if head.len() < 4 {
-                head.extend_from_slice(&chunk[..chunk.len().min(4 - head.len())]);
-            }
-            if keep_text && text.len() < CONTENT_TYPES_LIMIT {
-                text.extend_from_slice(&chunk[..chunk.len().min(CONTENT_TYPES_LIMIT - text.len())]);
-            }
-            read_here += n as u64;
-            if read_here > budget {
-                return Err(too_large);
-            }
-            if read_here > ceiling {
-                return Err(PackageRefusal::Ratio {
-                    limit: limits.max_ratio,
-                });
-            }
-        }
-        inflated += read_here;
-        check_part_head(&name, &head)?;
-        if keep_text && declares_macros(&text) {
+        let read = inflate(&mut part, &mut buffer, (limits, inflated, ceiling), keep_text)?;
+        inflated += read.bytes;
+        check_part_head(&name, &read.head)?;
+        if keep_text && declares_macros(&read.text) {
             return Err(PackageRefusal::Macros(name));
         }
     }
     Ok(())
+}
+
+/// What inflating one part found: its size, its first bytes, and (when asked) its text.
+struct Inflated {
+    bytes: u64,
+    head: Vec<u8>,
+    text: Vec<u8>,
+}
+
+/// Inflates one part in chunks, refusing it as soon as it passes what is left of the
+/// package's budget (`limits` less the `inflated` parts before it) or its own ratio
+/// `ceiling`; keeps its first four bytes and, with `keep_text`, the head of its text.
+fn inflate(
+    part: &mut impl Read,
+    buffer: &mut [u8],
+    (limits, inflated, ceiling): (PackageLimits, u64, u64),
+    keep_text: bool,
+) -> Result<Inflated, PackageRefusal> {
+    let mut read = Inflated {
+        bytes: 0,
+        head: Vec::with_capacity(4),
+        text: Vec::new(),
+    };
+    // Never more than one byte past what is left of the budget: that byte is enough to
+    // know the part lied, and a bomb is never inflated further than that.
+    let budget = limits.max_uncompressed_bytes - inflated;
+    let mut bounded = part.take(budget.saturating_add(1));
+    loop {
+        let n = bounded.read(buffer).map_err(|_| PackageRefusal::Unreadable)?;
+        if n == 0 {
+            return Ok(read);
+        }
+        let chunk = &buffer[..n];
+        if read.head.len() < 4 {
+            read.head
+                .extend_from_slice(&chunk[..chunk.len().min(4 - read.head.len())]);
+        }
+        if keep_text && read.text.len() < CONTENT_TYPES_LIMIT {
+            read.text
+                .extend_from_slice(&chunk[..chunk.len().min(CONTENT_TYPES_LIMIT - read.text.len())]);
+        }
+        read.bytes += n as u64;
+        if read.bytes > budget {
+            return Err(PackageRefusal::TooLarge {
+                limit: limits.max_uncompressed_bytes,
+            });
+        }
+        if read.bytes > ceiling {
+            return Err(PackageRefusal::Ratio {
+                limit: limits.max_ratio,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,36 +6,125 @@ use domain::application::{Application, Event};
 use domain::catalog::Service;
 use domain::ids::AccountId;
 use domain::joint::ParticipantRole;
+use persistence::documents::Attachment;
 use persistence::{catalog, joint, DbConnection};
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::forms::FormValidators;
 
+/// An application with what the checks read beside its row: its current attachments and
+/// its participants, each read at most once however many checks look (a submission asks
+/// four checks and then fixes its signers and signed content from the same reading).
+pub struct Parts<'a> {
+    pub app: &'a Application,
+    attachments: Option<Vec<Attachment>>,
+    roles: Option<Vec<(AccountId, ParticipantRole)>>,
+}
+
+impl<'a> Parts<'a> {
+    pub fn of(app: &'a Application) -> Parts<'a> {
+        Parts {
+            app,
+            attachments: None,
+            roles: None,
+        }
+    }
+
+    /// The attachments in force (not superseded).
+    fn attachments(&mut self, tx: &mut DbConnection) -> Result<&[Attachment], ApiError> {
+        if self.attachments.is_none() {
+            self.attachments = Some(persistence::documents::attachments_of(tx, self.app.id, false)?);
+        }
+        Ok(self.attachments.as_deref().unwrap_or_default())
+    }
+
+    /// The participants with their roles (the owner is not among them).
+    fn roles(&mut self, tx: &mut DbConnection) -> Result<&[(AccountId, ParticipantRole)], ApiError> {
+        if self.roles.is_none() {
+            let participants = joint::participants_of(tx, self.app.id)?;
+            self.roles = Some(participants.into_iter().map(|p| (p.account, p.role)).collect());
+        }
+        Ok(self.roles.as_deref().unwrap_or_default())
+    }
+
+    /// Who takes part besides the owner.
+    pub fn participants(&mut self, tx: &mut DbConnection) -> Result<Vec<AccountId>, ApiError> {
+        Ok(self.roles(tx)?.iter().map(|(account, _)| *account).collect())
+    }
+
+    /// The hash a signature covers: the form and the current attachments' hashes.
+    pub fn content_hash(&mut self, tx: &mut DbConnection) -> Result<String, ApiError> {
+        let app = self.app;
+        let hashes: Vec<&str> = self.attachments(tx)?.iter().map(|a| a.sha256.as_str()).collect();
+        Ok(domain::joint::content_hash(&app.form_data, &hashes))
+    }
+
+    /// Who must sign a draft as its participants stand now.
+    pub fn signers_now(&mut self, tx: &mut DbConnection) -> Result<Vec<AccountId>, ApiError> {
+        let owner = self.app.owner;
+        Ok(domain::joint::required_signers(owner, self.roles(tx)?))
+    }
+
+    /// Who must sign: in a draft, as the participants stand; once submitted, the signers
+    /// fixed at submission, whatever roles are now.
+    fn signers(&mut self, tx: &mut DbConnection) -> Result<Vec<AccountId>, ApiError> {
+        if self.app.submitted_at.is_some() {
+            return Ok(self.app.signers.clone());
+        }
+        self.signers_now(tx)
+    }
+
+    /// Who must sign and has not signed the current content.
+    pub fn unsigned(&mut self, tx: &mut DbConnection) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
+        let required = self.signers(tx)?;
+        if required.is_empty() {
+            return Ok(vec![]);
+        }
+        let hash = self.content_hash(tx)?;
+        let signed: Vec<AccountId> = joint::signatures_of(tx, self.app.id)?
+            .into_iter()
+            .filter(|s| s.content_hash == hash)
+            .map(|s| s.account)
+            .collect();
+        let participants = self.roles(tx)?;
+        let role_of = |account: AccountId| {
+            participants
+                .iter()
+                .find(|(a, _)| *a == account)
+                .map_or(ParticipantRole::Owner, |(_, role)| *role)
+        };
+        Ok(domain::joint::missing_signatures(&required, &signed)
+            .into_iter()
+            .map(|account| (account, role_of(account)))
+            .collect())
+    }
+}
+
 /// The checks `event` needs before the state machine applies it.
 pub fn precheck(
     tx: &mut DbConnection,
     forms: &FormValidators,
-    app: &Application,
+    parts: &mut Parts,
     service: &Service,
     event: &Event,
 ) -> Result<(), ApiError> {
     match event {
         Event::Submit => {
-            schema(forms, service, &app.form_data)?;
-            still_shared(tx, app, service)?;
-            required_documents(tx, app, service)?;
-            required_signatures(tx, app)
+            schema(forms, service, &parts.app.form_data)?;
+            still_shared(tx, parts, service)?;
+            required_documents(tx, parts, service)?;
+            required_signatures(tx, parts)
         }
         // An answer sends the content back to the agency, and the officer takes only what
         // the fixed signers signed: signed by everyone again if it changed meanwhile.
         Event::Respond { .. } => {
-            still_shared(tx, app, service)?;
-            required_signatures(tx, app)
+            still_shared(tx, parts, service)?;
+            required_signatures(tx, parts)
         }
-        Event::Take => required_signatures(tx, app),
+        Event::Take => required_signatures(tx, parts),
         Event::Edit { form_data } => {
-            unasked_change(tx, app)?;
+            unasked_change(tx, parts)?;
             schema(forms, service, form_data)
         }
         Event::Forward { to_agency, .. } => known_agency(tx, to_agency),
@@ -68,9 +157,9 @@ pub fn known_agency(tx: &mut DbConnection, code: &str) -> Result<(), ApiError> {
 /// The one place where submission checks the service's required documents: every
 /// required paper is filled by an attachment of its type, one file per paper unless the
 /// service lets one file fill several (see `domain::document::unfilled_papers`).
-fn required_documents(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
-    let attachments = persistence::documents::attachments_of(tx, app.id, false)?;
-    let attached: Vec<(&str, &str)> = attachments
+fn required_documents(tx: &mut DbConnection, parts: &mut Parts, service: &Service) -> Result<(), ApiError> {
+    let attached: Vec<(&str, &str)> = parts
+        .attachments(tx)?
         .iter()
         .map(|a| (a.doc_type.as_str(), a.sha256.as_str()))
         .collect();
@@ -103,9 +192,9 @@ fn required_documents(tx: &mut DbConnection, app: &Application, service: &Servic
 /// Consent is checked when the papers go to the agency, not only when they were attached:
 /// a vault document made private (or deleted) since stops its attachment from leaving.
 /// Papers the agency already holds (frozen) are not taken back.
-fn still_shared(tx: &mut DbConnection, app: &Application, service: &Service) -> Result<(), ApiError> {
+fn still_shared(tx: &mut DbConnection, parts: &mut Parts, service: &Service) -> Result<(), ApiError> {
     let mut withdrawn = vec![];
-    for attachment in persistence::documents::attachments_of(tx, app.id, false)? {
+    for attachment in parts.attachments(tx)? {
         if attachment.frozen_at.is_some() {
             continue;
         }
@@ -129,82 +218,24 @@ fn still_shared(tx: &mut DbConnection, app: &Application, service: &Service) -> 
     .with_context(json!({ "service": service.code, "attachments": withdrawn })))
 }
 
-/// The hash a signature covers: the form and the current attachments' hashes.
-pub fn content_hash(tx: &mut DbConnection, app: &Application) -> Result<String, ApiError> {
-    let attachments: Vec<String> = persistence::documents::attachments_of(tx, app.id, false)?
-        .into_iter()
-        .map(|a| a.sha256)
-        .collect();
-    Ok(domain::joint::content_hash(&app.form_data, &attachments))
-}
-
 /// Refuses a change of a joint application's content that the agency did not ask for
 /// (see `domain::joint::may_change_unasked`).
-pub fn unasked_change(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
-    let joint = !signers(tx, app)?.is_empty();
-    if domain::joint::may_change_unasked(app.status, joint) {
+pub fn unasked_change(tx: &mut DbConnection, parts: &mut Parts) -> Result<(), ApiError> {
+    let joint = !parts.signers(tx)?.is_empty();
+    let status = parts.app.status;
+    if domain::joint::may_change_unasked(status, joint) {
         return Ok(());
     }
     Err(ApiError::conflict(
         "signed_content_locked",
         "Every co-applicant signed what the agency received: it changes only when the agency asks for information.",
     )
-    .with_context(json!({ "status": app.status.as_str() })))
-}
-
-/// The participants of `app` with their roles (the owner is not among them).
-fn roles(tx: &mut DbConnection, app: &Application) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
-    Ok(joint::participants_of(tx, app.id)?
-        .into_iter()
-        .map(|p| (p.account, p.role))
-        .collect())
-}
-
-/// Who must sign a draft as its participants stand now.
-pub fn signers_now(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
-    Ok(domain::joint::required_signers(app.owner, &roles(tx, app)?))
-}
-
-/// Who must sign: in a draft, as the participants stand; once submitted, the signers
-/// fixed at submission, whatever roles are now.
-fn signers(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
-    if app.submitted_at.is_some() {
-        return Ok(app.signers.clone());
-    }
-    signers_now(tx, app)
-}
-
-/// Who must sign and has not signed the current content.
-pub fn unsigned(
-    tx: &mut DbConnection,
-    app: &Application,
-) -> Result<Vec<(AccountId, ParticipantRole)>, ApiError> {
-    let participants = roles(tx, app)?;
-    let required = signers(tx, app)?;
-    if required.is_empty() {
-        return Ok(vec![]);
-    }
-    let hash = content_hash(tx, app)?;
-    let signed: Vec<AccountId> = joint::signatures_of(tx, app.id)?
-        .into_iter()
-        .filter(|s| s.content_hash == hash)
-        .map(|s| s.account)
-        .collect();
-    let role_of = |account: AccountId| {
-        participants
-            .iter()
-            .find(|(a, _)| *a == account)
-            .map_or(ParticipantRole::Owner, |(_, role)| *role)
-    };
-    Ok(domain::joint::missing_signatures(&required, &signed)
-        .into_iter()
-        .map(|account| (account, role_of(account)))
-        .collect())
+    .with_context(json!({ "status": status.as_str() })))
 }
 
 /// With co-applicants, everyone who must sign has signed the current version.
-fn required_signatures(tx: &mut DbConnection, app: &Application) -> Result<(), ApiError> {
-    let missing = unsigned(tx, app)?;
+fn required_signatures(tx: &mut DbConnection, parts: &mut Parts) -> Result<(), ApiError> {
+    let missing = parts.unsigned(tx)?;
     if missing.is_empty() {
         return Ok(());
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::load::{facts, load};
 use super::refusals::refused;
 use super::shown::Shown;
-use super::transition::{fire, live_event, Fire};
+use super::transition::{fire, live_event, new_draft_event, Fire};
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
@@ -140,7 +140,7 @@ pub fn start_draft(
     let effects = Effects::none()
         .history(NewHistory::created(&draft).by(Some(acting.account), acting.on_behalf_of))
         .audit(entry)
-        .event(live_event(tx, &draft, "application.create", acting)?);
+        .event(new_draft_event(&draft, acting));
     Ok(Outcome::new(draft, effects))
 }
 

@@ -3,11 +3,11 @@
 
 use domain::access::{authorize, Action, ApplicationFacts, Resource, Role};
 use domain::application::Application;
-use domain::catalog::Service;
+use domain::catalog::{Service, ServicePolicy};
 use domain::ids::ApplicationId;
 use domain::joint::ParticipantRole;
 use domain::time::Instant;
-use persistence::{applications, assignments, catalog, joint, DbConnection};
+use persistence::{applications, assignments, joint, DbConnection};
 
 use crate::error::ApiError;
 use crate::usecases::Acting;
@@ -68,15 +68,40 @@ pub fn visible(
     action: Action,
     now: Instant,
 ) -> Result<Application, ApiError> {
+    let found = applications::find(tx, id)?.map(|app| (app, ()));
+    Ok(authorized(tx, acting, found, action, now)?.0)
+}
+
+/// The application with its service's policy (one query), when the caller may take
+/// `action` on it: what showing it needs.
+pub fn visible_with_policy(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    id: ApplicationId,
+    action: Action,
+    now: Instant,
+) -> Result<(Application, ServicePolicy), ApiError> {
+    let found = applications::find_with_policy(tx, id)?;
+    authorized(tx, acting, found, action, now)
+}
+
+/// `found` (an application and what was loaded with it) when the core lets the caller
+/// take `action` on it; 404 for a missing one.
+fn authorized<T>(
+    tx: &mut DbConnection,
+    acting: &Acting,
+    found: Option<(Application, T)>,
+    action: Action,
+    now: Instant,
+) -> Result<(Application, T), ApiError> {
+    let (app, with) = found.ok_or_else(ApiError::not_found)?;
     // As time has it: past its due date an unanswered request is expired for every
     // decision, whether or not the expiry job has run.
-    let app = applications::find(tx, id)?
-        .ok_or_else(ApiError::not_found)?
-        .at(now);
+    let app = app.at(now);
     let participant = participation(tx, acting, &app)?;
     let facts = handling(tx, acting, &app, facts(&app, participant))?;
     authorize(&acting.subject, action, &Resource::Application(facts), now)?;
-    Ok(app)
+    Ok((app, with))
 }
 
 /// Loads an application the caller may take `action` on; 404 when it may not even see it.
@@ -87,13 +112,6 @@ pub fn load(
     action: Action,
     now: Instant,
 ) -> Result<(Application, Service), ApiError> {
-    let app = visible(tx, acting, id, action, now)?;
-    let service = service_of(tx, &app)?;
-    Ok((app, service))
-}
-
-/// The service an application was made for; a stored application always names one.
-pub fn service_of(tx: &mut DbConnection, app: &Application) -> Result<Service, ApiError> {
-    catalog::find(tx, &app.service_code)?
-        .ok_or_else(|| ApiError::internal(format!("application {} names a missing service", app.id)))
+    let found = applications::find_with_service(tx, id)?;
+    authorized(tx, acting, found, action, now)
 }

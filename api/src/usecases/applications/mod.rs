@@ -10,7 +10,7 @@ pub mod transition;
 
 pub mod shown;
 
-pub use checks::{content_hash, precheck, unasked_change, unsigned};
+pub use checks::{precheck, unasked_change, Parts};
 pub use drafts::{
     change_form, copy, create, hold_over_daily_limit, save_draft, start_draft, Drafting, NewDraft, NewForm,
     Started,

@@ -22,18 +22,15 @@ pub fn one(
     id: ApplicationId,
     now: Instant,
 ) -> Result<Shown, ApiError> {
-    let app = visible(tx, acting, id, Action::ApplicationsRead, now)?;
+    let (app, policy) = super::load::visible_with_policy(tx, acting, id, Action::ApplicationsRead, now)?;
     // Only a draft shows its schema warnings, so only a draft needs its whole service
-    // (with the form schema); the next steps need only its policy.
+    // (with the form schema).
     let warnings = match app.status {
         Status::Draft => catalog::find(tx, &app.service_code)?
             .map(|service| forms.problems(&service, &app.form_data))
             .unwrap_or_default(),
         _ => vec![],
     };
-    let policy = catalog::policies(tx, std::slice::from_ref(&app.service_code))?
-        .remove(&app.service_code)
-        .ok_or_else(|| ApiError::internal(format!("application {} names a missing service", app.id)))?;
     Ok(Shown::new(app, warnings, &policy, now))
 }
 

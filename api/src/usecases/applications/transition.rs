@@ -6,15 +6,15 @@ use domain::access::Action;
 use domain::application::{Application, Event, EventKind, Status, Step};
 use domain::audit::AuditEntry;
 use domain::catalog::Service;
-use domain::ids::ApplicationId;
+use domain::ids::{AccountId, ApplicationId};
 use domain::notice::Notice;
 use domain::time::Instant;
 use persistence::applications::NewHistory;
 use persistence::events::NewLiveEvent;
-use persistence::{applications, joint, DbConnection};
+use persistence::{applications, DbConnection};
 use serde_json::json;
 
-use super::checks::{content_hash, precheck, signers_now};
+use super::checks::{precheck, Parts};
 use super::load::load;
 use super::refusals::refused;
 use super::shown::Shown;
@@ -47,7 +47,8 @@ pub fn fire(
     if app.version != version {
         return Err(stale(app.version));
     }
-    precheck(tx, forms, &app, &service, &event)?;
+    let mut parts = Parts::of(&app);
+    precheck(tx, forms, &mut parts, &service, &event)?;
     let mut step = app
         .apply(event, kind.party(), &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
@@ -55,12 +56,13 @@ pub fn fire(
         step.application.number = Some(applications::next_number(tx, now)?);
         // Whether it is joint, and who signs, is fixed now: later role changes do not
         // change what everyone signed (precheck saw each of them sign this content).
-        step.application.signers = signers_now(tx, &app)?;
+        step.application.signers = parts.signers_now(tx)?;
     }
     if step.application.is_joint() && matches!(step.event, EventKind::Submit | EventKind::Respond) {
-        step.application.signed_hash = Some(content_hash(tx, &app)?);
+        step.application.signed_hash = Some(parts.content_hash(tx)?);
     }
-    let effects = store_step(tx, &step, &service, Some(acting), version, now)?;
+    let participants = parts.participants(tx)?;
+    let effects = store_step(tx, &step, &service, Some(acting), &participants, version, now)?;
     assign(tx, &step, acting, now)?;
     Ok(Outcome::new(
         Shown::new(step.application, vec![], &service.policy, now),
@@ -81,12 +83,13 @@ fn assign(tx: &mut DbConnection, step: &Step, acting: &Acting, now: Instant) -> 
 }
 
 /// Writes a step's row (if still at `version`) and returns what it records: history,
-/// audit, the live event and the notices to the applicant and every participant.
+/// audit, the live event and the notices to the applicant and every one of `participants`.
 pub fn store_step(
     tx: &mut DbConnection,
     step: &Step,
     service: &Service,
     acting: Option<&Acting>,
+    participants: &[AccountId],
     version: i64,
     at: Instant,
 ) -> Result<Effects, ApiError> {
@@ -115,14 +118,16 @@ pub fn store_step(
         service: app.service_code.clone(),
         kind,
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": actor}),
-        audience: audience(tx, app)?,
+        audience: std::iter::once(app.owner)
+            .chain(participants.iter().copied())
+            .collect(),
     };
     let notice = status_notice(app, step);
     // Everyone who takes part hears of the new status too.
-    let copies: Vec<Notice> = joint::participants_of(tx, app.id)?
-        .into_iter()
-        .map(|p| Notice {
-            recipient: p.account,
+    let copies: Vec<Notice> = participants
+        .iter()
+        .map(|&recipient| Notice {
+            recipient,
             ..notice.clone()
         })
         .collect();
@@ -163,11 +168,26 @@ pub fn live_event(
     kind: &str,
     acting: &Acting,
 ) -> Result<NewLiveEvent, ApiError> {
-    Ok(NewLiveEvent {
+    Ok(event_for(app, kind, acting, audience(tx, app)?))
+}
+
+/// The live event of a draft just started: nobody has joined it yet, so its owner is its
+/// whole audience (no participants to read).
+pub fn new_draft_event(app: &Application, acting: &Acting) -> NewLiveEvent {
+    event_for(app, "application.create", acting, vec![app.owner])
+}
+
+fn event_for(
+    app: &Application,
+    kind: &str,
+    acting: &Acting,
+    audience: Vec<domain::ids::AccountId>,
+) -> NewLiveEvent {
+    NewLiveEvent {
         application: app.id,
         service: app.service_code.clone(),
         kind: kind.into(),
         data: json!({"status": app.status.as_str(), "version": app.version, "actor": acting.account}),
-        audience: audience(tx, app)?,
-    })
+        audience,
+    }
 }

@@ -78,7 +78,7 @@ pub fn create(
     let number = format!(
         "МЧД-{}-{:06}",
         now.format("%Y"),
-        persistence::applications::next_counter(tx, "delegation_number")?
+        persistence::applications::next_counter(tx, persistence::applications::Counter::DelegationNumber)?
     );
     let delegation = Delegation {
         id: DelegationId::new(),

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::concurrency::stale;
 use crate::error::{from_field_error, ApiError};
+use crate::usecases::applications::{unasked_change, Parts};
 use crate::usecases::Acting;
 use crate::usecases::{Effects, Outcome};
 
@@ -45,7 +46,7 @@ fn changeable(
         )
         .with_context(json!({ "status": app.status.as_str() })));
     }
-    crate::usecases::applications::unasked_change(tx, &app)?;
+    unasked_change(tx, &mut Parts::of(&app))?;
     Ok((app, service, window))
 }
 

@@ -19,6 +19,7 @@ use crate::auth::second_factor;
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
 use crate::error::ApiError;
+use crate::usecases::applications::Parts;
 use crate::usecases::proof::{self, Guards, Presented};
 use crate::usecases::{Acting, Answered};
 use crate::usecases::{Effects, Outcome};
@@ -40,10 +41,11 @@ pub fn list(
     now: Instant,
 ) -> Result<Sheet, ApiError> {
     let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsRead, now)?;
+    let mut parts = Parts::of(&app);
     Ok(Sheet {
-        content_hash: crate::usecases::applications::content_hash(tx, &app)?,
+        content_hash: parts.content_hash(tx)?,
         signatures: store::signatures_of(tx, id)?,
-        missing: crate::usecases::applications::unsigned(tx, &app)?,
+        missing: parts.unsigned(tx)?,
     })
 }
 
@@ -182,7 +184,7 @@ pub fn sign(
         return Err(refused(Refusal::NotSignable));
     }
     let method = proven.method;
-    let hash = crate::usecases::applications::content_hash(tx, &app)?;
+    let hash = Parts::of(&app).content_hash(tx)?;
     let signer = acting.principal();
     rules::check_not_signed(&store::signatures_of(tx, id)?, signer, &hash).map_err(refused)?;
     let role = rules::role_on(app.owner, &store::participants_of(tx, id)?, signer)

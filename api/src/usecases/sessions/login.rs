@@ -92,27 +92,48 @@ pub fn with_password(
     let checked = guarded(tx, &key.key(), guards.login, now, |_| {
         Ok(found.is_some() && password_ok)
     })?;
-    let account = match (checked, found) {
-        (Checked::Passed, Some(account)) => account,
-        (Checked::Passed, None) => return Ok(refused("auth.login_failed", None, ip, bad_credentials())),
-        (Checked::Locked(until), _) => {
-            return Ok(refused(
-                "auth.login_locked",
-                id,
-                ip,
-                proof::login_locked(until, now),
-            ))
-        }
-        (Checked::Failed(failure), Some(account)) => {
-            return Ok(proof::failed(
-                (account.id, guards.zone),
-                Secret::Password,
-                failure,
-                bad_credentials(),
-                ip,
-                now,
-            ))
-        }
+    let account = match the_account(checked, found, (guards.zone, ip), now) {
+        Ok(account) => account,
+        Err(refusal) => return Ok(*refusal),
+    };
+    if account.totp.enabled {
+        return Ok(Outcome::quiet(second_step(rules, &account, now)));
+    }
+    let opened = session::open(tx, rules, &account, vec!["pwd".into()], origin, now)?;
+    Ok(opened.map(|tokens| Ok(LoginStep::Authenticated(tokens))))
+}
+
+/// The account whose password was checked, or the refusal to answer: an unknown login,
+/// a locked one, or a wrong password (counted; a known account hears of a new lock).
+fn the_account(
+    checked: Checked,
+    found: Option<Account>,
+    (zone, ip): (domain::time::Zone, Option<String>),
+    now: Instant,
+) -> Result<Account, Box<Outcome<Answered<LoginStep>>>> {
+    let id = found.as_ref().map(|a| a.id);
+    match (checked, found) {
+        (Checked::Passed, Some(account)) => Ok(account),
+        (Checked::Passed, None) => Err(Box::new(refused(
+            "auth.login_failed",
+            None,
+            ip,
+            bad_credentials(),
+        ))),
+        (Checked::Locked(until), _) => Err(Box::new(refused(
+            "auth.login_locked",
+            id,
+            ip,
+            proof::login_locked(until, now),
+        ))),
+        (Checked::Failed(failure), Some(account)) => Err(Box::new(proof::failed(
+            (account.id, zone),
+            Secret::Password,
+            failure,
+            bad_credentials(),
+            ip,
+            now,
+        ))),
         // An unknown login locks like a known one; there is nobody to alert.
         (Checked::Failed(failure), None) => {
             let answer = match failure {
@@ -121,14 +142,9 @@ pub fn with_password(
                     proof::login_locked(until, now)
                 }
             };
-            return Ok(refused("auth.login_failed", None, ip, answer));
+            Err(Box::new(refused("auth.login_failed", None, ip, answer)))
         }
-    };
-    if account.totp.enabled {
-        return Ok(Outcome::quiet(second_step(rules, &account, now)));
     }
-    let opened = session::open(tx, rules, &account, vec!["pwd".into()], origin, now)?;
-    Ok(opened.map(|tokens| Ok(LoginStep::Authenticated(tokens))))
 }
 
 /// The password was right and the account has a second factor: a short-lived token that
