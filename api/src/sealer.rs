@@ -5,13 +5,14 @@
 use std::sync::Mutex;
 
 use diesel::sql_types::Bool;
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use domain::audit::{Checkpoint, LogBreak};
 use domain::time::Instant;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::auth::NamedKey;
 use persistence::audit::{self, SignedCheckpoint};
+use persistence::connection::establish_postgres;
 use persistence::{transaction, Database, DatabaseUrl, DbConnection, StoreError};
 
 use crate::error::ApiError;
@@ -188,7 +189,7 @@ struct Taken {
 /// it until closed (or until the node dies and the server notices).
 fn elect(url: &str) -> Result<Option<DbConnection>, ApiError> {
     let mut session =
-        PgConnection::establish(url).map_err(|e| ApiError::internal(format!("the sealer's session: {e}")))?;
+        establish_postgres(url).map_err(|e| ApiError::internal(format!("the sealer's session: {e}")))?;
     let Taken { taken } = diesel::sql_query(format!("SELECT pg_try_advisory_lock({SEALER_LOCK}) AS taken"))
         .get_result(&mut session)
         .map_err(StoreError::from)?;

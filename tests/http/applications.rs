@@ -1289,7 +1289,7 @@ db_test!(shortened_windows_are_not_retroactive);
 /// a rolled-back number is a gap, never a duplicate.
 #[actix_web::test]
 async fn an_open_transaction_holding_a_number_keeps_no_submission_waiting() {
-    use diesel::{Connection, RunQueryDsl};
+    use diesel::RunQueryDsl;
     let Some(backend) =
         Backend::postgres_for("an_open_transaction_holding_a_number_keeps_no_submission_waiting")
     else {
@@ -1298,7 +1298,7 @@ async fn an_open_transaction_holding_a_number_keeps_no_submission_waiting() {
     let _horizon = crate::support::holding_the_horizon().await;
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
-    let pg = diesel::PgConnection::establish(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
+    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
     let mut slow = persistence::DbConnection::Postgresql(pg);
     diesel::sql_query("BEGIN")
         .execute(&mut slow)

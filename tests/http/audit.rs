@@ -5,7 +5,7 @@
 mod reading;
 mod rfc9162;
 
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use domain::access::Role;
 use domain::audit::AuditEntry;
 use domain::ids::AuditRecordId;
@@ -500,7 +500,7 @@ async fn a_slow_transaction_holds_back_later_records() {
     append(&app, 1);
     seal_through(&app, 1).await;
 
-    let pg = diesel::PgConnection::establish(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
+    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
     let mut slow = persistence::DbConnection::Postgresql(pg);
     diesel::sql_query("BEGIN")
         .execute(&mut slow)

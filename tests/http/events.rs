@@ -410,7 +410,7 @@ db_test!(a_node_holds_no_more_streams_than_its_cap);
 /// resuming client gets the same.
 #[actix_web::test]
 async fn a_slow_transaction_holds_back_later_events() {
-    use diesel::{Connection, RunQueryDsl};
+    use diesel::RunQueryDsl;
     let Some(backend) = Backend::postgres_for("a_slow_transaction_holds_back_later_events") else {
         return;
     };
@@ -422,7 +422,7 @@ async fn a_slow_transaction_holds_back_later_events() {
     let path = stream_of(&current);
     let mut live = app.events(&path, &owner, None).await;
 
-    let pg = diesel::PgConnection::establish(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
+    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
     let mut slow = persistence::DbConnection::Postgresql(pg);
     diesel::sql_query("BEGIN")
         .execute(&mut slow)

@@ -7,7 +7,8 @@ use std::sync::{Mutex, OnceLock};
 
 use api::state::AppState;
 use api::{Application, Config, Source};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
+use persistence::connection::establish_postgres;
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -97,7 +98,7 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", self.server)) {
+        if let Ok(mut admin) = establish_postgres(&format!("{}/postgres", self.server)) {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
                 .execute(&mut admin);
         }
@@ -130,7 +131,7 @@ fn template(server: &str) -> String {
         return name.clone();
     }
     let name = format!("kabinet_tpl_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+    let mut admin = establish_postgres(&format!("{server}/postgres"))
         .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
     diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
         .execute(&mut admin)
@@ -151,7 +152,7 @@ fn drop_template_at_exit(server: &str, name: &str) {
     extern "C" fn drop_all() {
         if let Some(list) = TEMPLATES.get() {
             for (server, name) in list.lock().map(|l| l.clone()).unwrap_or_default() {
-                if let Ok(mut admin) = PgConnection::establish(&format!("{server}/postgres")) {
+                if let Ok(mut admin) = establish_postgres(&format!("{server}/postgres")) {
                     let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                         .execute(&mut admin);
                 }
@@ -176,7 +177,7 @@ fn drop_template_at_exit(server: &str, name: &str) {
 /// A PostgreSQL database with no tables at all (tests of migrations).
 pub fn empty_postgres(server: &str) -> PgDatabase {
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+    let mut admin = establish_postgres(&format!("{server}/postgres"))
         .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
     diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
         .execute(&mut admin)
@@ -190,7 +191,7 @@ pub fn empty_postgres(server: &str) -> PgDatabase {
 pub fn fresh_postgres(server: &str) -> PgDatabase {
     let template = template(server);
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+    let mut admin = establish_postgres(&format!("{server}/postgres"))
         .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
     diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
         .execute(&mut admin)

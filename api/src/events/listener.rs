@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
+use persistence::connection::establish_postgres;
 use persistence::events::CHANNEL;
 use tokio::sync::watch;
 
@@ -48,7 +49,7 @@ fn run(url: &str, bus: &EventBus, stop: &watch::Receiver<bool>) {
 }
 
 fn connect(url: &str) -> Result<PgConnection, String> {
-    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    let mut conn = establish_postgres(url).map_err(|e| e.to_string())?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
         .map_err(|e| e.to_string())?;
