@@ -182,7 +182,12 @@ def backend_section(res, backend, lines, verdicts):
         c = seed.get("counts", {})
         lines.append(
             f"Seeded in {seed['seconds']} s: {c.get('accounts', 0):,} accounts, {c.get('applications', 0):,} applications, "
-            f"{c.get('application_history', 0):,} history rows."
+            f"{c.get('application_history', 0):,} history rows"
+            + (
+                f", {c['events']:,} live events, {c['notifications']:,} notices."
+                if "events" in c
+                else "."
+            )
         )
         lines.append("")
     lines.append(
@@ -435,7 +440,9 @@ def report(res):
     )
     lines.append(
         f"| volume | {meta.get('citizens', 0):,} citizens, {meta.get('applications', 0):,} applications with their history, "
-        f"plus {meta.get('drafts', 0):,} drafts of the heavy citizen (who owns every 20th application) |"
+        f"plus {meta.get('drafts', 0):,} drafts of the heavy citizen (who owns every 20th application); "
+        "on PostgreSQL also a live event per history entry and a notice per change after creation "
+        "(seeded rows per table: see each backend's section) |"
     )
     others = [r["cpu"]["other_cores"] for r in res.all("run") if r.get("cpu")]
     if others:
