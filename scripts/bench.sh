@@ -661,8 +661,9 @@ run_backend() {
         # scan it whole on every later write, and this machine's server runs with
         # autovacuum off (its conf.d), so no ANALYZE ever revises them as the table grows.
         # A production database of this size has them in proportion: one live event with
-        # its owner in the audience per history entry, one notice per change after creation.
-        say "$backend: live events and notices in proportion to the history"
+        # its owner in the audience per history entry, one notice per change after creation,
+        # and the e-mail that carried it.
+        say "$backend: live events, notices and sent e-mails in proportion to the history"
         psql "$db_url" -XAtq -v ON_ERROR_STOP=1 <<'SQL' || die "seeding live events failed"
 WITH seeded AS (
     INSERT INTO events (id, application_id, kind, data, created_at, service_code)
@@ -678,6 +679,11 @@ SELECT gen_random_uuid()::text, a.owner_id, 'application.' || h.event, 'Заяв
        json_build_object('application_id', a.id, 'status', h.to_status)::text, false,
        h.occurred_at, h.occurred_at + interval '1 hour'
 FROM application_history h JOIN applications a ON a.id = h.application_id WHERE h.event <> 'create';
+INSERT INTO outbox (id, created_at, notification_id, channel, recipient, subject, body, status, attempts,
+                    next_attempt_at, sent_at)
+SELECT gen_random_uuid()::text, n.created_at, n.id, 'email', 'seeded@example.ru', n.title, n.body, 'sent', 1,
+       n.created_at, n.created_at + interval '1 second'
+FROM notifications n;
 SQL
         say "$backend: VACUUM ANALYZE after the bulk load"
         psql "$db_url" -XAtq -c "VACUUM ANALYZE"
@@ -687,7 +693,7 @@ SQL
         sqlite) counts=$(python3 -c 'import json, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts", "applications", "application_history")}))' "${db_url#sqlite://}") ;;
-        postgres) counts=$(psql "$db_url" -XAtq -c "SELECT json_build_object('accounts', (SELECT count(*) FROM accounts), 'applications', (SELECT count(*) FROM applications), 'application_history', (SELECT count(*) FROM application_history), 'events', (SELECT count(*) FROM events), 'notifications', (SELECT count(*) FROM notifications))") ;;
+        postgres) counts=$(psql "$db_url" -XAtq -c "SELECT json_build_object('accounts', (SELECT count(*) FROM accounts), 'applications', (SELECT count(*) FROM applications), 'application_history', (SELECT count(*) FROM application_history), 'events', (SELECT count(*) FROM events), 'notifications', (SELECT count(*) FROM notifications), 'outbox', (SELECT count(*) FROM outbox))") ;;
     esac
     say "$backend: seeded in ${seed_seconds}s: $counts"
     record kind=seed backend="$backend" seconds:="$seed_seconds" counts:="$counts" \

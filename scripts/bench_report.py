@@ -184,7 +184,7 @@ def backend_section(res, backend, lines, verdicts):
             f"Seeded in {seed['seconds']} s: {c.get('accounts', 0):,} accounts, {c.get('applications', 0):,} applications, "
             f"{c.get('application_history', 0):,} history rows"
             + (
-                f", {c['events']:,} live events, {c['notifications']:,} notices."
+                f", {c['events']:,} live events, {c['notifications']:,} notices, {c.get('outbox', 0):,} e-mails."
                 if "events" in c
                 else "."
             )
@@ -441,7 +441,7 @@ def report(res):
     lines.append(
         f"| volume | {meta.get('citizens', 0):,} citizens, {meta.get('applications', 0):,} applications with their history, "
         f"plus {meta.get('drafts', 0):,} drafts of the heavy citizen (who owns every 20th application); "
-        "on PostgreSQL also a live event per history entry and a notice per change after creation "
+        "on PostgreSQL also a live event per history entry, and a notice with its sent e-mail per change after creation "
         "(seeded rows per table: see each backend's section) |"
     )
     others = [r["cpu"]["other_cores"] for r in res.all("run") if r.get("cpu")]
