@@ -184,6 +184,19 @@ schemathesis: venv
 	$(CARGO) build $(FEATURES) --bin kabinet
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
 
+# Installs from Debian what is missing of the tools $(1) (command:package pairs), saying so
+# under the name $(2).
+define install_missing
+missing=""; for pair in $(1); do \
+  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+done; \
+if [ -n "$$missing" ]; then \
+  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+  echo "==> $(2): installing$$missing"; \
+  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+fi
+endef
+
 # HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh: seeded volume, wrk over loopback
 # at peak and paced to half of it, the bare actix-web + diesel ceiling; writes
 # docs/benchmarks.md, about 10 minutes), then the Criterion auth benchmark (bench-auth).
@@ -191,14 +204,7 @@ schemathesis: venv
 BENCH_TOOLS := wrk:wrk curl:curl psql:postgresql-client pg_isready:postgresql-client
 
 bench:
-	@missing=""; for pair in $(BENCH_TOOLS); do \
-	   command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
-	 done; \
-	 if [ -n "$$missing" ]; then \
-	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	   echo "==> bench: installing$$missing"; \
-	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
-	 fi
+	@$(call install_missing,$(BENCH_TOOLS),bench)
 	$(CARGO) build --release $(FEATURES) -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
 	BENCH_COMMAND="make bench" KABINET_BIN=$(TARGET_DIR)/release/kabinet \
 	  KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench bash scripts/bench.sh
@@ -217,14 +223,7 @@ bench-auth:
 CLUSTER_TOOLS := haproxy:haproxy curl:curl psql:postgresql-client pg_isready:postgresql-client
 
 bench-cluster:
-	@missing=""; for pair in $(CLUSTER_TOOLS); do \
-	   command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
-	 done; \
-	 if [ -n "$$missing" ]; then \
-	   sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	   echo "==> bench-cluster: installing$$missing"; \
-	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
-	 fi
+	@$(call install_missing,$(CLUSTER_TOOLS),bench-cluster)
 	$(CARGO) build --release $(FEATURES) -p kabinet-api --bin kabinet -p kabinet-tests --bin kabinet-bench
 	KABINET_BIN=$(TARGET_DIR)/release/kabinet KABINET_BENCH_BIN=$(TARGET_DIR)/release/kabinet-bench \
 	  bash scripts/bench_cluster.sh

@@ -28,6 +28,7 @@ pub mod schema;
 pub mod sessions;
 pub mod stream_tickets;
 pub mod templates;
+pub mod test_server;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use database::{transaction, Backend, Database, PoolUsage};

@@ -6,7 +6,7 @@
 use diesel::RunQueryDsl;
 use domain::rate::Quota;
 use domain::time::Instant;
-use kabinet_persistence::connection::establish_postgres;
+use kabinet_persistence::test_server::{self, Scratch};
 use kabinet_persistence::{rate_limits, Database, DatabaseUrl, DbConnection, StoreError};
 
 #[derive(diesel::QueryableByName)]
@@ -56,24 +56,13 @@ fn sqlite_counts_exactly() {
 
 #[test]
 fn postgres_counts_exactly_and_the_session_stays_durable() {
-    let server = match std::env::var("KABINET_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
-        _ => {
-            if std::env::var("KABINET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!("KABINET_TEST_POSTGRES is unset but KABINET_REQUIRE_POSTGRES=1");
-            }
-            eprintln!("SKIPPED postgres_counts_exactly_and_the_session_stays_durable — KABINET_TEST_POSTGRES is unset");
-            return;
-        }
+    let Some(server) = test_server::postgres_for("postgres_counts_exactly_and_the_session_stays_durable")
+    else {
+        return;
     };
-    let name = format!("kabinet_counting_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = establish_postgres(&format!("{server}/postgres")).unwrap_or_else(|e| panic!("{e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut admin)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counted = std::panic::catch_unwind(|| count_three(&migrated(&format!("{server}/{name}"))));
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
-    let (decisions, setting) = counted.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let scratch = Scratch::create(&server).unwrap_or_else(|e| panic!("{e}"));
+    let db = scratch.open(1).unwrap_or_else(|e| panic!("{e}"));
+    let (decisions, setting) = count_three(&db);
     assert_eq!(decisions, [true, true, false]);
     assert_eq!(setting.as_deref(), Some("on"));
 }

@@ -1283,37 +1283,3 @@ async fn shortened_windows_are_not_retroactive(backend: Backend) {
     assert_eq!(problem(closed, 409).await["code"], "restore_window_closed");
 }
 db_test!(shortened_windows_are_not_retroactive);
-
-/// PostgreSQL: numbers come from a sequence, so a transaction that has taken one and not
-/// committed keeps no other submission waiting (a counter row's lock did, until commit);
-/// a rolled-back number is a gap, never a duplicate.
-#[actix_web::test]
-async fn an_open_transaction_holding_a_number_keeps_no_submission_waiting() {
-    use diesel::RunQueryDsl;
-    let Some(backend) =
-        Backend::postgres_for("an_open_transaction_holding_a_number_keeps_no_submission_waiting")
-    else {
-        return;
-    };
-    let _horizon = crate::support::holding_the_horizon().await;
-    let app = TestApp::spawn(backend).await;
-    app.seed_catalog(true, false, 30);
-    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
-    let mut slow = persistence::DbConnection::Postgresql(pg);
-    diesel::sql_query("BEGIN")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let held = persistence::applications::next_number(&mut slow, api::clock::now())
-        .unwrap_or_else(|e| panic!("{e}"));
-
-    let (_, first) = tokio::time::timeout(std::time::Duration::from_secs(10), submitted(&app))
-        .await
-        .unwrap_or_else(|_| panic!("a submission waited for another transaction's number"));
-    diesel::sql_query("ROLLBACK")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (_, second) = submitted(&app).await;
-    let numbers = [held, s(&first["number"]), s(&second["number"])];
-    assert!(numbers.iter().all(|n| n.starts_with("KB-")), "{numbers:?}");
-    assert!(numbers[0] < numbers[1] && numbers[1] < numbers[2], "{numbers:?}");
-}

@@ -488,47 +488,6 @@ async fn parallel_writes_are_all_sealed_into_one_valid_tree(backend: Backend) {
 }
 db_test!(parallel_writes_are_all_sealed_into_one_valid_tree);
 
-/// PostgreSQL: a record whose transaction has not committed holds back every later one,
-/// even committed: leaves follow commit order, and no record is ever skipped.
-#[actix_web::test]
-async fn a_slow_transaction_holds_back_later_records() {
-    let Some(backend) = Backend::postgres_for("a_slow_transaction_holds_back_later_records") else {
-        return;
-    };
-    let _horizon = crate::support::holding_the_horizon().await;
-    let app = spawn(backend).await;
-    append(&app, 1);
-    seal_through(&app, 1).await;
-
-    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
-    let mut slow = persistence::DbConnection::Postgresql(pg);
-    diesel::sql_query("BEGIN")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let held = persistence::audit::record(
-        &mut slow,
-        AuditEntry::new("test.slow", "thing"),
-        api::clock::now(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let later = append(&app, 1)[0];
-    assert_eq!(pass(&app).0, 1, "a later record was sealed before a slow one");
-    assert_eq!(leaf_index(&app, later), None);
-
-    diesel::sql_query("COMMIT")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    seal_through(&app, 3).await;
-    assert_eq!(leaf_index(&app, held), Some(1), "the slow record keeps its turn");
-    assert_eq!(leaf_index(&app, later), Some(2));
-    checkpoint(&app, 3).await;
-    append(&app, 1);
-    assert_eq!(
-        cli_verify(&app),
-        "audit log intact: 3 records, 2 signed checkpoints verified (1 records not sealed yet)"
-    );
-}
-
 /// PostgreSQL: one sealer per cluster; when its node goes, another takes over.
 #[actix_web::test]
 async fn one_node_seals_and_another_takes_over() {

@@ -179,8 +179,6 @@ db_test!(a_reconnecting_client_gets_exactly_what_it_missed);
 /// node B. On PostgreSQL it comes by LISTEN/NOTIFY, well before B's one-second timer
 /// could have found it; on SQLite (one file shared in-process) the timer finds it.
 async fn events_reach_streams_on_another_node(backend: Backend) {
-    // Timed below: no other test may hold the server's horizon meanwhile.
-    let _timing = crate::support::timing_delivery().await;
     let a = TestApp::spawn(backend.clone()).await;
     a.seed_catalog(true, false, 30);
     let b = a.second_node().await;
@@ -403,65 +401,3 @@ async fn a_node_holds_no_more_streams_than_its_cap(backend: Backend) {
     }
 }
 db_test!(a_node_holds_no_more_streams_than_its_cap);
-
-/// PostgreSQL: live events need no lock shared by writers, yet a stream never skips one.
-/// A transaction that took its position first and commits last holds back the events
-/// committed after it; once it commits, streams get both, in position order, and a
-/// resuming client gets the same.
-#[actix_web::test]
-async fn a_slow_transaction_holds_back_later_events() {
-    use diesel::RunQueryDsl;
-    let Some(backend) = Backend::postgres_for("a_slow_transaction_holds_back_later_events") else {
-        return;
-    };
-    let _horizon = crate::support::holding_the_horizon().await;
-    let app = TestApp::spawn(backend).await;
-    app.seed_catalog(true, false, 30);
-    let (_, owner_id, owner) = app.confirmed_citizen().await;
-    let current = draft(&app, &owner).await;
-    let path = stream_of(&current);
-    let mut live = app.events(&path, &owner, None).await;
-
-    let pg = persistence::connection::establish_postgres(&app.database_url).unwrap_or_else(|e| panic!("{e}"));
-    let mut slow = persistence::DbConnection::Postgresql(pg);
-    diesel::sql_query("BEGIN")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let event = persistence::events::NewLiveEvent {
-        application: s(&current["id"]).parse().unwrap_or_else(|e| panic!("{e:?}")),
-        service: "test-passport".into(),
-        kind: "application.slow".into(),
-        data: json!({"slow": true}),
-        audience: vec![owner_id.parse().unwrap_or_else(|e| panic!("{e:?}"))],
-    };
-    let held =
-        persistence::events::publish(&mut slow, &event, api::clock::now()).unwrap_or_else(|e| panic!("{e}"));
-
-    // A later write does not wait for the slow one (no shared lock)...
-    let saved = save(&app, &owner, &current).await;
-    // ...and its event is not delivered ahead of the one still uncommitted.
-    assert!(
-        live.next_event(Duration::from_millis(300)).await.is_none(),
-        "an event was delivered while an earlier position was still open"
-    );
-
-    diesel::sql_query("COMMIT")
-        .execute(&mut slow)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let first = live.expect_event().await;
-    let second = live.expect_event().await;
-    assert_eq!((first.id, first.event.as_str()), (held, "application.slow"));
-    assert_eq!(second.event, "application.save_draft");
-    assert_eq!(second.data["data"]["version"], saved["version"]);
-    assert!(second.id > first.id);
-
-    let mut resumed = app.events(&path, &owner, Some(0)).await;
-    let mut replayed = vec![];
-    while let Some(event) = resumed.next_event(Duration::from_millis(300)).await {
-        replayed.push(event.id);
-    }
-    assert_eq!(
-        replayed.iter().rev().take(2).rev().copied().collect::<Vec<_>>(),
-        vec![first.id, second.id]
-    );
-}

@@ -23,20 +23,7 @@ impl Backend {
     /// captured output a passing test hides), and fails when `KABINET_REQUIRE_POSTGRES=1`
     /// (as `make test-ci` sets) so CI can never pass on SQLite alone.
     pub fn postgres_for(test: &str) -> Option<Backend> {
-        match std::env::var("KABINET_TEST_POSTGRES") {
-            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url.trim_end_matches('/').to_string())),
-            _ => {
-                if std::env::var("KABINET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                    panic!("{test}::postgres: KABINET_TEST_POSTGRES is unset but KABINET_REQUIRE_POSTGRES=1");
-                }
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "SKIPPED {test}::postgres — KABINET_TEST_POSTGRES is unset"
-                );
-                None
-            }
-        }
+        persistence::test_server::postgres_for(test).map(Backend::Postgres)
     }
 
     pub fn name(&self) -> &'static str {
@@ -103,22 +90,6 @@ impl Drop for PgDatabase {
                 .execute(&mut admin);
         }
     }
-}
-
-/// PostgreSQL's horizon (`pg_snapshot_xmin`) is server-wide: a test that holds a writing
-/// transaction open holds back the live events and the sealing of every test database on
-/// the server while it does. Such tests hold this lock's write side; tests that time
-/// delivery hold its read side, so the two never overlap.
-static HORIZON: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-/// For a test that holds a writing transaction open on PostgreSQL.
-pub async fn holding_the_horizon() -> tokio::sync::RwLockWriteGuard<'static, ()> {
-    HORIZON.write().await
-}
-
-/// For a test that times how soon something committed is delivered.
-pub async fn timing_delivery() -> tokio::sync::RwLockReadGuard<'static, ()> {
-    HORIZON.read().await
 }
 
 /// A migrated template, built once per test run; every test copies it, which is much

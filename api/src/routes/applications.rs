@@ -25,6 +25,7 @@ use crate::usecases::replays;
 use crate::usecases::{Acting, Outcome};
 use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 use crate::views::confirmations::ConfirmationView;
+use crate::views::csv_rows::CsvRows;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"service_code": "passport-replacement", "form_data": {"reason": "age_45"}}))]
@@ -582,20 +583,17 @@ pub async fn list(
 
 const EXPORT_LIMIT: i64 = 10_000;
 
-/// One CSV field: quoted when needed (RFC 4180), and defused when a spreadsheet would take
-/// it for a formula.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
+const EXPORT_HEADER: [&str; 9] = [
+    "number",
+    "id",
+    "service_code",
+    "status",
+    "status_label",
+    "agency_code",
+    "created_at",
+    "submitted_at",
+    "updated_at",
+];
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -625,9 +623,9 @@ pub async fn export(state: State, caller: Caller, query: Query<ListQuery>) -> Re
             cases::reads::list(c, &actor.subject, actor.principal(), filter, now)
         })
         .await?;
-    let mut csv = String::from("\u{feff}number,id,service_code,status,status_label,agency_code,created_at,submitted_at,updated_at\r\n");
+    let mut csv = CsvRows::first(&EXPORT_HEADER)?;
     for a in rows {
-        let fields = [
+        csv.row([
             a.number.clone().unwrap_or_default(),
             a.id.to_string(),
             a.service_code.clone(),
@@ -637,26 +635,10 @@ pub async fn export(state: State, caller: Caller, query: Query<ListQuery>) -> Re
             rfc3339(Some(a.created_at)),
             rfc3339(a.submitted_at),
             rfc3339(Some(a.updated_at)),
-        ];
-        csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        csv.push_str("\r\n");
+        ])?;
     }
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"applications.csv\""))
-        .body(csv))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-    }
+        .body(csv.into_bytes()?))
 }

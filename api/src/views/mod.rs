@@ -4,5 +4,6 @@ pub mod accepted;
 pub mod applications;
 pub mod catalog;
 pub mod confirmations;
+pub mod csv_rows;
 pub mod file;
 pub mod profile;
