@@ -8,6 +8,7 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::prepared::{Bind, Prepared};
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::{secret_attempts, spent_tokens};
 
@@ -16,27 +17,31 @@ use crate::schema::{secret_attempts, spent_tokens};
 /// after another; SQLite's writers take turns already. Call it first in the transaction
 /// that stores the decision.
 pub fn hold(conn: &mut DbConnection, key: &str) -> Result<Attempts, StoreError> {
-    // The row must exist to be locked. Diesel's upsert builder does not reach the
-    // two-backend connection; both speak this.
-    diesel::sql_query(
-        "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind::<Text, _>(key)
-    .execute(conn)?;
     let row: AttemptsRow = match conn {
-        DbConnection::Postgresql(pg) => {
-            diesel::sql_query("SELECT failures, locked_until FROM secret_attempts WHERE key = $1 FOR UPDATE")
-                .bind::<Text, _>(key)
-                .get_result(pg)?
+        // The row must exist to be locked: one statement creates it when missing and locks
+        // it either way (an upsert's update locks as `FOR UPDATE` does; it changes nothing).
+        DbConnection::Postgresql(pg) => Prepared::new(
+            "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) \
+             ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key \
+             RETURNING failures, locked_until",
+        )
+        .bind(Bind::Text(key))
+        .get_result(pg)?,
+        DbConnection::Sqlite(sqlite) => {
+            diesel::sql_query(
+                "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .execute(sqlite)?;
+            secret_attempts::table
+                .find(key)
+                .select((secret_attempts::failures, secret_attempts::locked_until))
+                .first::<(i32, Option<chrono::NaiveDateTime>)>(sqlite)
+                .map(|(failures, locked_until)| AttemptsRow {
+                    failures,
+                    locked_until,
+                })?
         }
-        DbConnection::Sqlite(_) => secret_attempts::table
-            .find(key)
-            .select((secret_attempts::failures, secret_attempts::locked_until))
-            .first::<(i32, Option<chrono::NaiveDateTime>)>(conn)
-            .map(|(failures, locked_until)| AttemptsRow {
-                failures,
-                locked_until,
-            })?,
     };
     Ok(row.into())
 }

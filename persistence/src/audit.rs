@@ -13,6 +13,7 @@ use domain::time::{to_storage_precision, Instant};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::prepared::Prepared;
 use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{applications, audit_checkpoints, audit_log, audit_nodes, participants};
 
@@ -37,7 +38,7 @@ struct AuditRow {
 /// A new record: `seq` comes from the sequence, `txid` (PostgreSQL) from the column's
 /// default, the inserting transaction's id.
 #[derive(Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewAuditRow {
     id: String,
     occurred_at: chrono::NaiveDateTime,
@@ -119,7 +120,7 @@ fn commit_horizon(conn: &mut DbConnection) -> Result<Option<i64>, StoreError> {
     match conn {
         DbConnection::Postgresql(pg) => {
             let horizon: Horizon =
-                diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
+                Prepared::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
                     .get_result(pg)?;
             Ok(Some(horizon.xmin))
         }

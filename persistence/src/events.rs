@@ -10,6 +10,7 @@ use domain::time::Instant;
 use crate::applications::{next_counter, Counter};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::prepared::{Bind, Prepared};
 use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::{event_audience, events};
 
@@ -44,7 +45,7 @@ pub struct LiveEvent {
 }
 
 #[derive(Insertable, Queryable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 struct EventRow {
     id: i64,
     application_id: String,
@@ -55,7 +56,7 @@ struct EventRow {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = event_audience)]
+#[diesel(table_name = event_audience, treat_none_as_default_value = false)]
 struct AudienceRow {
     account_id: String,
     event_id: i64,
@@ -76,18 +77,10 @@ pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Re
         created_at: to_db_time(at),
         service_code: Some(event.service.clone()),
     };
-    let id = insert_at_next_position(conn, row)?;
     let mut audience: Vec<String> = event.audience.iter().map(ToString::to_string).collect();
     audience.sort();
     audience.dedup();
-    for account_id in audience {
-        diesel::insert_into(event_audience::table)
-            .values(AudienceRow {
-                account_id,
-                event_id: id,
-            })
-            .execute(conn)?;
-    }
+    let id = insert_at_next_position(conn, row, &audience)?;
     // No NOTIFY here: a transaction that notified takes PostgreSQL's one queue lock at
     // commit, which every other notifying writer then waits for. The node announces its
     // commits afterwards, coalesced, on its listener's own connection (`EventBus::committed`).
@@ -97,43 +90,61 @@ pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Re
 /// Positions one transaction can take: its events are numbered within its own block.
 const PER_TRANSACTION: i64 = 1 << 16;
 
-/// Inserts `row` at the next position of the current transaction and returns it.
+/// Inserts `row` at the next position of the current transaction, with its audience,
+/// and returns the position.
 ///
 /// On PostgreSQL the position is the transaction's id (`xid8`, which only grows) times
 /// `PER_TRANSACTION`, plus the events it has already published, found and written in one
-/// statement: no row is locked, so concurrent writers never wait for each other here.
-/// Positions are not gapless and not in commit order; `horizon` is what makes reading them
-/// complete. SQLite runs one writer at a time, so its counter row is never contended and
-/// keeps ids dense.
-fn insert_at_next_position(conn: &mut DbConnection, mut row: EventRow) -> Result<i64, StoreError> {
-    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+/// statement with the audience: no row is locked, so concurrent writers never wait for each
+/// other here. Positions are not gapless and not in commit order; `horizon` is what makes
+/// reading them complete. SQLite runs one writer at a time, so its counter row is never
+/// contended and keeps ids dense.
+fn insert_at_next_position(
+    conn: &mut DbConnection,
+    mut row: EventRow,
+    audience: &[String],
+) -> Result<i64, StoreError> {
     match conn {
         DbConnection::Postgresql(pg) => {
             #[derive(QueryableByName)]
             struct Inserted {
-                #[diesel(sql_type = BigInt)]
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
                 id: i64,
             }
-            let inserted: Inserted = diesel::sql_query(
-                "WITH block AS (SELECT pg_current_xact_id()::text::bigint * $1 AS first) \
-                 INSERT INTO events (id, application_id, kind, data, created_at, service_code) \
-                 SELECT COALESCE((SELECT MAX(e.id) + 1 FROM events e \
-                                  WHERE e.id >= block.first AND e.id < block.first + $1), block.first), \
-                        $2, $3, $4, $5, $6 \
-                 FROM block RETURNING id",
+            let inserted: Inserted = Prepared::new(
+                "WITH block AS (SELECT pg_current_xact_id()::text::bigint * $1 AS first), \
+                 event AS (\
+                     INSERT INTO events (id, application_id, kind, data, created_at, service_code) \
+                     SELECT COALESCE((SELECT MAX(e.id) + 1 FROM events e \
+                                      WHERE e.id >= block.first AND e.id < block.first + $1), block.first), \
+                            $2, $3, $4, $5, $6 \
+                     FROM block RETURNING id), \
+                 audience AS (\
+                     INSERT INTO event_audience (account_id, event_id) \
+                     SELECT account, event.id FROM event, unnest($7::text[]) AS account) \
+                 SELECT id FROM event",
             )
-            .bind::<BigInt, _>(PER_TRANSACTION)
-            .bind::<Text, _>(&row.application_id)
-            .bind::<Text, _>(&row.kind)
-            .bind::<Text, _>(&row.data)
-            .bind::<Timestamp, _>(row.created_at)
-            .bind::<Nullable<Text>, _>(&row.service_code)
+            .bind(Bind::BigInt(PER_TRANSACTION))
+            .bind(Bind::Text(&row.application_id))
+            .bind(Bind::Text(&row.kind))
+            .bind(Bind::Text(&row.data))
+            .bind(Bind::Timestamp(row.created_at))
+            .bind(Bind::NullableText(row.service_code.as_deref()))
+            .bind(Bind::TextArray(audience))
             .get_result(pg)?;
             Ok(inserted.id)
         }
         DbConnection::Sqlite(_) => {
             row.id = next_counter(conn, Counter::EventId)?;
             diesel::insert_into(events::table).values(&row).execute(conn)?;
+            for account_id in audience {
+                diesel::insert_into(event_audience::table)
+                    .values(AudienceRow {
+                        account_id: account_id.clone(),
+                        event_id: row.id,
+                    })
+                    .execute(conn)?;
+            }
             Ok(row.id)
         }
     }
@@ -151,10 +162,10 @@ pub fn horizon(conn: &mut DbConnection) -> Result<i64, StoreError> {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 position: i64,
             }
-            let horizon: Horizon = diesel::sql_query(
+            let horizon: Horizon = Prepared::new(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * $1 AS position",
             )
-            .bind::<diesel::sql_types::BigInt, _>(PER_TRANSACTION)
+            .bind(Bind::BigInt(PER_TRANSACTION))
             .get_result(pg)?;
             Ok(horizon.position)
         }

@@ -22,6 +22,7 @@ pub mod node_keys;
 pub mod notifications;
 pub mod organisations;
 pub mod outbox;
+pub mod prepared;
 pub mod rate_limits;
 mod rows;
 pub mod schema;

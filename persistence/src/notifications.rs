@@ -13,7 +13,7 @@ use crate::rows::to_db_time;
 use crate::schema::{accounts, notifications};
 
 #[derive(Insertable)]
-#[diesel(table_name = notifications)]
+#[diesel(table_name = notifications, treat_none_as_default_value = false)]
 struct NewNotificationRow {
     id: String,
     recipient_id: String,

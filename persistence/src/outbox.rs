@@ -18,7 +18,7 @@ pub const SENT: &str = "sent";
 pub const DEAD: &str = "dead";
 
 #[derive(Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 struct NewOutboxRow {
     id: String,
     created_at: chrono::NaiveDateTime,
