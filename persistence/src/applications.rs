@@ -11,7 +11,7 @@ use domain::time::Instant;
 use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{Bind, Prepared};
+use crate::prepared::{self, Bind, Prepared};
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{application_history, applications, counters, services};
 
@@ -176,48 +176,6 @@ impl ApplicationRow {
     }
 }
 
-impl ApplicationRow {
-    /// The row's `UPDATE` at `expected` version, every column but the id.
-    fn update_statement(&self, expected: i64) -> Prepared<'_> {
-        Prepared::new(
-            "UPDATE applications SET number = $1, owner_id = $2, service_code = $3, agency_code = $4, \
-             status = $5, previous_status = $6, in_queue = $7, form_data = $8, version = $9, \
-             created_at = $10, updated_at = $11, submitted_at = $12, decided_at = $13, \
-             cancelled_at = $14, info_request = $15, info_due_at = $16, appeal_used = $17, \
-             rejection_reason = $18, result_note = $19, search_text = $20, signers = $21, \
-             signed_hash = $22, route = $23, appeal_until = $24, restore_until = $25 \
-             WHERE id = $26 AND version = $27",
-        )
-        .bind(Bind::NullableText(self.number.as_deref()))
-        .bind(Bind::Text(&self.owner_id))
-        .bind(Bind::Text(&self.service_code))
-        .bind(Bind::Text(&self.agency_code))
-        .bind(Bind::Text(&self.status))
-        .bind(Bind::NullableText(self.previous_status.as_deref()))
-        .bind(Bind::Bool(self.in_queue))
-        .bind(Bind::Text(&self.form_data))
-        .bind(Bind::BigInt(self.version))
-        .bind(Bind::Timestamp(self.created_at))
-        .bind(Bind::Timestamp(self.updated_at))
-        .bind(Bind::NullableTimestamp(self.submitted_at))
-        .bind(Bind::NullableTimestamp(self.decided_at))
-        .bind(Bind::NullableTimestamp(self.cancelled_at))
-        .bind(Bind::NullableText(self.info_request.as_deref()))
-        .bind(Bind::NullableTimestamp(self.info_due_at))
-        .bind(Bind::Bool(self.appeal_used))
-        .bind(Bind::NullableText(self.rejection_reason.as_deref()))
-        .bind(Bind::NullableText(self.result_note.as_deref()))
-        .bind(Bind::Text(&self.search_text))
-        .bind(Bind::Text(&self.signers))
-        .bind(Bind::NullableText(self.signed_hash.as_deref()))
-        .bind(Bind::Text(&self.route))
-        .bind(Bind::NullableTimestamp(self.appeal_until))
-        .bind(Bind::NullableTimestamp(self.restore_until))
-        .bind(Bind::Text(&self.id))
-        .bind(Bind::BigInt(expected))
-    }
-}
-
 /// The fixed signers, stored as a JSON list of account ids.
 fn signers(text: &str) -> Result<Vec<AccountId>, StoreError> {
     let ids: Vec<String> = serde_json::from_str(text).map_err(|e| StoreError::corrupt("applications", e))?;
@@ -271,26 +229,21 @@ pub fn insert(conn: &mut DbConnection, app: &Application, service_name: &str) ->
 }
 
 /// Stores `app` if the stored row is still at `expected` version.
-///
-/// On PostgreSQL as a statement the session keeps prepared (diesel prepares no `UPDATE`):
-/// every transition writes the whole row through here.
 pub fn update(
     conn: &mut DbConnection,
     app: &Application,
     expected: i64,
     service_name: &str,
 ) -> Result<bool, StoreError> {
-    let row = ApplicationRow::of(app, service_name);
-    let updated = match conn {
-        DbConnection::Postgresql(pg) => row.update_statement(expected).execute(pg)?,
-        DbConnection::Sqlite(_) => diesel::update(
+    let updated = prepared::execute(
+        conn,
+        diesel::update(
             applications::table
                 .find(app.id.to_string())
                 .filter(applications::version.eq(expected)),
         )
-        .set(row)
-        .execute(conn)?,
-    };
+        .set(ApplicationRow::of(app, service_name)),
+    )?;
     Ok(updated == 1)
 }
 
@@ -302,16 +255,18 @@ pub fn bump_version(
     expected: i64,
     at: Instant,
 ) -> Result<bool, StoreError> {
-    let updated = diesel::update(
-        applications::table
-            .find(id.to_string())
-            .filter(applications::version.eq(expected)),
-    )
-    .set((
-        applications::version.eq(expected + 1),
-        applications::updated_at.eq(to_db_time(at)),
-    ))
-    .execute(conn)?;
+    let updated = prepared::execute(
+        conn,
+        diesel::update(
+            applications::table
+                .find(id.to_string())
+                .filter(applications::version.eq(expected)),
+        )
+        .set((
+            applications::version.eq(expected + 1),
+            applications::updated_at.eq(to_db_time(at)),
+        )),
+    )?;
     Ok(updated == 1)
 }
 
@@ -749,46 +704,4 @@ pub fn created_on_behalf_since(
         .filter(application_history::occurred_at.ge(to_db_time(since)))
         .count()
         .get_result(conn)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The column names a statement sets, in order.
-    fn set_columns(sql: &str) -> Vec<String> {
-        let set = sql
-            .split(" SET ")
-            .nth(1)
-            .and_then(|s| s.split(" WHERE ").next())
-            .unwrap_or_default();
-        set.split(", ")
-            .map(|a| {
-                a.split(" = ")
-                    .next()
-                    .unwrap_or_default()
-                    .trim_matches('"')
-                    .to_string()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_prepared_update_sets_every_column_diesels_does() {
-        let app = Application::new_draft(
-            ApplicationId::new(),
-            AccountId::new(),
-            "passport".into(),
-            "mvd".into(),
-            serde_json::json!({}),
-            chrono::Utc::now(),
-        );
-        let row = ApplicationRow::of(&app, "Паспорт");
-        let prepared = diesel::debug_query::<diesel::pg::Pg, _>(&row.update_statement(1)).to_string();
-        let row = ApplicationRow::of(&app, "Паспорт");
-        let builder = diesel::update(applications::table.find(app.id.to_string())).set(row);
-        let derived = diesel::debug_query::<diesel::pg::Pg, _>(&builder).to_string();
-        assert_eq!(set_columns(&prepared), set_columns(&derived));
-        assert_eq!(set_columns(&prepared).len(), 25, "{prepared}");
-    }
 }

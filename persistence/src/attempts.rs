@@ -8,7 +8,7 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{Bind, Prepared};
+use crate::prepared::{self, Bind, Prepared};
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::{secret_attempts, spent_tokens};
 
@@ -65,12 +65,13 @@ pub fn peek(conn: &mut DbConnection, key: &str) -> Result<Attempts, StoreError> 
 }
 
 pub fn store(conn: &mut DbConnection, key: &str, attempts: Attempts) -> Result<(), StoreError> {
-    diesel::update(secret_attempts::table.find(key))
-        .set((
+    prepared::execute(
+        conn,
+        diesel::update(secret_attempts::table.find(key)).set((
             secret_attempts::failures.eq(attempts.failures),
             secret_attempts::locked_until.eq(attempts.locked_until.map(to_db_time)),
-        ))
-        .execute(conn)?;
+        )),
+    )?;
     Ok(())
 }
 

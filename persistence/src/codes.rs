@@ -8,6 +8,7 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::prepared;
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::{known_ips, one_time_codes, recovery_codes};
 
@@ -130,26 +131,30 @@ pub fn pending(
 /// conditional update: on PostgreSQL a concurrent try waits for the row and re-checks the
 /// condition on its new version, so a burst of tries never exceeds `max_attempts`.
 pub fn take_attempt(conn: &mut DbConnection, id: &str, max_attempts: i32) -> Result<bool, StoreError> {
-    let taken = diesel::update(
-        one_time_codes::table
-            .find(id)
-            .filter(one_time_codes::used_at.is_null())
-            .filter(one_time_codes::attempts.lt(max_attempts)),
-    )
-    .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1))
-    .execute(conn)?;
+    let taken = prepared::execute(
+        conn,
+        diesel::update(
+            one_time_codes::table
+                .find(id)
+                .filter(one_time_codes::used_at.is_null())
+                .filter(one_time_codes::attempts.lt(max_attempts)),
+        )
+        .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1)),
+    )?;
     Ok(taken == 1)
 }
 
 /// Marks code `id` used; `false` when a concurrent redemption used it first.
 pub fn mark_used(conn: &mut DbConnection, id: &str, now: Instant) -> Result<bool, StoreError> {
-    let used = diesel::update(
-        one_time_codes::table
-            .find(id)
-            .filter(one_time_codes::used_at.is_null()),
-    )
-    .set(one_time_codes::used_at.eq(Some(to_db_time(now))))
-    .execute(conn)?;
+    let used = prepared::execute(
+        conn,
+        diesel::update(
+            one_time_codes::table
+                .find(id)
+                .filter(one_time_codes::used_at.is_null()),
+        )
+        .set(one_time_codes::used_at.eq(Some(to_db_time(now)))),
+    )?;
     Ok(used == 1)
 }
 

@@ -11,6 +11,7 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{attachments, blobs, documents};
 
@@ -469,11 +470,13 @@ pub fn detach(conn: &mut DbConnection, a: &Attachment) -> Result<bool, StoreErro
 /// Freezes every attachment of the application not frozen yet (at submission, and when
 /// an answer with new papers is sent).
 pub fn freeze(conn: &mut DbConnection, application: ApplicationId, at: Instant) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        attachments::table
-            .filter(attachments::application_id.eq(application.to_string()))
-            .filter(attachments::frozen_at.is_null()),
+    prepared::execute(
+        conn,
+        diesel::update(
+            attachments::table
+                .filter(attachments::application_id.eq(application.to_string()))
+                .filter(attachments::frozen_at.is_null()),
+        )
+        .set(attachments::frozen_at.eq(Some(to_db_time(at)))),
     )
-    .set(attachments::frozen_at.eq(Some(to_db_time(at))))
-    .execute(conn)?)
 }

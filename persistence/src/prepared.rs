@@ -10,10 +10,18 @@
 //! [`Bind`] in that order (a parameter used twice is bound twice). diesel's statement cache
 //! keys the statement by its text and parameter types.
 
+use diesel::backend::Backend;
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp, Untyped};
-use diesel::{PgConnection, QueryResult, RunQueryDsl};
+use diesel::query_builder::bind_collector::RawBytesBindCollector;
+use diesel::query_builder::{
+    AstPass, CollectedQuery, MoveableBindCollector, Query, QueryBuilder, QueryFragment, QueryId,
+};
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp, Untyped};
+use diesel::{PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
 
 /// One parameter's value.
 #[derive(Clone, Debug)]
@@ -21,9 +29,7 @@ pub enum Bind<'a> {
     Text(&'a str),
     NullableText(Option<&'a str>),
     BigInt(i64),
-    Bool(bool),
     Timestamp(chrono::NaiveDateTime),
-    NullableTimestamp(Option<chrono::NaiveDateTime>),
     TextArray(&'a [String]),
 }
 
@@ -33,9 +39,7 @@ impl Bind<'_> {
             Bind::Text(v) => out.push_bind_param::<Text, _>(v),
             Bind::NullableText(v) => out.push_bind_param::<Nullable<Text>, _>(v),
             Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v),
-            Bind::Bool(v) => out.push_bind_param::<Bool, _>(v),
             Bind::Timestamp(v) => out.push_bind_param::<Timestamp, _>(v),
-            Bind::NullableTimestamp(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v),
             Bind::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v),
         }
     }
@@ -104,6 +108,32 @@ impl QueryFragment<Pg> for Prepared<'_> {
 }
 
 impl RunQueryDsl<PgConnection> for Prepared<'_> {}
+
+/// Runs `statement` (an `UPDATE` written once with diesel's DSL for both backends) as a
+/// statement PostgreSQL keeps prepared, keyed by its text; SQLite's connection keeps its
+/// own statements anyway.
+///
+/// diesel prepares no `UPDATE` (a changeset that skips `None` fields has no fixed text for
+/// its type), so this collects the statement's text and parameters first and hands them
+/// on as an already-collected query marked safe to keep, which diesel's cache then keys
+/// by text. Only for statements whose text is fixed, or varies little: each distinct text
+/// is one more prepared statement in the session. (`CollectedQuery` is public behind
+/// diesel's `i-implement-a-third-party-backend…` feature; Cargo.lock pins the version.)
+pub fn execute<Q>(conn: &mut DbConnection, statement: Q) -> Result<usize, StoreError>
+where
+    Q: QueryFragment<Pg> + ExecuteDsl<SqliteConnection>,
+{
+    Ok(match conn {
+        DbConnection::Postgresql(pg) => {
+            let mut sql = <Pg as Backend>::QueryBuilder::default();
+            statement.to_sql(&mut sql, &Pg)?;
+            let mut binds = RawBytesBindCollector::<Pg>::new();
+            statement.collect_binds(&mut binds, pg, &Pg)?;
+            ExecuteDsl::execute(CollectedQuery::new(sql.finish(), true, binds.moveable()), pg)?
+        }
+        DbConnection::Sqlite(sqlite) => ExecuteDsl::execute(statement, sqlite)?,
+    })
+}
 
 #[cfg(test)]
 mod tests {
