@@ -11,7 +11,7 @@ use domain::time::Instant;
 use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{self, Bind, Prepared};
+use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{application_history, applications, counters, services};
 
@@ -348,10 +348,9 @@ pub fn next_counter(conn: &mut DbConnection, counter: Counter) -> Result<i64, St
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 value: i64,
             }
-            let sequence = format!("{}_seq", counter.name());
-            let next: Next = Prepared::new("SELECT nextval($1::regclass) AS value")
-                .bind(Bind::Text(&sequence))
-                .get_result(pg)?;
+            let statement = diesel::sql_query("SELECT nextval($1::regclass) AS value")
+                .bind::<diesel::sql_types::Text, _>(format!("{}_seq", counter.name()));
+            let next: Next = prepared::kept(pg, statement)?.get_result(pg)?;
             Ok(next.value)
         }
         DbConnection::Sqlite(_) => {

@@ -8,7 +8,7 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{self, Bind, Prepared};
+use crate::prepared;
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::{secret_attempts, spent_tokens};
 
@@ -20,13 +20,15 @@ pub fn hold(conn: &mut DbConnection, key: &str) -> Result<Attempts, StoreError> 
     let row: AttemptsRow = match conn {
         // The row must exist to be locked: one statement creates it when missing and locks
         // it either way (an upsert's update locks as `FOR UPDATE` does; it changes nothing).
-        DbConnection::Postgresql(pg) => Prepared::new(
-            "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) \
-             ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key \
-             RETURNING failures, locked_until",
-        )
-        .bind(Bind::Text(key))
-        .get_result(pg)?,
+        DbConnection::Postgresql(pg) => {
+            let statement = diesel::sql_query(
+                "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) \
+                 ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key \
+                 RETURNING failures, locked_until",
+            )
+            .bind::<Text, _>(key);
+            prepared::kept(pg, statement)?.get_result(pg)?
+        }
         DbConnection::Sqlite(sqlite) => {
             diesel::sql_query(
                 "INSERT INTO secret_attempts (key, failures) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",

@@ -13,7 +13,7 @@ use domain::time::{to_storage_precision, Instant};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::Prepared;
+use crate::prepared;
 use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{applications, audit_checkpoints, audit_log, audit_nodes, participants};
 
@@ -119,9 +119,11 @@ struct Horizon {
 fn commit_horizon(conn: &mut DbConnection) -> Result<Option<i64>, StoreError> {
     match conn {
         DbConnection::Postgresql(pg) => {
-            let horizon: Horizon =
-                Prepared::new("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-                    .get_result(pg)?;
+            let horizon: Horizon = prepared::kept(
+                pg,
+                diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin"),
+            )?
+            .get_result(pg)?;
             Ok(Some(horizon.xmin))
         }
         DbConnection::Sqlite(_) => Ok(None),

@@ -10,7 +10,7 @@ use domain::time::Instant;
 use crate::applications::{next_counter, Counter};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{Bind, Prepared};
+use crate::prepared;
 use crate::rows::{from_db_time, parse_id, to_db_time};
 use crate::schema::{event_audience, events};
 
@@ -104,14 +104,15 @@ fn insert_at_next_position(
     mut row: EventRow,
     audience: &[String],
 ) -> Result<i64, StoreError> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     match conn {
         DbConnection::Postgresql(pg) => {
             #[derive(QueryableByName)]
             struct Inserted {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                #[diesel(sql_type = BigInt)]
                 id: i64,
             }
-            let inserted: Inserted = Prepared::new(
+            let statement = diesel::sql_query(
                 "WITH block AS (SELECT pg_current_xact_id()::text::bigint * $1 AS first), \
                  event AS (\
                      INSERT INTO events (id, application_id, kind, data, created_at, service_code) \
@@ -124,14 +125,14 @@ fn insert_at_next_position(
                      SELECT account, event.id FROM event, unnest($7::text[]) AS account) \
                  SELECT id FROM event",
             )
-            .bind(Bind::BigInt(PER_TRANSACTION))
-            .bind(Bind::Text(&row.application_id))
-            .bind(Bind::Text(&row.kind))
-            .bind(Bind::Text(&row.data))
-            .bind(Bind::Timestamp(row.created_at))
-            .bind(Bind::NullableText(row.service_code.as_deref()))
-            .bind(Bind::TextArray(audience))
-            .get_result(pg)?;
+            .bind::<BigInt, _>(PER_TRANSACTION)
+            .bind::<Text, _>(&row.application_id)
+            .bind::<Text, _>(&row.kind)
+            .bind::<Text, _>(&row.data)
+            .bind::<Timestamp, _>(row.created_at)
+            .bind::<Nullable<Text>, _>(&row.service_code)
+            .bind::<Array<Text>, _>(audience);
+            let inserted: Inserted = prepared::kept(pg, statement)?.get_result(pg)?;
             Ok(inserted.id)
         }
         DbConnection::Sqlite(_) => {
@@ -162,11 +163,11 @@ pub fn horizon(conn: &mut DbConnection) -> Result<i64, StoreError> {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 position: i64,
             }
-            let horizon: Horizon = Prepared::new(
+            let statement = diesel::sql_query(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * $1 AS position",
             )
-            .bind(Bind::BigInt(PER_TRANSACTION))
-            .get_result(pg)?;
+            .bind::<diesel::sql_types::BigInt, _>(PER_TRANSACTION);
+            let horizon: Horizon = prepared::kept(pg, statement)?.get_result(pg)?;
             Ok(horizon.position)
         }
         DbConnection::Sqlite(_) => Ok(i64::MAX),

@@ -4,11 +4,12 @@
 //! would fail on the unique key. Locking the parent row first makes the second wait for
 //! the first to commit and then read its number.
 
+use diesel::sql_types::Text;
 use diesel::RunQueryDsl;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{Bind, Prepared};
+use crate::prepared;
 
 /// Rows that may be locked; the table name is never taken from input.
 #[derive(Clone, Copy, Debug)]
@@ -21,11 +22,11 @@ pub enum Parent {
 }
 
 impl Parent {
-    fn statement(self) -> &'static str {
+    fn table(self) -> &'static str {
         match self {
-            Parent::Application => "SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE",
-            Parent::Delegation => "SELECT 1 FROM delegations WHERE id = $1 FOR NO KEY UPDATE",
-            Parent::Account => "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+            Parent::Application => "applications",
+            Parent::Delegation => "delegations",
+            Parent::Account => "accounts",
         }
     }
 }
@@ -40,9 +41,12 @@ impl Parent {
 pub fn lock(conn: &mut DbConnection, parent: Parent, id: &str) -> Result<(), StoreError> {
     match conn {
         DbConnection::Postgresql(pg) => {
-            Prepared::new(parent.statement())
-                .bind(Bind::Text(id))
-                .execute(pg)?;
+            let statement = diesel::sql_query(format!(
+                "SELECT 1 FROM {} WHERE id = $1 FOR NO KEY UPDATE",
+                parent.table()
+            ))
+            .bind::<Text, _>(id);
+            prepared::kept(pg, statement)?.execute(pg)?;
         }
         DbConnection::Sqlite(_) => {}
     }

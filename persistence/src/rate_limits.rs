@@ -10,14 +10,14 @@
 //! transaction.
 
 use diesel::prelude::*;
-use diesel::sql_types::Timestamp;
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::{PgConnection, SqliteConnection};
 use domain::rate::{Decision, Quota};
 use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared::{Bind, Prepared};
+use crate::prepared;
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::rate_limits;
 
@@ -49,13 +49,12 @@ fn take_in_one_statement(
     now: Instant,
 ) -> Result<Decision, StoreError> {
     let micros = |t: chrono::TimeDelta| t.num_microseconds().unwrap_or(i64::MAX);
-    let admitted: Option<TatRow> = Prepared::new(ADMIT)
-        .bind(Bind::Text(key))
-        .bind(Bind::Timestamp(to_db_time(now)))
-        .bind(Bind::BigInt(micros(quota.emission())))
-        .bind(Bind::BigInt(micros(quota.period)))
-        .get_result(pg)
-        .optional()?;
+    let count = diesel::sql_query(ADMIT)
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(to_db_time(now))
+        .bind::<BigInt, _>(micros(quota.emission()))
+        .bind::<BigInt, _>(micros(quota.period));
+    let admitted: Option<TatRow> = prepared::kept(pg, count)?.get_result(pg).optional()?;
     if let Some(row) = admitted {
         return Ok(quota.admitted(from_db_time(row.tat), now));
     }

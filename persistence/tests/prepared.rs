@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use domain::attempts::Attempts;
 use domain::rate::Quota;
 use kabinet_persistence::test_server::{self, Scratch};
-use kabinet_persistence::{attempts, rate_limits, DbConnection, StoreError};
+use kabinet_persistence::{attempts, events, rate_limits, DbConnection, StoreError};
 
 #[derive(diesel::QueryableByName)]
 struct Statement {
@@ -51,6 +51,14 @@ fn write_path_statements_are_prepared_once_per_session() {
                 ..held
             },
         )?;
+        let event = events::NewLiveEvent {
+            application: domain::ids::ApplicationId::new(),
+            service: "probe".into(),
+            kind: "probe".into(),
+            data: serde_json::json!({}),
+            audience: vec![domain::ids::AccountId::new()],
+        };
+        events::publish(conn, &event, now)?;
         Ok(())
     };
     let (first, second) = db
@@ -66,6 +74,7 @@ fn write_path_statements_are_prepared_once_per_session() {
         "INSERT INTO rate_limits",
         "INSERT INTO secret_attempts",
         "UPDATE \"secret_attempts\"",
+        "WITH block AS",
     ] {
         assert!(
             first.iter().any(|s| s.starts_with(start)),
