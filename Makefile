@@ -32,16 +32,32 @@ FEATURES   := --features kabinet-api/s3
 # proves that the linted file is what the code serves; clients then proves it generates
 # working TypeScript and Python clients. So does the comparison with the released spec
 # (api-diff).
-CI_STEPS := fmt-check spectral api-diff clippy test-ci openapi-check clients quick-tour schemathesis
+CI_STEPS := fmt-check spectral api-diff lint-build test-ci openapi-check clients quick-tour schemathesis
+
+# `make ci` lints while it builds: cargo runs clippy-driver in rustc's place for the
+# workspace's own crates (RUSTC_WORKSPACE_WRAPPER, which is how `cargo clippy` runs it too,
+# with CLIPPY_ARGS in cargo-clippy's encoding), so the one debug build of every target is also
+# the lint, instead of clippy's check build of the whole tree followed by a second, full build.
+# Every later step of the run keeps the same wrapper (cargo fingerprints it) and runs the
+# kabinet binary that build made: `cargo build --bin kabinet` alone would unify the
+# dependencies' features without the tests' and compile about a hundred crates again.
+CLIPPY_DRIVER := $(shell command -v clippy-driver 2>/dev/null)
+CI_CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+ci lint-build: export RUSTC_WORKSPACE_WRAPPER = $(CLIPPY_DRIVER)
+ci lint-build: export CLIPPY_ARGS = $(CI_CLIPPY_ARGS)
+ci: export KABINET_BUILD = $(CARGO) build --workspace --all-targets $(FEATURES) -q
+# How the targets that run the binary build it first.
+KABINET_BUILD ?= $(CARGO) build $(FEATURES) --bin kabinet
 
 .PHONY: help run test ci exit-check fmt-check clippy pg-check browser-deps test-ci openapi openapi-check \
-        spectral spectral-install clients clients-install api-diff api-diff-install api-release quick-tour \
+        lint-build spectral spectral-install clients clients-install api-diff api-diff-install api-release quick-tour \
         schemathesis venv bench bench-auth bench-documents bench-events bench-cluster clean
 
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
 	@echo "make test           unit and HTTP tests (SQLite; also PostgreSQL if KABINET_TEST_POSTGRES is set)"
 	@echo "make ci             $(CI_STEPS)"
+	@echo "make lint-build     build every target with clippy linting as it compiles (what make ci runs for clippy)"
 	@echo "make browser-deps   install Debian's chromium (headless) for the browser test, if missing"
 	@echo "make openapi        regenerate $(SPEC) from the code"
 	@echo "make openapi-check  validate $(SPEC) and check it matches the code"
@@ -84,6 +100,19 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 
+# What `make ci` runs instead of `clippy` (see CI_STEPS): builds every target, tests and
+# benchmarks included, linted as it compiles. It first proves the wrapper lints at all: a
+# file with a warn-by-default clippy lint (`&Vec` argument) must fail to compile.
+lint-build:
+	@test -n "$$RUSTC_WORKSPACE_WRAPPER" || { echo "clippy-driver not found: rustup component add clippy" >&2; exit 1; }
+	@probe=$$(mktemp -d); trap 'rm -rf "$$probe"' EXIT; \
+	 printf 'pub fn f(x: &Vec<u8>) -> usize { x.len() }\n' > "$$probe/probe.rs"; \
+	 if "$$RUSTC_WORKSPACE_WRAPPER" rustc --edition 2021 --crate-type lib --emit metadata \
+	      --out-dir "$$probe" "$$probe/probe.rs" 2>/dev/null; then \
+	   echo "clippy-driver let a clippy warning through: the build would not be linted" >&2; exit 1; \
+	 fi; echo "clippy-driver lints (a probe with a clippy warning failed to compile, as it must)"
+	$(CARGO) build --workspace --all-targets $(FEATURES)
+
 # CI runs the tests on SQLite and PostgreSQL; `make test` leaves the choice to the caller.
 test-ci pg-check: export KABINET_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432
 # A PostgreSQL variant without a server fails here instead of reporting SKIPPED.
@@ -124,7 +153,7 @@ openapi:
 openapi-check: venv
 	$(VENV)/bin/openapi-spec-validator $(SPEC)
 	@tmp=$$(mktemp); trap 'rm -f "$$tmp" "$$tmp.diff"' EXIT; \
-	 $(CARGO) run -q $(FEATURES) --bin kabinet -- openapi > "$$tmp"; \
+	 $(KABINET_BUILD); $(KABINET) openapi > "$$tmp"; \
 	 if ! diff -u $(SPEC) "$$tmp" > "$$tmp.diff"; then \
 	   head -n 80 "$$tmp.diff"; \
 	   echo "$(SPEC) differs from 'kabinet openapi': run 'make openapi' and commit the result." >&2; \
@@ -148,7 +177,7 @@ $(SPECTRAL_STAMP): $(SPECTRAL_DIR)/package.json $(SPECTRAL_DIR)/package-lock.jso
 # Generated clients (scripts/clients.sh): TypeScript types type-checked with a scenario and
 # run against a throw-away server; a Python client generated without warnings and used.
 clients: venv $(CLIENTS_STAMP)
-	$(CARGO) build $(FEATURES) --bin kabinet
+	$(KABINET_BUILD)
 	KABINET_BIN=$(KABINET) OPENAPI_PYTHON_CLIENT=$(VENV)/bin/openapi-python-client bash scripts/clients.sh
 
 clients-install: $(CLIENTS_STAMP)
@@ -177,11 +206,11 @@ $(API_DIFF_STAMP): $(API_DIFF_DIR)/package.json $(API_DIFF_DIR)/package-lock.jso
 
 # The README's Quick tour, executed as written (scripts/quick-tour.sh), so it cannot go stale.
 quick-tour:
-	$(CARGO) build $(FEATURES) --bin kabinet
+	$(KABINET_BUILD)
 	KABINET_BIN=$(KABINET) bash scripts/quick-tour.sh
 
 schemathesis: venv
-	$(CARGO) build $(FEATURES) --bin kabinet
+	$(KABINET_BUILD)
 	KABINET_BIN=$(KABINET) SCHEMATHESIS=$(VENV)/bin/schemathesis bash scripts/schemathesis.sh
 
 # Installs from Debian what is missing of the tools $(1) (command:package pairs), saying so
