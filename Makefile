@@ -139,8 +139,14 @@ browser-deps:
 	   $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; \
 	 fi
 
+# The test databases go to a tablespace in memory where this machine allows it
+# (scripts/test_tablespace.sh says why).
 test-ci: pg-check browser-deps
-	$(CARGO) test --workspace $(FEATURES)
+	@space=$$(bash scripts/test_tablespace.sh "$$KABINET_TEST_POSTGRES"); \
+	 if [ -n "$$space" ]; then echo "test databases in tablespace $$space (memory)"; \
+	 else echo "test databases in the default tablespace (no tablespace in memory here)"; fi; \
+	 export KABINET_TEST_TABLESPACE=$$space; \
+	 $(CARGO) test --workspace $(FEATURES)
 
 # Written through a temporary file so that a failed run leaves the committed copy intact.
 openapi:

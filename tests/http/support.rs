@@ -7,8 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use api::state::AppState;
 use api::{Application, Config, Source};
-use diesel::RunQueryDsl;
-use persistence::connection::establish_postgres;
+use persistence::test_server;
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -85,10 +84,7 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = establish_postgres(&format!("{}/postgres", self.server)) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .execute(&mut admin);
-        }
+        test_server::drop_database(&self.server, &self.name);
     }
 }
 
@@ -102,11 +98,8 @@ fn template(server: &str) -> String {
         return name.clone();
     }
     let name = format!("kabinet_tpl_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = establish_postgres(&format!("{server}/postgres"))
-        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut admin)
-        .unwrap_or_else(|e| panic!("create template: {e}"));
+    test_server::create_database(server, &name, None)
+        .unwrap_or_else(|e| panic!("create template on PostgreSQL at {server}: {e}"));
     let url = persistence::DatabaseUrl::parse(&format!("{server}/{name}")).unwrap_or_else(|e| panic!("{e}"));
     {
         let db = persistence::Database::open(&url, 1).unwrap_or_else(|e| panic!("open template: {e}"));
@@ -123,10 +116,7 @@ fn drop_template_at_exit(server: &str, name: &str) {
     extern "C" fn drop_all() {
         if let Some(list) = TEMPLATES.get() {
             for (server, name) in list.lock().map(|l| l.clone()).unwrap_or_default() {
-                if let Ok(mut admin) = establish_postgres(&format!("{server}/postgres")) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut admin);
-                }
+                test_server::drop_database(&server, &name);
             }
         }
     }
@@ -148,11 +138,8 @@ fn drop_template_at_exit(server: &str, name: &str) {
 /// A PostgreSQL database with no tables at all (tests of migrations).
 pub fn empty_postgres(server: &str) -> PgDatabase {
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = establish_postgres(&format!("{server}/postgres"))
-        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut admin)
-        .unwrap_or_else(|e| panic!("create test database: {e}"));
+    test_server::create_database(server, &name, None)
+        .unwrap_or_else(|e| panic!("create test database on PostgreSQL at {server}: {e}"));
     PgDatabase {
         server: server.to_string(),
         name,
@@ -162,11 +149,8 @@ pub fn empty_postgres(server: &str) -> PgDatabase {
 pub fn fresh_postgres(server: &str) -> PgDatabase {
     let template = template(server);
     let name = format!("kabinet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = establish_postgres(&format!("{server}/postgres"))
-        .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-        .execute(&mut admin)
-        .unwrap_or_else(|e| panic!("create test database: {e}"));
+    test_server::create_database(server, &name, Some(&template))
+        .unwrap_or_else(|e| panic!("create test database on PostgreSQL at {server}: {e}"));
     PgDatabase {
         server: server.to_string(),
         name,
