@@ -13,7 +13,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use crate::auth::NamedKey;
 use persistence::audit::{self, SignedCheckpoint};
 use persistence::connection::establish_postgres;
-use persistence::{transaction, Database, DatabaseUrl, DbConnection, StoreError};
+use persistence::{Database, DatabaseUrl, DbConnection, StoreError};
 
 use crate::error::ApiError;
 
@@ -138,13 +138,15 @@ impl Sealer {
     fn seal_all(&self, conn: &mut DbConnection, now: Instant) -> Result<Pass, ApiError> {
         let mut sealed = 0;
         let tree_size = loop {
-            let batch = transaction(conn, |tx| audit::seal(tx, BATCH))?;
+            let batch = self.db.transaction(conn, |tx| audit::seal(tx, BATCH))?;
             sealed += batch.sealed;
             if batch.sealed < BATCH as u64 {
                 break batch.tree_size;
             }
         };
-        let checkpoint = transaction(conn, |tx| self.checkpoint_if_due(tx, tree_size, now))?;
+        let checkpoint = self
+            .db
+            .transaction(conn, |tx| self.checkpoint_if_due(tx, tree_size, now))?;
         Ok(Pass::Sealed {
             sealed,
             tree_size,

@@ -1,6 +1,7 @@
 //! The pool, migrations and transactions: everything a use case needs to reach the
 //! database, identical for PostgreSQL and SQLite.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -43,6 +44,12 @@ pub struct PoolUsage {
 pub struct Database {
     pool: Pool<Manager>,
     backend: Backend,
+    /// SQLite lets one transaction write at a time. Without this, the others would wait for
+    /// its lock in SQLite's busy handler, which sleeps in steps of up to 100 ms and is not
+    /// woken when the lock frees: at half the peak rate a queue of writers then waited tens
+    /// of milliseconds for nothing. This node's writers queue here and start the moment the
+    /// one before them commits; only another process still meets the busy handler.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl Database {
@@ -62,7 +69,11 @@ impl Database {
             // `has_broken` after a failed query instead.
             .test_on_check_out(false)
             .build_unchecked(Manager::new(url.clone()));
-        let database = Database { pool, backend };
+        let database = Database {
+            pool,
+            backend,
+            sqlite_writer: Arc::default(),
+        };
         database.connection()?;
         Ok(database)
     }
@@ -116,7 +127,27 @@ impl Database {
         work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut conn = self.connection()?;
-        transaction(&mut conn, work)
+        self.transaction(&mut conn, work)
+    }
+
+    /// `write` on a connection the caller holds (the sealer keeps one): on SQLite it waits
+    /// for this node's other writers first (see `sqlite_writer`).
+    pub fn transaction<T, E: From<StoreError>>(
+        &self,
+        conn: &mut DbConnection,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _turn = self.writer_turn();
+        transaction(conn, work)
+    }
+
+    fn writer_turn(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.backend {
+            // A writer that panicked left nothing half-done behind the lock: its
+            // transaction rolled back with its connection.
+            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|e| e.into_inner())),
+            Backend::Postgres => None,
+        }
     }
 
     /// Applies pending migrations; returns the versions applied.

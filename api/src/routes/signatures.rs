@@ -10,7 +10,7 @@ use domain::joint::{ParticipantRole, Signature};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Actor, Caller};
+use crate::auth::Caller;
 use crate::concurrency::{IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::idempotency::{self, Answer, Idempotency, IdempotencyKey};
@@ -167,44 +167,46 @@ pub async fn send(state: State, caller: Caller, id: Path<ApplicationId>) -> Resu
 #[post("/applications/{id}/signatures")]
 pub async fn sign(
     state: State,
-    actor: Actor,
+    caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
     body: Json<SignBody>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let key = Idempotency::of(&req, &actor, &*body)?;
-    let (id, acting, pii) = (id.into_inner(), Acting::from(&actor), state.pii.clone());
-    let (code, guards, who) = (body.into_inner().code, state.config.guards(), acting.clone());
-    // A replay answers before the code is checked again: it was spent by the first request.
-    let (asked, replaying) = (key.clone(), acting.clone());
-    if let Some(first) = state
-        .query(move |c, now| {
-            let recheck = |c: &mut _, _: &Answer| {
-                replays::on_application(c, &replaying, id, Action::ApplicationsSign, now)
-            };
-            idempotency::replayed(c, asked.as_ref(), recheck)
-        })
-        .await?
-    {
-        return Ok(first.respond());
-    }
-    let proven = state
-        .run(move |tx, now| signatures::prove_signer(tx, &who, id, code, (&pii, guards), now))
-        .await??;
-    let input = SignInput { version: version.0 };
+    let key = Idempotency::of(&req, &caller, &*body)?;
+    let (id, pii, guards) = (id.into_inner(), state.pii.clone(), state.config.guards());
+    let (code, input) = (body.into_inner().code, SignInput { version: version.0 });
+    // One transaction: a wrong code is refused after it commits, so its attempt stays
+    // counted; a right one is spent by the signature it proves, and stays unspent if the
+    // signing itself is refused (a stale If-Match, say), as nothing was signed with it.
     let answer = state
-        .run(move |tx, now| {
+        .run_as(caller, move |tx, actor, now| {
+            let acting = Acting::from(actor);
             let recheck = |tx: &mut _, _: &Answer| {
                 replays::on_application(tx, &acting, id, Action::ApplicationsSign, now)
             };
-            idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
+            // A replay answers before the code is checked again: it was spent by the first request.
+            if let Some(first) = idempotency::replayed(tx, key.as_ref(), recheck)? {
+                return Ok(Outcome::quiet(Ok(first)));
+            }
+            let (proven, proving) =
+                signatures::prove_signer(tx, &acting, id, code, (&pii, guards), now)?.into_parts();
+            let proven = match proven {
+                Ok(proven) => proven,
+                Err(refused) => return Ok(Outcome::new(Err(refused), proving)),
+            };
+            let recheck = |tx: &mut _, _: &Answer| {
+                replays::on_application(tx, &acting, id, Action::ApplicationsSign, now)
+            };
+            let (answer, signing) = idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (signature, effects) =
                     signatures::sign(tx, &acting, id, input, proven, now)?.into_parts();
                 let answer = Answer::created(&view(&signature, &signature.content_hash))?;
                 Ok(Outcome::new(answer, effects))
-            })
+            })?
+            .into_parts();
+            Ok(Outcome::new(Ok(answer), proving.and(signing)))
         })
-        .await?;
+        .await??;
     Ok(answer.respond())
 }

@@ -110,8 +110,8 @@ pub struct SignerProof {
 
 /// Checks the caller's one-time code for signing `id`: the authenticator's when second
 /// factor is on (counted toward its lock), otherwise the newest code sent for signing this
-/// application (its tries counted on the code). Run in a transaction of its own, so a
-/// wrong code stays counted whatever the signing then does.
+/// application (its tries counted on the code). A wrong code comes back as a refusal in an
+/// `Ok` outcome: the caller commits it, so its attempt stays counted, and answers with it.
 pub fn prove_signer(
     tx: &mut DbConnection,
     acting: &Acting,
