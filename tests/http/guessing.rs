@@ -308,6 +308,52 @@ async fn a_signing_code_has_limited_tries_that_stay_counted(backend: Backend) {
 }
 db_test!(a_signing_code_has_limited_tries_that_stay_counted);
 
+/// The code is checked in the signing's own transaction: a right code sent with a stale
+/// `If-Match` signs nothing, so it is not spent, and the retry with the current version
+/// signs with it; then it is spent.
+async fn a_right_code_is_spent_only_by_the_signature_it_proves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    family_service(&app, false);
+    let owner: Member = member(&app, citizen(true)).await;
+    let (_, path) = family_draft(&app, &owner).await;
+    let before = app.codes_sent_to(&owner.email).len();
+    let sent = app
+        .send(
+            Method::POST,
+            &format!("{path}/signatures/code"),
+            &owner.token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(sent.status(), 202);
+    let code = eventually("a signing code", || {
+        let codes = app.codes_sent_to(&owner.email);
+        (codes.len() > before).then(|| codes.last().cloned()).flatten()
+    })
+    .await;
+    let version = current(&app, &path, &owner.token).await;
+    let signatures = format!("{path}/signatures");
+    let sign = |version: i64| {
+        app.send(
+            Method::POST,
+            &signatures,
+            &owner.token,
+            Some(version),
+            Some(json!({ "code": code })),
+        )
+    };
+    let stale = sign(version + 1).await;
+    assert_eq!(stale.status(), 412, "{:?}", body_json(stale).await);
+    let signed = sign(version).await;
+    assert_eq!(signed.status(), 201, "{:?}", body_json(signed).await);
+    assert_eq!(
+        problem(sign(version).await, 422).await["errors"][0]["code"],
+        "invalid_code"
+    );
+}
+db_test!(a_right_code_is_spent_only_by_the_signature_it_proves);
+
 async fn a_reset_code_is_spent_once_under_concurrency(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = citizen(false);
