@@ -28,11 +28,16 @@ API_DIFF_STAMP := $(API_DIFF_DIR)/node_modules/.installed.stamp
 FEATURES   := --features kabinet-api/s3
 
 # The steps of `make ci`, in order; each is also a target of its own. The lint of the
-# committed spec takes seconds and needs no build, so it runs early; openapi-check later
-# proves that the linted file is what the code serves; clients then proves it generates
-# working TypeScript and Python clients. So does the comparison with the released spec
-# (api-diff).
-CI_STEPS := fmt-check spectral api-diff lint-build test-ci openapi-check clients quick-tour schemathesis
+# committed spec and the comparison with the released spec (api-diff) need no build, so
+# they run beside it (CI_BESIDE_BUILD); openapi-check later proves that the linted file is
+# what the code serves; clients then proves it generates working TypeScript and Python
+# clients.
+CI_STEPS := fmt-check lint-build test-ci openapi-check clients quick-tour schemathesis
+# Steps that need no Rust build run beside lint-build, in this order, their output held back
+# until the build is done: the spec's lint, the breaking-change check, and installing the
+# Python and Node tools that later steps use. They are mostly one thread of Node.js or
+# waiting on the disk, so they cost the compile little of its two cores.
+CI_BESIDE_BUILD := spectral api-diff venv clients-install
 
 # `make ci` lints while it builds: cargo runs clippy-driver in rustc's place for the
 # workspace's own crates (RUSTC_WORKSPACE_WRAPPER, which is how `cargo clippy` runs it too,
@@ -56,7 +61,7 @@ KABINET_BUILD ?= $(CARGO) build $(FEATURES) --bin kabinet
 help:
 	@echo "make run            build and serve on \$${KABINET_LISTEN:-127.0.0.1:8080} (SQLite, demo data)"
 	@echo "make test           unit and HTTP tests (SQLite; also PostgreSQL if KABINET_TEST_POSTGRES is set)"
-	@echo "make ci             $(CI_STEPS)"
+	@echo "make ci             $(CI_STEPS) (and beside lint-build: $(CI_BESIDE_BUILD))"
 	@echo "make lint-build     build every target with clippy linting as it compiles (what make ci runs for clippy)"
 	@echo "make browser-deps   install Debian's chromium (headless) for the browser test, if missing"
 	@echo "make openapi        regenerate $(SPEC) from the code"
@@ -86,12 +91,25 @@ test:
 	$(CARGO) test --workspace
 
 ci:
-	@for step in $(CI_STEPS); do \
-	   echo "==> ci: $$step"; start=$$(date +%s); \
-	   if ! $(MAKE) --no-print-directory $$step; then \
-	     echo "==> ci: $$step FAILED after $$(( $$(date +%s) - start )) s" >&2; exit 1; \
+	@step() { \
+	   echo "==> ci: $$1"; local start=$$(date +%s); \
+	   if ! $(MAKE) --no-print-directory $$1; then \
+	     echo "==> ci: $$1 FAILED after $$(( $$(date +%s) - start )) s" >&2; return 1; \
 	   fi; \
-	   echo "==> ci: $$step ok in $$(( $$(date +%s) - start )) s"; \
+	   echo "==> ci: $$1 ok in $$(( $$(date +%s) - start )) s"; \
+	 }; \
+	 beside_log=$$(mktemp); trap 'rm -f "$$beside_log"' EXIT; beside_pid=""; \
+	 joined() { \
+	   [ -n "$$beside_pid" ] || return 0; \
+	   local status=0; wait "$$beside_pid" || status=$$?; beside_pid=""; \
+	   echo "==> ci: beside lint-build: $(CI_BESIDE_BUILD)"; cat "$$beside_log"; return $$status; \
+	 }; \
+	 for s in $(CI_STEPS); do \
+	   if [ $$s = lint-build ]; then \
+	     ( for b in $(CI_BESIDE_BUILD); do step $$b || exit 1; done ) > "$$beside_log" 2>&1 & beside_pid=$$!; \
+	   fi; \
+	   step $$s || { joined || true; exit 1; }; \
+	   [ $$s != lint-build ] || joined || exit 1; \
 	 done
 
 fmt-check:
