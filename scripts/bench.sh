@@ -716,26 +716,27 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
     wait_http "$ceil/row/$some_id" 60 "$ceiling_pid" || die "kabinet-bench ceiling did not come up: $(tail -n 20 "$ceiling_log")"
     server_pids="$server_pid $ceiling_pid"
     say "$backend: server on $base (pid $server_pid), ceiling on $ceil (pid $ceiling_pid)"
-    if [[ $backend == postgres ]]; then
-        # The sealer builds the tree of the seeded audit records only now, after the VACUUM
-        # ANALYZE above: with autovacuum off on this machine, its statements would go on being
-        # planned for the empty tables they were then (a sequential scan of audit_nodes for
-        # each node it reads). Production's autovacuum analyses them as they grow.
-        local unsealed=1 waited
-        for ((waited = 0; waited < 60; waited++)); do
-            unsealed=$(psql "$db_url" -XAtq -c "SELECT count(*) FROM audit_log WHERE leaf_index IS NULL")
-            [[ $unsealed == 0 ]] && break
-            sleep 1
-        done
-        [[ $unsealed == 0 ]] || die "the sealer left $unsealed seeded audit records unsealed after 60 s"
-        psql "$db_url" -XAtq -c "ANALYZE audit_log, audit_nodes, audit_checkpoints"
-    fi
     login_writers
 
     # One login per account for the whole run: a new login ends the account's previous session.
     local heavy_token officer_token
     heavy_token=$(login "$heavy_login" "$bench_password")
     officer_token=$(login "$officer_login" "$officer_password")
+    if [[ $backend == postgres ]]; then
+        # The logins above are the run's first audit records, and the sealer builds their
+        # tree only now, after the VACUUM ANALYZE of the seeded tables: with autovacuum off on
+        # this machine, its statements would go on being planned for the empty tables they
+        # were then (sequential scans of audit_nodes on every pass). Production's autovacuum
+        # analyses them as they grow.
+        local unsealed=1 waited
+        for ((waited = 0; waited < 60; waited++)); do
+            unsealed=$(psql "$db_url" -XAtq -c "SELECT count(*) FROM audit_log WHERE leaf_index IS NULL")
+            [[ $unsealed == 0 ]] && break
+            sleep 1
+        done
+        [[ $unsealed == 0 ]] || die "the sealer left $unsealed audit records unsealed after 60 s"
+        psql "$db_url" -XAtq -c "ANALYZE audit_log, audit_nodes, audit_checkpoints"
+    fi
     heavy_id=$(case $backend in
         sqlite) python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT account_id FROM account_logins WHERE login_key = ?", ("email:" + sys.argv[2],)).fetchone()[0])' "${db_url#sqlite://}" "$heavy_login" ;;
         postgres) psql "$db_url" -XAtq -c "SELECT account_id FROM account_logins WHERE login_key = 'email:$heavy_login'" ;;
