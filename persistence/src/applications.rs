@@ -11,6 +11,7 @@ use domain::time::Instant;
 use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::native::natively;
 use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{application_history, applications, counters, services};
@@ -271,13 +272,12 @@ pub fn bump_version(
 }
 
 pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Application>, StoreError> {
-    applications::table
+    let found: Option<ApplicationRow> = natively!(conn, |c| applications::table
         .find(id.to_string())
         .select(ApplicationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Application::try_from)
-        .transpose()
+        .first(c)
+        .optional())?;
+    found.map(Application::try_from).transpose()
 }
 
 /// The application with its service's policy, in one query: what showing it needs.
@@ -285,12 +285,13 @@ pub fn find_with_policy(
     conn: &mut DbConnection,
     id: ApplicationId,
 ) -> Result<Option<(Application, ServicePolicy)>, StoreError> {
-    applications::table
+    let found = natively!(conn, |c| applications::table
         .inner_join(services::table)
         .filter(applications::id.eq(id.to_string()))
         .select((ApplicationRow::as_select(), PolicyRow::as_select()))
-        .first::<(ApplicationRow, PolicyRow)>(conn)
-        .optional()?
+        .first::<(ApplicationRow, PolicyRow)>(c)
+        .optional())?;
+    found
         .map(|(row, policy)| Ok((Application::try_from(row)?, ServicePolicy::try_from(policy)?)))
         .transpose()
 }
@@ -300,12 +301,13 @@ pub fn find_with_service(
     conn: &mut DbConnection,
     id: ApplicationId,
 ) -> Result<Option<(Application, Service)>, StoreError> {
-    applications::table
+    let found = natively!(conn, |c| applications::table
         .inner_join(services::table)
         .filter(applications::id.eq(id.to_string()))
         .select((ApplicationRow::as_select(), ServiceRow::as_select()))
-        .first::<(ApplicationRow, ServiceRow)>(conn)
-        .optional()?
+        .first::<(ApplicationRow, ServiceRow)>(c)
+        .optional())?;
+    found
         .map(|(row, service)| Ok((Application::try_from(row)?, Service::try_from(service)?)))
         .transpose()
 }

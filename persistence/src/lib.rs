@@ -18,6 +18,7 @@ pub mod events;
 pub mod idempotency;
 pub mod joint;
 pub mod locks;
+mod native;
 pub mod node_keys;
 pub mod notifications;
 pub mod organisations;

@@ -2,6 +2,7 @@
 //! every use and every token it ever had is kept (hashed), so presenting a rotated one is
 //! recognised as theft and ends the session.
 
+use crate::native::natively;
 use diesel::prelude::*;
 use domain::ids::{AccountId, SessionId};
 use domain::time::Instant;
@@ -90,7 +91,7 @@ pub fn state(conn: &mut DbConnection, id: SessionId) -> Result<Option<SessionSta
         String,
         Option<String>,
     );
-    let row: Option<Row> = sessions::table
+    let row: Option<Row> = natively!(conn, |c| sessions::table
         .inner_join(accounts::table)
         .filter(sessions::id.eq(id.to_string()))
         .select((
@@ -102,8 +103,8 @@ pub fn state(conn: &mut DbConnection, id: SessionId) -> Result<Option<SessionSta
             accounts::level,
             accounts::agency_code,
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     row.map(
         |(account, revoked_at, expires_at, ip_allow_list, roles, level, agency)| {
             Ok(SessionState {
