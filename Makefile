@@ -29,9 +29,8 @@ FEATURES   := --features kabinet-api/s3
 
 # The steps of `make ci`, in order; each is also a target of its own. The lint of the
 # committed spec and the comparison with the released spec (api-diff) need no build, so
-# they run beside it (CI_BESIDE_BUILD); openapi-check later proves that the linted file is
-# what the code serves; clients then proves it generates working TypeScript and Python
-# clients.
+# they run beside other steps (below); openapi-check proves that the linted file is what the
+# code serves; clients then proves it generates working TypeScript and Python clients.
 CI_STEPS := fmt-check lint-build test-ci openapi-check clients quick-tour schemathesis
 # Steps that need no Rust build run beside a step that leaves part of the two cores idle,
 # their output held back until it is done: beside lint-build the spec's lint and installing

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::db_test;
 use crate::delegations::s;
-use crate::joint::{current, eventually, family_draft, family_service, member, Member};
+use crate::joint::{current, family_draft, family_service, member, signing_code, Member};
 use crate::support::{body_json, citizen, problem, Backend, TestApp, PASSWORD};
 
 /// Status and problem code of each answer, sorted, for comparing bursts.
@@ -267,20 +267,7 @@ async fn a_signing_code_has_limited_tries_that_stay_counted(backend: Backend) {
     family_service(&app, false);
     let owner: Member = member(&app, citizen(true)).await;
     let (_, path) = family_draft(&app, &owner).await;
-    let sent = app
-        .send(
-            Method::POST,
-            &format!("{path}/signatures/code"),
-            &owner.token,
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(sent.status(), 202);
-    let code = eventually("a signing code", || {
-        app.codes_sent_to(&owner.email).last().cloned()
-    })
-    .await;
+    let code = signing_code(&app, &path, &owner).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     let (app, path, owner) = (&app, &path, &owner);
     let sign = |code: String| async move {
@@ -316,22 +303,7 @@ async fn a_right_code_is_spent_only_by_the_signature_it_proves(backend: Backend)
     family_service(&app, false);
     let owner: Member = member(&app, citizen(true)).await;
     let (_, path) = family_draft(&app, &owner).await;
-    let before = app.codes_sent_to(&owner.email).len();
-    let sent = app
-        .send(
-            Method::POST,
-            &format!("{path}/signatures/code"),
-            &owner.token,
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(sent.status(), 202);
-    let code = eventually("a signing code", || {
-        let codes = app.codes_sent_to(&owner.email);
-        (codes.len() > before).then(|| codes.last().cloned()).flatten()
-    })
-    .await;
+    let code = signing_code(&app, &path, &owner).await;
     let version = current(&app, &path, &owner.token).await;
     let signatures = format!("{path}/signatures");
     let sign = |version: i64| {

@@ -82,8 +82,8 @@ pub(crate) async fn current(app: &TestApp, path: &str, token: &str) -> i64 {
     version(&json(app.send(Method::GET, path, token, None, None).await, 200).await)
 }
 
-/// Signs the application's current version with a code sent to the signer.
-async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
+/// Asks for a code to sign the application at `path` and waits for the one that arrives.
+pub(crate) async fn signing_code(app: &TestApp, path: &str, who: &Member) -> String {
     let before = app.codes_sent_to(&who.email).len();
     let sent = app
         .send(
@@ -95,11 +95,16 @@ async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
         )
         .await;
     assert_eq!(sent.status().as_u16(), 202);
-    let code = eventually(&format!("a signing code for {}", who.email), || {
+    eventually(&format!("a signing code for {}", who.email), || {
         let codes = app.codes_sent_to(&who.email);
         (codes.len() > before).then(|| codes.last().cloned()).flatten()
     })
-    .await;
+    .await
+}
+
+/// Signs the application's current version with a code sent to the signer.
+async fn sign(app: &TestApp, path: &str, who: &Member) -> reqwest::Response {
+    let code = signing_code(app, path, who).await;
     let v = current(app, path, &who.token).await;
     app.send(
         Method::POST,

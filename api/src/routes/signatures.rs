@@ -20,6 +20,7 @@ use crate::usecases::replays;
 use crate::usecases::Acting;
 use crate::usecases::Outcome;
 use domain::access::Action;
+use persistence::DbConnection;
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -182,7 +183,7 @@ pub async fn sign(
     let answer = state
         .run_as(caller, move |tx, actor, now| {
             let acting = Acting::from(actor);
-            let recheck = |tx: &mut _, _: &Answer| {
+            let recheck = |tx: &mut DbConnection, _: &Answer| {
                 replays::on_application(tx, &acting, id, Action::ApplicationsSign, now)
             };
             // A replay answers before the code is checked again: it was spent by the first request.
@@ -194,9 +195,6 @@ pub async fn sign(
             let proven = match proven {
                 Ok(proven) => proven,
                 Err(refused) => return Ok(Outcome::new(Err(refused), proving)),
-            };
-            let recheck = |tx: &mut _, _: &Answer| {
-                replays::on_application(tx, &acting, id, Action::ApplicationsSign, now)
             };
             let (answer, signing) = idempotency::once(tx, key.as_ref(), now, recheck, |tx| {
                 let (signature, effects) =
