@@ -93,20 +93,44 @@ pub fn issue(conn: &mut DbConnection, code: &NewCode<'_>, now: Instant) -> Resul
     Ok(())
 }
 
-/// The newest unused code of `purpose` for `account` (`id`, when given, must match).
+/// Which pending code a presented code is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted<'a> {
+    pub purpose: &'a str,
+    /// The code's own id, when the caller was handed it (a contact change).
+    pub id: Option<&'a str>,
+    /// What the code must have been sent for: a code for one thing is never tried (and so
+    /// never counted or spent) against another.
+    pub target: Option<&'a str>,
+}
+
+impl<'a> Wanted<'a> {
+    pub fn purpose(purpose: &'a str) -> Self {
+        Self {
+            purpose,
+            id: None,
+            target: None,
+        }
+    }
+}
+
+/// The newest unused code of `wanted.purpose` for `account`, if it matches `wanted`'s id
+/// and target.
 pub fn pending(
     conn: &mut DbConnection,
     account: AccountId,
-    purpose: &str,
-    id: Option<&str>,
+    wanted: Wanted<'_>,
 ) -> Result<Option<PendingCode>, StoreError> {
     let mut query = one_time_codes::table
         .filter(one_time_codes::account_id.eq(account.to_string()))
-        .filter(one_time_codes::purpose.eq(purpose))
+        .filter(one_time_codes::purpose.eq(wanted.purpose))
         .filter(one_time_codes::used_at.is_null())
         .into_boxed();
-    if let Some(id) = id {
+    if let Some(id) = wanted.id {
         query = query.filter(one_time_codes::id.eq(id.to_string()));
+    }
+    if let Some(target) = wanted.target {
+        query = query.filter(one_time_codes::target.eq(target.to_string()));
     }
     let row: Option<(String, String, Option<String>, chrono::NaiveDateTime)> = query
         .order(one_time_codes::created_at.desc())

@@ -326,6 +326,43 @@ async fn a_right_code_is_spent_only_by_the_signature_it_proves(backend: Backend)
 }
 db_test!(a_right_code_is_spent_only_by_the_signature_it_proves);
 
+/// A code is sent for one application: presented to sign another it fails without being
+/// counted or spent there, and still signs the application it was sent for.
+async fn a_code_for_one_application_is_not_spent_on_another(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    family_service(&app, false);
+    let owner: Member = member(&app, citizen(true)).await;
+    let (_, first) = family_draft(&app, &owner).await;
+    let (_, second) = family_draft(&app, &owner).await;
+    let code = signing_code(&app, &second, &owner).await;
+    let sign = |path: String| {
+        let code = code.clone();
+        let app = &app;
+        let token = owner.token.clone();
+        async move {
+            let version = current(app, &path, &token).await;
+            let body = Some(json!({ "code": code }));
+            app.send(
+                Method::POST,
+                &format!("{path}/signatures"),
+                &token,
+                Some(version),
+                body,
+            )
+            .await
+        }
+    };
+    for _ in 0..6 {
+        assert_eq!(
+            problem(sign(first.clone()).await, 422).await["errors"][0]["code"],
+            "invalid_code"
+        );
+    }
+    let signed = sign(second.clone()).await;
+    assert_eq!(signed.status(), 201, "{:?}", body_json(signed).await);
+}
+db_test!(a_code_for_one_application_is_not_spent_on_another);
+
 async fn a_reset_code_is_spent_once_under_concurrency(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = citizen(false);

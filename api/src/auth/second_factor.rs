@@ -5,7 +5,8 @@ use domain::account::Account;
 use domain::ids::AccountId;
 use domain::notice::{Channel, Message};
 use domain::time::Instant;
-use persistence::{codes, DbConnection, StoreError};
+use persistence::codes::{self, Wanted};
+use persistence::{DbConnection, StoreError};
 use rand::Rng;
 
 use super::totp;
@@ -76,21 +77,20 @@ pub fn new_numeric_code() -> String {
     format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
 }
 
-/// Redeems the newest pending code of `purpose` (and `id`, if given): counts the try, and
-/// on a match marks the code used and returns its target. Expired codes and codes whose
-/// tries are used up never match.
-#[allow(clippy::too_many_arguments)]
+/// Redeems the newest pending code that `wanted` describes: counts the try, and on a match
+/// marks the code used and returns its target. Expired codes and codes whose tries are used
+/// up never match.
 pub fn redeem(
     tx: &mut DbConnection,
     pii: &PiiCipher,
     account: AccountId,
-    purpose: &str,
-    id: Option<&str>,
+    wanted: Wanted<'_>,
     code: &str,
     max_attempts: i32,
     now: Instant,
 ) -> Result<Option<Option<String>>, StoreError> {
-    let Some(pending) = codes::pending(tx, account, purpose, id)? else {
+    let purpose = wanted.purpose;
+    let Some(pending) = codes::pending(tx, account, wanted)? else {
         return Ok(None);
     };
     if pending.expires_at <= now || !codes::take_attempt(tx, &pending.id, max_attempts)? {

@@ -8,7 +8,7 @@ use domain::notice::{Channel, Message};
 use domain::person::{Email, Phone};
 use domain::time::Instant;
 use persistence::accounts::{self, ContactKind};
-use persistence::codes::{self, NewCode};
+use persistence::codes::{self, NewCode, Wanted};
 use persistence::{outbox, DbConnection};
 use serde_json::json;
 
@@ -123,7 +123,18 @@ pub fn confirm(
     who.manages_own_credentials(now)?;
     let id = who.account;
     let before = load(tx, id)?;
-    let redeemed = second_factor::redeem(tx, pii, id, CONTACT, Some(change), code, max_attempts, now)?;
+    let redeemed = second_factor::redeem(
+        tx,
+        pii,
+        id,
+        Wanted {
+            id: Some(change),
+            ..Wanted::purpose(CONTACT)
+        },
+        code,
+        max_attempts,
+        now,
+    )?;
     let Some(Some(target)) = redeemed else {
         let wrong = ApiError::field("code", "invalid_code", "The code is wrong, expired or used up.");
         return Ok(Outcome::quiet(Err(wrong)));

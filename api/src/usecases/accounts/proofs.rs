@@ -12,7 +12,7 @@ use domain::notice::{Channel, Message, Notice};
 use domain::person::Phone;
 use domain::time::Instant;
 use persistence::accounts::{self, ContactKind};
-use persistence::codes::{self, NewCode};
+use persistence::codes::{self, NewCode, Wanted};
 use persistence::{outbox, DbConnection};
 use serde_json::json;
 
@@ -141,8 +141,12 @@ pub fn confirm(
     let Some(value) = unproven(&account, kind).map(str::to_string) else {
         return Ok(Outcome::quiet(Ok(())));
     };
-    let redeemed = second_factor::redeem(tx, pii, id, purpose(kind), None, &code, max_attempts, now)?;
-    if redeemed.flatten().as_deref() != Some(value.as_str()) {
+    let wanted = Wanted {
+        target: Some(&value),
+        ..Wanted::purpose(purpose(kind))
+    };
+    let redeemed = second_factor::redeem(tx, pii, id, wanted, &code, max_attempts, now)?;
+    if redeemed.is_none() {
         return Ok(Outcome::quiet(Err(wrong())));
     }
     let key = match kind {

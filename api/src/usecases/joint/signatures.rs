@@ -10,6 +10,7 @@ use domain::joint::{self as rules, ParticipantRole, Refusal, RequestKind, Signat
 use domain::notice::{Channel, Message};
 use domain::time::Instant;
 use persistence::accounts::Account;
+use persistence::codes::Wanted;
 use persistence::joint as store;
 use persistence::DbConnection;
 use serde_json::json;
@@ -139,17 +140,11 @@ pub fn prove_signer(
         return Ok(proven.map(|answer| answer.map(|_| proof(SignatureMethod::Totp))));
     }
     let target = id.to_string();
-    let redeemed = second_factor::redeem(
-        tx,
-        pii,
-        account.id,
-        PURPOSE,
-        None,
-        &code,
-        guards.code_attempts,
-        now,
-    )?
-    .filter(|t| t.as_deref() == Some(target.as_str()));
+    let wanted = Wanted {
+        target: Some(&target),
+        ..Wanted::purpose(PURPOSE)
+    };
+    let redeemed = second_factor::redeem(tx, pii, account.id, wanted, &code, guards.code_attempts, now)?;
     Ok(Outcome::quiet(match redeemed {
         Some(_) => Ok(proof(SignatureMethod::Code)),
         None => Err(ApiError::field(

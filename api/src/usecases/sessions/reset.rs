@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 use domain::account::PasswordPolicy;
 use domain::audit::AuditEntry;
 use domain::time::Instant;
-use persistence::codes::{self, NewCode};
+use persistence::codes::{self, NewCode, Wanted};
 use persistence::{accounts, sessions, DbConnection};
 
 use crate::auth::alerts::Alert;
@@ -86,7 +86,15 @@ pub fn confirm(
         return Err(invalid());
     };
     let id = account.id;
-    let matched = second_factor::redeem(tx, pii, id, RESET, None, &input.code, rules.max_attempts, now)?;
+    let matched = second_factor::redeem(
+        tx,
+        pii,
+        id,
+        Wanted::purpose(RESET),
+        &input.code,
+        rules.max_attempts,
+        now,
+    )?;
     if matched.is_none() {
         return Ok(Outcome::quiet(Err(invalid())));
     }
