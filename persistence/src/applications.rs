@@ -411,6 +411,11 @@ enum Numbering {
 }
 
 impl NewHistory {
+    /// Whether appending must first wait for the application's row (see [`Numbering`]).
+    pub(crate) fn locks_first(&self) -> bool {
+        self.numbering == Numbering::Lock
+    }
+
     /// The creation of `app`.
     pub fn created(app: &Application) -> NewHistory {
         NewHistory {

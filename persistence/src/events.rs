@@ -77,18 +77,23 @@ pub fn publish(conn: &mut DbConnection, event: &NewLiveEvent, at: Instant) -> Re
         created_at: to_db_time(at),
         service_code: Some(event.service.clone()),
     };
-    let mut audience: Vec<String> = event.audience.iter().map(ToString::to_string).collect();
-    audience.sort();
-    audience.dedup();
-    let id = insert_at_next_position(conn, row, &audience)?;
+    let id = insert_at_next_position(conn, row, &audience_of(event))?;
     // No NOTIFY here: a transaction that notified takes PostgreSQL's one queue lock at
     // commit, which every other notifying writer then waits for. The node announces its
     // commits afterwards, coalesced, on its listener's own connection (`EventBus::committed`).
     Ok(id)
 }
 
+/// Who receives `event`, each account once.
+pub(crate) fn audience_of(event: &NewLiveEvent) -> Vec<String> {
+    let mut audience: Vec<String> = event.audience.iter().map(ToString::to_string).collect();
+    audience.sort();
+    audience.dedup();
+    audience
+}
+
 /// Positions one transaction can take: its events are numbered within its own block.
-const PER_TRANSACTION: i64 = 1 << 16;
+pub(crate) const PER_TRANSACTION: i64 = 1 << 16;
 
 /// Inserts `row` at the next position of the current transaction, with its audience,
 /// and returns the position.

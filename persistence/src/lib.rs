@@ -25,6 +25,7 @@ pub mod organisations;
 pub mod outbox;
 pub mod prepared;
 pub mod rate_limits;
+pub mod records;
 mod rows;
 pub mod schema;
 pub mod sessions;

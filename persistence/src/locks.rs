@@ -5,7 +5,7 @@
 //! the first to commit and then read its number.
 
 use diesel::sql_types::Text;
-use diesel::RunQueryDsl;
+use diesel::{PgConnection, RunQueryDsl};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
@@ -40,15 +40,18 @@ impl Parent {
 /// would deadlock; `FOR NO KEY UPDATE` does not conflict with `FOR KEY SHARE`.
 pub fn lock(conn: &mut DbConnection, parent: Parent, id: &str) -> Result<(), StoreError> {
     match conn {
-        DbConnection::Postgresql(pg) => {
-            let statement = diesel::sql_query(format!(
-                "SELECT 1 FROM {} WHERE id = $1 FOR NO KEY UPDATE",
-                parent.table()
-            ))
-            .bind::<Text, _>(id);
-            prepared::kept(pg, statement)?.execute(pg)?;
-        }
-        DbConnection::Sqlite(_) => {}
+        DbConnection::Postgresql(pg) => lock_row(pg, parent, id),
+        DbConnection::Sqlite(_) => Ok(()),
     }
+}
+
+/// [`lock`] on a PostgreSQL connection.
+pub(crate) fn lock_row(pg: &mut PgConnection, parent: Parent, id: &str) -> Result<(), StoreError> {
+    let statement = diesel::sql_query(format!(
+        "SELECT 1 FROM {} WHERE id = $1 FOR NO KEY UPDATE",
+        parent.table()
+    ))
+    .bind::<Text, _>(id);
+    prepared::kept(pg, statement)?.execute(pg)?;
     Ok(())
 }

@@ -120,18 +120,14 @@ pub fn commit(tx: &mut DbConnection, effects: Effects, at: Instant) -> Result<()
         events,
         notices,
     } = effects;
+    let mut applications = Vec::with_capacity(history.len());
     for entry in history {
         match entry {
-            History::Application(entry) => persistence::applications::append_history(tx, &entry, at)?,
+            History::Application(entry) => applications.push(entry),
             History::Delegation(entry) => persistence::delegations::append_history(tx, &entry, at)?,
         }
     }
-    for entry in audit {
-        persistence::audit::record(tx, entry, at)?;
-    }
-    for event in &events {
-        persistence::events::publish(tx, event, at)?;
-    }
+    persistence::records::write(tx, &applications, &audit, &events, at)?;
     for notice in &notices {
         persistence::notifications::notify(tx, notice, at)?;
     }
