@@ -3,12 +3,12 @@
 
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
-use domain::catalog::{Service, ServicePolicy};
+use domain::catalog::Service;
 use domain::ids::{AccountId, ApplicationId};
 use domain::search::fold;
 use domain::time::Instant;
 
-use crate::catalog::{escape_like, PolicyRow, ServiceRow};
+use crate::catalog::{escape_like, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::native::natively;
@@ -278,22 +278,6 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
         .first(c)
         .optional())?;
     found.map(Application::try_from).transpose()
-}
-
-/// The application with its service's policy, in one query: what showing it needs.
-pub fn find_with_policy(
-    conn: &mut DbConnection,
-    id: ApplicationId,
-) -> Result<Option<(Application, ServicePolicy)>, StoreError> {
-    let found = natively!(conn, |c| applications::table
-        .inner_join(services::table)
-        .filter(applications::id.eq(id.to_string()))
-        .select((ApplicationRow::as_select(), PolicyRow::as_select()))
-        .first::<(ApplicationRow, PolicyRow)>(c)
-        .optional())?;
-    found
-        .map(|(row, policy)| Ok((Application::try_from(row)?, ServicePolicy::try_from(policy)?)))
-        .transpose()
 }
 
 /// The application with its whole service (one query): what changing it needs.

@@ -3,7 +3,7 @@
 
 use domain::access::{authorize, Action, ApplicationFacts, Resource, Role};
 use domain::application::Application;
-use domain::catalog::{Service, ServicePolicy};
+use domain::catalog::Service;
 use domain::ids::ApplicationId;
 use domain::joint::ParticipantRole;
 use domain::time::Instant;
@@ -70,19 +70,6 @@ pub fn visible(
 ) -> Result<Application, ApiError> {
     let found = applications::find(tx, id)?.map(|app| (app, ()));
     Ok(authorized(tx, acting, found, action, now)?.0)
-}
-
-/// The application with its service's policy (one query), when the caller may take
-/// `action` on it: what showing it needs.
-pub fn visible_with_policy(
-    tx: &mut DbConnection,
-    acting: &Acting,
-    id: ApplicationId,
-    action: Action,
-    now: Instant,
-) -> Result<(Application, ServicePolicy), ApiError> {
-    let found = applications::find_with_policy(tx, id)?;
-    authorized(tx, acting, found, action, now)
 }
 
 /// `found` (an application and what was loaded with it) when the core lets the caller

@@ -22,16 +22,14 @@ pub fn one(
     id: ApplicationId,
     now: Instant,
 ) -> Result<Shown, ApiError> {
-    let (app, policy) = super::load::visible_with_policy(tx, acting, id, Action::ApplicationsRead, now)?;
-    // Only a draft shows its schema warnings, so only a draft needs its whole service
-    // (with the form schema).
+    // The whole service comes with the application in one query, though only a draft shows
+    // its schema warnings: a second query for a draft's schema cost more than the schema.
+    let (app, service) = super::load::load(tx, acting, id, Action::ApplicationsRead, now)?;
     let warnings = match app.status {
-        Status::Draft => catalog::find(tx, &app.service_code)?
-            .map(|service| forms.problems(&service, &app.form_data))
-            .unwrap_or_default(),
+        Status::Draft => forms.problems(&service, &app.form_data),
         _ => vec![],
     };
-    Ok(Shown::new(app, warnings, &policy, now))
+    Ok(Shown::new(app, warnings, &service.policy, now))
 }
 
 /// Every transition of application `id`, oldest first.
