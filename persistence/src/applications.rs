@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
 use domain::catalog::Service;
-use domain::ids::{AccountId, ApplicationId};
+use domain::ids::{AccountId, ApplicationId, SessionId};
 use domain::search::fold;
 use domain::time::Instant;
 
@@ -14,7 +14,8 @@ use crate::error::StoreError;
 use crate::native::natively;
 use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{application_history, applications, counters, services};
+use crate::schema::{accounts, application_history, applications, counters, services, sessions};
+use crate::sessions::{state_columns, SessionState, StateRow};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = applications, treat_none_as_null = true, treat_none_as_default_value = false)]
@@ -278,6 +279,36 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
         .first(c)
         .optional())?;
     found.map(Application::try_from).transpose()
+}
+
+/// The caller's session (see `sessions::state`) and the application with its whole service,
+/// in one query: an authenticated read of one application is one round trip (two when
+/// there is no such application). The application comes back whether or not the caller
+/// may see it; the check is the caller's.
+pub fn find_with_session(
+    conn: &mut DbConnection,
+    session: SessionId,
+    id: ApplicationId,
+) -> Result<(Option<SessionState>, Option<(Application, Service)>), StoreError> {
+    let found = natively!(conn, |c| sessions::table
+        .inner_join(accounts::table)
+        .inner_join(applications::table.on(applications::id.eq(id.to_string())))
+        .inner_join(services::table.on(services::code.eq(applications::service_code)))
+        .filter(sessions::id.eq(session.to_string()))
+        .select((
+            state_columns!(),
+            ApplicationRow::as_select(),
+            ServiceRow::as_select()
+        ))
+        .first::<(StateRow, ApplicationRow, ServiceRow)>(c)
+        .optional())?;
+    match found {
+        Some((state, app, service)) => Ok((
+            Some(SessionState::try_from(state)?),
+            Some((Application::try_from(app)?, Service::try_from(service)?)),
+        )),
+        None => Ok((crate::sessions::state(conn, session)?, None)),
+    }
 }
 
 /// The application with its whole service (one query): what changing it needs.

@@ -8,9 +8,9 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::{outbox, prepared};
 use crate::rows::to_db_time;
 use crate::schema::{accounts, notifications};
+use crate::{outbox, prepared};
 
 #[derive(Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]

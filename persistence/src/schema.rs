@@ -313,6 +313,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
 );
 
+// A session is read with the application a request asks for (`applications::find_with_session`).
+diesel::allow_tables_to_appear_in_same_query!(sessions, applications);
+diesel::allow_tables_to_appear_in_same_query!(sessions, services);
+
 diesel::table! {
     delegations (id) {
         id -> Text,

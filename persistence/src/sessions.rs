@@ -80,46 +80,61 @@ fn add_refresh(
     Ok(())
 }
 
+/// The columns of the per-request session check, as [`state`] selects them.
+pub(crate) type StateRow = (
+    String,
+    Option<chrono::NaiveDateTime>,
+    chrono::NaiveDateTime,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+);
+
+/// [`StateRow`]'s columns: the session joined to its account.
+macro_rules! state_columns {
+    () => {
+        (
+            $crate::schema::sessions::account_id,
+            $crate::schema::sessions::revoked_at,
+            $crate::schema::sessions::expires_at,
+            $crate::schema::accounts::ip_allow_list,
+            $crate::schema::accounts::roles,
+            $crate::schema::accounts::level,
+            $crate::schema::accounts::agency_code,
+        )
+    };
+}
+pub(crate) use state_columns;
+
 /// The session's state for the per-request check (primary-key lookup joined to its account).
 pub fn state(conn: &mut DbConnection, id: SessionId) -> Result<Option<SessionState>, StoreError> {
-    type Row = (
-        String,
-        Option<chrono::NaiveDateTime>,
-        chrono::NaiveDateTime,
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-    );
-    let row: Option<Row> = natively!(conn, |c| sessions::table
+    let row: Option<StateRow> = natively!(conn, |c| sessions::table
         .inner_join(accounts::table)
         .filter(sessions::id.eq(id.to_string()))
-        .select((
-            sessions::account_id,
-            sessions::revoked_at,
-            sessions::expires_at,
-            accounts::ip_allow_list,
-            accounts::roles,
-            accounts::level,
-            accounts::agency_code,
-        ))
+        .select(state_columns!())
         .first(c)
         .optional())?;
-    row.map(
-        |(account, revoked_at, expires_at, ip_allow_list, roles, level, agency)| {
-            Ok(SessionState {
-                account: parse_id("sessions", &account)?,
-                roles: crate::accounts::decode_roles(&roles)?,
-                level: domain::account::AccountLevel::parse(&level)
-                    .ok_or_else(|| StoreError::corrupt("accounts", format!("level {level:?}")))?,
-                revoked: revoked_at.is_some(),
-                expires_at: from_db_time(expires_at),
-                ip_allow_list,
-                agency,
-            })
-        },
-    )
-    .transpose()
+    row.map(SessionState::try_from).transpose()
+}
+
+impl TryFrom<StateRow> for SessionState {
+    type Error = StoreError;
+
+    fn try_from(
+        (account, revoked_at, expires_at, ip_allow_list, roles, level, agency): StateRow,
+    ) -> Result<SessionState, StoreError> {
+        Ok(SessionState {
+            account: parse_id("sessions", &account)?,
+            roles: crate::accounts::decode_roles(&roles)?,
+            level: domain::account::AccountLevel::parse(&level)
+                .ok_or_else(|| StoreError::corrupt("accounts", format!("level {level:?}")))?,
+            revoked: revoked_at.is_some(),
+            expires_at: from_db_time(expires_at),
+            ip_allow_list,
+            agency,
+        })
+    }
 }
 
 /// What presenting a refresh token turned out to be.

@@ -583,6 +583,44 @@ async fn a_cancelled_draft_stays_private(backend: Backend) {
 }
 db_test!(a_cancelled_draft_stays_private);
 
+/// Reading one application checks the session in the same query as the read: an ended
+/// session reads nothing, whether or not the application exists, and a stranger's read is
+/// a 404 like a missing one.
+async fn one_application_is_read_only_by_a_live_session_that_may_see_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (body, old) = app.citizen_token(true).await;
+    let (_, stranger) = app.citizen_token(true).await;
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &old,
+            None,
+            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    let missing = format!("/api/v1/applications/{}", uuid::Uuid::now_v7());
+    let read = json(app.send(Method::GET, &path, &old, None, None).await, 200).await;
+    assert_eq!(read["id"], draft["id"]);
+    for hidden in [&path, &missing] {
+        let seen = app.send(Method::GET, hidden, &stranger, None, None).await;
+        assert_eq!(problem(seen, 404).await["code"], "not_found", "{hidden}");
+    }
+    // A new login ends the previous session.
+    let new = s(&app.login_ok(&s(&body["email"]), crate::support::PASSWORD).await["access_token"]);
+    for path in [&path, &missing] {
+        let ended = app.send(Method::GET, path, &old, None, None).await;
+        assert_eq!(problem(ended, 401).await["code"], "session_revoked", "{path}");
+    }
+    json(app.send(Method::GET, &path, &new, None, None).await, 200).await;
+}
+db_test!(one_application_is_read_only_by_a_live_session_that_may_see_it);
+
 /// Free text treats ё and е alike, whichever the applicant or the searcher typed.
 async fn search_treats_yo_and_ye_alike(backend: Backend) {
     let app = TestApp::spawn(backend).await;

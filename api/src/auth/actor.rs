@@ -12,6 +12,7 @@ use domain::ids::{AccountId, SessionId};
 use domain::login::address_allowed;
 use domain::time::Instant;
 use futures_util::future::LocalBoxFuture;
+use persistence::sessions::SessionState;
 use persistence::DbConnection;
 
 use super::network::client_ip;
@@ -134,11 +135,22 @@ fn token_expired() -> ApiError {
 /// level are read. Checked on every request, so a revoked session or delegation is
 /// refused on the very next one, on any node.
 fn subject(conn: &mut DbConnection, claimed: &Claimed, now: Instant) -> Result<Subject, ApiError> {
+    let state = persistence::sessions::state(conn, claimed.session)?;
+    subject_of(conn, claimed, state, now)
+}
+
+/// [`subject`] with the session's state already read (`None`: there is no such session).
+fn subject_of(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    state: Option<SessionState>,
+    now: Instant,
+) -> Result<Subject, ApiError> {
     if claimed.expires_at <= now.timestamp() {
         return Err(token_expired());
     }
     let representative = claimed.account;
-    let live = persistence::sessions::state(conn, claimed.session)?
+    let live = state
         .filter(|s| !s.revoked && s.expires_at > now && s.account == representative)
         .ok_or_else(|| ApiError::unauthorized("session_revoked", "This session has ended; log in again."))?;
     if !address_allowed(live.ip_allow_list.as_deref(), claimed.ip.as_deref()) {
@@ -200,10 +212,22 @@ pub struct Caller {
 impl Caller {
     /// The actor this caller is, as the database has it now (see `subject`).
     pub fn check(&self, conn: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
+        let state = persistence::sessions::state(conn, self.claimed.session)?;
+        self.check_read(conn, state, now)
+    }
+
+    /// [`check`](Self::check) with the session's state read by the caller's own first query
+    /// (`None`: there is no such session), so the check costs no round trip of its own.
+    pub fn check_read(
+        &self,
+        conn: &mut DbConnection,
+        state: Option<SessionState>,
+        now: Instant,
+    ) -> Result<Actor, ApiError> {
         Ok(Actor {
             account: self.claimed.account,
             session: self.claimed.session,
-            subject: subject(conn, &self.claimed, now)?,
+            subject: subject_of(conn, &self.claimed, state, now)?,
             ip: self.claimed.ip.clone(),
             user_agent: self.user_agent.clone(),
             claimed: self.claimed.clone(),

@@ -74,7 +74,7 @@ pub fn visible(
 
 /// `found` (an application and what was loaded with it) when the core lets the caller
 /// take `action` on it; 404 for a missing one.
-fn authorized<T>(
+pub fn authorized<T>(
     tx: &mut DbConnection,
     acting: &Acting,
     found: Option<(Application, T)>,

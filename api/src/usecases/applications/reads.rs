@@ -10,21 +10,25 @@ use persistence::{catalog, DbConnection};
 
 use super::load::visible;
 use super::shown::Shown;
+use crate::auth::actor::Caller;
 use crate::error::ApiError;
 use crate::forms::FormValidators;
 use crate::usecases::Acting;
 
-/// One application, with its schema warnings while it is a draft and its next steps.
+/// One application as `caller` asks for it, with its schema warnings while it is a draft
+/// and its next steps. The session is read with the application, in one query: the read
+/// every screen starts with is one round trip.
 pub fn one(
     tx: &mut DbConnection,
     forms: &FormValidators,
-    acting: &Acting,
+    caller: &Caller,
     id: ApplicationId,
     now: Instant,
 ) -> Result<Shown, ApiError> {
-    // The whole service comes with the application in one query, though only a draft shows
-    // its schema warnings: a second query for a draft's schema cost more than the schema.
-    let (app, service) = super::load::load(tx, acting, id, Action::ApplicationsRead, now)?;
+    let (session, found) = applications::find_with_session(tx, caller.session(), id)?;
+    let actor = caller.check_read(tx, session, now)?;
+    let acting = Acting::from(&actor);
+    let (app, service) = super::load::authorized(tx, &acting, found, Action::ApplicationsRead, now)?;
     let warnings = match app.status {
         Status::Draft => forms.problems(&service, &app.form_data),
         _ => vec![],
