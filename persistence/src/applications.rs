@@ -281,6 +281,9 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
     found.map(Application::try_from).transpose()
 }
 
+/// An application with its whole service.
+pub type WithService = (Application, Service);
+
 /// The caller's session (see `sessions::state`) and the application with its whole service,
 /// in one query: an authenticated read of one application is one round trip (two when
 /// there is no such application). The application comes back whether or not the caller
@@ -289,7 +292,7 @@ pub fn find_with_session(
     conn: &mut DbConnection,
     session: SessionId,
     id: ApplicationId,
-) -> Result<(Option<SessionState>, Option<(Application, Service)>), StoreError> {
+) -> Result<(Option<SessionState>, Option<WithService>), StoreError> {
     let found = natively!(conn, |c| sessions::table
         .inner_join(accounts::table)
         .inner_join(applications::table.on(applications::id.eq(id.to_string())))
