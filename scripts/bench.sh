@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark (`make bench`): for each backend (SQLite, then PostgreSQL) a fresh database
 # with the benchmark's volume (kabinet-bench seed: 10,000 citizens, 200,000 applications with
-# their history, 40,000 drafts of one heavy citizen, 40,000 drafts to sign spread over 512
+# their history, 60,000 drafts of one heavy citizen, 60,000 drafts to sign spread over 512
 # writers), a release `kabinet serve` and the bare actix-web + diesel ceilings
 # (`kabinet-bench ceiling`: a primary-key read, and a row plus an audit-shaped row written in
 # one transaction), both on loopback. Every read is driven by wrk at its peak and again
@@ -24,9 +24,9 @@
 #   BENCH_BACKENDS        "sqlite postgres" (default), or one of them
 #   BENCH_POSTGRES        server URL without database (default postgres://postgres@127.0.0.1:5432);
 #                         the database kabinet_bench on it is dropped and created again
-#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 40000)
+#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 60000)
 #   BENCH_WRITERS         citizens who create, comment and sign (default 512; each logs in once)
-#   BENCH_SIGN_DRAFTS     drafts to sign, spread over the writers (default 40000)
+#   BENCH_SIGN_DRAFTS     drafts to sign, spread over the writers (default 60000)
 #   BENCH_DURATION        seconds per measured run (default 10)
 #   BENCH_THREADS / BENCH_CONNECTIONS   wrk, at peak and at half peak (default 2 / 32)
 #   BENCH_WRITE_CONNECTIONS   connection counts of the write peaks (default "8 32 64")
@@ -49,9 +49,9 @@ pg_server=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 pg_db=kabinet_bench
 citizens=${BENCH_CITIZENS:-10000}
 applications=${BENCH_APPLICATIONS:-200000}
-drafts=${BENCH_DRAFTS:-40000}
+drafts=${BENCH_DRAFTS:-60000}
 writers=${BENCH_WRITERS:-512}
-sign_drafts=${BENCH_SIGN_DRAFTS:-40000}
+sign_drafts=${BENCH_SIGN_DRAFTS:-60000}
 write_connections=${BENCH_WRITE_CONNECTIONS:-8 32 64}
 duration=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-2}

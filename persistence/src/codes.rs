@@ -151,35 +151,30 @@ pub fn pending(
     }))
 }
 
-/// Takes one try of code `id` if it has tries left and is unused; `false` otherwise. One
-/// conditional update: on PostgreSQL a concurrent try waits for the row and re-checks the
-/// condition on its new version, so a burst of tries never exceeds `max_attempts`.
-pub fn take_attempt(conn: &mut DbConnection, id: &str, max_attempts: i32) -> Result<bool, StoreError> {
-    let taken = prepared::execute(
-        conn,
-        diesel::update(
-            one_time_codes::table
-                .find(id)
-                .filter(one_time_codes::used_at.is_null())
-                .filter(one_time_codes::attempts.lt(max_attempts)),
-        )
-        .set(one_time_codes::attempts.eq(one_time_codes::attempts + 1)),
-    )?;
+/// Takes one try of code `id` if it has tries left and is unused, and when the try
+/// `matched` marks the code used in the same statement; `false` when no try was left (or
+/// a concurrent redemption used the code first). One conditional update: on PostgreSQL a
+/// concurrent try waits for the row and re-checks the condition on its new version, so a
+/// burst of tries never exceeds `max_attempts` and a code is spent once.
+pub fn try_code(
+    conn: &mut DbConnection,
+    id: &str,
+    max_attempts: i32,
+    matched: bool,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let open = one_time_codes::table
+        .find(id)
+        .filter(one_time_codes::used_at.is_null())
+        .filter(one_time_codes::attempts.lt(max_attempts));
+    let tried = one_time_codes::attempts.eq(one_time_codes::attempts + 1);
+    let taken = if matched {
+        let used = one_time_codes::used_at.eq(Some(to_db_time(now)));
+        prepared::execute(conn, diesel::update(open).set((tried, used)))?
+    } else {
+        prepared::execute(conn, diesel::update(open).set(tried))?
+    };
     Ok(taken == 1)
-}
-
-/// Marks code `id` used; `false` when a concurrent redemption used it first.
-pub fn mark_used(conn: &mut DbConnection, id: &str, now: Instant) -> Result<bool, StoreError> {
-    let used = prepared::execute(
-        conn,
-        diesel::update(
-            one_time_codes::table
-                .find(id)
-                .filter(one_time_codes::used_at.is_null()),
-        )
-        .set(one_time_codes::used_at.eq(Some(to_db_time(now)))),
-    )?;
-    Ok(used == 1)
 }
 
 /// Records that `account` logged in from `ip`; `true` when the address is new for it.

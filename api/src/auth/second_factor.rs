@@ -93,11 +93,13 @@ pub fn redeem(
     let Some(pending) = codes::pending(tx, account, wanted)? else {
         return Ok(None);
     };
-    if pending.expires_at <= now || !codes::take_attempt(tx, &pending.id, max_attempts)? {
+    if pending.expires_at <= now {
         return Ok(None);
     }
     let presented = pii.keyed_hash(purpose, &format!("{}:{}", pending.id, code.trim()));
-    if presented != pending.code_hash || !codes::mark_used(tx, &pending.id, now)? {
+    let matched = presented == pending.code_hash;
+    // The try is counted whether or not it matched; a match with no try left is refused.
+    if !codes::try_code(tx, &pending.id, max_attempts, matched, now)? || !matched {
         return Ok(None);
     }
     Ok(Some(pending.target))

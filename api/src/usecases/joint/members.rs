@@ -3,6 +3,7 @@
 
 use domain::application::Application;
 use domain::ids::AccountId;
+use domain::joint::Participant;
 use domain::notice::Notice;
 use persistence::applications::NewHistory;
 use persistence::events::NewLiveEvent;
@@ -15,13 +16,17 @@ use crate::usecases::Effects;
 
 /// Everyone on the application: the owner and every participant.
 pub fn members(tx: &mut DbConnection, app: &Application) -> Result<Vec<AccountId>, ApiError> {
-    let mut members = vec![app.owner];
-    members.extend(
-        persistence::joint::participants_of(tx, app.id)?
-            .into_iter()
-            .map(|p| p.account),
-    );
-    Ok(members)
+    Ok(members_among(
+        app,
+        &persistence::joint::participants_of(tx, app.id)?,
+    ))
+}
+
+/// [`members`] from its participants, already loaded.
+pub fn members_among(app: &Application, participants: &[Participant]) -> Vec<AccountId> {
+    std::iter::once(app.owner)
+        .chain(participants.iter().map(|p| p.account))
+        .collect()
 }
 
 /// A notice about the application, for some of the people on it.

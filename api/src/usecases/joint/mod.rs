@@ -11,7 +11,7 @@ pub mod participants;
 pub mod requests;
 pub mod signatures;
 
-pub use members::{members, recorded, title, Tidings};
+pub use members::{members, members_among, recorded, title, Tidings};
 
 use domain::joint::Refusal;
 

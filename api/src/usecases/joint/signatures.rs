@@ -5,6 +5,7 @@
 
 use chrono::TimeDelta;
 use domain::access::Action;
+use domain::application::Application;
 use domain::ids::{AccountId, ApplicationId, SignatureId};
 use domain::joint::{self as rules, ParticipantRole, Refusal, RequestKind, Signature, SignatureMethod};
 use domain::notice::{Channel, Message};
@@ -15,7 +16,7 @@ use persistence::joint as store;
 use persistence::DbConnection;
 use serde_json::json;
 
-use super::{members, recorded, refused, title, Tidings};
+use super::{members_among, recorded, refused, title, Tidings};
 use crate::auth::second_factor;
 use crate::concurrency::stale;
 use crate::crypto::PiiCipher;
@@ -102,10 +103,12 @@ pub struct SignInput {
     pub version: i64,
 }
 
-/// A signer's code that was checked: how they confirmed. Only [`prove_signer`] makes one.
+/// A signer's code that was checked: how they confirmed, and the application as it was
+/// loaded for the check (in the same transaction, under the same authorization, so the
+/// signing need not load it again). Only [`prove_signer`] makes one.
 pub struct SignerProof {
     signer: AccountId,
-    application: ApplicationId,
+    application: Application,
     method: SignatureMethod,
 }
 
@@ -121,11 +124,11 @@ pub fn prove_signer(
     (pii, guards): (&PiiCipher, Guards),
     now: Instant,
 ) -> Result<Outcome<Answered<SignerProof>>, ApiError> {
-    crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
+    let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
     let account = persistence::accounts::find(tx, acting.account)?.ok_or_else(ApiError::not_found)?;
     let proof = |method| SignerProof {
         signer: account.id,
-        application: id,
+        application: app.clone(),
         method,
     };
     if account.totp.enabled {
@@ -164,14 +167,14 @@ pub fn sign(
     proven: SignerProof,
     now: Instant,
 ) -> Result<Outcome<Signature>, ApiError> {
-    let app = crate::usecases::applications::visible(tx, acting, id, Action::ApplicationsSign, now)?;
-    if proven.signer != acting.account || proven.application != id {
+    if proven.signer != acting.account || proven.application.id != id {
         return Err(ApiError::field(
             "code",
             "invalid_code",
             "The code is wrong or no longer valid.",
         ));
     }
+    let app = proven.application;
     if app.version != input.version {
         return Err(stale(app.version));
     }
@@ -182,8 +185,8 @@ pub fn sign(
     let hash = Parts::of(&app).content_hash(tx)?;
     let signer = acting.principal();
     rules::check_not_signed(&store::signatures_of(tx, id)?, signer, &hash).map_err(refused)?;
-    let role = rules::role_on(app.owner, &store::participants_of(tx, id)?, signer)
-        .ok_or_else(ApiError::not_found)?;
+    let participants = store::participants_of(tx, id)?;
+    let role = rules::role_on(app.owner, &participants, signer).ok_or_else(ApiError::not_found)?;
     let signature = Signature {
         id: SignatureId::new(),
         application: id,
@@ -200,7 +203,7 @@ pub fn sign(
         "signature_id": signature.id, "content_hash": signature.content_hash,
         "version": app.version,
     });
-    let everyone = members(tx, &app)?;
+    let everyone = members_among(&app, &participants);
     let tidings = Tidings {
         kind: "application.signature",
         title: format!("Заявление {}: подпись", title(&app)),
