@@ -583,9 +583,9 @@ async fn a_cancelled_draft_stays_private(backend: Backend) {
 }
 db_test!(a_cancelled_draft_stays_private);
 
-/// Reading one application checks the session in the same query as the read: an ended
-/// session reads nothing, whether or not the application exists, and a stranger's read is
-/// a 404 like a missing one.
+/// Reading one application, or firing an event on it, checks the session in the same query
+/// as the load: an ended session reads nothing, whether or not the application exists, and
+/// a stranger's read is a 404 like a missing one.
 async fn one_application_is_read_only_by_a_live_session_that_may_see_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.seed_catalog(true, false, 30);
@@ -618,6 +618,18 @@ async fn one_application_is_read_only_by_a_live_session_that_may_see_it(backend:
         assert_eq!(problem(ended, 401).await["code"], "session_revoked", "{path}");
     }
     json(app.send(Method::GET, &path, &new, None, None).await, 200).await;
+    // An event is fired the same way: the session is checked in the query that loads it.
+    let cancel = format!("{path}/cancel");
+    let ended = app
+        .send(Method::POST, &cancel, &old, Some(version(&draft)), None)
+        .await;
+    assert_eq!(problem(ended, 401).await["code"], "session_revoked");
+    let hidden = app
+        .send(Method::POST, &cancel, &stranger, Some(version(&draft)), None)
+        .await;
+    assert_eq!(problem(hidden, 404).await["code"], "not_found");
+    let cancelled = act(&app, &new, &draft, "cancel", None).await;
+    assert_eq!(cancelled["status"], "cancelled");
 }
 db_test!(one_application_is_read_only_by_a_live_session_that_may_see_it);
 

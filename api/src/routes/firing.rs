@@ -10,7 +10,6 @@ use crate::concurrency::IfMatch;
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::applications::{self as cases, Fire, Shown};
-use crate::usecases::Acting;
 use crate::views::applications::respond;
 
 /// Fires `event` (as the party it belongs to) and answers the application after it.
@@ -28,9 +27,7 @@ pub async fn fire_event(
         event,
     };
     let shown: Shown = state
-        .run_as(caller, move |tx, actor, now| {
-            cases::fire(tx, &forms, &Acting::from(actor), input, now)
-        })
+        .run(move |tx, now| cases::fire_as(tx, &forms, &caller, input, now))
         .await?;
     Ok(respond(&shown))
 }

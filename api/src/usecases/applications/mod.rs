@@ -18,4 +18,4 @@ pub use drafts::{
 pub use load::{facts, load, visible};
 pub use refusals::refused;
 pub use shown::Shown;
-pub use transition::{fire, status_notice, store_step, Fire};
+pub use transition::{fire, fire_as, status_notice, store_step, Fire};

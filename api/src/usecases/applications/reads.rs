@@ -25,10 +25,7 @@ pub fn one(
     id: ApplicationId,
     now: Instant,
 ) -> Result<Shown, ApiError> {
-    let (session, found) = applications::find_with_session(tx, caller.session(), id)?;
-    let actor = caller.check_read(tx, session, now)?;
-    let acting = Acting::from(&actor);
-    let (app, service) = super::load::authorized(tx, &acting, found, Action::ApplicationsRead, now)?;
+    let (_, app, service) = super::load::load_as(tx, caller, id, Action::ApplicationsRead, now)?;
     let warnings = match app.status {
         Status::Draft => forms.problems(&service, &app.form_data),
         _ => vec![],

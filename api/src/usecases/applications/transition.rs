@@ -15,9 +15,10 @@ use persistence::{applications, DbConnection};
 use serde_json::json;
 
 use super::checks::{precheck, Parts};
-use super::load::load;
+use super::load::{load, load_as};
 use super::refusals::refused;
 use super::shown::Shown;
+use crate::auth::actor::Caller;
 use crate::concurrency::stale;
 use crate::error::ApiError;
 use crate::forms::FormValidators;
@@ -39,11 +40,39 @@ pub fn fire(
     input: Fire,
     now: Instant,
 ) -> Result<Outcome<Shown>, ApiError> {
-    let Fire { id, version, event } = input;
+    let loaded = load(tx, acting, input.id, action_to_fire(&input.event)?, now)?;
+    fire_loaded(tx, forms, acting, loaded, input, now)
+}
+
+/// [`fire`] by a caller whose session is checked in the query that loads the application.
+pub fn fire_as(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    caller: &Caller,
+    input: Fire,
+    now: Instant,
+) -> Result<Outcome<Shown>, ApiError> {
+    let (acting, app, service) = load_as(tx, caller, input.id, action_to_fire(&input.event)?, now)?;
+    fire_loaded(tx, forms, &acting, (app, service), input, now)
+}
+
+fn action_to_fire(event: &Event) -> Result<Action, ApiError> {
     let kind = event.kind();
-    let action = Action::to_fire(kind)
-        .ok_or_else(|| ApiError::internal(format!("{} is fired by the system only", kind.as_str())))?;
-    let (app, service) = load(tx, acting, id, action, now)?;
+    Action::to_fire(kind)
+        .ok_or_else(|| ApiError::internal(format!("{} is fired by the system only", kind.as_str())))
+}
+
+/// [`fire`] once the application is loaded for the caller.
+fn fire_loaded(
+    tx: &mut DbConnection,
+    forms: &FormValidators,
+    acting: &Acting,
+    (app, service): (Application, Service),
+    input: Fire,
+    now: Instant,
+) -> Result<Outcome<Shown>, ApiError> {
+    let Fire { version, event, .. } = input;
+    let kind = event.kind();
     if app.version != version {
         return Err(stale(app.version));
     }
