@@ -69,27 +69,41 @@ impl FormValidators {
                 }];
             }
         };
-        validator
-            .iter_errors(form)
-            .map(|e| match e.kind() {
-                // A missing property is reported at its parent; name the property itself.
-                jsonschema::error::ValidationErrorKind::Required { property } => FieldProblem {
-                    field: format!(
-                        "{}.{}",
-                        field_name(e.instance_path().as_str()),
-                        property.as_str().unwrap_or_default()
-                    ),
-                    code: "required".into(),
-                    message: e.to_string(),
-                },
-                _ => FieldProblem {
-                    field: field_name(e.instance_path().as_str()),
-                    code: "schema_violation".into(),
-                    message: e.to_string(),
-                },
-            })
-            .collect()
+        report(&validator, form)
     }
+
+    /// [`problems`](Self::problems) of `form` under service `code`'s schema at `version`,
+    /// when this node has compiled that schema already; `None` when it has not (load the
+    /// service and ask `problems`). Showing a draft needs no copy of its schema then.
+    pub fn problems_if_compiled(&self, code: &str, version: i64, form: &Value) -> Option<Vec<FieldProblem>> {
+        let key = (code.to_string(), version);
+        let validator = self.compiled.lock().ok()?.get(&key).cloned()?;
+        Some(report(&validator, form))
+    }
+}
+
+/// Every way `form` breaks the schema `validator` checks.
+fn report(validator: &jsonschema::Validator, form: &Value) -> Vec<FieldProblem> {
+    validator
+        .iter_errors(form)
+        .map(|e| match e.kind() {
+            // A missing property is reported at its parent; name the property itself.
+            jsonschema::error::ValidationErrorKind::Required { property } => FieldProblem {
+                field: format!(
+                    "{}.{}",
+                    field_name(e.instance_path().as_str()),
+                    property.as_str().unwrap_or_default()
+                ),
+                code: "required".into(),
+                message: e.to_string(),
+            },
+            _ => FieldProblem {
+                field: field_name(e.instance_path().as_str()),
+                code: "schema_violation".into(),
+                message: e.to_string(),
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -113,6 +127,19 @@ mod tests {
             policy: Default::default(),
             version: 1,
         }
+    }
+
+    #[test]
+    fn a_schema_not_compiled_here_is_not_guessed() {
+        let forms = FormValidators::default();
+        let svc = service(json!({"type": "object", "required": ["kpp"]}));
+        let form = json!({});
+        assert_eq!(forms.problems_if_compiled("svc", 1, &form), None);
+        let problems = forms.problems(&svc, &form);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(forms.problems_if_compiled("svc", 1, &form), Some(problems));
+        // Another version of the service is another schema.
+        assert_eq!(forms.problems_if_compiled("svc", 2, &form), None);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
-use domain::catalog::Service;
+use domain::catalog::{Service, ServicePolicy};
 use domain::ids::{AccountId, ApplicationId, SessionId};
 use domain::search::fold;
 use domain::time::Instant;
 
-use crate::catalog::{escape_like, ServiceRow};
+use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::native::natively;
@@ -284,34 +284,66 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
 /// An application with its whole service.
 pub type WithService = (Application, Service);
 
-/// The caller's session (see `sessions::state`) and the application with its whole service,
-/// in one query: an authenticated read of one application is one round trip (two when
-/// there is no such application). The application comes back whether or not the caller
-/// may see it; the check is the caller's.
+/// An application with what showing it needs of its service: the policy, and the
+/// service's version (whose compiled form schema a node caches).
+pub type WithPolicy = (Application, ServicePolicy, i64);
+
+/// The caller's session (`sessions::state`) joined in one query to the application with
+/// `$also` of its service: a request about one application starts with one round trip
+/// (two when there is no such application). The application comes back whether or not
+/// the caller may see it; the check is the caller's.
+macro_rules! with_session {
+    ($conn:expr, $session:expr, $id:expr, ($($also:expr),+) as ($($row:ty),+)) => {{
+        let found = natively!($conn, |c| sessions::table
+            .inner_join(accounts::table)
+            .inner_join(applications::table.on(applications::id.eq($id.to_string())))
+            .inner_join(services::table.on(services::code.eq(applications::service_code)))
+            .filter(sessions::id.eq($session.to_string()))
+            .select((state_columns!(), ApplicationRow::as_select(), $($also),+))
+            .first::<(StateRow, ApplicationRow, $($row),+)>(c)
+            .optional())?;
+        match found {
+            Some(found) => found,
+            None => return Ok((crate::sessions::state($conn, $session)?, None)),
+        }
+    }};
+}
+
+/// The session and the application with its whole service (see `with_session!`): what
+/// changing it needs.
 pub fn find_with_session(
     conn: &mut DbConnection,
     session: SessionId,
     id: ApplicationId,
 ) -> Result<(Option<SessionState>, Option<WithService>), StoreError> {
-    let found = natively!(conn, |c| sessions::table
-        .inner_join(accounts::table)
-        .inner_join(applications::table.on(applications::id.eq(id.to_string())))
-        .inner_join(services::table.on(services::code.eq(applications::service_code)))
-        .filter(sessions::id.eq(session.to_string()))
-        .select((
-            state_columns!(),
-            ApplicationRow::as_select(),
-            ServiceRow::as_select()
-        ))
-        .first::<(StateRow, ApplicationRow, ServiceRow)>(c)
-        .optional())?;
-    match found {
-        Some((state, app, service)) => Ok((
-            Some(SessionState::try_from(state)?),
-            Some((Application::try_from(app)?, Service::try_from(service)?)),
+    let (state, app, service) = with_session!(conn, session, id, (ServiceRow::as_select()) as (ServiceRow));
+    Ok((
+        Some(SessionState::try_from(state)?),
+        Some((Application::try_from(app)?, Service::try_from(service)?)),
+    ))
+}
+
+/// The session and the application with its service's policy and version (see
+/// `with_session!`): what showing it needs, without the form schema a node has compiled.
+pub fn find_shown_with_session(
+    conn: &mut DbConnection,
+    session: SessionId,
+    id: ApplicationId,
+) -> Result<(Option<SessionState>, Option<WithPolicy>), StoreError> {
+    let (state, app, policy, version) = with_session!(
+        conn,
+        session,
+        id,
+        (PolicyRow::as_select(), services::version) as (PolicyRow, i64)
+    );
+    Ok((
+        Some(SessionState::try_from(state)?),
+        Some((
+            Application::try_from(app)?,
+            ServicePolicy::try_from(policy)?,
+            version,
         )),
-        None => Ok((crate::sessions::state(conn, session)?, None)),
-    }
+    ))
 }
 
 /// The application with its whole service (one query): what changing it needs.

@@ -8,7 +8,7 @@ use domain::time::Instant;
 use persistence::applications::{self, HistoryEntry, ListFilter};
 use persistence::{catalog, DbConnection};
 
-use super::load::visible;
+use super::load::{authorized, visible};
 use super::shown::Shown;
 use crate::auth::actor::Caller;
 use crate::error::ApiError;
@@ -16,8 +16,9 @@ use crate::forms::FormValidators;
 use crate::usecases::Acting;
 
 /// One application as `caller` asks for it, with its schema warnings while it is a draft
-/// and its next steps. The session is read with the application, in one query: the read
-/// every screen starts with is one round trip.
+/// and its next steps. The session is read with the application and its service's policy,
+/// in one query, and a draft is checked with the schema this node compiled: the read every
+/// screen starts with is one round trip.
 pub fn one(
     tx: &mut DbConnection,
     forms: &FormValidators,
@@ -25,12 +26,20 @@ pub fn one(
     id: ApplicationId,
     now: Instant,
 ) -> Result<Shown, ApiError> {
-    let (_, app, service) = super::load::load_as(tx, caller, id, Action::ApplicationsRead, now)?;
+    let (session, found) = applications::find_shown_with_session(tx, caller.session(), id)?;
+    let acting = Acting::from(&caller.check_read(tx, session, now)?);
+    let found = found.map(|(app, policy, version)| (app, (policy, version)));
+    let (app, (policy, version)) = authorized(tx, &acting, found, Action::ApplicationsRead, now)?;
     let warnings = match app.status {
-        Status::Draft => forms.problems(&service, &app.form_data),
+        Status::Draft => match forms.problems_if_compiled(&app.service_code, version, &app.form_data) {
+            Some(problems) => problems,
+            None => catalog::find(tx, &app.service_code)?
+                .map(|service| forms.problems(&service, &app.form_data))
+                .unwrap_or_default(),
+        },
         _ => vec![],
     };
-    Ok(Shown::new(app, warnings, &service.policy, now))
+    Ok(Shown::new(app, warnings, &policy, now))
 }
 
 /// Every transition of application `id`, oldest first.
