@@ -633,6 +633,48 @@ async fn one_application_is_read_only_by_a_live_session_that_may_see_it(backend:
 }
 db_test!(one_application_is_read_only_by_a_live_session_that_may_see_it);
 
+/// A form is a JSON object: an array or a string is refused on create and on change
+/// (found by schemathesis: `[{}]` was saved as a draft's form).
+async fn a_form_that_is_not_an_object_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, token) = app.citizen_token(true).await;
+    for form in [json!([{}]), json!("text"), json!(7)] {
+        let body = json!({"service_code": "test-passport", "form_data": form});
+        let created = app
+            .send(Method::POST, "/api/v1/applications", &token, None, Some(body))
+            .await;
+        assert_eq!(problem(created, 422).await["code"], "validation_failed", "{form}");
+    }
+    let draft = json(
+        app.send(
+            Method::POST,
+            "/api/v1/applications",
+            &token,
+            None,
+            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    let changed = app
+        .send(
+            Method::PATCH,
+            &path,
+            &token,
+            Some(version(&draft)),
+            Some(json!({"form_data": [{}]})),
+        )
+        .await;
+    assert_eq!(problem(changed, 422).await["code"], "validation_failed");
+    let kept = json(app.send(Method::GET, &path, &token, None, None).await, 200).await;
+    assert_eq!(kept["form_data"], json!({"full_name": "Иванова Мария"}));
+    assert_eq!(version(&kept), version(&draft));
+}
+db_test!(a_form_that_is_not_an_object_is_refused);
+
 /// Free text treats ё and е alike, whichever the applicant or the searcher typed.
 async fn search_treats_yo_and_ye_alike(backend: Backend) {
     let app = TestApp::spawn(backend).await;

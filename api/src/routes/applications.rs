@@ -10,7 +10,7 @@ use domain::time::Instant;
 use persistence::applications::ListFilter;
 use persistence::DbConnection;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::firing::fire_event;
@@ -35,8 +35,9 @@ pub struct NewApplication {
     /// Start from a saved template (its placeholders filled from your profile).
     #[schema(value_type = Option<String>, format = Uuid)]
     pub template_id: Option<TemplateId>,
+    // A JSON object: anything else is refused (422) before the service's schema is consulted.
     #[schema(value_type = Option<Object>)]
-    pub form_data: Option<Value>,
+    pub form_data: Option<Map<String, Value>>,
 }
 
 /// Start a draft application.
@@ -78,7 +79,7 @@ pub async fn create(
     let input = NewDraft {
         service_code: body.service_code,
         template_id: body.template_id,
-        form_data: body.form_data,
+        form_data: body.form_data.map(Value::Object),
     };
     start(&state, caller, key, move |tx, drafting, acting, now| {
         cases::create(tx, drafting, acting, input, now)
@@ -199,8 +200,9 @@ pub async fn get_one(
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"form_data": {"reason": "name_change", "new_surname": "Петрова"}}))]
 pub struct FormBody {
+    // A JSON object: anything else is refused (422) before the service's schema is consulted.
     #[schema(value_type = Object)]
-    pub form_data: Value,
+    pub form_data: Map<String, Value>,
 }
 
 /// Change the application's form.
@@ -233,7 +235,7 @@ pub async fn patch_one(
     let input = NewForm {
         id: id.into_inner(),
         version: version.0,
-        form_data: body.into_inner().form_data,
+        form_data: Value::Object(body.into_inner().form_data),
     };
     let shown = state
         .run_as(caller, move |tx, actor, now| {
