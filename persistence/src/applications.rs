@@ -286,7 +286,7 @@ pub type WithService = (Application, Service);
 
 /// An application with what showing it needs of its service: the policy, and the
 /// service's version (whose compiled form schema a node caches).
-pub type WithPolicy = (Application, ServicePolicy, i64);
+pub type WithPolicy = (Application, (ServicePolicy, i64));
 
 /// The caller's session (`sessions::state`) joined in one query to the application with
 /// `$also` of its service: a request about one application starts with one round trip
@@ -340,8 +340,7 @@ pub fn find_shown_with_session(
         Some(SessionState::try_from(state)?),
         Some((
             Application::try_from(app)?,
-            ServicePolicy::try_from(policy)?,
-            version,
+            (ServicePolicy::try_from(policy)?, version),
         )),
     ))
 }

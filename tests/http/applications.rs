@@ -35,6 +35,17 @@ pub(crate) async fn act(app: &TestApp, token: &str, v: &Value, action: &str, bod
     .await
 }
 
+/// A draft of the test passport service, created by `token`'s owner.
+async fn a_draft(app: &TestApp, token: &str) -> Value {
+    let body = json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}});
+    json(
+        app.send(Method::POST, "/api/v1/applications", token, None, Some(body))
+            .await,
+        201,
+    )
+    .await
+}
+
 /// A submitted application taken into work and rejected by `officer`.
 async fn rejected(app: &TestApp, officer: &str, v: Value) -> Value {
     let taken = act(app, officer, &v, "take", None).await;
@@ -555,18 +566,7 @@ async fn a_cancelled_draft_stays_private(backend: Backend) {
     app.seed_catalog(true, false, 30);
     let officer = app.officer_token("officer-mvd", "mvd").await;
     let (token, sent) = submitted(&app).await;
-    let draft = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &token,
-            None,
-            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let draft = a_draft(&app, &token).await;
     let cancelled = act(&app, &token, &draft, "cancel", None).await;
     assert_eq!(cancelled["status"], "cancelled");
     let path = format!("/api/v1/applications/{}", s(&draft["id"]));
@@ -591,18 +591,7 @@ async fn one_application_is_read_only_by_a_live_session_that_may_see_it(backend:
     app.seed_catalog(true, false, 30);
     let (body, old) = app.citizen_token(true).await;
     let (_, stranger) = app.citizen_token(true).await;
-    let draft = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &old,
-            None,
-            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let draft = a_draft(&app, &old).await;
     let path = format!("/api/v1/applications/{}", s(&draft["id"]));
     let missing = format!("/api/v1/applications/{}", uuid::Uuid::now_v7());
     let read = json(app.send(Method::GET, &path, &old, None, None).await, 200).await;
@@ -646,18 +635,7 @@ async fn a_form_that_is_not_an_object_is_refused(backend: Backend) {
             .await;
         assert_eq!(problem(created, 422).await["code"], "validation_failed", "{form}");
     }
-    let draft = json(
-        app.send(
-            Method::POST,
-            "/api/v1/applications",
-            &token,
-            None,
-            Some(json!({"service_code": "test-passport", "form_data": {"full_name": "Иванова Мария"}})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let draft = a_draft(&app, &token).await;
     let path = format!("/api/v1/applications/{}", s(&draft["id"]));
     let changed = app
         .send(

@@ -28,7 +28,6 @@ pub fn one(
 ) -> Result<Shown, ApiError> {
     let (session, found) = applications::find_shown_with_session(tx, caller.session(), id)?;
     let acting = Acting::from(&caller.check_read(tx, session, now)?);
-    let found = found.map(|(app, policy, version)| (app, (policy, version)));
     let (app, (policy, version)) = authorized(tx, &acting, found, Action::ApplicationsRead, now)?;
     let warnings = match app.status {
         Status::Draft => match forms.problems_if_compiled(&app.service_code, version, &app.form_data) {
