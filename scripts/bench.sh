@@ -33,6 +33,7 @@
 #   BENCH_DEEP_PAGES      pages followed to reach the deep cursor (default 50)
 #   BENCH_QUIET_WAIT      seconds to wait at most, before each run, for other work on the machine
 #                         to drop under a third of a core (default 45)
+#   BENCH_ONLY            scenarios to run, e.g. "ceiling_write create" (default: all)
 #   BENCH_WORK_DIR        raw outputs and results.jsonl (default target/bench)
 #   BENCH_DOC             the report (default docs/benchmarks.md; empty: no report)
 #   BENCH_COMMAND         the command recorded in the report (default: this script)
@@ -340,9 +341,13 @@ verify() {
 
 # measure OP KIND SCRIPT [VAR=value …]: wrk at peak, then (KIND read) wrk paced to half the
 # peak throughput; KIND peak: the peak run only. Every answer must be 200.
+# BENCH_ONLY names the scenarios to run (for a quick comparison; the report needs them all).
+wanted() { [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]; }
+
 measure() {
     local op=$1 kind=$2 script=$3
     shift 3
+    wanted "$op" || return 0
     local figures peak half load quiet cpu
     scans_mark
     quiet=$(wait_quiet)
@@ -421,6 +426,7 @@ PY
 measure_write() {
     local op=$1 expected=$2 prepare=$3 script=$4
     shift 4
+    wanted "$op" || return 0
     local figures load quiet cpu c best=0 rate half_connections=$connections
     local per_connection=false
     [[ " $* " == *" THREADS=connections "* ]] && per_connection=true

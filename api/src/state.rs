@@ -78,6 +78,7 @@ impl AppState {
 
     /// `run` for a caller whose session is checked inside the same transaction: one hop to
     /// the blocking pool, one connection, and no write by a session that has just ended.
+    /// The request's limits on what it stores are counted there too.
     pub async fn run_as<T: Send + 'static>(
         &self,
         caller: Caller,
@@ -85,6 +86,7 @@ impl AppState {
     ) -> Result<T, ApiError> {
         self.run(move |tx, now| {
             let actor = caller.check(tx, now)?;
+            caller.count(tx, now)?;
             case(tx, &actor, now)
         })
         .await

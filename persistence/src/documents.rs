@@ -162,6 +162,22 @@ pub fn find(conn: &mut DbConnection, id: DocumentId) -> Result<Option<Document>,
         .transpose()
 }
 
+/// The documents among `ids` that exist, in one query (a submission checks the consent
+/// of every attachment at once).
+pub fn find_many(conn: &mut DbConnection, ids: &[DocumentId]) -> Result<Vec<Document>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    documents::table
+        .filter(documents::id.eq_any(ids))
+        .select(DocumentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Document::try_from)
+        .collect()
+}
+
 /// Replaces the editable metadata if still at `expected`; `Ok(false)` when someone wrote first.
 /// A new retention date is announced again before it passes.
 pub fn update(conn: &mut DbConnection, d: &Document, expected: i64) -> Result<bool, StoreError> {

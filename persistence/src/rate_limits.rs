@@ -1,14 +1,17 @@
 //! The state of rate limits: one theoretical arrival time per key, shared by every node.
-//! A decision is counted and written in one atomic step, and stays written whether the
-//! request is admitted or not (a refusal that rolled back its count would be no limit).
+//! A decision is counted and written in one atomic step. Counted on its own (outside a
+//! transaction, see [`Database::count`](crate::Database::count)), it stays written whether
+//! the request is admitted or not; counted inside the write it limits (a limit on what is
+//! stored), an admitted count is rolled back with a write that fails. A refusal writes
+//! nothing either way (a refusal that rolled back a count would be no limit).
 //!
-//! On PostgreSQL a decision is one statement, committed on its own (outside a transaction,
-//! see [`Database::count`](crate::Database::count)): the upsert applies `Quota::decide`'s
-//! rule itself (`max(tat, now) + emission <= now + period`) under the row lock it takes, so
+//! On PostgreSQL a decision is one statement: the upsert applies `Quota::decide`'s rule
+//! itself (`max(tat, now) + emission <= now + period`) under the row lock it takes, so
 //! concurrent requests on every node queue on the key's row and no count is lost, in one
 //! round trip. SQLite, one writer at a time, reads, decides and writes in the caller's
 //! transaction.
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::{PgConnection, SqliteConnection};
@@ -31,16 +34,25 @@ pub fn take(conn: &mut DbConnection, key: &str, quota: Quota, now: Instant) -> R
 
 /// The admission rule of `Quota::decide`, applied by the statement that stores the new
 /// TAT; nothing is written, and no row comes back, when the request is refused.
-/// `set_config(…, true)` lasts as long as the statement's own implicit transaction, whose
-/// commit then does not wait for the WAL to reach the disk (`SET LOCAL` would need a
-/// transaction block of its own, three more round trips).
-const ADMIT: &str = "\
-    INSERT INTO rate_limits AS r (key, tat) \
-    SELECT $1, $2 + $3 * interval '1 microsecond' \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unsynced \
-    ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 * interval '1 microsecond' \
-    WHERE GREATEST(r.tat, $2) + $3 * interval '1 microsecond' <= $2 + $4 * interval '1 microsecond' \
-    RETURNING tat";
+macro_rules! admit {
+    ($from:literal) => {
+        concat!(
+            "INSERT INTO rate_limits AS r (key, tat) \
+             SELECT $1, $2 + $3 * interval '1 microsecond' ",
+            $from,
+            " ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 * interval '1 microsecond' \
+             WHERE GREATEST(r.tat, $2) + $3 * interval '1 microsecond' <= $2 + $4 * interval '1 microsecond' \
+             RETURNING tat"
+        )
+    };
+}
+
+/// Counted on its own: `set_config(…, true)` lasts as long as the statement's implicit
+/// transaction, whose commit then does not wait for the WAL to reach the disk (`SET LOCAL`
+/// would need a transaction block of its own, three more round trips).
+const ADMIT_ALONE: &str = admit!("FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unsynced");
+/// Counted inside a write: the write's own commit stays durable.
+const ADMIT_IN_WRITE: &str = admit!("");
 
 fn take_in_one_statement(
     pg: &mut PgConnection,
@@ -49,7 +61,10 @@ fn take_in_one_statement(
     now: Instant,
 ) -> Result<Decision, StoreError> {
     let micros = |t: chrono::TimeDelta| t.num_microseconds().unwrap_or(i64::MAX);
-    let count = diesel::sql_query(ADMIT)
+    let in_write = AnsiTransactionManager::transaction_manager_status_mut(pg)
+        .transaction_depth()?
+        .is_some();
+    let count = diesel::sql_query(if in_write { ADMIT_IN_WRITE } else { ADMIT_ALONE })
         .bind::<Text, _>(key)
         .bind::<Timestamp, _>(to_db_time(now))
         .bind::<BigInt, _>(micros(quota.emission()))

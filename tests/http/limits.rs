@@ -100,3 +100,51 @@ async fn a_burst_of_parallel_creates_gets_exactly_the_quota(backend: Backend) {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(5));
 }
 db_test!(a_burst_of_parallel_creates_gets_exactly_the_quota);
+
+/// Creates are a limit on what is stored: counted in the write's own transaction, so a
+/// create that fails costs no quota, while a new application and a comment draw on the
+/// same count, and what is left is in every admitted answer.
+async fn only_what_is_stored_counts_against_the_create_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("rate_creates_per_account", "3/1h")).await;
+    app.seed_catalog(true, false, 30);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let create = |service: &str| {
+        let body = json!({"service_code": service, "form_data": {"reason": "age_45"}});
+        app.send(Method::POST, "/api/v1/applications", &token, None, Some(body))
+    };
+    for _ in 0..4 {
+        let refused = create("no-such-service").await;
+        assert_eq!(problem(refused, 422).await["code"], "validation_failed");
+    }
+    let mut left = Vec::new();
+    let mut first = None;
+    for _ in 0..2 {
+        let created = create("test-passport").await;
+        left.push(
+            created.headers()["ratelimit"]
+                .to_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        first = first.or(json(created, 201).await["id"].as_str().map(str::to_string));
+    }
+    assert_eq!(left[0].split(";t=").next(), Some("\"creates\";r=2"));
+    assert_eq!(left[1].split(";t=").next(), Some("\"creates\";r=1"));
+    let comments = format!("/api/v1/applications/{}/comments", first.unwrap_or_default());
+    let comment = |text: &str| {
+        let body = json!({"body": text});
+        app.send(Method::POST, &comments, &token, None, Some(body))
+    };
+    assert_eq!(comment("Приложу справку завтра.").await.status(), 201);
+    let refused = comment("Ещё одна.").await;
+    assert_eq!(refused.headers()["ratelimit-policy"], "\"creates\";q=3;w=3600");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(problem(refused, 429).await["code"], "rate_limited");
+    assert_eq!(
+        problem(create("test-passport").await, 429).await["code"],
+        "rate_limited"
+    );
+    let listed = json(app.get_as("/api/v1/applications", &token).await, 200).await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
+}
+db_test!(only_what_is_stored_counts_against_the_create_limit);

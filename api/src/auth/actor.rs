@@ -5,7 +5,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use domain::access::{OnBehalf, Subject};
 use domain::account::AccountLevel;
 use domain::ids::{AccountId, SessionId};
@@ -17,6 +17,7 @@ use persistence::DbConnection;
 
 use super::network::client_ip;
 use super::tokens::TokenError;
+use crate::edge::limits::Deferred;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -207,9 +208,16 @@ impl Actor {
 pub struct Caller {
     claimed: Claimed,
     user_agent: Option<String>,
+    /// The request's rate-limit counts left to its transaction (see `edge::limits`).
+    limits: Option<Deferred>,
 }
 
 impl Caller {
+    /// Takes the request's deferred rate-limit counts in `tx` (a write's transaction).
+    pub fn count(&self, tx: &mut DbConnection, now: Instant) -> Result<(), ApiError> {
+        self.limits.as_ref().map_or(Ok(()), |limits| limits.take(tx, now))
+    }
+
     /// The actor this caller is, as the database has it now (see `subject`).
     pub fn check(&self, conn: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
         let state = persistence::sessions::state(conn, self.claimed.session)?;
@@ -280,6 +288,7 @@ impl Caller {
                 ip: client_ip(req),
             },
             user_agent: user_agent(req),
+            limits: req.extensions().get::<Deferred>().cloned(),
         })
     }
 }

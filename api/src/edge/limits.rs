@@ -16,9 +16,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpMessage};
 use domain::rate::{Decision, Quota};
+use domain::time::Instant;
+use persistence::DbConnection;
 use serde_json::Value;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::Limits;
 use crate::error::ApiError;
@@ -47,6 +50,9 @@ struct Rule {
     path: &'static str,
     by: By,
     quota: fn(&Limits) -> Quota,
+    /// Counted in the handler's own transaction (see [`Deferred`]): only a write that
+    /// commits is counted, and the count costs no connection or commit of its own.
+    with_write: bool,
 }
 
 /// The table, built once: it is read on every request.
@@ -64,6 +70,12 @@ fn table() -> Vec<Rule> {
         path,
         by,
         quota,
+        with_write: false,
+    };
+    // A limit on what is stored, for a handler that writes through `AppState::run_as`.
+    let stored = |name, method, path, quota| Rule {
+        with_write: true,
+        ..rule(name, method, path, Account, quota)
     };
     vec![
         rule(
@@ -220,13 +232,9 @@ fn table() -> Vec<Rule> {
             Account,
             |l: &Limits| l.uploads_per_account,
         ),
-        rule(
-            "creates",
-            Method::POST,
-            "/api/v1/applications",
-            Account,
-            |l: &Limits| l.creates_per_account,
-        ),
+        stored("creates", Method::POST, "/api/v1/applications", |l: &Limits| {
+            l.creates_per_account
+        }),
         rule(
             "creates",
             Method::POST,
@@ -241,11 +249,10 @@ fn table() -> Vec<Rule> {
             Account,
             |l: &Limits| l.creates_per_account,
         ),
-        rule(
+        stored(
             "creates",
             Method::POST,
             "/api/v1/applications/{}/comments",
-            Account,
             |l: &Limits| l.creates_per_account,
         ),
         rule(
@@ -296,6 +303,7 @@ struct Counted {
     name: &'static str,
     quota: Quota,
     key: String,
+    with_write: bool,
 }
 
 /// The keys `req` counts against; the body is read only when a rule needs a field of it.
@@ -327,6 +335,7 @@ fn keys(state: &AppState, req: &ServiceRequest, body: Option<&Value>) -> Vec<Cou
                 name: r.name,
                 quota: (r.quota)(&state.config.limits),
                 key: state.pii.keyed_hash("rate", &format!("{}:{value}", r.name)),
+                with_write: r.with_write,
             })
         })
         .collect()
@@ -350,18 +359,70 @@ fn needs_body(req: &ServiceRequest) -> bool {
 /// count is one atomic step of its own).
 fn decide(state: &AppState, counted: Vec<Counted>) -> Result<Vec<(Counted, Decision)>, ApiError> {
     let now = state.clock.now();
-    state.db.count(move |conn| {
-        let mut decided = Vec::new();
-        for c in counted {
-            let decision = persistence::rate_limits::take(conn, &c.key, c.quota, now)?;
-            let refused = !decision.allowed;
-            decided.push((c, decision));
-            if refused {
-                break;
-            }
+    state.db.count(move |conn| take_all(conn, counted, now))
+}
+
+fn take_all(
+    conn: &mut DbConnection,
+    counted: Vec<Counted>,
+    now: Instant,
+) -> Result<Vec<(Counted, Decision)>, ApiError> {
+    let mut decided = Vec::new();
+    for c in counted {
+        let decision = persistence::rate_limits::take(conn, &c.key, c.quota, now)?;
+        let refused = !decision.allowed;
+        decided.push((c, decision));
+        if refused {
+            break;
         }
-        Ok::<_, ApiError>(decided)
-    })
+    }
+    Ok(decided)
+}
+
+/// The counts of a request whose limits are all on what it stores: the middleware leaves
+/// them to the handler's transaction (`AppState::run_as` takes them after the session
+/// check), which saves a connection, a hop to the blocking pool and a commit. A refusal
+/// rolls back nothing, as a refused count writes nothing; an admitted count is rolled back
+/// with a write that fails, so only what is stored is counted.
+#[derive(Clone, Default)]
+pub struct Deferred(Arc<Mutex<Counts>>);
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deferred")
+    }
+}
+
+#[derive(Default)]
+enum Counts {
+    #[default]
+    None,
+    Pending(Vec<Counted>),
+    Decided(Vec<(Counted, Decision)>),
+}
+
+impl Deferred {
+    /// Counts what is pending on `tx`; a refusal is the 429 the middleware would answer.
+    pub fn take(&self, tx: &mut DbConnection, now: Instant) -> Result<(), ApiError> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Counts::Pending(pending) = std::mem::take(&mut *counts) else {
+            return Ok(());
+        };
+        let decided = take_all(tx, pending, now)?;
+        let refusal = refusal(&decided);
+        *counts = Counts::Decided(decided);
+        refusal.map_or(Ok(()), Err)
+    }
+
+    fn pending(counted: Vec<Counted>) -> Deferred {
+        Deferred(Arc::new(Mutex::new(Counts::Pending(counted))))
+    }
+
+    /// What the handler decided; or, when it never counted (it failed before its
+    /// transaction, or wrote without `run_as`), the counts still to make.
+    fn outcome(&self) -> Counts {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 fn seconds(t: chrono::TimeDelta) -> i64 {
@@ -400,34 +461,62 @@ pub async fn limit(
     if counted.is_empty() {
         return Ok(next.call(req).await?.map_into_left_body());
     }
+    if counted.iter().all(|c| c.with_write) {
+        let deferred = Deferred::pending(counted);
+        req.extensions_mut().insert(deferred.clone());
+        let mut response = next.call(req).await?;
+        let decided = match deferred.outcome() {
+            Counts::Decided(decided) => decided,
+            // The handler stored nothing, or stored it without counting: counted now, so
+            // that no write escapes its limit.
+            Counts::Pending(counted) if response.status().is_success() => {
+                let worker = state.clone();
+                crate::blocking::blocking(move || decide(&worker, counted)).await?
+            }
+            _ => vec![],
+        };
+        with_headers(&mut response, &decided);
+        return Ok(response.map_into_left_body());
+    }
     let worker = state.clone();
     let decided = crate::blocking::blocking(move || decide(&worker, counted)).await?;
-    let shown = headers_of(&decided);
-    if let Some((_, refused)) = decided.iter().find(|(_, d)| !d.allowed) {
-        let wait = seconds(refused.retry_after).max(1);
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("Too many requests of this kind; try again in {wait} s."),
-        )
-        .with_header(header::RETRY_AFTER, wait.to_string());
-        if let Some((policy, current)) = shown {
-            error = error
-                .with_header(RATELIMIT_POLICY, policy)
-                .with_header(RATELIMIT, current);
-        }
+    if let Some(error) = refusal(&decided) {
         return Ok(req.error_response(error).map_into_right_body());
     }
     let mut response = next.call(req).await?;
-    if let Some((policy, current)) = shown {
-        let headers = response.headers_mut();
-        for (name, value) in [(RATELIMIT_POLICY, policy), (RATELIMIT, current)] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
+    with_headers(&mut response, &decided);
+    Ok(response.map_into_left_body())
+}
+
+/// The 429 for a refused count, with `Retry-After` and the `RateLimit` headers.
+fn refusal(decided: &[(Counted, Decision)]) -> Option<ApiError> {
+    let (_, refused) = decided.iter().find(|(_, d)| !d.allowed)?;
+    let wait = seconds(refused.retry_after).max(1);
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many requests of this kind; try again in {wait} s."),
+    )
+    .with_header(header::RETRY_AFTER, wait.to_string());
+    if let Some((policy, current)) = headers_of(decided) {
+        error = error
+            .with_header(RATELIMIT_POLICY, policy)
+            .with_header(RATELIMIT, current);
+    }
+    Some(error)
+}
+
+/// An admitted request's answer says how much is left.
+fn with_headers<B>(response: &mut ServiceResponse<B>, decided: &[(Counted, Decision)]) {
+    let Some((policy, current)) = headers_of(decided) else {
+        return;
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [(RATELIMIT_POLICY, policy), (RATELIMIT, current)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
         }
     }
-    Ok(response.map_into_left_body())
 }
 
 pub const RATELIMIT: header::HeaderName = header::HeaderName::from_static("ratelimit");

@@ -193,12 +193,16 @@ fn required_documents(tx: &mut DbConnection, parts: &mut Parts, service: &Servic
 /// a vault document made private (or deleted) since stops its attachment from leaving.
 /// Papers the agency already holds (frozen) are not taken back.
 fn still_shared(tx: &mut DbConnection, parts: &mut Parts, service: &Service) -> Result<(), ApiError> {
+    let leaving: Vec<&Attachment> = parts
+        .attachments(tx)?
+        .iter()
+        .filter(|a| a.frozen_at.is_none())
+        .collect();
+    let ids: Vec<_> = leaving.iter().map(|a| a.document).collect();
+    let documents = persistence::documents::find_many(tx, &ids)?;
     let mut withdrawn = vec![];
-    for attachment in parts.attachments(tx)? {
-        if attachment.frozen_at.is_some() {
-            continue;
-        }
-        let access = match persistence::documents::find(tx, attachment.document)? {
+    for attachment in leaving {
+        let access = match documents.iter().find(|d| d.id == attachment.document) {
             Some(doc) if doc.sharing.shares_with(&service.code) => continue,
             Some(doc) => doc.sharing.level.as_str(),
             None => "deleted",
