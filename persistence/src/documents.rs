@@ -42,12 +42,7 @@ impl TryFrom<DocumentRow> for Document {
     type Error = StoreError;
 
     fn try_from(r: DocumentRow) -> Result<Document, StoreError> {
-        let level = AccessLevel::parse(&r.access_level)
-            .ok_or_else(|| StoreError::corrupt("documents", format!("access level {:?}", r.access_level)))?;
-        let services = match r.access_services {
-            Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::corrupt("documents", e))?,
-            None => vec![],
-        };
+        let sharing = sharing(&r.access_level, r.access_services.as_deref())?;
         Ok(Document {
             id: parse_id("documents", &r.id)?,
             owner: parse_id("documents", &r.owner_id)?,
@@ -57,13 +52,24 @@ impl TryFrom<DocumentRow> for Document {
             file_type: file_type("documents", &r.file_type)?,
             size_bytes: r.size_bytes,
             sha256: r.sha256,
-            sharing: Sharing { level, services },
+            sharing,
             retain_until: r.retain_until,
             version: r.version,
             created_at: from_db_time(r.created_at),
             updated_at: from_db_time(r.updated_at),
         })
     }
+}
+
+/// A document's consent from its two columns.
+fn sharing(level: &str, services: Option<&str>) -> Result<Sharing, StoreError> {
+    let level = AccessLevel::parse(level)
+        .ok_or_else(|| StoreError::corrupt("documents", format!("access level {level:?}")))?;
+    let services = match services {
+        Some(text) => serde_json::from_str(text).map_err(|e| StoreError::corrupt("documents", e))?,
+        None => vec![],
+    };
+    Ok(Sharing { level, services })
 }
 
 fn services_text(sharing: &Sharing) -> Option<String> {
@@ -160,22 +166,6 @@ pub fn find(conn: &mut DbConnection, id: DocumentId) -> Result<Option<Document>,
         .optional()?
         .map(Document::try_from)
         .transpose()
-}
-
-/// The documents among `ids` that exist, in one query (a submission checks the consent
-/// of every attachment at once).
-pub fn find_many(conn: &mut DbConnection, ids: &[DocumentId]) -> Result<Vec<Document>, StoreError> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    documents::table
-        .filter(documents::id.eq_any(ids))
-        .select(DocumentRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Document::try_from)
-        .collect()
 }
 
 /// Replaces the editable metadata if still at `expected`; `Ok(false)` when someone wrote first.
@@ -439,6 +429,30 @@ pub fn attachments_of(
         .load(conn)?
         .into_iter()
         .map(Attachment::try_from)
+        .collect()
+}
+
+/// The attachments in force (not superseded) with their document's consent as it stands
+/// now (`None`: the document was deleted), in one query: a submission checks both.
+pub fn attachments_with_sharing(
+    conn: &mut DbConnection,
+    application: ApplicationId,
+) -> Result<Vec<(Attachment, Option<Sharing>)>, StoreError> {
+    let consent = (documents::access_level, documents::access_services).nullable();
+    attachments::table
+        .left_join(documents::table.on(documents::id.eq(attachments::document_id)))
+        .filter(attachments::application_id.eq(application.to_string()))
+        .filter(attachments::superseded_at.is_null())
+        .order((attachments::created_at.asc(), attachments::id.asc()))
+        .select((AttachmentRow::as_select(), consent))
+        .load::<(AttachmentRow, Option<(String, Option<String>)>)>(conn)?
+        .into_iter()
+        .map(|(row, consent)| {
+            let consent = consent
+                .map(|(level, services)| sharing(&level, services.as_deref()))
+                .transpose()?;
+            Ok((Attachment::try_from(row)?, consent))
+        })
         .collect()
 }
 

@@ -4,6 +4,7 @@
 
 use domain::application::{Application, Event};
 use domain::catalog::Service;
+use domain::document::Sharing;
 use domain::ids::AccountId;
 use domain::joint::ParticipantRole;
 use persistence::documents::Attachment;
@@ -13,12 +14,13 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::forms::FormValidators;
 
-/// An application with what the checks read beside its row: its current attachments and
-/// its participants, each read at most once however many checks look (a submission asks
-/// four checks and then fixes its signers and signed content from the same reading).
+/// An application with what the checks read beside its row: its current attachments (with
+/// their documents' consent) and its participants, each read at most once however many
+/// checks look (a submission asks four checks and then fixes its signers and signed
+/// content from the same reading).
 pub struct Parts<'a> {
     pub app: &'a Application,
-    attachments: Option<Vec<Attachment>>,
+    attachments: Option<Vec<(Attachment, Option<Sharing>)>>,
     roles: Option<Vec<(AccountId, ParticipantRole)>>,
 }
 
@@ -31,10 +33,11 @@ impl<'a> Parts<'a> {
         }
     }
 
-    /// The attachments in force (not superseded).
-    fn attachments(&mut self, tx: &mut DbConnection) -> Result<&[Attachment], ApiError> {
+    /// The attachments in force (not superseded), each with its document's consent as it
+    /// stands (`None`: deleted).
+    fn attachments(&mut self, tx: &mut DbConnection) -> Result<&[(Attachment, Option<Sharing>)], ApiError> {
         if self.attachments.is_none() {
-            self.attachments = Some(persistence::documents::attachments_of(tx, self.app.id, false)?);
+            self.attachments = Some(persistence::documents::attachments_with_sharing(tx, self.app.id)?);
         }
         Ok(self.attachments.as_deref().unwrap_or_default())
     }
@@ -56,7 +59,11 @@ impl<'a> Parts<'a> {
     /// The hash a signature covers: the form and the current attachments' hashes.
     pub fn content_hash(&mut self, tx: &mut DbConnection) -> Result<String, ApiError> {
         let app = self.app;
-        let hashes: Vec<&str> = self.attachments(tx)?.iter().map(|a| a.sha256.as_str()).collect();
+        let hashes: Vec<&str> = self
+            .attachments(tx)?
+            .iter()
+            .map(|(a, _)| a.sha256.as_str())
+            .collect();
         Ok(domain::joint::content_hash(&app.form_data, &hashes))
     }
 
@@ -161,7 +168,7 @@ fn required_documents(tx: &mut DbConnection, parts: &mut Parts, service: &Servic
     let attached: Vec<(&str, &str)> = parts
         .attachments(tx)?
         .iter()
-        .map(|a| (a.doc_type.as_str(), a.sha256.as_str()))
+        .map(|(a, _)| (a.doc_type.as_str(), a.sha256.as_str()))
         .collect();
     let missing = domain::document::unfilled_papers(
         &service.required_documents,
@@ -193,18 +200,14 @@ fn required_documents(tx: &mut DbConnection, parts: &mut Parts, service: &Servic
 /// a vault document made private (or deleted) since stops its attachment from leaving.
 /// Papers the agency already holds (frozen) are not taken back.
 fn still_shared(tx: &mut DbConnection, parts: &mut Parts, service: &Service) -> Result<(), ApiError> {
-    let leaving: Vec<&Attachment> = parts
-        .attachments(tx)?
-        .iter()
-        .filter(|a| a.frozen_at.is_none())
-        .collect();
-    let ids: Vec<_> = leaving.iter().map(|a| a.document).collect();
-    let documents = persistence::documents::find_many(tx, &ids)?;
     let mut withdrawn = vec![];
-    for attachment in leaving {
-        let access = match documents.iter().find(|d| d.id == attachment.document) {
-            Some(doc) if doc.sharing.shares_with(&service.code) => continue,
-            Some(doc) => doc.sharing.level.as_str(),
+    for (attachment, sharing) in parts.attachments(tx)? {
+        if attachment.frozen_at.is_some() {
+            continue;
+        }
+        let access = match sharing {
+            Some(sharing) if sharing.shares_with(&service.code) => continue,
+            Some(sharing) => sharing.level.as_str(),
             None => "deleted",
         };
         withdrawn.push(json!({
