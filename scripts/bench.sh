@@ -339,11 +339,11 @@ verify() {
     fi
 }
 
-# measure OP KIND SCRIPT [VAR=value …]: wrk at peak, then (KIND read) wrk paced to half the
-# peak throughput; KIND peak: the peak run only. Every answer must be 200.
 # BENCH_ONLY names the scenarios to run (for a quick comparison; the report needs them all).
 wanted() { [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]; }
 
+# measure OP KIND SCRIPT [VAR=value …]: wrk at peak, then (KIND read) wrk paced to half the
+# peak throughput; KIND peak: the peak run only. Every answer must be 200.
 measure() {
     local op=$1 kind=$2 script=$3
     shift 3

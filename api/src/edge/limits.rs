@@ -384,7 +384,7 @@ fn take_all(
 /// check), which saves a connection, a hop to the blocking pool and a commit. A refusal
 /// rolls back nothing, as a refused count writes nothing; an admitted count is rolled back
 /// with a write that fails, so only what is stored is counted.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Deferred(Arc<Mutex<Counts>>);
 
 impl std::fmt::Debug for Deferred {
