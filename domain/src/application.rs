@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog::ServicePolicy;
+use crate::form::Form;
 use crate::ids::{AccountId, ApplicationId};
 use crate::time::Instant;
 
@@ -290,7 +291,7 @@ pub struct Application {
     pub status: Status,
     /// The status before a cancellation, for `restore`.
     pub previous_status: Option<Status>,
-    pub form_data: Value,
+    pub form_data: Form,
     pub version: i64,
     pub created_at: Instant,
     pub updated_at: Instant,
@@ -335,7 +336,7 @@ impl Application {
             agency_code,
             status: Status::Draft,
             previous_status: None,
-            form_data,
+            form_data: form_data.into(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -696,7 +697,7 @@ impl Application {
         let days = |n: i64| now + TimeDelta::days(n);
         match event {
             Event::Submit => self.submitted_at = Some(now),
-            Event::Edit { form_data } => self.form_data = form_data,
+            Event::Edit { form_data } => self.form_data = form_data.into(),
             Event::Take | Event::Expire => {}
             Event::RequestInfo {
                 question,
@@ -815,7 +816,7 @@ impl Application {
             });
         }
         let mut next = self.clone();
-        next.form_data = form_data;
+        next.form_data = form_data.into();
         next.version += 1;
         next.updated_at = now;
         Ok(next)

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod delegation;
 pub mod document;
 pub mod field_error;
+pub mod form;
 pub mod ids;
 pub mod joint;
 pub mod login;

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
 use domain::catalog::{Service, ServicePolicy};
+use domain::form::Form;
 use domain::ids::{AccountId, ApplicationId, SessionId};
 use domain::search::fold;
 use domain::time::Instant;
@@ -40,7 +41,6 @@ struct ApplicationRow {
     appeal_used: bool,
     rejection_reason: Option<String>,
     result_note: Option<String>,
-    search_text: String,
     signers: String,
     signed_hash: Option<String>,
     route: String,
@@ -91,7 +91,7 @@ impl TryFrom<ListedRow> for Application {
             agency_code: r.agency_code,
             status: status(&r.status)?,
             previous_status: r.previous_status.as_deref().map(status).transpose()?,
-            form_data: serde_json::Value::Null,
+            form_data: Form::default(),
             version: r.version,
             created_at: from_db_time(r.created_at),
             updated_at: from_db_time(r.updated_at),
@@ -143,8 +143,21 @@ fn search_text(app: &Application, service_name: &str) -> String {
     fold(&text)
 }
 
+/// The row of `app` as a write stores it: its columns and the search text. No read selects
+/// the search text (it is as large as the form, and only `?q=` filters on it), so the row
+/// that reads read leaves it out.
+fn stored(
+    app: &Application,
+    service_name: &str,
+) -> (ApplicationRow, diesel::dsl::Eq<applications::search_text, String>) {
+    (
+        ApplicationRow::of(app),
+        applications::search_text.eq(search_text(app, service_name)),
+    )
+}
+
 impl ApplicationRow {
-    fn of(app: &Application, service_name: &str) -> ApplicationRow {
+    fn of(app: &Application) -> ApplicationRow {
         let time = |t: Option<Instant>| t.map(to_db_time);
         ApplicationRow {
             id: app.id.to_string(),
@@ -155,7 +168,7 @@ impl ApplicationRow {
             status: app.status.as_str().into(),
             previous_status: app.previous_status.map(|s| s.as_str().into()),
             in_queue: in_queue(app.status),
-            form_data: app.form_data.to_string(),
+            form_data: app.form_data.to_text(),
             version: app.version,
             created_at: to_db_time(app.created_at),
             updated_at: to_db_time(app.updated_at),
@@ -167,7 +180,6 @@ impl ApplicationRow {
             appeal_used: app.appeal_used,
             rejection_reason: app.rejection_reason.clone(),
             result_note: app.result_note.clone(),
-            search_text: search_text(app, service_name),
             signers: serde_json::Value::from(app.signers.iter().map(ToString::to_string).collect::<Vec<_>>())
                 .to_string(),
             signed_hash: app.signed_hash.clone(),
@@ -201,8 +213,7 @@ impl TryFrom<ApplicationRow> for Application {
             agency_code: r.agency_code,
             status: status(&r.status)?,
             previous_status: r.previous_status.as_deref().map(status).transpose()?,
-            form_data: serde_json::from_str(&r.form_data)
-                .map_err(|e| StoreError::corrupt("applications", e))?,
+            form_data: Form::stored(r.form_data).map_err(|e| StoreError::corrupt("applications", e))?,
             version: r.version,
             created_at: from_db_time(r.created_at),
             updated_at: from_db_time(r.updated_at),
@@ -225,7 +236,7 @@ impl TryFrom<ApplicationRow> for Application {
 
 pub fn insert(conn: &mut DbConnection, app: &Application, service_name: &str) -> Result<(), StoreError> {
     diesel::insert_into(applications::table)
-        .values(ApplicationRow::of(app, service_name))
+        .values(stored(app, service_name))
         .execute(conn)?;
     Ok(())
 }
@@ -244,7 +255,7 @@ pub fn update(
                 .find(app.id.to_string())
                 .filter(applications::version.eq(expected)),
         )
-        .set(ApplicationRow::of(app, service_name)),
+        .set(stored(app, service_name)),
     )?;
     Ok(updated == 1)
 }

@@ -109,7 +109,8 @@ impl ManageConnection for Manager {
                 // of the pool may hold.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA mmap_size = 1073741824;",
                 )
                 .map_err(|e| {
                     diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(e.to_string()))

@@ -126,7 +126,7 @@ fn started_answer(started: Started) -> Result<Answer, ApiError> {
     match started {
         Started::Held(held) => Answer::accepted(&ConfirmationView::of(&held)),
         Started::Draft(shown) => {
-            let view = ApplicationView::of(&shown);
+            let view = ApplicationView::of(*shown);
             Ok(Answer::created(&view)?
                 .version(view.version)
                 .location(format!("/api/v1/applications/{}", view.id)))
@@ -194,7 +194,7 @@ pub async fn get_one(
     let shown = state
         .query(move |c, now| cases::reads::one(c, &forms, &caller, id, now))
         .await?;
-    Ok(respond(&shown))
+    Ok(respond(shown))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -242,7 +242,7 @@ pub async fn patch_one(
             cases::change_form(tx, &forms, &Acting::from(actor), input, now)
         })
         .await?;
-    Ok(respond(&shown))
+    Ok(respond(shown))
 }
 
 /// Submit the draft.

@@ -29,5 +29,5 @@ pub async fn fire_event(
     let shown: Shown = state
         .run(move |tx, now| cases::fire_as(tx, &forms, &caller, input, now))
         .await?;
-    Ok(respond(&shown))
+    Ok(respond(shown))
 }

@@ -4,9 +4,9 @@
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use domain::application::{may_copy, Application};
+use domain::form::Form;
 use domain::ids::ApplicationId;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::concurrency::etag;
@@ -40,7 +40,7 @@ pub struct ApplicationView {
     pub status: String,
     pub status_label: String,
     #[schema(value_type = Object)]
-    pub form_data: Value,
+    pub form_data: Form,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -68,34 +68,40 @@ pub struct ApplicationView {
 }
 
 impl ApplicationView {
-    pub fn of(shown: &Shown) -> ApplicationView {
-        let app = &shown.application;
-        let mut next_steps: Vec<String> = shown.next_steps.iter().map(|e| e.as_str().to_string()).collect();
+    /// Takes the shown application apart: the view is serialized once, so nothing (the
+    /// form above all) needs copying.
+    pub fn of(shown: Shown) -> ApplicationView {
+        let Shown {
+            application: app,
+            warnings,
+            next_steps,
+        } = shown;
+        let mut next_steps: Vec<String> = next_steps.iter().map(|e| e.as_str().to_string()).collect();
         if may_copy(app.status) {
             next_steps.push("copy".into());
         }
         ApplicationView {
             id: app.id,
-            number: app.number.clone(),
-            service_code: app.service_code.clone(),
-            agency_code: app.agency_code.clone(),
+            number: app.number,
+            service_code: app.service_code,
+            agency_code: app.agency_code,
             owner_id: app.owner,
             status: app.status.as_str().into(),
             status_label: app.status.label().into(),
-            form_data: app.form_data.clone(),
+            form_data: app.form_data,
             version: app.version,
             created_at: app.created_at,
             updated_at: app.updated_at,
             submitted_at: app.submitted_at,
             decided_at: app.decided_at,
-            info_request: app.info_request.clone(),
+            info_request: app.info_request,
             info_due_at: app.info_due_at,
-            rejection_reason: app.rejection_reason.clone(),
-            result_note: app.result_note.clone(),
-            warnings: shown.warnings.clone(),
+            rejection_reason: app.rejection_reason,
+            result_note: app.result_note,
+            warnings,
             next_steps,
-            signed_content_hash: app.signed_hash.clone(),
-            route: app.route.clone(),
+            signed_content_hash: app.signed_hash,
+            route: app.route,
             appeal_until: app.appeal_until,
             restore_until: app.restore_until,
         }
@@ -151,7 +157,7 @@ impl ApplicationSummary {
 }
 
 /// The application after a change or read: its view, with its version as the `ETag`.
-pub fn respond(shown: &Shown) -> HttpResponse {
+pub fn respond(shown: Shown) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("ETag", etag(shown.application.version)))
         .json(ApplicationView::of(shown))

@@ -104,7 +104,7 @@ pub fn copy(
     let input = NewDraft {
         service_code: Some(source.service_code),
         template_id: None,
-        form_data: Some(source.form_data),
+        form_data: Some(source.form_data.into_value()),
     };
     create(tx, drafting, acting, input, now)
 }
