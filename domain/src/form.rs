@@ -77,11 +77,13 @@ impl PartialEq for Form {
     }
 }
 
+/// Written as `to_text` stores it: the stored text when there is one (the value is only
+/// ever parsed from it), else the value.
 impl Serialize for Form {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match (&self.text, self.value.get()) {
-            (Some(text), None) => text.serialize(serializer),
-            _ => self.value().serialize(serializer),
+        match &self.text {
+            Some(text) => text.serialize(serializer),
+            None => self.value().serialize(serializer),
         }
     }
 }

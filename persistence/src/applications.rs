@@ -144,8 +144,8 @@ fn search_text(app: &Application, service_name: &str) -> String {
 }
 
 /// The row of `app` as a write stores it: its columns and the search text. No read selects
-/// the search text (it is as large as the form, and only `?q=` filters on it), so the row
-/// that reads read leaves it out.
+/// the search text (it is as large as the form, and only `?q=` filters on it), so
+/// `ApplicationRow`, which reads select, leaves it out.
 fn stored(
     app: &Application,
     service_name: &str,
