@@ -15,7 +15,9 @@ use crate::error::StoreError;
 use crate::native::natively;
 use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{accounts, application_history, applications, counters, services, sessions};
+use crate::schema::{
+    accounts, application_history, applications, counters, participants, services, sessions,
+};
 use crate::sessions::{state_columns, SessionState, StateRow};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -260,6 +262,28 @@ pub fn update(
     Ok(updated == 1)
 }
 
+/// [`update`], and freezes the application's attachments not frozen yet at `frozen_at` in
+/// the same statement (on PostgreSQL): what the applicant sent, as it leaves the draft.
+pub fn update_freezing(
+    conn: &mut DbConnection,
+    app: &Application,
+    expected: i64,
+    service_name: &str,
+    frozen_at: Instant,
+) -> Result<bool, StoreError> {
+    let updated = prepared::execute_alongside(
+        conn,
+        crate::documents::freezing(app.id, frozen_at),
+        diesel::update(
+            applications::table
+                .find(app.id.to_string())
+                .filter(applications::version.eq(expected)),
+        )
+        .set(stored(app, service_name)),
+    )?;
+    Ok(updated == 1)
+}
+
 /// Moves the application to the next version without changing its fields (its
 /// attachments changed); `Ok(false)` when it is no longer at `expected`.
 pub fn bump_version(
@@ -292,8 +316,10 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
     found.map(Application::try_from).transpose()
 }
 
-/// An application with its whole service.
-pub type WithService = (Application, Service);
+/// An application with its whole service, and whether anyone besides its owner takes part
+/// in it: asked in the same query, so a change to an application nobody joined (most of
+/// them) reads no participants.
+pub type WithService = (Application, (Service, bool));
 
 /// An application with what showing it needs of its service: the policy, and the
 /// service's version (whose compiled form schema a node caches).
@@ -327,10 +353,17 @@ pub fn find_with_session(
     session: SessionId,
     id: ApplicationId,
 ) -> Result<(Option<SessionState>, Option<WithService>), StoreError> {
-    let (state, app, service) = with_session!(conn, session, id, (ServiceRow::as_select()) as (ServiceRow));
+    let joined =
+        diesel::dsl::exists(participants::table.filter(participants::application_id.eq(id.to_string())));
+    let (state, app, service, joined) = with_session!(
+        conn,
+        session,
+        id,
+        (ServiceRow::as_select(), joined) as (ServiceRow, bool)
+    );
     Ok((
         Some(SessionState::try_from(state)?),
-        Some((Application::try_from(app)?, Service::try_from(service)?)),
+        Some((Application::try_from(app)?, (Service::try_from(service)?, joined))),
     ))
 }
 

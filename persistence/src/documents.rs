@@ -500,13 +500,24 @@ pub fn detach(conn: &mut DbConnection, a: &Attachment) -> Result<bool, StoreErro
 /// Freezes every attachment of the application not frozen yet (at submission, and when
 /// an answer with new papers is sent).
 pub fn freeze(conn: &mut DbConnection, application: ApplicationId, at: Instant) -> Result<usize, StoreError> {
-    prepared::execute(
-        conn,
-        diesel::update(
-            attachments::table
-                .filter(attachments::application_id.eq(application.to_string()))
-                .filter(attachments::frozen_at.is_null()),
-        )
-        .set(attachments::frozen_at.eq(Some(to_db_time(at)))),
+    prepared::execute(conn, freezing(application, at))
+}
+
+/// The statement of [`freeze`].
+pub(crate) fn freezing(
+    application: ApplicationId,
+    at: Instant,
+) -> diesel::dsl::Update<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<attachments::table, diesel::dsl::Eq<attachments::application_id, String>>,
+        diesel::dsl::IsNull<attachments::frozen_at>,
+    >,
+    diesel::dsl::Eq<attachments::frozen_at, Option<chrono::NaiveDateTime>>,
+> {
+    diesel::update(
+        attachments::table
+            .filter(attachments::application_id.eq(application.to_string()))
+            .filter(attachments::frozen_at.is_null()),
     )
+    .set(attachments::frozen_at.eq(Some(to_db_time(at))))
 }

@@ -69,3 +69,33 @@ where
         DbConnection::Sqlite(sqlite) => ExecuteDsl::execute(statement, sqlite)?,
     })
 }
+
+/// Runs `first`, then `then` (statements written once with diesel's DSL for both backends)
+/// and answers `then`'s count. On PostgreSQL they are one statement, kept prepared, `first`
+/// a data-modifying `WITH` of `then`: one round trip instead of two. Both see the rows as
+/// they were before either ran, so they must not write the same rows.
+pub fn execute_alongside<A, B>(conn: &mut DbConnection, first: A, then: B) -> Result<usize, StoreError>
+where
+    A: QueryFragment<Pg> + ExecuteDsl<SqliteConnection>,
+    B: QueryFragment<Pg> + ExecuteDsl<SqliteConnection>,
+{
+    Ok(match conn {
+        DbConnection::Postgresql(pg) => kept(pg, Alongside(first, then))?.execute(pg)?,
+        DbConnection::Sqlite(sqlite) => {
+            ExecuteDsl::execute(first, sqlite)?;
+            ExecuteDsl::execute(then, sqlite)?
+        }
+    })
+}
+
+/// `WITH alongside AS (first) then`.
+struct Alongside<A, B>(A, B);
+
+impl<A: QueryFragment<Pg>, B: QueryFragment<Pg>> QueryFragment<Pg> for Alongside<A, B> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH alongside AS (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.1.walk_ast(out.reborrow())
+    }
+}

@@ -316,6 +316,11 @@ diesel::allow_tables_to_appear_in_same_query!(
 // A session is read with the application a request asks for (`applications::find_with_session`).
 diesel::allow_tables_to_appear_in_same_query!(sessions, applications);
 diesel::allow_tables_to_appear_in_same_query!(sessions, services);
+// ... and with whether anyone joined it (`exists`, checked against the whole join).
+diesel::allow_tables_to_appear_in_same_query!(participants, sessions);
+diesel::allow_tables_to_appear_in_same_query!(participants, services);
+diesel::allow_tables_to_appear_in_same_query!(participants, accounts);
+diesel::allow_tables_to_appear_in_same_query!(participants, applications);
 
 diesel::table! {
     delegations (id) {

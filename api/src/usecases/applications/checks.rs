@@ -33,6 +33,15 @@ impl<'a> Parts<'a> {
         }
     }
 
+    /// `app`, known (from the query that loaded it) to have no participants besides its
+    /// owner: the checks read none.
+    pub fn nobody_joined(app: &'a Application) -> Parts<'a> {
+        Parts {
+            roles: Some(vec![]),
+            ..Parts::of(app)
+        }
+    }
+
     /// The attachments in force (not superseded), each with its document's consent as it
     /// stands (`None`: deleted).
     fn attachments(&mut self, tx: &mut DbConnection) -> Result<&[(Attachment, Option<Sharing>)], ApiError> {

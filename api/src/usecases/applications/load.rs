@@ -73,20 +73,20 @@ pub fn visible(
     Ok(authorized(tx, acting, found, action, now)?.0)
 }
 
-/// The caller's session checked and the application (with its service) loaded in one
-/// query, when the caller may take `action` on it: a request about one application starts
-/// with one round trip, not two. Answers the checked caller to act as.
+/// The caller's session checked and the application (with its service, and whether anyone
+/// joined it) loaded in one query, when the caller may take `action` on it: a request about
+/// one application starts with one round trip, not two. Answers the checked caller to act as.
 pub fn load_as(
     tx: &mut DbConnection,
     caller: &Caller,
     id: ApplicationId,
     action: Action,
     now: Instant,
-) -> Result<(Acting, Application, Service), ApiError> {
+) -> Result<(Acting, Application, (Service, bool)), ApiError> {
     let (session, found) = applications::find_with_session(tx, caller.session(), id)?;
     let acting = Acting::from(&caller.check_read(tx, session, now)?);
-    let (app, service) = authorized(tx, &acting, found, action, now)?;
-    Ok((acting, app, service))
+    let (app, with) = authorized(tx, &acting, found, action, now)?;
+    Ok((acting, app, with))
 }
 
 /// `found` (an application and what was loaded with it) when the core lets the caller

@@ -40,8 +40,9 @@ pub fn fire(
     input: Fire,
     now: Instant,
 ) -> Result<Outcome<Shown>, ApiError> {
-    let loaded = load(tx, acting, input.id, action_to_fire(&input.event)?, now)?;
-    fire_loaded(tx, forms, acting, loaded, input, now)
+    let (app, service) = load(tx, acting, input.id, action_to_fire(&input.event)?, now)?;
+    let parts = Parts::of(&app);
+    fire_loaded(tx, forms, acting, parts, &service, input, now)
 }
 
 /// [`fire`] by a caller whose session is checked in the query that loads the application.
@@ -52,8 +53,13 @@ pub fn fire_as(
     input: Fire,
     now: Instant,
 ) -> Result<Outcome<Shown>, ApiError> {
-    let (acting, app, service) = load_as(tx, caller, input.id, action_to_fire(&input.event)?, now)?;
-    fire_loaded(tx, forms, &acting, (app, service), input, now)
+    let (acting, app, (service, joined)) = load_as(tx, caller, input.id, action_to_fire(&input.event)?, now)?;
+    let parts = if joined {
+        Parts::of(&app)
+    } else {
+        Parts::nobody_joined(&app)
+    };
+    fire_loaded(tx, forms, &acting, parts, &service, input, now)
 }
 
 fn action_to_fire(event: &Event) -> Result<Action, ApiError> {
@@ -62,22 +68,24 @@ fn action_to_fire(event: &Event) -> Result<Action, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("{} is fired by the system only", kind.as_str())))
 }
 
-/// [`fire`] once the application is loaded for the caller.
+/// [`fire`] once the application is loaded for the caller (in `parts`, with what is known
+/// of them already).
 fn fire_loaded(
     tx: &mut DbConnection,
     forms: &FormValidators,
     acting: &Acting,
-    (app, service): (Application, Service),
+    mut parts: Parts,
+    service: &Service,
     input: Fire,
     now: Instant,
 ) -> Result<Outcome<Shown>, ApiError> {
     let Fire { version, event, .. } = input;
     let kind = event.kind();
+    let app = parts.app;
     if app.version != version {
         return Err(stale(app.version));
     }
-    let mut parts = Parts::of(&app);
-    precheck(tx, forms, &mut parts, &service, &event)?;
+    precheck(tx, forms, &mut parts, service, &event)?;
     let mut step = app
         .apply(event, kind.party(), &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
@@ -91,7 +99,7 @@ fn fire_loaded(
         step.application.signed_hash = Some(parts.content_hash(tx)?);
     }
     let participants = parts.participants(tx)?;
-    let effects = store_step(tx, &step, &service, Some(acting), &participants, version, now)?;
+    let effects = store_step(tx, &step, service, Some(acting), &participants, version, now)?;
     assign(tx, &step, acting, now)?;
     Ok(Outcome::new(
         Shown::new(step.application, vec![], &service.policy, now),
@@ -123,13 +131,15 @@ pub fn store_step(
     at: Instant,
 ) -> Result<Effects, ApiError> {
     let app = &step.application;
-    if !applications::update(tx, app, version, &service.name_ru)? {
-        return Err(stale(version + 1));
-    }
     // What the applicant sent is what the agency reviews: attachments freeze as the
     // application leaves the draft (and again when an answer brings new papers).
-    if step.to != Status::Draft {
-        persistence::documents::freeze(tx, app.id, at)?;
+    let stored = if step.to == Status::Draft {
+        applications::update(tx, app, version, &service.name_ru)?
+    } else {
+        applications::update_freezing(tx, app, version, &service.name_ru, at)?
+    };
+    if !stored {
+        return Err(stale(version + 1));
     }
     let (actor, principal, ip) = match acting {
         Some(a) => (Some(a.account), a.on_behalf_of, a.ip.clone()),
