@@ -736,12 +736,12 @@ print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t 
         # analyses them as they grow.
         local unsealed=1 waited
         for ((waited = 0; waited < 60; waited++)); do
-            unsealed=$(psql "$db_url" -XAtq -c "SELECT count(*) FROM audit_log WHERE leaf_index IS NULL")
+            unsealed=$(psql "$db_url" -XAtq -c "SELECT count(*) FROM audit_unsealed")
             [[ $unsealed == 0 ]] && break
             sleep 1
         done
         [[ $unsealed == 0 ]] || die "the sealer left $unsealed audit records unsealed after 60 s"
-        psql "$db_url" -XAtq -c "ANALYZE audit_log, audit_nodes, audit_checkpoints"
+        psql "$db_url" -XAtq -c "ANALYZE audit_log, audit_leaves, audit_unsealed, audit_nodes, audit_checkpoints"
     fi
     heavy_id=$(case $backend in
         sqlite) python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT account_id FROM account_logins WHERE login_key = ?", ("email:" + sys.argv[2],)).fetchone()[0])' "${db_url#sqlite://}" "$heavy_login" ;;

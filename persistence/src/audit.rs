@@ -1,6 +1,7 @@
 //! The audit log: use cases [`record`] unsealed rows inside their own transaction (no row
-//! shared by writers); the sealer ([`seal`]) gives them tree positions in commit order and
-//! stores the Merkle tree's nodes and signed checkpoints, from which proofs are made;
+//! shared by writers), each queued for the sealer in `audit_unsealed`; the sealer ([`seal`])
+//! gives them tree positions in commit order (`audit_leaves`: records are never rewritten)
+//! and stores the Merkle tree's nodes and signed checkpoints, from which proofs are made;
 //! readers [`list`] the records in a scope the authorization core decided.
 
 use diesel::prelude::*;
@@ -15,7 +16,9 @@ use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::prepared;
 use crate::rows::{from_db_time, parse_id, parse_optional_id, to_db_time};
-use crate::schema::{applications, audit_checkpoints, audit_log, audit_nodes, participants};
+use crate::schema::{
+    applications, audit_checkpoints, audit_leaves, audit_log, audit_nodes, audit_unsealed, participants,
+};
 
 const PAGE: i64 = 1_000;
 
@@ -32,11 +35,26 @@ struct AuditRow {
     target_id: Option<String>,
     details: String,
     ip: Option<String>,
-    leaf_index: Option<i64>,
 }
 
-/// A new record: `seq` comes from the sequence, `txid` (PostgreSQL) from the column's
-/// default, the inserting transaction's id.
+/// A record as read, with its leaf's position once sealed.
+type Positioned = (AuditRow, Option<i64>);
+
+/// `audit_log` with each record's position (`None`: not sealed yet).
+macro_rules! positioned {
+    () => {
+        audit_log::table.left_join(audit_leaves::table.on(audit_leaves::seq.eq(audit_log::seq)))
+    };
+}
+
+/// What [`positioned!`] selects.
+macro_rules! positioned_columns {
+    () => {
+        (AuditRow::as_select(), audit_leaves::leaf_index.nullable())
+    };
+}
+
+/// A new record: `seq` comes from the sequence.
 #[derive(Insertable)]
 #[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewAuditRow {
@@ -51,22 +69,21 @@ struct NewAuditRow {
     ip: Option<String>,
 }
 
-impl TryFrom<AuditRow> for AuditRecord {
-    type Error = StoreError;
-
-    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+impl AuditRow {
+    /// The record, sealed at `leaf_index` if it is sealed.
+    fn into_record(self, leaf_index: Option<i64>) -> Result<AuditRecord, StoreError> {
         Ok(AuditRecord {
-            seq: row.seq,
-            id: parse_id::<AuditRecordId>("audit_log", &row.id)?,
-            occurred_at: from_db_time(row.occurred_at),
-            actor: parse_optional_id("audit_log", row.actor_id.as_deref())?,
-            on_behalf_of: parse_optional_id("audit_log", row.on_behalf_of.as_deref())?,
-            action: row.action,
-            target_type: row.target_type,
-            target_id: row.target_id,
-            details: row.details,
-            ip: row.ip,
-            leaf_index: row.leaf_index.map(position).transpose()?,
+            seq: self.seq,
+            id: parse_id::<AuditRecordId>("audit_log", &self.id)?,
+            occurred_at: from_db_time(self.occurred_at),
+            actor: parse_optional_id("audit_log", self.actor_id.as_deref())?,
+            on_behalf_of: parse_optional_id("audit_log", self.on_behalf_of.as_deref())?,
+            action: self.action,
+            target_type: self.target_type,
+            target_id: self.target_id,
+            details: self.details,
+            ip: self.ip,
+            leaf_index: leaf_index.map(position).transpose()?,
         })
     }
 }
@@ -87,13 +104,14 @@ fn parse_hash(table: &'static str, text: &str) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::corrupt(table, "a hash is not 32 bytes"))
 }
 
-/// Adds `entry` to the log, unsealed. Touches no row any other writer touches, so audited
-/// transactions run side by side; returns the record's id.
+/// Adds `entry` to the log, unsealed, and queues it for the sealer. Touches no row any other
+/// writer touches, so audited transactions run side by side; returns the record's id.
 pub fn record(conn: &mut DbConnection, entry: AuditEntry, now: Instant) -> Result<AuditRecordId, StoreError> {
     let id = AuditRecordId::new();
+    let id_text = id.to_string();
     diesel::insert_into(audit_log::table)
         .values(NewAuditRow {
-            id: id.to_string(),
+            id: id_text.clone(),
             occurred_at: to_db_time(to_storage_precision(now)),
             actor_id: entry.actor.map(|a| a.to_string()),
             on_behalf_of: entry.on_behalf_of.map(|p| p.to_string()),
@@ -104,6 +122,14 @@ pub fn record(conn: &mut DbConnection, entry: AuditEntry, now: Instant) -> Resul
             ip: entry.ip,
         })
         .execute(conn)?;
+    diesel::insert_into(audit_unsealed::table)
+        .values(
+            audit_log::table
+                .filter(audit_log::id.eq(id_text))
+                .select(audit_log::seq),
+        )
+        .into_columns(audit_unsealed::seq)
+        .execute(conn)?;
     Ok(id)
 }
 
@@ -113,8 +139,8 @@ struct Horizon {
     xmin: i64,
 }
 
-/// The transaction id below which every transaction has ended (PostgreSQL): records with a
-/// smaller `txid` are final, committed or gone. `None` on SQLite, where a reader sees only
+/// The transaction id below which every transaction has ended (PostgreSQL): records queued
+/// with a smaller `txid` are final, committed or gone. `None` on SQLite, where a reader sees only
 /// committed rows and writers are serialised, so every visible record is final.
 fn commit_horizon(conn: &mut DbConnection) -> Result<Option<i64>, StoreError> {
     match conn {
@@ -178,10 +204,14 @@ pub fn seal(conn: &mut DbConnection, limit: i64) -> Result<Sealed, StoreError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut frontier = Frontier::from_peaks(size, peaks)
         .ok_or_else(|| StoreError::corrupt("audit_nodes", "the frontier does not match the tree size"))?;
-    let rows: Vec<AuditRow> = audit_log::table
-        .filter(audit_log::leaf_index.is_null())
-        .filter(audit_log::txid.is_null().or(audit_log::txid.lt(horizon)))
-        .order(audit_log::seq.asc())
+    let rows: Vec<AuditRow> = audit_unsealed::table
+        .inner_join(audit_log::table.on(audit_log::seq.eq(audit_unsealed::seq)))
+        .filter(
+            audit_unsealed::txid
+                .is_null()
+                .or(audit_unsealed::txid.lt(horizon)),
+        )
+        .order(audit_unsealed::seq.asc())
         .limit(limit)
         .select(AuditRow::as_select())
         .load(conn)?;
@@ -189,7 +219,7 @@ pub fn seal(conn: &mut DbConnection, limit: i64) -> Result<Sealed, StoreError> {
     let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
         let seq = row.seq;
-        let record = AuditRecord::try_from(row)?;
+        let record = row.into_record(None)?;
         leaves.push((seq, stored(frontier.size())?));
         nodes.extend(frontier.push(record.leaf_hash()));
     }
@@ -201,7 +231,7 @@ pub fn seal(conn: &mut DbConnection, limit: i64) -> Result<Sealed, StoreError> {
             Ok((level, stored(id.index)?, hex::encode(hash)))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    mark_leaves(conn, &leaves)?;
+    place_leaves(conn, &leaves)?;
     insert_nodes(conn, &nodes)?;
     Ok(Sealed {
         sealed: frontier.size() - size,
@@ -209,39 +239,42 @@ pub fn seal(conn: &mut DbConnection, limit: i64) -> Result<Sealed, StoreError> {
     })
 }
 
-/// Gives each record `(seq, leaf index)` its place in the tree: on PostgreSQL in one
-/// statement for the batch, on SQLite (in-process, no round trips) one by one.
-fn mark_leaves(conn: &mut DbConnection, leaves: &[(i64, i64)]) -> Result<(), StoreError> {
+/// Gives each queued record `(seq, leaf index)` its place in the tree and takes it off the
+/// queue: on PostgreSQL in one statement for the batch, on SQLite (in-process, no round
+/// trips) one by one. A record no longer queued is not placed, and fails the batch.
+fn place_leaves(conn: &mut DbConnection, leaves: &[(i64, i64)]) -> Result<(), StoreError> {
     use diesel::sql_types::{Array, BigInt};
     if leaves.is_empty() {
         return Ok(());
     }
-    let updated = match conn {
+    let placed = match conn {
         DbConnection::Postgresql(pg) => {
             let (seqs, indexes): (Vec<i64>, Vec<i64>) = leaves.iter().copied().unzip();
             diesel::sql_query(
-                "UPDATE audit_log AS a SET leaf_index = v.idx \
-                 FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, idx) \
-                 WHERE a.seq = v.seq AND a.leaf_index IS NULL",
+                "WITH taken AS (DELETE FROM audit_unsealed WHERE seq = ANY($1::bigint[]) RETURNING seq) \
+                 INSERT INTO audit_leaves (leaf_index, seq) \
+                 SELECT v.idx, v.seq FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, idx) \
+                 JOIN taken ON taken.seq = v.seq",
             )
             .bind::<Array<BigInt>, _>(seqs)
             .bind::<Array<BigInt>, _>(indexes)
             .execute(pg)?
         }
         DbConnection::Sqlite(_) => {
-            let mut updated = 0;
-            for (seq, leaf_index) in leaves {
-                updated += diesel::update(audit_log::table.find(seq))
-                    .filter(audit_log::leaf_index.is_null())
-                    .set(audit_log::leaf_index.eq(leaf_index))
-                    .execute(conn)?;
+            let mut placed = 0;
+            for &(seq, leaf_index) in leaves {
+                if diesel::delete(audit_unsealed::table.find(seq)).execute(conn)? == 1 {
+                    placed += diesel::insert_into(audit_leaves::table)
+                        .values((audit_leaves::leaf_index.eq(leaf_index), audit_leaves::seq.eq(seq)))
+                        .execute(conn)?;
+                }
             }
-            updated
+            placed
         }
     };
-    if updated != leaves.len() {
+    if placed != leaves.len() {
         return Err(StoreError::corrupt(
-            "audit_log",
+            "audit_unsealed",
             "a record of the batch was sealed meanwhile",
         ));
     }
@@ -361,12 +394,12 @@ pub fn checkpoint(
 
 /// A sealed record and where it sits, for an inclusion proof.
 pub fn find(conn: &mut DbConnection, id: AuditRecordId) -> Result<Option<AuditRecord>, StoreError> {
-    audit_log::table
+    positioned!()
         .filter(audit_log::id.eq(id.to_string()))
-        .select(AuditRow::as_select())
-        .first(conn)
+        .select(positioned_columns!())
+        .first::<Positioned>(conn)
         .optional()?
-        .map(AuditRecord::try_from)
+        .map(|(row, leaf_index)| row.into_record(leaf_index))
         .transpose()
 }
 
@@ -413,7 +446,7 @@ pub fn list(
     scope: AuditScope,
     filter: &RecordFilter,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let mut query = audit_log::table.select(AuditRow::as_select()).into_boxed();
+    let mut query = positioned!().select(positioned_columns!()).into_boxed();
     if let AuditScope::About(account) = scope {
         let own = applications_of(conn, account)?;
         let account = account.to_string();
@@ -456,9 +489,9 @@ pub fn list(
     query
         .order(audit_log::seq.desc())
         .limit(filter.limit)
-        .load(conn)?
+        .load::<Positioned>(conn)?
         .into_iter()
-        .map(AuditRecord::try_from)
+        .map(|(row, leaf_index)| row.into_record(leaf_index))
         .collect()
 }
 
@@ -531,8 +564,8 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
         .map(SignedCheckpoint::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     let tree_size = tree_size(conn)?;
-    let unsealed: i64 = audit_log::table
-        .filter(audit_log::leaf_index.is_null())
+    let unsealed: i64 = positioned!()
+        .filter(audit_leaves::leaf_index.nullable().is_null())
         .count()
         .get_result(conn)?;
     let mut rebuild = Rebuild::new(
@@ -559,13 +592,15 @@ fn rebuild_from(
 ) -> Result<Result<(), LogBreak>, StoreError> {
     let mut after = -1_i64;
     loop {
-        let rows: Vec<AuditRow> = audit_log::table
-            .filter(audit_log::leaf_index.gt(after))
-            .order(audit_log::leaf_index.asc())
+        // A leaf whose record was deleted does not join: the gap shows in the rebuild.
+        let rows: Vec<(AuditRow, i64)> = audit_leaves::table
+            .inner_join(audit_log::table.on(audit_log::seq.eq(audit_leaves::seq)))
+            .filter(audit_leaves::leaf_index.gt(after))
+            .order(audit_leaves::leaf_index.asc())
             .limit(PAGE)
-            .select(AuditRow::as_select())
+            .select((AuditRow::as_select(), audit_leaves::leaf_index))
             .load(conn)?;
-        let Some(last) = rows.last().and_then(|r| r.leaf_index) else {
+        let Some(&(_, last)) = rows.last() else {
             break;
         };
         let leaves: std::collections::HashMap<i64, String> = audit_nodes::table
@@ -576,13 +611,12 @@ fn rebuild_from(
             .load::<(i64, String)>(conn)?
             .into_iter()
             .collect();
-        for row in rows {
-            let index = row.leaf_index.unwrap_or_default();
+        for (row, index) in rows {
             let stored = leaves
                 .get(&index)
                 .map(|h| parse_hash("audit_nodes", h))
                 .transpose()?;
-            let record = AuditRecord::try_from(row)?;
+            let record = row.into_record(Some(index))?;
             if let Err(found) = rebuild.push(position(index)?, &record, stored) {
                 return Ok(Err(found));
             }

@@ -95,7 +95,7 @@ fn write_at_once(
 }
 
 /// History numbers count on from the application's last entry (in order within this
-/// write); events take the next free positions of this transaction's block (see
+/// write); audit records are queued for the sealer (`audit::record`); events take the next free positions of this transaction's block (see
 /// `events::publish`), and each audience row names its event by its place in the array.
 const STATEMENT: &str = "\
 WITH history AS (\
@@ -112,7 +112,9 @@ audit AS (\
     INSERT INTO audit_log (id, occurred_at, actor_id, on_behalf_of, action, target_type, target_id, details, ip) \
     SELECT a.id, $2, a.actor_id, a.on_behalf_of, a.action, a.target_type, a.target_id, a.details, a.ip \
     FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
-                $20::text[]) AS a(id, actor_id, on_behalf_of, action, target_type, target_id, details, ip)), \
+                $20::text[]) AS a(id, actor_id, on_behalf_of, action, target_type, target_id, details, ip) \
+    RETURNING seq), \
+unsealed AS (INSERT INTO audit_unsealed (seq) SELECT seq FROM audit), \
 block AS (SELECT pg_current_xact_id()::text::bigint * $3 AS first), \
 free AS (\
     SELECT COALESCE((SELECT MAX(e.id) + 1 FROM events e WHERE e.id >= block.first AND e.id < block.first + $3), \

@@ -50,8 +50,20 @@ diesel::table! {
         target_id -> Nullable<Text>,
         details -> Text,
         ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_leaves (leaf_index) {
+        leaf_index -> BigInt,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_unsealed (seq) {
+        seq -> BigInt,
         txid -> Nullable<BigInt>,
-        leaf_index -> Nullable<BigInt>,
     }
 }
 
@@ -169,6 +181,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     account_logins,
     audit_log,
+    audit_leaves,
+    audit_unsealed,
     audit_nodes,
     audit_checkpoints,
     notifications,

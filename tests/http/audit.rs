@@ -68,11 +68,12 @@ fn leaf_index(app: &TestApp, id: AuditRecordId) -> Option<i64> {
 
 fn leaf_index_in(db: &persistence::Database, id: AuditRecordId) -> Option<i64> {
     use diesel::prelude::*;
-    use persistence::schema::audit_log;
+    use persistence::schema::{audit_leaves, audit_log};
     db.read(|c| {
         audit_log::table
+            .left_join(audit_leaves::table.on(audit_leaves::seq.eq(audit_log::seq)))
             .filter(audit_log::id.eq(id.to_string()))
-            .select(audit_log::leaf_index)
+            .select(audit_leaves::leaf_index.nullable())
             .first::<Option<i64>>(c)
             .map_err(persistence::StoreError::from)
     })
@@ -187,11 +188,11 @@ async fn all_leaves(app: &TestApp, token: &str, size: u64, root: &rfc9162::Hash)
         .db
         .read(|c| {
             use diesel::prelude::*;
-            use persistence::schema::audit_log;
-            audit_log::table
-                .filter(audit_log::leaf_index.is_not_null())
-                .order(audit_log::leaf_index.asc())
-                .select((audit_log::leaf_index.assume_not_null(), audit_log::id))
+            use persistence::schema::{audit_leaves, audit_log};
+            audit_leaves::table
+                .inner_join(audit_log::table.on(audit_log::seq.eq(audit_leaves::seq)))
+                .order(audit_leaves::leaf_index.asc())
+                .select((audit_leaves::leaf_index, audit_log::id))
                 .load(c)
                 .map_err(persistence::StoreError::from)
         })
@@ -303,15 +304,26 @@ async fn checkpoints_are_signed_at_most_every_interval(backend: Backend) {
 }
 db_test!(checkpoints_are_signed_at_most_every_interval);
 
-/// What a tamperer must do first on each backend: turn off the log's append-only guard.
+/// What a tamperer must do first on each backend: turn off the append-only guards of the
+/// records and of their positions.
 fn disable_guard(app: &TestApp) {
     match app.backend {
         Backend::Sqlite => {
-            app.execute("DROP TRIGGER audit_log_no_update");
-            app.execute("DROP TRIGGER audit_log_no_delete");
+            for table in ["audit_log", "audit_leaves"] {
+                app.execute(&format!("DROP TRIGGER {table}_no_update"));
+                app.execute(&format!("DROP TRIGGER {table}_no_delete"));
+            }
         }
-        Backend::Postgres(_) => app.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"),
+        Backend::Postgres(_) => {
+            app.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change");
+            app.execute("ALTER TABLE audit_leaves DISABLE TRIGGER audit_leaves_no_change");
+        }
     }
+}
+
+/// The record at leaf `index`, as SQL.
+fn at_leaf(index: u32) -> String {
+    format!("seq = (SELECT seq FROM audit_leaves WHERE leaf_index = {index})")
 }
 
 /// Eight records sealed under two checkpoints, then `tamper`; returns what `/audit/verify`
@@ -348,7 +360,10 @@ fn cli_verify(app: &TestApp) -> String {
 async fn an_altered_record_is_found(backend: Backend) {
     let (verdict, cli) = tampered(
         backend,
-        &["UPDATE audit_log SET details = '{\"i\":99}' WHERE leaf_index = 5"],
+        &[&format!(
+            "UPDATE audit_log SET details = '{{\"i\":99}}' WHERE {}",
+            at_leaf(5)
+        )],
     )
     .await;
     assert_eq!(verdict["intact"], false, "{verdict}");
@@ -364,7 +379,7 @@ async fn an_altered_record_is_found(backend: Backend) {
 db_test!(an_altered_record_is_found);
 
 async fn a_deleted_record_is_found(backend: Backend) {
-    let (verdict, cli) = tampered(backend, &["DELETE FROM audit_log WHERE leaf_index = 2"]).await;
+    let (verdict, cli) = tampered(backend, &[&format!("DELETE FROM audit_log WHERE {}", at_leaf(2))]).await;
     assert_eq!(verdict["intact"], false, "{verdict}");
     assert_eq!(verdict["problem"], "gap");
     assert_eq!(verdict["first_broken_leaf"], 2);
@@ -373,7 +388,15 @@ async fn a_deleted_record_is_found(backend: Backend) {
 db_test!(a_deleted_record_is_found);
 
 async fn a_cut_tail_is_found(backend: Backend) {
-    let (verdict, cli) = tampered(backend, &["DELETE FROM audit_log WHERE leaf_index >= 6"]).await;
+    // The records and their positions both: what is left looks like a smaller tree.
+    let (verdict, cli) = tampered(
+        backend,
+        &[
+            "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_leaves WHERE leaf_index >= 6)",
+            "DELETE FROM audit_leaves WHERE leaf_index >= 6",
+        ],
+    )
+    .await;
     assert_eq!(verdict["problem"], "truncated", "{verdict}");
     assert_eq!(verdict["first_broken_leaf"], 6);
     assert!(cli.contains("BROKEN (truncated)"), "{cli}");
@@ -384,9 +407,9 @@ async fn two_reordered_records_are_found(backend: Backend) {
     let (verdict, cli) = tampered(
         backend,
         &[
-            "UPDATE audit_log SET leaf_index = -1 WHERE leaf_index = 3",
-            "UPDATE audit_log SET leaf_index = 3 WHERE leaf_index = 4",
-            "UPDATE audit_log SET leaf_index = 4 WHERE leaf_index = -1",
+            "UPDATE audit_leaves SET leaf_index = -1 WHERE leaf_index = 3",
+            "UPDATE audit_leaves SET leaf_index = 3 WHERE leaf_index = 4",
+            "UPDATE audit_leaves SET leaf_index = 4 WHERE leaf_index = -1",
         ],
     )
     .await;
@@ -432,16 +455,19 @@ async fn a_checkpoint_not_signed_by_us_is_found(backend: Backend) {
 }
 db_test!(a_checkpoint_not_signed_by_us_is_found);
 
-async fn the_database_refuses_edits_but_the_sealers_one_change(backend: Backend) {
+async fn the_database_refuses_edits_to_the_log(backend: Backend) {
     let app = spawn(backend).await;
     let ids = append(&app, 2);
     seal_through(&app, 2).await;
     let unsealed = append(&app, 1)[0];
     for statement in [
-        "UPDATE audit_log SET action = 'test.forged' WHERE leaf_index = 0".to_string(),
-        "UPDATE audit_log SET leaf_index = 7 WHERE leaf_index = 1".to_string(),
-        format!("UPDATE audit_log SET details = '{{}}', leaf_index = 2 WHERE id = '{unsealed}'"),
-        "DELETE FROM audit_log WHERE leaf_index = 0".to_string(),
+        format!("UPDATE audit_log SET action = 'test.forged' WHERE {}", at_leaf(0)),
+        // Not even a record waiting for the sealer, whom sealing no longer needs to change.
+        format!("UPDATE audit_log SET details = '{{}}' WHERE id = '{unsealed}'"),
+        format!("DELETE FROM audit_log WHERE {}", at_leaf(0)),
+        "UPDATE audit_leaves SET leaf_index = 7 WHERE leaf_index = 1".to_string(),
+        format!("UPDATE audit_leaves SET seq = (SELECT seq FROM audit_log WHERE id = '{unsealed}') WHERE leaf_index = 1"),
+        "DELETE FROM audit_leaves WHERE leaf_index = 0".to_string(),
         "UPDATE audit_nodes SET hash = hash WHERE level = 0".to_string(),
         "DELETE FROM audit_checkpoints".to_string(),
     ] {
@@ -456,7 +482,7 @@ async fn the_database_refuses_edits_but_the_sealers_one_change(backend: Backend)
     seal_through(&app, 3).await;
     assert_eq!(leaf_index(&app, unsealed), Some(2));
 }
-db_test!(the_database_refuses_edits_but_the_sealers_one_change);
+db_test!(the_database_refuses_edits_to_the_log);
 
 async fn parallel_writes_are_all_sealed_into_one_valid_tree(backend: Backend) {
     let app = spawn(backend).await;
@@ -635,10 +661,11 @@ async fn the_chain_becomes_the_first_leaves(backend: Backend) {
     let rows: Vec<(i64, String, Option<i64>)> = db
         .read(|c| {
             use diesel::prelude::*;
-            use persistence::schema::audit_log;
+            use persistence::schema::{audit_leaves, audit_log};
             audit_log::table
+                .left_join(audit_leaves::table.on(audit_leaves::seq.eq(audit_log::seq)))
                 .order(audit_log::seq.asc())
-                .select((audit_log::seq, audit_log::id, audit_log::leaf_index))
+                .select((audit_log::seq, audit_log::id, audit_leaves::leaf_index.nullable()))
                 .load(c)
                 .map_err(persistence::StoreError::from)
         })
