@@ -682,3 +682,76 @@ async fn the_chain_becomes_the_first_leaves(backend: Backend) {
     db.migrate().unwrap_or_else(|e| panic!("up again: {e}"));
 }
 db_test!(the_chain_becomes_the_first_leaves);
+
+/// Positions given before the sealer kept them apart move to `audit_leaves`, records not
+/// sealed yet to the queue; reverting the migration puts the positions back.
+async fn sealed_positions_survive_the_move_to_their_own_table(backend: Backend) {
+    let dir = TempDir::new();
+    let (_pg, url) = match &backend {
+        Backend::Sqlite => (None, format!("sqlite://{}", dir.0.join("leaves.db").display())),
+        Backend::Postgres(server) => {
+            let db = empty_postgres(server);
+            let url = db.url();
+            (Some(db), url)
+        }
+    };
+    let url = persistence::DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+    let db = persistence::Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+    db.migrate_through("2026-12-04-000024")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = |sql: String| {
+        db.read(|c| {
+            diesel::sql_query(sql)
+                .execute(c)
+                .map_err(persistence::StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for seq in 1..=3 {
+        run(format!(
+            "INSERT INTO audit_log (seq, id, occurred_at, action, target_type, details) \
+             VALUES ({seq}, '{}', '2026-12-04 10:00:00', 'test.moved', 'thing', '{{}}')",
+            AuditRecordId::new()
+        ));
+    }
+    // What the old sealer did (the one change the old guard allowed): records 1 and 2 at
+    // leaves 1 and 0.
+    run("UPDATE audit_log SET leaf_index = 1 WHERE seq = 1".into());
+    run("UPDATE audit_log SET leaf_index = 0 WHERE seq = 2".into());
+    db.migrate().unwrap_or_else(|e| panic!("{e}"));
+
+    let rows = |sql: &'static str| -> Vec<(i64, Option<i64>)> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            a: i64,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+            b: Option<i64>,
+        }
+        db.read(|c| {
+            diesel::sql_query(sql)
+                .load::<Row>(c)
+                .map_err(persistence::StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|r| (r.a, r.b))
+        .collect()
+    };
+    assert_eq!(
+        rows("SELECT leaf_index AS a, seq AS b FROM audit_leaves ORDER BY leaf_index"),
+        vec![(0, Some(2)), (1, Some(1))]
+    );
+    assert_eq!(
+        rows("SELECT seq AS a, NULL AS b FROM audit_unsealed ORDER BY seq"),
+        vec![(3, None)]
+    );
+
+    db.revert_last_migration().unwrap_or_else(|e| panic!("down: {e}"));
+    assert_eq!(
+        rows("SELECT seq AS a, leaf_index AS b FROM audit_log ORDER BY seq"),
+        vec![(1, Some(1)), (2, Some(0)), (3, None)]
+    );
+    db.migrate().unwrap_or_else(|e| panic!("up again: {e}"));
+}
+db_test!(sealed_positions_survive_the_move_to_their_own_table);
