@@ -11,7 +11,6 @@ use domain::time::Instant;
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::prepared;
 use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
 use crate::schema::{attachments, blobs, documents};
 
@@ -497,23 +496,19 @@ pub fn detach(conn: &mut DbConnection, a: &Attachment) -> Result<bool, StoreErro
     Ok(removed == 1)
 }
 
-/// Freezes every attachment of the application not frozen yet (at submission, and when
-/// an answer with new papers is sent).
-pub fn freeze(conn: &mut DbConnection, application: ApplicationId, at: Instant) -> Result<usize, StoreError> {
-    prepared::execute(conn, freezing(application, at))
-}
-
-/// The statement of [`freeze`].
-pub(crate) fn freezing(
-    application: ApplicationId,
-    at: Instant,
-) -> diesel::dsl::Update<
+/// The type of [`freezing`]'s statement.
+pub(crate) type Freezing = diesel::dsl::Update<
     diesel::dsl::Filter<
         diesel::dsl::Filter<attachments::table, diesel::dsl::Eq<attachments::application_id, String>>,
         diesel::dsl::IsNull<attachments::frozen_at>,
     >,
     diesel::dsl::Eq<attachments::frozen_at, Option<chrono::NaiveDateTime>>,
-> {
+>;
+
+/// The statement that freezes every attachment of the application not frozen yet (at
+/// submission, and when an answer with new papers is sent): run with the application's own
+/// change (`applications::update_freezing`).
+pub(crate) fn freezing(application: ApplicationId, at: Instant) -> Freezing {
     diesel::update(
         attachments::table
             .filter(attachments::application_id.eq(application.to_string()))
