@@ -243,44 +243,26 @@ pub fn insert(conn: &mut DbConnection, app: &Application, service_name: &str) ->
     Ok(())
 }
 
-/// Stores `app` if the stored row is still at `expected` version.
+/// Stores `app` if the stored row is still at `expected` version. With `freeze_at`, also
+/// freezes the application's attachments not frozen yet, at that time and in the same
+/// statement (on PostgreSQL): what the applicant sent, as it leaves the draft.
 pub fn update(
     conn: &mut DbConnection,
     app: &Application,
     expected: i64,
     service_name: &str,
+    freeze_at: Option<Instant>,
 ) -> Result<bool, StoreError> {
-    let updated = prepared::execute(
-        conn,
-        diesel::update(
-            applications::table
-                .find(app.id.to_string())
-                .filter(applications::version.eq(expected)),
-        )
-        .set(stored(app, service_name)),
-    )?;
-    Ok(updated == 1)
-}
-
-/// [`update`], and freezes the application's attachments not frozen yet at `frozen_at` in
-/// the same statement (on PostgreSQL): what the applicant sent, as it leaves the draft.
-pub fn update_freezing(
-    conn: &mut DbConnection,
-    app: &Application,
-    expected: i64,
-    service_name: &str,
-    frozen_at: Instant,
-) -> Result<bool, StoreError> {
-    let updated = prepared::execute_alongside(
-        conn,
-        crate::documents::freezing(app.id, frozen_at),
-        diesel::update(
-            applications::table
-                .find(app.id.to_string())
-                .filter(applications::version.eq(expected)),
-        )
-        .set(stored(app, service_name)),
-    )?;
+    let statement = diesel::update(
+        applications::table
+            .find(app.id.to_string())
+            .filter(applications::version.eq(expected)),
+    )
+    .set(stored(app, service_name));
+    let updated = match freeze_at {
+        None => prepared::execute(conn, statement)?,
+        Some(at) => prepared::execute_alongside(conn, crate::documents::freezing(app.id, at), statement)?,
+    };
     Ok(updated == 1)
 }
 

@@ -507,7 +507,7 @@ pub(crate) type Freezing = diesel::dsl::Update<
 
 /// The statement that freezes every attachment of the application not frozen yet (at
 /// submission, and when an answer with new papers is sent): run with the application's own
-/// change (`applications::update_freezing`).
+/// change (`applications::update`).
 pub(crate) fn freezing(application: ApplicationId, at: Instant) -> Freezing {
     diesel::update(
         attachments::table

@@ -95,8 +95,9 @@ fn write_at_once(
 }
 
 /// History numbers count on from the application's last entry (in order within this
-/// write); audit records are queued for the sealer (`audit::record`); events take the next free positions of this transaction's block (see
-/// `events::publish`), and each audience row names its event by its place in the array.
+/// write); audit records are queued for the sealer (as `audit::record` does); events take
+/// the next free positions of this transaction's block (see `events::publish`), and each
+/// audience row names its event by its place in the array.
 const STATEMENT: &str = "\
 WITH history AS (\
     INSERT INTO application_history (id, application_id, seq, occurred_at, actor_id, on_behalf_of, \

@@ -12,7 +12,7 @@ use domain::ids::AuditRecordId;
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::support::{empty_postgres, json, problem, Backend, TempDir, TestApp};
+use crate::support::{empty_postgres, json, problem, Backend, PgDatabase, TempDir, TestApp};
 
 /// An app whose sealer runs only when the test says so.
 async fn spawn(backend: Backend) -> TestApp {
@@ -610,35 +610,59 @@ async fn logins_are_audited_with_their_outcome(backend: Backend) {
 }
 db_test!(logins_are_audited_with_their_outcome);
 
+/// A database with no migration run yet (tests of migrations), and its directory or
+/// PostgreSQL database, dropped after it.
+struct Unmigrated {
+    db: persistence::Database,
+    _pg: Option<PgDatabase>,
+    _dir: TempDir,
+}
+
+impl Unmigrated {
+    fn new(backend: &Backend) -> Unmigrated {
+        let dir = TempDir::new();
+        let (pg, url) = match backend {
+            Backend::Sqlite => (None, format!("sqlite://{}", dir.0.join("migrated.db").display())),
+            Backend::Postgres(server) => {
+                let db = empty_postgres(server);
+                let url = db.url();
+                (Some(db), url)
+            }
+        };
+        let url = persistence::DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+        Unmigrated {
+            db: persistence::Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}")),
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    /// Runs `sql` as it stands (rows an older schema held).
+    fn execute(&self, sql: String) {
+        self.db
+            .read(|c| {
+                diesel::sql_query(sql)
+                    .execute(c)
+                    .map_err(persistence::StoreError::from)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 /// The hash chain's records become the tree's first leaves, in chain order; new records
 /// are numbered after them; the migration reverts and re-applies.
 async fn the_chain_becomes_the_first_leaves(backend: Backend) {
-    let dir = TempDir::new();
-    let (_pg, url) = match &backend {
-        Backend::Sqlite => (None, format!("sqlite://{}", dir.0.join("chain.db").display())),
-        Backend::Postgres(server) => {
-            let db = empty_postgres(server);
-            let url = db.url();
-            (Some(db), url)
-        }
-    };
-    let url = persistence::DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
-    let db = persistence::Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+    let unmigrated = Unmigrated::new(&backend);
+    let db = &unmigrated.db;
     db.migrate_through("2026-12-03-000019")
         .unwrap_or_else(|e| panic!("{e}"));
     let chain: Vec<String> = (1..=3).map(|_| AuditRecordId::new().to_string()).collect();
     for (seq, id) in chain.iter().enumerate() {
         let seq = seq + 1;
-        let sql = format!(
+        unmigrated.execute(format!(
             "INSERT INTO audit_log (seq, id, occurred_at, action, target_type, details, prev_hash, hash) \
              VALUES ({seq}, '{id}', '2026-11-30 10:00:00', 'test.chain', 'thing', '{{}}', 'p{seq}', 'h{seq}')"
-        );
-        db.read(|c| {
-            diesel::sql_query(sql)
-                .execute(c)
-                .map_err(persistence::StoreError::from)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+        ));
     }
     db.migrate().unwrap_or_else(|e| panic!("{e}"));
     let new = db
@@ -686,29 +710,12 @@ db_test!(the_chain_becomes_the_first_leaves);
 /// Positions given before the sealer kept them apart move to `audit_leaves`, records not
 /// sealed yet to the queue; reverting the migration puts the positions back.
 async fn sealed_positions_survive_the_move_to_their_own_table(backend: Backend) {
-    let dir = TempDir::new();
-    let (_pg, url) = match &backend {
-        Backend::Sqlite => (None, format!("sqlite://{}", dir.0.join("leaves.db").display())),
-        Backend::Postgres(server) => {
-            let db = empty_postgres(server);
-            let url = db.url();
-            (Some(db), url)
-        }
-    };
-    let url = persistence::DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
-    let db = persistence::Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
+    let unmigrated = Unmigrated::new(&backend);
+    let db = &unmigrated.db;
     db.migrate_through("2026-12-04-000024")
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = |sql: String| {
-        db.read(|c| {
-            diesel::sql_query(sql)
-                .execute(c)
-                .map_err(persistence::StoreError::from)
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
     for seq in 1..=3 {
-        run(format!(
+        unmigrated.execute(format!(
             "INSERT INTO audit_log (seq, id, occurred_at, action, target_type, details) \
              VALUES ({seq}, '{}', '2026-12-04 10:00:00', 'test.moved', 'thing', '{{}}')",
             AuditRecordId::new()
@@ -716,8 +723,8 @@ async fn sealed_positions_survive_the_move_to_their_own_table(backend: Backend) 
     }
     // What the old sealer did (the one change the old guard allowed): records 1 and 2 at
     // leaves 1 and 0.
-    run("UPDATE audit_log SET leaf_index = 1 WHERE seq = 1".into());
-    run("UPDATE audit_log SET leaf_index = 0 WHERE seq = 2".into());
+    unmigrated.execute("UPDATE audit_log SET leaf_index = 1 WHERE seq = 1".into());
+    unmigrated.execute("UPDATE audit_log SET leaf_index = 0 WHERE seq = 2".into());
     db.migrate().unwrap_or_else(|e| panic!("{e}"));
 
     let rows = |sql: &'static str| -> Vec<(i64, Option<i64>)> {

@@ -194,7 +194,7 @@ pub fn save_draft(
     let saved = app
         .save_draft(form_data, &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
-    if !applications::update(tx, &saved, version, &service.name_ru)? {
+    if !applications::update(tx, &saved, version, &service.name_ru, None)? {
         return Err(stale(version + 1));
     }
     let entry = acting

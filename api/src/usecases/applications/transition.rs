@@ -133,12 +133,8 @@ pub fn store_step(
     let app = &step.application;
     // What the applicant sent is what the agency reviews: attachments freeze as the
     // application leaves the draft (and again when an answer brings new papers).
-    let stored = if step.to == Status::Draft {
-        applications::update(tx, app, version, &service.name_ru)?
-    } else {
-        applications::update_freezing(tx, app, version, &service.name_ru, at)?
-    };
-    if !stored {
+    let freeze_at = (step.to != Status::Draft).then_some(at);
+    if !applications::update(tx, app, version, &service.name_ru, freeze_at)? {
         return Err(stale(version + 1));
     }
     let (actor, principal, ip) = match acting {
