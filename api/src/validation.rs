@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::web::Json;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -49,6 +50,38 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Valid<T> {
                 .map_err(|errors| ApiError::validation(problems(&errors)))?;
             Ok(Valid(body))
         })
+    }
+}
+
+/// A JSON body the request may leave out: `None` when it sends no body or `null`. A body it does send
+/// must parse, with the same answers as `Json` (400 for broken JSON, 413, 415, 422):
+/// actix's own `Option<Json<T>>` takes any body that fails to parse for no body at all.
+#[derive(Debug)]
+pub struct MaybeJson<T>(pub Option<T>);
+
+impl<T> MaybeJson<T> {
+    pub fn into_inner(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<MaybeJson<T>, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if !chunked && length.unwrap_or(0) == 0 {
+            return Box::pin(async { Ok(MaybeJson(None)) });
+        }
+        // `null` is no body too (the spec's body is nullable).
+        let parsed = Json::<Option<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeJson(parsed.await?.into_inner())) })
     }
 }
 

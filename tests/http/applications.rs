@@ -583,6 +583,33 @@ async fn a_cancelled_draft_stays_private(backend: Backend) {
 }
 db_test!(a_cancelled_draft_stays_private);
 
+/// The reason for cancelling may be left out, but a body that is sent must be JSON: bytes
+/// that are not were taken for no body, and the draft was cancelled (found by schemathesis).
+async fn a_broken_optional_body_is_refused_not_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, token) = app.citizen_token(true).await;
+    let draft = a_draft(&app, &token).await;
+    let path = format!("/api/v1/applications/{}", s(&draft["id"]));
+    let broken = app
+        .client
+        .post(app.url(&format!("{path}/cancel")))
+        .bearer_auth(&token)
+        .header("If-Match", format!("\"{}\"", version(&draft)))
+        .header("content-type", "application/json")
+        .body(vec![0xff_u8, 0xfe, 0x77, 0x06, 0x10, b'"', b'o'])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(problem(broken, 400).await["code"], "malformed_json");
+    let unchanged = json(app.send(Method::GET, &path, &token, None, None).await, 200).await;
+    assert_eq!(unchanged["status"], "draft");
+    // `null`, and no body at all, are still no reason.
+    let cancelled = act(&app, &token, &draft, "cancel", Some(Value::Null)).await;
+    assert_eq!(cancelled["status"], "cancelled");
+}
+db_test!(a_broken_optional_body_is_refused_not_ignored);
+
 /// Reading one application, or firing an event on it, checks the session in the same query
 /// as the load: an ended session reads nothing, whether or not the application exists, and
 /// a stranger's read is a 404 like a missing one.

@@ -23,6 +23,7 @@ use crate::state::State;
 use crate::usecases::applications::{self as cases, Drafting, NewDraft, NewForm, Started};
 use crate::usecases::replays;
 use crate::usecases::{Acting, Outcome};
+use crate::validation::MaybeJson;
 use crate::views::applications::{respond, ApplicationSummary, ApplicationView};
 use crate::views::confirmations::ConfirmationView;
 use crate::views::csv_rows::CsvRows;
@@ -302,9 +303,9 @@ pub async fn cancel(
     caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
-    body: Option<Json<ReasonBody>>,
+    body: MaybeJson<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = body.and_then(|b| b.into_inner().reason);
+    let reason = body.into_inner().and_then(|b| b.reason);
     fire_event(state, caller, id.into_inner(), version, Event::Cancel { reason }).await
 }
 

@@ -15,6 +15,7 @@ use crate::concurrency::{IfMatch, IfMatchHeader};
 use crate::error::ApiError;
 use crate::state::State;
 use crate::usecases::applications as cases;
+use crate::validation::MaybeJson;
 use crate::views::applications::{ApplicationSummary, ApplicationView};
 
 #[derive(Serialize, ToSchema)]
@@ -225,9 +226,9 @@ pub async fn approve(
     caller: Caller,
     id: Path<ApplicationId>,
     version: IfMatch,
-    body: Option<Json<DecisionNote>>,
+    body: MaybeJson<DecisionNote>,
 ) -> Result<HttpResponse, ApiError> {
-    let comment = body.and_then(|b| b.into_inner().comment);
+    let comment = body.into_inner().and_then(|b| b.comment);
     fire_event(
         state,
         caller,
