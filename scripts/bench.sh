@@ -698,8 +698,8 @@ SQL
     case $backend in
         sqlite) counts=$(python3 -c 'import json, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts", "applications", "application_history")}))' "${db_url#sqlite://}") ;;
-        postgres) counts=$(psql "$db_url" -XAtq -c "SELECT json_build_object('accounts', (SELECT count(*) FROM accounts), 'applications', (SELECT count(*) FROM applications), 'application_history', (SELECT count(*) FROM application_history), 'events', (SELECT count(*) FROM events), 'notifications', (SELECT count(*) FROM notifications), 'outbox', (SELECT count(*) FROM outbox))") ;;
+print(json.dumps({t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts", "applications", "application_history", "signatures")}))' "${db_url#sqlite://}") ;;
+        postgres) counts=$(psql "$db_url" -XAtq -c "SELECT json_build_object('accounts', (SELECT count(*) FROM accounts), 'applications', (SELECT count(*) FROM applications), 'application_history', (SELECT count(*) FROM application_history), 'signatures', (SELECT count(*) FROM signatures), 'events', (SELECT count(*) FROM events), 'notifications', (SELECT count(*) FROM notifications), 'outbox', (SELECT count(*) FROM outbox))") ;;
     esac
     say "$backend: seeded in ${seed_seconds}s: $counts"
     record kind=seed backend="$backend" seconds:="$seed_seconds" counts:="$counts" \

@@ -183,6 +183,7 @@ def backend_section(res, backend, lines, verdicts):
         lines.append(
             f"Seeded in {seed['seconds']} s: {c.get('accounts', 0):,} accounts, {c.get('applications', 0):,} applications, "
             f"{c.get('application_history', 0):,} history rows"
+            + (f", {c['signatures']:,} signatures" if "signatures" in c else "")
             + (
                 f", {c['events']:,} live events, {c['notifications']:,} notices, {c.get('outbox', 0):,} e-mails."
                 if "events" in c

@@ -342,9 +342,10 @@ fn seed(
     let mut batch_apps = Vec::new();
     let mut batch_history = Vec::new();
     let mut batch_attachments = Vec::new();
+    let mut batch_signatures = Vec::new();
     let flush = |apps: &mut Vec<String>,
                  history: &mut Vec<String>,
-                 attachments: &mut Vec<String>|
+                 (attachments, signatures): (&mut Vec<String>, &mut Vec<String>)|
      -> Result<(), String> {
         if apps.is_empty() {
             return Ok(());
@@ -352,6 +353,9 @@ fn seed(
         db.write(|c| {
             exec(c, &format!("INSERT INTO applications (id, number, owner_id, service_code, agency_code, status, previous_status, in_queue, form_data, version, created_at, updated_at, submitted_at, decided_at, cancelled_at, info_request, info_due_at, appeal_used, rejection_reason, result_note, search_text) VALUES {}", apps.join(",")))?;
             exec(c, &format!("INSERT INTO application_history (id, application_id, seq, occurred_at, actor_id, on_behalf_of, event, from_status, to_status, agency_code, comment) VALUES {}", history.join(",")))?;
+            if !signatures.is_empty() {
+                exec(c, &format!("INSERT INTO signatures (id, application_id, account_id, role, content_hash, application_version, method, signed_at) VALUES {}", signatures.join(",")))?;
+            }
             if attachments.is_empty() {
                 return Ok(0);
             }
@@ -361,6 +365,7 @@ fn seed(
         apps.clear();
         history.clear();
         attachments.clear();
+        signatures.clear();
         Ok(())
     };
     // The submit scenario's drafts are of the one service that requires a single paper (a
@@ -439,6 +444,17 @@ fn seed(
         ));
         let mut events = vec![("create", "NULL".to_string(), "draft", created)];
         if let Some(at) = submitted {
+            // Its owner signed the draft before submitting it, as citizens do: the signatures
+            // table holds a country's signatures, as the applications table its applications
+            // (its plans are made for that size, not for an empty table).
+            batch_signatures.push(format!(
+                "({}, {}, {}, 'owner', {}, 1, 'code', {})",
+                q(&uuid::Uuid::now_v7().to_string()),
+                q(&id),
+                q(owner),
+                q(&format!("{r:016x}").repeat(4)),
+                ts(at - chrono::TimeDelta::minutes(1)),
+            ));
             events.push(("submit", q("draft"), "submitted", at));
             if version >= 3 {
                 events.push((
@@ -488,13 +504,21 @@ fn seed(
             commented.push(format!("{}\t{id}", n % accounts.len() - 1));
         }
         if batch_apps.len() == 500 {
-            flush(&mut batch_apps, &mut batch_history, &mut batch_attachments)?;
+            flush(
+                &mut batch_apps,
+                &mut batch_history,
+                (&mut batch_attachments, &mut batch_signatures),
+            )?;
         }
         if n % 20_000 == 0 {
             eprint!("\rseeded {n}/{all}");
         }
     }
-    flush(&mut batch_apps, &mut batch_history, &mut batch_attachments)?;
+    flush(
+        &mut batch_apps,
+        &mut batch_history,
+        (&mut batch_attachments, &mut batch_signatures),
+    )?;
     if let Some(pii) = &pii {
         seed_signing(
             &db,
