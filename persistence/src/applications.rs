@@ -14,7 +14,7 @@ use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::native::natively;
 use crate::prepared;
-use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time};
+use crate::rows::{after_key, from_db_time, parse_id, parse_optional_id, to_db_time, DbTime};
 use crate::schema::{
     accounts, application_history, applications, counters, participants, services, sessions,
 };
@@ -63,28 +63,28 @@ struct ListedRow {
     status: String,
     previous_status: Option<String>,
     version: i64,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-    submitted_at: Option<chrono::NaiveDateTime>,
-    decided_at: Option<chrono::NaiveDateTime>,
-    cancelled_at: Option<chrono::NaiveDateTime>,
+    created_at: DbTime,
+    updated_at: DbTime,
+    submitted_at: Option<DbTime>,
+    decided_at: Option<DbTime>,
+    cancelled_at: Option<DbTime>,
     info_request: Option<String>,
-    info_due_at: Option<chrono::NaiveDateTime>,
+    info_due_at: Option<DbTime>,
     appeal_used: bool,
     rejection_reason: Option<String>,
     result_note: Option<String>,
     signers: String,
     signed_hash: Option<String>,
     route: String,
-    appeal_until: Option<chrono::NaiveDateTime>,
-    restore_until: Option<chrono::NaiveDateTime>,
+    appeal_until: Option<DbTime>,
+    restore_until: Option<DbTime>,
 }
 
 impl TryFrom<ListedRow> for Application {
     type Error = StoreError;
 
     fn try_from(r: ListedRow) -> Result<Self, StoreError> {
-        let time = |t: Option<chrono::NaiveDateTime>| t.map(from_db_time);
+        let time = |t: Option<DbTime>| t.map(from_db_time);
         Ok(Application {
             id: parse_id("applications", &r.id)?,
             number: r.number,
