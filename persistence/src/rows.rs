@@ -75,7 +75,9 @@ impl FromSql<Timestamp, Sqlite> for DbTime {
 }
 
 impl FromSql<Timestamp, MultiBackend> for DbTime {
-    fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+    fn from_sql(
+        bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
         bytes.from_sql::<Self, Timestamp>()
     }
 }
@@ -131,7 +133,12 @@ mod tests {
             assert_eq!(parse_stored_time(text), Some(expected), "{text}");
         }
         // Diesel's other formats (a zone, a T, minutes only) are left to diesel.
-        for text in ["2026-12-04 19:16:22+03:00", "2026-12-04T19:16:22", "2026-12-04 19:16", "2460000.5"] {
+        for text in [
+            "2026-12-04 19:16:22+03:00",
+            "2026-12-04T19:16:22",
+            "2026-12-04 19:16",
+            "2460000.5",
+        ] {
             assert_eq!(parse_stored_time(text), None, "{text}");
         }
     }
