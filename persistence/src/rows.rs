@@ -129,8 +129,9 @@ mod tests {
             "2026-12-04 19:16:22.123456",
             "1999-01-31 00:00:00.000000001",
         ] {
-            let expected = NaiveDateTime::parse_from_str(text, "%F %T%.f").unwrap();
-            assert_eq!(parse_stored_time(text), Some(expected), "{text}");
+            let expected = NaiveDateTime::parse_from_str(text, "%F %T%.f").ok();
+            assert!(expected.is_some(), "{text}");
+            assert_eq!(parse_stored_time(text), expected, "{text}");
         }
         // Diesel's other formats (a zone, a T, minutes only) are left to diesel.
         for text in [
