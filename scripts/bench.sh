@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark (`make bench`): for each backend (SQLite, then PostgreSQL) a fresh database
 # with the benchmark's volume (kabinet-bench seed: 10,000 citizens, 200,000 applications with
-# their history, 60,000 drafts of one heavy citizen, 60,000 drafts to sign spread over 512
+# their history and signatures, 60,000 drafts of one heavy citizen, 60,000 drafts to sign spread over 512
 # writers), a release `kabinet serve` and the bare actix-web + diesel ceilings
 # (`kabinet-bench ceiling`: a primary-key read, and a row plus an audit-shaped row written in
 # one transaction), both on loopback. Every read is driven by wrk at its peak and again
