@@ -75,8 +75,9 @@ fn view(c: &Comment, history: Vec<domain::joint::Revision>) -> CommentView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"body": "Нужна ваша подпись, @019a4c3e-0000-7000-8000-000000000001"}))]
 pub struct CommentBody {
-    /// 1 to 4000 characters; `@<account id>` mentions a participant.
-    #[schema(min_length = 1, max_length = 4000)]
+    /// 1 to 4000 characters once trimmed, so not white space only; `@<account id>` mentions
+    /// a participant.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     #[validate(length(min = 1, max = 4000))]
     pub body: String,
 }
