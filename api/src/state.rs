@@ -85,8 +85,7 @@ impl AppState {
         case: impl FnOnce(&mut DbConnection, &Actor, Instant) -> Result<Outcome<T>, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.run(move |tx, now| {
-            let actor = caller.check(tx, now)?;
-            caller.count(tx, now)?;
+            let actor = caller.check_and_count(tx, now)?;
             case(tx, &actor, now)
         })
         .await

@@ -298,10 +298,20 @@ pub fn find(conn: &mut DbConnection, id: ApplicationId) -> Result<Option<Applica
     found.map(Application::try_from).transpose()
 }
 
-/// An application with its whole service, and whether anyone besides its owner takes part
-/// in it: asked in the same query, so a change to an application nobody joined (most of
-/// them) reads no participants.
-pub type WithService = (Application, (Service, bool));
+/// What a change to an application loads with it, in the same query.
+pub struct ForChange {
+    /// Its whole service.
+    pub service: Service,
+    /// Whether anyone besides its owner takes part in it: a change to an application
+    /// nobody joined (most of them) reads no participants.
+    pub joined: bool,
+    /// The value of its number, when the query was asked to take one (a submission), it
+    /// has none yet, and the backend's counter is a sequence (see `find_with_session`).
+    pub number: Option<i64>,
+}
+
+/// An application with what a change to it needs.
+pub type WithService = (Application, ForChange);
 
 /// An application with what showing it needs of its service: the policy, and the
 /// service's version (whose compiled form schema a node caches).
@@ -329,24 +339,52 @@ macro_rules! with_session {
 }
 
 /// The session and the application with its whole service (see `with_session!`): what
-/// changing it needs.
+/// changing it needs. With `take_number` (a submission), on PostgreSQL the same query takes
+/// the next number from the sequence for an application that has none: the submission's
+/// own round trip for it saved. A refused submission leaves a gap, as a rolled-back one
+/// does (numbers are unique, not dense). SQLite's counter costs no round trip: there
+/// [`next_number`] takes it.
 pub fn find_with_session(
     conn: &mut DbConnection,
     session: SessionId,
     id: ApplicationId,
+    take_number: bool,
 ) -> Result<(Option<SessionState>, Option<WithService>), StoreError> {
     let joined =
-        diesel::dsl::exists(participants::table.filter(participants::application_id.eq(id.to_string())));
-    let (state, app, service, joined) = with_session!(
-        conn,
-        session,
-        id,
-        (ServiceRow::as_select(), joined) as (ServiceRow, bool)
-    );
+        || diesel::dsl::exists(participants::table.filter(participants::application_id.eq(id.to_string())));
+    let (state, app, service, joined, number) = if take_number && matches!(conn, DbConnection::Postgresql(_))
+    {
+        let sequence = sequence_of(Counter::ApplicationNumber);
+        let taken = diesel::dsl::case_when(applications::number.is_null(), nextval(sequence));
+        with_session!(
+            conn,
+            session,
+            id,
+            (ServiceRow::as_select(), joined(), taken) as (ServiceRow, bool, Option<i64>)
+        )
+    } else {
+        let (state, app, service, joined) = with_session!(
+            conn,
+            session,
+            id,
+            (ServiceRow::as_select(), joined()) as (ServiceRow, bool)
+        );
+        (state, app, service, joined, None)
+    };
+    let around = ForChange {
+        service: Service::try_from(service)?,
+        joined,
+        number,
+    };
     Ok((
         Some(SessionState::try_from(state)?),
-        Some((Application::try_from(app)?, (Service::try_from(service)?, joined))),
+        Some((Application::try_from(app)?, around)),
     ))
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `nextval(regclass)`, given the sequence's name.
+    fn nextval(sequence: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
 }
 
 /// The session and the application with its service's policy and version (see
@@ -390,7 +428,17 @@ pub fn find_with_service(
 /// The next human-readable number, e.g. `KB-2026-00000042`: unique, not dense.
 pub fn next_number(conn: &mut DbConnection, now: Instant) -> Result<String, StoreError> {
     let value = next_counter(conn, Counter::ApplicationNumber)?;
-    Ok(format!("KB-{}-{value:08}", now.format("%Y")))
+    Ok(number_of(value, now))
+}
+
+/// The number an application submitted at `now` shows for the counter's `value`.
+pub fn number_of(value: i64, now: Instant) -> String {
+    format!("KB-{}-{value:08}", now.format("%Y"))
+}
+
+/// The PostgreSQL sequence behind `counter`.
+fn sequence_of(counter: Counter) -> String {
+    format!("{}_seq", counter.name())
 }
 
 /// The named counters.
@@ -426,7 +474,7 @@ pub fn next_counter(conn: &mut DbConnection, counter: Counter) -> Result<i64, St
                 value: i64,
             }
             let statement = diesel::sql_query("SELECT nextval($1::regclass) AS value")
-                .bind::<diesel::sql_types::Text, _>(format!("{}_seq", counter.name()));
+                .bind::<diesel::sql_types::Text, _>(sequence_of(counter));
             let next: Next = prepared::kept(pg, statement)?.get_result(pg)?;
             Ok(next.value)
         }

@@ -13,8 +13,9 @@
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel::{PgConnection, SqliteConnection};
+use domain::ids::SessionId;
 use domain::rate::{Decision, Quota};
 use domain::time::Instant;
 
@@ -23,6 +24,7 @@ use crate::error::StoreError;
 use crate::prepared;
 use crate::rows::{from_db_time, to_db_time};
 use crate::schema::rate_limits;
+use crate::sessions::SessionState;
 
 /// Counts one request against `key`'s `quota` at `now`.
 pub fn take(conn: &mut DbConnection, key: &str, quota: Quota, now: Instant) -> Result<Decision, StoreError> {
@@ -60,7 +62,6 @@ fn take_in_one_statement(
     quota: Quota,
     now: Instant,
 ) -> Result<Decision, StoreError> {
-    let micros = |t: chrono::TimeDelta| t.num_microseconds().unwrap_or(i64::MAX);
     let in_write = AnsiTransactionManager::transaction_manager_status_mut(pg)
         .transaction_depth()?
         .is_some();
@@ -70,8 +71,20 @@ fn take_in_one_statement(
         .bind::<BigInt, _>(micros(quota.emission()))
         .bind::<BigInt, _>(micros(quota.period));
     let admitted: Option<TatRow> = prepared::kept(pg, count)?.get_result(pg).optional()?;
-    if let Some(row) = admitted {
-        return Ok(quota.admitted(from_db_time(row.tat), now));
+    decided(pg, key, quota, admitted.map(|row| row.tat), now)
+}
+
+/// The decision of a count whose statement answered `admitted` (the new TAT, none when the
+/// rule refused the request).
+fn decided(
+    pg: &mut PgConnection,
+    key: &str,
+    quota: Quota,
+    admitted: Option<chrono::NaiveDateTime>,
+    now: Instant,
+) -> Result<Decision, StoreError> {
+    if let Some(tat) = admitted {
+        return Ok(quota.admitted(from_db_time(tat), now));
     }
     // Refused: what stands is read only to say when to come back.
     let tat = rate_limits::table
@@ -80,6 +93,80 @@ fn take_in_one_statement(
         .first::<chrono::NaiveDateTime>(pg)
         .optional()?;
     Ok(quota.refused(tat.map(from_db_time), now))
+}
+
+/// The per-request session check (`sessions::state`) with one count of a write's limit
+/// (`take` inside that write) in the same statement: a limited write's transaction starts
+/// with one round trip, not two. `None` for the decision only when there is no such
+/// session: the caller is refused then, and its transaction (with the count) rolled back.
+pub fn session_state_counting(
+    conn: &mut DbConnection,
+    session: SessionId,
+    key: &str,
+    quota: Quota,
+    now: Instant,
+) -> Result<(Option<SessionState>, Option<Decision>), StoreError> {
+    let DbConnection::Postgresql(pg) = conn else {
+        let state = crate::sessions::state(conn, session)?;
+        return Ok((state, Some(take(conn, key, quota, now)?)));
+    };
+    let statement = diesel::sql_query(SESSION_COUNTING)
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(to_db_time(now))
+        .bind::<BigInt, _>(micros(quota.emission()))
+        .bind::<BigInt, _>(micros(quota.period))
+        .bind::<Text, _>(session.to_string());
+    let Some(row) = prepared::kept(pg, statement)?
+        .get_result::<SessionCountedRow>(pg)
+        .optional()?
+    else {
+        return Ok((None, None));
+    };
+    let decision = decided(pg, key, quota, row.counted, now)?;
+    let state = (
+        row.account_id,
+        row.revoked_at,
+        row.expires_at,
+        row.ip_allow_list,
+        row.roles,
+        row.level,
+        row.agency_code,
+    );
+    Ok((Some(SessionState::try_from(state)?), Some(decision)))
+}
+
+/// The count as a data-modifying `WITH` (it runs whether or not the session exists), and
+/// the columns of `sessions::state_columns!` beside the new TAT.
+const SESSION_COUNTING: &str = concat!(
+    "WITH counted AS (",
+    admit!(""),
+    ") SELECT s.account_id, s.revoked_at, s.expires_at, a.ip_allow_list, a.roles, a.level, a.agency_code, \
+            (SELECT tat FROM counted) AS counted \
+     FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $5"
+);
+
+#[derive(QueryableByName)]
+struct SessionCountedRow {
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    revoked_at: Option<chrono::NaiveDateTime>,
+    #[diesel(sql_type = Timestamp)]
+    expires_at: chrono::NaiveDateTime,
+    #[diesel(sql_type = Nullable<Text>)]
+    ip_allow_list: Option<String>,
+    #[diesel(sql_type = Text)]
+    roles: String,
+    #[diesel(sql_type = Text)]
+    level: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    agency_code: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    counted: Option<chrono::NaiveDateTime>,
+}
+
+fn micros(t: chrono::TimeDelta) -> i64 {
+    t.num_microseconds().unwrap_or(i64::MAX)
 }
 
 fn take_in_transaction(

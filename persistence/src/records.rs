@@ -1,13 +1,15 @@
-//! What a write records beside its own rows — application history, audit records and live
-//! events — written together. On PostgreSQL that is one statement however many rows there
-//! are (arrays unnested into each table): a create used to pay three more round trips, and
-//! a transition four, for rows no one reads in the same transaction. On SQLite, where a
-//! statement costs no round trip, each row goes through its table's own writer.
+//! What a write records beside its own rows — application history, audit records, live
+//! events and notices — written together. On PostgreSQL that is one statement however many
+//! rows there are (arrays unnested into each table): a create used to pay three more round
+//! trips, and a transition five, for rows no one reads in the same transaction. On SQLite,
+//! where a statement costs no round trip, each row goes through its table's own writer.
 
+use diesel::sql_types::Bool;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel::{PgConnection, RunQueryDsl};
 use domain::audit::AuditEntry;
-use domain::ids::AuditRecordId;
+use domain::ids::{AuditRecordId, NotificationId, OutboxMessageId};
+use domain::notice::{Channel, Notice};
 use domain::time::{to_storage_precision, Instant};
 
 use crate::applications::NewHistory;
@@ -18,20 +20,36 @@ use crate::locks::{self, Parent};
 use crate::prepared;
 use crate::rows::to_db_time;
 
-/// Writes `history`, `audit` and `events` in the caller's transaction, at `at`.
-pub fn write(
-    conn: &mut DbConnection,
-    history: &[NewHistory],
-    audit: &[AuditEntry],
-    events: &[NewLiveEvent],
-    at: Instant,
-) -> Result<(), StoreError> {
-    if history.is_empty() && audit.is_empty() && events.is_empty() {
+/// What one write records: rows of four kinds, each in the order it was added.
+#[derive(Clone, Copy, Default)]
+pub struct Records<'a> {
+    pub history: &'a [NewHistory],
+    pub audit: &'a [AuditEntry],
+    pub events: &'a [NewLiveEvent],
+    /// Each shown to its recipient and queued on their channels (see `notifications::notify`).
+    pub notices: &'a [Notice],
+}
+
+impl Records<'_> {
+    fn is_empty(&self) -> bool {
+        self.history.is_empty() && self.audit.is_empty() && self.events.is_empty() && self.notices.is_empty()
+    }
+}
+
+/// Writes `records` in the caller's transaction, at `at`.
+pub fn write(conn: &mut DbConnection, records: Records<'_>, at: Instant) -> Result<(), StoreError> {
+    if records.is_empty() {
         return Ok(());
     }
     if let DbConnection::Postgresql(pg) = conn {
-        return write_at_once(pg, history, audit, events, at);
+        return write_at_once(pg, records, at);
     }
+    let Records {
+        history,
+        audit,
+        events,
+        notices,
+    } = records;
     for entry in history {
         crate::applications::append_history(conn, entry, at)?;
     }
@@ -41,16 +59,14 @@ pub fn write(
     for event in events {
         crate::events::publish(conn, event, at)?;
     }
+    for notice in notices {
+        crate::notifications::notify(conn, notice, at)?;
+    }
     Ok(())
 }
 
-fn write_at_once(
-    pg: &mut PgConnection,
-    history: &[NewHistory],
-    audit: &[AuditEntry],
-    events: &[NewLiveEvent],
-    at: Instant,
-) -> Result<(), StoreError> {
+fn write_at_once(pg: &mut PgConnection, records: Records<'_>, at: Instant) -> Result<(), StoreError> {
+    let Records { history, notices, .. } = records;
     // An entry numbered after rows another transaction may be appending waits for the
     // application's row first, in a statement of its own: the numbering statement's
     // snapshot is taken when it starts, so it must start after the wait.
@@ -62,8 +78,14 @@ fn write_at_once(
             locked.push(id);
         }
     }
-    let rows = Rows::of(history, audit, events);
-    let statement = diesel::sql_query(STATEMENT)
+    let rows = Rows::of(records);
+    // Most writes notify nobody: their statement leaves the notices' tables out.
+    let text = if notices.is_empty() {
+        WITHOUT_NOTICES
+    } else {
+        WITH_NOTICES
+    };
+    let statement = diesel::sql_query(text)
         .bind::<Timestamp, _>(to_db_time(at))
         .bind::<Timestamp, _>(to_db_time(to_storage_precision(at)))
         .bind::<BigInt, _>(PER_TRANSACTION)
@@ -90,16 +112,34 @@ fn write_at_once(
         .bind::<Array<Text>, _>(&rows.event_service)
         .bind::<Array<Text>, _>(&rows.audience_account)
         .bind::<Array<BigInt>, _>(&rows.audience_event);
+    if notices.is_empty() {
+        prepared::kept(pg, statement)?.execute(pg)?;
+        return Ok(());
+    }
+    let statement = statement
+        .bind::<Array<Text>, _>(&rows.notice_id)
+        .bind::<Array<Text>, _>(&rows.notice_recipient)
+        .bind::<Array<Text>, _>(&rows.notice_kind)
+        .bind::<Array<Text>, _>(&rows.notice_title)
+        .bind::<Array<Text>, _>(&rows.notice_body)
+        .bind::<Array<Text>, _>(&rows.notice_data)
+        .bind::<Array<Bool>, _>(&rows.notice_important)
+        .bind::<Array<Text>, _>(&rows.notice_email_id)
+        .bind::<Array<Text>, _>(&rows.notice_sms_id)
+        .bind::<Text, _>(crate::outbox::PENDING)
+        .bind::<Text, _>(Channel::Email.as_str())
+        .bind::<Text, _>(Channel::Sms.as_str());
     prepared::kept(pg, statement)?.execute(pg)?;
     Ok(())
 }
 
-/// History numbers count on from the application's last entry (in order within this
-/// write); audit records are queued for the sealer (as `audit::record` does); events take
-/// the next free positions of this transaction's block (see `events::publish`), and each
-/// audience row names its event by its place in the array.
-const STATEMENT: &str = "\
-WITH history AS (\
+/// The statement's common part. History numbers count on from the application's last
+/// entry (in order within this write); audit records are queued for the sealer (as
+/// `audit::record` does); events take the next free positions of this transaction's block
+/// (see `events::publish`).
+macro_rules! history_audit_events {
+    () => {
+        "WITH history AS (\
     INSERT INTO application_history (id, application_id, seq, occurred_at, actor_id, on_behalf_of, \
                                      event, from_status, to_status, agency_code, comment) \
     SELECT h.id, h.application_id, \
@@ -125,10 +165,43 @@ event AS (\
     INSERT INTO events (id, application_id, kind, data, created_at, service_code) \
     SELECT free.next_id + e.place - 1, e.application_id, e.kind, e.data, $1, e.service_code \
     FROM free, unnest($21::text[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY \
-         AS e(application_id, kind, data, service_code, place)) \
-INSERT INTO event_audience (account_id, event_id) \
+         AS e(application_id, kind, data, service_code, place))"
+    };
+}
+
+/// The statement's last part: each audience row names its event by its place in the array.
+macro_rules! audience {
+    () => {
+        " INSERT INTO event_audience (account_id, event_id) \
 SELECT a.account_id, free.next_id + a.place - 1 \
-FROM free, unnest($25::text[], $26::bigint[]) AS a(account_id, place)";
+FROM free, unnest($25::text[], $26::bigint[]) AS a(account_id, place)"
+    };
+}
+
+const WITHOUT_NOTICES: &str = concat!(history_audit_events!(), audience!());
+
+/// With notices besides: each is recorded, and its messages are addressed from the
+/// recipient's row as the statement reads it (e-mail when known, SMS as well for an
+/// important notice), as `notifications::notify` does one notice at a time.
+const WITH_NOTICES: &str = concat!(
+    history_audit_events!(),
+    ", notice AS (\
+    INSERT INTO notifications (id, recipient_id, kind, title, body, data, important, created_at) \
+    SELECT n.id, n.recipient_id, n.kind, n.title, n.body, n.data, n.important, $1 \
+    FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::bool[]) \
+         AS n(id, recipient_id, kind, title, body, data, important)), \
+message AS (\
+    INSERT INTO outbox (id, created_at, notification_id, channel, recipient, subject, body, code, \
+                        status, attempts, next_attempt_at) \
+    SELECT m.id, $1, n.id, m.channel, m.recipient, n.title, n.body, NULL, $36, 0, $1 \
+    FROM unnest($27::text[], $28::text[], $30::text[], $31::text[], $33::bool[], $34::text[], $35::text[]) \
+         AS n(id, recipient_id, title, body, important, email_id, sms_id) \
+    JOIN accounts r ON r.id = n.recipient_id, \
+    LATERAL (VALUES (n.email_id, $37, r.email), \
+                    (n.sms_id, $38, CASE WHEN n.important THEN r.phone END)) AS m(id, channel, recipient) \
+    WHERE m.recipient IS NOT NULL)",
+    audience!()
+);
 
 /// The rows as one array per column, the shape `unnest` takes.
 #[derive(Default)]
@@ -156,10 +229,25 @@ struct Rows {
     event_service: Vec<String>,
     audience_account: Vec<String>,
     audience_event: Vec<i64>,
+    notice_id: Vec<String>,
+    notice_recipient: Vec<String>,
+    notice_kind: Vec<String>,
+    notice_title: Vec<String>,
+    notice_body: Vec<String>,
+    notice_data: Vec<String>,
+    notice_important: Vec<bool>,
+    notice_email_id: Vec<String>,
+    notice_sms_id: Vec<String>,
 }
 
 impl Rows {
-    fn of(history: &[NewHistory], audit: &[AuditEntry], events: &[NewLiveEvent]) -> Rows {
+    fn of(records: Records<'_>) -> Rows {
+        let Records {
+            history,
+            audit,
+            events,
+            notices,
+        } = records;
         let mut rows = Rows::default();
         for entry in history {
             rows.history_id.push(uuid::Uuid::now_v7().to_string());
@@ -193,6 +281,17 @@ impl Rows {
                 rows.audience_account.push(account);
                 rows.audience_event.push(place);
             }
+        }
+        for notice in notices {
+            rows.notice_id.push(NotificationId::new().to_string());
+            rows.notice_recipient.push(notice.recipient.to_string());
+            rows.notice_kind.push(notice.kind.clone());
+            rows.notice_title.push(notice.title.clone());
+            rows.notice_body.push(notice.body.clone());
+            rows.notice_data.push(notice.data.to_string());
+            rows.notice_important.push(notice.important);
+            rows.notice_email_id.push(OutboxMessageId::new().to_string());
+            rows.notice_sms_id.push(OutboxMessageId::new().to_string());
         }
         rows
     }

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::db_test;
-use crate::support::{citizen, json, problem, Backend, TestApp};
+use crate::support::{citizen, json, problem, Backend, TestApp, PASSWORD};
 
 async fn password_resets_cannot_flood_one_victim(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.set("rate_reset_per_target", "3/1h")).await;
@@ -148,3 +148,34 @@ async fn only_what_is_stored_counts_against_the_create_limit(backend: Backend) {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
 }
 db_test!(only_what_is_stored_counts_against_the_create_limit);
+
+/// A write's count is taken by the statement that reads its session, before the session is
+/// judged: a token whose session has ended (stolen, say, and its owner logged in again) is
+/// refused, and its count rolls back with the refusal, so it cannot spend the owner's quota.
+async fn an_ended_session_spends_none_of_the_quota(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.set("rate_creates_per_account", "3/1h")).await;
+    app.seed_catalog(true, false, 30);
+    let (profile, _, ended) = app.confirmed_citizen().await;
+    let email = profile["email"].as_str().unwrap_or_default().to_string();
+    let current = app.login_ok(&email, PASSWORD).await;
+    let current = current["access_token"].as_str().unwrap_or_default().to_string();
+    let create = |token: String| {
+        let body = json!({"service_code": "test-passport", "form_data": {"reason": "age_45"}});
+        let app = &app;
+        async move {
+            app.send(Method::POST, "/api/v1/applications", &token, None, Some(body))
+                .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            problem(create(ended.clone()).await, 401).await["code"],
+            "session_revoked"
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(create(current.clone()).await.status(), 201);
+    }
+    assert_eq!(problem(create(current).await, 429).await["code"], "rate_limited");
+}
+db_test!(an_ended_session_spends_none_of_the_quota);

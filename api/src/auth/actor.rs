@@ -218,6 +218,29 @@ impl Caller {
         self.limits.as_ref().map_or(Ok(()), |limits| limits.take(tx, now))
     }
 
+    /// [`check`](Self::check), then [`count`](Self::count), in `tx` (a write's
+    /// transaction). The request's one deferred count, the usual case, is taken by the
+    /// session check's own statement: one round trip, not two. A failed check rolls the
+    /// count back with the transaction, and leaves the count pending.
+    pub fn check_and_count(&self, tx: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
+        let single = self
+            .limits
+            .as_ref()
+            .and_then(|limits| Some((limits, limits.single()?)));
+        let Some((limits, (key, quota))) = single else {
+            let actor = self.check(tx, now)?;
+            self.count(tx, now)?;
+            return Ok(actor);
+        };
+        let (state, decision) =
+            persistence::rate_limits::session_state_counting(tx, self.claimed.session, &key, quota, now)?;
+        let actor = self.check_read(tx, state, now)?;
+        // A session was found, so the statement counted.
+        let decision = decision.ok_or_else(|| ApiError::internal("a session found without its count"))?;
+        limits.settle(decision)?;
+        Ok(actor)
+    }
+
     /// The actor this caller is, as the database has it now (see `subject`).
     pub fn check(&self, conn: &mut DbConnection, now: Instant) -> Result<Actor, ApiError> {
         let state = persistence::sessions::state(conn, self.claimed.session)?;

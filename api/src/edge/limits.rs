@@ -414,6 +414,31 @@ impl Deferred {
         refusal.map_or(Ok(()), Err)
     }
 
+    /// The key and quota of the one count pending, when there is exactly one (a limited
+    /// write usually has one limit): it can be taken by another statement of the write.
+    pub fn single(&self) -> Option<(String, Quota)> {
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Counts::Pending(pending) => match pending.as_slice() {
+                [one] => Some((one.key.clone(), one.quota)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Settles the one pending count (see [`single`](Self::single)) with the decision a
+    /// statement took for it; a refusal is the 429 [`take`](Self::take) would answer.
+    pub fn settle(&self, decision: Decision) -> Result<(), ApiError> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Counts::Pending(mut pending) = std::mem::take(&mut *counts) else {
+            return Ok(());
+        };
+        let decided: Vec<_> = pending.drain(..).map(|c| (c, decision)).collect();
+        let refusal = refusal(&decided);
+        *counts = Counts::Decided(decided);
+        refusal.map_or(Ok(()), Err)
+    }
+
     fn pending(counted: Vec<Counted>) -> Deferred {
         Deferred(Arc::new(Mutex::new(Counts::Pending(counted))))
     }

@@ -127,9 +127,11 @@ pub fn commit(tx: &mut DbConnection, effects: Effects, at: Instant) -> Result<()
             History::Delegation(entry) => persistence::delegations::append_history(tx, &entry, at)?,
         }
     }
-    persistence::records::write(tx, &applications, &audit, &events, at)?;
-    for notice in &notices {
-        persistence::notifications::notify(tx, notice, at)?;
-    }
-    Ok(())
+    let records = persistence::records::Records {
+        history: &applications,
+        audit: &audit,
+        events: &events,
+        notices: &notices,
+    };
+    persistence::records::write(tx, records, at)
 }

@@ -7,6 +7,7 @@ use domain::catalog::Service;
 use domain::document::Sharing;
 use domain::ids::AccountId;
 use domain::joint::ParticipantRole;
+use domain::time::Instant;
 use persistence::documents::Attachment;
 use persistence::{catalog, joint, DbConnection};
 use serde_json::json;
@@ -22,6 +23,8 @@ pub struct Parts<'a> {
     pub app: &'a Application,
     attachments: Option<Vec<(Attachment, Option<Sharing>)>>,
     roles: Option<Vec<(AccountId, ParticipantRole)>>,
+    /// The value of a number the query that loaded it took (see `load_as`).
+    number: Option<i64>,
 }
 
 impl<'a> Parts<'a> {
@@ -30,7 +33,21 @@ impl<'a> Parts<'a> {
             app,
             attachments: None,
             roles: None,
+            number: None,
         }
+    }
+
+    /// With the value of a number the loading query took for it, if it took one.
+    pub fn numbered(self, number: Option<i64>) -> Parts<'a> {
+        Parts { number, ..self }
+    }
+
+    /// The number a submission at `now` gives it: the one the load took, or the counter's next.
+    pub fn number(&mut self, tx: &mut DbConnection, now: Instant) -> Result<String, ApiError> {
+        Ok(match self.number.take() {
+            Some(value) => persistence::applications::number_of(value, now),
+            None => persistence::applications::next_number(tx, now)?,
+        })
     }
 
     /// `app`, known (from the query that loaded it) to have no participants besides its

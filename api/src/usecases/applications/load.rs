@@ -7,6 +7,7 @@ use domain::catalog::Service;
 use domain::ids::ApplicationId;
 use domain::joint::ParticipantRole;
 use domain::time::Instant;
+use persistence::applications::ForChange;
 use persistence::{applications, assignments, joint, DbConnection};
 
 use crate::auth::actor::Caller;
@@ -76,14 +77,17 @@ pub fn visible(
 /// The caller's session checked and the application (with its service, and whether anyone
 /// joined it) loaded in one query, when the caller may take `action` on it: a request about
 /// one application starts with one round trip, not two. Answers the checked caller to act as.
+/// With `take_number`, a submission's number is taken by the same query where it can be
+/// (see `applications::find_with_session`).
 pub fn load_as(
     tx: &mut DbConnection,
     caller: &Caller,
     id: ApplicationId,
     action: Action,
+    take_number: bool,
     now: Instant,
-) -> Result<(Acting, Application, (Service, bool)), ApiError> {
-    let (session, found) = applications::find_with_session(tx, caller.session(), id)?;
+) -> Result<(Acting, Application, ForChange), ApiError> {
+    let (session, found) = applications::find_with_session(tx, caller.session(), id, take_number)?;
     let acting = Acting::from(&caller.check_read(tx, session, now)?);
     let (app, with) = authorized(tx, &acting, found, action, now)?;
     Ok((acting, app, with))

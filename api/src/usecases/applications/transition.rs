@@ -53,13 +53,23 @@ pub fn fire_as(
     input: Fire,
     now: Instant,
 ) -> Result<Outcome<Shown>, ApiError> {
-    let (acting, app, (service, joined)) = load_as(tx, caller, input.id, action_to_fire(&input.event)?, now)?;
-    let parts = if joined {
+    let action = action_to_fire(&input.event)?;
+    let submits = input.event.kind() == EventKind::Submit;
+    let (acting, app, with) = load_as(tx, caller, input.id, action, submits, now)?;
+    let parts = if with.joined {
         Parts::of(&app)
     } else {
         Parts::nobody_joined(&app)
     };
-    fire_loaded(tx, forms, &acting, parts, &service, input, now)
+    fire_loaded(
+        tx,
+        forms,
+        &acting,
+        parts.numbered(with.number),
+        &with.service,
+        input,
+        now,
+    )
 }
 
 fn action_to_fire(event: &Event) -> Result<Action, ApiError> {
@@ -90,7 +100,7 @@ fn fire_loaded(
         .apply(event, kind.party(), &service.policy, now)
         .map_err(|r| refused(r, app.status))?;
     if step.event == EventKind::Submit && step.application.number.is_none() {
-        step.application.number = Some(applications::next_number(tx, now)?);
+        step.application.number = Some(parts.number(tx, now)?);
         // Whether it is joint, and who signs, is fixed now: later role changes do not
         // change what everyone signed (precheck saw each of them sign this content).
         step.application.signers = parts.signers_now(tx)?;
