@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark (`make bench`): for each backend (SQLite, then PostgreSQL) a fresh database
 # with the benchmark's volume (kabinet-bench seed: 10,000 citizens, 200,000 applications with
-# their history and signatures, 60,000 drafts of one heavy citizen, 60,000 drafts to sign spread over 512
+# their history and signatures, 100,000 drafts of one heavy citizen, 60,000 drafts to sign spread over 512
 # writers), a release `kabinet serve` and the bare actix-web + diesel ceilings
 # (`kabinet-bench ceiling`: a primary-key read, and a row plus an audit-shaped row written in
 # one transaction), both on loopback. Every read is driven by wrk at its peak and again
@@ -24,7 +24,8 @@
 #   BENCH_BACKENDS        "sqlite postgres" (default), or one of them
 #   BENCH_POSTGRES        server URL without database (default postgres://postgres@127.0.0.1:5432);
 #                         the database kabinet_bench on it is dropped and created again
-#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 60000)
+#   BENCH_CITIZENS / BENCH_APPLICATIONS / BENCH_DRAFTS   volume (10000 / 200000 / 100000; submit spends
+#                         the drafts: three peaks and a half-peak run must not run out of them)
 #   BENCH_WRITERS         citizens who create, comment and sign (default 512; each logs in once)
 #   BENCH_SIGN_DRAFTS     drafts to sign, spread over the writers (default 60000)
 #   BENCH_DURATION        seconds per measured run (default 10)
@@ -50,7 +51,7 @@ pg_server=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 pg_db=kabinet_bench
 citizens=${BENCH_CITIZENS:-10000}
 applications=${BENCH_APPLICATIONS:-200000}
-drafts=${BENCH_DRAFTS:-60000}
+drafts=${BENCH_DRAFTS:-100000}
 writers=${BENCH_WRITERS:-512}
 sign_drafts=${BENCH_SIGN_DRAFTS:-60000}
 write_connections=${BENCH_WRITE_CONNECTIONS:-8 32 64}
