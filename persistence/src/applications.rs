@@ -371,14 +371,14 @@ pub fn find_with_session(
         );
         (state, app, service, joined, None)
     };
-    let around = ForChange {
+    let for_change = ForChange {
         service: Service::try_from(service)?,
         joined,
         number,
     };
     Ok((
         Some(SessionState::try_from(state)?),
-        Some((Application::try_from(app)?, around)),
+        Some((Application::try_from(app)?, for_change)),
     ))
 }
 
