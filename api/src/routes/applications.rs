@@ -604,7 +604,8 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
 /// Your applications as CSV.
 ///
 /// Caller: as for `listApplications`, with the same filters and rows. Changes nothing.
-/// UTF-8 with a BOM so spreadsheets read the Cyrillic right; at most 10 000 rows.
+/// UTF-8 with a BOM so spreadsheets read the Cyrillic right; at most 10 000 rows, not
+/// paged: `limit` is checked as the list checks it (1 to 100) and otherwise ignored.
 #[utoipa::path(
     tag = "applications",
     operation_id = "exportApplications",
@@ -617,6 +618,8 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> String {
 )]
 #[get("/applications/export.csv")]
 pub async fn export(state: State, caller: Caller, query: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    // The list's parameters, so the list's answer to a bad one (a limit past 100 is 422).
+    paging::limit(query.limit)?;
     let mut filter = query.filter(EXPORT_LIMIT)?;
     filter.after = None;
     let rows = state
