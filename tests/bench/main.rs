@@ -250,6 +250,45 @@ fn pick_status(n: u64) -> &'static str {
 }
 
 /// The code every seeded signing code hashes (each under its own code id).
+/// Seeded rows not yet written, as SQL value lists: written 500 applications at a time.
+#[derive(Default)]
+struct Batch {
+    apps: Vec<String>,
+    history: Vec<String>,
+    attachments: Vec<String>,
+    signatures: Vec<String>,
+}
+
+impl Batch {
+    /// Writes every row held, each table in one statement, in one transaction.
+    fn flush(&mut self, db: &Database) -> Result<(), String> {
+        if self.apps.is_empty() {
+            return Ok(());
+        }
+        let tables = [
+            ("applications (id, number, owner_id, service_code, agency_code, status, previous_status, in_queue, form_data, version, created_at, updated_at, submitted_at, decided_at, cancelled_at, info_request, info_due_at, appeal_used, rejection_reason, result_note, search_text)", &mut self.apps),
+            ("application_history (id, application_id, seq, occurred_at, actor_id, on_behalf_of, event, from_status, to_status, agency_code, comment)", &mut self.history),
+            ("signatures (id, application_id, account_id, role, content_hash, application_version, method, signed_at)", &mut self.signatures),
+            ("attachments (id, application_id, document_id, doc_type, name, file_type, size_bytes, sha256, revision, supersedes, attached_by, created_at, frozen_at, superseded_at)", &mut self.attachments),
+        ];
+        db.write(|c| {
+            for (table, rows) in &tables {
+                if !rows.is_empty() {
+                    diesel::sql_query(format!("INSERT INTO {table} VALUES {}", rows.join(",")))
+                        .execute(c)
+                        .map_err(persistence::StoreError::from)?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e: persistence::StoreError| e.to_string())?;
+        for (_, rows) in tables {
+            rows.clear();
+        }
+        Ok(())
+    }
+}
+
 const SIGN_CODE: &str = "246810";
 const SIGN_PURPOSE: &str = "application.sign";
 /// The service of the submit scenario's drafts: it requires one paper only.
@@ -339,35 +378,7 @@ fn seed(
         rng_state ^= rng_state << 17;
         rng_state
     };
-    let mut batch_apps = Vec::new();
-    let mut batch_history = Vec::new();
-    let mut batch_attachments = Vec::new();
-    let mut batch_signatures = Vec::new();
-    let flush = |apps: &mut Vec<String>,
-                 history: &mut Vec<String>,
-                 (attachments, signatures): (&mut Vec<String>, &mut Vec<String>)|
-     -> Result<(), String> {
-        if apps.is_empty() {
-            return Ok(());
-        }
-        db.write(|c| {
-            exec(c, &format!("INSERT INTO applications (id, number, owner_id, service_code, agency_code, status, previous_status, in_queue, form_data, version, created_at, updated_at, submitted_at, decided_at, cancelled_at, info_request, info_due_at, appeal_used, rejection_reason, result_note, search_text) VALUES {}", apps.join(",")))?;
-            exec(c, &format!("INSERT INTO application_history (id, application_id, seq, occurred_at, actor_id, on_behalf_of, event, from_status, to_status, agency_code, comment) VALUES {}", history.join(",")))?;
-            if !signatures.is_empty() {
-                exec(c, &format!("INSERT INTO signatures (id, application_id, account_id, role, content_hash, application_version, method, signed_at) VALUES {}", signatures.join(",")))?;
-            }
-            if attachments.is_empty() {
-                return Ok(0);
-            }
-            exec(c, &format!("INSERT INTO attachments (id, application_id, document_id, doc_type, name, file_type, size_bytes, sha256, revision, supersedes, attached_by, created_at, frozen_at, superseded_at) VALUES {}", attachments.join(",")))
-        })
-        .map_err(|e| e.to_string())?;
-        apps.clear();
-        history.clear();
-        attachments.clear();
-        signatures.clear();
-        Ok(())
-    };
+    let mut batch = Batch::default();
     // The submit scenario's drafts are of the one service that requires a single paper (a
     // passport scan), attached from one vault document shared with the agencies, so each
     // draft can really be submitted.
@@ -425,7 +436,7 @@ fn seed(
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}))
             .to_string();
-        batch_apps.push(format!(
+        batch.apps.push(format!(
             "({}, {}, {}, {}, {}, {}, NULL, {}, {}, {}, {}, {}, {}, {}, NULL, NULL, NULL, FALSE, NULL, NULL, {})",
             q(&id),
             num.as_deref().map(q).unwrap_or_else(|| "NULL".into()),
@@ -447,7 +458,7 @@ fn seed(
             // Its owner signed the draft before submitting it, as citizens do: the signatures
             // table holds a country's signatures, as the applications table its applications
             // (its plans are made for that size, not for an empty table).
-            batch_signatures.push(format!(
+            batch.signatures.push(format!(
                 "({}, {}, {}, 'owner', {}, 1, 'code', {})",
                 q(&uuid::Uuid::now_v7().to_string()),
                 q(&id),
@@ -474,7 +485,7 @@ fn seed(
             }
         }
         for (seq, (event, from, to, at)) in events.into_iter().enumerate() {
-            batch_history.push(format!(
+            batch.history.push(format!(
                 "({}, {}, {}, {}, {}, NULL, {}, {}, {}, {}, NULL)",
                 q(&uuid::Uuid::now_v7().to_string()),
                 q(&id),
@@ -488,7 +499,7 @@ fn seed(
             ));
         }
         if extra_draft {
-            batch_attachments.push(format!(
+            batch.attachments.push(format!(
                 "({}, {}, {}, 'passport_scan', 'passport.pdf', 'pdf', 1024, {}, 1, NULL, {}, {}, NULL, NULL)",
                 q(&uuid::Uuid::now_v7().to_string()),
                 q(&id),
@@ -503,22 +514,14 @@ fn seed(
         } else if status != "draft" && (1..=writers).contains(&(n % accounts.len())) {
             commented.push(format!("{}\t{id}", n % accounts.len() - 1));
         }
-        if batch_apps.len() == 500 {
-            flush(
-                &mut batch_apps,
-                &mut batch_history,
-                (&mut batch_attachments, &mut batch_signatures),
-            )?;
+        if batch.apps.len() == 500 {
+            batch.flush(&db)?;
         }
         if n % 20_000 == 0 {
             eprint!("\rseeded {n}/{all}");
         }
     }
-    flush(
-        &mut batch_apps,
-        &mut batch_history,
-        (&mut batch_attachments, &mut batch_signatures),
-    )?;
+    batch.flush(&db)?;
     if let Some(pii) = &pii {
         seed_signing(
             &db,
