@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use domain::application::{Application, Status, Step};
 use domain::catalog::{Service, ServicePolicy};
+use domain::document::Sharing;
 use domain::form::Form;
 use domain::ids::{AccountId, ApplicationId, SessionId};
 use domain::search::fold;
@@ -11,6 +12,7 @@ use domain::time::Instant;
 
 use crate::catalog::{escape_like, PolicyRow, ServiceRow};
 use crate::connection::DbConnection;
+use crate::documents::{attachments_column, attachments_from_json, Attachment};
 use crate::error::StoreError;
 use crate::native::natively;
 use crate::prepared;
@@ -308,6 +310,9 @@ pub struct ForChange {
     /// The value of its number, when the query was asked to take one (a submission), it
     /// has none yet, and the backend's counter is a sequence (see `find_with_session`).
     pub number: Option<i64>,
+    /// Its attachments in force with their documents' consent, when the query read them
+    /// (a submission on PostgreSQL): what `documents::attachments_with_sharing` reads.
+    pub attachments: Option<Vec<(Attachment, Option<Sharing>)>>,
 }
 
 /// An application with what a change to it needs.
@@ -340,10 +345,11 @@ macro_rules! with_session {
 
 /// The session and the application with its whole service (see `with_session!`): what
 /// changing it needs. With `take_number` (a submission), on PostgreSQL the same query takes
-/// the next number from the sequence for an application that has none: the submission's
-/// own round trip for it saved. A refused submission leaves a gap, as a rolled-back one
-/// does (numbers are unique, not dense). SQLite's counter costs no round trip: there
-/// [`next_number`] takes it.
+/// the next number from the sequence for an application that has none, and reads its
+/// attachments with their consent (which submission checks): two round trips of the
+/// submission's saved. A refused submission leaves a gap, as a rolled-back one does
+/// (numbers are unique, not dense). SQLite's statements cost no round trip: there
+/// [`next_number`] takes the number, and the checks read the attachments.
 pub fn find_with_session(
     conn: &mut DbConnection,
     session: SessionId,
@@ -352,29 +358,33 @@ pub fn find_with_session(
 ) -> Result<(Option<SessionState>, Option<WithService>), StoreError> {
     let joined =
         || diesel::dsl::exists(participants::table.filter(participants::application_id.eq(id.to_string())));
-    let (state, app, service, joined, number) = if take_number && matches!(conn, DbConnection::Postgresql(_))
-    {
-        let sequence = sequence_of(Counter::ApplicationNumber);
-        let taken = diesel::dsl::case_when(applications::number.is_null(), nextval(sequence));
-        with_session!(
-            conn,
-            session,
-            id,
-            (ServiceRow::as_select(), joined(), taken) as (ServiceRow, bool, Option<i64>)
-        )
-    } else {
-        let (state, app, service, joined) = with_session!(
-            conn,
-            session,
-            id,
-            (ServiceRow::as_select(), joined()) as (ServiceRow, bool)
-        );
-        (state, app, service, joined, None)
-    };
+    let (state, app, service, joined, number, attachments) =
+        if take_number && matches!(conn, DbConnection::Postgresql(_)) {
+            let sequence = sequence_of(Counter::ApplicationNumber);
+            let taken = diesel::dsl::case_when(applications::number.is_null(), nextval(sequence));
+            let (state, app, service, joined, number, attachments) = with_session!(
+                conn,
+                session,
+                id,
+                (ServiceRow::as_select(), joined(), taken, attachments_column())
+                    as (ServiceRow, bool, Option<i64>, Option<String>)
+            );
+            let attachments = attachments_from_json(attachments.as_deref())?;
+            (state, app, service, joined, number, Some(attachments))
+        } else {
+            let (state, app, service, joined) = with_session!(
+                conn,
+                session,
+                id,
+                (ServiceRow::as_select(), joined()) as (ServiceRow, bool)
+            );
+            (state, app, service, joined, None, None)
+        };
     let for_change = ForChange {
         service: Service::try_from(service)?,
         joined,
         number,
+        attachments,
     };
     Ok((
         Some(SessionState::try_from(state)?),

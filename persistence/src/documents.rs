@@ -455,6 +455,122 @@ pub fn attachments_with_sharing(
         .collect()
 }
 
+/// The attachments in force with their consent, as [`attachments_with_sharing`] reads them,
+/// of the application the enclosing query selects (`applications.id`): a column of that
+/// query, so that a submission reads them in the round trip that loads the application
+/// (PostgreSQL only: its text is PostgreSQL's; SQLite's statements cost no round trip).
+/// One JSON array (`NULL` for none), each element an array in [`AttachedJson`]'s order;
+/// read with [`attachments_from_json`]. A type of its own, not `dsl::sql`: diesel never
+/// keeps a statement with a raw SQL fragment prepared, and the query planned anew on every
+/// submission cost more than the round trip it saves.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+pub(crate) struct AttachmentsColumn;
+
+pub(crate) fn attachments_column() -> AttachmentsColumn {
+    AttachmentsColumn
+}
+
+impl diesel::Expression for AttachmentsColumn {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for AttachmentsColumn {}
+
+impl<QS> diesel::SelectableExpression<QS> for AttachmentsColumn {}
+
+impl diesel::expression::ValidGrouping<()> for AttachmentsColumn {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for AttachmentsColumn {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT json_agg(json_build_array(a.id, a.application_id, a.document_id, a.doc_type, a.name, \
+                a.file_type, a.size_bytes, a.sha256, a.revision, a.supersedes, a.attached_by, a.created_at, \
+                a.frozen_at, a.superseded_at, d.access_level, d.access_services) ORDER BY a.created_at, a.id)::text \
+              FROM attachments a LEFT JOIN documents d ON d.id = a.document_id \
+              WHERE a.application_id = \"applications\".\"id\" AND a.superseded_at IS NULL)",
+        );
+        Ok(())
+    }
+}
+
+/// One element of [`attachments_column`]: an attachment's row, then its document's access
+/// level and services (both `null` when the document was deleted). PostgreSQL writes a
+/// `timestamp` in JSON as ISO 8601 without a zone, which is how chrono reads one.
+#[derive(serde::Deserialize)]
+struct AttachedJson(
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+);
+
+/// What [`attachments_column`] read.
+pub(crate) fn attachments_from_json(
+    text: Option<&str>,
+) -> Result<Vec<(Attachment, Option<Sharing>)>, StoreError> {
+    let Some(text) = text else {
+        return Ok(vec![]);
+    };
+    let rows: Vec<AttachedJson> =
+        serde_json::from_str(text).map_err(|e| StoreError::corrupt("attachments", e))?;
+    rows.into_iter()
+        .map(|r| {
+            let AttachedJson(
+                id,
+                application_id,
+                document_id,
+                doc_type,
+                name,
+                file_type,
+                size_bytes,
+                sha256,
+                revision,
+                supersedes,
+                attached_by,
+                created_at,
+                frozen_at,
+                superseded_at,
+                level,
+                services,
+            ) = r;
+            let row = AttachmentRow {
+                id,
+                application_id,
+                document_id,
+                doc_type,
+                name,
+                file_type,
+                size_bytes,
+                sha256,
+                revision,
+                supersedes,
+                attached_by,
+                created_at,
+                frozen_at,
+                superseded_at,
+            };
+            let consent = level
+                .map(|level| sharing(&level, services.as_deref()))
+                .transpose()?;
+            Ok((Attachment::try_from(row)?, consent))
+        })
+        .collect()
+}
+
 pub fn find_attachment(
     conn: &mut DbConnection,
     application: ApplicationId,

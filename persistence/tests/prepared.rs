@@ -5,9 +5,10 @@
 
 use diesel::RunQueryDsl;
 use domain::attempts::Attempts;
+use domain::ids::{ApplicationId, SessionId};
 use domain::rate::Quota;
 use kabinet_persistence::test_server::{self, Scratch};
-use kabinet_persistence::{attempts, events, rate_limits, DbConnection, StoreError};
+use kabinet_persistence::{applications, attempts, events, rate_limits, DbConnection, StoreError};
 
 #[derive(diesel::QueryableByName)]
 struct Statement {
@@ -86,4 +87,36 @@ fn write_path_statements_are_prepared_once_per_session() {
         .unwrap_or_else(|e| panic!("{e}"))
         .failures;
     assert_eq!(failures, 2, "the prepared update wrote");
+}
+
+/// The query a submission starts with (session, application, service, its number and its
+/// attachments) is kept prepared: a raw SQL fragment in it (`dsl::sql`) would make diesel
+/// send it unnamed, planned anew on every submission.
+#[test]
+fn the_submission_load_is_prepared_once_per_session() {
+    let Some(server) = test_server::postgres_for("the_submission_load_is_prepared_once_per_session") else {
+        return;
+    };
+    let scratch = Scratch::create(&server).unwrap_or_else(|e| panic!("{e}"));
+    let db = scratch.open(1).unwrap_or_else(|e| panic!("{e}"));
+    let load = |conn: &mut DbConnection| -> Result<(), StoreError> {
+        let (session, found) =
+            applications::find_with_session(conn, SessionId::new(), ApplicationId::new(), true)?;
+        assert!(
+            session.is_none() && found.is_none(),
+            "nothing to find in an empty database"
+        );
+        Ok(())
+    };
+    let (first, second) = db
+        .read(|conn| {
+            load(conn)?;
+            let first = prepared(conn)?;
+            load(conn)?;
+            Ok::<_, StoreError>((first, prepared(conn)?))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, second, "a statement was prepared again");
+    let loads = first.iter().filter(|s| s.contains("json_agg")).count();
+    assert_eq!(loads, 1, "the submission's load is not prepared: {first:#?}");
 }

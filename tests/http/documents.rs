@@ -913,3 +913,70 @@ async fn papers_are_checked_when_they_go_to_the_agency(backend: Backend) {
     assert_eq!(submitted["status"], "submitted");
 }
 db_test!(papers_are_checked_when_they_go_to_the_agency);
+
+/// A vault document deleted after it was attached stops the submission as a withdrawn one
+/// does: the agency would receive a paper its owner took back. The attachment (and its
+/// copy) stays on the draft for the owner to detach.
+async fn a_document_deleted_after_attaching_stops_the_submission(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    documents_service(&app, true);
+    let (_, _, token) = app.confirmed_citizen().await;
+    let application = draft(&app, &token).await;
+    let id = s(&application["id"]);
+    let at = |tail: &str| format!("/api/v1/applications/{id}{tail}");
+    let scan = json(
+        app.upload(
+            &token,
+            &format!("?application_id={id}"),
+            pdf(300),
+            "passport.pdf",
+            &[("doc_type", "passport_scan")],
+        )
+        .await,
+        201,
+    )
+    .await;
+    let attached = json(
+        app.send(
+            Method::POST,
+            &at("/attachments"),
+            &token,
+            Some(1),
+            Some(json!({"document_id": scan["id"]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let deleted = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/documents/{}", s(&scan["id"])),
+            &token,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status().as_u16(), 204);
+
+    let refused = problem(
+        app.send(Method::POST, &at("/submit"), &token, Some(2), None)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(refused["code"], "document_not_shared");
+    assert_eq!(
+        refused["context"]["attachments"],
+        json!([{
+            "attachment_id": attached["id"], "document_id": scan["id"],
+            "doc_type": "passport_scan", "access": "deleted",
+        }])
+    );
+    let still = json(app.send(Method::GET, &at(""), &token, None, None).await, 200).await;
+    assert_eq!(
+        (still["status"].clone(), still["number"].clone()),
+        (json!("draft"), Value::Null)
+    );
+}
+db_test!(a_document_deleted_after_attaching_stops_the_submission);

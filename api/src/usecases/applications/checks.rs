@@ -37,9 +37,18 @@ impl<'a> Parts<'a> {
         }
     }
 
-    /// With the value of a number the loading query took for it, if it took one.
-    pub fn numbered(self, number: Option<i64>) -> Parts<'a> {
-        Parts { number, ..self }
+    /// With what the loading query read besides the row (see `ForChange`): the value of a
+    /// number it took, and the attachments, if it read them.
+    pub fn loaded_with(
+        self,
+        number: Option<i64>,
+        attachments: Option<Vec<(Attachment, Option<Sharing>)>>,
+    ) -> Parts<'a> {
+        Parts {
+            number,
+            attachments: attachments.or(self.attachments),
+            ..self
+        }
     }
 
     /// The number a submission at `now` gives it: the one the load took, or the counter's next.

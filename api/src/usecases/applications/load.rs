@@ -77,8 +77,8 @@ pub fn visible(
 /// The caller's session checked and the application (with its service, and whether anyone
 /// joined it) loaded in one query, when the caller may take `action` on it: a request about
 /// one application starts with one round trip, not two. Answers the checked caller to act as.
-/// With `take_number`, a submission's number is taken by the same query where it can be
-/// (see `applications::find_with_session`).
+/// With `take_number`, a submission's number is taken, and its attachments read, by the same
+/// query where it can be (see `applications::find_with_session`).
 pub fn load_as(
     tx: &mut DbConnection,
     caller: &Caller,

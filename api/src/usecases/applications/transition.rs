@@ -65,7 +65,7 @@ pub fn fire_as(
         tx,
         forms,
         &acting,
-        parts.numbered(with.number),
+        parts.loaded_with(with.number, with.attachments),
         &with.service,
         input,
         now,
