@@ -190,7 +190,9 @@ pg_scans() {
 }
 
 scans_before= scans_own=
-scans_mark() { [[ $backend == postgres ]] && scans_before=$(pg_scans) && scans_own= || true; }
+# Backends flush their statistics at most once a second when idle (the sealer's too, whose
+# deletes take its queue's rows off the live count): scans_mark waits as scans_record does.
+scans_mark() { [[ $backend == postgres ]] && sleep 2 && scans_before=$(pg_scans) && scans_own= || true; }
 
 # sealer_caught_up: waits (PostgreSQL) until the sealer has sealed every audit record. Its
 # queue, audit_unsealed, holds the sealer's lag (under a second of writes): a scenario that
