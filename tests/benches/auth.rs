@@ -12,7 +12,7 @@ use serde_json::json;
 const CONCURRENCY: usize = 32;
 
 mod common;
-use common::{execute, post, start, token, Server};
+use common::{execute, post, prove_email, start, token, Server};
 
 /// A principal with one application and a representative holding a `limited` delegation
 /// from them: (principal token, representative token, principal id, application url).
@@ -35,6 +35,7 @@ async fn delegation(client: &reqwest::Client, server: &Server) -> (String, Strin
                 .unwrap_or_else(|| panic!("registration: {profile}"))
                 .to_string(),
         );
+        prove_email(&server.database, email);
         let login = post(
             client,
             format!("{base}/api/v1/auth/login"),
@@ -42,7 +43,10 @@ async fn delegation(client: &reqwest::Client, server: &Server) -> (String, Strin
             json!({"login": email, "password": "Tundra-Violet-42"}),
         )
         .await;
-        tokens.push(login["access_token"].as_str().unwrap_or_default().to_string());
+        let token = login["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token for {email}: {login}"));
+        tokens.push(token.to_string());
     }
     execute(
         &server.database,
@@ -128,7 +132,7 @@ fn http(c: &mut Criterion) {
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let token = runtime.block_on(token(&client, &server.base));
+    let token = runtime.block_on(token(&client, &server));
     let mut group = c.benchmark_group("http");
     group.throughput(Throughput::Elements(1));
     group.sample_size(20);

@@ -50,7 +50,7 @@ fn documents(c: &mut Criterion) {
         .pool_idle_timeout(Duration::from_secs(1))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let token = runtime.block_on(token(&client, &server.base));
+    let token = runtime.block_on(token(&client, &server));
     let body = pdf();
     let scratch = std::env::temp_dir().join(format!("kabinet-bench-floor-{}", uuid::Uuid::new_v4()));
 

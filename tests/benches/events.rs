@@ -185,7 +185,7 @@ fn events(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let client = reqwest::Client::new();
-    let token = runtime.block_on(token(&client, &server.base));
+    let token = runtime.block_on(token(&client, &server));
     execute(
         &server.database,
         "UPDATE accounts SET level = 'confirmed' WHERE email = 'bench@example.ru'",
