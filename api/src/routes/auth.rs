@@ -28,8 +28,9 @@ use validator::Validate;
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"login": "maria@example.ru", "password": "Tundra-Violet-42"}))]
 pub struct LoginRequest {
-    /// E-mail, phone, SNILS or staff user name.
-    #[schema(min_length = 1)]
+    /// E-mail, phone, SNILS or staff user name (surrounding spaces are ignored, so one of
+    /// its characters is not a space).
+    #[schema(min_length = 1, pattern = "\\S")]
     pub login: String,
     #[schema(min_length = 1)]
     pub password: String,
