@@ -345,7 +345,7 @@ pub fn mark_retention_announced(
     Ok(updated == 1)
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = attachments)]
 struct AttachmentRow {
     id: String,
@@ -459,7 +459,7 @@ pub fn attachments_with_sharing(
 /// of the application the enclosing query selects (`applications.id`): a column of that
 /// query, so that a submission reads them in the round trip that loads the application
 /// (PostgreSQL only: its text is PostgreSQL's; SQLite's statements cost no round trip).
-/// One JSON array (`NULL` for none), each element an array in [`AttachedJson`]'s order;
+/// One JSON array (`NULL` for none), each element an array shaped as [`AttachedJson`];
 /// read with [`attachments_from_json`]. A type of its own, not `dsl::sql`: diesel never
 /// keeps a statement with a raw SQL fragment prepared, and the query planned anew on every
 /// submission cost more than the round trip it saves.
@@ -485,9 +485,9 @@ impl diesel::expression::ValidGrouping<()> for AttachmentsColumn {
 impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for AttachmentsColumn {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(
-            "(SELECT json_agg(json_build_array(a.id, a.application_id, a.document_id, a.doc_type, a.name, \
-                a.file_type, a.size_bytes, a.sha256, a.revision, a.supersedes, a.attached_by, a.created_at, \
-                a.frozen_at, a.superseded_at, d.access_level, d.access_services) ORDER BY a.created_at, a.id)::text \
+            "(SELECT json_agg(json_build_array(json_build_array(a.id, a.application_id, a.document_id, a.doc_type, \
+                a.name, a.file_type, a.size_bytes, a.sha256, a.revision, a.supersedes, a.attached_by, a.created_at, \
+                a.frozen_at, a.superseded_at), d.access_level, d.access_services) ORDER BY a.created_at, a.id)::text \
               FROM attachments a LEFT JOIN documents d ON d.id = a.document_id \
               WHERE a.application_id = \"applications\".\"id\" AND a.superseded_at IS NULL)",
         );
@@ -495,28 +495,11 @@ impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for 
     }
 }
 
-/// One element of [`attachments_column`]: an attachment's row, then its document's access
+/// One element of [`attachments_column`]: an attachment's row (its columns in
+/// [`AttachmentRow`]'s order, which serde reads from an array), then its document's access
 /// level and services (both `null` when the document was deleted). PostgreSQL writes a
 /// `timestamp` in JSON as ISO 8601 without a zone, which is how chrono reads one.
-#[derive(serde::Deserialize)]
-struct AttachedJson(
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    Option<String>,
-    String,
-    chrono::NaiveDateTime,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    Option<String>,
-    Option<String>,
-);
+type AttachedJson = (AttachmentRow, Option<String>, Option<String>);
 
 /// What [`attachments_column`] read.
 pub(crate) fn attachments_from_json(
@@ -528,41 +511,7 @@ pub(crate) fn attachments_from_json(
     let rows: Vec<AttachedJson> =
         serde_json::from_str(text).map_err(|e| StoreError::corrupt("attachments", e))?;
     rows.into_iter()
-        .map(|r| {
-            let AttachedJson(
-                id,
-                application_id,
-                document_id,
-                doc_type,
-                name,
-                file_type,
-                size_bytes,
-                sha256,
-                revision,
-                supersedes,
-                attached_by,
-                created_at,
-                frozen_at,
-                superseded_at,
-                level,
-                services,
-            ) = r;
-            let row = AttachmentRow {
-                id,
-                application_id,
-                document_id,
-                doc_type,
-                name,
-                file_type,
-                size_bytes,
-                sha256,
-                revision,
-                supersedes,
-                attached_by,
-                created_at,
-                frozen_at,
-                superseded_at,
-            };
+        .map(|(row, level, services)| {
             let consent = level
                 .map(|level| sharing(&level, services.as_deref()))
                 .transpose()?;
