@@ -218,3 +218,143 @@ async fn failed_deliveries_back_off_and_finally_die(backend: Backend) {
     assert_eq!(status, "dead");
 }
 db_test!(failed_deliveries_back_off_and_finally_die);
+
+/// On PostgreSQL a write of one row of each kind (history, audit, live event heard by one
+/// account, at most one notice) has a statement of its own (`records::One`), and any other
+/// write goes through the arrays' statement; SQLite writes each row alone. Whichever way,
+/// the history counts on, the events take the next positions and reach their listener, the
+/// audit record waits for the sealer, and an important notice goes out by e-mail and SMS.
+async fn one_row_of_each_kind_is_recorded_as_many_rows_are(backend: Backend) {
+    use domain::ids::ApplicationId;
+    use persistence::applications::NewHistory;
+    use persistence::events::NewLiveEvent;
+    use persistence::records::{self, Records};
+    use persistence::schema::{audit_log, audit_unsealed, event_audience, events};
+
+    // The dispatcher runs: signing up proves the citizen's contacts with codes it sends.
+    let app = TestApp::spawn(backend).await;
+    app.seed_catalog(true, false, 30);
+    let (_, token) = app.citizen_token(true).await;
+    let created = crate::support::json(
+        app.send(
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            &token,
+            None,
+            Some(json!({"service_code": "test-passport", "form_data": {"reason": "age_45", "full_name": "Иванова Мария"}})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id: ApplicationId = serde_json::from_value(created["id"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let owner: AccountId =
+        serde_json::from_value(created["owner_id"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    app.execute(&format!(
+        "UPDATE accounts SET phone = '+79990001122' WHERE id = '{owner}'"
+    ));
+    let db = &app.state.db;
+    let draft = db
+        .read(|c| persistence::applications::find(c, id))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the draft"));
+    let important = |title: &str| Notice {
+        kind: "test.decided".into(),
+        title: title.into(),
+        important: true,
+        ..notice(owner)
+    };
+    let write = |notices: Vec<Notice>| {
+        let history = [NewHistory::of(&draft, "test.noted", Some(draft.status)).by(Some(owner), None)];
+        let audit = [AuditEntry::new("test.noted", "application")
+            .by(Some(owner))
+            .target(id)];
+        let events = [NewLiveEvent {
+            application: id,
+            service: draft.service_code.clone(),
+            kind: "test.noted".into(),
+            data: json!({}),
+            audience: vec![owner],
+        }];
+        db.write(|tx| {
+            records::write(
+                tx,
+                Records {
+                    history: &history,
+                    audit: &audit,
+                    events: &events,
+                    notices: &notices,
+                },
+                api::clock::now(),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    };
+    write(vec![important("one")]);
+    write(vec![important("two"), important("three")]);
+
+    let history = db
+        .read(|c| persistence::applications::history(c, id))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seqs: Vec<i32> = history.iter().map(|h| h.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "the draft's creation, then one entry per write");
+    let (positions, heard, audited, waiting, messages) = db
+        .read(|c| {
+            let positions: Vec<i64> = events::table
+                .filter(events::application_id.eq(id.to_string()))
+                .filter(events::kind.eq("test.noted"))
+                .select(events::id)
+                .order(events::id)
+                .load(c)?;
+            let heard: Vec<i64> = event_audience::table
+                .filter(event_audience::account_id.eq(owner.to_string()))
+                .filter(event_audience::event_id.eq_any(&positions))
+                .select(event_audience::event_id)
+                .order(event_audience::event_id)
+                .load(c)?;
+            let audited: Vec<i64> = audit_log::table
+                .filter(audit_log::action.eq("test.noted"))
+                .select(audit_log::seq)
+                .order(audit_log::seq)
+                .load(c)?;
+            let waiting: i64 = audit_unsealed::table
+                .filter(audit_unsealed::seq.eq_any(&audited))
+                .count()
+                .get_result(c)?;
+            let messages: Vec<(String, String, String)> = outbox::table
+                .inner_join(notifications::table.on(outbox::notification_id.eq(notifications::id.nullable())))
+                .filter(notifications::kind.eq("test.decided"))
+                .select((notifications::title, outbox::channel, outbox::recipient))
+                .order((notifications::title, outbox::channel))
+                .load(c)?;
+            Ok::<_, StoreError>((positions, heard, audited, waiting, messages))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(positions.len(), 2, "one live event per write: {positions:?}");
+    assert_eq!(heard, positions, "each event reaches its listener");
+    assert_eq!(audited.len(), 2);
+    assert_eq!(waiting, 2, "both audit records wait for the sealer");
+    let email: Option<String> = db
+        .read(|c| {
+            accounts::table
+                .filter(accounts::id.eq(owner.to_string()))
+                .select(accounts::email)
+                .first(c)
+                .map_err(StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Some(email) = email else {
+        panic!("a signed-in citizen has an e-mail address")
+    };
+    let expected: Vec<(String, String, String)> = ["one", "three", "two"]
+        .into_iter()
+        .flat_map(|title| {
+            [
+                (title.to_string(), "email".to_string(), email.clone()),
+                (title.to_string(), "sms".to_string(), "+79990001122".to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(messages, expected, "every important notice by e-mail and SMS");
+}
+db_test!(one_row_of_each_kind_is_recorded_as_many_rows_are);
