@@ -19,6 +19,12 @@ use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKin
 
 use crate::error::{ApiError, FieldProblem};
 
+/// The spec's `pattern` for text that must not be blank once trimmed: some character that
+/// Rust's `trim` keeps (`char::is_whitespace`, Unicode's White_Space). Not `\S`: JSON
+/// Schema's regexes are ECMA-262's, whose `\s` leaves out U+0085 and takes in U+FEFF, so a
+/// generated U+0085 passed the spec and was then trimmed to nothing (422 `required`).
+pub const NOT_BLANK: &str = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
 /// A JSON body that parsed and passed its type's `#[validate(...)]` rules.
 #[derive(Debug)]
 pub struct Valid<T>(pub T);
@@ -158,6 +164,42 @@ mod tests {
     use validator::Validate;
 
     use super::*;
+
+    /// The pattern matches a character exactly when `trim` would keep it, over the whole
+    /// Basic Multilingual Plane (every White_Space character is in it).
+    #[test]
+    fn not_blank_is_what_trim_leaves() {
+        let pattern = regex::Regex::new(NOT_BLANK).unwrap_or_else(|e| panic!("{e}"));
+        let disagree: Vec<u32> = (0..=0xFFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| pattern.is_match(c.encode_utf8(&mut [0; 4])) == c.is_whitespace())
+            .map(u32::from)
+            .collect();
+        assert_eq!(disagree, Vec::<u32>::new());
+    }
+
+    /// Every "not blank" field of the committed document says so with [`NOT_BLANK`] (its
+    /// `#[schema(pattern = ...)]` takes a literal only), never with ECMA-262's `\S`.
+    #[test]
+    fn the_document_states_not_blank_as_trim_has_it() {
+        let document: serde_json::Value = serde_json::from_str(include_str!("../../openapi/openapi.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let schemas = &document["components"]["schemas"];
+        for (schema, field) in [
+            ("CommentBody", "body"),
+            ("LoginRequest", "login"),
+            ("NewOrganisation", "name"),
+            ("RejectOrganisation", "reason"),
+            ("TemplateBody", "name"),
+        ] {
+            assert_eq!(
+                schemas[schema]["properties"][field]["pattern"].as_str(),
+                Some(NOT_BLANK),
+                "{schema}.{field}"
+            );
+        }
+        assert!(!document.to_string().contains(r#""pattern":"\\S""#));
+    }
 
     #[derive(Deserialize, Validate)]
     struct Item {

@@ -30,7 +30,10 @@ use validator::Validate;
 pub struct LoginRequest {
     /// E-mail, phone, SNILS or staff user name (surrounding spaces are ignored, so one of
     /// its characters is not a space).
-    #[schema(min_length = 1, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub login: String,
     #[schema(min_length = 1)]
     pub password: String,

@@ -77,7 +77,11 @@ fn view(c: &Comment, history: Vec<domain::joint::Revision>) -> CommentView {
 pub struct CommentBody {
     /// 1 to 4000 characters once trimmed, so not white space only; `@<account id>` mentions
     /// a participant.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     #[validate(length(min = 1, max = 4000))]
     pub body: String,
 }

@@ -23,7 +23,10 @@ use domain::access::Action;
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "ООО «Ромашка»", "ogrn": "1027700132195", "inn": "7707083893", "kpp": "773601001"}))]
 pub struct NewOrganisation {
-    #[schema(max_length = 300, pattern = r"\S")]
+    #[schema(
+        max_length = 300,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     /// ОГРН, 13 digits with its check digit.
     pub ogrn: String,
@@ -291,7 +294,10 @@ pub async fn verify(
 #[schema(example = json!({"reason": "Руководитель не совпадает с данными ЕГРЮЛ"}))]
 pub struct RejectOrganisation {
     /// Why, as the head will read it: 1 to 1000 characters.
-    #[schema(max_length = 1000, pattern = r"\S")]
+    #[schema(
+        max_length = 1000,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
 }
 

@@ -21,7 +21,10 @@ use domain::access::Action;
 #[derive(Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Замена паспорта (45 лет)", "service_code": "passport-replacement", "form_data": {"reason": "age_45", "surname": "{{surname}}"}}))]
 pub struct TemplateBody {
-    #[schema(max_length = 200, pattern = r"\S")]
+    #[schema(
+        max_length = 200,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     pub service_code: String,
     /// Form data; strings may hold placeholders such as `{{surname}}`.
