@@ -182,33 +182,13 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use domain::ids::ApplicationId;
-    use persistence::events::NewLiveEvent;
-    use persistence::DatabaseUrl;
-    use serde_json::json;
 
     use super::*;
-
-    fn database() -> (Database, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("kabinet-bus-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("k.db").display()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let db = Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
-        db.migrate().unwrap_or_else(|e| panic!("{e}"));
-        (db, dir)
-    }
+    use crate::events::scratch::Scratch;
 
     /// A committed write, as a request's writer makes it: the event stored, the bus told.
-    fn commit(db: &Database, bus: &EventBus) {
-        let event = NewLiveEvent {
-            application: ApplicationId::new(),
-            service: "test-passport".into(),
-            kind: "application.save_draft".into(),
-            data: json!({}),
-            audience: vec![],
-        };
-        db.write(|tx| events::publish(tx, &event, chrono::Utc::now()))
-            .unwrap_or_else(|e| panic!("{e}"));
+    fn commit(scratch: &Scratch, bus: &EventBus) {
+        scratch.publish(ApplicationId::new());
         bus.committed();
     }
 
@@ -223,16 +203,16 @@ mod tests {
     /// is loaded within the spacing again.
     #[tokio::test(start_paused = true)]
     async fn the_loader_follows_commits_only_while_someone_listens() {
-        let (db, dir) = database();
+        let scratch = Scratch::new();
         let bus = Arc::new(EventBus::starting_after(0));
         let (stop, stopped) = watch::channel(false);
-        let loader = tokio::spawn(bus.clone().run(db.clone(), stopped));
+        let loader = tokio::spawn(bus.clone().run(scratch.db.clone(), stopped));
         pass(SPACING).await;
         let idle = bus.loads.load(Ordering::Relaxed);
         assert_eq!(idle, 1, "the loader's first look");
 
         for _ in 0..5 {
-            commit(&db, &bus);
+            commit(&scratch, &bus);
             pass(SPACING * 3).await;
         }
         assert_eq!(
@@ -251,7 +231,7 @@ mod tests {
         let heard: Vec<i64> = std::iter::from_fn(|| receiver.try_recv().ok().map(|e| e.id)).collect();
         assert_eq!(heard, vec![1, 2, 3, 4, 5]);
 
-        commit(&db, &bus);
+        commit(&scratch, &bus);
         pass(SPACING * 3).await;
         assert_eq!(
             receiver.try_recv().map(|e| e.id).ok(),
@@ -261,6 +241,5 @@ mod tests {
 
         stop.send_replace(true);
         let _ = loader.await;
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -4,6 +4,8 @@
 pub mod admission;
 mod bus;
 mod listener;
+#[cfg(test)]
+mod scratch;
 mod stream;
 
 pub use admission::StreamSlots;

@@ -410,10 +410,10 @@ fn frame(event: &LiveEvent) -> Bytes {
 #[cfg(test)]
 mod tests {
     use futures_util::StreamExt;
-    use persistence::events::NewLiveEvent;
-    use persistence::{DatabaseUrl, StoreError};
+    use persistence::StoreError;
 
     use super::*;
+    use crate::events::scratch::Scratch;
 
     fn ids(chunks: &[Bytes]) -> Vec<i64> {
         chunks
@@ -434,23 +434,11 @@ mod tests {
     /// stream reads the missed events from the database and drops what the bus still had.
     #[tokio::test]
     async fn a_subscriber_that_fell_behind_reads_the_rest_from_the_database() {
-        let dir = std::env::temp_dir().join(format!("kabinet-events-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("k.db").display()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let db = Database::open(&url, 2).unwrap_or_else(|e| panic!("{e}"));
-        db.migrate().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = Scratch::new();
+        let db = scratch.db.clone();
         let application = ApplicationId::new();
         for _ in 0..10 {
-            let event = NewLiveEvent {
-                application,
-                service: "test-passport".into(),
-                kind: "application.save_draft".into(),
-                data: json!({}),
-                audience: vec![],
-            };
-            db.write(|tx| events::publish(tx, &event, chrono::Utc::now()))
-                .unwrap_or_else(|e| panic!("{e}"));
+            scratch.publish(application);
         }
         // A bus of two slots that has broadcast ten events: the receiver lagged by eight.
         let (sender, receiver) = broadcast::channel(2);
@@ -474,6 +462,5 @@ mod tests {
             .await
             .unwrap_or_else(|_| panic!("the stream stalled"));
         assert_eq!(ids(&chunks), (1..=10).collect::<Vec<i64>>());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
